@@ -1,0 +1,55 @@
+import { sequentialize } from '@grammyjs/runner';
+import { type Api, Bot, type BotConfig } from 'grammy';
+import type { UserFromGetMe } from 'grammy/types';
+import { LOCALES } from '../domain/program.js';
+import type { BotContext, BotDeps } from './context.js';
+import { accountFeature } from './features/account.js';
+import { fallbackFeature } from './features/fallback.js';
+import { registrationFeature } from './features/registration.js';
+import { settingsFeature } from './features/settings.js';
+import { contextMiddleware, domainErrorReplies } from './middleware.js';
+
+export interface CreateBotOptions {
+  apiRoot: string;
+  /** Skips getMe at start-up when known (tests, benchmarks). */
+  botInfo?: UserFromGetMe;
+}
+
+export function createBot(token: string, deps: BotDeps, options: CreateBotOptions): Bot<BotContext> {
+  const config: BotConfig<BotContext> = { client: { apiRoot: options.apiRoot } };
+  if (options.botInfo) config.botInfo = options.botInfo;
+  const bot = new Bot<BotContext>(token, config);
+
+  // One update at a time per chat (per user outside chats): two taps of one user never race.
+  bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
+  bot.use(contextMiddleware(deps));
+  bot.use(domainErrorReplies());
+  bot.use(registrationFeature(deps));
+  bot.use(accountFeature(deps));
+  bot.use(settingsFeature(deps));
+  bot.use(fallbackFeature(deps));
+
+  // The error boundary: the log gets the stack, the user a short apology in their language.
+  bot.catch(async ({ ctx, error }) => {
+    const log = ctx.log ?? deps.logger.child({ updateId: ctx.update.update_id });
+    log.error({ err: error }, 'update failed');
+    const t = ctx.t ?? deps.i18n.t(deps.defaultLocale);
+    try {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: t('common.error'), show_alert: true });
+      else if (ctx.chat) await ctx.reply(t('common.error'));
+    } catch (replyError) {
+      log.warn({ err: replyError }, 'could not apologise');
+    }
+  });
+
+  return bot;
+}
+
+const COMMANDS = ['start', 'balance', 'card', 'history', 'settings', 'help'] as const;
+
+/** The command menu in each language, and the default language's for everyone else. */
+export async function registerCommands(api: Api, deps: BotDeps): Promise<void> {
+  const commandsIn = (locale: (typeof LOCALES)[number]) => COMMANDS.map((command) => ({ command, description: deps.i18n.t(locale)(`commands.${command}`) }));
+  for (const locale of LOCALES) await api.setMyCommands(commandsIn(locale), { language_code: locale });
+  await api.setMyCommands(commandsIn(deps.defaultLocale));
+}

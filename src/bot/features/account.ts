@@ -1,0 +1,99 @@
+import { Composer, InlineKeyboard, InputFile } from 'grammy';
+import QRCode from 'qrcode';
+import { formatCode } from '../../domain/codes.js';
+import type { LedgerEntry } from '../../domain/ledger/types.js';
+import { getHistory, getOverview } from '../../domain/members/overview.js';
+import { callbackData } from '../callback-data.js';
+import type { BotContext, BotDeps } from '../context.js';
+import { mainMenu } from '../keyboards.js';
+
+/** Deep link that opens the bot on a member's card (staff scan it to find the member). */
+export const memberCardLink = (botUsername: string, code: string) => `https://t.me/${botUsername}?start=m_${code}`;
+
+/** Balance, member card, history and help: what an active member reads about their account. */
+export function accountFeature(deps: BotDeps): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
+  const { domain, i18n } = deps;
+
+  async function showBalance(ctx: BotContext) {
+    const overview = await getOverview(domain, ctx.from?.id as number);
+    const { t, fmt } = ctx;
+    const lines = [
+      t('balance.text', {
+        points: t('common.points', { count: overview.balance }),
+        tier: overview.tier.name[ctx.locale],
+        discount: overview.tier.discountPercent,
+      }),
+    ];
+    if (!overview.next) lines.push(t('balance.top'));
+    else if (overview.next.metric === 'spend')
+      lines.push(t('balance.next_spend', { amount: fmt.money(overview.next.missing), tier: overview.next.tier.name[ctx.locale] }));
+    else lines.push(t('balance.next_points', { points: t('common.points', { count: overview.next.missing }), tier: overview.next.tier.name[ctx.locale] }));
+    if (overview.nearestExpiry) {
+      lines.push(t('balance.expiry', { points: t('common.points', { count: overview.nearestExpiry.points }), date: fmt.date(overview.nearestExpiry.at) }));
+    }
+    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(t) });
+  }
+
+  async function showCard(ctx: BotContext) {
+    const member = ctx.member;
+    if (!member) return;
+    const png = await QRCode.toBuffer(memberCardLink(ctx.me.username, member.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
+    await ctx.replyWithPhoto(new InputFile(png, 'card.png'), {
+      caption: ctx.t('card.caption', { code: formatCode(member.code) }),
+      parse_mode: 'HTML',
+    });
+  }
+
+  function describe(ctx: BotContext, entry: LedgerEntry): string {
+    const reasonKey = `history.reason.${entry.reason}`;
+    const reason = entry.reason ? ctx.t(reasonKey) : reasonKey;
+    const what = reason !== reasonKey ? reason : ctx.t(`history.type.${entry.type}`);
+    return entry.storeName ? ctx.t('history.at_store', { what, store: entry.storeName }) : what;
+  }
+
+  async function renderHistory(ctx: BotContext, page: number) {
+    const history = await getHistory(domain, ctx.from?.id as number, page);
+    if (history.entries.length === 0 && history.page === 0) return { text: ctx.t('history.empty'), keyboard: undefined };
+    const lines = history.entries.map((entry) =>
+      ctx.t('history.line', { date: ctx.fmt.date(entry.createdAt), amount: ctx.fmt.signed(entry.amount), what: describe(ctx, entry) }),
+    );
+    const keyboard = new InlineKeyboard();
+    if (history.page > 0) keyboard.text(ctx.t('history.newer'), callbackData('hist', history.page - 1));
+    if (history.page + 1 < history.pages) keyboard.text(ctx.t('history.older'), callbackData('hist', history.page + 1));
+    return {
+      text: [ctx.t('history.title', { page: history.page + 1, pages: history.pages }), '', ...lines].join('\n'),
+      keyboard: keyboard.inline_keyboard.flat().length ? keyboard : undefined,
+    };
+  }
+
+  async function showHelp(ctx: BotContext) {
+    await ctx.reply(ctx.t('help.text', { program: domain.program.name[ctx.locale] }), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t) });
+  }
+
+  const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');
+  active.command('balance', showBalance);
+  active.hears(i18n.all('menu.balance'), showBalance);
+  active.command('card', showCard);
+  active.hears(i18n.all('menu.card'), showCard);
+  active.command('help', showHelp);
+  active.hears(i18n.all('menu.help'), showHelp);
+
+  const showHistory = async (ctx: BotContext) => {
+    const { text, keyboard } = await renderHistory(ctx, 0);
+    await ctx.reply(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) });
+  };
+  active.command('history', showHistory);
+  active.hears(i18n.all('menu.history'), showHistory);
+
+  active.callbackQuery(/^hist:(\d{1,6})$/, async (ctx) => {
+    // The page number is only a request: getHistory reads this member's own entries.
+    const { text, keyboard } = await renderHistory(ctx, Number(ctx.match[1]));
+    await ctx.answerCallbackQuery();
+    await ctx.editMessageText(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) }).catch((error: Error) => {
+      if (!/message is not modified/.test(error.message)) throw error;
+    });
+  });
+
+  return composer;
+}

@@ -1,0 +1,153 @@
+import { Composer, InlineKeyboard, Keyboard } from 'grammy';
+import { formatCode } from '../../domain/codes.js';
+import type { Member } from '../../domain/members/member.js';
+import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../domain/members/registration.js';
+import { isLocale } from '../../domain/program.js';
+import { callbackData } from '../callback-data.js';
+import type { BotContext, BotDeps } from '../context.js';
+import { languageKeyboard, mainMenu } from '../keyboards.js';
+import { useMember } from '../middleware.js';
+
+/**
+ * /start and the registration steps. The step lives on the member row, so each update is
+ * routed by what the database says, not by anything kept in memory.
+ */
+export function registrationFeature(deps: BotDeps): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
+  const { domain, i18n } = deps;
+  const privateChats = composer.chatType('private');
+
+  const telegramName = (ctx: BotContext) => [ctx.from?.first_name, ctx.from?.last_name].filter(Boolean).join(' ').trim() || null;
+
+  async function prompt(ctx: BotContext, member: Member): Promise<void> {
+    const { t } = ctx;
+    switch (member.registrationStep) {
+      case 'LANGUAGE':
+        await ctx.reply(`${t('registration.welcome', { program: domain.program.name[ctx.locale] })}\n\n${t('language.prompt')}`, {
+          parse_mode: 'HTML',
+          reply_markup: languageKeyboard(i18n, 'reg:lang'),
+        });
+        return;
+      case 'CONSENT':
+        await ctx.reply(t('registration.consent', { url: domain.program.policy.url, version: domain.program.policy.version }), {
+          parse_mode: 'HTML',
+          link_preview_options: { is_disabled: true },
+          reply_markup: new InlineKeyboard()
+            .text(t('registration.consent_accept'), callbackData('reg', 'consent', 'yes'))
+            .text(t('registration.consent_decline'), callbackData('reg', 'consent', 'no')),
+        });
+        return;
+      case 'PHONE':
+        await ctx.reply(t('registration.phone'), {
+          reply_markup: new Keyboard().requestContact(t('registration.phone_button')).resized(),
+        });
+        return;
+      case 'NAME': {
+        const suggestion = member.name ?? telegramName(ctx);
+        await ctx.reply(t('registration.name'), {
+          reply_markup: suggestion ? new Keyboard().text(suggestion.slice(0, 64)).resized() : { remove_keyboard: true },
+        });
+        return;
+      }
+      case 'BIRTHDAY':
+        await ctx.reply(t('registration.birthday'), {
+          reply_markup: new Keyboard().text(t('registration.birthday_skip')).resized(),
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** After a step succeeded: the next prompt, or the welcome when the last step completed. */
+  async function advance(ctx: BotContext, member: Member): Promise<void> {
+    useMember(ctx, member, deps);
+    await prompt(ctx, member);
+  }
+
+  privateChats.command('start', async (ctx) => {
+    const payload = ctx.match.trim() || null;
+    const result = await startRegistration(domain, {
+      telegramId: ctx.from.id,
+      locale: ctx.locale,
+      telegramName: telegramName(ctx),
+      payload,
+    });
+    useMember(ctx, result.member, deps);
+    if (result.kind === 'active') {
+      await ctx.reply(ctx.t('registration.already', { name: result.member.name ?? '' }), { reply_markup: mainMenu(ctx.t) });
+      return;
+    }
+    if (!result.created && result.member.registrationStep !== 'LANGUAGE') await ctx.reply(ctx.t('registration.resume'));
+    await prompt(ctx, result.member);
+  });
+
+  composer.callbackQuery(/^reg:lang:(\w+)$/, async (ctx) => {
+    const locale = ctx.match[1];
+    if (!isLocale(locale) || ctx.member?.status !== 'REGISTERING') {
+      await ctx.answerCallbackQuery({ text: ctx.t('common.stale_button') });
+      return;
+    }
+    const member = await chooseLanguage(domain, ctx.from.id, locale);
+    useMember(ctx, member, deps);
+    await ctx.answerCallbackQuery({ text: ctx.t('language.changed') });
+    await ctx.editMessageReplyMarkup().catch(() => undefined);
+    await prompt(ctx, member);
+  });
+
+  composer.callbackQuery(/^reg:consent:(yes|no)$/, async (ctx) => {
+    if (ctx.member?.status !== 'REGISTERING' || ctx.member.registrationStep !== 'CONSENT') {
+      await ctx.answerCallbackQuery({ text: ctx.t('common.stale_button') });
+      return;
+    }
+    if (ctx.match[1] === 'no') {
+      await ctx.answerCallbackQuery();
+      await ctx.reply(ctx.t('registration.consent_declined'));
+      return;
+    }
+    const member = await acceptConsent(domain, ctx.from.id);
+    await ctx.answerCallbackQuery();
+    await ctx.editMessageReplyMarkup().catch(() => undefined);
+    await advance(ctx, member);
+  });
+
+  // Everything else a registering member sends is an answer to the current step.
+  const registering = privateChats.filter((ctx) => ctx.member?.status === 'REGISTERING');
+
+  registering.on('message:contact', async (ctx) => {
+    if (ctx.member?.registrationStep !== 'PHONE') return prompt(ctx, ctx.member as Member);
+    const { contact } = ctx.message;
+    const member = await providePhone(domain, ctx.from.id, { kind: 'contact', phone: contact.phone_number, contactUserId: contact.user_id ?? null });
+    await advance(ctx, member);
+  });
+
+  registering.on('message:text', async (ctx) => {
+    const member = ctx.member as Member;
+    const text = ctx.message.text;
+    switch (member.registrationStep) {
+      case 'PHONE':
+        return advance(ctx, await providePhone(domain, ctx.from.id, { kind: 'typed', text }));
+      case 'NAME':
+        return advance(ctx, await provideName(domain, ctx.from.id, text));
+      case 'BIRTHDAY': {
+        const skip = i18n.all('registration.birthday_skip').includes(text.trim());
+        const { member: active, welcomeBonus } = await provideBirthday(domain, ctx.from.id, skip ? null : text);
+        useMember(ctx, active, deps);
+        const lines = [ctx.t('registration.done', { name: active.name ?? '', code: formatCode(active.code) })];
+        if (welcomeBonus > 0) lines.push(ctx.t('registration.welcome_bonus', { points: ctx.t('common.points', { count: welcomeBonus }) }));
+        await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t) });
+        return;
+      }
+      default:
+        await ctx.reply(ctx.t('common.finish_registration'));
+        return prompt(ctx, member);
+    }
+  });
+
+  // Photos, stickers and the like during registration: repeat the current question.
+  registering.on('message', (ctx) => prompt(ctx, ctx.member as Member));
+
+  return composer;
+}
+
+export type { Member };

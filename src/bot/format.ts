@@ -1,0 +1,31 @@
+import type { Locale } from '../domain/program.js';
+
+/** Locale-aware rendering of the numbers the domain returns. */
+export interface Formatter {
+  money(minor: number): string;
+  date(date: Date): string;
+  /** A calendar date kept as YYYY-MM-DD. */
+  calendarDate(isoDate: string): string;
+  signed(points: number): string;
+}
+
+const INTL_LOCALE: Record<Locale, string> = { ru: 'ru-RU', en: 'en-GB' };
+
+export function minorDigits(currency: string): number {
+  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+}
+
+export function createFormatter(locale: Locale, currency: string, timeZone: string): Formatter {
+  const tag = INTL_LOCALE[locale];
+  const digits = minorDigits(currency);
+  const money = new Intl.NumberFormat(tag, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: digits });
+  const date = new Intl.DateTimeFormat(tag, { timeZone, day: '2-digit', month: '2-digit', year: 'numeric' });
+  const calendar = new Intl.DateTimeFormat(tag, { timeZone: 'UTC', day: '2-digit', month: '2-digit', year: 'numeric' });
+  const number = new Intl.NumberFormat(tag);
+  return {
+    money: (minor) => money.format(minor / 10 ** digits),
+    date: (value) => date.format(value),
+    calendarDate: (iso) => calendar.format(new Date(`${iso}T00:00:00Z`)),
+    signed: (points) => (points > 0 ? `+${number.format(points)}` : points < 0 ? `−${number.format(-points)}` : '0'),
+  };
+}

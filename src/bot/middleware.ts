@@ -1,0 +1,45 @@
+import type { NextFunction } from 'grammy';
+import { isDomainError } from '../domain/errors.js';
+import type { Member } from '../domain/members/member.js';
+import type { BotContext, BotDeps } from './context.js';
+import { createFormatter } from './format.js';
+import { detectLocale } from './i18n.js';
+
+/** Points the context at a member: their language, formatter and identity for this update. */
+export function useMember(ctx: BotContext, member: Member | null, deps: BotDeps): void {
+  ctx.member = member;
+  ctx.locale = member?.locale ?? detectLocale(ctx.from?.language_code) ?? deps.defaultLocale;
+  ctx.t = deps.i18n.t(ctx.locale);
+  const { currency, timezone } = deps.domain.program;
+  ctx.fmt = createFormatter(ctx.locale, currency, timezone);
+}
+
+/** Per-update logger (update id, never personal data) and the member behind the update. */
+export function contextMiddleware(deps: BotDeps) {
+  return async (ctx: BotContext, next: NextFunction) => {
+    ctx.log = deps.logger.child({ updateId: ctx.update.update_id });
+    const member = ctx.from ? await deps.domain.repos.members.findByTelegramId(ctx.from.id) : null;
+    useMember(ctx, member, deps);
+    await next();
+  };
+}
+
+/**
+ * Domain errors are answers, not failures: the user gets the message for the code in their
+ * language and nothing changed. Anything else travels on to bot.catch.
+ */
+export function domainErrorReplies() {
+  return async (ctx: BotContext, next: NextFunction) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      ctx.log.info({ code: error.code }, 'domain error answered');
+      const key = `errors.${error.code}`;
+      const text = ctx.t(key, error.details);
+      const message = text === key ? ctx.t('errors.generic') : text;
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: message, show_alert: true });
+      else await ctx.reply(message);
+    }
+  };
+}

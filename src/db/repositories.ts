@@ -1,0 +1,120 @@
+import { DomainError } from '../domain/errors.js';
+import type { Member, MemberPatch } from '../domain/members/member.js';
+import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
+import { isLocale } from '../domain/program.js';
+import { type Member as MemberRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import { PrismaLedgerRepository } from './ledger-repository.js';
+
+/** A client that may be the root client or an open transaction. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+export const isUniqueViolation = (error: unknown, field?: string): boolean =>
+  error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002' && (field === undefined || JSON.stringify(error.meta ?? {}).includes(field));
+
+const toDateOnly = (date: Date | null): string | null => (date ? date.toISOString().slice(0, 10) : null);
+const fromDateOnly = (date: string | null | undefined): Date | null | undefined =>
+  date === undefined ? undefined : date === null ? null : new Date(`${date}T00:00:00Z`);
+
+export function toMember(row: MemberRow): Member {
+  return {
+    id: row.id,
+    telegramId: row.telegramId === null ? null : Number(row.telegramId),
+    code: row.code,
+    status: row.status,
+    registrationStep: row.registrationStep,
+    startPayload: row.startPayload,
+    locale: isLocale(row.locale) ? row.locale : 'ru',
+    phone: row.phone,
+    name: row.name,
+    birthday: toDateOnly(row.birthday),
+    consentVersion: row.consentVersion,
+    consentAt: row.consentAt,
+    notificationsEnabled: row.notificationsEnabled,
+    reachable: row.reachable,
+    balance: row.balance,
+    tier: row.tier,
+    registeredAt: row.registeredAt,
+    deletedAt: row.deletedAt,
+    createdAt: row.createdAt,
+  };
+}
+
+class PrismaMemberRepository implements MemberRepository {
+  constructor(private readonly db: Db) {}
+
+  private async one(where: Prisma.MemberWhereUniqueInput): Promise<Member | null> {
+    const row = await this.db.member.findUnique({ where });
+    return row ? toMember(row) : null;
+  }
+
+  findById(id: number) {
+    return this.one({ id });
+  }
+  findByTelegramId(telegramId: number) {
+    return this.one({ telegramId: BigInt(telegramId) });
+  }
+  findByCode(code: string) {
+    return this.one({ code });
+  }
+  findByPhone(phone: string) {
+    return this.one({ phone });
+  }
+
+  async create(member: NewMember): Promise<Member | null> {
+    try {
+      const row = await this.db.member.create({
+        data: { ...member, telegramId: BigInt(member.telegramId) },
+      });
+      return toMember(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) return null;
+      throw error;
+    }
+  }
+
+  async update(id: number, patch: MemberPatch): Promise<Member> {
+    const { telegramId, birthday, ...rest } = patch;
+    try {
+      const row = await this.db.member.update({
+        where: { id },
+        data: {
+          ...rest,
+          ...(telegramId !== undefined ? { telegramId: telegramId === null ? null : BigInt(telegramId) } : {}),
+          ...(birthday !== undefined ? { birthday: fromDateOnly(birthday) } : {}),
+        },
+      });
+      return toMember(row);
+    } catch (error) {
+      if (isUniqueViolation(error, 'phone')) throw new DomainError('PHONE_TAKEN');
+      throw error;
+    }
+  }
+}
+
+class PrismaPurchaseStats implements PurchaseStats {
+  constructor(private readonly db: Db) {}
+
+  async netSpendSince(memberId: number, since: Date | null): Promise<number> {
+    const result = await this.db.purchase.aggregate({
+      where: { memberId, ...(since ? { createdAt: { gte: since } } : {}) },
+      _sum: { amountMinor: true, returnedMinor: true },
+    });
+    return Number((result._sum.amountMinor ?? 0n) - (result._sum.returnedMinor ?? 0n));
+  }
+}
+
+export function makeRepositories(db: Db, inTransaction = false): Repositories {
+  return {
+    members: new PrismaMemberRepository(db),
+    ledger: new PrismaLedgerRepository(db, inTransaction),
+    purchaseStats: new PrismaPurchaseStats(db),
+  };
+}
+
+export class PrismaUnitOfWork implements UnitOfWork {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction((tx) => work(makeRepositories(tx, true)));
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The one error type of the domain. Adapters map `code` to a locale key (bot) or a
+ * problem+json response (HTTP); `details` carries the numbers a message may need.
+ */
+export type ErrorCode =
+  | 'MEMBER_NOT_FOUND'
+  | 'MEMBER_NOT_ACTIVE'
+  | 'WRONG_STEP'
+  | 'FOREIGN_CONTACT'
+  | 'PHONE_INVALID'
+  | 'PHONE_TAKEN'
+  | 'NAME_INVALID'
+  | 'BIRTHDAY_FORMAT'
+  | 'BIRTHDAY_INVALID_DATE'
+  | 'BIRTHDAY_FUTURE'
+  | 'BIRTHDAY_TOO_OLD'
+  | 'INSUFFICIENT_POINTS'
+  | 'AMOUNT_INVALID'
+  | 'IDEMPOTENCY_CONFLICT'
+  | 'STORE_NOT_FOUND'
+  | 'PURCHASE_NOT_FOUND'
+  | 'RECEIPT_DUPLICATE'
+  | 'RETURN_EXCEEDS_PURCHASE'
+  | 'POINTS_OVER_CAP'
+  | 'BELOW_MINIMUM_PURCHASE'
+  | 'FORBIDDEN'
+  | 'INVITE_INVALID'
+  | 'REASON_REQUIRED';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly details: Record<string, string | number | boolean | null> = {},
+  ) {
+    super(code);
+    this.name = 'DomainError';
+  }
+}
+
+export const isDomainError = (error: unknown, code?: ErrorCode): error is DomainError =>
+  error instanceof DomainError && (code === undefined || error.code === code);

@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import { startApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { loadProgram } from './program.js';
+
+/** Process entry: parse configuration (stop with the key's name if it is wrong), start, stop on signals. */
+async function main(): Promise<void> {
+  // A local .env is a convenience for development; real deployments set the environment.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig();
+  const program = await loadProgram(config.PROGRAM_FILE);
+  const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
+  const app = await startApp(config, program, { logger });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await app.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+  } else {
+    console.error('Start-up failed:', error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,119 @@
+import { DomainError } from '../../src/domain/errors.js';
+import { allocateFifo } from '../../src/domain/ledger/fifo.js';
+import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../../src/domain/ledger/types.js';
+import type { Member, MemberPatch } from '../../src/domain/members/member.js';
+import type { LedgerRepository, MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../../src/domain/ports.js';
+
+/**
+ * In-memory ports for unit tests of use cases. They keep the same promises as the PostgreSQL
+ * adapters (unique phone and code, idempotent ledger, no negative balance) but make no claim
+ * about concurrency: that is proven on real PostgreSQL in test/db.
+ */
+export class MemoryStore implements Repositories {
+  readonly memberRows = new Map<number, Member>();
+  readonly entryRows: LedgerEntry[] = [];
+  readonly lotRows: (OpenLot & { memberId: number; amount: number })[] = [];
+  readonly spend = new Map<number, number>();
+  private nextId = 1;
+
+  members: MemberRepository = {
+    findById: async (id) => this.copy(this.memberRows.get(id)),
+    findByTelegramId: async (telegramId) => this.copy([...this.memberRows.values()].find((m) => m.telegramId === telegramId)),
+    findByCode: async (code) => this.copy([...this.memberRows.values()].find((m) => m.code === code)),
+    findByPhone: async (phone) => this.copy([...this.memberRows.values()].find((m) => m.phone === phone)),
+    create: async (input: NewMember) => {
+      const taken = [...this.memberRows.values()].some((m) => m.code === input.code || m.telegramId === input.telegramId);
+      if (taken) return null;
+      const member: Member = {
+        id: this.nextId++,
+        telegramId: input.telegramId,
+        code: input.code,
+        status: 'REGISTERING',
+        registrationStep: 'LANGUAGE',
+        startPayload: input.startPayload,
+        locale: input.locale,
+        phone: null,
+        name: input.name,
+        birthday: null,
+        consentVersion: null,
+        consentAt: null,
+        notificationsEnabled: true,
+        reachable: true,
+        balance: 0,
+        tier: null,
+        registeredAt: null,
+        deletedAt: null,
+        createdAt: new Date(),
+      };
+      this.memberRows.set(member.id, member);
+      return { ...member };
+    },
+    update: async (id, patch: MemberPatch) => {
+      const member = this.memberRows.get(id);
+      if (!member) throw new Error(`no member ${id}`);
+      if (patch.phone && [...this.memberRows.values()].some((m) => m.id !== id && m.phone === patch.phone)) throw new DomainError('PHONE_TAKEN');
+      Object.assign(member, patch);
+      return { ...member };
+    },
+  };
+
+  ledger: LedgerRepository = {
+    post: async (command: LedgerCommand): Promise<PostResult> => {
+      const previous = this.entryRows.find((e) => e.idempotencyKey === command.idempotencyKey);
+      if (previous) return { entry: previous, replayed: true };
+      const member = this.memberRows.get(command.memberId);
+      if (!member) throw new DomainError('MEMBER_NOT_FOUND');
+      const signed = command.kind === 'credit' ? command.amount : -(command.upToBalance ? Math.min(command.amount, member.balance) : command.amount);
+      if (member.balance + signed < 0) throw new DomainError('INSUFFICIENT_POINTS', { balance: member.balance, needed: -signed });
+      member.balance += signed;
+      const entry: LedgerEntry = {
+        id: this.nextId++,
+        memberId: member.id,
+        type: command.type,
+        amount: signed,
+        balanceAfter: member.balance,
+        idempotencyKey: command.idempotencyKey,
+        actorType: command.actor.type,
+        actorId: command.actor.id ?? null,
+        reason: command.reason ?? null,
+        storeId: command.storeId ?? null,
+        purchaseId: command.purchaseId ?? null,
+        createdAt: new Date(),
+      };
+      this.entryRows.push(entry);
+      if (command.kind === 'credit') {
+        this.lotRows.push({ id: entry.id, memberId: member.id, amount: command.amount, remaining: command.amount, expiresAt: command.expiresAt });
+      } else if (signed < 0) {
+        for (const allocation of allocateFifo(this.openLotsOf(member.id), -signed)) {
+          const lot = this.lotRows.find((l) => l.id === allocation.lotId);
+          if (lot) lot.remaining -= allocation.amount;
+        }
+      }
+      return { entry, replayed: false };
+    },
+    history: async (memberId, page) => {
+      const all = this.entryRows.filter((e) => e.memberId === memberId).reverse();
+      return { entries: all.slice(page.offset, page.offset + page.limit), total: all.length };
+    },
+    entries: async (memberId) => this.entryRows.filter((e) => e.memberId === memberId),
+    openLots: async (memberId) => this.openLotsOf(memberId),
+    pointsEarnedSince: async (memberId, since) =>
+      this.entryRows
+        .filter((e) => e.memberId === memberId && (e.type === 'EARN' || e.type === 'REVERSE') && (!since || e.createdAt >= since))
+        .reduce((sum, e) => sum + e.amount, 0),
+  };
+
+  purchaseStats: PurchaseStats = {
+    netSpendSince: async (memberId) => this.spend.get(memberId) ?? 0,
+  };
+
+  uow: UnitOfWork = { run: (work) => work(this) };
+
+  private openLotsOf(memberId: number): OpenLot[] {
+    return this.lotRows.filter((l) => l.memberId === memberId && l.remaining > 0).map(({ id, remaining, expiresAt }) => ({ id, remaining, expiresAt }));
+  }
+
+  private copy(member: Member | undefined): Member | null {
+    return member ? { ...member } : null;
+  }
+}

@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { Program } from '../../src/domain/program.js';
+import { parseProgram } from '../../src/program.js';
+
+/** The shipped example program, parsed as at start-up: tests run the program users get. */
+export function exampleProgram(overrides: (raw: Record<string, unknown>) => void = () => {}): Program {
+  const raw = parse(readFileSync(new URL('../../programs/example.yaml', import.meta.url), 'utf8'));
+  overrides(raw);
+  return parseProgram(raw, 'programs/example.yaml');
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { parseProgram } from '../../src/program.js';
+import { exampleProgram } from '../support/program.js';
+
+const problems = (fn: () => unknown): string[] => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('environment', () => {
+  it('needs only BOT_TOKEN and fills in the embedded defaults', () => {
+    const config = loadConfig({ BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr' });
+    expect(config).toMatchObject({
+      TELEGRAM_API_ROOT: 'https://api.telegram.org',
+      DATA_DIR: './data',
+      DEFAULT_LOCALE: 'ru',
+      BOT_MODE: 'polling',
+      ADMIN_TELEGRAM_IDS: [],
+    });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('names every bad key and never echoes the token', () => {
+    const found = problems(() => loadConfig({ BOT_TOKEN: 'secret-but-wrong', DEFAULT_LOCALE: 'de', ADMIN_TELEGRAM_IDS: '12,abc', DATABASE_URL: 'mysql://x' }));
+    expect(found.map((p) => p.split(':')[0])).toEqual(['BOT_TOKEN', 'DATABASE_URL', 'ADMIN_TELEGRAM_IDS.1', 'DEFAULT_LOCALE']);
+    expect(found.join('\n')).not.toContain('secret-but-wrong');
+    expect(problems(() => loadConfig({}))).toEqual(['BOT_TOKEN: is required: the token @BotFather gave you']);
+  });
+
+  it('requires the webhook URL and secret in webhook mode', () => {
+    const found = problems(() => loadConfig({ BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr', BOT_MODE: 'webhook' }));
+    expect(found).toEqual(['WEBHOOK_URL: is required when BOT_MODE=webhook', 'WEBHOOK_SECRET: is required when BOT_MODE=webhook']);
+  });
+});
+
+describe('program file', () => {
+  it('accepts the shipped example', () => {
+    const program = exampleProgram();
+    expect(program.tiers.levels.map((level) => level.discountPercent)).toEqual([6, 9, 12, 15]);
+    expect(program.earn.rate).toEqual({ pointsPerUnit: 1 });
+  });
+
+  it('names the path of each bad value', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test pokes wrong values into the raw document.
+    const raw = structuredClone(exampleProgram()) as unknown as Record<string, any>;
+    raw.timezone = 'Mars/Olympus';
+    raw.tiers.levels[2].threshold = 10;
+    raw.earn.rate = { percent: 150 };
+    raw.welcomeBonus = { points: 100, typo: true };
+    const found = problems(() => parseProgram(raw, 'program.yaml'));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^timezone: /),
+        expect.stringMatching(/^tiers\.levels\.2\.threshold: thresholds must increase/),
+        expect.stringMatching(/^earn\.rate/),
+        expect.stringMatching(/^welcomeBonus: .*typo/),
+      ]),
+    );
+  });
+});
