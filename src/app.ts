@@ -1,17 +1,19 @@
 import { type RunnerHandle, run } from '@grammyjs/runner';
 import type { FastifyInstance } from 'fastify';
-import type { Bot } from 'grammy';
+import { Api, type Bot } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { BotContext, BotDeps } from './bot/context.js';
 import { createBot, registerCommands } from './bot/create-bot.js';
 import { createI18n } from './bot/i18n.js';
+import { TelegramNotifier } from './bot/notifier.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { makeRepositories, PrismaUnitOfWork } from './db/repositories.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
+import { seedStores } from './domain/staff/access.js';
 import { createHttpServer } from './http/server.js';
 import { type RedisHandle, startRedis } from './redis.js';
 
@@ -65,13 +67,19 @@ export async function startApp(config: Config, program: Program, options: AppOpt
     cleanup.push(() => redis.stop());
     const probe = redis.connect('probe');
 
+    const repos = makeRepositories(db.prisma);
+    const i18n = await createI18n(config.DEFAULT_LOCALE);
+    const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
     const domain: DomainDeps = {
       uow: new PrismaUnitOfWork(db.prisma),
-      repos: makeRepositories(db.prisma),
+      repos,
       program,
       clock: options.clock ?? systemClock,
+      notifier: new TelegramNotifier(api, repos, i18n, program, logger),
+      adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
     };
-    const deps: BotDeps = { domain, i18n: await createI18n(config.DEFAULT_LOCALE), logger, defaultLocale: config.DEFAULT_LOCALE };
+    await seedStores(domain);
+    const deps: BotDeps = { domain, i18n, logger, defaultLocale: config.DEFAULT_LOCALE };
 
     const bot = createBot(config.BOT_TOKEN, deps, { apiRoot: config.TELEGRAM_API_ROOT, ...(options.botInfo ? { botInfo: options.botInfo } : {}) });
     await bot.init();

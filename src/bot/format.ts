@@ -1,3 +1,4 @@
+import { minorDigits } from '../domain/ledger/earn-rules.js';
 import type { Locale } from '../domain/program.js';
 
 /** Locale-aware rendering of the numbers the domain returns. */
@@ -10,10 +11,6 @@ export interface Formatter {
 }
 
 const INTL_LOCALE: Record<Locale, string> = { ru: 'ru-RU', en: 'en-GB' };
-
-export function minorDigits(currency: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-}
 
 export function createFormatter(locale: Locale, currency: string, timeZone: string): Formatter {
   const tag = INTL_LOCALE[locale];

@@ -4,6 +4,8 @@ import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWo
 import { isLocale } from '../domain/program.js';
 import { type Member as MemberRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { PrismaLedgerRepository } from './ledger-repository.js';
+import { PrismaPurchaseRepository } from './purchase-repository.js';
+import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
 
 /** A client that may be the root client or an open transaction. */
 export type Db = PrismaClient | Prisma.TransactionClient;
@@ -108,6 +110,12 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
     members: new PrismaMemberRepository(db),
     ledger: new PrismaLedgerRepository(db, inTransaction),
     purchaseStats: new PrismaPurchaseStats(db),
+    stores: new PrismaStoreRepository(db),
+    purchases: new PrismaPurchaseRepository(db),
+    staff: new PrismaStaffRepository(db),
+    invites: new PrismaInviteRepository(db),
+    apiKeys: new PrismaApiKeyRepository(db),
+    audit: new PrismaAuditRepository(db),
   };
 }
 

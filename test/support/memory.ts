@@ -4,6 +4,14 @@ import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../../src/
 import type { Member, MemberPatch } from '../../src/domain/members/member.js';
 import type { LedgerRepository, MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../../src/domain/ports.js';
 
+function unsupported<T extends object>(name: string): T {
+  return new Proxy({} as T, {
+    get: (_target, method) => () => {
+      throw new Error(`MemoryStore.${name}.${String(method)} is not modelled in memory: test this on PostgreSQL`);
+    },
+  });
+}
+
 /**
  * In-memory ports for unit tests of use cases. They keep the same promises as the PostgreSQL
  * adapters (unique phone and code, idempotent ledger, no negative balance) but make no claim
@@ -107,6 +115,15 @@ export class MemoryStore implements Repositories {
     netSpendSince: async (memberId) => this.spend.get(memberId) ?? 0,
   };
 
+  // Purchases, staff and the rest are exercised on real PostgreSQL (test/db, test/e2e).
+  stores = unsupported<Repositories['stores']>('stores');
+  purchases = unsupported<Repositories['purchases']>('purchases');
+  staff = unsupported<Repositories['staff']>('staff');
+  invites = unsupported<Repositories['invites']>('invites');
+  apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');
+  audit = unsupported<Repositories['audit']>('audit');
+
+  /** Runs the work directly: no rollback, so unit tests assert on what a use case checks before writing. */
   uow: UnitOfWork = { run: (work) => work(this) };
 
   private openLotsOf(memberId: number): OpenLot[] {

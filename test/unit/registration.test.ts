@@ -15,7 +15,7 @@ let clock: ManualClock;
 beforeEach(() => {
   store = new MemoryStore();
   clock = new ManualClock(new Date('2026-11-23T09:00:00Z'));
-  deps = { uow: store.uow, repos: store, program: exampleProgram(), clock };
+  deps = { uow: store.uow, repos: store, program: exampleProgram(), clock, notifier: { notify: async () => {} }, adminTelegramIds: [] };
 });
 
 async function rejection(promise: Promise<unknown>): Promise<DomainError> {

@@ -1,0 +1,116 @@
+import type {
+  ApiKeyRecord,
+  ApiKeyRepository,
+  AuditRepository,
+  Invite,
+  InviteRepository,
+  StaffMember,
+  StaffRepository,
+  Store,
+  StoreRepository,
+} from '../domain/ports.js';
+import type { Prisma, Staff as StaffRow } from '../generated/prisma/client.js';
+import type { Db } from './repositories.js';
+
+const toStaff = (row: StaffRow): StaffMember => ({
+  id: row.id,
+  telegramId: Number(row.telegramId),
+  role: row.role,
+  storeId: row.storeId,
+  name: row.name,
+  revokedAt: row.revokedAt,
+});
+
+export class PrismaStoreRepository implements StoreRepository {
+  constructor(private readonly db: Db) {}
+  private readonly select = { id: true, code: true, name: true, active: true } as const;
+
+  findByCode(code: string): Promise<Store | null> {
+    return this.db.store.findUnique({ where: { code }, select: this.select });
+  }
+  findById(id: number): Promise<Store | null> {
+    return this.db.store.findUnique({ where: { id }, select: this.select });
+  }
+  list(): Promise<Store[]> {
+    return this.db.store.findMany({ orderBy: { code: 'asc' }, select: this.select });
+  }
+  upsert(code: string, name: string): Promise<Store> {
+    return this.db.store.upsert({ where: { code }, create: { code, name }, update: { name }, select: this.select });
+  }
+}
+
+export class PrismaStaffRepository implements StaffRepository {
+  constructor(private readonly db: Db) {}
+
+  async findByTelegramId(telegramId: number) {
+    const row = await this.db.staff.findUnique({ where: { telegramId: BigInt(telegramId) } });
+    return row ? toStaff(row) : null;
+  }
+
+  async upsert(value: { telegramId: number; role: StaffMember['role']; storeId: number | null; name: string | null }) {
+    const data = { role: value.role, storeId: value.storeId, name: value.name, revokedAt: null };
+    const row = await this.db.staff.upsert({
+      where: { telegramId: BigInt(value.telegramId) },
+      create: { ...data, telegramId: BigInt(value.telegramId) },
+      update: data,
+    });
+    return toStaff(row);
+  }
+
+  async revoke(telegramId: number, at: Date) {
+    const found = await this.db.staff.findUnique({ where: { telegramId: BigInt(telegramId) } });
+    if (!found) return null;
+    return toStaff(await this.db.staff.update({ where: { id: found.id }, data: { revokedAt: found.revokedAt ?? at } }));
+  }
+
+  async list() {
+    const rows = await this.db.staff.findMany({ orderBy: { id: 'asc' }, include: { store: { select: { name: true } } } });
+    return rows.map((row) => ({ ...toStaff(row), storeName: row.store?.name ?? null }));
+  }
+}
+
+export class PrismaInviteRepository implements InviteRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(value: Invite & { createdBy: number }) {
+    await this.db.invite.create({ data: { ...value, createdBy: BigInt(value.createdBy) } });
+  }
+
+  async consume(token: string, telegramId: number, now: Date): Promise<Invite | null> {
+    // One conditional update: of two people opening the same link at once, one wins.
+    const used = await this.db.invite.updateMany({
+      where: { token, usedAt: null, expiresAt: { gt: now } },
+      data: { usedAt: now, usedBy: BigInt(telegramId) },
+    });
+    if (used.count !== 1) return null;
+    return this.db.invite.findUnique({ where: { token }, select: { token: true, role: true, storeId: true, expiresAt: true } });
+  }
+}
+
+export class PrismaApiKeyRepository implements ApiKeyRepository {
+  constructor(private readonly db: Db) {}
+  private readonly select = { id: true, name: true, storeId: true, revokedAt: true } as const;
+
+  create(value: { name: string; prefix: string; hash: string; storeId: number | null }): Promise<ApiKeyRecord> {
+    return this.db.apiKey.create({ data: value, select: this.select });
+  }
+  findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return this.db.apiKey.findUnique({ where: { hash }, select: this.select });
+  }
+}
+
+export class PrismaAuditRepository implements AuditRepository {
+  constructor(private readonly db: Db) {}
+
+  async record(value: Parameters<AuditRepository['record']>[0]) {
+    await this.db.auditLog.create({
+      data: {
+        actorType: value.actor.type,
+        actorId: value.actor.id ?? null,
+        action: value.action,
+        subject: value.subject ?? null,
+        details: (value.details ?? undefined) as Prisma.InputJsonValue | undefined,
+      },
+    });
+  }
+}

@@ -1,0 +1,170 @@
+import { DomainError } from '../errors.js';
+import { maxPointsForBill, pointsForPurchase } from '../ledger/earn-rules.js';
+import { expiryFor } from '../ledger/expiry.js';
+import type { Actor } from '../ledger/types.js';
+import { qualifyingTotal } from '../members/overview.js';
+import type { DomainDeps, Purchase, Repositories, Store } from '../ports.js';
+import type { TierLevel } from '../program.js';
+import { resolveTier, tierByCode } from '../tiers.js';
+import { localDate } from '../time.js';
+import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
+
+export interface RecordPurchaseInput {
+  memberId: number;
+  storeId: number;
+  receiptNo: string;
+  /** The whole bill, in minor units. */
+  amountMinor: number;
+  /** Points the customer pays part of the bill with (0 for none). */
+  pointsToSpend: number;
+  idempotencyKey: string;
+  actor: Actor;
+}
+
+export interface PurchaseResult {
+  purchase: Purchase;
+  pointsEarned: number;
+  pointsSpent: number;
+  balance: number;
+  tier: TierLevel;
+  /** Set when this purchase lifted the member to a higher tier. */
+  upgradedTo: TierLevel | null;
+  /** True when the request had been recorded before and nothing was written now. */
+  replayed: boolean;
+}
+
+/** Re-evaluates the member's tier from the qualifying window; returns the new tier if it changed. */
+export async function reevaluateTier(
+  deps: DomainDeps,
+  repos: Repositories,
+  memberId: number,
+): Promise<{ tier: TierLevel; changed: boolean; upgraded: boolean }> {
+  const member = await repos.members.findById(memberId);
+  if (!member) throw new DomainError('MEMBER_NOT_FOUND');
+  const current = tierByCode(deps.program, member.tier);
+  const total = await qualifyingTotal(repos, deps.program, memberId, deps.clock.now());
+  const tier = resolveTier(deps.program, member.tier, total);
+  if (tier.code === member.tier) return { tier, changed: false, upgraded: false };
+  await repos.members.update(memberId, { tier: tier.code });
+  return { tier, changed: true, upgraded: tier.threshold > current.threshold };
+}
+
+async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Promise<PurchaseResult> {
+  if (purchase.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT', { purchaseId: purchase.id });
+  const member = await deps.repos.members.findById(purchase.memberId);
+  return {
+    purchase,
+    pointsEarned: purchase.pointsEarned,
+    pointsSpent: purchase.paidWithPoints,
+    balance: member?.balance ?? 0,
+    tier: tierByCode(deps.program, member?.tier),
+    upgradedTo: null,
+    replayed: true,
+  };
+}
+
+/**
+ * A purchase at a till or recorded by staff: optionally paid partly with points (within the
+ * program's cap), earning points on the part paid with money. Idempotent by key and by
+ * store + receipt number; a replay that asks for something different is refused. Points,
+ * purchase and tier change commit together; the customer is told after the commit.
+ */
+export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInput): Promise<PurchaseResult> {
+  assertMinorAmount(input.amountMinor, 'amountMinor');
+  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0) throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
+  const receiptNo = normalizeReceipt(input.receiptNo);
+  const hash = requestHash({ memberId: input.memberId, storeId: input.storeId, receiptNo, amountMinor: input.amountMinor, pointsToSpend: input.pointsToSpend });
+
+  const earlier = (await deps.repos.purchases.findByKey(input.idempotencyKey)) ?? (await deps.repos.purchases.findByReceipt(input.storeId, receiptNo));
+  if (earlier) {
+    if (earlier.idempotencyKey !== input.idempotencyKey && earlier.requestHash !== hash) throw new DomainError('RECEIPT_DUPLICATE', { receiptNo });
+    return replayOf(deps, earlier, hash);
+  }
+
+  const cap = maxPointsForBill(deps.program, input.amountMinor);
+  if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
+  const now = deps.clock.now();
+
+  let store: Store | null = null;
+  const result = await deps.uow.run(async (repos) => {
+    store = await repos.stores.findById(input.storeId);
+    if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
+    const member = await repos.members.findById(input.memberId);
+    if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
+
+    const purchase = await repos.purchases.create({
+      memberId: member.id,
+      storeId: input.storeId,
+      receiptNo,
+      amountMinor: input.amountMinor,
+      paidWithPoints: input.pointsToSpend,
+      idempotencyKey: input.idempotencyKey,
+      requestHash: hash,
+      actor: input.actor,
+    });
+    if (!purchase) return null; // a concurrent twin committed first: answered as a replay below
+
+    const common = { memberId: member.id, actor: input.actor, storeId: input.storeId, purchaseId: purchase.id };
+    let balance = member.balance;
+    if (input.pointsToSpend > 0) {
+      const spent = await repos.ledger.post({
+        ...common,
+        kind: 'debit',
+        type: 'SPEND',
+        amount: input.pointsToSpend,
+        idempotencyKey: `purchase:${purchase.id}:spend`,
+        reason: 'purchase',
+      });
+      balance = spent.entry.balanceAfter;
+    }
+    const tierBefore = tierByCode(deps.program, member.tier);
+    const paidMinor = input.amountMinor - input.pointsToSpend * deps.program.points.pointValueMinor;
+    const pointsEarned = pointsForPurchase(deps.program, tierBefore, {
+      billMinor: input.amountMinor,
+      paidMinor,
+      localDay: localDate(now, deps.program.timezone),
+    });
+    if (pointsEarned > 0) {
+      const earned = await repos.ledger.post({
+        ...common,
+        kind: 'credit',
+        type: 'EARN',
+        amount: pointsEarned,
+        idempotencyKey: `purchase:${purchase.id}:earn`,
+        reason: 'purchase',
+        expiresAt: expiryFor(deps.program.points.expiry, now, deps.program.timezone),
+      });
+      balance = earned.entry.balanceAfter;
+      await repos.purchases.setPointsEarned(purchase.id, pointsEarned);
+    }
+    const tier = await reevaluateTier(deps, repos, member.id);
+    return {
+      purchase: { ...purchase, pointsEarned },
+      pointsEarned,
+      pointsSpent: input.pointsToSpend,
+      balance,
+      tier: tier.tier,
+      upgradedTo: tier.upgraded ? tier.tier : null,
+      replayed: false,
+    } satisfies PurchaseResult;
+  });
+
+  if (!result) {
+    const twin = (await deps.repos.purchases.findByKey(input.idempotencyKey)) ?? (await deps.repos.purchases.findByReceipt(input.storeId, receiptNo));
+    if (!twin) throw new Error('purchase vanished after a uniqueness conflict');
+    if (twin.idempotencyKey !== input.idempotencyKey && twin.requestHash !== hash) throw new DomainError('RECEIPT_DUPLICATE', { receiptNo });
+    return replayOf(deps, twin, hash);
+  }
+
+  const storeName = (store as Store | null)?.name ?? '';
+  await deps.notifier.notify(input.memberId, {
+    kind: 'purchaseRecorded',
+    pointsEarned: result.pointsEarned,
+    pointsSpent: result.pointsSpent,
+    balance: result.balance,
+    storeName,
+  });
+  if (result.upgradedTo)
+    await deps.notifier.notify(input.memberId, { kind: 'tierUpgraded', tierCode: result.upgradedTo.code, discountPercent: result.upgradedTo.discountPercent });
+  return result;
+}

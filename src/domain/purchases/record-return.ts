@@ -1,0 +1,113 @@
+import { DomainError } from '../errors.js';
+import { proportionalShare } from '../ledger/earn-rules.js';
+import { expiryFor } from '../ledger/expiry.js';
+import type { Actor } from '../ledger/types.js';
+import type { DomainDeps, PurchaseReturn, Store } from '../ports.js';
+import { reevaluateTier } from './record-purchase.js';
+import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
+
+export interface RecordReturnInput {
+  storeId: number;
+  receiptNo: string;
+  /** The returned part of the bill in minor units; null returns everything not yet returned. */
+  amountMinor: number | null;
+  idempotencyKey: string;
+  actor: Actor;
+}
+
+export interface ReturnResult {
+  purchaseReturn: PurchaseReturn;
+  memberId: number;
+  balance: number;
+  replayed: boolean;
+}
+
+/**
+ * A full or partial return of a purchase. The points paid for the returned share come back
+ * (as a new lot), then the points earned on that share are taken back. When the member has
+ * already spent them, the ledger takes what the balance holds and the rest is recorded as a
+ * shortfall: the balance never goes negative. Shares are computed cumulatively, so partial
+ * returns that add up to the whole bill reverse exactly what the purchase earned.
+ */
+export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): Promise<ReturnResult> {
+  if (input.amountMinor !== null) assertMinorAmount(input.amountMinor, 'amountMinor');
+  const receiptNo = normalizeReceipt(input.receiptNo);
+  const hash = requestHash({ storeId: input.storeId, receiptNo, amountMinor: input.amountMinor });
+  const now = deps.clock.now();
+
+  let store: Store | null = null;
+  const result = await deps.uow.run(async (repos) => {
+    // The lock serialises returns of one purchase, so two cashiers cannot return it twice.
+    const purchase = await repos.purchases.lockByReceipt(input.storeId, receiptNo);
+    if (!purchase) throw new DomainError('PURCHASE_NOT_FOUND', { receiptNo });
+    const earlier = await repos.purchases.findReturnByKey(input.idempotencyKey);
+    if (earlier) {
+      if (earlier.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT');
+      const member = await repos.members.findById(purchase.memberId);
+      return { purchaseReturn: earlier, memberId: purchase.memberId, balance: member?.balance ?? 0, replayed: true };
+    }
+    store = await repos.stores.findById(purchase.storeId);
+
+    const left = purchase.amountMinor - purchase.returnedMinor;
+    const amount = input.amountMinor ?? left;
+    if (left <= 0 || amount > left) throw new DomainError('RETURN_EXCEEDS_PURCHASE', { remaining: left });
+    const returnedAfter = purchase.returnedMinor + amount;
+    const refund = proportionalShare(purchase.paidWithPoints, purchase.amountMinor, purchase.returnedMinor, returnedAfter);
+    const reverse = proportionalShare(purchase.pointsEarned, purchase.amountMinor, purchase.returnedMinor, returnedAfter);
+
+    const draft = await repos.purchases.createReturn({
+      purchaseId: purchase.id,
+      amountMinor: amount,
+      pointsReversed: 0,
+      pointsRefunded: refund,
+      shortfall: 0,
+      idempotencyKey: input.idempotencyKey,
+      requestHash: hash,
+      actor: input.actor,
+    });
+    const common = { memberId: purchase.memberId, actor: input.actor, storeId: purchase.storeId, purchaseId: purchase.id };
+    const member = await repos.members.findById(purchase.memberId);
+    let balance = member?.balance ?? 0;
+    if (refund > 0) {
+      const refunded = await repos.ledger.post({
+        ...common,
+        kind: 'credit',
+        type: 'REFUND',
+        amount: refund,
+        idempotencyKey: `return:${draft.id}:refund`,
+        reason: 'return',
+        expiresAt: expiryFor(deps.program.points.expiry, now, deps.program.timezone),
+      });
+      balance = refunded.entry.balanceAfter;
+    }
+    let taken = 0;
+    if (reverse > 0) {
+      const reversed = await repos.ledger.post({
+        ...common,
+        kind: 'debit',
+        type: 'REVERSE',
+        amount: reverse,
+        upToBalance: true,
+        idempotencyKey: `return:${draft.id}:reverse`,
+        reason: 'return',
+      });
+      taken = -reversed.entry.amount;
+      balance = reversed.entry.balanceAfter;
+    }
+    const purchaseReturn = await repos.purchases.finishReturn(draft.id, { pointsReversed: taken, shortfall: reverse - taken });
+    await repos.purchases.addReturned(purchase.id, amount);
+    await reevaluateTier(deps, repos, purchase.memberId);
+    return { purchaseReturn, memberId: purchase.memberId, balance, replayed: false };
+  });
+
+  if (!result.replayed) {
+    await deps.notifier.notify(result.memberId, {
+      kind: 'returnRecorded',
+      pointsReversed: result.purchaseReturn.pointsReversed,
+      pointsRefunded: result.purchaseReturn.pointsRefunded,
+      balance: result.balance,
+      storeName: (store as Store | null)?.name ?? '',
+    });
+  }
+  return result;
+}

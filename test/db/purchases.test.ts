@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDomainError } from '../../src/domain/errors.js';
+import { adjustPoints } from '../../src/domain/ledger/adjust-points.js';
+import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
+import { recordReturn } from '../../src/domain/purchases/record-return.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type DomainHarness, domainHarness } from '../support/domain.js';
+
+let db: TestDatabase;
+let h: DomainHarness;
+let nextUser = 100;
+const till = { type: 'TILL' as const, id: 'till-1' };
+
+beforeAll(async () => {
+  db = await createTestDatabase({ poolSize: 20 });
+  h = await domainHarness(db);
+});
+afterAll(async () => db?.drop());
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!isDomainError(error)) throw new Error(`expected a DomainError, got ${String(error)}`);
+  return error.code;
+}
+
+const entriesOf = (memberId: number) => db.prisma.ledgerEntry.findMany({ where: { memberId }, orderBy: { id: 'asc' } });
+
+describe('purchases', () => {
+  it('earns 1 point per currency unit on the part paid with money and tells the customer', async () => {
+    const member = await h.member(nextUser++, 500);
+    const store = await h.store();
+    const result = await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-1',
+      amountMinor: 123_456,
+      pointsToSpend: 200,
+      idempotencyKey: 'k-earn',
+      actor: till,
+    });
+    // 1234.56 RUB bill, 200 points = 200.00 RUB paid with points, 1034.56 RUB paid: 1034 points.
+    expect(result).toMatchObject({ pointsSpent: 200, pointsEarned: 1034, balance: 500 - 200 + 1034, replayed: false });
+    expect((await entriesOf(member.id)).map((e) => [e.type, e.amount])).toEqual([
+      ['BONUS', 500],
+      ['SPEND', -200],
+      ['EARN', 1034],
+    ]);
+    expect(h.notifications.filter((n) => n.memberId === member.id).map((n) => n.notification)).toEqual([
+      { kind: 'purchaseRecorded', pointsEarned: 1034, pointsSpent: 200, balance: 1334, storeName: 'Tverskaya 1' },
+    ]);
+  });
+
+  it('is idempotent by key and by store + receipt, and refuses a different request under the same key', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    const input = { memberId: member.id, storeId: store.id, receiptNo: 'R-2', amountMinor: 10_000, pointsToSpend: 0, idempotencyKey: 'k-idem', actor: till };
+    const first = await recordPurchase(h.deps, input);
+    const again = await recordPurchase(h.deps, input);
+    const newKey = await recordPurchase(h.deps, { ...input, idempotencyKey: 'k-idem-2' });
+    expect(again).toMatchObject({ replayed: true, pointsEarned: first.pointsEarned, purchase: { id: first.purchase.id } });
+    expect(newKey).toMatchObject({ replayed: true, purchase: { id: first.purchase.id } });
+    expect(await codeOf(recordPurchase(h.deps, { ...input, amountMinor: 20_000 }))).toBe('IDEMPOTENCY_CONFLICT');
+    expect(await codeOf(recordPurchase(h.deps, { ...input, amountMinor: 20_000, idempotencyKey: 'k-other' }))).toBe('RECEIPT_DUPLICATE');
+    expect(await entriesOf(member.id)).toHaveLength(1);
+  });
+
+  it('records a purchase once when the same request arrives 50 times at once', async () => {
+    const member = await h.member(nextUser++, 100);
+    const store = await h.store();
+    const input = {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-race',
+      amountMinor: 50_000,
+      pointsToSpend: 50,
+      idempotencyKey: 'k-race',
+      actor: till,
+    };
+    const results = await Promise.all(Array.from({ length: 50 }, () => recordPurchase(h.deps, input)));
+    expect(new Set(results.map((r) => r.purchase.id)).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(await db.prisma.purchase.count({ where: { memberId: member.id } })).toBe(1);
+    expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(100 - 50 + 450);
+  });
+
+  it('refuses paying with more points than the cap or the balance, and changes nothing', async () => {
+    const member = await h.member(nextUser++, 100);
+    const store = await h.store();
+    const base = { memberId: member.id, storeId: store.id, amountMinor: 10_000, actor: till };
+    // Half of a 100.00 bill is at most 50 points.
+    expect(await codeOf(recordPurchase(h.deps, { ...base, receiptNo: 'R-cap', pointsToSpend: 51, idempotencyKey: 'k-cap' }))).toBe('POINTS_OVER_CAP');
+    const rich = { ...base, amountMinor: 1_000_000 };
+    expect(await codeOf(recordPurchase(h.deps, { ...rich, receiptNo: 'R-poor', pointsToSpend: 101, idempotencyKey: 'k-poor' }))).toBe('INSUFFICIENT_POINTS');
+    expect(await db.prisma.purchase.count({ where: { memberId: member.id } })).toBe(0);
+    expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(100);
+  });
+
+  it('lifts the tier when the qualifying spend crosses a threshold and says so', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    const result = await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-tier',
+      amountMinor: 1_500_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-tier',
+      actor: till,
+    });
+    expect(result.upgradedTo?.code).toBe('silver');
+    expect((await h.deps.repos.members.findById(member.id))?.tier).toBe('silver');
+    expect(h.notifications.filter((n) => n.memberId === member.id).map((n) => n.notification.kind)).toEqual(['purchaseRecorded', 'tierUpgraded']);
+  });
+});
+
+describe('returns', () => {
+  it('reverses earned points proportionally and gives back spent points; partial returns add up', async () => {
+    const member = await h.member(nextUser++, 300);
+    const store = await h.store();
+    await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-ret',
+      amountMinor: 100_000,
+      pointsToSpend: 300,
+      idempotencyKey: 'k-ret',
+      actor: till,
+    });
+    // 1000.00 bill, 300 paid with points, 700 points earned; balance 700.
+    const third = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-ret', amountMinor: 33_333, idempotencyKey: 'r-1', actor: till });
+    expect(third.purchaseReturn).toMatchObject({ pointsRefunded: 99, pointsReversed: 233, shortfall: 0 });
+    const rest = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-ret', amountMinor: null, idempotencyKey: 'r-2', actor: till });
+    expect(rest.purchaseReturn).toMatchObject({ amountMinor: 66_667, pointsRefunded: 201, pointsReversed: 467, shortfall: 0 });
+    expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(300);
+    expect(await codeOf(recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-ret', amountMinor: 1, idempotencyKey: 'r-3', actor: till }))).toBe(
+      'RETURN_EXCEEDS_PURCHASE',
+    );
+    // A replayed return changes nothing.
+    const replay = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-ret', amountMinor: null, idempotencyKey: 'r-2', actor: till });
+    expect(replay).toMatchObject({ replayed: true, purchaseReturn: { id: rest.purchaseReturn.id } });
+  });
+
+  it('takes only what the balance holds when earned points were spent, recording the shortfall', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-short-1',
+      amountMinor: 100_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-s1',
+      actor: till,
+    });
+    // 1000 points earned; 400 of them spent on the next bill (capped at 50 %).
+    await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-short-2',
+      amountMinor: 80_000,
+      pointsToSpend: 400,
+      idempotencyKey: 'k-s2',
+      actor: till,
+    });
+    const balanceBefore = (await h.deps.repos.members.findById(member.id))?.balance;
+    expect(balanceBefore).toBe(1000 - 400 + 400);
+    // Returning the second purchase first gives 400 back and takes its 400 earned: balance 1000.
+    // Now spend 900 elsewhere, then return the first purchase: 1000 to reverse, 100 available.
+    await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-short-2', amountMinor: null, idempotencyKey: 'r-s2', actor: till });
+    await h.deps.repos.ledger.post({ kind: 'debit', type: 'SPEND', memberId: member.id, amount: 900, idempotencyKey: 'spend-900', actor: till });
+    const result = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-short-1', amountMinor: null, idempotencyKey: 'r-s1', actor: till });
+    expect(result.purchaseReturn).toMatchObject({ pointsReversed: 100, shortfall: 900 });
+    expect(result.balance).toBe(0);
+  });
+
+  it('serialises concurrent returns of one purchase: never more than the bill', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-conc',
+      amountMinor: 10_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-conc',
+      actor: till,
+    });
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-conc', amountMinor: 1_000, idempotencyKey: `r-conc-${i}`, actor: till }),
+      ),
+    );
+    expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(10);
+    const purchase = await db.prisma.purchase.findFirstOrThrow({ where: { receiptNo: 'R-conc' } });
+    expect(purchase.returnedMinor).toBe(10_000n);
+    expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(0);
+  });
+});
+
+describe('adjustments', () => {
+  it('needs an admin and a reason, and is written as an entry with an audit record', async () => {
+    const member = await h.member(nextUser++, 50);
+    expect(await codeOf(adjustPoints(h.deps, { adminTelegramId: 999, memberId: member.id, amount: 10, reason: 'goodwill', idempotencyKey: 'a-0' }))).toBe(
+      'FORBIDDEN',
+    );
+    expect(await codeOf(adjustPoints(h.deps, { adminTelegramId: 1, memberId: member.id, amount: 10, reason: ' ', idempotencyKey: 'a-1' }))).toBe(
+      'REASON_REQUIRED',
+    );
+    expect(await codeOf(adjustPoints(h.deps, { adminTelegramId: 1, memberId: member.id, amount: -51, reason: 'correction', idempotencyKey: 'a-2' }))).toBe(
+      'INSUFFICIENT_POINTS',
+    );
+    await adjustPoints(h.deps, { adminTelegramId: 1, memberId: member.id, amount: -20, reason: 'double accrual', idempotencyKey: 'a-3' });
+    await adjustPoints(h.deps, { adminTelegramId: 1, memberId: member.id, amount: -20, reason: 'double accrual', idempotencyKey: 'a-3' });
+    expect((await entriesOf(member.id)).map((e) => [e.type, e.amount, e.reason])).toEqual([
+      ['BONUS', 50, null],
+      ['ADJUST', -20, 'double accrual'],
+    ]);
+    expect(await db.prisma.auditLog.count({ where: { action: 'points.adjusted', subject: `member:${member.id}` } })).toBe(1);
+  });
+});

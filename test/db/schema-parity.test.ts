@@ -1,0 +1,212 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openPglite } from '../../src/db/client.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { introspectDatabase, PrismaSchemaError, parsePrismaSchema, type RawQuery, type SchemaShape } from '../support/prisma-schema.js';
+
+/**
+ * The migrations are written by hand (Prisma's schema engine cannot be downloaded here), so
+ * nothing else checks that they build the database schema.prisma describes. This test parses the
+ * schema, migrates real PostgreSQL and embedded PGlite, introspects both and compares tables,
+ * columns, types, nullability, primary and unique keys, and enums.
+ */
+
+const SCHEMA_URL = new URL('../../prisma/schema.prisma', import.meta.url);
+
+function viaPrisma(db: Database): RawQuery {
+  return (sql) => db.prisma.$queryRawUnsafe<unknown[]>(sql);
+}
+
+let schemaText: string;
+let declared: SchemaShape;
+let postgres: TestDatabase | undefined;
+let pglite: Database | undefined;
+let pgliteDir: string | undefined;
+let postgresShape: SchemaShape;
+let pgliteShape: SchemaShape;
+
+beforeAll(async () => {
+  schemaText = await readFile(SCHEMA_URL, 'utf8');
+  declared = parsePrismaSchema(schemaText);
+  postgres = await createTestDatabase();
+  pgliteDir = await mkdtemp(join(tmpdir(), 'schema-parity-'));
+  pglite = await openPglite(pgliteDir);
+  await pglite.migrate();
+  postgresShape = await introspectDatabase(viaPrisma(postgres));
+  pgliteShape = await introspectDatabase(viaPrisma(pglite));
+});
+
+afterAll(async () => {
+  // Each cleanup runs even if another one (or beforeAll) failed.
+  const results = await Promise.allSettled([
+    postgres?.drop(),
+    (async () => {
+      try {
+        await pglite?.close();
+      } finally {
+        if (pgliteDir) await rm(pgliteDir, { recursive: true, force: true });
+      }
+    })(),
+  ]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+});
+
+describe('schema.prisma and the migrations', () => {
+  it('parse into a non-trivial schema (so that an empty comparison cannot pass)', () => {
+    expect(Object.keys(declared.tables)).toEqual(expect.arrayContaining(['Member', 'LedgerEntry', 'LotAllocation', 'Purchase', 'ChatSession']));
+    expect(declared.tables.LotAllocation?.primaryKey).toEqual(['entryId', 'lotId']);
+    expect(declared.tables.Purchase?.uniques).toContainEqual(['storeId', 'receiptNo']);
+    expect(declared.tables.Member?.columns.birthday).toEqual({ type: 'date', nullable: true });
+    expect(declared.enums.EntryType).toContain('EXPIRE');
+    expect(Object.keys(postgresShape.tables).length).toBeGreaterThan(0);
+    expect(Object.keys(postgresShape.enums).length).toBeGreaterThan(0);
+  });
+
+  it('agree on PostgreSQL', () => {
+    expect(postgresShape).toEqual(declared);
+  });
+
+  it('agree on PGlite', () => {
+    expect(pgliteShape).toEqual(declared);
+  });
+
+  it('give PostgreSQL and PGlite the identical schema', () => {
+    expect(pgliteShape).toEqual(postgresShape);
+  });
+});
+
+describe('the comparison catches drift', () => {
+  // Each edit must change the parsed schema in a way the migrated database no longer matches.
+  const edits: { drift: string; edit: (schema: string) => string }[] = [
+    { drift: 'a required column made optional', edit: (s) => s.replace(/^(\s*locale\s+)String(\s)/m, '$1String?$2') },
+    { drift: 'an optional column made required', edit: (s) => s.replace(/^(\s*tier\s+)String\?/m, '$1String ') },
+    { drift: 'a unique removed', edit: (s) => s.replace(/^(\s*phone\s+String\?\s+)@unique/m, '$1') },
+    { drift: 'a composite unique removed', edit: (s) => s.replace(/^\s*@@unique\(\[storeId, receiptNo\]\)\n/m, '') },
+    { drift: 'a composite primary key reordered', edit: (s) => s.replace('@@id([entryId, lotId])', '@@id([lotId, entryId])') },
+    { drift: 'a native type dropped', edit: (s) => s.replace(/^(\s*birthday\s+DateTime\?\s+)@db\.Date/m, '$1') },
+    { drift: 'a column type changed', edit: (s) => s.replace(/^(\s*amountMinor\s+)BigInt/m, '$1Int   ') },
+    { drift: 'a column renamed with @map', edit: (s) => s.replace(/^(\s*requestHash\s+String)(\s*)$/m, '$1 @map("request_hash")$2') },
+    { drift: 'an enum value added', edit: (s) => s.replace(/^(\s*)CLOSE$/m, '$1CLOSE\n$1VOID') },
+    { drift: 'a table renamed with @@map', edit: (s) => s.replace(/^(model AuditLog \{\n)/m, '$1  @@map("audit_log")\n') },
+    { drift: 'a model added', edit: (s) => `${s}\nmodel Extra {\n  id Int @id\n}\n` },
+  ];
+
+  it.each(edits)('$drift', ({ edit }) => {
+    const edited = edit(schemaText);
+    // Guards the test itself: if schema.prisma changed so that the pattern no longer matches, say so.
+    expect(edited, 'the edit did not apply to schema.prisma').not.toBe(schemaText);
+    const shape = parsePrismaSchema(edited);
+    expect(shape).not.toEqual(declared);
+    expect(shape).not.toEqual(postgresShape);
+    expect(shape).not.toEqual(pgliteShape);
+  });
+
+  it('sees a unique index dropped and a NOT NULL relaxed in the database', async () => {
+    if (!postgres) throw new Error('PostgreSQL was not set up');
+    // One connection, so that the drift stays inside a transaction that is rolled back.
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('DROP INDEX "Member_phone_key"');
+      await client.query('ALTER TABLE "Member" ALTER COLUMN "locale" DROP NOT NULL');
+      await client.query('ALTER TABLE "Member" ALTER COLUMN "tier" TYPE varchar(16)');
+      const drifted = await introspectDatabase(async (sql) => (await client.query(sql)).rows);
+      expect(drifted).not.toEqual(declared);
+      expect(drifted.tables.Member?.uniques).not.toContainEqual(['phone']);
+      expect(drifted.tables.Member?.columns.locale).toEqual({ type: 'text', nullable: true });
+      expect(drifted.tables.Member?.columns.tier).toEqual({ type: 'character varying(16)', nullable: true });
+    } finally {
+      await client.query('ROLLBACK');
+      await client.end();
+    }
+    expect(await introspectDatabase(viaPrisma(postgres))).toEqual(declared);
+  });
+
+  it('ignores partial unique indexes, which Prisma cannot express', async () => {
+    if (!postgres) throw new Error('PostgreSQL was not set up');
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE UNIQUE INDEX "Member_name_active_key" ON "Member"("name") WHERE "deletedAt" IS NULL');
+      expect(await introspectDatabase(async (sql) => (await client.query(sql)).rows)).toEqual(declared);
+      await client.query('CREATE UNIQUE INDEX "Member_name_key" ON "Member"("name")');
+      expect((await introspectDatabase(async (sql) => (await client.query(sql)).rows)).tables.Member?.uniques).toContainEqual(['name']);
+    } finally {
+      await client.query('ROLLBACK');
+      await client.end();
+    }
+  });
+});
+
+describe('parsePrismaSchema', () => {
+  it('handles @map, @@map, native types, composite keys, relations and comments', () => {
+    const source = `
+      /// A doc comment.
+      enum Colour {
+        RED   @map("red") // trailing comment
+        GREEN
+        @@map("colour")
+      }
+
+      model Owner {
+        id    BigInt  @id @default(autoincrement())
+        pets  Pet[]
+      }
+
+      model Pet {
+        ownerId  BigInt  @map("owner_id")
+        name     String  @db.VarChar(32)
+        url      String? @default("https://example.com//x") // "//" inside a string is not a comment
+        colour   Colour  @default(RED)
+        bornOn   DateTime @db.Date
+        seenAt   DateTime? @db.Timestamptz(3)
+        price    Decimal
+        owner    Owner   @relation(fields: [ownerId], references: [id])
+
+        @@id([ownerId, name(sort: Desc)])
+        @@unique(fields: [name, colour], name: "nameColour")
+        @@index([colour])
+        @@map("pets")
+      }
+    `;
+    expect(parsePrismaSchema(source)).toEqual({
+      enums: { colour: ['red', 'GREEN'] },
+      tables: {
+        Owner: { columns: { id: { type: 'bigint', nullable: false } }, primaryKey: ['id'], uniques: [] },
+        pets: {
+          columns: {
+            owner_id: { type: 'bigint', nullable: false },
+            name: { type: 'character varying(32)', nullable: false },
+            url: { type: 'text', nullable: true },
+            colour: { type: 'colour', nullable: false },
+            bornOn: { type: 'date', nullable: false },
+            seenAt: { type: 'timestamp(3) with time zone', nullable: true },
+            price: { type: 'numeric(65,30)', nullable: false },
+          },
+          primaryKey: ['owner_id', 'name'],
+          uniques: [['name', 'colour']],
+        },
+      },
+    });
+  });
+
+  it.each([
+    ['an unsupported block', 'view V {\n  id Int @id\n}', /unsupported block kind "view"/],
+    ['an unknown type', 'model M {\n  id Uuid @id\n}', /unknown type Uuid/],
+    ['an Unsupported() type', 'model M {\n  id Int @id\n  g Unsupported("geometry")\n}', /cannot parse field type/],
+    ['an unknown field attribute', 'model M {\n  id Int @id @ignore\n}', /unsupported field attribute @ignore/],
+    ['an unknown model attribute', 'model M {\n  id Int @id\n  @@schema("x")\n}', /unsupported model attribute @@schema/],
+    ['a scalar list', 'model M {\n  id Int @id\n  tags String[]\n}', /scalar list M.tags/],
+    ['an unknown native type', 'model M {\n  id Int @id @db.Serial\n}', /unsupported native type @db.Serial/],
+    ['a key on a missing field', 'model M {\n  id Int @id\n  @@unique([id, nope])\n}', /M has no scalar field nope/],
+    ['an unclosed block', 'model M {\n  id Int @id\n', /model M is never closed/],
+  ])('rejects %s', (_, source, message) => {
+    expect(() => parsePrismaSchema(source)).toThrow(PrismaSchemaError);
+    expect(() => parsePrismaSchema(source)).toThrow(message);
+  });
+});

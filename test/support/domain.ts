@@ -1,0 +1,71 @@
+import { makeRepositories, PrismaUnitOfWork } from '../../src/db/repositories.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import type { Member } from '../../src/domain/members/member.js';
+import type { DomainDeps, Notification, Store } from '../../src/domain/ports.js';
+import type { Program } from '../../src/domain/program.js';
+import { seedStores } from '../../src/domain/staff/access.js';
+import type { TestDatabase } from './db.js';
+import { exampleProgram } from './program.js';
+
+/** Domain use cases wired to a real database, with a manual clock and notifications collected. */
+export interface DomainHarness {
+  deps: DomainDeps;
+  clock: ManualClock;
+  notifications: { memberId: number; notification: Notification }[];
+  /** An active member with `points` on their balance (a BONUS lot that never expires). */
+  member(telegramId: number, points?: number): Promise<Member>;
+  store(code?: string): Promise<Store>;
+}
+
+let codeCounter = 0;
+
+export async function domainHarness(db: TestDatabase, options: { program?: Program; admins?: number[] } = {}): Promise<DomainHarness> {
+  const clock = new ManualClock(new Date('2026-11-23T09:00:00Z'));
+  const notifications: DomainHarness['notifications'] = [];
+  const repos = makeRepositories(db.prisma);
+  const deps: DomainDeps = {
+    uow: new PrismaUnitOfWork(db.prisma),
+    repos,
+    program: options.program ?? exampleProgram(),
+    clock,
+    notifier: { notify: async (memberId, notification) => void notifications.push({ memberId, notification }) },
+    adminTelegramIds: options.admins ?? [1],
+  };
+  await seedStores(deps);
+  return {
+    deps,
+    clock,
+    notifications,
+    async member(telegramId, points = 0) {
+      // Codes need not be valid card codes here: tests address members by id.
+      const code = `T${process.pid % 1000}${String(++codeCounter).padStart(5, '0')}`;
+      const row = await db.prisma.member.create({
+        data: {
+          telegramId: BigInt(telegramId),
+          code,
+          locale: 'en',
+          status: 'ACTIVE',
+          registrationStep: null,
+          name: 'Test',
+          tier: 'basic',
+          registeredAt: clock.now(),
+        },
+      });
+      if (points > 0) {
+        await repos.ledger.post({
+          kind: 'credit',
+          type: 'BONUS',
+          memberId: row.id,
+          amount: points,
+          idempotencyKey: `seed:${row.id}`,
+          actor: { type: 'SYSTEM' },
+          expiresAt: null,
+        });
+      }
+      return (await repos.members.findById(row.id)) as Member;
+    },
+    async store(code = 'msk-01') {
+      return (await repos.stores.findByCode(code)) as Store;
+    },
+  };
+}
