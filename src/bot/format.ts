@@ -12,7 +12,20 @@ export interface Formatter {
 
 const INTL_LOCALE: Record<Locale, string> = { ru: 'ru-RU', en: 'en-GB' };
 
-export function createFormatter(locale: Locale, currency: string, timeZone: string): Formatter {
+const formatters = new Map<string, Formatter>();
+
+/** Formatters are built once per (locale, currency, zone): Intl objects are costly to create. */
+export function formatterFor(locale: Locale, currency: string, timeZone: string): Formatter {
+  const key = `${locale}|${currency}|${timeZone}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = createFormatter(locale, currency, timeZone);
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
+function createFormatter(locale: Locale, currency: string, timeZone: string): Formatter {
   const tag = INTL_LOCALE[locale];
   const digits = minorDigits(currency);
   const money = new Intl.NumberFormat(tag, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: digits });

@@ -2,7 +2,7 @@ import type { NextFunction } from 'grammy';
 import { isDomainError } from '../domain/errors.js';
 import type { Member } from '../domain/members/member.js';
 import type { BotContext, BotDeps } from './context.js';
-import { createFormatter } from './format.js';
+import { formatterFor } from './format.js';
 import { detectLocale } from './i18n.js';
 
 /** Points the context at a member: their language, formatter and identity for this update. */
@@ -11,7 +11,7 @@ export function useMember(ctx: BotContext, member: Member | null, deps: BotDeps)
   ctx.locale = member?.locale ?? detectLocale(ctx.from?.language_code) ?? deps.defaultLocale;
   ctx.t = deps.i18n.t(ctx.locale);
   const { currency, timezone } = deps.domain.program;
-  ctx.fmt = createFormatter(ctx.locale, currency, timezone);
+  ctx.fmt = formatterFor(ctx.locale, currency, timezone);
 }
 
 /** Per-update logger (update id, never personal data) and the member behind the update. */

@@ -22,8 +22,11 @@ export interface Database {
 // Interactive transactions queue behind row locks under load; the defaults (2 s / 5 s) are for toy apps.
 const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
 
-export function connectPostgres(url: string, poolSize = 10): Database {
+export function connectPostgres(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle connection dropped by the server (restart, admin) must not crash the process:
+  // the pool replaces it on the next checkout.
+  pool.on('error', onIdleError);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
   return {
     kind: 'postgres',
@@ -75,6 +78,6 @@ export async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
-export function openDatabase(options: { databaseUrl?: string | undefined; dataDir: string }): Promise<Database> {
-  return options.databaseUrl ? Promise.resolve(connectPostgres(options.databaseUrl)) : openPglite(options.dataDir);
+export function openDatabase(options: { databaseUrl?: string | undefined; dataDir: string; onIdleError?: (error: Error) => void }): Promise<Database> {
+  return options.databaseUrl ? Promise.resolve(connectPostgres(options.databaseUrl, 10, options.onIdleError)) : openPglite(options.dataDir);
 }

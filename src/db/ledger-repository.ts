@@ -3,6 +3,7 @@ import { allocateFifo } from '../domain/ledger/fifo.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../domain/ledger/types.js';
 import type { LedgerRepository } from '../domain/ports.js';
 import { type LedgerEntry as EntryRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import { isUniqueViolation } from './errors.js';
 import type { Db } from './repositories.js';
 
 const toEntry = (row: EntryRow & { store?: { name: string } | null }): LedgerEntry => ({
@@ -59,11 +60,25 @@ export class PrismaLedgerRepository implements LedgerRepository {
         const sameCommand =
           previous.memberId === command.memberId &&
           previous.type === command.type &&
-          (command.kind === 'credit' ? previous.amount === command.amount : -previous.amount <= command.amount);
+          // A capped debit (upToBalance) records what it took, which may be less than asked.
+          (command.kind === 'credit'
+            ? previous.amount === command.amount
+            : command.upToBalance
+              ? -previous.amount <= command.amount
+              : -previous.amount === command.amount);
         if (!sameCommand) throw new DomainError('IDEMPOTENCY_CONFLICT', { key: command.idempotencyKey });
         return { entry: toEntry(previous), replayed: true };
       }
 
+      const createEntry = async (data: Prisma.LedgerEntryUncheckedCreateInput) => {
+        try {
+          return await tx.ledgerEntry.create({ data });
+        } catch (error) {
+          // The same key used concurrently for another member: the member locks do not meet.
+          if (isUniqueViolation(error, 'idempotencyKey')) throw new DomainError('IDEMPOTENCY_CONFLICT', { key: command.idempotencyKey });
+          throw error;
+        }
+      };
       const common = {
         memberId: command.memberId,
         type: command.type,
@@ -79,7 +94,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
         const [moved] = await tx.$queryRaw<{ balance: number }[]>`
           UPDATE "Member" SET balance = balance + ${command.amount}, "updatedAt" = now()
           WHERE id = ${command.memberId} RETURNING balance`;
-        const entry = await tx.ledgerEntry.create({ data: { ...common, amount: command.amount, balanceAfter: (moved as { balance: number }).balance } });
+        const entry = await createEntry({ ...common, amount: command.amount, balanceAfter: (moved as { balance: number }).balance });
         await tx.pointLot.create({
           data: { memberId: command.memberId, entryId: entry.id, amount: command.amount, remaining: command.amount, expiresAt: command.expiresAt },
         });
@@ -95,7 +110,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
         if (moved.length !== 1) throw new DomainError('INSUFFICIENT_POINTS', { balance: current.balance, needed: take });
         balanceAfter = (moved[0] as { balance: number }).balance;
       }
-      const entry = await tx.ledgerEntry.create({ data: { ...common, amount: -take, balanceAfter } });
+      const entry = await createEntry({ ...common, amount: -take, balanceAfter });
       if (take > 0) {
         const lots = await tx.$queryRaw<OpenLot[]>`
           SELECT id, remaining, "expiresAt" FROM "PointLot"

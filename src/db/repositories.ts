@@ -2,16 +2,14 @@ import { DomainError } from '../domain/errors.js';
 import type { Member, MemberPatch } from '../domain/members/member.js';
 import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
-import { type Member as MemberRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { isUniqueViolation } from './errors.js';
 import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
 
 /** A client that may be the root client or an open transaction. */
 export type Db = PrismaClient | Prisma.TransactionClient;
-
-export const isUniqueViolation = (error: unknown, field?: string): boolean =>
-  error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002' && (field === undefined || JSON.stringify(error.meta ?? {}).includes(field));
 
 const toDateOnly = (date: Date | null): string | null => (date ? date.toISOString().slice(0, 10) : null);
 const fromDateOnly = (date: string | null | undefined): Date | null | undefined =>
@@ -35,6 +33,7 @@ export function toMember(row: MemberRow): Member {
     reachable: row.reachable,
     balance: row.balance,
     tier: row.tier,
+    cardFileId: row.cardFileId,
     registeredAt: row.registeredAt,
     deletedAt: row.deletedAt,
     createdAt: row.createdAt,

@@ -162,8 +162,23 @@ export type Notification =
   | { kind: 'tierUpgraded'; tierCode: string; discountPercent: number }
   | { kind: 'pointsAdjusted'; amount: number; balance: number };
 
+/**
+ * Transactional messages (the answer to something the member just did, even if at a till) are
+ * always sent; reminders and offers respect the member's notification setting and quiet hours.
+ */
+export type NotificationClass = 'transactional' | 'reminder';
+
+export interface NotifyOptions {
+  /**
+   * One message per key, ever: (purpose, recipient, period), e.g. `birthday:42:2026`. A job that
+   * runs twice, or a retry, never sends twice. Defaults to a fresh key (no dedupe).
+   */
+  dedupeKey?: string;
+  class?: NotificationClass;
+}
+
 export interface Notifier {
-  notify(memberId: number, notification: Notification): Promise<void>;
+  notify(memberId: number, notification: Notification, options?: NotifyOptions): Promise<void>;
 }
 
 /** Runs work in one database transaction: all of it commits, or none of it. */

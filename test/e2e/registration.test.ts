@@ -94,6 +94,13 @@ describe('registration', () => {
     const photo = card.photo;
     if (!photo || typeof photo === 'string') throw new Error('the card must be an uploaded image');
     expect(readQr(photo.data)).toBe(`https://t.me/loyalty_test_bot?start=m_${code}`);
+
+    // The image is uploaded once; later cards reuse Telegram's file id.
+    const again = await anna.says('💳 Карта');
+    const fileId = (await memberOf(anna))?.cardFileId;
+    expect(fileId).toEqual(expect.any(String));
+    expect(again.params.photo).toBe(fileId);
+    expect(again.caption).toBe(card.caption);
   });
 
   it('registers a customer in English with a typed phone number', async () => {

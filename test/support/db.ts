@@ -41,7 +41,17 @@ export async function createTestDatabase(options: { poolSize?: number; migrate?:
     url,
     async drop() {
       await db.close();
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await admin(async (client) => {
+        // pg's Pool.end() resolves before its sockets are gone; wait for the server to see them
+        // go, so that DROP ... FORCE does not kill connections that are still closing.
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline) {
+          const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      });
     },
   };
 }

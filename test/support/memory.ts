@@ -49,6 +49,7 @@ export class MemoryStore implements Repositories {
         reachable: true,
         balance: 0,
         tier: null,
+        cardFileId: null,
         registeredAt: null,
         deletedAt: null,
         createdAt: new Date(),

@@ -1,8 +1,9 @@
-import { Composer, InlineKeyboard, InputFile } from 'grammy';
+import { Composer, GrammyError, InlineKeyboard, InputFile } from 'grammy';
 import QRCode from 'qrcode';
 import { formatCode } from '../../domain/codes.js';
 import type { LedgerEntry } from '../../domain/ledger/types.js';
 import { getHistory, getOverview } from '../../domain/members/overview.js';
+import { rememberCardFile } from '../../domain/members/settings.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { mainMenu } from '../keyboards.js';
@@ -38,11 +39,21 @@ export function accountFeature(deps: BotDeps): Composer<BotContext> {
   async function showCard(ctx: BotContext) {
     const member = ctx.member;
     if (!member) return;
+    const caption = ctx.t('card.caption', { code: formatCode(member.code) });
+    // Drawing the QR code costs more CPU than everything else in an update: upload it once and
+    // send Telegram's file id afterwards (it stays valid for this bot).
+    if (member.cardFileId) {
+      try {
+        await ctx.replyWithPhoto(member.cardFileId, { caption, parse_mode: 'HTML' });
+        return;
+      } catch (error) {
+        if (!(error instanceof GrammyError && error.error_code === 400)) throw error;
+      }
+    }
     const png = await QRCode.toBuffer(memberCardLink(ctx.me.username, member.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
-    await ctx.replyWithPhoto(new InputFile(png, 'card.png'), {
-      caption: ctx.t('card.caption', { code: formatCode(member.code) }),
-      parse_mode: 'HTML',
-    });
+    const sent = await ctx.replyWithPhoto(new InputFile(png, 'card.png'), { caption, parse_mode: 'HTML' });
+    const fileId = sent.photo.at(-1)?.file_id;
+    if (fileId) await rememberCardFile(domain, member.id, fileId);
   }
 
   function describe(ctx: BotContext, entry: LedgerEntry): string {

@@ -22,6 +22,8 @@ export interface Member {
   reachable: boolean;
   balance: number;
   tier: string | null;
+  /** The uploaded member card image, reused instead of drawing it again. */
+  cardFileId: string | null;
   registeredAt: Date | null;
   deletedAt: Date | null;
   createdAt: Date;

@@ -77,6 +77,11 @@ export async function deleteMember(deps: DomainDeps, telegramId: number): Promis
   });
 }
 
+/** Remembers the file id Telegram gave the member's card image. */
+export async function rememberCardFile(deps: DomainDeps, memberId: number, fileId: string): Promise<void> {
+  await deps.repos.members.update(memberId, { cardFileId: fileId });
+}
+
 /** Telegram told us the member blocked (false) or unblocked (true) the bot. */
 export async function setReachable(deps: DomainDeps, telegramId: number, reachable: boolean): Promise<void> {
   const member = await deps.repos.members.findByTelegramId(telegramId);

@@ -1,0 +1,62 @@
+// Shared pieces for the benchmarks in bench/: the shape every benchmark has, a failure type
+// that run.ts reports without a stack, and small helpers for statistics and tables.
+
+export interface BenchResult {
+  /** What to print: usually a table made with formatTable. */
+  report: string;
+  /** Headline numbers for the summary at the end of `npm run bench` (name -> value). */
+  headline?: Record<string, string>;
+}
+
+export interface Benchmark {
+  /** Short kebab-case name; `npm run bench -- <text>` runs those whose name contains the text. */
+  name: string;
+  description: string;
+  run(): Promise<BenchResult>;
+}
+
+/** An expected way for a benchmark to fail (no reply in time, wrong reply): printed as is, exit code 1. */
+export class BenchFailure extends Error {
+  override name = 'BenchFailure';
+}
+
+export function envInt(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new BenchFailure(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return value;
+}
+
+/** Nearest-rank percentile (p in 0..100) of unsorted values; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] as number;
+}
+
+export function fixed(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+export function ratio(numerator: number, denominator: number, digits = 2): string {
+  return denominator > 0 && Number.isFinite(numerator / denominator) ? `${(numerator / denominator).toFixed(digits)}x` : '-';
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/** A plain-text table: first column left-aligned, the others right-aligned. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
+  const line = (row: readonly string[]) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
