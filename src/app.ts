@@ -1,27 +1,28 @@
 import { type RunnerHandle, run } from '@grammyjs/runner';
 import type { FastifyInstance } from 'fastify';
-import { Api, type Bot } from 'grammy';
+import type { Bot } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { BotContext, BotDeps } from './bot/context.js';
 import { createBot, registerCommands } from './bot/create-bot.js';
-import { createI18n } from './bot/i18n.js';
-import { TelegramNotifier } from './bot/notifier.js';
 import type { Config } from './config.js';
-import { type Database, openDatabase } from './db/client.js';
-import { makeRepositories, PrismaUnitOfWork } from './db/repositories.js';
-import { type Clock, systemClock } from './domain/clock.js';
+import type { Database } from './db/client.js';
+import { PrismaSessionStore } from './db/session-store.js';
+import type { Clock } from './domain/clock.js';
 import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
-import { seedStores } from './domain/staff/access.js';
 import { createHttpServer } from './http/server.js';
-import { type RedisHandle, startRedis } from './redis.js';
+import type { QueueRuntime } from './jobs/runtime.js';
+import type { RedisHandle } from './redis.js';
+import { runCleanup, startServices } from './services.js';
 
 /** Updates the bot asks Telegram for. */
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member'] as const;
 
 export interface App {
   bot: Bot<BotContext>;
+  domain: DomainDeps;
+  queues: QueueRuntime;
   db: Database;
   redis: RedisHandle;
   http: FastifyInstance;
@@ -44,42 +45,13 @@ export interface AppOptions {
  */
 export async function startApp(config: Config, program: Program, options: AppOptions): Promise<App> {
   const { logger } = options;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const stopAll = async () => {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.warn({ err: error }, 'error while stopping');
-      }
-    }
-  };
+  const services = await startServices(config, program, options);
+  const { cleanup, db, redis, domain, i18n, queues, probe } = services;
+  const stopAll = () => runCleanup(cleanup, logger);
 
   try {
-    const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-    cleanup.push(() => db.close());
-    if (db.kind === 'pglite') {
-      // Embedded mode migrates itself; PostgreSQL is migrated explicitly (npm run db:migrate).
-      await db.migrate((message) => logger.info(message));
-    }
-
-    const redis = await startRedis(config.REDIS_URL, logger);
-    cleanup.push(() => redis.stop());
-    const probe = redis.connect('probe');
-
-    const repos = makeRepositories(db.prisma);
-    const i18n = await createI18n(config.DEFAULT_LOCALE);
-    const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
-    const domain: DomainDeps = {
-      uow: new PrismaUnitOfWork(db.prisma),
-      repos,
-      program,
-      clock: options.clock ?? systemClock,
-      notifier: new TelegramNotifier(api, repos, i18n, program, logger),
-      adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
-    };
-    await seedStores(domain);
-    const deps: BotDeps = { domain, i18n, logger, defaultLocale: config.DEFAULT_LOCALE };
+    if (config.RUN_WORKERS) await queues.startWorkers(domain);
+    const deps: BotDeps = { domain, i18n, logger, defaultLocale: config.DEFAULT_LOCALE, sessions: new PrismaSessionStore(db.prisma) };
 
     const bot = createBot(config.BOT_TOKEN, deps, { apiRoot: config.TELEGRAM_API_ROOT, ...(options.botInfo ? { botInfo: options.botInfo } : {}) });
     await bot.init();
@@ -96,6 +68,8 @@ export async function startApp(config: Config, program: Program, options: AppOpt
         },
       },
       ...(webhook ? { webhook: { bot, path: webhook.pathname, secretToken: config.WEBHOOK_SECRET as string } } : {}),
+      // The API's per-key rate limit keeps its default (20 requests/s per key, see rate-limit.ts).
+      api: { domain, redis: redis.connect('producer'), defaultLocale: config.DEFAULT_LOCALE },
     });
     cleanup.push(() => http.close());
     let httpUrl = '';
@@ -114,7 +88,7 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       logger.info({ mode: 'polling', bot: bot.botInfo.username, database: db.kind, redis: redis.embedded ? 'embedded' : 'external' }, 'bot started');
     }
 
-    return { bot, db, redis, http, httpUrl, stop: stopAll };
+    return { bot, domain, queues, db, redis, http, httpUrl, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -62,8 +62,29 @@ export const envSchema = z
     HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
     PROGRAM_FILE: z.preprocess(emptyToUndefined, z.string().default('./programs/example.yaml')),
     PRETTY_LOGS: booleanFlag,
+    /** Messages per second for the whole bot (Telegram allows about 30 for bulk sends). */
+    DELIVERY_RATE_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1000).default(25)),
+    /** Key prefix of the BullMQ queues in Redis: one per deployment sharing a Redis. */
+    QUEUE_PREFIX: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_:-]{1,64}$/)
+        .default('loyalty'),
+    ),
+    /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
+    RUN_WORKERS: z.preprocess(
+      (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),
+      z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+    ),
+    /** Basic-auth credentials of the queue dashboard at /ops/queues; unset: the dashboard is off. */
+    OPS_USERNAME: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+    OPS_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'at least 12 characters').optional()),
   })
   .superRefine((env, ctx) => {
+    if (Boolean(env.OPS_USERNAME) !== Boolean(env.OPS_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: [env.OPS_USERNAME ? 'OPS_PASSWORD' : 'OPS_USERNAME'], message: 'OPS_USERNAME and OPS_PASSWORD go together' });
+    }
     if (env.BOT_MODE === 'webhook') {
       if (!env.WEBHOOK_URL) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URL'], message: 'is required when BOT_MODE=webhook' });
       if (!env.WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when BOT_MODE=webhook' });

@@ -4,6 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, formatIssues } from './config.js';
 import type { Program } from './domain/program.js';
+import { rewardDefinitionProblems } from './domain/rewards/definition.js';
+import { REWARD_KINDS, type RewardDefinition } from './domain/rewards/types.js';
 
 /**
  * The loyalty program file (YAML or JSON): what a chain configures without touching code.
@@ -35,6 +37,128 @@ const expirySchema = z.discriminatedUnion('kind', [
   /** Points earned in a month expire at the end of the month `monthsAfter` later. */
   z.object({ kind: z.literal('endOfMonth'), monthsAfter: z.number().int().min(0).max(120) }).strict(),
 ]);
+
+const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time as HH:MM, e.g. 09:00');
+const localHour = z.number().int().min(0).max(23);
+/** Five cron fields (minute hour day month weekday); BullMQ's parser checks the values themselves. */
+const cronExpression = z
+  .string()
+  .trim()
+  .regex(/^[\d*/,\-A-Za-z?LW#]+(\s+[\d*/,\-A-Za-z?LW#]+){4}$/, 'a cron expression of 5 fields, e.g. "15 3 * * *"');
+
+const quietHoursDefault = () => ({ from: '22:00', to: '09:00' });
+const birthdayDefault = () => ({ enabled: true, hour: 10, points: 0 });
+const expiringDefault = () => ({ daysBefore: [30, 7], hour: 12 });
+const pointsExpiryDefault = () => ({ cron: '15 3 * * *' });
+const winBackDefault = () => ({ enabled: true, inactiveDays: 60, everyDays: 30, hour: 12 });
+
+/** When the scheduled jobs talk to members (see NotificationSchedules); every key has a default. */
+const notificationsSchema = z
+  .object({
+    quietHours: z.object({ from: localTime, to: localTime }).strict().default(quietHoursDefault),
+    birthday: z
+      .object({
+        enabled: z.boolean().default(true),
+        hour: localHour.default(10),
+        points: z.number().int().min(0).max(1_000_000).default(0),
+      })
+      .strict()
+      .default(birthdayDefault),
+    expiringReminders: z
+      .object({
+        daysBefore: z
+          .array(z.number().int().min(1).max(365))
+          .max(5)
+          .refine((days) => new Set(days).size === days.length, 'each number of days once')
+          .default([30, 7]),
+        hour: localHour.default(12),
+      })
+      .strict()
+      .default(expiringDefault),
+    pointsExpiry: z.object({ cron: cronExpression.default('15 3 * * *') }).strict().default(pointsExpiryDefault),
+    winBack: z
+      .object({
+        enabled: z.boolean().default(true),
+        inactiveDays: z.number().int().min(1).max(3650).default(60),
+        everyDays: z.number().int().min(1).max(3650).default(30),
+        hour: localHour.default(12),
+      })
+      .strict()
+      .default(winBackDefault),
+  })
+  .strict()
+  .default(() => ({
+    quietHours: quietHoursDefault(),
+    birthday: birthdayDefault(),
+    expiringReminders: expiringDefault(),
+    pointsExpiry: pointsExpiryDefault(),
+    winBack: winBackDefault(),
+  }));
+
+/**
+ * One reward of the catalogue. Optional keys left out mean: no value (free item, gift), no stock
+ * limit, no per-member limit (`limit.periodDays` left out: the limit counts for ever), every tier,
+ * always available, no image. `stock` is what a new reward starts with.
+ */
+const rewardSchema = z
+  .object({
+    code: z.string(),
+    kind: z.enum(REWARD_KINDS),
+    value: z.number().int().optional(),
+    cost: z.number().int().min(0),
+    stock: z.number().int().min(0).optional(),
+    limit: z
+      .object({ count: z.number().int().min(1), periodDays: z.number().int().min(1).optional() })
+      .strict()
+      .optional(),
+    minTier: z.string().optional(),
+    validityDays: z.number().int().min(1),
+    availableFrom: isoDate.optional(),
+    availableTo: isoDate.optional(),
+    imageUrl: z.url().optional(),
+    title: localized,
+    description: localized,
+    active: z.boolean().default(true),
+  })
+  .strict()
+  .transform(
+    (r): RewardDefinition => ({
+      code: r.code,
+      kind: r.kind,
+      value: r.value ?? null,
+      cost: r.cost,
+      stock: r.stock ?? null,
+      limit: r.limit ? { count: r.limit.count, periodDays: r.limit.periodDays ?? null } : null,
+      minTier: r.minTier ?? null,
+      validityDays: r.validityDays,
+      availableFrom: r.availableFrom ?? null,
+      availableTo: r.availableTo ?? null,
+      imageUrl: r.imageUrl ?? null,
+      title: r.title,
+      description: r.description,
+      active: r.active,
+    }),
+  )
+  .superRefine((definition, ctx) => {
+    for (const problem of rewardDefinitionProblems(definition, null))
+      ctx.addIssue({ code: 'custom', path: problem.field.split('.'), message: problem.message });
+  });
+
+const rewardsSchema = z
+  .object({
+    /** Whether the points paid for a coupon come back when it expires unused. */
+    refundOnExpiry: z.boolean().default(false),
+    catalogue: z.array(rewardSchema).default([]),
+  })
+  .strict()
+  .superRefine((rewards, ctx) => {
+    rewards.catalogue.forEach((reward, i) => {
+      if (rewards.catalogue.findIndex((other) => other.code === reward.code) !== i) {
+        ctx.addIssue({ code: 'custom', path: ['catalogue', i, 'code'], message: `duplicate reward code "${reward.code}"` });
+      }
+    });
+  })
+  .default(() => ({ refundOnExpiry: false, catalogue: [] }));
 
 export const programSchema = z
   .object({
@@ -112,8 +236,19 @@ export const programSchema = z
         });
       }),
     stores: z.array(z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), name: z.string().min(1).max(100) }).strict()).default([]),
+    rewards: rewardsSchema,
+    notifications: notificationsSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((program, ctx) => {
+    // A reward's minimum tier must be one of the program's tiers.
+    const tiers = program.tiers.levels.map((level) => level.code);
+    program.rewards.catalogue.forEach((reward, i) => {
+      if (reward.minTier !== null && !tiers.includes(reward.minTier)) {
+        ctx.addIssue({ code: 'custom', path: ['rewards', 'catalogue', i, 'minTier'], message: `one of the tiers: ${tiers.join(', ')}` });
+      }
+    });
+  });
 
 function isTimeZone(zone: string): boolean {
   try {

@@ -6,12 +6,23 @@ import type { Locale } from '../domain/program.js';
 import type { Formatter } from './format.js';
 import type { I18n, Translate } from './i18n.js';
 
+/**
+ * Conversation state that must outlive one update (a wizard halfway through), kept outside the
+ * process so that restarts and other instances carry on. Same shape as grammY's StorageAdapter.
+ */
+export interface SessionStore {
+  read(key: string): Promise<unknown>;
+  write(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 /** What the bot's features are built with; wired once in the entry point. */
 export interface BotDeps {
   domain: DomainDeps;
   i18n: I18n;
   logger: Logger;
   defaultLocale: Locale;
+  sessions: SessionStore;
 }
 
 export interface BotContextFlavor {

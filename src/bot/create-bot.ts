@@ -4,9 +4,11 @@ import type { UserFromGetMe } from 'grammy/types';
 import { LOCALES } from '../domain/program.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
+import { adminFeature } from './features/admin.js';
 import { fallbackFeature } from './features/fallback.js';
 import { registrationFeature } from './features/registration.js';
 import { settingsFeature } from './features/settings.js';
+import { staffFeatures } from './features/staff.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
 
 export interface CreateBotOptions {
@@ -24,9 +26,14 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
   bot.use(contextMiddleware(deps));
   bot.use(domainErrorReplies());
+  // Staff and admin first: an invite or a staff command must never start a customer registration.
+  const { staff, staffInput } = staffFeatures(deps);
+  bot.use(staff);
+  bot.use(adminFeature(deps));
   bot.use(registrationFeature(deps));
   bot.use(accountFeature(deps));
   bot.use(settingsFeature(deps));
+  bot.use(staffInput);
   bot.use(fallbackFeature(deps));
 
   // The error boundary: the log gets the stack, the user a short apology in their language.

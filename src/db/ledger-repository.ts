@@ -150,6 +150,11 @@ export class PrismaLedgerRepository implements LedgerRepository {
     return rows.map(toEntry);
   }
 
+  async findByKeys(idempotencyKeys: string[]): Promise<LedgerEntry[]> {
+    const rows = await this.db.ledgerEntry.findMany({ where: { idempotencyKey: { in: idempotencyKeys } }, orderBy: { id: 'asc' } });
+    return rows.map(toEntry);
+  }
+
   openLots(memberId: number): Promise<OpenLot[]> {
     return this.db.pointLot.findMany({
       where: { memberId, remaining: { gt: 0 } },

@@ -3,9 +3,12 @@ import type { Member, MemberPatch } from '../domain/members/member.js';
 import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { PrismaDeliveryRepository } from './delivery-repository.js';
 import { isUniqueViolation } from './errors.js';
+import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
+import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
 import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
 
 /** A client that may be the root client or an open transaction. */
@@ -115,6 +118,12 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
     invites: new PrismaInviteRepository(db),
     apiKeys: new PrismaApiKeyRepository(db),
     audit: new PrismaAuditRepository(db),
+    rewards: new PrismaRewardRepository(db),
+    coupons: new PrismaCouponRepository(db),
+    lookupThrottle: new PrismaLookupThrottleRepository(db),
+    deliveries: new PrismaDeliveryRepository(db),
+    jobs: new PrismaJobRepository(db, inTransaction),
+    jobRuns: new PrismaJobRunRepository(db),
   };
 }
 

@@ -55,3 +55,15 @@ export const MEMBER_CODE_BODY = 8;
 export const MEMBER_CODE_LENGTH = MEMBER_CODE_BODY + 1;
 export const generateMemberCode = () => generateCode(MEMBER_CODE_BODY);
 export const isMemberCode = (code: string) => isWellFormedCode(code, MEMBER_CODE_LENGTH);
+
+/**
+ * Coupon codes: 11 random characters (31^11 ≈ 2.5e16, about 54 bits, so guessing a live code
+ * is hopeless, and the brute-force guard slows anyone who tries) plus the check character:
+ * 12 characters, shown in groups of four ("ABCD-EFGH-JKMN"). Longer than a card code (9), so
+ * the two are never confused.
+ */
+export const COUPON_CODE_BODY = 11;
+export const COUPON_CODE_LENGTH = COUPON_CODE_BODY + 1;
+export const generateCouponCode = () => generateCode(COUPON_CODE_BODY);
+export const isCouponCode = (code: string) => isWellFormedCode(code, COUPON_CODE_LENGTH);
+export const formatCouponCode = (code: string) => code.match(/.{1,4}/g)?.join('-') ?? code;

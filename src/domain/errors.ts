@@ -28,7 +28,20 @@ export type ErrorCode =
   | 'BELOW_MINIMUM_PURCHASE'
   | 'FORBIDDEN'
   | 'INVITE_INVALID'
-  | 'REASON_REQUIRED';
+  | 'REASON_REQUIRED'
+  // Rewards and coupons
+  | 'REWARD_NOT_FOUND'
+  | 'REWARD_UNAVAILABLE'
+  | 'REWARD_INVALID'
+  | 'OUT_OF_STOCK'
+  | 'LIMIT_REACHED'
+  | 'TIER_TOO_LOW'
+  | 'COUPON_CODE_INVALID'
+  | 'COUPON_NOT_FOUND'
+  | 'ALREADY_REDEEMED'
+  | 'COUPON_EXPIRED'
+  | 'COUPON_CANCELLED'
+  | 'TOO_MANY_ATTEMPTS';
 
 export class DomainError extends Error {
   constructor(

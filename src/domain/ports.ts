@@ -1,7 +1,8 @@
 import type { Clock } from './clock.js';
 import type { Actor, LedgerCommand, LedgerEntry, OpenLot, PostResult } from './ledger/types.js';
 import type { Member, MemberPatch } from './members/member.js';
-import type { Locale, Program } from './program.js';
+import type { Locale, Localized, Program } from './program.js';
+import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
 
 export interface NewMember {
   telegramId: number;
@@ -27,6 +28,8 @@ export interface LedgerRepository {
   post(command: LedgerCommand): Promise<PostResult>;
   history(memberId: number, page: { offset: number; limit: number }): Promise<{ entries: LedgerEntry[]; total: number }>;
   entries(memberId: number): Promise<LedgerEntry[]>;
+  /** The entries written under these idempotency keys (those that exist). */
+  findByKeys(idempotencyKeys: string[]): Promise<LedgerEntry[]>;
   openLots(memberId: number): Promise<OpenLot[]>;
   /** Points credited by EARN minus REVERSE since `since` (null: ever). */
   pointsEarnedSince(memberId: number, since: Date | null): Promise<number>;
@@ -140,6 +143,54 @@ export interface AuditRepository {
   record(value: { actor: Actor; action: string; subject?: string | null; details?: Record<string, unknown> }): Promise<void>;
 }
 
+export interface RewardRepository {
+  findByCode(code: string): Promise<Reward | null>;
+  findById(id: number): Promise<Reward | null>;
+  /** Reads the reward and locks its row until the transaction ends: takes of one reward are serialised. */
+  lockByCode(code: string): Promise<Reward | null>;
+  lockById(id: number): Promise<Reward | null>;
+  list(filter?: { activeOnly?: boolean }): Promise<Reward[]>;
+  /** Null when the code is taken. */
+  create(value: RewardData): Promise<Reward | null>;
+  update(id: number, patch: Partial<RewardData>): Promise<Reward>;
+  /** `stock - 1` where `stock > 0` (conditional update); false when none was left. Unlimited stock: true. */
+  takeStock(id: number): Promise<boolean>;
+  /** Gives `count` back to a limited stock (a cancelled or expired coupon); no-op when unlimited. */
+  returnStock(id: number, count: number): Promise<void>;
+}
+
+export interface CouponRepository {
+  findByKey(idempotencyKey: string): Promise<Coupon | null>;
+  findById(id: number): Promise<CouponDetails | null>;
+  findByCode(code: string): Promise<CouponDetails | null>;
+  /** Reads the coupon and locks its row until the transaction ends. */
+  lock(id: number): Promise<Coupon | null>;
+  /** Null when the code or the idempotency key is taken (a concurrent twin, or a code collision). */
+  create(value: NewCoupon): Promise<Coupon | null>;
+  /** Coupons of the reward the member took since `since` (null: ever), cancelled ones not counted. */
+  countTaken(memberId: number, rewardId: number, since: Date | null): Promise<number>;
+  listByMember(memberId: number): Promise<CouponDetails[]>;
+  /** ISSUED and unexpired at `at` -> REDEEMED, in one conditional update; false when it was not. */
+  markRedeemed(id: number, value: { at: Date; storeId: number | null; actor: Actor; redeemKey: string | null }): Promise<boolean>;
+  /** ISSUED and unexpired at `at` -> CANCELLED, in one conditional update; false when it was not. */
+  markCancelled(id: number, at: Date): Promise<boolean>;
+  /** ISSUED coupons past expiry at `now` (oldest first), not locked: candidates for `markExpired`. */
+  findDue(now: Date, limit: number): Promise<{ id: number; rewardId: number }[]>;
+  /** Those of `ids` that are still ISSUED and past expiry at `now` -> EXPIRED; returns them. */
+  markExpired(ids: number[], now: Date): Promise<Coupon[]>;
+  setPointsRefunded(id: number, points: number): Promise<void>;
+  /** Expiry of each point lot the ledger entry with this key drew from (null: never expires). */
+  lotExpiriesOf(entryKey: string): Promise<(Date | null)[]>;
+}
+
+/** The brute-force guard's counters, one row per staff account or till. */
+export interface LookupThrottleRepository {
+  get(key: string): Promise<ThrottleState | null>;
+  /** Reads the state under a row lock (an empty state is created first); use inside a unit of work. */
+  lock(key: string, now: Date): Promise<ThrottleState>;
+  save(key: string, state: ThrottleState): Promise<void>;
+}
+
 export interface Repositories {
   members: MemberRepository;
   ledger: LedgerRepository;
@@ -150,6 +201,12 @@ export interface Repositories {
   invites: InviteRepository;
   apiKeys: ApiKeyRepository;
   audit: AuditRepository;
+  rewards: RewardRepository;
+  coupons: CouponRepository;
+  lookupThrottle: LookupThrottleRepository;
+  deliveries: DeliveryRepository;
+  jobs: JobRepository;
+  jobRuns: JobRunRepository;
 }
 
 /**
@@ -160,7 +217,16 @@ export type Notification =
   | { kind: 'purchaseRecorded'; pointsEarned: number; pointsSpent: number; balance: number; storeName: string }
   | { kind: 'returnRecorded'; pointsReversed: number; pointsRefunded: number; balance: number; storeName: string }
   | { kind: 'tierUpgraded'; tierCode: string; discountPercent: number }
-  | { kind: 'pointsAdjusted'; amount: number; balance: number };
+  | { kind: 'pointsAdjusted'; amount: number; balance: number }
+  // Rewards (src/domain/rewards): `title` is the reward's, as the catalogue names it.
+  | { kind: 'couponRedeemed'; couponCode: string; title: Localized; storeName: string | null }
+  | { kind: 'couponExpired'; couponCode: string; title: Localized; pointsRefunded: number }
+  // From the scheduled jobs (src/domain/jobs). Plain JSON: they wait in the delivery outbox.
+  | { kind: 'birthdayGreeting'; points: number }
+  /** `at`: the local calendar date (YYYY-MM-DD, program time zone) on which `points` expire. */
+  | { kind: 'pointsExpiring'; points: number; at: string }
+  | { kind: 'pointsExpired'; points: number; balance: number }
+  | { kind: 'winBack'; balance: number; inactiveDays: number };
 
 /**
  * Transactional messages (the answer to something the member just did, even if at a till) are
@@ -179,6 +245,92 @@ export interface NotifyOptions {
 
 export interface Notifier {
   notify(memberId: number, notification: Notification, options?: NotifyOptions): Promise<void>;
+}
+
+export type DeliveryStatus = 'PENDING' | 'SENT' | 'BLOCKED' | 'SKIPPED' | 'FAILED';
+
+/** One message waiting in (or gone through) the outbox. */
+export interface Delivery {
+  id: number;
+  dedupeKey: string;
+  memberId: number;
+  class: NotificationClass;
+  notification: Notification;
+  status: DeliveryStatus;
+  attempts: number;
+  createdAt: Date;
+}
+
+export interface DeliveryRepository {
+  /** Null when the dedupe key was used before: that message exists already. */
+  create(value: { dedupeKey: string; memberId: number; class: NotificationClass; notification: Notification }): Promise<Delivery | null>;
+  findById(id: number): Promise<Delivery | null>;
+  /** Moves a PENDING delivery to its final status; false when it was no longer pending. */
+  finish(id: number, status: Exclude<DeliveryStatus, 'PENDING'>, error?: string | null): Promise<boolean>;
+  countAttempt(id: number): Promise<void>;
+  /** Deliveries still pending that were created before `before` (lost on the way to the queue?). */
+  pendingBefore(before: Date, limit: number): Promise<Delivery[]>;
+}
+
+/** Points of one member that expire on one local date (program time zone, YYYY-MM-DD). */
+export interface ExpiringPoints {
+  memberId: number;
+  date: string;
+  points: number;
+}
+
+/** A member with no purchase since `lastActiveAt` (their last purchase, else their registration). */
+export interface InactiveMember {
+  id: number;
+  lastActiveAt: Date;
+  balance: number;
+}
+
+/** What one batch of the expiry job took from one member. */
+export interface ExpiredPoints {
+  memberId: number;
+  points: number;
+  lots: number;
+  balanceAfter: number;
+}
+
+/** The set-based reads and writes of the scheduled jobs; every list is in ascending member id. */
+export interface JobRepository {
+  /** ACTIVE members with a birthday on `month` and one of `days`, with id > `afterId`: at most `limit` ids. */
+  birthdayMembers(on: { month: number; days: number[] }, afterId: number, limit: number): Promise<number[]>;
+  /**
+   * Open lots expiring in (`after`, `before`) of ACTIVE members who take reminders, summed per
+   * member and local expiry date; all dates of at most `limitMembers` members with id > `afterMemberId`.
+   */
+  expiringPoints(query: { after: Date; before: Date; timeZone: string; afterMemberId: number; limitMembers: number }): Promise<ExpiringPoints[]>;
+  /** ACTIVE, registered members who take reminders, last active before `activeBefore`, id > `afterId`. */
+  inactiveMembers(query: { activeBefore: Date; afterId: number; limit: number }): Promise<InactiveMember[]>;
+  /**
+   * One transaction: takes about `batchSize` due lots (expiresAt <= now, remaining > 0), locks
+   * their members (in id order) and then all their due lots, and writes per member one EXPIRE
+   * entry with its lot allocations, zeroing the lots and lowering the balance. Nothing is left
+   * to do for those members at `now` afterwards, so a rerun writes nothing. `candidates` counts
+   * the members locked (0: nothing was due, the run is done); `members` those that had points
+   * left to expire once locked.
+   */
+  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; lots: number; members: ExpiredPoints[] }>;
+}
+
+export interface JobRun {
+  id: number;
+  name: string;
+  startedAt: Date;
+  /** Null while running (or when the process died during the run). */
+  finishedAt: Date | null;
+  outcome: Record<string, unknown> | null;
+  error: string | null;
+}
+
+export interface JobRunRepository {
+  start(name: string, startedAt: Date): Promise<number>;
+  finish(id: number, value: { finishedAt: Date; outcome: Record<string, unknown> | null; error: string | null }): Promise<void>;
+  /** The most recent run of each job, by name. */
+  latest(): Promise<JobRun[]>;
 }
 
 /** Runs work in one database transaction: all of it commits, or none of it. */

@@ -2,15 +2,19 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type Bot, webhookCallback } from 'grammy';
 import type { Logger } from 'pino';
 import type { BotContext } from '../bot/context.js';
+import { type ApiOptions, apiPlugin } from './api/plugin.js';
+import { notFoundHandler } from './api/problems.js';
 
 export interface HttpDeps {
   logger: Logger;
   /** Each check throws when its component is not ready. */
   readiness: Record<string, () => Promise<void>>;
   webhook?: { bot: Bot<BotContext>; path: string; secretToken: string };
+  /** The till/CRM API under /v1 (absent: not served). */
+  api?: ApiOptions;
 }
 
-/** Health, readiness and (in webhook mode) the Telegram webhook endpoint. */
+/** Health, readiness, the till/CRM API and (in webhook mode) the Telegram webhook endpoint. */
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
   // Request lines are info-level noise (and carry URLs); warnings and errors still get through.
   const level = deps.logger.levelVal > 40 ? deps.logger.level : 'warn';
@@ -38,6 +42,9 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     // grammY answers 401 when the X-Telegram-Bot-Api-Secret-Token header does not match.
     app.post(deps.webhook.path, webhookCallback(deps.webhook.bot, 'fastify', { secretToken: deps.webhook.secretToken }));
   }
+
+  if (deps.api) void app.register(apiPlugin, { prefix: '/v1', ...deps.api });
+  app.setNotFoundHandler(notFoundHandler);
 
   return app;
 }

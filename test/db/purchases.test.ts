@@ -67,6 +67,48 @@ describe('purchases', () => {
     expect(await entriesOf(member.id)).toHaveLength(1);
   });
 
+  it('answers a replay with the first answer, even after the balance moved', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    const input = {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-replay',
+      amountMinor: 10_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-replay',
+      actor: till,
+    };
+    const first = await recordPurchase(h.deps, input);
+    await h.deps.repos.ledger.post({
+      kind: 'credit',
+      type: 'BONUS',
+      memberId: member.id,
+      amount: 7,
+      idempotencyKey: 'later-bonus',
+      actor: till,
+      expiresAt: null,
+    });
+    const replay = await recordPurchase(h.deps, input);
+    expect(replay).toMatchObject({ replayed: true, balance: first.balance, pointsEarned: first.pointsEarned });
+    const returned = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-replay', amountMinor: null, idempotencyKey: 'r-replay', actor: till });
+    await h.deps.repos.ledger.post({
+      kind: 'credit',
+      type: 'BONUS',
+      memberId: member.id,
+      amount: 3,
+      idempotencyKey: 'later-bonus-2',
+      actor: till,
+      expiresAt: null,
+    });
+    const returnReplay = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-replay', amountMinor: null, idempotencyKey: 'r-replay', actor: till });
+    expect(returnReplay).toMatchObject({ replayed: true, balance: returned.balance });
+    // A reused return key with another receipt is a conflict, not "purchase not found".
+    expect(await codeOf(recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-nope', amountMinor: null, idempotencyKey: 'r-replay', actor: till }))).toBe(
+      'IDEMPOTENCY_CONFLICT',
+    );
+  });
+
   it('records a purchase once when the same request arrives 50 times at once', async () => {
     const member = await h.member(nextUser++, 100);
     const store = await h.store();

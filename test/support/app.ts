@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pino from 'pino';
+import { afterAll } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Clock } from '../../src/domain/clock.js';
@@ -15,8 +18,25 @@ export interface TestAppOptions {
   env?: Record<string, string>;
 }
 
+/** Queues of one test file live under their own Redis prefix. */
+const QUEUE_PREFIX = `test-${randomBytes(4).toString('hex')}`;
+
+async function removeQueueKeys(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** The whole app, in this process, against the fake Bot API, real PostgreSQL and real Redis. */
-export function startTestApp(options: TestAppOptions): Promise<App> {
+export async function startTestApp(options: TestAppOptions): Promise<App> {
   const config = loadConfig({
     BOT_TOKEN: options.fake.token,
     TELEGRAM_API_ROOT: options.fake.apiRoot,
@@ -24,8 +44,13 @@ export function startTestApp(options: TestAppOptions): Promise<App> {
     REDIS_URL: TEST_REDIS_URL,
     PORT: '0',
     HOST: '127.0.0.1',
+    QUEUE_PREFIX,
     ...options.env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   return startApp(config, options.program ?? exampleProgram(), { logger, ...(options.clock ? { clock: options.clock } : {}) });
 }
+
+// Queued work survives an app restart within a test file (tests rely on that); the file's
+// queues are removed once it has finished.
+afterAll(() => removeQueueKeys(QUEUE_PREFIX));

@@ -105,6 +105,7 @@ export class MemoryStore implements Repositories {
       return { entries: all.slice(page.offset, page.offset + page.limit), total: all.length };
     },
     entries: async (memberId) => this.entryRows.filter((e) => e.memberId === memberId),
+    findByKeys: async (keys) => this.entryRows.filter((e) => keys.includes(e.idempotencyKey)),
     openLots: async (memberId) => this.openLotsOf(memberId),
     pointsEarnedSince: async (memberId, since) =>
       this.entryRows
@@ -123,6 +124,12 @@ export class MemoryStore implements Repositories {
   invites = unsupported<Repositories['invites']>('invites');
   apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');
   audit = unsupported<Repositories['audit']>('audit');
+  rewards = unsupported<Repositories['rewards']>('rewards');
+  coupons = unsupported<Repositories['coupons']>('coupons');
+  lookupThrottle = unsupported<Repositories['lookupThrottle']>('lookupThrottle');
+  deliveries = unsupported<Repositories['deliveries']>('deliveries');
+  jobs = unsupported<Repositories['jobs']>('jobs');
+  jobRuns = unsupported<Repositories['jobRuns']>('jobRuns');
 
   /** Runs the work directly: no rollback, so unit tests assert on what a use case checks before writing. */
   uow: UnitOfWork = { run: (work) => work(this) };

@@ -49,14 +49,16 @@ export async function reevaluateTier(
   return { tier, changed: true, upgraded: tier.threshold > current.threshold };
 }
 
+/** The first answer again: the balance is the one right after the purchase, not today's. */
 async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Promise<PurchaseResult> {
   if (purchase.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT', { purchaseId: purchase.id });
   const member = await deps.repos.members.findById(purchase.memberId);
+  const entries = await deps.repos.ledger.findByKeys([`purchase:${purchase.id}:spend`, `purchase:${purchase.id}:earn`]);
   return {
     purchase,
     pointsEarned: purchase.pointsEarned,
     pointsSpent: purchase.paidWithPoints,
-    balance: member?.balance ?? 0,
+    balance: entries.at(-1)?.balanceAfter ?? member?.balance ?? 0,
     tier: tierByCode(deps.program, member?.tier),
     upgradedTo: null,
     replayed: true,

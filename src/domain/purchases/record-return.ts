@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import { proportionalShare } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
-import type { DomainDeps, PurchaseReturn, Store } from '../ports.js';
+import type { DomainDeps, PurchaseReturn, Repositories, Store } from '../ports.js';
 import { reevaluateTier } from './record-purchase.js';
 import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
 
@@ -29,6 +29,14 @@ export interface ReturnResult {
  * shortfall: the balance never goes negative. Shares are computed cumulatively, so partial
  * returns that add up to the whole bill reverse exactly what the purchase earned.
  */
+/** The balance right after a recorded return, as first answered: its last ledger entry's. */
+async function balanceAfterReturn(repos: Repositories, purchaseReturn: PurchaseReturn, memberId: number): Promise<number> {
+  const entries = await repos.ledger.findByKeys([`return:${purchaseReturn.id}:refund`, `return:${purchaseReturn.id}:reverse`]);
+  const last = entries.sort((a, b) => a.id - b.id).at(-1);
+  // A return that moved no points: the balance it reported was the member's at the time, unchanged since unless other entries followed.
+  return last ? last.balanceAfter : ((await repos.members.findById(memberId))?.balance ?? 0);
+}
+
 export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): Promise<ReturnResult> {
   if (input.amountMinor !== null) assertMinorAmount(input.amountMinor, 'amountMinor');
   const receiptNo = normalizeReceipt(input.receiptNo);
@@ -39,13 +47,13 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
   const result = await deps.uow.run(async (repos) => {
     // The lock serialises returns of one purchase, so two cashiers cannot return it twice.
     const purchase = await repos.purchases.lockByReceipt(input.storeId, receiptNo);
-    if (!purchase) throw new DomainError('PURCHASE_NOT_FOUND', { receiptNo });
     const earlier = await repos.purchases.findReturnByKey(input.idempotencyKey);
     if (earlier) {
-      if (earlier.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT');
-      const member = await repos.members.findById(purchase.memberId);
-      return { purchaseReturn: earlier, memberId: purchase.memberId, balance: member?.balance ?? 0, replayed: true };
+      // Checked under the lock, so a concurrent twin with the same key is seen here.
+      if (!purchase || earlier.requestHash !== hash || earlier.purchaseId !== purchase.id) throw new DomainError('IDEMPOTENCY_CONFLICT');
+      return { purchaseReturn: earlier, memberId: purchase.memberId, balance: await balanceAfterReturn(repos, earlier, purchase.memberId), replayed: true };
     }
+    if (!purchase) throw new DomainError('PURCHASE_NOT_FOUND', { receiptNo });
     store = await repos.stores.findById(purchase.storeId);
 
     const left = purchase.amountMinor - purchase.returnedMinor;

@@ -16,7 +16,7 @@ export async function createApiKey(
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   await requireRole(deps, adminTelegramId, ['ADMIN']);
   const name = input.name.trim();
-  if (!name || name.length > 64) throw new DomainError('REASON_REQUIRED', { field: 'name' });
+  if (!name || name.length > 64) throw new DomainError('NAME_INVALID', { field: 'name', max: 64 });
   const store = input.storeCode ? await deps.repos.stores.findByCode(input.storeCode) : null;
   if (input.storeCode && !store) throw new DomainError('STORE_NOT_FOUND', { store: input.storeCode });
   const prefix = randomBytes(4).toString('hex');

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { Composer, InlineKeyboard } from 'grammy';
+import { z } from 'zod';
+import { formatCode } from '../../domain/codes.js';
+import { isDomainError } from '../../domain/errors.js';
+import { adjustPoints } from '../../domain/ledger/adjust-points.js';
+import type { StaffRole } from '../../domain/ports.js';
+import { findMemberForStaff } from '../../domain/purchases/find-member.js';
+import { addStore, createInvite, requireRole, revokeStaff } from '../../domain/staff/access.js';
+import { createApiKey } from '../../domain/staff/api-keys.js';
+import { callbackData } from '../callback-data.js';
+import type { BotContext, BotDeps } from '../context.js';
+import { ack, guard } from './staff.js';
+
+/**
+ * Administration in the chat, for the Telegram ids in ADMIN_TELEGRAM_IDS: invites, revoking,
+ * stores, API keys and manual point adjustments. Each command checks the role on the server
+ * first (the use cases check it again); wrong usage gets the usage line, never silence.
+ */
+
+const ADJUST_TTL_MS = 30 * 60_000;
+const MAX_LIST = 50;
+
+const adjustSchema = z.object({
+  id: z.string(),
+  memberId: z.number().int(),
+  name: z.string(),
+  amount: z.number().int(),
+  reason: z.string(),
+  done: z.boolean(),
+  touchedAt: z.number(),
+});
+type PendingAdjustment = z.infer<typeof adjustSchema>;
+const adjustKey = (telegramId: number) => `adjust:${telegramId}`;
+
+const ROLES: Record<string, StaffRole> = { staff: 'STAFF', marketer: 'MARKETER' };
+
+export function adminFeature(deps: BotDeps): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
+  const { domain, sessions } = deps;
+  const privateChats = composer.chatType('private');
+
+  const adminOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['ADMIN']);
+  const words = (text: string) => text.trim().split(/\s+/).filter(Boolean);
+  const usage = (ctx: BotContext, command: string) => ctx.reply(ctx.t(`admin.usage.${command}`), { parse_mode: 'HTML' });
+
+  privateChats.command(
+    'admin',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      await ctx.reply(ctx.t('admin.help'), { parse_mode: 'HTML' });
+    }),
+  );
+
+  privateChats.command(
+    'invite',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const [roleWord, storeCode, ...rest] = words(ctx.match);
+      const role = roleWord ? ROLES[roleWord.toLowerCase()] : undefined;
+      if (!role || rest.length > 0 || (role === 'STAFF' && !storeCode)) return usage(ctx, 'invite');
+      const invite = await createInvite(domain, ctx.from.id, { role, storeCode: storeCode ?? null });
+      const link = `https://t.me/${ctx.me.username}?start=${invite.payload}`;
+      const key = role === 'STAFF' ? 'admin.invite_staff' : invite.store ? 'admin.invite_marketer_store' : 'admin.invite_marketer';
+      await ctx.reply(ctx.t(key, { link, store: invite.store?.name ?? '', expires: ctx.fmt.date(invite.expiresAt) }), {
+        parse_mode: 'HTML',
+        link_preview_options: { is_disabled: true },
+      });
+    }),
+  );
+
+  privateChats.command(
+    'revoke',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const [id, ...rest] = words(ctx.match);
+      if (!id || rest.length > 0 || !/^\d{1,15}$/.test(id)) return usage(ctx, 'revoke');
+      const telegramId = Number(id);
+      try {
+        // A wizard they left open stays, and its next step refuses them (every step checks the role).
+        const staff = await revokeStaff(domain, ctx.from.id, telegramId);
+        await ctx.reply(ctx.t('admin.revoked', { name: staff.name ?? id, id }), { parse_mode: 'HTML' });
+      } catch (error) {
+        if (!isDomainError(error, 'FORBIDDEN') || error.details.reason !== 'not staff') throw error;
+        await ctx.reply(ctx.t('admin.revoke_unknown', { id }), { parse_mode: 'HTML' });
+      }
+    }),
+  );
+
+  privateChats.command(
+    'staff_list',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const staff = await domain.repos.staff.list();
+      const lines = [ctx.t('admin.staff_title', { count: staff.length })];
+      if (staff.length === 0) lines.push(ctx.t('admin.staff_empty'));
+      for (const member of staff.slice(0, MAX_LIST)) {
+        lines.push(
+          ctx.t(member.revokedAt ? 'admin.staff_line_revoked' : 'admin.staff_line', {
+            name: member.name ?? '—',
+            id: member.telegramId,
+            role: ctx.t(`admin.role.${member.role}`),
+            store: member.storeName ?? '—',
+          }),
+        );
+      }
+      if (staff.length > MAX_LIST) lines.push(ctx.t('admin.more', { count: staff.length - MAX_LIST }));
+      lines.push('', ctx.t('admin.admins', { ids: domain.adminTelegramIds.join(', ') }));
+      await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
+    }),
+  );
+
+  privateChats.command(
+    'stores',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const stores = await domain.repos.stores.list();
+      const lines = [ctx.t('admin.stores_title', { count: stores.length })];
+      for (const store of stores.slice(0, MAX_LIST)) {
+        lines.push(ctx.t(store.active ? 'admin.store_line' : 'admin.store_line_inactive', { code: store.code, name: store.name }));
+      }
+      if (stores.length > MAX_LIST) lines.push(ctx.t('admin.more', { count: stores.length - MAX_LIST }));
+      await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
+    }),
+  );
+
+  privateChats.command(
+    'addstore',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const match = /^(\S+)\s+(.+)$/s.exec(ctx.match.trim());
+      if (!match) return usage(ctx, 'addstore');
+      const store = await addStore(domain, ctx.from.id, match[1] as string, match[2] as string);
+      await ctx.reply(ctx.t('admin.store_saved', { code: store.code, name: store.name }), { parse_mode: 'HTML' });
+    }),
+  );
+
+  privateChats.command(
+    'apikey',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const [name, storeCode, ...rest] = words(ctx.match);
+      if (!name || rest.length > 0 || name.length > 64) return usage(ctx, 'apikey');
+      const { key } = await createApiKey(domain, ctx.from.id, { name, storeCode: storeCode ?? null });
+      await ctx.reply(ctx.t('admin.apikey', { name, key, store: storeCode ?? ctx.t('admin.all_stores') }), { parse_mode: 'HTML' });
+    }),
+  );
+
+  // --- /adjust: parsed and shown, booked only after Confirm -----------------------------------
+
+  async function pending(ctx: BotContext, id: string): Promise<PendingAdjustment | null> {
+    const parsed = adjustSchema.safeParse(await sessions.read(adjustKey(ctx.from?.id as number)));
+    if (!parsed.success || parsed.data.id !== id) return null;
+    if (!parsed.data.done && domain.clock.now().getTime() - parsed.data.touchedAt > ADJUST_TTL_MS) return null;
+    return parsed.data;
+  }
+
+  privateChats.command(
+    'adjust',
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      // The card code may be typed with spaces, so it is whatever precedes the signed number.
+      const match = /^(.+?)\s+([+\-−]\d{1,9})(?:\s+([\s\S]*))?$/.exec(ctx.match.trim());
+      if (!match) return usage(ctx, 'adjust');
+      const amount = Number((match[2] as string).replace('−', '-'));
+      const reason = (match[3] ?? '').trim();
+      if (amount === 0) return usage(ctx, 'adjust');
+      if (reason.length < 3 || reason.length > 200) {
+        await ctx.reply(`${ctx.t('errors.REASON_REQUIRED')}\n${ctx.t('admin.usage.adjust')}`, { parse_mode: 'HTML' });
+        return;
+      }
+      const member = await findMemberForStaff(domain, match[1] as string);
+      const adjustment: PendingAdjustment = {
+        id: randomBytes(6).toString('base64url'),
+        memberId: member.id,
+        name: member.name ?? '—',
+        amount,
+        reason,
+        done: false,
+        touchedAt: domain.clock.now().getTime(),
+      };
+      await sessions.write(adjustKey(ctx.from.id), adjustment);
+      await ctx.reply(
+        ctx.t('admin.adjust_confirm', {
+          name: adjustment.name,
+          code: formatCode(member.code),
+          balance: ctx.t('common.points', { count: member.balance }),
+          amount: ctx.fmt.signed(amount),
+          reason,
+        }),
+        {
+          parse_mode: 'HTML',
+          reply_markup: new InlineKeyboard()
+            .text(ctx.t('staff.confirm'), callbackData('adm', 'adj', adjustment.id))
+            .text(ctx.t('common.cancel'), callbackData('adm', 'no', adjustment.id)),
+        },
+      );
+    }),
+  );
+
+  composer.callbackQuery(
+    /^adm:adj:([A-Za-z0-9_-]{8})$/,
+    guard(async (ctx) => {
+      const admin = await adminOnly(ctx);
+      const adjustment = await pending(ctx, ctx.match[1] as string);
+      if (!adjustment) return ack(ctx, ctx.t('common.stale_button'));
+      if (adjustment.done) return ack(ctx, ctx.t('staff.already_done'));
+      const result = await adjustPoints(domain, {
+        adminTelegramId: admin.telegramId,
+        memberId: adjustment.memberId,
+        amount: adjustment.amount,
+        reason: adjustment.reason,
+        idempotencyKey: `bot:adjust:${admin.telegramId}:${adjustment.id}`,
+      });
+      await sessions.write(adjustKey(ctx.from.id), { ...adjustment, done: true });
+      await ack(ctx, ctx.t('staff.recorded'));
+      await ctx.editMessageReplyMarkup().catch(() => undefined);
+      await ctx.reply(
+        ctx.t('admin.adjusted', {
+          name: adjustment.name,
+          amount: ctx.fmt.signed(adjustment.amount),
+          balance: ctx.t('common.points', { count: result.entry.balanceAfter }),
+        }),
+        { parse_mode: 'HTML' },
+      );
+    }),
+  );
+
+  composer.callbackQuery(
+    /^adm:no:([A-Za-z0-9_-]{8})$/,
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      const adjustment = await pending(ctx, ctx.match[1] as string);
+      if (!adjustment || adjustment.done) return ack(ctx, ctx.t('common.stale_button'));
+      await sessions.delete(adjustKey(ctx.from.id));
+      await ack(ctx);
+      await ctx.editMessageReplyMarkup().catch(() => undefined);
+      await ctx.reply(ctx.t('admin.adjust_cancelled'));
+    }),
+  );
+
+  // Anything else under the admin prefix: refused to non-admins, stale for admins.
+  composer.callbackQuery(
+    /^adm:/,
+    guard(async (ctx) => {
+      await adminOnly(ctx);
+      await ack(ctx, ctx.t('common.stale_button'));
+    }),
+  );
+
+  return composer;
+}

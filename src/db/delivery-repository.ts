@@ -1,0 +1,50 @@
+import type { Delivery, DeliveryRepository, DeliveryStatus, Notification, NotificationClass } from '../domain/ports.js';
+import type { Delivery as DeliveryRow } from '../generated/prisma/client.js';
+import type { Db } from './repositories.js';
+
+const toDelivery = (row: DeliveryRow): Delivery => ({
+  id: row.id,
+  dedupeKey: row.dedupeKey,
+  memberId: row.memberId,
+  class: row.class as NotificationClass,
+  notification: row.payload as unknown as Notification,
+  status: row.status,
+  attempts: row.attempts,
+  createdAt: row.createdAt,
+});
+
+export class PrismaDeliveryRepository implements DeliveryRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(value: { dedupeKey: string; memberId: number; class: NotificationClass; notification: Notification }) {
+    // ON CONFLICT DO NOTHING: a second message with the same key is simply not created.
+    const rows = await this.db.$queryRaw<{ id: number }[]>`
+      INSERT INTO "Delivery" ("dedupeKey", "memberId", "kind", "class", "payload", "updatedAt")
+      VALUES (${value.dedupeKey}, ${value.memberId}, ${value.notification.kind}, ${value.class}, ${JSON.stringify(value.notification)}::jsonb, now())
+      ON CONFLICT ("dedupeKey") DO NOTHING RETURNING id`;
+    const id = rows[0]?.id;
+    return id === undefined ? null : this.findById(id);
+  }
+
+  async findById(id: number) {
+    const row = await this.db.delivery.findUnique({ where: { id } });
+    return row ? toDelivery(row) : null;
+  }
+
+  async finish(id: number, status: Exclude<DeliveryStatus, 'PENDING'>, error: string | null = null) {
+    const updated = await this.db.delivery.updateMany({
+      where: { id, status: 'PENDING' },
+      data: { status, error, ...(status === 'SENT' ? { sentAt: new Date() } : {}) },
+    });
+    return updated.count === 1;
+  }
+
+  async countAttempt(id: number) {
+    await this.db.delivery.update({ where: { id }, data: { attempts: { increment: 1 } } });
+  }
+
+  async pendingBefore(before: Date, limit: number) {
+    const rows = await this.db.delivery.findMany({ where: { status: 'PENDING', createdAt: { lt: before } }, orderBy: { id: 'asc' }, take: limit });
+    return rows.map(toDelivery);
+  }
+}

@@ -1,0 +1,158 @@
+import type { Actor } from '../domain/ledger/types.js';
+import type { ExpiredPoints, ExpiringPoints, InactiveMember, JobRepository, JobRun, JobRunRepository } from '../domain/ports.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import type { Db } from './repositories.js';
+
+/**
+ * Timestamps are stored as `timestamp(3)` in UTC (Prisma's convention). Parameters are passed
+ * as UTC text and cast, so that no comparison depends on the session's time zone.
+ */
+const ts = (date: Date) => Prisma.sql`${date.toISOString().replace('T', ' ').replace('Z', '')}::timestamp`;
+
+/**
+ * The scheduled jobs' reads and the points expiry on PostgreSQL. Reads are keyset-paginated on
+ * member id; the expiry is set-based: one transaction per batch, a handful of statements
+ * whatever the batch size.
+ */
+export class PrismaJobRepository implements JobRepository {
+  /** `db` is either the root client (each expiry batch opens its own transaction) or an open transaction. */
+  constructor(
+    private readonly db: Db,
+    private readonly inTransaction: boolean,
+  ) {}
+
+  private transaction<T>(work: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    return this.inTransaction ? work(this.db) : (this.db as PrismaClient).$transaction(work, { timeout: 120_000, maxWait: 30_000 });
+  }
+
+  async birthdayMembers(on: { month: number; days: number[] }, afterId: number, limit: number): Promise<number[]> {
+    if (on.days.length === 0) return [];
+    // The same expressions and predicate as the partial index Member_birthday_month_day_idx.
+    const rows = await this.db.$queryRaw<{ id: number }[]>`
+      SELECT id FROM "Member"
+      WHERE "birthday" IS NOT NULL AND "status" = 'ACTIVE'
+        AND EXTRACT(MONTH FROM "birthday") = ${on.month}
+        AND EXTRACT(DAY FROM "birthday") IN (${Prisma.join(on.days)})
+        AND id > ${afterId}
+      ORDER BY id
+      LIMIT ${limit}`;
+    return rows.map((row) => row.id);
+  }
+
+  async expiringPoints(query: { after: Date; before: Date; timeZone: string; afterMemberId: number; limitMembers: number }): Promise<ExpiringPoints[]> {
+    return this.db.$queryRaw<ExpiringPoints[]>`
+      WITH members AS (
+        SELECT DISTINCT l."memberId" AS id
+        FROM "PointLot" l JOIN "Member" m ON m.id = l."memberId"
+        WHERE l.remaining > 0 AND l."expiresAt" > ${ts(query.after)} AND l."expiresAt" < ${ts(query.before)}
+          AND l."memberId" > ${query.afterMemberId}
+          AND m."status" = 'ACTIVE' AND m."notificationsEnabled" AND m.reachable
+        ORDER BY 1
+        LIMIT ${query.limitMembers}
+      )
+      SELECT l."memberId",
+             to_char((l."expiresAt" AT TIME ZONE 'UTC') AT TIME ZONE ${query.timeZone}, 'YYYY-MM-DD') AS date,
+             SUM(l.remaining)::int AS points
+      FROM "PointLot" l JOIN members ON members.id = l."memberId"
+      WHERE l.remaining > 0 AND l."expiresAt" > ${ts(query.after)} AND l."expiresAt" < ${ts(query.before)}
+      GROUP BY 1, 2
+      ORDER BY 1, 2`;
+  }
+
+  async inactiveMembers(query: { activeBefore: Date; afterId: number; limit: number }): Promise<InactiveMember[]> {
+    // The last purchase per member is one backward step on Purchase(memberId, createdAt).
+    return this.db.$queryRaw<InactiveMember[]>`
+      SELECT m.id, GREATEST(m."registeredAt", p.last) AS "lastActiveAt", m.balance
+      FROM "Member" m
+      LEFT JOIN LATERAL (SELECT MAX("createdAt") AS last FROM "Purchase" WHERE "memberId" = m.id) p ON true
+      WHERE m."status" = 'ACTIVE' AND m."registeredAt" IS NOT NULL AND m."notificationsEnabled" AND m.reachable
+        AND m.id > ${query.afterId}
+        AND m."registeredAt" < ${ts(query.activeBefore)}
+        AND (p.last IS NULL OR p.last < ${ts(query.activeBefore)})
+      ORDER BY m.id
+      LIMIT ${query.limit}`;
+  }
+
+  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; lots: number; members: ExpiredPoints[] }> {
+    return this.transaction(async (tx) => {
+      // Members first, in id order: a spend locks its member row before its lots, so taking the
+      // lots only under the member locks cannot deadlock with it (nor with a second expiry run).
+      const locked = await tx.$queryRaw<{ id: number }[]>`
+        SELECT id FROM "Member"
+        WHERE id IN (
+          SELECT "memberId" FROM "PointLot"
+          WHERE "expiresAt" <= ${ts(now)} AND remaining > 0
+          ORDER BY "expiresAt"
+          LIMIT ${batchSize}
+        )
+        ORDER BY id
+        FOR UPDATE`;
+      if (locked.length === 0) return { candidates: 0, lots: 0, members: [] };
+      const memberIds = locked.map((row) => row.id).join(',');
+
+      // Under the member locks nothing else moves these members' lots. All their due lots go,
+      // so each member gets one EXPIRE entry per run, and a rerun finds the lots at 0. A lot
+      // expires once (credits open new lots, never refill old ones), so the key naming the
+      // newest lot an entry expired is unique.
+      const members = await tx.$queryRaw<ExpiredPoints[]>`
+        WITH lots AS (
+          SELECT id, "memberId", remaining FROM "PointLot"
+          WHERE "memberId" = ANY(string_to_array(${memberIds}, ',')::int[])
+            AND "expiresAt" <= ${ts(now)} AND remaining > 0
+          FOR UPDATE
+        ), per_member AS (
+          SELECT "memberId", SUM(remaining)::int AS points, COUNT(*)::int AS lots, MAX(id) AS "maxLotId"
+          FROM lots GROUP BY "memberId"
+        ), moved AS (
+          UPDATE "Member" m SET balance = m.balance - p.points, "updatedAt" = now()
+          FROM per_member p WHERE m.id = p."memberId"
+          RETURNING m.id, m.balance
+        ), entries AS (
+          INSERT INTO "LedgerEntry" ("memberId", "type", "amount", "balanceAfter", "idempotencyKey", "actorType", "actorId")
+          SELECT p."memberId", 'EXPIRE'::"EntryType", -p.points, moved.balance, 'expire:' || p."memberId" || ':' || p."maxLotId",
+                 ${actor.type}::"ActorType", ${actor.id ?? null}::text
+          FROM per_member p JOIN moved ON moved.id = p."memberId"
+          RETURNING id, "memberId"
+        ), allocations AS (
+          INSERT INTO "LotAllocation" ("entryId", "lotId", "amount")
+          SELECT entries.id, lots.id, lots.remaining FROM lots JOIN entries ON entries."memberId" = lots."memberId"
+        ), zeroed AS (
+          UPDATE "PointLot" lot SET remaining = 0 FROM lots WHERE lot.id = lots.id
+        )
+        SELECT p."memberId", p.points, p.lots, moved.balance AS "balanceAfter"
+        FROM per_member p JOIN moved ON moved.id = p."memberId"
+        ORDER BY p."memberId"`;
+      return { candidates: locked.length, lots: members.reduce((sum, m) => sum + m.lots, 0), members };
+    });
+  }
+}
+
+export class PrismaJobRunRepository implements JobRunRepository {
+  constructor(private readonly db: Db) {}
+
+  async start(name: string, startedAt: Date): Promise<number> {
+    const row = await this.db.jobRun.create({ data: { name, startedAt }, select: { id: true } });
+    return row.id;
+  }
+
+  async finish(id: number, value: { finishedAt: Date; outcome: Record<string, unknown> | null; error: string | null }): Promise<void> {
+    await this.db.jobRun.update({
+      where: { id },
+      data: { finishedAt: value.finishedAt, outcome: value.outcome === null ? Prisma.DbNull : (value.outcome as Prisma.InputJsonValue), error: value.error },
+    });
+  }
+
+  async latest(): Promise<JobRun[]> {
+    const last = await this.db.$queryRaw<{ id: number }[]>`
+      SELECT DISTINCT ON (name) id FROM "JobRun" ORDER BY name, "startedAt" DESC, id DESC`;
+    const rows = await this.db.jobRun.findMany({ where: { id: { in: last.map((row) => row.id) } }, orderBy: { name: 'asc' } });
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      outcome: (row.outcome ?? null) as Record<string, unknown> | null,
+      error: row.error,
+    }));
+  }
+}

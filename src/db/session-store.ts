@@ -1,0 +1,25 @@
+import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
+
+/**
+ * Conversation state of the bot (a staff member halfway through a purchase) in the ChatSession
+ * table, so that any instance serves the next update and a restart loses nothing. Shaped like
+ * grammY's StorageAdapter (read/write/delete), so it also fits grammY's `session` middleware
+ * and the bot's SessionStore port without either layer importing the other.
+ */
+export class PrismaSessionStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async read(key: string): Promise<unknown> {
+    const row = await this.prisma.chatSession.findUnique({ where: { key }, select: { value: true } });
+    return row?.value ?? undefined;
+  }
+
+  async write(key: string, value: unknown): Promise<void> {
+    const json = value as Prisma.InputJsonValue;
+    await this.prisma.chatSession.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.prisma.chatSession.deleteMany({ where: { key } });
+  }
+}

@@ -1,0 +1,24 @@
+import type { Member } from '../members/member.js';
+import type { Delivery } from '../ports.js';
+
+/**
+ * What to do with a message at the moment it is due to go out. Decided when sending, not when
+ * queueing, so that a member who turned notifications off or blocked the bot in the meantime
+ * is respected.
+ */
+export type DeliveryDecision =
+  | { action: 'send'; chatId: number }
+  | { action: 'drop'; status: 'SKIPPED' | 'BLOCKED'; reason: string }
+  | { action: 'wait'; until: Date };
+
+export function decideDelivery(delivery: Delivery, member: Member | null, now: Date, nextAllowed: (now: Date) => Date): DeliveryDecision {
+  if (delivery.status !== 'PENDING') return { action: 'drop', status: 'SKIPPED', reason: `already ${delivery.status.toLowerCase()}` };
+  if (!member || member.status !== 'ACTIVE' || member.telegramId === null) return { action: 'drop', status: 'SKIPPED', reason: 'not an active member' };
+  if (!member.reachable) return { action: 'drop', status: 'BLOCKED', reason: 'member blocked the bot' };
+  if (delivery.class !== 'transactional') {
+    if (!member.notificationsEnabled) return { action: 'drop', status: 'SKIPPED', reason: 'notifications off' };
+    const allowed = nextAllowed(now);
+    if (allowed.getTime() > now.getTime()) return { action: 'wait', until: allowed };
+  }
+  return { action: 'send', chatId: member.telegramId };
+}

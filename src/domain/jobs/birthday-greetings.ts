@@ -1,0 +1,80 @@
+import { isDomainError } from '../errors.js';
+import { expiryFor } from '../ledger/expiry.js';
+import type { DomainDeps } from '../ports.js';
+import { localDate } from '../time.js';
+import { JOB_NAMES, jobActor, type SkipReason } from './job-runs.js';
+import { birthdaysOn, localHourReached } from './schedule-rules.js';
+
+export interface BirthdayRun {
+  /** The local date (program time zone) the run greeted for. */
+  date: string;
+  skipped: SkipReason | null;
+  /** Members whose birthday it is (greeted, or found greeted already). */
+  members: number;
+  /** Gifts posted by this run, and their points; a rerun posts none. */
+  gifts: number;
+  points: number;
+}
+
+/** `birthday:<memberId>:<year>`: the gift's ledger key and the greeting's dedupe key. */
+export const birthdayKey = (memberId: number, localYear: number | string) => `birthday:${memberId}:${localYear}`;
+
+/**
+ * Greets ACTIVE members on their birthday (local date in the program's time zone; 29 February
+ * birthdays on 28 February in other years), from the configured local hour on, and gifts the
+ * configured points through the ledger. The gift's key is per member and calendar year, so a
+ * rerun, or a birthday moved to a later date in the same year, never pays twice. Greetings go
+ * out after each gift commits, with the same key as dedupe key: a rerun after a crash sends
+ * what is missing and nothing twice.
+ */
+export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSize?: number } = {}): Promise<BirthdayRun> {
+  const now = deps.clock.now();
+  const { timezone } = deps.program;
+  const config = deps.program.notifications.birthday;
+  const today = localDate(now, timezone);
+  const run: BirthdayRun = { date: today, skipped: null, members: 0, gifts: 0, points: 0 };
+  if (!config.enabled) return { ...run, skipped: 'disabled' };
+  if (!localHourReached(now, config.hour, timezone)) return { ...run, skipped: 'beforeHour' };
+
+  const year = today.slice(0, 4);
+  const on = birthdaysOn(today);
+  const batchSize = options.batchSize ?? 500;
+  const expiresAt = expiryFor(deps.program.points.expiry, now, timezone);
+  let afterId = 0;
+  for (;;) {
+    const ids = await deps.repos.jobs.birthdayMembers(on, afterId, batchSize);
+    for (const memberId of ids) {
+      run.members++;
+      const key = birthdayKey(memberId, year);
+      let points = 0;
+      if (config.points > 0) {
+        try {
+          const posted = await deps.repos.ledger.post({
+            kind: 'credit',
+            type: 'BONUS',
+            memberId,
+            amount: config.points,
+            idempotencyKey: key,
+            actor: jobActor(JOB_NAMES.birthdayGreetings),
+            reason: 'birthday',
+            expiresAt,
+          });
+          points = posted.entry.amount;
+          if (!posted.replayed) {
+            run.gifts++;
+            run.points += points;
+          }
+        } catch (error) {
+          // Gifted this year already, under a since changed amount: greeted then too.
+          if (isDomainError(error, 'IDEMPOTENCY_CONFLICT')) continue;
+          throw error;
+        }
+      }
+      await deps.notifier.notify(memberId, { kind: 'birthdayGreeting', points }, { dedupeKey: key, class: 'reminder' });
+    }
+    const last = ids.at(-1);
+    if (last === undefined || ids.length < batchSize) break;
+    afterId = last;
+  }
+  return run;
+}

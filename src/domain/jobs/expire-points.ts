@@ -1,0 +1,53 @@
+import type { DomainDeps } from '../ports.js';
+import { localDate } from '../time.js';
+import { JOB_NAMES, jobActor } from './job-runs.js';
+
+export interface PointsExpiryRun {
+  /** Lots expired, members touched, points taken, batches committed. */
+  lots: number;
+  members: number;
+  points: number;
+  batches: number;
+  /** False when the run stopped early (`maxBatches`, `signal`): the next run continues. */
+  complete: boolean;
+}
+
+/** `expired:<memberId>:<local date>`: one message per member and day. */
+export const expiredKey = (memberId: number, date: string) => `expired:${memberId}:${date}`;
+
+/**
+ * Expires every lot due at the run's start (expiresAt <= now) with what is left in it, in
+ * batches of about `batchSize` lots, each batch one transaction (see JobRepository.expireDueLots).
+ * Safe to interrupt and to rerun: a committed batch leaves its lots at 0, so the next run only
+ * finds the rest. Each member touched is told once, after their batch commits.
+ */
+export async function expirePoints(
+  deps: DomainDeps,
+  options: { batchSize?: number; maxBatches?: number; signal?: AbortSignal } = {},
+): Promise<PointsExpiryRun> {
+  const now = deps.clock.now();
+  const today = localDate(now, deps.program.timezone);
+  const batchSize = options.batchSize ?? 5000;
+  const run: PointsExpiryRun = { lots: 0, members: 0, points: 0, batches: 0, complete: false };
+  // A batch that locks members but expires nothing happens when spends race with it; several in
+  // a row would mean a bug that keeps finding the same lots: stop rather than spin.
+  let emptyBatches = 0;
+  for (;;) {
+    if (options.signal?.aborted || (options.maxBatches !== undefined && run.batches >= options.maxBatches)) return run;
+    const batch = await deps.repos.jobs.expireDueLots(now, batchSize, jobActor(JOB_NAMES.pointsExpiry));
+    if (batch.candidates === 0) return { ...run, complete: true };
+    emptyBatches = batch.members.length === 0 ? emptyBatches + 1 : 0;
+    if (emptyBatches >= 3) throw new Error('points expiry: due lots found but none could be expired three times in a row');
+    run.batches++;
+    run.lots += batch.lots;
+    run.members += batch.members.length;
+    for (const member of batch.members) {
+      run.points += member.points;
+      await deps.notifier.notify(
+        member.memberId,
+        { kind: 'pointsExpired', points: member.points, balance: member.balanceAfter },
+        { dedupeKey: expiredKey(member.memberId, today), class: 'reminder' },
+      );
+    }
+  }
+}

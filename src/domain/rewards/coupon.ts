@@ -1,0 +1,91 @@
+import { formatCouponCode } from '../codes.js';
+import type { Actor } from '../ledger/types.js';
+import type { Repositories } from '../ports.js';
+import type { CouponDetails, CouponStatus } from './types.js';
+
+/** Ledger idempotency keys of a coupon's point movements: each happens once, whatever retries. */
+export const couponLedgerKey = {
+  spend: (couponId: number) => `coupon:${couponId}:spend`,
+  cancel: (couponId: number) => `coupon:${couponId}:cancel`,
+  expire: (couponId: number) => `coupon:${couponId}:expire`,
+};
+
+/** ISSUED past its expiry counts as EXPIRED even before the expiry job has marked it. */
+export function effectiveStatus(coupon: { status: CouponStatus; expiresAt: Date }, now: Date): CouponStatus {
+  return coupon.status === 'ISSUED' && coupon.expiresAt <= now ? 'EXPIRED' : coupon.status;
+}
+
+/** What screens show of a coupon. */
+export interface CouponView {
+  id: number;
+  code: string;
+  /** The code in groups of four, e.g. ABCD-EFGH-JKMN. */
+  displayCode: string;
+  status: CouponStatus;
+  reward: CouponDetails['reward'];
+  kind: CouponDetails['kind'];
+  value: number | null;
+  cost: number;
+  issuedAt: Date;
+  expiresAt: Date;
+  redeemedAt: Date | null;
+  redeemedStoreName: string | null;
+  cancelledAt: Date | null;
+  pointsRefunded: number;
+}
+
+export function couponView(coupon: CouponDetails, now: Date): CouponView {
+  return {
+    id: coupon.id,
+    code: coupon.code,
+    displayCode: formatCouponCode(coupon.code),
+    status: effectiveStatus(coupon, now),
+    reward: coupon.reward,
+    kind: coupon.kind,
+    value: coupon.value,
+    cost: coupon.cost,
+    issuedAt: coupon.issuedAt,
+    expiresAt: coupon.expiresAt,
+    redeemedAt: coupon.redeemedAt,
+    redeemedStoreName: coupon.redeemedStoreName,
+    cancelledAt: coupon.cancelledAt,
+    pointsRefunded: coupon.pointsRefunded,
+  };
+}
+
+/**
+ * When points given back for a coupon expire: as late as the latest of the lots they were paid
+ * from (never, if any of those never expires). So a take and a cancel neither cost the member
+ * validity nor let them stretch points that were about to expire beyond what they held.
+ */
+export async function refundExpiry(repos: Repositories, couponId: number): Promise<Date | null> {
+  const expiries = await repos.coupons.lotExpiriesOf(couponLedgerKey.spend(couponId));
+  if (expiries.length === 0 || expiries.some((expiry) => expiry === null)) return null;
+  return new Date(Math.max(...expiries.map((expiry) => (expiry as Date).getTime())));
+}
+
+/**
+ * Gives a coupon's points back through the ledger (a REFUND credit under `key`, idempotent) and
+ * records how many. Returns the balance after, or null when nothing was paid.
+ */
+export async function refundCoupon(
+  repos: Repositories,
+  coupon: { id: number; memberId: number; cost: number },
+  key: string,
+  actor: Actor,
+  reason: string,
+): Promise<number | null> {
+  if (coupon.cost <= 0) return null;
+  const posted = await repos.ledger.post({
+    kind: 'credit',
+    type: 'REFUND',
+    memberId: coupon.memberId,
+    amount: coupon.cost,
+    idempotencyKey: key,
+    actor,
+    reason,
+    expiresAt: await refundExpiry(repos, coupon.id),
+  });
+  await repos.coupons.setPointsRefunded(coupon.id, coupon.cost);
+  return posted.entry.balanceAfter;
+}

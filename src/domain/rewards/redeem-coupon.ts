@@ -1,0 +1,121 @@
+import { isCouponCode, normalizeCode } from '../codes.js';
+import { DomainError } from '../errors.js';
+import type { Actor } from '../ledger/types.js';
+import type { DomainDeps } from '../ports.js';
+import { actorOf, type Principal } from '../staff/access.js';
+import { type CouponView, couponView, effectiveStatus } from './coupon.js';
+import { expireCoupon } from './expire-coupons.js';
+import { assertNotThrottled, COUPON_LOOKUP_POLICY, recordFailedLookup } from './lookup-throttle.js';
+import type { CouponDetails } from './types.js';
+
+/**
+ * Who confirms a coupon: a staff member (a principal from `requireRole(..., ['STAFF'])`, the
+ * store is theirs) or a till through the API (its actor and the store it acts for).
+ */
+export type CouponOperator = { kind: 'staff'; principal: Principal } | { kind: 'till'; actor: Actor; storeId: number | null };
+
+export interface CouponForRedemption {
+  coupon: CouponView;
+  /** The first word of the member's name, for the cashier to greet them; null when unknown. */
+  memberFirstName: string | null;
+  /** ISSUED and unexpired: a Confirm button makes sense. */
+  canRedeem: boolean;
+}
+
+export interface RedeemResult extends CouponForRedemption {
+  /** True when this operator had redeemed it under the same idempotency key before. */
+  replayed: boolean;
+}
+
+const operatorKey = (operator: CouponOperator) =>
+  operator.kind === 'staff' ? `staff:${operator.principal.telegramId}` : `till:${operator.actor.id ?? 'unknown'}`;
+const operatorActor = (operator: CouponOperator): Actor => (operator.kind === 'staff' ? actorOf(operator.principal) : operator.actor);
+const operatorStore = (operator: CouponOperator) => (operator.kind === 'staff' ? operator.principal.storeId : operator.storeId);
+const firstName = (name: string | null) => name?.trim().split(/\s+/)[0] || null;
+
+/**
+ * The coupon behind a typed or scanned code, for the one who confirms it. Guarded: a malformed
+ * code is caught by the check character before any lookup (COUPON_CODE_INVALID); well-formed
+ * unknown codes count towards the brute-force guard (TOO_MANY_ATTEMPTS); nobody confirms their
+ * own coupon (FORBIDDEN).
+ */
+async function lookUp(deps: DomainDeps, input: { code: string; operator: CouponOperator }): Promise<CouponDetails> {
+  const { operator } = input;
+  if (operator.kind === 'staff' && operator.principal.role !== 'STAFF' && operator.principal.role !== 'ADMIN') throw new DomainError('FORBIDDEN');
+  const key = operatorKey(operator);
+  await assertNotThrottled(deps, key);
+  const code = normalizeCode(input.code.trim());
+  if (!isCouponCode(code)) throw new DomainError('COUPON_CODE_INVALID');
+  const coupon = await deps.repos.coupons.findByCode(code);
+  if (!coupon) {
+    const state = await recordFailedLookup(deps, key, operatorActor(operator), code);
+    throw new DomainError('COUPON_NOT_FOUND', { attemptsLeft: Math.max(0, COUPON_LOOKUP_POLICY.maxFailures - state.failures) });
+  }
+  if (operator.kind === 'staff' && coupon.member.telegramId === operator.principal.telegramId) {
+    await deps.repos.audit.record({ actor: operatorActor(operator), action: 'coupon.own_redeem_refused', subject: `coupon:${coupon.id}` });
+    throw new DomainError('FORBIDDEN', { reason: 'own coupon' });
+  }
+  return coupon;
+}
+
+function present(coupon: CouponDetails, now: Date): CouponForRedemption {
+  const view = couponView(coupon, now);
+  return { coupon: view, memberFirstName: firstName(coupon.member.name), canRedeem: view.status === 'ISSUED' };
+}
+
+/** Shows a coupon before confirmation: reward, member's first name, status, expiry. */
+export async function getCouponForRedemption(deps: DomainDeps, input: { code: string; operator: CouponOperator }): Promise<CouponForRedemption> {
+  return present(await lookUp(deps, input), deps.clock.now());
+}
+
+/**
+ * Confirms a coupon: ISSUED -> REDEEMED in one conditional update (unexpired at this moment),
+ * recording who, where and when; of any number of concurrent confirmations exactly one wins.
+ * The others learn why not: ALREADY_REDEEMED (with when and where), COUPON_EXPIRED (the coupon
+ * is marked EXPIRED on the way), COUPON_CANCELLED. With an idempotency key, the same operator
+ * repeating the same request gets the first answer. The customer is told after the commit.
+ */
+export async function redeemCoupon(deps: DomainDeps, input: { code: string; operator: CouponOperator; idempotencyKey?: string }): Promise<RedeemResult> {
+  const found = await lookUp(deps, input);
+  const now = deps.clock.now();
+  const actor = operatorActor(input.operator);
+  const redeemKey = input.idempotencyKey ? `${operatorKey(input.operator)}:${input.idempotencyKey}` : null;
+
+  const storeId = operatorStore(input.operator);
+  const redeemed = await deps.uow.run(async (repos) => {
+    // Concurrent confirmations queue on the row lock; each re-checks the condition after the
+    // winner commits, finds the coupon REDEEMED and updates nothing.
+    const won = await repos.coupons.markRedeemed(found.id, { at: now, storeId, actor, redeemKey });
+    if (won) await repos.audit.record({ actor, action: 'coupon.redeemed', subject: `coupon:${found.id}`, details: { storeId } });
+    return won;
+  });
+  // Read after the commit: whoever won has committed by now, and every later state is final.
+  const coupon = await deps.repos.coupons.findById(found.id);
+  if (!coupon) throw new DomainError('COUPON_NOT_FOUND');
+
+  if (redeemed) {
+    await deps.notifier.notify(
+      coupon.memberId,
+      { kind: 'couponRedeemed', couponCode: coupon.code, title: coupon.reward.title, storeName: coupon.redeemedStoreName },
+      { dedupeKey: `coupon-redeemed:${coupon.id}`, class: 'transactional' },
+    );
+    return { ...present(coupon, now), replayed: false };
+  }
+
+  switch (effectiveStatus(coupon, now)) {
+    case 'REDEEMED':
+      if (redeemKey !== null && coupon.redeemKey === redeemKey) return { ...present(coupon, now), replayed: true };
+      throw new DomainError('ALREADY_REDEEMED', {
+        redeemedAt: coupon.redeemedAt?.toISOString() ?? null,
+        storeName: coupon.redeemedStoreName,
+      });
+    case 'CANCELLED':
+      throw new DomainError('COUPON_CANCELLED', { cancelledAt: coupon.cancelledAt?.toISOString() ?? null });
+    case 'EXPIRED':
+      if (coupon.status === 'ISSUED') await expireCoupon(deps, coupon.id, now);
+      throw new DomainError('COUPON_EXPIRED', { expiresAt: coupon.expiresAt.toISOString() });
+    case 'ISSUED':
+      // Unexpired and issued, yet the conditional update missed: the clock moved backwards?
+      throw new Error(`coupon ${coupon.id} is ISSUED but could not be redeemed`);
+  }
+}

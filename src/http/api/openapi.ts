@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { PROBLEMS, type ProblemCode, problemSchema } from './problems.js';
+import {
+  idempotencyKeySchema,
+  memberResponseSchema,
+  purchaseRequestSchema,
+  purchaseResponseSchema,
+  returnRequestSchema,
+  returnResponseSchema,
+} from './schemas.js';
+
+/**
+ * The OpenAPI 3.1 description of the till/CRM API. Component schemas are generated from the same
+ * zod schemas that validate requests (OpenAPI 3.1 uses JSON Schema 2020-12, zod's default target),
+ * so the document cannot drift from what the server accepts; paths and responses are written here.
+ */
+
+type JsonObject = Record<string, unknown>;
+
+function componentSchemas(): Record<string, JsonObject> {
+  const schemas: Record<string, JsonObject> = {};
+  const add = (id: string, schema: z.ZodType, io: 'input' | 'output') => {
+    const registry = z.registry<{ id: string }>();
+    registry.add(schema, { id });
+    const generated = z.toJSONSchema(registry, { io, uri: (ref) => `#/components/schemas/${ref}` }).schemas[id] as JsonObject;
+    const { $schema: _schema, $id: _id, ...rest } = generated;
+    schemas[id] = rest;
+  };
+  add('PurchaseRequest', purchaseRequestSchema, 'input');
+  add('PurchaseResponse', purchaseResponseSchema, 'output');
+  add('ReturnRequest', returnRequestSchema, 'input');
+  add('ReturnResponse', returnResponseSchema, 'output');
+  add('MemberResponse', memberResponseSchema, 'output');
+  add('Problem', problemSchema, 'output');
+  return schemas;
+}
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+
+/** A problem response listing the codes that produce it on this endpoint. */
+function problem(codes: ProblemCode[], headers?: JsonObject): JsonObject {
+  return {
+    description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].title}`).join('; '),
+    ...(headers ? { headers } : {}),
+    content: { 'application/problem+json': { schema: ref('Problem') } },
+  };
+}
+
+function problemsByStatus(codes: ProblemCode[]): Record<string, JsonObject> {
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of codes) byStatus.set(PROBLEMS[code].status, [...(byStatus.get(PROBLEMS[code].status) ?? []), code]);
+  const responses: Record<string, JsonObject> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    responses[String(status)] =
+      status === 429
+        ? problem(list, { 'Retry-After': { description: 'Seconds until the key may send again', schema: { type: 'integer', minimum: 1 } } })
+        : status === 401
+          ? problem(list, { 'WWW-Authenticate': { schema: { type: 'string' } } })
+          : problem(list);
+  }
+  return responses;
+}
+
+const common: ProblemCode[] = ['UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL'];
+const bodyErrors: ProblemCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
+
+const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: true,
+  description: `${idempotencyKeySchema.description ?? ''}. Keys are scoped to the API key.`,
+  schema: { type: 'string', minLength: 1, maxLength: 200 },
+};
+
+const replayedHeader = {
+  'Idempotent-Replayed': {
+    description: 'Present (`true`) when the answer is the stored result of an earlier request',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
+
+export function buildOpenApiDocument(options: { rateLimit: { limit: number; windowSeconds: number } }): JsonObject {
+  const recorded = (schema: string, what: string) => ({
+    '201': { description: `The ${what} was recorded`, content: { 'application/json': { schema: ref(schema) } } },
+    '200': {
+      description: `A retry: the ${what} had been recorded under this Idempotency-Key (or receipt) before; nothing was written now`,
+      headers: replayedHeader,
+      content: { 'application/json': { schema: ref(schema) } },
+    },
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Loyalty program till/CRM API',
+      version: '1.0.0',
+      description: [
+        'Accrue and spend points for purchases, reverse them for returns, and look up members.',
+        'Money is in minor units (integers). Errors are RFC 9457 problem details with a stable `code`.',
+        `Each API key may send ${options.rateLimit.limit} requests per ${options.rateLimit.windowSeconds} s; over that the answer is 429 with Retry-After.`,
+      ].join('\n\n'),
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
+    paths: {
+      '/v1/purchases': {
+        post: {
+          operationId: 'recordPurchase',
+          summary: 'Record a purchase: spend points on part of the bill and earn points on the rest',
+          parameters: [idempotencyKeyParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('PurchaseRequest') } } },
+          responses: {
+            ...recorded('PurchaseResponse', 'purchase'),
+            ...problemsByStatus([
+              ...bodyErrors,
+              'AMOUNT_INVALID',
+              'RECEIPT_INVALID',
+              'MEMBER_CODE_INVALID',
+              'PHONE_INVALID',
+              ...common,
+              'FORBIDDEN',
+              'MEMBER_NOT_FOUND',
+              'STORE_NOT_FOUND',
+              'IDEMPOTENCY_CONFLICT',
+              'RECEIPT_DUPLICATE',
+              'INSUFFICIENT_POINTS',
+              'POINTS_OVER_CAP',
+            ]),
+          },
+        },
+      },
+      '/v1/returns': {
+        post: {
+          operationId: 'recordReturn',
+          summary: 'Record a full or partial return of a purchase',
+          parameters: [idempotencyKeyParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ReturnRequest') } } },
+          responses: {
+            ...recorded('ReturnResponse', 'return'),
+            ...problemsByStatus([
+              ...bodyErrors,
+              'AMOUNT_INVALID',
+              'RECEIPT_INVALID',
+              ...common,
+              'FORBIDDEN',
+              'STORE_NOT_FOUND',
+              'PURCHASE_NOT_FOUND',
+              'IDEMPOTENCY_CONFLICT',
+              'RETURN_EXCEEDS_PURCHASE',
+            ]),
+          },
+        },
+      },
+      '/v1/members/{memberCode}': {
+        get: {
+          operationId: 'getMember',
+          summary: 'Look up a member by card code: first name, tier and balance (what a till shows)',
+          parameters: [
+            {
+              name: 'memberCode',
+              in: 'path',
+              required: true,
+              description: 'The card code (any case, dashes allowed). Phone numbers are not accepted in URLs.',
+              schema: { type: 'string', minLength: 1, maxLength: 32 },
+            },
+          ],
+          responses: {
+            '200': { description: 'The member', content: { 'application/json': { schema: ref('MemberResponse') } } },
+            ...problemsByStatus(['MEMBER_CODE_INVALID', ...common, 'MEMBER_NOT_FOUND']),
+          },
+        },
+      },
+      '/v1/openapi.json': {
+        get: {
+          operationId: 'getOpenApi',
+          summary: 'This document',
+          security: [],
+          responses: { '200': { description: 'The OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key issued by an admin in the bot: `Authorization: Bearer lk_...`' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'The same key in an X-Api-Key header' },
+      },
+      schemas: componentSchemas(),
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import { isMemberCode, normalizeCode } from '../../domain/codes.js';
+import { DomainError } from '../../domain/errors.js';
+import type { DomainDeps } from '../../domain/ports.js';
+import type { Locale } from '../../domain/program.js';
+import { findMemberForStaff } from '../../domain/purchases/find-member.js';
+import { recordPurchase } from '../../domain/purchases/record-purchase.js';
+import { recordReturn } from '../../domain/purchases/record-return.js';
+import { tierByCode } from '../../domain/tiers.js';
+import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { type FieldError, fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
+import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import {
+  idempotencyKeySchema,
+  type MemberResponse,
+  memberParamsSchema,
+  type PurchaseResponse,
+  purchaseRequestSchema,
+  type ReturnResponse,
+  returnRequestSchema,
+} from './schemas.js';
+
+export interface ApiOptions {
+  domain: DomainDeps;
+  /** A producer connection (fails fast): the rate limiter's shared counters. */
+  redis: Redis;
+  /** The language of names the API returns (tier names): the program's default locale. */
+  defaultLocale: Locale;
+  rateLimit?: RateLimitOptions;
+}
+
+/** Bodies are a few fields; anything bigger is not a till talking to us. */
+const BODY_LIMIT = 16 * 1024;
+
+/** The body and the Idempotency-Key header, validated together so that one answer names every problem. */
+function parseCommand<S extends z.ZodType>(schema: S, request: FastifyRequest): { body: z.output<S>; idempotencyKey: string } {
+  const errors: FieldError[] = [];
+  const body = schema.safeParse(request.body);
+  if (!body.success) errors.push(...fieldErrors(body.error));
+  const key = idempotencyKeySchema.safeParse(request.headers['idempotency-key']);
+  if (!key.success) errors.push(...fieldErrors(key.error, 'Idempotency-Key'));
+  if (!body.success || !key.success) throw validationProblem(errors);
+  return { body: body.data, idempotencyKey: key.data };
+}
+
+/** First name only: the till greets the customer, it does not need more. */
+const firstName = (name: string | null) => name?.trim().split(/\s+/)[0] || null;
+
+/**
+ * The till/CRM API under /v1: parse the request, call the domain use case, render the result.
+ * Authentication and the per-key rate limit run before the body is read.
+ */
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) => {
+  const { domain } = options;
+  const limiter = createRateLimiter(options.redis, options.rateLimit ?? {}, app.log);
+  const openapi = buildOpenApiDocument({
+    rateLimit: { limit: limiter.limit, windowSeconds: options.rateLimit?.windowSeconds ?? DEFAULT_RATE_LIMIT.windowSeconds },
+  });
+
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  app.get('/openapi.json', async () => openapi);
+
+  await app.register(async (secured) => {
+    secured.decorateRequest('apiKey', null);
+    secured.addHook('onRequest', authenticate(domain));
+    secured.addHook('onRequest', limiter.hook);
+    secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
+
+    secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+      const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
+      const key = requireKey(request);
+      const store = await storeForRequest(domain, key, body.storeCode);
+      const member = await findMemberForStaff(domain, body.memberCode);
+      const result = await recordPurchase(domain, {
+        memberId: member.id,
+        storeId: store.id,
+        receiptNo: body.receiptNo,
+        amountMinor: body.amountMinor,
+        pointsToSpend: body.pointsToSpend,
+        idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
+        actor: actorOfKey(key),
+      });
+      const response: PurchaseResponse = {
+        purchaseId: result.purchase.id,
+        memberCode: member.code,
+        pointsEarned: result.pointsEarned,
+        pointsSpent: result.pointsSpent,
+        balance: result.balance,
+        tier: { code: result.tier.code, discountPercent: result.tier.discountPercent },
+      };
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(result.replayed ? 200 : 201).send(response);
+    });
+
+    secured.post('/returns', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+      const { body, idempotencyKey } = parseCommand(returnRequestSchema, request);
+      const key = requireKey(request);
+      const store = await storeForRequest(domain, key, body.storeCode);
+      const result = await recordReturn(domain, {
+        storeId: store.id,
+        receiptNo: body.receiptNo,
+        amountMinor: body.amountMinor ?? null,
+        idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
+        actor: actorOfKey(key),
+      });
+      const { purchaseReturn } = result;
+      const response: ReturnResponse = {
+        returnId: purchaseReturn.id,
+        pointsReversed: purchaseReturn.pointsReversed,
+        pointsRefunded: purchaseReturn.pointsRefunded,
+        shortfall: purchaseReturn.shortfall,
+        balance: result.balance,
+      };
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(result.replayed ? 200 : 201).send(response);
+    });
+
+    secured.get('/members/:memberCode', async (request) => {
+      const params = memberParamsSchema.safeParse(request.params);
+      if (!params.success) throw validationProblem(fieldErrors(params.error, 'memberCode'));
+      // Card codes only: a phone number in a URL would end up in access logs and proxies.
+      const code = normalizeCode(params.data.memberCode);
+      if (!isMemberCode(code)) throw new DomainError('MEMBER_CODE_INVALID', { field: 'memberCode' });
+      const member = await findMemberForStaff(domain, code);
+      const tier = tierByCode(domain.program, member.tier);
+      const response: MemberResponse = {
+        memberCode: member.code,
+        name: firstName(member.name),
+        tier: { code: tier.code, name: tier.name[options.defaultLocale], discountPercent: tier.discountPercent },
+        balance: member.balance,
+      };
+      return response;
+    });
+  });
+};

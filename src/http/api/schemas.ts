@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/**
+ * Request and response shapes of the till/CRM API. Requests are strict (an unknown field is an
+ * error, so a typo such as `amount` for `amountMinor` is not silently ignored); the same schemas
+ * generate the OpenAPI document. Checks that belong to the program's rules (receipt format,
+ * card code check character, points cap) stay in the domain.
+ */
+
+const minorAmount = z.int().positive().describe('Money in minor units (kopecks, cents): 123456 = 1 234.56');
+const storeCode = z.string().min(1).max(32).describe('The store acting; required for a key not bound to a store, must match the bound store otherwise');
+const receiptNo = z.string().min(1).max(64).describe('The till receipt number; unique per store');
+
+export const purchaseRequestSchema = z.strictObject({
+  memberCode: z.string().min(1).max(64).describe('The member card code (as printed or scanned, any case, spaces/dashes allowed) or a phone number'),
+  storeCode: storeCode.optional(),
+  receiptNo,
+  amountMinor: minorAmount.describe('The whole bill in minor units'),
+  pointsToSpend: z.int().nonnegative().default(0).describe('Points paying part of the bill (within the program cap)'),
+});
+
+export const returnRequestSchema = z.strictObject({
+  storeCode: storeCode.optional(),
+  receiptNo: receiptNo.describe('The receipt number of the original purchase'),
+  amountMinor: minorAmount.optional().describe('The returned part of the bill in minor units; omitted: everything not yet returned'),
+});
+
+export const memberParamsSchema = z.strictObject({ memberCode: z.string().min(1).max(32) });
+
+export const idempotencyKeySchema = z
+  .string({ error: 'the Idempotency-Key header is required' })
+  .regex(/^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/, 'printable ASCII')
+  .max(200)
+  .describe('A unique key per operation (e.g. a UUID); a retry with the same key and body returns the first result');
+
+const tierBrief = z.object({ code: z.string(), discountPercent: z.number() });
+
+export const purchaseResponseSchema = z.object({
+  purchaseId: z.int(),
+  memberCode: z.string(),
+  pointsEarned: z.int(),
+  pointsSpent: z.int(),
+  balance: z.int().describe('The member balance after the purchase'),
+  tier: tierBrief,
+});
+
+export const returnResponseSchema = z.object({
+  returnId: z.int(),
+  pointsReversed: z.int().describe('Earned points taken back'),
+  pointsRefunded: z.int().describe('Points that paid for the returned share, given back'),
+  shortfall: z.int().describe('Earned points that could not be taken back because the member had spent them'),
+  balance: z.int(),
+});
+
+export const memberResponseSchema = z.object({
+  memberCode: z.string(),
+  name: z.string().nullable().describe('First name only, to greet the customer'),
+  tier: tierBrief.extend({ name: z.string().describe("In the program's default locale") }),
+  balance: z.int(),
+});
+
+export type PurchaseResponse = z.infer<typeof purchaseResponseSchema>;
+export type ReturnResponse = z.infer<typeof returnResponseSchema>;
+export type MemberResponse = z.infer<typeof memberResponseSchema>;

@@ -1,0 +1,91 @@
+import { type Job, Queue, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Program } from '../domain/program.js';
+import type { RedisHandle } from '../redis.js';
+import type { JobContext, JobDefinition } from './registry.js';
+
+export const JOBS_QUEUE = 'jobs';
+
+export interface JobRunRecord {
+  name: string;
+  finishedAt: string;
+  outcome: Record<string, number | string> | { error: string };
+}
+
+export function createJobsQueue(redis: RedisHandle, prefix: string): Queue {
+  return new Queue(JOBS_QUEUE, {
+    connection: redis.connect('producer'),
+    prefix,
+    defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 30_000 }, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } },
+  });
+}
+
+/**
+ * Registers each job's cron schedule in the program's time zone. `upsertJobScheduler` is
+ * idempotent, so every instance may call it at start-up: there is one scheduler per job name
+ * in Redis, whatever the number of instances. Schedules of jobs that no longer exist are removed.
+ */
+export async function registerSchedules(queue: Queue, jobs: readonly JobDefinition<never>[], program: Program): Promise<void> {
+  const wanted = new Map<string, string>();
+  for (const job of jobs) {
+    const pattern = job.schedule(program);
+    if (pattern) wanted.set(job.name, pattern);
+  }
+  for (const [name, pattern] of wanted) {
+    await queue.upsertJobScheduler(name, { pattern, tz: program.timezone }, { name, data: {} });
+  }
+  for (const existing of await queue.getJobSchedulers()) {
+    if (!wanted.has(existing.key)) await queue.removeJobScheduler(existing.key);
+  }
+}
+
+/** Runs a job now (operator command, tests), through the queue like a scheduled run. */
+export function runJobNow(queue: Queue, name: string, payload: Record<string, unknown> = {}): Promise<Job> {
+  return queue.add(name, payload);
+}
+
+export function startJobsWorker(redis: RedisHandle, prefix: string, jobs: readonly JobDefinition<never>[], context: JobContext, logger: Logger): Worker {
+  const byName = new Map(jobs.map((job) => [job.name, job as JobDefinition<unknown>]));
+  const lastRuns = redis.connect('producer');
+  const log = logger.child({ component: 'jobs' });
+  const worker = new Worker(
+    JOBS_QUEUE,
+    async (job: Job) => {
+      const definition = byName.get(job.name);
+      if (!definition) throw new Error(`unknown job ${job.name}`);
+      const payload = definition.payload.parse(job.data ?? {});
+      const started = Date.now();
+      try {
+        const outcome = await definition.run(context, payload);
+        log.info({ job: job.name, ms: Date.now() - started, ...outcome }, 'job finished');
+        await lastRuns.hset(
+          `${prefix}:job-runs`,
+          job.name,
+          JSON.stringify({ name: job.name, finishedAt: new Date().toISOString(), outcome } satisfies JobRunRecord),
+        );
+        return outcome;
+      } catch (error) {
+        await lastRuns.hset(
+          `${prefix}:job-runs`,
+          job.name,
+          JSON.stringify({ name: job.name, finishedAt: new Date().toISOString(), outcome: { error: (error as Error).message } } satisfies JobRunRecord),
+        );
+        throw error;
+      }
+    },
+    // One job at a time per worker process: jobs are batch work, the database is the bottleneck.
+    { connection: redis.connect('worker'), prefix, concurrency: 1 },
+  );
+  worker.on('error', (error) => log.warn({ err: error }, 'jobs worker error'));
+  return worker;
+}
+
+export async function lastJobRuns(redis: RedisHandle, prefix: string): Promise<JobRunRecord[]> {
+  const probe = redis.connect('producer');
+  try {
+    const all = await probe.hgetall(`${prefix}:job-runs`);
+    return Object.values(all).map((value) => JSON.parse(value) as JobRunRecord);
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -1,0 +1,80 @@
+import { Api } from 'grammy';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createI18n, type I18n } from './bot/i18n.js';
+import type { Config } from './config.js';
+import { type Database, openDatabase } from './db/client.js';
+import { makeRepositories, PrismaUnitOfWork } from './db/repositories.js';
+import { type Clock, systemClock } from './domain/clock.js';
+import type { DomainDeps } from './domain/ports.js';
+import type { Program } from './domain/program.js';
+import { syncRewards } from './domain/rewards/catalogue.js';
+import { seedStores } from './domain/staff/access.js';
+import { QueuedNotifier } from './jobs/delivery.js';
+import { createQueueRuntime, type QueueRuntime } from './jobs/runtime.js';
+import { type RedisHandle, startRedis } from './redis.js';
+
+/** What both the bot process and a worker process stand on: database, Redis, queues, the domain. */
+export interface Services {
+  db: Database;
+  redis: RedisHandle;
+  i18n: I18n;
+  api: Api;
+  queues: QueueRuntime;
+  domain: DomainDeps;
+  /** A Redis connection for readiness checks. */
+  probe: Redis;
+  /** Steps to undo, in the order they were taken; the caller runs them in reverse. */
+  cleanup: (() => Promise<unknown>)[];
+}
+
+export async function startServices(config: Config, program: Program, options: { logger: Logger; clock?: Clock }): Promise<Services> {
+  const { logger } = options;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  try {
+    const db = await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      onIdleError: (error) => logger.warn({ err: error }, 'idle database connection lost'),
+    });
+    cleanup.push(() => db.close());
+    if (db.kind === 'pglite') {
+      // Embedded mode migrates itself; PostgreSQL is migrated explicitly (npm run db:migrate).
+      await db.migrate((message) => logger.info(message));
+    }
+
+    const redis = await startRedis(config.REDIS_URL, logger);
+    cleanup.push(() => redis.stop());
+
+    const repos = makeRepositories(db.prisma);
+    const i18n = await createI18n(config.DEFAULT_LOCALE);
+    const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
+    const queues = createQueueRuntime({ redis, prefix: config.QUEUE_PREFIX, api, i18n, logger, ratePerSecond: config.DELIVERY_RATE_PER_SECOND });
+    cleanup.push(() => queues.close());
+    const domain: DomainDeps = {
+      uow: new PrismaUnitOfWork(db.prisma),
+      repos,
+      program,
+      clock: options.clock ?? systemClock,
+      notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
+      adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
+    };
+    await seedStores(domain);
+    await syncRewards(domain);
+    return { db, redis, i18n, api, queues, domain, probe: redis.connect('probe'), cleanup };
+  } catch (error) {
+    await runCleanup(cleanup, logger);
+    throw error;
+  }
+}
+
+export async function runCleanup(cleanup: (() => Promise<unknown>)[], logger: Logger): Promise<void> {
+  for (const step of [...cleanup].reverse()) {
+    try {
+      await step();
+    } catch (error) {
+      logger.warn({ err: error }, 'error while stopping');
+    }
+  }
+  cleanup.length = 0;
+}

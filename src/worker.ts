@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { loadProgram } from './program.js';
+import { runCleanup, startServices } from './services.js';
+
+/**
+ * `npm run worker`: the queue workers and schedules without the bot, for scaling out. Bot
+ * instances then run with RUN_WORKERS=false. Several worker processes may share one Redis.
+ */
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig();
+  const program = await loadProgram(config.PROGRAM_FILE);
+  const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
+  const services = await startServices(config, program, { logger });
+  await services.queues.startWorkers(services.domain);
+  logger.info({ database: services.db.kind, redis: services.redis.embedded ? 'embedded' : 'external' }, 'worker started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await runCleanup(services.cleanup, logger);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

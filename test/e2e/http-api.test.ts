@@ -1,0 +1,488 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
+import { formatCode, generateMemberCode } from '../../src/domain/codes.js';
+import type { Member } from '../../src/domain/members/member.js';
+import type { DomainDeps } from '../../src/domain/ports.js';
+import { createApiKey } from '../../src/domain/staff/api-keys.js';
+import type { ApiOptions } from '../../src/http/api/plugin.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { type RedisHandle, startRedis } from '../../src/redis.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type DomainHarness, domainHarness } from '../support/domain.js';
+import { TEST_REDIS_URL } from '../support/env.js';
+
+const ADMIN = 1;
+const silent = pino({ level: 'silent' });
+
+let db: TestDatabase;
+let h: DomainHarness;
+let redisHandle: RedisHandle;
+let redis: Redis;
+let api: FastifyInstance;
+/** A CRM key: not bound to a store, names the store in each request. */
+let crmKey: string;
+/** A till key bound to msk-01. */
+let tillKey: string;
+let nextTelegramId = 5000;
+let nextPhone = 1_000_000;
+const servers: FastifyInstance[] = [];
+
+/** Each server gets Redis keys of its own: test files share one Redis and API key ids repeat across test databases. */
+const freshPrefix = () => `test:ratelimit:${randomBytes(6).toString('hex')}:`;
+
+function server(options: Partial<ApiOptions> = {}, logger = silent): FastifyInstance {
+  const app = createHttpServer({
+    logger,
+    readiness: {},
+    api: { domain: h.deps, redis, defaultLocale: 'en', rateLimit: { limit: 1000, keyPrefix: freshPrefix() }, ...options },
+  });
+  servers.push(app);
+  return app;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  h = await domainHarness(db, { admins: [ADMIN] });
+  redisHandle = await startRedis(TEST_REDIS_URL, silent);
+  redis = redisHandle.connect('producer');
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('error', reject);
+  });
+  crmKey = (await createApiKey(h.deps, ADMIN, { name: 'crm', storeCode: null })).key;
+  tillKey = (await createApiKey(h.deps, ADMIN, { name: 'till msk-01', storeCode: 'msk-01' })).key;
+  api = server();
+  await api.ready();
+});
+
+afterAll(async () => {
+  for (const app of servers) await app.close();
+  await redisHandle?.stop();
+  await db?.drop();
+});
+
+/** An active member with a real card code, a full name, a phone and a birthday. */
+async function member(points = 0): Promise<Member & { phone: string }> {
+  const seeded = await h.member(nextTelegramId++, points);
+  const phone = `+7916${nextPhone++}`;
+  await db.prisma.member.update({
+    where: { id: seeded.id },
+    data: { code: generateMemberCode(), name: 'Anna Petrova', phone, birthday: new Date('1990-05-17') },
+  });
+  return { ...((await h.deps.repos.members.findById(seeded.id)) as Member), phone };
+}
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+let nextIdempotencyKey = 0;
+const newIdempotencyKey = () => `idem-${++nextIdempotencyKey}`;
+
+function post(url: string, body: unknown, options: { key?: string | null; idempotencyKey?: string | null; app?: FastifyInstance } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const key = options.key === undefined ? crmKey : options.key;
+  if (key) Object.assign(headers, auth(key));
+  const idempotencyKey = options.idempotencyKey === undefined ? newIdempotencyKey() : options.idempotencyKey;
+  if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
+  return (options.app ?? api).inject({ method: 'POST', url, headers, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+const getMember = (code: string, key: string = crmKey, app: FastifyInstance = api) =>
+  app.inject({ method: 'GET', url: `/v1/members/${encodeURIComponent(code)}`, headers: auth(key) });
+
+/** Asserts an RFC 9457 problem answer and returns its body. */
+function problem(response: LightMyRequestResponse, status: number, code: string) {
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = response.json();
+  expect(body).toMatchObject({
+    status,
+    code,
+    title: expect.any(String),
+    detail: expect.any(String),
+    type: expect.stringContaining(code.toLowerCase().replaceAll('_', '-')),
+  });
+  expect(response.statusCode).toBe(status);
+  return body as { errors?: { field: string; message: string }[]; details?: Record<string, unknown> };
+}
+
+const fieldsOf = (body: { errors?: { field: string }[] }) => (body.errors ?? []).map((error) => error.field);
+const purchaseCount = () => db.prisma.purchase.count();
+
+describe('authentication', () => {
+  it('answers 401 problem+json for a missing, malformed, unknown or revoked key, before reading the body', async () => {
+    const m = await member();
+    const body = { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'A-1', amountMinor: 1000 };
+    const before = await purchaseCount();
+
+    const missing = await post('/v1/purchases', body, { key: null });
+    problem(missing, 401, 'UNAUTHORIZED');
+    expect(missing.headers['www-authenticate']).toMatch(/^Bearer/);
+
+    problem(await post('/v1/purchases', body, { key: 'not-a-key' }), 401, 'UNAUTHORIZED');
+    // Well-formed, but never issued.
+    problem(await post('/v1/purchases', body, { key: `lk_0123abcd_${'A'.repeat(32)}` }), 401, 'UNAUTHORIZED');
+    // Authentication comes before parsing: a malformed body without a key is still a 401.
+    problem(await post('/v1/purchases', '{"broken', { key: null }), 401, 'UNAUTHORIZED');
+    problem(await api.inject({ method: 'GET', url: `/v1/members/${m.code}` }), 401, 'UNAUTHORIZED');
+
+    const { key, record } = await createApiKey(h.deps, ADMIN, { name: 'to revoke', storeCode: null });
+    expect((await getMember(m.code, key)).statusCode).toBe(200);
+    await db.prisma.apiKey.update({ where: { id: record.id }, data: { revokedAt: new Date() } });
+    problem(await getMember(m.code, key), 401, 'UNAUTHORIZED');
+
+    expect(await purchaseCount()).toBe(before);
+  });
+
+  it('accepts the key in an X-Api-Key header too', async () => {
+    const m = await member();
+    const response = await api.inject({ method: 'GET', url: `/v1/members/${m.code}`, headers: { 'x-api-key': crmKey } });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ memberCode: m.code });
+  });
+});
+
+describe('validation', () => {
+  it('answers 400 problems that name the offending field, and records nothing', async () => {
+    const m = await member(1000);
+    const valid = { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'V-1', amountMinor: 10_000 };
+    const before = await purchaseCount();
+
+    const { receiptNo: _omitted, ...withoutReceipt } = valid;
+    expect(fieldsOf(problem(await post('/v1/purchases', withoutReceipt), 400, 'VALIDATION_FAILED'))).toEqual(['receiptNo']);
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, amountMinor: -5 }), 400, 'VALIDATION_FAILED'))).toEqual(['amountMinor']);
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, amountMinor: '100' }), 400, 'VALIDATION_FAILED'))).toEqual(['amountMinor']);
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, amountMinor: 10.5 }), 400, 'VALIDATION_FAILED'))).toEqual(['amountMinor']);
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, pointsToSpend: -1 }), 400, 'VALIDATION_FAILED'))).toEqual(['pointsToSpend']);
+    // A typo is not silently ignored.
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, amount: 5 }), 400, 'VALIDATION_FAILED'))).toEqual(['amount']);
+    expect(fieldsOf(problem(await post('/v1/returns', { receiptNo: 'V-1', storeCode: 'msk-01', amountMinor: 0 }), 400, 'VALIDATION_FAILED'))).toEqual([
+      'amountMinor',
+    ]);
+    // The header is checked with the body: one answer names both.
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, amountMinor: 0 }, { idempotencyKey: null }), 400, 'VALIDATION_FAILED'))).toEqual([
+      'amountMinor',
+      'Idempotency-Key',
+    ]);
+    expect(fieldsOf(problem(await post('/v1/purchases', valid, { idempotencyKey: 'x'.repeat(201) }), 400, 'VALIDATION_FAILED'))).toEqual(['Idempotency-Key']);
+    // The domain's own checks come back the same way.
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, receiptNo: 'no spaces allowed' }), 400, 'RECEIPT_INVALID'))).toEqual(['receiptNo']);
+    const typo = `${m.code.slice(0, 8)}${m.code[8] === '2' ? '3' : '2'}`;
+    expect(fieldsOf(problem(await post('/v1/purchases', { ...valid, memberCode: typo }), 400, 'MEMBER_CODE_INVALID'))).toEqual(['memberCode']);
+
+    const malformed = problem(await post('/v1/purchases', '{"memberCode": '), 400, 'MALFORMED_JSON');
+    expect(malformed.errors).toBeUndefined();
+    problem(
+      await api.inject({
+        method: 'POST',
+        url: '/v1/purchases',
+        headers: { ...auth(crmKey), 'idempotency-key': 'k', 'content-type': 'application/xml' },
+        payload: '<a/>',
+      }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+
+    expect(await purchaseCount()).toBe(before);
+  });
+});
+
+describe('POST /v1/purchases', () => {
+  it('records a purchase (201), and a retry with the same key and body gets the same answer (200, Idempotent-Replayed)', async () => {
+    const m = await member(500);
+    const body = { memberCode: formatCode(m.code).toLowerCase(), storeCode: 'msk-01', receiptNo: 'P-1', amountMinor: 123_456, pointsToSpend: 200 };
+    const first = await post('/v1/purchases', body, { idempotencyKey: 'till-7:P-1' });
+    expect(first.statusCode).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    // 1234.56 RUB, 200.00 paid with points: 1034 points earned on the rest.
+    expect(first.json()).toEqual({
+      purchaseId: expect.any(Number),
+      memberCode: m.code,
+      pointsEarned: 1034,
+      pointsSpent: 200,
+      balance: 500 - 200 + 1034,
+      tier: { code: 'basic', discountPercent: 6 },
+    });
+
+    const again = await post('/v1/purchases', body, { idempotencyKey: 'till-7:P-1' });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+
+    const entries = await db.prisma.ledgerEntry.findMany({ where: { memberId: m.id }, orderBy: { id: 'asc' } });
+    expect(entries.map((e) => [e.type, e.amount])).toEqual([
+      ['BONUS', 500],
+      ['SPEND', -200],
+      ['EARN', 1034],
+    ]);
+    expect(entries[2]).toMatchObject({ actorType: 'TILL', actorId: expect.stringMatching(/^apikey:\d+$/) });
+  });
+
+  it('refuses a different body under the same key (IDEMPOTENCY_CONFLICT) and a reused receipt with different data (RECEIPT_DUPLICATE)', async () => {
+    const m = await member();
+    const body = { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'P-2', amountMinor: 10_000 };
+    expect((await post('/v1/purchases', body, { idempotencyKey: 'k-p2' })).statusCode).toBe(201);
+
+    problem(await post('/v1/purchases', { ...body, amountMinor: 20_000 }, { idempotencyKey: 'k-p2' }), 409, 'IDEMPOTENCY_CONFLICT');
+    problem(await post('/v1/purchases', { ...body, amountMinor: 20_000 }, { idempotencyKey: 'k-p2-other' }), 409, 'RECEIPT_DUPLICATE');
+    // The same receipt sent again under a new key is the same purchase, not a second one.
+    const twin = await post('/v1/purchases', body, { idempotencyKey: 'k-p2-third' });
+    expect(twin.statusCode).toBe(200);
+    expect(twin.headers['idempotent-replayed']).toBe('true');
+    expect(await db.prisma.purchase.count({ where: { memberId: m.id } })).toBe(1);
+    expect((await h.deps.repos.members.findById(m.id))?.balance).toBe(100);
+  });
+
+  it('scopes Idempotency-Key to the API key: two tills using the same key record two purchases', async () => {
+    const m = await member();
+    const a = await post('/v1/purchases', { memberCode: m.code, receiptNo: 'S-1', amountMinor: 1000 }, { key: tillKey, idempotencyKey: 'shared' });
+    const b = await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-02', receiptNo: 'S-1', amountMinor: 2000 }, { idempotencyKey: 'shared' });
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    expect(a.json().purchaseId).not.toBe(b.json().purchaseId);
+  });
+
+  it('lets a store-bound key act only for its store (403 for another) and makes an unbound key name the store', async () => {
+    const m = await member();
+    const msk01 = await h.store('msk-01');
+    const msk02 = await h.store('msk-02');
+
+    const foreign = problem(
+      await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-02', receiptNo: 'F-1', amountMinor: 1000 }, { key: tillKey }),
+      403,
+      'FORBIDDEN',
+    );
+    expect(foreign.errors).toBeUndefined();
+    problem(await post('/v1/returns', { storeCode: 'msk-02', receiptNo: 'F-1' }, { key: tillKey }), 403, 'FORBIDDEN');
+    expect(await db.prisma.purchase.count({ where: { memberId: m.id } })).toBe(0);
+
+    const implicit = await post('/v1/purchases', { memberCode: m.code, receiptNo: 'F-2', amountMinor: 1000 }, { key: tillKey });
+    const explicit = await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'F-3', amountMinor: 1000 }, { key: tillKey });
+    const crm = await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-02', receiptNo: 'F-4', amountMinor: 1000 });
+    expect([implicit.statusCode, explicit.statusCode, crm.statusCode]).toEqual([201, 201, 201]);
+    const stores = await db.prisma.purchase.findMany({ where: { memberId: m.id }, orderBy: { id: 'asc' }, select: { receiptNo: true, storeId: true } });
+    expect(stores).toEqual([
+      { receiptNo: 'F-2', storeId: msk01.id },
+      { receiptNo: 'F-3', storeId: msk01.id },
+      { receiptNo: 'F-4', storeId: msk02.id },
+    ]);
+
+    expect(fieldsOf(problem(await post('/v1/purchases', { memberCode: m.code, receiptNo: 'F-5', amountMinor: 1000 }), 400, 'VALIDATION_FAILED'))).toEqual([
+      'storeCode',
+    ]);
+    problem(await post('/v1/purchases', { memberCode: m.code, storeCode: 'nowhere', receiptNo: 'F-5', amountMinor: 1000 }), 404, 'STORE_NOT_FOUND');
+  });
+
+  it('finds the member by phone too, and answers 404 for an unknown member', async () => {
+    const m = await member();
+    const byPhone = await post('/v1/purchases', { memberCode: m.phone, storeCode: 'msk-01', receiptNo: 'M-1', amountMinor: 5000 });
+    expect(byPhone.statusCode).toBe(201);
+    expect(byPhone.json()).toMatchObject({ memberCode: m.code, pointsEarned: 50 });
+
+    let unknown = generateMemberCode();
+    while (await h.deps.repos.members.findByCode(unknown)) unknown = generateMemberCode();
+    problem(await post('/v1/purchases', { memberCode: unknown, storeCode: 'msk-01', receiptNo: 'M-2', amountMinor: 5000 }), 404, 'MEMBER_NOT_FOUND');
+    problem(await post('/v1/purchases', { memberCode: '+79169999999', storeCode: 'msk-01', receiptNo: 'M-3', amountMinor: 5000 }), 404, 'MEMBER_NOT_FOUND');
+  });
+
+  it('answers 422 when the rules refuse the spend, with the numbers a till may show', async () => {
+    const m = await member(100);
+    const overCap = problem(
+      await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'C-1', amountMinor: 10_000, pointsToSpend: 60 }),
+      422,
+      'POINTS_OVER_CAP',
+    );
+    expect(overCap.details).toEqual({ max: 50 });
+    problem(
+      await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'C-2', amountMinor: 100_000, pointsToSpend: 101 }),
+      422,
+      'INSUFFICIENT_POINTS',
+    );
+    expect((await h.deps.repos.members.findById(m.id))?.balance).toBe(100);
+  });
+});
+
+describe('POST /v1/returns', () => {
+  it('returns part of a purchase, then the rest, and refuses more', async () => {
+    const m = await member(1000);
+    // 100.00 RUB bill, 20 points spent: 80 points earned.
+    const bought = await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 10_000, pointsToSpend: 20 });
+    expect(bought.json()).toMatchObject({ pointsEarned: 80, balance: 1060 });
+
+    const partialBody = { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 2500 };
+    const partial = await post('/v1/returns', partialBody, { idempotencyKey: 'ret-1' });
+    expect(partial.statusCode).toBe(201);
+    // A quarter of the bill: a quarter of the 20 points spent comes back, a quarter of the 80 earned goes.
+    expect(partial.json()).toEqual({ returnId: expect.any(Number), pointsReversed: 20, pointsRefunded: 5, shortfall: 0, balance: 1045 });
+
+    const replay = await post('/v1/returns', partialBody, { idempotencyKey: 'ret-1' });
+    expect(replay.statusCode).toBe(200);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toEqual(partial.json());
+    problem(await post('/v1/returns', { ...partialBody, amountMinor: 3000 }, { idempotencyKey: 'ret-1' }), 409, 'IDEMPOTENCY_CONFLICT');
+
+    const rest = await post('/v1/returns', { receiptNo: 'R-1' }, { key: tillKey });
+    expect(rest.statusCode).toBe(201);
+    expect(rest.json()).toMatchObject({ pointsReversed: 60, pointsRefunded: 15, shortfall: 0, balance: 1000 });
+
+    const more = problem(await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 1 }), 422, 'RETURN_EXCEEDS_PURCHASE');
+    expect(more.details).toEqual({ remaining: 0 });
+    problem(await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-unknown' }), 404, 'PURCHASE_NOT_FOUND');
+    // The receipt is per store: msk-02 has no R-1.
+    problem(await post('/v1/returns', { storeCode: 'msk-02', receiptNo: 'R-1' }), 404, 'PURCHASE_NOT_FOUND');
+  });
+
+  it('records a shortfall when the earned points were already spent, and the balance stays at zero', async () => {
+    const m = await member();
+    expect((await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'R-2', amountMinor: 10_000 })).json()).toMatchObject({
+      balance: 100,
+    });
+    // 70 of the 100 earned points are gone (an adjustment standing in for a coupon exchange).
+    await h.deps.repos.ledger.post({
+      kind: 'debit',
+      type: 'ADJUST',
+      memberId: m.id,
+      amount: 70,
+      idempotencyKey: `test:spent:${m.id}`,
+      actor: { type: 'SYSTEM' },
+    });
+    const full = await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-2' });
+    expect(full.statusCode).toBe(201);
+    expect(full.json()).toMatchObject({ pointsReversed: 30, pointsRefunded: 0, shortfall: 70, balance: 0 });
+  });
+});
+
+describe('GET /v1/members/{memberCode}', () => {
+  it('tells a till the first name, tier and balance, and nothing personal beyond that', async () => {
+    const m = await member(250);
+    const response = await getMember(formatCode(m.code).toLowerCase(), tillKey);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toEqual({ memberCode: m.code, name: 'Anna', tier: { code: 'basic', name: 'Basic', discountPercent: 6 }, balance: 250 });
+    expect(response.body).not.toMatch(/Petrova|7916|1990|telegram|birthday|phone/i);
+  });
+
+  it('answers 404 for an unknown or deleted member and 400 for a code with a typo or a phone number', async () => {
+    const m = await member();
+    await db.prisma.member.update({ where: { id: m.id }, data: { status: 'DELETED' } });
+    problem(await getMember(m.code), 404, 'MEMBER_NOT_FOUND');
+    const typo = `${m.code.slice(0, 8)}${m.code[8] === '2' ? '3' : '2'}`;
+    expect(fieldsOf(problem(await getMember(typo), 400, 'MEMBER_CODE_INVALID'))).toEqual(['memberCode']);
+    // A phone number in a URL would land in access logs: the lookup by phone is for POST bodies only.
+    const other = await member();
+    expect(fieldsOf(problem(await getMember(other.phone), 400, 'MEMBER_CODE_INVALID'))).toEqual(['memberCode']);
+  });
+});
+
+describe('errors outside the use cases', () => {
+  it('answers unknown routes with a 404 problem, inside and outside /v1', async () => {
+    problem(await api.inject({ method: 'GET', url: '/v1/nope', headers: auth(crmKey) }), 404, 'ROUTE_NOT_FOUND');
+    problem(await api.inject({ method: 'DELETE', url: '/v1/purchases', headers: auth(crmKey) }), 404, 'ROUTE_NOT_FOUND');
+    problem(await api.inject({ method: 'GET', url: '/nope' }), 404, 'ROUTE_NOT_FOUND');
+    expect((await api.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers an unexpected failure with a bare 500 problem and logs the stack without personal data', async () => {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const failing: DomainDeps = {
+      ...h.deps,
+      repos: {
+        ...h.deps.repos,
+        members: {
+          ...h.deps.repos.members,
+          findByCode: async () => {
+            throw new Error('connection reset by peer');
+          },
+        },
+      },
+    };
+    const app = server({ domain: failing }, logger);
+    const m = await member();
+    const response = await getMember(m.code, crmKey, app);
+    const body = problem(response, 500, 'INTERNAL');
+    expect(response.body).not.toMatch(/connection reset|at .*\.ts|stack/);
+    expect(body).not.toHaveProperty('stack');
+
+    const logged = lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'unexpected error in API request');
+    expect(logged).toMatchObject({ level: 50, route: '/v1/members/:memberCode', err: { message: 'connection reset by peer' } });
+    expect(logged.err.stack).toMatch(/http-api\.test\.ts/);
+    expect(lines.join('\n')).not.toContain(m.code);
+    expect(lines.join('\n')).not.toContain(crmKey);
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 with Retry-After once a key is over its limit, counting across instances in Redis, per key', async () => {
+    const clock = new ManualClock(new Date('2026-11-23T09:00:15Z'));
+    const rateLimit = { limit: 3, windowSeconds: 60, keyPrefix: freshPrefix(), clock };
+    // Two instances of the app share the count through Redis.
+    const one = server({ rateLimit });
+    const two = server({ rateLimit });
+    const m = await member();
+
+    const statuses: number[] = [];
+    for (const app of [one, two, one]) statuses.push((await getMember(m.code, crmKey, app)).statusCode);
+    expect(statuses).toEqual([200, 200, 200]);
+
+    const limited = await getMember(m.code, crmKey, two);
+    problem(limited, 429, 'RATE_LIMITED');
+    expect(limited.headers['retry-after']).toBe('45');
+    problem(await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'L-1', amountMinor: 100 }, { app: one }), 429, 'RATE_LIMITED');
+    expect(await db.prisma.purchase.count({ where: { memberId: m.id } })).toBe(0);
+
+    // Another key has a budget of its own.
+    expect((await getMember(m.code, tillKey, one)).statusCode).toBe(200);
+    // The next window lets the first key in again.
+    clock.advance(45_000);
+    expect((await getMember(m.code, crmKey, two)).statusCode).toBe(200);
+  });
+
+  it('lets requests through when Redis is unreachable rather than stopping the tills', async () => {
+    const down = redisHandle.connect('producer');
+    down.disconnect();
+    const app = server({ redis: down, rateLimit: { limit: 1, keyPrefix: freshPrefix() } });
+    const m = await member();
+    expect((await getMember(m.code, crmKey, app)).statusCode).toBe(200);
+    expect((await getMember(m.code, crmKey, app)).statusCode).toBe(200);
+  });
+});
+
+describe('GET /v1/openapi.json', () => {
+  it('serves an OpenAPI 3.1 document of the three endpoints, their auth and the problem schema', async () => {
+    const response = await api.inject({ method: 'GET', url: '/v1/openapi.json' });
+    expect(response.statusCode).toBe(200);
+    const doc = JSON.parse(response.body);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/members/{memberCode}', '/v1/openapi.json', '/v1/purchases', '/v1/returns']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKeyHeader', 'bearerAuth']);
+
+    const purchase = doc.paths['/v1/purchases'].post;
+    expect(Object.keys(purchase.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '401', '403', '404', '409', '422', '429']));
+    expect(purchase.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
+    expect(purchase.responses['429'].headers).toHaveProperty('Retry-After');
+    expect(purchase.responses['409'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+
+    // Generated from the schemas that validate requests: strictness and required fields included.
+    const request = doc.components.schemas.PurchaseRequest;
+    expect(request.additionalProperties).toBe(false);
+    expect(request.required.sort()).toEqual(['amountMinor', 'memberCode', 'receiptNo']);
+    expect(request.properties.amountMinor.type).toBe('integer');
+    expect(doc.components.schemas.Problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']));
+    expect(doc.components.schemas.Problem.properties.code.enum).toEqual(
+      expect.arrayContaining(['MEMBER_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'VALIDATION_FAILED']),
+    );
+    expect(Object.keys(doc.components.schemas.MemberResponse.properties).sort()).toEqual(['balance', 'memberCode', 'name', 'tier']);
+    // Every $ref resolves.
+    for (const [, id] of response.body.matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)) expect(doc.components.schemas).toHaveProperty(id as string);
+  });
+});
