@@ -13,6 +13,7 @@ import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
 import { createHttpServer } from './http/server.js';
 import type { QueueRuntime } from './jobs/runtime.js';
+import { operationsStatus } from './jobs/status.js';
 import type { RedisHandle } from './redis.js';
 import { runCleanup, startServices } from './services.js';
 
@@ -51,7 +52,14 @@ export async function startApp(config: Config, program: Program, options: AppOpt
 
   try {
     if (config.RUN_WORKERS) await queues.startWorkers(domain);
-    const deps: BotDeps = { domain, i18n, logger, defaultLocale: config.DEFAULT_LOCALE, sessions: new PrismaSessionStore(db.prisma) };
+    const deps: BotDeps = {
+      domain,
+      i18n,
+      logger,
+      defaultLocale: config.DEFAULT_LOCALE,
+      sessions: new PrismaSessionStore(db.prisma),
+      operations: { status: () => operationsStatus(queues.all(), domain) },
+    };
 
     const bot = createBot(config.BOT_TOKEN, deps, { apiRoot: config.TELEGRAM_API_ROOT, ...(options.botInfo ? { botInfo: options.botInfo } : {}) });
     await bot.init();
@@ -70,6 +78,7 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       ...(webhook ? { webhook: { bot, path: webhook.pathname, secretToken: config.WEBHOOK_SECRET as string } } : {}),
       // The API's per-key rate limit keeps its default (20 requests/s per key, see rate-limit.ts).
       api: { domain, redis: redis.connect('producer'), defaultLocale: config.DEFAULT_LOCALE },
+      ...(config.OPS_USERNAME && config.OPS_PASSWORD ? { ops: { queues: queues.all(), username: config.OPS_USERNAME, password: config.OPS_PASSWORD } } : {}),
     });
     cleanup.push(() => http.close());
     let httpUrl = '';

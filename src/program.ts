@@ -75,7 +75,10 @@ const notificationsSchema = z
       })
       .strict()
       .default(expiringDefault),
-    pointsExpiry: z.object({ cron: cronExpression.default('15 3 * * *') }).strict().default(pointsExpiryDefault),
+    pointsExpiry: z
+      .object({ cron: cronExpression.default('15 3 * * *') })
+      .strict()
+      .default(pointsExpiryDefault),
     winBack: z
       .object({
         enabled: z.boolean().default(true),

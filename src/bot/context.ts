@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Member } from '../domain/members/member.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
+import type { OperationsStatus } from '../jobs/status.js';
 import type { Formatter } from './format.js';
 import type { I18n, Translate } from './i18n.js';
 
@@ -23,6 +24,8 @@ export interface BotDeps {
   logger: Logger;
   defaultLocale: Locale;
   sessions: SessionStore;
+  /** The operator view of queues and scheduled jobs (admins' /queues). */
+  operations: { status(): Promise<OperationsStatus> };
 }
 
 export interface BotContextFlavor {

@@ -5,6 +5,8 @@ import type { Locale } from '../domain/program.js';
 export interface Formatter {
   money(minor: number): string;
   date(date: Date): string;
+  /** Date and time in the program's time zone. */
+  dateTime(date: Date): string;
   /** A calendar date kept as YYYY-MM-DD. */
   calendarDate(isoDate: string): string;
   signed(points: number): string;
@@ -31,10 +33,12 @@ function createFormatter(locale: Locale, currency: string, timeZone: string): Fo
   const money = new Intl.NumberFormat(tag, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: digits });
   const date = new Intl.DateTimeFormat(tag, { timeZone, day: '2-digit', month: '2-digit', year: 'numeric' });
   const calendar = new Intl.DateTimeFormat(tag, { timeZone: 'UTC', day: '2-digit', month: '2-digit', year: 'numeric' });
+  const dateTime = new Intl.DateTimeFormat(tag, { timeZone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' });
   const number = new Intl.NumberFormat(tag);
   return {
     money: (minor) => money.format(minor / 10 ** digits),
     date: (value) => date.format(value),
+    dateTime: (value) => dateTime.format(value),
     calendarDate: (iso) => calendar.format(new Date(`${iso}T00:00:00Z`)),
     signed: (points) => (points > 0 ? `+${number.format(points)}` : points < 0 ? `−${number.format(-points)}` : '0'),
   };

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BotContext } from '../bot/context.js';
 import { type ApiOptions, apiPlugin } from './api/plugin.js';
 import { notFoundHandler } from './api/problems.js';
+import { type OpsOptions, opsPlugin } from './ops.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -12,6 +13,8 @@ export interface HttpDeps {
   webhook?: { bot: Bot<BotContext>; path: string; secretToken: string };
   /** The till/CRM API under /v1 (absent: not served). */
   api?: ApiOptions;
+  /** The queue dashboard under /ops/queues (absent: not served). */
+  ops?: OpsOptions;
 }
 
 /** Health, readiness, the till/CRM API and (in webhook mode) the Telegram webhook endpoint. */
@@ -21,6 +24,8 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }, { level }) as FastifyBaseLogger });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const ops = deps.ops;
+  if (ops) app.register((scope) => opsPlugin(scope, ops));
 
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, string> = {};

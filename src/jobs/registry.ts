@@ -1,7 +1,13 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
+import { sendBirthdayGreetings } from '../domain/jobs/birthday-greetings.js';
+import { expirePoints } from '../domain/jobs/expire-points.js';
+import { sendExpiringReminders } from '../domain/jobs/expiring-reminders.js';
+import { JOB_NAMES } from '../domain/jobs/job-runs.js';
+import { sendWinBackReminders } from '../domain/jobs/win-back.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { Program } from '../domain/program.js';
+import { expireCoupons } from '../domain/rewards/expire-coupons.js';
 import { type DeliveryJobData, sweepPendingDeliveries } from './delivery.js';
 
 /**
@@ -20,7 +26,9 @@ export interface JobDefinition<Payload = unknown> {
   payload: z.ZodType<Payload>;
   /** Cron pattern (minute hour day month weekday) in the program's time zone; null: on demand only. */
   schedule(program: Program): string | null;
-  run(context: JobContext, payload: Payload): Promise<Record<string, number | string>>;
+  run(context: JobContext, payload: Payload): Promise<object>;
+  /** Record each run for the operator view (default); off for frequent plumbing. */
+  tracked?: boolean;
 }
 
 const noPayload = z.object({}).strict();
@@ -29,7 +37,58 @@ export const deliverySweep: JobDefinition<z.infer<typeof noPayload>> = {
   name: 'delivery-sweep',
   payload: noPayload,
   schedule: () => '* * * * *',
+  tracked: false,
   run: ({ domain, deliveryQueue }) => sweepPendingDeliveries(domain.repos, deliveryQueue, domain.clock.now()),
 };
 
-export const JOBS: readonly JobDefinition<never>[] = [deliverySweep] as unknown as JobDefinition<never>[];
+const batch = z.object({ batchSize: z.number().int().min(1).max(100_000).optional() }).strict();
+type Batch = z.infer<typeof batch>;
+const batchOptions = (payload: Batch) => (payload.batchSize ? { batchSize: payload.batchSize } : {});
+
+// Reminder jobs run every hour and act from the configured local hour on: a process that was
+// down at that hour still greets today, and the dedupe keys make the later runs no-ops.
+const HOURLY = '5 * * * *';
+
+export const birthdayGreetings: JobDefinition<Batch> = {
+  name: JOB_NAMES.birthdayGreetings,
+  payload: batch,
+  schedule: (program) => (program.notifications.birthday.enabled ? HOURLY : null),
+  run: ({ domain }, payload) => sendBirthdayGreetings(domain, batchOptions(payload)),
+};
+
+export const expiringReminders: JobDefinition<Batch> = {
+  name: JOB_NAMES.expiringReminders,
+  payload: batch,
+  schedule: (program) => (program.notifications.expiringReminders.daysBefore.length > 0 ? HOURLY : null),
+  run: ({ domain }, payload) => sendExpiringReminders(domain, batchOptions(payload)),
+};
+
+export const pointsExpiry: JobDefinition<Batch> = {
+  name: JOB_NAMES.pointsExpiry,
+  payload: batch,
+  schedule: (program) => program.notifications.pointsExpiry.cron,
+  run: ({ domain }, payload) => expirePoints(domain, batchOptions(payload)),
+};
+
+export const winBack: JobDefinition<Batch> = {
+  name: JOB_NAMES.winBack,
+  payload: batch,
+  schedule: (program) => (program.notifications.winBack.enabled ? HOURLY : null),
+  run: ({ domain }, payload) => sendWinBackReminders(domain, batchOptions(payload)),
+};
+
+export const couponExpiry: JobDefinition<Batch> = {
+  name: 'coupon-expiry',
+  payload: batch,
+  schedule: () => '*/15 * * * *',
+  run: ({ domain }, payload) => expireCoupons(domain, domain.clock.now(), batchOptions(payload)),
+};
+
+export const JOBS: readonly JobDefinition<never>[] = [
+  deliverySweep,
+  birthdayGreetings,
+  expiringReminders,
+  pointsExpiry,
+  winBack,
+  couponExpiry,
+] as unknown as JobDefinition<never>[];

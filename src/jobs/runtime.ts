@@ -3,6 +3,7 @@ import type { Api } from 'grammy';
 import type { Logger } from 'pino';
 import type { I18n } from '../bot/i18n.js';
 import { renderNotification } from '../bot/notifier.js';
+import { nextAllowedTime } from '../domain/jobs/schedule-rules.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { RedisHandle } from '../redis.js';
 import { createDeliveryQueue, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
@@ -12,6 +13,8 @@ import { createJobsQueue, registerSchedules, startJobsWorker } from './scheduler
 export interface QueueRuntime {
   deliveryQueue: Queue<DeliveryJobData>;
   jobsQueue: Queue;
+  /** Every queue of the app, for the operator view and the dashboard. */
+  all(): Queue[];
   /** Starts the delivery and jobs workers in this process and registers the schedules. */
   startWorkers(domain: DomainDeps): Promise<void>;
   close(): Promise<void>;
@@ -34,6 +37,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
   return {
     deliveryQueue,
     jobsQueue,
+    all: () => [deliveryQueue, jobsQueue],
     async startWorkers(domain) {
       const { program } = domain;
       workers.push(
@@ -46,7 +50,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           logger: options.logger,
           ratePerSecond: options.ratePerSecond,
           render: (locale, notification) => renderNotification(options.i18n, program, locale, notification),
-          nextAllowed: (now) => now,
+          nextAllowed: (now) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
         }),
       );
       workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue }, options.logger));

@@ -1,16 +1,11 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { trackJobRun } from '../domain/jobs/job-runs.js';
 import type { Program } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import type { JobContext, JobDefinition } from './registry.js';
 
 export const JOBS_QUEUE = 'jobs';
-
-export interface JobRunRecord {
-  name: string;
-  finishedAt: string;
-  outcome: Record<string, number | string> | { error: string };
-}
 
 export function createJobsQueue(redis: RedisHandle, prefix: string): Queue {
   return new Queue(JOBS_QUEUE, {
@@ -46,7 +41,6 @@ export function runJobNow(queue: Queue, name: string, payload: Record<string, un
 
 export function startJobsWorker(redis: RedisHandle, prefix: string, jobs: readonly JobDefinition<never>[], context: JobContext, logger: Logger): Worker {
   const byName = new Map(jobs.map((job) => [job.name, job as JobDefinition<unknown>]));
-  const lastRuns = redis.connect('producer');
   const log = logger.child({ component: 'jobs' });
   const worker = new Worker(
     JOBS_QUEUE,
@@ -55,37 +49,15 @@ export function startJobsWorker(redis: RedisHandle, prefix: string, jobs: readon
       if (!definition) throw new Error(`unknown job ${job.name}`);
       const payload = definition.payload.parse(job.data ?? {});
       const started = Date.now();
-      try {
-        const outcome = await definition.run(context, payload);
-        log.info({ job: job.name, ms: Date.now() - started, ...outcome }, 'job finished');
-        await lastRuns.hset(
-          `${prefix}:job-runs`,
-          job.name,
-          JSON.stringify({ name: job.name, finishedAt: new Date().toISOString(), outcome } satisfies JobRunRecord),
-        );
-        return outcome;
-      } catch (error) {
-        await lastRuns.hset(
-          `${prefix}:job-runs`,
-          job.name,
-          JSON.stringify({ name: job.name, finishedAt: new Date().toISOString(), outcome: { error: (error as Error).message } } satisfies JobRunRecord),
-        );
-        throw error;
-      }
+      // Every run is recorded (start, finish, counts or error) for the operator view.
+      const run = () => definition.run(context, payload);
+      const outcome = definition.tracked === false ? await run() : await trackJobRun(context.domain, job.name, run);
+      log.info({ job: job.name, ms: Date.now() - started, ...outcome }, 'job finished');
+      return outcome;
     },
     // One job at a time per worker process: jobs are batch work, the database is the bottleneck.
     { connection: redis.connect('worker'), prefix, concurrency: 1 },
   );
   worker.on('error', (error) => log.warn({ err: error }, 'jobs worker error'));
   return worker;
-}
-
-export async function lastJobRuns(redis: RedisHandle, prefix: string): Promise<JobRunRecord[]> {
-  const probe = redis.connect('producer');
-  try {
-    const all = await probe.hgetall(`${prefix}:job-runs`);
-    return Object.values(all).map((value) => JSON.parse(value) as JobRunRecord);
-  } finally {
-    probe.disconnect();
-  }
 }

@@ -52,7 +52,9 @@ function jobDeps(timezone: string, notifications: Schedules = {}): { deps: Domai
   const deps: DomainDeps = {
     ...h.deps,
     program,
-    notifier: { notify: async (memberId, notification, options) => void sent.push({ memberId, notification, dedupeKey: options?.dedupeKey, class: options?.class }) },
+    notifier: {
+      notify: async (memberId, notification, options) => void sent.push({ memberId, notification, dedupeKey: options?.dedupeKey, class: options?.class }),
+    },
   };
   // What the outbox lets through: the first message per dedupe key.
   const delivered = () => sent.filter((s, i) => s.dedupeKey === undefined || sent.findIndex((o) => o.dedupeKey === s.dedupeKey) === i);
@@ -110,7 +112,14 @@ describe('birthday greetings', () => {
     for (const other of [born23, born25, registering]) expect(await entriesOf(other.id)).toEqual([]);
 
     const [gift] = await entriesOf(ids[0] as number);
-    expect(gift).toMatchObject({ type: 'BONUS', amount: 200, idempotencyKey: `birthday:${ids[0]}:2026`, actorType: 'JOB', actorId: 'birthday-greetings', reason: 'birthday' });
+    expect(gift).toMatchObject({
+      type: 'BONUS',
+      amount: 200,
+      idempotencyKey: `birthday:${ids[0]}:2026`,
+      actorType: 'JOB',
+      actorId: 'birthday-greetings',
+      reason: 'birthday',
+    });
     // The example program's points expire after 365 days, birthday gifts too.
     const lot = await db.prisma.pointLot.findUniqueOrThrow({ where: { entryId: gift?.id as number } });
     expect(lot.expiresAt).toEqual(new Date('2027-11-23T20:00:00Z'));
@@ -217,7 +226,12 @@ describe('expiring points reminders', () => {
     expect(await sendExpiringReminders(deps, { batchSize: 1 })).toEqual({ date: '2026-11-23', skipped: null, reminders: 2 });
     expect(sent).toEqual([
       // 28 days before 21 Dec: the 30-day reminder, with what is left of the lots after the spend.
-      { memberId: a.id, notification: { kind: 'pointsExpiring', points: 90, at: '2026-12-21' }, dedupeKey: `expiring:${a.id}:2026-12-21:30`, class: 'reminder' },
+      {
+        memberId: a.id,
+        notification: { kind: 'pointsExpiring', points: 90, at: '2026-12-21' },
+        dedupeKey: `expiring:${a.id}:2026-12-21:30`,
+        class: 'reminder',
+      },
       // 5 days before: only the 7-day reminder, and only for the nearest date.
       { memberId: b.id, notification: { kind: 'pointsExpiring', points: 40, at: '2026-11-28' }, dedupeKey: `expiring:${b.id}:2026-11-28:7`, class: 'reminder' },
     ]);
@@ -228,14 +242,20 @@ describe('expiring points reminders', () => {
     // The next day `far` is 30 days from its date: its first reminder; a and b get nothing new.
     h.clock.set('2026-11-24T10:00:00Z');
     await sendExpiringReminders(deps);
-    expect(delivered().slice(2).map((s) => s.dedupeKey)).toEqual([`expiring:${far.id}:2026-12-24:30`]);
+    expect(
+      delivered()
+        .slice(2)
+        .map((s) => s.dedupeKey),
+    ).toEqual([`expiring:${far.id}:2026-12-24:30`]);
 
     // 14 Dec, 7 days before 21 Dec: the 7-day reminder for a (b's dates have passed, far still in its 30 days).
     h.clock.set('2026-12-14T09:00:00Z');
     await sendExpiringReminders(deps);
-    expect(delivered().slice(3).map((s) => [s.dedupeKey, s.notification])).toEqual([
-      [`expiring:${a.id}:2026-12-21:7`, { kind: 'pointsExpiring', points: 90, at: '2026-12-21' }],
-    ]);
+    expect(
+      delivered()
+        .slice(3)
+        .map((s) => [s.dedupeKey, s.notification]),
+    ).toEqual([[`expiring:${a.id}:2026-12-21:7`, { kind: 'pointsExpiring', points: 90, at: '2026-12-21' }]]);
   });
 
   it('moves on to the next date once the nearest has passed, and names the local date in the key', async () => {
@@ -286,7 +306,9 @@ describe('points expiry', () => {
     expect(await expirePoints(deps)).toEqual({ lots: 3, members: 2, points: 95, batches: 1, complete: true });
 
     const expiry = (await entriesOf(a.id)).filter((e) => e.type === 'EXPIRE');
-    expect(expiry).toMatchObject([{ amount: -70, balanceAfter: 60, actorType: 'JOB', actorId: 'points-expiry', idempotencyKey: `expire:${a.id}:${await lotId(due.entry.id)}` }]);
+    expect(expiry).toMatchObject([
+      { amount: -70, balanceAfter: 60, actorType: 'JOB', actorId: 'points-expiry', idempotencyKey: `expire:${a.id}:${await lotId(due.entry.id)}` },
+    ]);
     expect(await db.prisma.lotAllocation.findMany({ where: { entryId: expiry[0]?.id as number }, select: { lotId: true, amount: true } })).toEqual([
       { lotId: await lotId(due.entry.id), amount: 70 },
     ]);
@@ -297,7 +319,11 @@ describe('points expiry', () => {
     const cExpiry = (await entriesOf(c.id)).filter((e) => e.type === 'EXPIRE');
     expect(cExpiry.map((e) => e.amount)).toEqual([-25]);
     expect(
-      await db.prisma.lotAllocation.findMany({ where: { entryId: cExpiry[0]?.id as number }, select: { lotId: true, amount: true }, orderBy: { lotId: 'asc' } }),
+      await db.prisma.lotAllocation.findMany({
+        where: { entryId: cExpiry[0]?.id as number },
+        select: { lotId: true, amount: true },
+        orderBy: { lotId: 'asc' },
+      }),
     ).toEqual([
       { lotId: await lotId(c1.entry.id), amount: 10 },
       { lotId: await lotId(c2.entry.id), amount: 15 },
@@ -441,8 +467,18 @@ describe('win-back reminders', () => {
     h.clock.set('2026-11-23T09:00:00Z');
     expect(await sendWinBackReminders(deps, { batchSize: 1 })).toEqual({ date: '2026-11-23', skipped: null, reminders: 2 });
     expect(sent).toEqual([
-      { memberId: neverBought.id, notification: { kind: 'winBack', balance: 40, inactiveDays: 83 }, dedupeKey: `winback:${neverBought.id}:2026-09-01:0`, class: 'reminder' },
-      { memberId: lapsed.id, notification: { kind: 'winBack', balance: 0, inactiveDays: 64 }, dedupeKey: `winback:${lapsed.id}:2026-09-20:0`, class: 'reminder' },
+      {
+        memberId: neverBought.id,
+        notification: { kind: 'winBack', balance: 40, inactiveDays: 83 },
+        dedupeKey: `winback:${neverBought.id}:2026-09-01:0`,
+        class: 'reminder',
+      },
+      {
+        memberId: lapsed.id,
+        notification: { kind: 'winBack', balance: 0, inactiveDays: 64 },
+        dedupeKey: `winback:${lapsed.id}:2026-09-20:0`,
+        class: 'reminder',
+      },
     ]);
 
     // The next day justNew has been away 60 days; five days later still the first period for all.
@@ -458,7 +494,11 @@ describe('win-back reminders', () => {
     // 90 days after 1 Sep: the second period for neverBought.
     h.clock.set('2026-11-30T09:00:00Z');
     await sendWinBackReminders(deps);
-    expect(delivered().map((s) => s.dedupeKey).slice(3)).toEqual([`winback:${neverBought.id}:2026-09-01:1`]);
+    expect(
+      delivered()
+        .map((s) => s.dedupeKey)
+        .slice(3),
+    ).toEqual([`winback:${neverBought.id}:2026-09-01:1`]);
 
     // neverBought comes back, then stays away again: a new series, not a used key.
     await purchase(neverBought.id, '2026-12-01T10:00:00Z');
