@@ -90,7 +90,9 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       logger.info({ mode: 'webhook', path: webhook.pathname }, 'bot started');
     } else {
       await bot.api.deleteWebhook();
-      const runner: RunnerHandle = run(bot, { runner: { fetch: { allowed_updates: [...ALLOWED_UPDATES] } } });
+      // `silent`: the runner would print fetch errors (with the token in the URL) to the console;
+      // they are logged through pino instead (see createBot).
+      const runner: RunnerHandle = run(bot, { runner: { silent: true, fetch: { allowed_updates: [...ALLOWED_UPDATES] } } });
       cleanup.push(async () => {
         if (runner.isRunning()) await runner.stop();
       });

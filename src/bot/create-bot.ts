@@ -21,6 +21,15 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   const config: BotConfig<BotContext> = { client: { apiRoot: options.apiRoot } };
   if (options.botInfo) config.botInfo = options.botInfo;
   const bot = new Bot<BotContext>(token, config);
+  bot.api.config.use(async (prev, method, payload, signal) => {
+    try {
+      return await prev(method, payload, signal);
+    } catch (error) {
+      // The runner retries with backoff; an outage shows in the log, scrubbed of the token.
+      if (method === 'getUpdates') deps.logger.warn({ err: error }, 'getUpdates failed; retrying');
+      throw error;
+    }
+  });
 
   // One update at a time per chat (per user outside chats): two taps of one user never race.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
