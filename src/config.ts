@@ -27,69 +27,69 @@ const booleanFlag = z.preprocess(
     .transform((v) => v === 'true' || v === '1' || v === 'yes'),
 );
 
-export const envSchema = z
-  .object({
-    BOT_TOKEN: z.string({ error: 'is required: the token @BotFather gave you' }).regex(/^\d+:[\w-]{10,}$/, 'does not look like a bot token (digits:secret)'),
-    TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().default('https://api.telegram.org')),
-    DATABASE_URL: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
-        .optional(),
-    ),
-    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
-    REDIS_URL: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .regex(/^rediss?:\/\//, 'must be a redis:// URL')
-        .optional(),
-    ),
-    ADMIN_TELEGRAM_IDS: telegramIdList,
-    DEFAULT_LOCALE: z.preprocess(emptyToUndefined, z.enum(['ru', 'en']).default('ru')),
-    LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
-    BOT_MODE: z.preprocess(emptyToUndefined, z.enum(['polling', 'webhook']).default('polling')),
-    WEBHOOK_URL: optionalUrl,
-    WEBHOOK_SECRET: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_-]{16,256}$/, '16-256 characters of A-Z, a-z, 0-9, _ and -')
-        .optional(),
-    ),
-    PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
-    HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
-    PROGRAM_FILE: z.preprocess(emptyToUndefined, z.string().default('./programs/example.yaml')),
-    PRETTY_LOGS: booleanFlag,
-    /** Messages per second for the whole bot (Telegram allows about 30 for bulk sends). */
-    DELIVERY_RATE_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1000).default(25)),
-    /** Key prefix of the BullMQ queues in Redis: one per deployment sharing a Redis. */
-    QUEUE_PREFIX: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_:-]{1,64}$/)
-        .default('loyalty'),
-    ),
-    /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
-    RUN_WORKERS: z.preprocess(
-      (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),
-      z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
-    ),
-    /** Basic-auth credentials of the queue dashboard at /ops/queues; unset: the dashboard is off. */
-    OPS_USERNAME: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
-    OPS_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'at least 12 characters').optional()),
-  })
-  .superRefine((env, ctx) => {
-    if (Boolean(env.OPS_USERNAME) !== Boolean(env.OPS_PASSWORD)) {
-      ctx.addIssue({ code: 'custom', path: [env.OPS_USERNAME ? 'OPS_PASSWORD' : 'OPS_USERNAME'], message: 'OPS_USERNAME and OPS_PASSWORD go together' });
-    }
-    if (env.BOT_MODE === 'webhook') {
-      if (!env.WEBHOOK_URL) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URL'], message: 'is required when BOT_MODE=webhook' });
-      if (!env.WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when BOT_MODE=webhook' });
-    }
-  });
+const envShape = z.object({
+  BOT_TOKEN: z.string({ error: 'is required: the token @BotFather gave you' }).regex(/^\d+:[\w-]{10,}$/, 'does not look like a bot token (digits:secret)'),
+  TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().default('https://api.telegram.org')),
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+      .optional(),
+  ),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  REDIS_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+      .optional(),
+  ),
+  ADMIN_TELEGRAM_IDS: telegramIdList,
+  DEFAULT_LOCALE: z.preprocess(emptyToUndefined, z.enum(['ru', 'en']).default('ru')),
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  BOT_MODE: z.preprocess(emptyToUndefined, z.enum(['polling', 'webhook']).default('polling')),
+  WEBHOOK_URL: optionalUrl,
+  WEBHOOK_SECRET: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,256}$/, '16-256 characters of A-Z, a-z, 0-9, _ and -')
+      .optional(),
+  ),
+  PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+  HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
+  PROGRAM_FILE: z.preprocess(emptyToUndefined, z.string().default('./programs/example.yaml')),
+  PRETTY_LOGS: booleanFlag,
+  /** Messages per second for the whole bot (Telegram allows about 30 for bulk sends). */
+  DELIVERY_RATE_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1000).default(25)),
+  /** Key prefix of the BullMQ queues in Redis: one per deployment sharing a Redis. */
+  QUEUE_PREFIX: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_:-]{1,64}$/)
+      .default('loyalty'),
+  ),
+  /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
+  RUN_WORKERS: z.preprocess(
+    (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),
+    z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  ),
+  /** Basic-auth credentials of the queue dashboard at /ops/queues; unset: the dashboard is off. */
+  OPS_USERNAME: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+  OPS_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'at least 12 characters').optional()),
+});
+
+export const envSchema = envShape.superRefine((env, ctx) => {
+  if (Boolean(env.OPS_USERNAME) !== Boolean(env.OPS_PASSWORD)) {
+    ctx.addIssue({ code: 'custom', path: [env.OPS_USERNAME ? 'OPS_PASSWORD' : 'OPS_USERNAME'], message: 'OPS_USERNAME and OPS_PASSWORD go together' });
+  }
+  if (env.BOT_MODE === 'webhook') {
+    if (!env.WEBHOOK_URL) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URL'], message: 'is required when BOT_MODE=webhook' });
+    if (!env.WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when BOT_MODE=webhook' });
+  }
+});
 
 export type Config = z.infer<typeof envSchema>;
 
@@ -106,6 +106,13 @@ export class ConfigError extends Error {
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`);
+}
+
+/** Just what `npm run db:migrate` needs: it runs without a bot token. */
+export function loadDatabaseConfig(env: Record<string, string | undefined> = process.env): Pick<Config, 'DATABASE_URL' | 'DATA_DIR'> {
+  const parsed = envShape.pick({ DATABASE_URL: true, DATA_DIR: true }).safeParse(env);
+  if (!parsed.success) throw new ConfigError('the environment', formatIssues(parsed.error.issues));
+  return parsed.data;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

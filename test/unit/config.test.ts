@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, loadDatabaseConfig } from '../../src/config.js';
 import { parseProgram } from '../../src/program.js';
 import { exampleProgram } from '../support/program.js';
 
@@ -37,6 +37,21 @@ describe('environment', () => {
   it('requires the webhook URL and secret in webhook mode', () => {
     const found = problems(() => loadConfig({ BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr', BOT_MODE: 'webhook' }));
     expect(found).toEqual(['WEBHOOK_URL: is required when BOT_MODE=webhook', 'WEBHOOK_SECRET: is required when BOT_MODE=webhook']);
+  });
+});
+
+describe('other settings', () => {
+  it('pairs the dashboard credentials and bounds the delivery rate', () => {
+    const base = { BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr' };
+    expect(problems(() => loadConfig({ ...base, OPS_USERNAME: 'ops' }))).toEqual(['OPS_PASSWORD: OPS_USERNAME and OPS_PASSWORD go together']);
+    expect(problems(() => loadConfig({ ...base, DELIVERY_RATE_PER_SECOND: '0' }))[0]).toMatch(/^DELIVERY_RATE_PER_SECOND: /);
+    expect(loadConfig(base)).toMatchObject({ DELIVERY_RATE_PER_SECOND: 25, RUN_WORKERS: true, QUEUE_PREFIX: 'loyalty' });
+    expect(loadConfig({ ...base, RUN_WORKERS: 'false' }).RUN_WORKERS).toBe(false);
+  });
+
+  it('lets the migrate command run without a bot token', () => {
+    expect(loadDatabaseConfig({})).toEqual({ DATA_DIR: './data' });
+    expect(problems(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://x' }))).toEqual(['DATABASE_URL: must be a postgresql:// URL']);
   });
 });
 
