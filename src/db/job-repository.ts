@@ -86,7 +86,7 @@ export class PrismaJobRepository implements JobRepository {
           LIMIT ${batchSize}
         )
         ORDER BY id
-        FOR UPDATE`;
+        FOR NO KEY UPDATE`;
       if (locked.length === 0) return { candidates: 0, lots: 0, members: [] };
       const memberIds = locked.map((row) => row.id).join(',');
 

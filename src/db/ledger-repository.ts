@@ -51,7 +51,10 @@ export class PrismaLedgerRepository implements LedgerRepository {
   post(command: LedgerCommand): Promise<PostResult> {
     validate(command);
     return this.transaction(async (tx) => {
-      const locked = await tx.$queryRaw<{ balance: number }[]>`SELECT balance FROM "Member" WHERE id = ${command.memberId} FOR UPDATE`;
+      // NO KEY UPDATE serialises changes to one member's points without blocking inserts of rows
+      // that merely reference the member (a purchase, a coupon): their foreign-key checks take
+      // KEY SHARE, which FOR UPDATE would conflict with and deadlock against.
+      const locked = await tx.$queryRaw<{ balance: number }[]>`SELECT balance FROM "Member" WHERE id = ${command.memberId} FOR NO KEY UPDATE`;
       const current = locked[0];
       if (!current) throw new DomainError('MEMBER_NOT_FOUND');
 

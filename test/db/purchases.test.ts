@@ -128,6 +128,19 @@ describe('purchases', () => {
     expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(100 - 50 + 450);
   });
 
+  it('records concurrent purchases of one member at once, without deadlocks', async () => {
+    const member = await h.member(nextUser++, 1_000);
+    const store = await h.store();
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        recordPurchase(h.deps, { memberId: member.id, storeId: store.id, receiptNo: `R-many-${i}`, amountMinor: 10_000, pointsToSpend: 10, idempotencyKey: `k-many-${i}`, actor: till }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    // 20 x (spend 10, earn 90 on the 90.00 paid in money).
+    expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(1_000 + 20 * (90 - 10));
+  });
+
   it('refuses paying with more points than the cap or the balance, and changes nothing', async () => {
     const member = await h.member(nextUser++, 100);
     const store = await h.store();

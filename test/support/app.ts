@@ -53,4 +53,5 @@ export async function startTestApp(options: TestAppOptions): Promise<App> {
 
 // Queued work survives an app restart within a test file (tests rely on that); the file's
 // queues are removed once it has finished.
-afterAll(() => removeQueueKeys(QUEUE_PREFIX));
+// (Registered only under vitest: benchmarks import this file too.)
+if (process.env.VITEST) afterAll(() => removeQueueKeys(QUEUE_PREFIX));
