@@ -6,14 +6,36 @@
 // one entry in `benchmarks`.
 
 import { performance } from 'node:perf_hooks';
-import { botThroughput } from './bot-throughput.js';
 import { BenchFailure, type Benchmark, formatTable } from './lib.js';
 
 const benchmarks: Benchmark[] = [
   {
     name: 'bot-throughput',
     description: 'members tapping Balance / Card / History end to end vs a bare grammY echo bot (BENCH_USERS, BENCH_TAPS, BENCH_MODE)',
-    run: botThroughput,
+    // Loaded when run: test/support/app.ts calls vitest's afterAll at import, which throws outside
+    // vitest; a static import would take every benchmark down with it.
+    run: async () => (await import('./bot-throughput.js')).botThroughput(),
+  },
+  {
+    name: 'ledger',
+    description: 'accrual / spend / purchase transactions/s through the domain vs pgbench, invariant violations (BENCH_LEDGER_CLIENTS, BENCH_LEDGER_SECONDS)',
+    run: async () => (await import('./ledger.js')).ledger(),
+  },
+  {
+    name: 'expiry',
+    description: 'expirePoints over BENCH_EXPIRY_LOTS lots (half due) vs a plain UPDATE of a copy, invariant violations, RSS',
+    run: async () => (await import('./expiry.js')).expiry(),
+  },
+  {
+    name: 'delivery',
+    description: 'delivery queue rate achieved / configured against a fake Bot API enforcing limits, 429s (BENCH_DELIVERY_MESSAGES)',
+    run: async () => (await import('./delivery.js')).delivery(),
+  },
+  {
+    name: 'broadcast',
+    description:
+      'broadcast to 100,000 members: rate / limit and 429s against an enforcing fake, engine max msg/s, paid mode at 1000/s, restart duplicates/losses (BENCH_BROADCAST_MEMBERS, BENCH_BROADCAST_WINDOW)',
+    run: async () => (await import('./broadcast.js')).broadcast(),
   },
 ];
 

@@ -6,6 +6,8 @@ import { ConfigError, formatIssues } from './config.js';
 import type { Program } from './domain/program.js';
 import { rewardDefinitionProblems } from './domain/rewards/definition.js';
 import { REWARD_KINDS, type RewardDefinition } from './domain/rewards/types.js';
+import { npsSchema } from './program-nps.js';
+import { tasksProblems, tasksSchema } from './program-tasks.js';
 
 /**
  * The loyalty program file (YAML or JSON): what a chain configures without touching code.
@@ -163,6 +165,18 @@ const rewardsSchema = z
   })
   .default(() => ({ refundOnExpiry: false, catalogue: [] }));
 
+/**
+ * Broadcasts. `paid`: send with `allow_paid_broadcast` (Telegram charges Stars for messages over
+ * the free ~30/s) at up to `paidRatePerSecond` (Telegram allows up to 1000/s).
+ */
+const broadcastsSchema = z
+  .object({
+    paid: z.boolean().default(false),
+    paidRatePerSecond: z.number().int().min(1).max(1000).default(1000),
+  })
+  .strict()
+  .default(() => ({ paid: false, paidRatePerSecond: 1000 }));
+
 export const programSchema = z
   .object({
     name: localized,
@@ -241,6 +255,9 @@ export const programSchema = z
     stores: z.array(z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), name: z.string().min(1).max(100) }).strict()).default([]),
     rewards: rewardsSchema,
     notifications: notificationsSchema,
+    broadcasts: broadcastsSchema,
+    tasks: tasksSchema,
+    nps: npsSchema,
   })
   .strict()
   .superRefine((program, ctx) => {
@@ -251,6 +268,8 @@ export const programSchema = z
         ctx.addIssue({ code: 'custom', path: ['rewards', 'catalogue', i, 'minTier'], message: `one of the tiers: ${tiers.join(', ')}` });
       }
     });
+    // Tasks may name tiers and catalogue rewards (src/program-tasks.ts).
+    for (const problem of tasksProblems(program)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   });
 
 function isTimeZone(zone: string): boolean {

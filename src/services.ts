@@ -10,6 +10,7 @@ import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
 import { syncRewards } from './domain/rewards/catalogue.js';
 import { seedStores } from './domain/staff/access.js';
+import { taskSubscriber } from './domain/tasks/subscriber.js';
 import { QueuedNotifier } from './jobs/delivery.js';
 import { createQueueRuntime, type QueueRuntime } from './jobs/runtime.js';
 import { type RedisHandle, startRedis } from './redis.js';
@@ -58,6 +59,13 @@ export async function startServices(config: Config, program: Program, options: {
       clock: options.clock ?? systemClock,
       notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
+      broadcastDispatch: queues.broadcastDispatch,
+    };
+    // Use cases publish what happened after commit; the task engine follows. Best effort: its
+    // failure is logged and never becomes the failure of the purchase or registration behind it.
+    const tasks = taskSubscriber(domain);
+    domain.events = {
+      publish: (event) => tasks.publish(event).catch((error: unknown) => logger.error({ err: error, eventId: event.id }, 'tasks could not follow an event')),
     };
     await seedStores(domain);
     await syncRewards(domain);

@@ -5,10 +5,16 @@ import { LOCALES } from '../domain/program.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
+import { broadcastFeatures } from './features/broadcasts.js';
 import { fallbackFeature } from './features/fallback.js';
+import { npsFeatures } from './features/nps.js';
+import { redeemFeatures } from './features/redeem.js';
 import { registrationFeature } from './features/registration.js';
+import { rewardsFeature } from './features/rewards.js';
+import { rewardsAdminFeature } from './features/rewards-admin.js';
 import { settingsFeature } from './features/settings.js';
 import { staffFeatures } from './features/staff.js';
+import { tasksFeature } from './features/tasks.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
 
 export interface CreateBotOptions {
@@ -37,12 +43,28 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(domainErrorReplies());
   // Staff and admin first: an invite or a staff command must never start a customer registration.
   const { staff, staffInput } = staffFeatures(deps);
+  // Coupon redemption (commands, QR deep link c_<code>, typed codes) before staff.ts: its typed-code step shares the staff session.
+  const { redeem, redeemInput } = redeemFeatures(deps);
+  // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
+  const { broadcasts, broadcastInput } = broadcastFeatures(deps);
+  bot.use(broadcasts);
+  bot.use(redeem);
   bot.use(staff);
   bot.use(adminFeature(deps));
+  // NPS: survey and alert buttons, and the marketers' /nps (before registration); comments typed
+  // during a survey's follow-up after the customer menus.
+  const { nps, npsInput } = npsFeatures(deps);
+  bot.use(nps);
+  bot.use(rewardsAdminFeature(deps));
   bot.use(registrationFeature(deps));
   bot.use(accountFeature(deps));
   bot.use(settingsFeature(deps));
+  bot.use(rewardsFeature(deps));
+  bot.use(tasksFeature(deps));
   bot.use(staffInput);
+  bot.use(npsInput);
+  bot.use(redeemInput);
+  bot.use(broadcastInput);
   bot.use(fallbackFeature(deps));
 
   // The error boundary: the log gets the stack, the user a short apology in their language.
@@ -61,7 +83,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   return bot;
 }
 
-const COMMANDS = ['start', 'balance', 'card', 'history', 'settings', 'help'] as const;
+const COMMANDS = ['start', 'balance', 'card', 'rewards', 'coupons', 'tasks', 'history', 'settings', 'help'] as const;
 
 /** The command menu in each language, and the default language's for everyone else. */
 export async function registerCommands(api: Api, deps: BotDeps): Promise<void> {

@@ -5,6 +5,7 @@ import type { Locale, Program } from '../domain/program.js';
 import { tierByCode } from '../domain/tiers.js';
 import { formatterFor } from './format.js';
 import type { I18n } from './i18n.js';
+import { renderNpsAlert, renderSurveyQuestion } from './nps-messages.js';
 
 export interface RenderedMessage {
   text: string;
@@ -70,5 +71,23 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
       const values = { title: notification.title[locale], code: formatCouponCode(notification.couponCode), points: points(notification.pointsRefunded) };
       return { text: t(notification.pointsRefunded > 0 ? 'notify.coupon_expired_refund' : 'notify.coupon_expired', values) };
     }
+    case 'taskCompleted': {
+      const title = notification.title[locale];
+      if (notification.claimable) return { text: t('notify.task_claimable', { title }) };
+      const lines = [t('notify.task_done', { title })];
+      if (notification.points > 0) lines.push(t('notify.task_points', { points: points(notification.points) }));
+      if (notification.badge) lines.push(t('notify.task_badge', { badge: `${notification.badge.icon} ${notification.badge.name[locale]}` }));
+      if (notification.couponCode) lines.push(t('notify.task_coupon', { code: formatCouponCode(notification.couponCode) }));
+      return { text: lines.join('\n') };
+    }
+    case 'referralRewarded':
+      return { text: t(notification.role === 'friend' ? 'notify.referral_friend' : 'notify.referral_referrer', { points: points(notification.points) }) };
+    case 'npsSurvey':
+      return renderSurveyQuestion(t, program, locale, notification);
+    case 'npsAlert':
+      return renderNpsAlert(t, program, locale, notification);
+    case 'broadcast':
+      // A broadcast is sent as its marketer wrote it (entities, photo), from the Broadcast row.
+      throw new Error('broadcast deliveries are rendered from their broadcast (src/bot/broadcast-message.ts)');
   }
 }

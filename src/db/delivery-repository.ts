@@ -1,4 +1,5 @@
-import type { Delivery, DeliveryRepository, DeliveryStatus, Notification, NotificationClass } from '../domain/ports.js';
+import type { ChatRecipient, Delivery, DeliveryRepository, DeliveryStatus, Notification, NotificationClass } from '../domain/ports.js';
+import { isLocale } from '../domain/program.js';
 import type { Delivery as DeliveryRow } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
 
@@ -6,6 +7,7 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   id: row.id,
   dedupeKey: row.dedupeKey,
   memberId: row.memberId,
+  chat: row.chatId === null ? null : { chatId: Number(row.chatId), locale: isLocale(row.locale) ? row.locale : 'ru' },
   class: row.class as NotificationClass,
   notification: row.payload as unknown as Notification,
   status: row.status,
@@ -16,11 +18,12 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
 export class PrismaDeliveryRepository implements DeliveryRepository {
   constructor(private readonly db: Db) {}
 
-  async create(value: { dedupeKey: string; memberId: number; class: NotificationClass; notification: Notification }) {
+  async create(value: { dedupeKey: string; memberId: number | null; chat?: ChatRecipient | null; class: NotificationClass; notification: Notification }) {
+    const chatId = value.chat ? BigInt(value.chat.chatId) : null;
     // ON CONFLICT DO NOTHING: a second message with the same key is simply not created.
     const rows = await this.db.$queryRaw<{ id: number }[]>`
-      INSERT INTO "Delivery" ("dedupeKey", "memberId", "kind", "class", "payload", "updatedAt")
-      VALUES (${value.dedupeKey}, ${value.memberId}, ${value.notification.kind}, ${value.class}, ${JSON.stringify(value.notification)}::jsonb, now())
+      INSERT INTO "Delivery" ("dedupeKey", "memberId", "chatId", "locale", "kind", "class", "payload", "updatedAt")
+      VALUES (${value.dedupeKey}, ${value.memberId}, ${chatId}, ${value.chat?.locale ?? null}, ${value.notification.kind}, ${value.class}, ${JSON.stringify(value.notification)}::jsonb, now())
       ON CONFLICT ("dedupeKey") DO NOTHING RETURNING id`;
     const id = rows[0]?.id;
     return id === undefined ? null : this.findById(id);
@@ -40,11 +43,16 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
   }
 
   async countAttempt(id: number) {
-    await this.db.delivery.update({ where: { id }, data: { attempts: { increment: 1 } } });
+    // updateMany: no read-back of the row (a third less work per message on the hot path).
+    await this.db.delivery.updateMany({ where: { id }, data: { attempts: { increment: 1 } } });
   }
 
   async pendingBefore(before: Date, limit: number) {
-    const rows = await this.db.delivery.findMany({ where: { status: 'PENDING', createdAt: { lt: before } }, orderBy: { id: 'asc' }, take: limit });
+    const rows = await this.db.delivery.findMany({
+      where: { status: 'PENDING', createdAt: { lt: before }, broadcastId: null },
+      orderBy: { id: 'asc' },
+      take: limit,
+    });
     return rows.map(toDelivery);
   }
 }

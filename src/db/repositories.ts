@@ -3,6 +3,7 @@ import type { Member, MemberPatch } from '../domain/members/member.js';
 import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
 import { isUniqueViolation } from './errors.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
@@ -10,6 +11,8 @@ import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
 import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
+import { PrismaSurveyRepository } from './survey-repository.js';
+import { PrismaReferralRepository, PrismaTaskRepository } from './task-repository.js';
 
 /** A client that may be the root client or an open transaction. */
 export type Db = PrismaClient | Prisma.TransactionClient;
@@ -124,6 +127,10 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
     deliveries: new PrismaDeliveryRepository(db),
     jobs: new PrismaJobRepository(db, inTransaction),
     jobRuns: new PrismaJobRunRepository(db),
+    broadcasts: new PrismaBroadcastRepository(db, inTransaction),
+    tasks: new PrismaTaskRepository(db),
+    referrals: new PrismaReferralRepository(db),
+    surveys: new PrismaSurveyRepository(db, inTransaction),
   };
 }
 

@@ -218,6 +218,11 @@ export class PrismaCouponRepository implements CouponRepository {
     await this.db.coupon.update({ where: { id }, data: { pointsRefunded: points } });
   }
 
+  async cancelIssuedOfMember(memberId: number, at: Date) {
+    const rows = await this.db.coupon.updateManyAndReturn({ where: { memberId, status: 'ISSUED' }, data: { status: 'CANCELLED', cancelledAt: at } });
+    return rows.map(toCoupon);
+  }
+
   async lotExpiriesOf(entryKey: string) {
     const entry = await this.db.ledgerEntry.findUnique({
       where: { idempotencyKey: entryKey },

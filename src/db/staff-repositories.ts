@@ -9,6 +9,7 @@ import type {
   Store,
   StoreRepository,
 } from '../domain/ports.js';
+import { isLocale, type Locale } from '../domain/program.js';
 import type { Prisma, Staff as StaffRow } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
 
@@ -19,6 +20,7 @@ const toStaff = (row: StaffRow): StaffMember => ({
   storeId: row.storeId,
   name: row.name,
   revokedAt: row.revokedAt,
+  locale: isLocale(row.locale) ? row.locale : null,
 });
 
 export class PrismaStoreRepository implements StoreRepository {
@@ -47,8 +49,8 @@ export class PrismaStaffRepository implements StaffRepository {
     return row ? toStaff(row) : null;
   }
 
-  async upsert(value: { telegramId: number; role: StaffMember['role']; storeId: number | null; name: string | null }) {
-    const data = { role: value.role, storeId: value.storeId, name: value.name, revokedAt: null };
+  async upsert(value: { telegramId: number; role: StaffMember['role']; storeId: number | null; name: string | null; locale?: Locale | null }) {
+    const data = { role: value.role, storeId: value.storeId, name: value.name, revokedAt: null, ...(value.locale ? { locale: value.locale } : {}) };
     const row = await this.db.staff.upsert({
       where: { telegramId: BigInt(value.telegramId) },
       create: { ...data, telegramId: BigInt(value.telegramId) },
@@ -66,6 +68,11 @@ export class PrismaStaffRepository implements StaffRepository {
   async list() {
     const rows = await this.db.staff.findMany({ orderBy: { id: 'asc' }, include: { store: { select: { name: true } } } });
     return rows.map((row) => ({ ...toStaff(row), storeName: row.store?.name ?? null }));
+  }
+
+  async listByStore(storeId: number) {
+    const rows = await this.db.staff.findMany({ where: { storeId, role: 'STAFF', revokedAt: null }, orderBy: { id: 'asc' } });
+    return rows.map(toStaff);
   }
 }
 

@@ -41,7 +41,17 @@ export type ErrorCode =
   | 'ALREADY_REDEEMED'
   | 'COUPON_EXPIRED'
   | 'COUPON_CANCELLED'
-  | 'TOO_MANY_ATTEMPTS';
+  | 'TOO_MANY_ATTEMPTS'
+  // Broadcasts (details: `field` and `message` for the invalid ones)
+  | 'BROADCAST_NOT_FOUND'
+  | 'BROADCAST_INVALID'
+  | 'SEGMENT_INVALID'
+  | 'SCHEDULE_INVALID'
+  | 'BROADCAST_NOT_CANCELLABLE'
+  // Tasks
+  | 'TASK_NOT_FOUND'
+  | 'TASK_NOT_COMPLETED'
+  | 'TASK_ALREADY_CLAIMED';
 
 export class DomainError extends Error {
   constructor(

@@ -1,8 +1,12 @@
+import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.js';
 import type { Clock } from './clock.js';
+import type { EventPublisher } from './events.js';
 import type { Actor, LedgerCommand, LedgerEntry, OpenLot, PostResult } from './ledger/types.js';
 import type { Member, MemberPatch } from './members/member.js';
+import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
 import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
+import type { ReferralRepository, TaskRepository } from './tasks/ports.js';
 
 export interface NewMember {
   telegramId: number;
@@ -104,14 +108,18 @@ export interface StaffMember {
   storeId: number | null;
   name: string | null;
   revokedAt: Date | null;
+  /** The language they use the bot in, when known (set when they accept an invite). */
+  locale?: Locale | null;
 }
 
 export interface StaffRepository {
   findByTelegramId(telegramId: number): Promise<StaffMember | null>;
   /** Creates or re-activates (a revoked member invited again) the staff member. */
-  upsert(value: { telegramId: number; role: StaffRole; storeId: number | null; name: string | null }): Promise<StaffMember>;
+  upsert(value: { telegramId: number; role: StaffRole; storeId: number | null; name: string | null; locale?: Locale | null }): Promise<StaffMember>;
   revoke(telegramId: number, at: Date): Promise<StaffMember | null>;
   list(): Promise<(StaffMember & { storeName: string | null })[]>;
+  /** Unrevoked staff of the store with the STAFF role (cashiers), ascending id. */
+  listByStore(storeId: number): Promise<StaffMember[]>;
 }
 
 export interface Invite {
@@ -179,6 +187,8 @@ export interface CouponRepository {
   /** Those of `ids` that are still ISSUED and past expiry at `now` -> EXPIRED; returns them. */
   markExpired(ids: number[], now: Date): Promise<Coupon[]>;
   setPointsRefunded(id: number, points: number): Promise<void>;
+  /** Every ISSUED coupon of the member -> CANCELLED at `at` (no refund here); returns them. */
+  cancelIssuedOfMember(memberId: number, at: Date): Promise<Coupon[]>;
   /** Expiry of each point lot the ledger entry with this key drew from (null: never expires). */
   lotExpiriesOf(entryKey: string): Promise<(Date | null)[]>;
 }
@@ -207,6 +217,10 @@ export interface Repositories {
   deliveries: DeliveryRepository;
   jobs: JobRepository;
   jobRuns: JobRunRepository;
+  broadcasts: BroadcastRepository;
+  tasks: TaskRepository;
+  referrals: ReferralRepository;
+  surveys: SurveyRepository;
 }
 
 /**
@@ -226,13 +240,33 @@ export type Notification =
   /** `at`: the local calendar date (YYYY-MM-DD, program time zone) on which `points` expire. */
   | { kind: 'pointsExpiring'; points: number; at: string }
   | { kind: 'pointsExpired'; points: number; balance: number }
-  | { kind: 'winBack'; balance: number; inactiveDays: number };
+  | { kind: 'winBack'; balance: number; inactiveDays: number }
+  // One member's copy of a broadcast (src/domain/broadcasts): the content is the Broadcast row's.
+  | { kind: 'broadcast'; broadcastId: number }
+  // Tasks and referrals (src/domain/tasks): texts as the program file had them when it happened.
+  /** `claimable`: the reward waits for the member's «Claim» tap (nothing was paid yet). */
+  | { kind: 'taskCompleted'; title: Localized; points: number; badge: { icon: string; name: Localized } | null; couponCode: string | null; claimable: boolean }
+  /** A referral converted: `friend` is the newcomer's bonus, `referrer` the inviter's. */
+  | { kind: 'referralRewarded'; role: 'referrer' | 'friend'; points: number }
+  // NPS (src/domain/nps): the survey question (0-10 buttons), and a detractor's answer for the
+  // staff (sent to a chat, see Notifier.notifyChat); reasons are codes of the program's lists.
+  | { kind: 'npsSurvey'; surveyId: number; storeName: string | null }
+  | {
+      kind: 'npsAlert';
+      surveyId: number;
+      score: number;
+      reasons: string[];
+      comment: string | null;
+      storeName: string | null;
+      memberName: string | null;
+      memberCode: string;
+    };
 
 /**
  * Transactional messages (the answer to something the member just did, even if at a till) are
  * always sent; reminders and offers respect the member's notification setting and quiet hours.
  */
-export type NotificationClass = 'transactional' | 'reminder';
+export type NotificationClass = 'transactional' | 'reminder' | 'broadcast';
 
 export interface NotifyOptions {
   /**
@@ -243,8 +277,19 @@ export interface NotifyOptions {
   class?: NotificationClass;
 }
 
+/** A chat that is not a member's: a staff member's, or a manager group's; `locale` renders the message. */
+export interface ChatRecipient {
+  chatId: number;
+  locale: Locale;
+}
+
 export interface Notifier {
   notify(memberId: number, notification: Notification, options?: NotifyOptions): Promise<void>;
+  /**
+   * The same queue to a chat that need not belong to a member (staff alerts): sent whatever the
+   * hour, never marks a member unreachable. Optional so that test doubles may leave it out.
+   */
+  notifyChat?(recipient: ChatRecipient, notification: Notification, options?: NotifyOptions): Promise<void>;
 }
 
 export type DeliveryStatus = 'PENDING' | 'SENT' | 'BLOCKED' | 'SKIPPED' | 'FAILED';
@@ -253,7 +298,9 @@ export type DeliveryStatus = 'PENDING' | 'SENT' | 'BLOCKED' | 'SKIPPED' | 'FAILE
 export interface Delivery {
   id: number;
   dedupeKey: string;
-  memberId: number;
+  /** The member it goes to; null for a message to a chat (`chat`). */
+  memberId: number | null;
+  chat: ChatRecipient | null;
   class: NotificationClass;
   notification: Notification;
   status: DeliveryStatus;
@@ -263,12 +310,22 @@ export interface Delivery {
 
 export interface DeliveryRepository {
   /** Null when the dedupe key was used before: that message exists already. */
-  create(value: { dedupeKey: string; memberId: number; class: NotificationClass; notification: Notification }): Promise<Delivery | null>;
+  create(value: {
+    dedupeKey: string;
+    memberId: number | null;
+    /** Instead of a member: a chat (memberId null). */
+    chat?: ChatRecipient | null;
+    class: NotificationClass;
+    notification: Notification;
+  }): Promise<Delivery | null>;
   findById(id: number): Promise<Delivery | null>;
   /** Moves a PENDING delivery to its final status; false when it was no longer pending. */
   finish(id: number, status: Exclude<DeliveryStatus, 'PENDING'>, error?: string | null): Promise<boolean>;
   countAttempt(id: number): Promise<void>;
-  /** Deliveries still pending that were created before `before` (lost on the way to the queue?). */
+  /**
+   * Deliveries still pending that were created before `before` (lost on the way to the queue?).
+   * Broadcast deliveries are left out: their broadcast queues them (the paid ones on another queue).
+   */
   pendingBefore(before: Date, limit: number): Promise<Delivery[]>;
 }
 
@@ -347,4 +404,8 @@ export interface DomainDeps {
   notifier: Notifier;
   /** Telegram ids that are admins by configuration (ADMIN_TELEGRAM_IDS). */
   adminTelegramIds: readonly number[];
+  /** The delivery queue and report channel of broadcasts; absent where no queue runs (domain tests). */
+  broadcastDispatch?: BroadcastDispatch;
+  /** Where use cases publish what happened, after commit (the task engine listens); absent: nobody listens. */
+  events?: EventPublisher;
 }

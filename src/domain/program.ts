@@ -3,6 +3,7 @@
  * src/program.ts. Amounts of money are integers in minor units (kopecks, cents).
  */
 import type { RewardDefinition } from './rewards/types.js';
+import type { TasksProgram } from './tasks/types.js';
 
 export type Locale = 'ru' | 'en';
 export const LOCALES: readonly Locale[] = ['ru', 'en'];
@@ -49,6 +50,39 @@ export interface Program {
     catalogue: RewardDefinition[];
   };
   notifications: NotificationSchedules;
+  /** Gamified tasks, badges, referrals and the leaderboard (src/domain/tasks). */
+  tasks: TasksProgram;
+  /** Paid broadcasts (`allow_paid_broadcast`, billed by Telegram) and their rate, up to 1000/s. */
+  broadcasts: { paid: boolean; paidRatePerSecond: number };
+  /** NPS surveys after purchases and what happens with the answers (src/domain/nps). */
+  nps: NpsProgram;
+}
+
+/** A quick-reply reason of the NPS follow-up question; `code` is what answers and statistics keep. */
+export interface NpsReason {
+  code: string;
+  title: Localized;
+}
+
+export interface NpsProgram {
+  /** Off: no new surveys (answers to those already sent are still taken). */
+  enabled: boolean;
+  /** A survey is sent this long after a purchase (then the delivery queue's quiet hours apply). */
+  delayMinutes: number;
+  /** At most one survey per member in this many days. */
+  minDaysBetweenSurveys: number;
+  /** After answering, the member may change the score (and add reasons or a comment) this long. */
+  changeWindowMinutes: number;
+  /** An unanswered survey closes after this many days. */
+  answerWithinDays: number;
+  /** Points for an answered survey, once per survey (0: none). */
+  rewardPoints: number;
+  /** Detractors' answers go to this chat (a manager or a group) instead of the store's staff. */
+  managerChatId: number | null;
+  /** The language of alerts to the manager chat, and to staff whose language is unknown. */
+  alertLocale: Locale;
+  /** The quick-reply reasons of the follow-up question, per group. */
+  reasons: { promoter: NpsReason[]; passive: NpsReason[]; detractor: NpsReason[] };
 }
 
 /** A local wall-clock time in the program's time zone, HH:MM (24 h). */

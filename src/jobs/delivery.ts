@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { type Api, GrammyError } from 'grammy';
 import type { Logger } from 'pino';
+import { sendBroadcastMessage } from '../bot/broadcast-message.js';
 import type { RenderedMessage } from '../bot/notifier.js';
+import type { BroadcastContent } from '../domain/broadcasts/types.js';
 import type { Clock } from '../domain/clock.js';
 import { decideDelivery } from '../domain/delivery/decide.js';
-import type { Delivery, Notification, NotificationClass, Notifier, NotifyOptions, Repositories } from '../domain/ports.js';
+import type { ChatRecipient, Delivery, Notification, NotificationClass, Notifier, NotifyOptions, Repositories } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 
@@ -18,32 +20,58 @@ import type { RedisHandle } from '../redis.js';
  */
 
 export const DELIVERY_QUEUE = 'delivery';
+/**
+ * Deliveries of paid broadcasts (`allow_paid_broadcast`) have a queue of their own. BullMQ's rate
+ * limiter belongs to a queue, and paid broadcasts run at another rate (up to 1000/s) than the
+ * free traffic (about 30/s for the whole bot): one queue each, each worker with its own limiter,
+ * keeps both honest without a limiter of our own. Which queue a delivery goes to is fixed by its
+ * broadcast, so one delivery is never queued on both.
+ */
+export const DELIVERY_PAID_QUEUE = 'delivery-paid';
 
 /** Lower is sooner: a receipt never waits behind a broadcast. */
-const PRIORITY: Record<NotificationClass, number> = { transactional: 1, reminder: 5 };
+const PRIORITY: Record<NotificationClass, number> = { transactional: 1, reminder: 5, broadcast: 10 };
 
 export interface DeliveryJobData {
   deliveryId: number;
+  /** Set for a broadcast's delivery: its progress is followed as the deliveries finish. */
+  broadcastId?: number;
 }
 
-export function createDeliveryQueue(redis: RedisHandle, prefix: string): Queue<DeliveryJobData> {
-  return new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis.connect('producer'), prefix });
+export function createDeliveryQueue(redis: RedisHandle, prefix: string, name: string = DELIVERY_QUEUE): Queue<DeliveryJobData> {
+  return new Queue<DeliveryJobData>(name, { connection: redis.connect('producer'), prefix });
 }
+
+const deliveryJobId = (deliveryId: number) => `delivery-${deliveryId}`;
+
+const jobOptions = (deliveryId: number, notificationClass: NotificationClass) => ({
+  // The job id doubles as a dedupe: re-enqueueing a delivery already queued is a no-op.
+  jobId: deliveryJobId(deliveryId),
+  priority: PRIORITY[notificationClass],
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { count: 10_000 },
+  removeOnFail: { age: 14 * 86_400 },
+});
 
 export function enqueueDelivery(queue: Queue<DeliveryJobData>, delivery: Delivery) {
-  return queue.add(
-    'deliver',
-    { deliveryId: delivery.id },
-    {
-      // The job id doubles as a dedupe: re-enqueueing a delivery already queued is a no-op.
-      jobId: `delivery-${delivery.id}`,
-      priority: PRIORITY[delivery.class],
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: { count: 10_000 },
-      removeOnFail: { age: 14 * 86_400 },
-    },
-  );
+  return queue.add('deliver', { deliveryId: delivery.id }, jobOptions(delivery.id, delivery.class));
+}
+
+/** Queues a broadcast's deliveries in one round trip (addBulk), at the broadcast priority. */
+export async function enqueueBroadcastDeliveries(queue: Queue<DeliveryJobData>, broadcastId: number, deliveryIds: readonly number[]): Promise<void> {
+  await queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId, broadcastId }, opts: jobOptions(deliveryId, 'broadcast') })));
+}
+
+/** Takes deliveries out of the queue (a cancelled broadcast); jobs a worker holds stay (the worker drops them). */
+export async function removeDeliveries(queue: Queue<DeliveryJobData>, deliveryIds: readonly number[]): Promise<number> {
+  let removed = 0;
+  const chunk = 500;
+  for (let i = 0; i < deliveryIds.length; i += chunk) {
+    const results = await Promise.all(deliveryIds.slice(i, i + chunk).map((id) => queue.remove(deliveryJobId(id)).catch(() => 0)));
+    removed += results.reduce((sum: number, result) => sum + result, 0);
+  }
+  return removed;
 }
 
 export class QueuedNotifier implements Notifier {
@@ -53,10 +81,19 @@ export class QueuedNotifier implements Notifier {
     private readonly logger: Logger,
   ) {}
 
-  async notify(memberId: number, notification: Notification, options: NotifyOptions = {}): Promise<void> {
+  notify(memberId: number, notification: Notification, options: NotifyOptions = {}): Promise<void> {
+    return this.queueOne({ memberId }, notification, options);
+  }
+
+  /** A message to a chat that is not a member's (staff alerts), in `recipient.locale`. */
+  notifyChat(recipient: ChatRecipient, notification: Notification, options: NotifyOptions = {}): Promise<void> {
+    return this.queueOne({ memberId: null, chat: recipient }, notification, options);
+  }
+
+  private async queueOne(to: { memberId: number | null; chat?: ChatRecipient }, notification: Notification, options: NotifyOptions): Promise<void> {
     const delivery = await this.repos.deliveries.create({
       dedupeKey: options.dedupeKey ?? `once:${randomUUID()}`,
-      memberId,
+      ...to,
       class: options.class ?? 'transactional',
       notification,
     });
@@ -88,86 +125,131 @@ export interface DeliveryWorkerDeps {
   render: (locale: Locale, notification: Notification) => RenderedMessage;
   /** When a reminder may go out (quiet hours); identity when there are none. */
   nextAllowed: (now: Date) => Date;
+  /** The queue to work (default: the delivery queue); its 429 pause is its own. */
+  queueName?: string;
+  /** Send with `allow_paid_broadcast` (the paid broadcast queue). */
+  paidBroadcast?: boolean;
+  /** Jobs in hand at once; default min(50, rate). */
+  concurrency?: number;
+  /** The message of a broadcast (for its deliveries); null when there is no such broadcast. */
+  broadcastContent?: (broadcastId: number) => Promise<BroadcastContent | null>;
+  /** Called when a broadcast's delivery reached its final status (to notice the broadcast is done). */
+  onBroadcastDelivery?: (broadcastId: number) => void;
+}
+
+/**
+ * BullMQ's limiter for `rate` messages per second. Up to 100/s: one job per 1/rate seconds rather
+ * than `rate` per second: a per-second window lets two bursts meet at its edge (2x the rate within
+ * one second), which Telegram answers with 429. Above that (paid broadcasts, up to 1000/s) one job
+ * per millisecond or two is more than BullMQ's limiter can pace (it reaches about 200 jobs/s that
+ * way), so the window is 50 ms with `max` jobs in it, `max` chosen so that even the 21 windows a
+ * sliding second can touch stay within the rate.
+ */
+export function limiterFor(rate: number): { max: number; duration: number } {
+  if (rate <= 100) return { max: 1, duration: Math.max(1, Math.floor(1_000 / rate)) };
+  const duration = 50;
+  return { max: Math.max(1, Math.floor((rate * duration) / (1_000 + duration))), duration };
 }
 
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData> {
   const chatGate = deps.redis.connect('producer');
   const log = deps.logger.child({ component: 'delivery' });
-  const pauseKey = `${deps.prefix}:delivery-paused-until`;
+  const queueName = deps.queueName ?? DELIVERY_QUEUE;
+  const pauseKey = `${deps.prefix}:${queueName}-paused-until`;
+  const finished = (job: Job<DeliveryJobData>, outcome: string) => {
+    if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
+    return outcome;
+  };
 
   const worker: Worker<DeliveryJobData> = new Worker<DeliveryJobData>(
-    DELIVERY_QUEUE,
-    async (job: Job<DeliveryJobData>, token?: string) => {
-      const delivery = await deps.repos.deliveries.findById(job.data.deliveryId);
-      if (!delivery) return 'missing';
-      const member = await deps.repos.members.findById(delivery.memberId);
-      const decision = decideDelivery(delivery, member, deps.clock.now(), deps.nextAllowed);
-      if (decision.action === 'drop') {
-        await deps.repos.deliveries.finish(delivery.id, decision.status, decision.reason);
-        return decision.status;
+    queueName,
+    async (job: Job<DeliveryJobData>, token?: string) => finished(job, await deliver(job, token)),
+    {
+      connection: deps.redis.connect('worker'),
+      prefix: deps.prefix,
+      concurrency: deps.concurrency ?? Math.min(50, Math.max(1, deps.ratePerSecond)),
+      limiter: limiterFor(deps.ratePerSecond),
+    },
+  );
+
+  async function deliver(job: Job<DeliveryJobData>, token?: string): Promise<string> {
+    const delivery = await deps.repos.deliveries.findById(job.data.deliveryId);
+    if (!delivery) return 'missing';
+    const member = delivery.memberId === null ? null : await deps.repos.members.findById(delivery.memberId);
+    const decision = decideDelivery(delivery, member, deps.clock.now(), deps.nextAllowed);
+    if (decision.action === 'drop') {
+      await deps.repos.deliveries.finish(delivery.id, decision.status, decision.reason);
+      return decision.status;
+    }
+    if (decision.action === 'wait') {
+      await job.moveToDelayed(decision.until.getTime(), token);
+      throw new DelayedError();
+    }
+    // A 429 pauses everything, including jobs other workers already hold.
+    const pausedUntil = Number(await chatGate.get(pauseKey));
+    if (pausedUntil > Date.now()) {
+      await job.moveToDelayed(pausedUntil, token);
+      throw new DelayedError();
+    }
+    // At most one message per second per chat, across all workers (with a margin for jitter).
+    const gate = await chatGate.set(`${deps.prefix}:chat-gate:${decision.chatId}`, '1', 'PX', 1_100, 'NX');
+    if (gate !== 'OK') {
+      await job.moveToDelayed(Date.now() + 1_100, token);
+      throw new DelayedError();
+    }
+    await deps.repos.deliveries.countAttempt(delivery.id);
+    let broadcast: BroadcastContent | null = null;
+    if (delivery.notification.kind === 'broadcast') {
+      broadcast = (await deps.broadcastContent?.(delivery.notification.broadcastId)) ?? null;
+      if (!broadcast) {
+        await deps.repos.deliveries.finish(delivery.id, 'FAILED', 'no such broadcast');
+        return 'FAILED';
       }
-      if (decision.action === 'wait') {
-        await job.moveToDelayed(decision.until.getTime(), token);
-        throw new DelayedError();
-      }
-      // A 429 pauses everything, including jobs other workers already hold.
-      const pausedUntil = Number(await chatGate.get(pauseKey));
-      if (pausedUntil > Date.now()) {
-        await job.moveToDelayed(pausedUntil, token);
-        throw new DelayedError();
-      }
-      // At most one message per second per chat, across all workers (with a margin for jitter).
-      const gate = await chatGate.set(`${deps.prefix}:chat-gate:${decision.chatId}`, '1', 'PX', 1_100, 'NX');
-      if (gate !== 'OK') {
-        await job.moveToDelayed(Date.now() + 1_100, token);
-        throw new DelayedError();
-      }
-      await deps.repos.deliveries.countAttempt(delivery.id);
-      const message = deps.render((member as NonNullable<typeof member>).locale, delivery.notification);
-      try {
+    }
+    try {
+      if (broadcast) {
+        await sendBroadcastMessage(deps.api, decision.chatId, broadcast, { paid: deps.paidBroadcast === true });
+      } else {
+        const message = deps.render(delivery.chat?.locale ?? (member as NonNullable<typeof member>).locale, delivery.notification);
         await deps.api.sendMessage(decision.chatId, message.text, {
           parse_mode: 'HTML',
           link_preview_options: { is_disabled: true },
           ...(message.replyMarkup ? { reply_markup: message.replyMarkup } : {}),
         });
-      } catch (error) {
-        if (error instanceof GrammyError && error.error_code === 429) {
-          const seconds = error.parameters.retry_after ?? 1;
-          log.warn({ retryAfter: seconds }, 'Telegram asked to slow down; pausing the queue');
-          await chatGate.set(pauseKey, String(Date.now() + seconds * 1_000), 'PX', seconds * 1_000);
-          await worker.rateLimit(seconds * 1_000);
-          throw Worker.RateLimitError();
-        }
-        if (error instanceof GrammyError && error.error_code === 403) {
-          await deps.repos.members.update(delivery.memberId, { reachable: false });
-          await deps.repos.deliveries.finish(delivery.id, 'BLOCKED', error.description);
-          return 'BLOCKED';
-        }
-        if (error instanceof GrammyError && error.error_code === 400) {
-          // A malformed message does not get better by retrying.
-          await deps.repos.deliveries.finish(delivery.id, 'FAILED', error.description);
-          log.error({ err: error, deliveryId: delivery.id }, 'delivery refused by Telegram');
-          return 'FAILED';
-        }
-        throw error;
       }
-      await deps.repos.deliveries.finish(delivery.id, 'SENT');
-      return 'SENT';
-    },
-    {
-      connection: deps.redis.connect('worker'),
-      prefix: deps.prefix,
-      concurrency: Math.min(50, Math.max(1, deps.ratePerSecond)),
-      // One job per 1/rate seconds rather than `rate` per second: a per-second window lets two
-      // bursts meet at its edge (2x the rate within one second), which Telegram answers with 429.
-      limiter: { max: 1, duration: Math.max(1, Math.floor(1_000 / deps.ratePerSecond)) },
-    },
-  );
+    } catch (error) {
+      if (error instanceof GrammyError && error.error_code === 429) {
+        const seconds = error.parameters.retry_after ?? 1;
+        log.warn({ retryAfter: seconds }, 'Telegram asked to slow down; pausing the queue');
+        await chatGate.set(pauseKey, String(Date.now() + seconds * 1_000), 'PX', seconds * 1_000);
+        await worker.rateLimit(seconds * 1_000);
+        throw Worker.RateLimitError();
+      }
+      if (error instanceof GrammyError && error.error_code === 403) {
+        // A chat that is not a member's (a staff alert) has no member to mark.
+        if (delivery.memberId !== null) await deps.repos.members.update(delivery.memberId, { reachable: false });
+        await deps.repos.deliveries.finish(delivery.id, 'BLOCKED', error.description);
+        return 'BLOCKED';
+      }
+      if (error instanceof GrammyError && error.error_code === 400) {
+        // A malformed message does not get better by retrying.
+        await deps.repos.deliveries.finish(delivery.id, 'FAILED', error.description);
+        log.error({ err: error, deliveryId: delivery.id }, 'delivery refused by Telegram');
+        return 'FAILED';
+      }
+      throw error;
+    }
+    await deps.repos.deliveries.finish(delivery.id, 'SENT');
+    return 'SENT';
+  }
 
   worker.on('failed', (job, error) => {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
     log.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery failed for good');
-    void deps.repos.deliveries.finish(job.data.deliveryId, 'FAILED', error.message).catch(() => undefined);
+    void deps.repos.deliveries
+      .finish(job.data.deliveryId, 'FAILED', error.message)
+      .then(() => finished(job, 'FAILED'))
+      .catch(() => undefined);
   });
   worker.on('error', (error) => log.warn({ err: error }, 'delivery worker error'));
   return worker;

@@ -1,10 +1,13 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
+import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
 import { sendBirthdayGreetings } from '../domain/jobs/birthday-greetings.js';
 import { expirePoints } from '../domain/jobs/expire-points.js';
 import { sendExpiringReminders } from '../domain/jobs/expiring-reminders.js';
 import { JOB_NAMES } from '../domain/jobs/job-runs.js';
 import { sendWinBackReminders } from '../domain/jobs/win-back.js';
+import { dispatchNpsSurveys } from '../domain/nps/dispatch.js';
+import { NPS_DISPATCH_JOB } from '../domain/nps/surveys.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { Program } from '../domain/program.js';
 import { expireCoupons } from '../domain/rewards/expire-coupons.js';
@@ -84,6 +87,31 @@ export const couponExpiry: JobDefinition<Batch> = {
   run: ({ domain }, payload) => expireCoupons(domain, domain.clock.now(), batchOptions(payload)),
 };
 
+/**
+ * Starts the broadcasts that are due, queues what a crash left unqueued, and finishes (with the
+ * creator's report) those with nothing left to send. Idempotent: starting and finishing are
+ * conditional updates, and queueing a delivery twice is a no-op.
+ */
+export const broadcasts: JobDefinition<z.infer<typeof noPayload>> = {
+  name: 'broadcasts',
+  payload: noPayload,
+  schedule: () => '* * * * *',
+  run: ({ domain }) => runBroadcasts(domain),
+};
+
+/**
+ * NPS: surveys `delayMinutes` after purchases, and closing what is over (with the reward and a
+ * detractor's alert for a follow-up left unfinished). Every 5 minutes, also when new surveys are
+ * switched off: answers to those already sent still close. Idempotent (one survey per purchase,
+ * one message per survey).
+ */
+export const npsDispatch: JobDefinition<Batch> = {
+  name: NPS_DISPATCH_JOB,
+  payload: batch,
+  schedule: () => '*/5 * * * *',
+  run: ({ domain }, payload) => dispatchNpsSurveys(domain, batchOptions(payload)),
+};
+
 export const JOBS: readonly JobDefinition<never>[] = [
   deliverySweep,
   birthdayGreetings,
@@ -91,4 +119,6 @@ export const JOBS: readonly JobDefinition<never>[] = [
   pointsExpiry,
   winBack,
   couponExpiry,
+  broadcasts,
+  npsDispatch,
 ] as unknown as JobDefinition<never>[];

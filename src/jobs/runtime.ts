@@ -3,16 +3,23 @@ import type { Api } from 'grammy';
 import type { Logger } from 'pino';
 import type { I18n } from '../bot/i18n.js';
 import { renderNotification } from '../bot/notifier.js';
+import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
+import type { BroadcastDispatch } from '../domain/broadcasts/types.js';
 import { nextAllowedTime } from '../domain/jobs/schedule-rules.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { RedisHandle } from '../redis.js';
-import { createDeliveryQueue, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
+import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
+import { createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
 import { JOBS } from './registry.js';
 import { createJobsQueue, registerSchedules, startJobsWorker } from './scheduler.js';
 
 export interface QueueRuntime {
   deliveryQueue: Queue<DeliveryJobData>;
+  /** Deliveries of paid broadcasts (allow_paid_broadcast), at their own rate. */
+  paidDeliveryQueue: Queue<DeliveryJobData>;
   jobsQueue: Queue;
+  /** Broadcasts onto the delivery queues, and their reports (the domain's BroadcastDispatch). */
+  broadcastDispatch: BroadcastDispatch;
   /** Every queue of the app, for the operator view and the dashboard. */
   all(): Queue[];
   /** Starts the delivery and jobs workers in this process and registers the schedules. */
@@ -32,14 +39,28 @@ export interface QueueRuntimeOptions {
 /** The queues (producers) for any process, and the workers for the processes that run them. */
 export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
   const deliveryQueue = createDeliveryQueue(options.redis, options.prefix);
+  const paidDeliveryQueue = createDeliveryQueue(options.redis, options.prefix, DELIVERY_PAID_QUEUE);
   const jobsQueue = createJobsQueue(options.redis, options.prefix);
+  const broadcastDispatch = createBroadcastDispatch({
+    deliveryQueue,
+    paidQueue: paidDeliveryQueue,
+    api: options.api,
+    i18n: options.i18n,
+    logger: options.logger,
+  });
   const workers: Worker[] = [];
+  const stops: (() => void)[] = [];
   return {
     deliveryQueue,
+    paidDeliveryQueue,
     jobsQueue,
-    all: () => [deliveryQueue, jobsQueue],
+    broadcastDispatch,
+    all: () => [deliveryQueue, paidDeliveryQueue, jobsQueue],
     async startWorkers(domain) {
       const { program } = domain;
+      const watcher = broadcastCompletionWatcher(domain, options.logger);
+      stops.push(watcher.close);
+      const broadcasts = { broadcastContent: broadcastContentCache(domain.repos.broadcasts), onBroadcastDelivery: watcher.notify };
       workers.push(
         startDeliveryWorker({
           redis: options.redis,
@@ -51,15 +72,37 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           ratePerSecond: options.ratePerSecond,
           render: (locale, notification) => renderNotification(options.i18n, program, locale, notification),
           nextAllowed: (now) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
+          ...broadcasts,
+        }),
+      );
+      // Paid broadcasts: the same worker on their own queue, at the program's paid rate.
+      workers.push(
+        startDeliveryWorker({
+          redis: options.redis,
+          prefix: options.prefix,
+          repos: domain.repos,
+          api: options.api,
+          clock: domain.clock,
+          logger: options.logger,
+          ratePerSecond: program.broadcasts.paidRatePerSecond,
+          concurrency: Math.min(100, program.broadcasts.paidRatePerSecond),
+          queueName: DELIVERY_PAID_QUEUE,
+          paidBroadcast: true,
+          render: (locale, notification) => renderNotification(options.i18n, program, locale, notification),
+          nextAllowed: (now) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
+          ...broadcasts,
         }),
       );
       workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue }, options.logger));
       await registerSchedules(jobsQueue, JOBS, program);
+      // Broadcasts a crash interrupted: their windows back into the queue (job ids dedupe).
+      runBroadcasts(domain).catch((error: unknown) => options.logger.warn({ err: error }, 'could not resume broadcasts'));
     },
     async close() {
+      for (const stop of stops) stop();
       // Workers first: they finish the job in hand, then the producers go.
       await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.all([deliveryQueue.close(), jobsQueue.close()]);
+      await Promise.all([deliveryQueue.close(), paidDeliveryQueue.close(), jobsQueue.close()]);
     },
   };
 }

@@ -133,7 +133,15 @@ describe('purchases', () => {
     const store = await h.store();
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        recordPurchase(h.deps, { memberId: member.id, storeId: store.id, receiptNo: `R-many-${i}`, amountMinor: 10_000, pointsToSpend: 10, idempotencyKey: `k-many-${i}`, actor: till }),
+        recordPurchase(h.deps, {
+          memberId: member.id,
+          storeId: store.id,
+          receiptNo: `R-many-${i}`,
+          amountMinor: 10_000,
+          pointsToSpend: 10,
+          idempotencyKey: `k-many-${i}`,
+          actor: till,
+        }),
       ),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);

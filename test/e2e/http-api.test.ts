@@ -463,7 +463,17 @@ describe('GET /v1/openapi.json', () => {
     expect(response.statusCode).toBe(200);
     const doc = JSON.parse(response.body);
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/members/{memberCode}', '/v1/openapi.json', '/v1/purchases', '/v1/returns']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/v1/broadcasts',
+      '/v1/broadcasts/{id}',
+      '/v1/coupons/{code}',
+      '/v1/coupons/{code}/redeem',
+      '/v1/members/{memberCode}',
+      '/v1/nps',
+      '/v1/openapi.json',
+      '/v1/purchases',
+      '/v1/returns',
+    ]);
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKeyHeader', 'bearerAuth']);
 
     const purchase = doc.paths['/v1/purchases'].post;

@@ -14,7 +14,11 @@ let app: App;
 beforeAll(async () => {
   fake = await FakeBotApi.start();
   db = await createTestDatabase();
-  app = await startTestApp({ fake, databaseUrl: db.url, env: { ADMIN_TELEGRAM_IDS: String(ADMIN), OPS_USERNAME: 'ops', OPS_PASSWORD: 'correct-horse-battery' } });
+  app = await startTestApp({
+    fake,
+    databaseUrl: db.url,
+    env: { ADMIN_TELEGRAM_IDS: String(ADMIN), OPS_USERNAME: 'ops', OPS_PASSWORD: 'correct-horse-battery' },
+  });
 });
 afterEach(() => expectNoViolations(fake));
 afterAll(async () => {
@@ -38,7 +42,9 @@ describe('operator view', () => {
   it('shows admins queue depth and the last run of each job, and nobody else', async () => {
     // A tracked job run, through the queue as the scheduler would run it.
     await app.queues.jobsQueue.add('points-expiry', {});
-    await eventually(async () => (await db.prisma.jobRun.count({ where: { name: 'points-expiry', finishedAt: { not: null } } })) > 0, { what: 'a points-expiry run' });
+    await eventually(async () => (await db.prisma.jobRun.count({ where: { name: 'points-expiry', finishedAt: { not: null } } })) > 0, {
+      what: 'a points-expiry run',
+    });
 
     const admin = new Conversation(fake, { id: ADMIN, first_name: 'Ops', language_code: 'en' });
     const status = await admin.says('/queues');

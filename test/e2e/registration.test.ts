@@ -65,7 +65,7 @@ describe('registration', () => {
     const welcome = await anna.says('05.09.1990');
     expect(welcome.text).toContain('Готово, Анна!');
     expect(welcome.text).toContain('Приветственный бонус: 100 баллов уже на вашем счёте');
-    expect(replyKeyboard(welcome)).toEqual(['💰 Баланс', '💳 Карта', '📜 История', '⚙️ Настройки', '❓ Помощь']);
+    expect(replyKeyboard(welcome)).toEqual(['💰 Баланс', '💳 Карта', '🎁 Награды', '🎯 Задания', '📜 История', '⚙️ Настройки', '❓ Помощь']);
 
     const member = await memberOf(anna);
     expect(member).toMatchObject({

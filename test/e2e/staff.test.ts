@@ -105,7 +105,7 @@ describe('invites', () => {
     const carl = newUser('Carl');
     const welcome = await carl.says(`/start ${payload}`);
     expect(welcome.text).toContain('You are now staff at Tverskaya 1');
-    expect(replyKeyboard(welcome)).toEqual(['🧾 New purchase', '↩️ Return']);
+    expect(replyKeyboard(welcome)).toEqual(['🧾 New purchase', '↩️ Return', '🎟 Redeem coupon']);
     const store = await storeByCode('msk-01');
     expect(await db.prisma.staff.findUnique({ where: { telegramId: BigInt(carl.user.id) } })).toMatchObject({
       role: 'STAFF',
@@ -131,7 +131,7 @@ describe('invites', () => {
     const olga = await hireCashier('Ольга', 'msk-02', 'ru');
     const menu = fake.lastMessageTo(olga.user.id) as SentMessage;
     expect(menu.text).toContain('Теперь вы сотрудник магазина Arbat 12');
-    expect(replyKeyboard(menu)).toEqual(['🧾 Новая покупка', '↩️ Возврат']);
+    expect(replyKeyboard(menu)).toEqual(['🧾 Новая покупка', '↩️ Возврат', '🎟 Погасить купон']);
     const { user: customer, code } = await registerCustomer('Nina');
 
     await olga.says('🧾 Новая покупка');

@@ -12,6 +12,12 @@ function unsupported<T extends object>(name: string): T {
   });
 }
 
+/** Like `unsupported`, except for the methods given. */
+function partial<T extends object>(name: string, methods: Partial<T>): T {
+  const rest = unsupported<T>(name);
+  return new Proxy(methods as T, { get: (target, method) => (method in target ? target[method as keyof T] : rest[method as keyof T]) });
+}
+
 /**
  * In-memory ports for unit tests of use cases. They keep the same promises as the PostgreSQL
  * adapters (unique phone and code, idempotent ledger, no negative balance) but make no claim
@@ -125,11 +131,16 @@ export class MemoryStore implements Repositories {
   apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');
   audit = unsupported<Repositories['audit']>('audit');
   rewards = unsupported<Repositories['rewards']>('rewards');
-  coupons = unsupported<Repositories['coupons']>('coupons');
+  // No coupons are modelled in memory: a member here never holds one.
+  coupons = partial<Repositories['coupons']>('coupons', { listByMember: async () => [], cancelIssuedOfMember: async () => [] });
   lookupThrottle = unsupported<Repositories['lookupThrottle']>('lookupThrottle');
   deliveries = unsupported<Repositories['deliveries']>('deliveries');
   jobs = unsupported<Repositories['jobs']>('jobs');
   jobRuns = unsupported<Repositories['jobRuns']>('jobRuns');
+  broadcasts = unsupported<Repositories['broadcasts']>('broadcasts');
+  tasks = unsupported<Repositories['tasks']>('tasks');
+  referrals = unsupported<Repositories['referrals']>('referrals');
+  surveys = unsupported<Repositories['surveys']>('surveys');
 
   /** Runs the work directly: no rollback, so unit tests assert on what a use case checks before writing. */
   uow: UnitOfWork = { run: (work) => work(this) };

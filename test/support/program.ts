@@ -6,6 +6,16 @@ import { parseProgram } from '../../src/program.js';
 /** The shipped example program, parsed as at start-up: tests run the program users get. */
 export function exampleProgram(overrides: (raw: Record<string, unknown>) => void = () => {}): Program {
   const raw = parse(readFileSync(new URL('../../programs/example.yaml', import.meta.url), 'utf8'));
+  // The example's tasks pay points for first purchases and complete profiles and send messages
+  // about it: tests of other areas run without them; tests of tasks use `programWithTasks`.
+  delete raw.tasks;
+  overrides(raw);
+  return parseProgram(raw, 'programs/example.yaml');
+}
+
+/** The shipped example program with its `tasks` section (badges, referrals, leaderboard, tasks). */
+export function programWithTasks(overrides: (raw: Record<string, unknown>) => void = () => {}): Program {
+  const raw = parse(readFileSync(new URL('../../programs/example.yaml', import.meta.url), 'utf8'));
   overrides(raw);
   return parseProgram(raw, 'programs/example.yaml');
 }

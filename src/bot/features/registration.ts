@@ -3,10 +3,12 @@ import { formatCode } from '../../domain/codes.js';
 import type { Member } from '../../domain/members/member.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../domain/members/registration.js';
 import { isLocale } from '../../domain/program.js';
+import { STORE_VISIT_PREFIX } from '../../domain/tasks/actions.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { languageKeyboard, mainMenu } from '../keyboards.js';
 import { useMember } from '../middleware.js';
+import { replyToStoreVisit } from './tasks.js';
 
 /**
  * /start and the registration steps. The step lives on the member row, so each update is
@@ -75,6 +77,8 @@ export function registrationFeature(deps: BotDeps): Composer<BotContext> {
     });
     useMember(ctx, result.member, deps);
     if (result.kind === 'active') {
+      // A store's QR (s_<store>): the visit counts, once per store and day.
+      if (payload?.startsWith(STORE_VISIT_PREFIX)) return replyToStoreVisit(deps, ctx, result.member, payload.slice(STORE_VISIT_PREFIX.length));
       await ctx.reply(ctx.t('registration.already', { name: result.member.name ?? '' }), { reply_markup: mainMenu(ctx.t) });
       return;
     }

@@ -45,7 +45,8 @@ const wizardSchema = z.object({
 });
 export type Wizard = z.infer<typeof wizardSchema>;
 
-const staffSessionKey = (telegramId: number) => `staff:${telegramId}`;
+/** One open staff step per person: a purchase, a return, or a coupon code awaited (features/redeem.ts). */
+export const staffSessionKey = (telegramId: number) => `staff:${telegramId}`;
 
 // Callback queries already answered in this update: a second answer would be refused by Telegram.
 const answered = new WeakSet<BotContext>();
@@ -91,7 +92,7 @@ export function guard<C extends BotContext>(handler: (ctx: C, next: NextFunction
 }
 
 export function staffMenu(t: Translate, customerToo = false): Keyboard {
-  const keyboard = new Keyboard().text(t('staff.menu.purchase')).text(t('staff.menu.return'));
+  const keyboard = new Keyboard().text(t('staff.menu.purchase')).text(t('staff.menu.return')).row().text(t('staff.menu.redeem'));
   if (customerToo) keyboard.row().text(t('menu.balance')).text(t('menu.card'));
   return keyboard.resized().persistent().placeholder(t('staff.menu.placeholder'));
 }
@@ -363,7 +364,7 @@ export function staffFeatures(deps: BotDeps): StaffFeatures {
       if (payload.startsWith(INVITE_PREFIX)) {
         // Anyone may open an invite; it never starts a customer registration.
         const name = [ctx.from.first_name, ctx.from.last_name].filter(Boolean).join(' ').trim() || null;
-        const staff = await acceptInvite(domain, payload, ctx.from.id, name);
+        const staff = await acceptInvite(domain, payload, ctx.from.id, name, ctx.locale);
         const store = staff.storeId === null ? null : await domain.repos.stores.findById(staff.storeId);
         if (staff.role === 'STAFF')
           await ctx.reply(ctx.t('staff.invite_accepted', { store: store?.name ?? '—' }), { parse_mode: 'HTML', reply_markup: menu(ctx) });

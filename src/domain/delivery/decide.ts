@@ -13,7 +13,9 @@ export type DeliveryDecision =
 
 export function decideDelivery(delivery: Delivery, member: Member | null, now: Date, nextAllowed: (now: Date) => Date): DeliveryDecision {
   if (delivery.status !== 'PENDING') return { action: 'drop', status: 'SKIPPED', reason: `already ${delivery.status.toLowerCase()}` };
-  if (!member || member.status !== 'ACTIVE' || member.telegramId === null) return { action: 'drop', status: 'SKIPPED', reason: 'not an active member' };
+  // A message to a chat that is not a member's (a staff alert): no member settings apply.
+  if (delivery.chat) return { action: 'send', chatId: delivery.chat.chatId };
+  if (member?.status !== 'ACTIVE' || member.telegramId === null) return { action: 'drop', status: 'SKIPPED', reason: 'not an active member' };
   if (!member.reachable) return { action: 'drop', status: 'BLOCKED', reason: 'member blocked the bot' };
   if (delivery.class !== 'transactional') {
     if (!member.notificationsEnabled) return { action: 'drop', status: 'SKIPPED', reason: 'notifications off' };

@@ -108,7 +108,7 @@ export interface Completed {
 export async function provideBirthday(deps: DomainDeps, telegramId: number, text: string | null): Promise<Completed> {
   const now = deps.clock.now();
   const birthday = text === null ? null : parseBirthday(text, localDate(now, deps.program.timezone));
-  return deps.uow.run(async (repos) => {
+  const completed = await deps.uow.run(async (repos) => {
     const member = await registeringMember(repos, telegramId, 'BIRTHDAY');
     await repos.members.update(member.id, {
       birthday,
@@ -133,4 +133,14 @@ export async function provideBirthday(deps: DomainDeps, telegramId: number, text
     const completed = await repos.members.findById(member.id);
     return { member: completed as Member, welcomeBonus: points };
   });
+  // The deep link the member came with (a friend's invite, a store's QR) and a complete profile
+  // count now (src/domain/tasks/subscriber.ts).
+  await deps.events?.publish({
+    type: 'registrationCompleted',
+    id: `registration:${completed.member.id}`,
+    memberId: completed.member.id,
+    startPayload: completed.member.startPayload,
+    at: now,
+  });
+  return completed;
 }

@@ -47,12 +47,21 @@ export async function exportMemberData(deps: DomainDeps, telegramId: number) {
 /**
  * Erasure: personal fields are wiped, the Telegram link is cut (so nothing is ever sent
  * again and a later /start begins afresh), remaining points are closed through the ledger,
- * and the anonymous accounting records stay.
+ * and the anonymous accounting records stay. Unused coupons are cancelled without a refund
+ * (the points are closed anyway), so a deleted member's coupon can no longer be redeemed;
+ * their units go back to a limited stock.
  */
 export async function deleteMember(deps: DomainDeps, telegramId: number): Promise<void> {
   const now = deps.clock.now();
   await deps.uow.run(async (repos) => {
     const member = await activeMember(repos, telegramId);
+    // Lock order reward -> coupons -> member, as in takeReward, cancelCoupon and expireCoupons.
+    const issued = (await repos.coupons.listByMember(member.id)).filter((coupon) => coupon.status === 'ISSUED');
+    for (const rewardId of [...new Set(issued.map((coupon) => coupon.rewardId))].sort((a, b) => a - b)) await repos.rewards.lockById(rewardId);
+    const cancelled = await repos.coupons.cancelIssuedOfMember(member.id, now);
+    const perReward = new Map<number, number>();
+    for (const coupon of cancelled) perReward.set(coupon.rewardId, (perReward.get(coupon.rewardId) ?? 0) + 1);
+    for (const [rewardId, count] of perReward) await repos.rewards.returnStock(rewardId, count);
     await repos.ledger.post({
       kind: 'debit',
       type: 'CLOSE',

@@ -168,5 +168,15 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
   });
   if (result.upgradedTo)
     await deps.notifier.notify(input.memberId, { kind: 'tierUpgraded', tierCode: result.upgradedTo.code, discountPercent: result.upgradedTo.discountPercent });
+  // Tasks and referrals follow purchases (src/domain/tasks/subscriber.ts).
+  await deps.events?.publish({
+    type: 'purchaseRecorded',
+    id: `purchase:${result.purchase.id}`,
+    memberId: input.memberId,
+    purchaseId: result.purchase.id,
+    storeId: input.storeId,
+    amountMinor: input.amountMinor,
+    at: now,
+  });
   return result;
 }

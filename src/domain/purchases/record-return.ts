@@ -116,6 +116,16 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
       balance: result.balance,
       storeName: (store as Store | null)?.name ?? '',
     });
+    // Tasks take back the progress the purchase gave (src/domain/tasks/subscriber.ts).
+    await deps.events?.publish({
+      type: 'returnRecorded',
+      id: `return:${result.purchaseReturn.id}`,
+      memberId: result.memberId,
+      purchaseId: result.purchaseReturn.purchaseId,
+      returnId: result.purchaseReturn.id,
+      amountMinor: result.purchaseReturn.amountMinor,
+      at: now,
+    });
   }
   return result;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import type { Actor } from '../ledger/types.js';
 import type { DomainDeps, StaffMember, StaffRole, Store } from '../ports.js';
+import type { Locale } from '../program.js';
 
 /**
  * Who may do what. Every staff, marketer and admin action calls `requireRole` with the
@@ -59,12 +60,12 @@ export async function createInvite(
 }
 
 /** Turns an invite into a staff role for the person who opened it; each invite works once. */
-export async function acceptInvite(deps: DomainDeps, payload: string, telegramId: number, name: string | null): Promise<StaffMember> {
+export async function acceptInvite(deps: DomainDeps, payload: string, telegramId: number, name: string | null, locale?: Locale | null): Promise<StaffMember> {
   const token = payload.slice(INVITE_PREFIX.length);
   return deps.uow.run(async (repos) => {
     const invite = await repos.invites.consume(token, telegramId, deps.clock.now());
     if (!invite) throw new DomainError('INVITE_INVALID');
-    const staff = await repos.staff.upsert({ telegramId, role: invite.role, storeId: invite.storeId, name });
+    const staff = await repos.staff.upsert({ telegramId, role: invite.role, storeId: invite.storeId, name, locale: locale ?? null });
     await repos.audit.record({
       actor: { type: 'STAFF', id: String(telegramId) },
       action: 'invite.accepted',

@@ -1,6 +1,10 @@
 import { z } from 'zod';
+import { broadcastPaths, broadcastRequestSchema, broadcastResponseSchema } from './broadcasts.js';
+import { npsPaths, npsResponseSchema } from './nps.js';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problems.js';
 import {
+  couponRedeemRequestSchema,
+  couponResponseSchema,
   idempotencyKeySchema,
   memberResponseSchema,
   purchaseRequestSchema,
@@ -31,6 +35,11 @@ function componentSchemas(): Record<string, JsonObject> {
   add('ReturnRequest', returnRequestSchema, 'input');
   add('ReturnResponse', returnResponseSchema, 'output');
   add('MemberResponse', memberResponseSchema, 'output');
+  add('CouponRedeemRequest', couponRedeemRequestSchema, 'input');
+  add('CouponResponse', couponResponseSchema, 'output');
+  add('BroadcastRequest', broadcastRequestSchema, 'input');
+  add('BroadcastResponse', broadcastResponseSchema, 'output');
+  add('NpsResponse', npsResponseSchema, 'output');
   add('Problem', problemSchema, 'output');
   return schemas;
 }
@@ -72,6 +81,14 @@ const idempotencyKeyParameter = {
   schema: { type: 'string', minLength: 1, maxLength: 200 },
 };
 
+const couponCodeParameter = {
+  name: 'code',
+  in: 'path',
+  required: true,
+  description: 'The coupon code as printed or scanned (12 characters; any case, spaces and dashes allowed)',
+  schema: { type: 'string', minLength: 1, maxLength: 32 },
+};
+
 const replayedHeader = {
   'Idempotent-Replayed': {
     description: 'Present (`true`) when the answer is the stored result of an earlier request',
@@ -94,7 +111,7 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
       title: 'Loyalty program till/CRM API',
       version: '1.0.0',
       description: [
-        'Accrue and spend points for purchases, reverse them for returns, and look up members.',
+        'Accrue and spend points for purchases, reverse them for returns, look up members, and look up and redeem coupons.',
         'Money is in minor units (integers). Errors are RFC 9457 problem details with a stable `code`.',
         `Each API key may send ${options.rateLimit.limit} requests per ${options.rateLimit.windowSeconds} s; over that the answer is 429 with Retry-After.`,
       ].join('\n\n'),
@@ -169,6 +186,51 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
           },
         },
       },
+      '/v1/coupons/{code}': {
+        get: {
+          operationId: 'getCoupon',
+          summary: 'Look up a coupon by its code: reward, first name of its owner, status, expiry',
+          description:
+            'Unknown codes count towards a brute-force guard per API key: after a few within minutes the key must wait (429 TOO_MANY_ATTEMPTS with Retry-After).',
+          parameters: [couponCodeParameter],
+          responses: {
+            '200': { description: 'The coupon, whatever its status', content: { 'application/json': { schema: ref('CouponResponse') } } },
+            ...problemsByStatus(['COUPON_CODE_INVALID', ...common, 'COUPON_NOT_FOUND', 'TOO_MANY_ATTEMPTS']),
+          },
+        },
+      },
+      '/v1/coupons/{code}/redeem': {
+        post: {
+          operationId: 'redeemCoupon',
+          summary: 'Redeem a coupon: ISSUED -> REDEEMED once, recording the store and the time; the customer is told',
+          description:
+            'Of any number of concurrent redemptions exactly one succeeds; the others get 409 ALREADY_REDEEMED with `details.redeemedAt` and `details.storeName`. An expired coupon is 422 COUPON_EXPIRED (`details.expiresAt`), a cancelled one 422 COUPON_CANCELLED (`details.cancelledAt`).',
+          parameters: [couponCodeParameter, idempotencyKeyParameter],
+          requestBody: { required: false, content: { 'application/json': { schema: ref('CouponRedeemRequest') } } },
+          responses: {
+            '201': { description: 'The coupon was redeemed now', content: { 'application/json': { schema: ref('CouponResponse') } } },
+            '200': {
+              description: 'A retry: this API key had redeemed the coupon under this Idempotency-Key before; nothing was written now',
+              headers: replayedHeader,
+              content: { 'application/json': { schema: ref('CouponResponse') } },
+            },
+            ...problemsByStatus([
+              ...bodyErrors,
+              'COUPON_CODE_INVALID',
+              ...common,
+              'FORBIDDEN',
+              'STORE_NOT_FOUND',
+              'COUPON_NOT_FOUND',
+              'ALREADY_REDEEMED',
+              'COUPON_EXPIRED',
+              'COUPON_CANCELLED',
+              'TOO_MANY_ATTEMPTS',
+            ]),
+          },
+        },
+      },
+      ...broadcastPaths({ ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors }),
+      ...npsPaths({ ref, problemsByStatus, common }),
       '/v1/openapi.json': {
         get: {
           operationId: 'getOpenApi',

@@ -3,17 +3,23 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { isMemberCode, normalizeCode } from '../../domain/codes.js';
 import { DomainError } from '../../domain/errors.js';
-import type { DomainDeps } from '../../domain/ports.js';
+import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
 import { findMemberForStaff } from '../../domain/purchases/find-member.js';
 import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
+import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
 import { tierByCode } from '../../domain/tiers.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
+import { registerBroadcastRoutes } from './broadcasts.js';
+import { registerNpsRoutes } from './nps.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { type FieldError, fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import {
+  type CouponResponse,
+  couponParamsSchema,
+  couponRedeemRequestSchema,
   idempotencyKeySchema,
   type MemberResponse,
   memberParamsSchema,
@@ -70,6 +76,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     secured.addHook('onRequest', authenticate(domain));
     secured.addHook('onRequest', limiter.hook);
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
+    registerBroadcastRoutes(secured, domain);
+    registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
 
     secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
@@ -118,6 +126,51 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
       };
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.replayed ? 200 : 201).send(response);
+    });
+
+    // Coupons: a till looks a coupon up, then redeems it. Wrong codes count towards the
+    // brute-force guard of this API key (429 TOO_MANY_ATTEMPTS with Retry-After).
+    const couponCode = (request: FastifyRequest) => {
+      const params = couponParamsSchema.safeParse(request.params);
+      if (!params.success) throw validationProblem(fieldErrors(params.error, 'code'));
+      return params.data.code;
+    };
+    /** The till acting: a key bound to a store redeems there; an unbound key where it says (or online). */
+    const tillOperator = async (key: ApiKeyRecord, storeCode: string | undefined): Promise<CouponOperator> => ({
+      kind: 'till',
+      actor: actorOfKey(key),
+      storeId: key.storeId !== null || storeCode !== undefined ? (await storeForRequest(domain, key, storeCode)).id : null,
+    });
+    const couponResponse = ({ coupon, memberFirstName, canRedeem }: CouponForRedemption): CouponResponse => ({
+      code: coupon.displayCode,
+      status: coupon.status,
+      canRedeem,
+      reward: { code: coupon.reward.code, title: coupon.reward.title[options.defaultLocale] },
+      kind: coupon.kind,
+      value: coupon.value,
+      memberName: memberFirstName,
+      issuedAt: coupon.issuedAt.toISOString(),
+      expiresAt: coupon.expiresAt.toISOString(),
+      redeemedAt: coupon.redeemedAt?.toISOString() ?? null,
+      redeemedStoreName: coupon.redeemedStoreName,
+      cancelledAt: coupon.cancelledAt?.toISOString() ?? null,
+    });
+
+    secured.get('/coupons/:code', async (request) => {
+      const code = couponCode(request);
+      const key = requireKey(request);
+      return couponResponse(await getCouponForRedemption(domain, { code, operator: await tillOperator(key, undefined) }));
+    });
+
+    secured.post('/coupons/:code/redeem', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+      const code = couponCode(request);
+      // The body is optional: no body is the same as {}.
+      if (request.body === undefined || request.body === null) request.body = {};
+      const { body, idempotencyKey } = parseCommand(couponRedeemRequestSchema, request);
+      const key = requireKey(request);
+      const result = await redeemCoupon(domain, { code, operator: await tillOperator(key, body.storeCode), idempotencyKey });
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(result.replayed ? 200 : 201).send(couponResponse(result));
     });
 
     secured.get('/members/:memberCode', async (request) => {

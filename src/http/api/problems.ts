@@ -58,6 +58,9 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   INVITE_INVALID: { status: 400, title: 'The invite is not valid' },
   REWARD_INVALID: { status: 400, title: 'The reward is not valid' },
   COUPON_CODE_INVALID: { status: 400, title: 'The coupon code is not valid (check character mismatch)', field: 'couponCode' },
+  BROADCAST_INVALID: { status: 400, title: 'The broadcast message is not valid', field: 'text' },
+  SEGMENT_INVALID: { status: 400, title: 'The segment is not valid', field: 'segment' },
+  SCHEDULE_INVALID: { status: 400, title: 'The start time must be in the future (within a year)', field: 'scheduledAt' },
   // Domain: things that do not exist
   MEMBER_NOT_FOUND: { status: 404, title: 'No active member with this card code or phone' },
   MEMBER_NOT_ACTIVE: { status: 404, title: 'The member is not active' },
@@ -65,12 +68,16 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   PURCHASE_NOT_FOUND: { status: 404, title: 'No purchase with this receipt number at this store', field: 'receiptNo' },
   REWARD_NOT_FOUND: { status: 404, title: 'No such reward' },
   COUPON_NOT_FOUND: { status: 404, title: 'No such coupon', field: 'couponCode' },
+  BROADCAST_NOT_FOUND: { status: 404, title: 'No such broadcast' },
+  TASK_NOT_FOUND: { status: 404, title: 'No such task' },
   // Domain: conflicts with what was recorded before
   IDEMPOTENCY_CONFLICT: { status: 409, title: 'This Idempotency-Key was used for a different request' },
   RECEIPT_DUPLICATE: { status: 409, title: 'This receipt was recorded before with different data' },
   PHONE_TAKEN: { status: 409, title: 'The phone number belongs to another member' },
   WRONG_STEP: { status: 409, title: 'The action does not fit the current state' },
   ALREADY_REDEEMED: { status: 409, title: 'The coupon has been redeemed already' },
+  BROADCAST_NOT_CANCELLABLE: { status: 409, title: 'The broadcast has finished or was cancelled already' },
+  TASK_ALREADY_CLAIMED: { status: 409, title: 'The reward of this task has been claimed already' },
   // Domain: understood, but the rules say no
   INSUFFICIENT_POINTS: { status: 422, title: 'The member does not have enough points' },
   POINTS_OVER_CAP: { status: 422, title: 'Points may pay only part of the bill', field: 'pointsToSpend' },
@@ -82,6 +89,7 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   TIER_TOO_LOW: { status: 422, title: "The member's tier is too low for this reward" },
   COUPON_EXPIRED: { status: 422, title: 'The coupon has expired' },
   COUPON_CANCELLED: { status: 422, title: 'The coupon has been cancelled' },
+  TASK_NOT_COMPLETED: { status: 422, title: 'The task is not completed' },
   // Domain: who may do what, and how often
   FORBIDDEN: { status: 403, title: 'This API key may not do this' },
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many attempts; try again later' },
@@ -158,7 +166,9 @@ export function toProblem(error: unknown): RenderedProblem | null {
     const kind = PROBLEMS[error.code];
     const field = typeof namedField === 'string' ? namedField : kind.field;
     const errors = kind.status === 400 && field ? [{ field, message: kind.title }] : undefined;
-    return { body: render(error.code, { errors, details }), headers: {} };
+    // The brute-force guard on coupon codes says how long to wait, as the rate limit does.
+    const wait = error.code === 'TOO_MANY_ATTEMPTS' ? details.retryAfterSeconds : undefined;
+    return { body: render(error.code, { errors, details }), headers: typeof wait === 'number' ? { 'Retry-After': String(wait) } : {} };
   }
   const fastifyError = error as Partial<FastifyError> | null;
   const status = typeof fastifyError?.statusCode === 'number' ? fastifyError.statusCode : 0;

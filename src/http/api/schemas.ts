@@ -59,6 +59,32 @@ export const memberResponseSchema = z.object({
   balance: z.int(),
 });
 
+export const couponParamsSchema = z.strictObject({ code: z.string().min(1).max(32) });
+
+export const couponRedeemRequestSchema = z.strictObject({
+  storeCode: storeCode
+    .optional()
+    .describe('The store where the coupon is used; a key bound to a store uses its own (naming another is 403); an unbound key may leave it out (online)'),
+});
+
+const instant = z.string().describe('ISO 8601 date and time (UTC)');
+
+export const couponResponseSchema = z.object({
+  code: z.string().describe('The coupon code as printed, in groups of four, e.g. ABCD-EFGH-JKMN'),
+  status: z.enum(['ISSUED', 'REDEEMED', 'EXPIRED', 'CANCELLED']).describe('ISSUED: valid and unused'),
+  canRedeem: z.boolean().describe('ISSUED and unexpired: POST .../redeem will succeed unless someone redeems it first'),
+  reward: z.object({ code: z.string(), title: z.string().describe("In the program's default locale") }),
+  kind: z.enum(['PERCENT_COUPON', 'FIXED_COUPON', 'FREE_ITEM', 'GIFT']),
+  value: z.int().nullable().describe('Percent off (PERCENT_COUPON) or minor units off (FIXED_COUPON); null for FREE_ITEM and GIFT'),
+  memberName: z.string().nullable().describe('First name only, to greet the customer'),
+  issuedAt: instant,
+  expiresAt: instant,
+  redeemedAt: instant.nullable(),
+  redeemedStoreName: z.string().nullable().describe('Where it was redeemed (null: not redeemed, or redeemed online)'),
+  cancelledAt: instant.nullable(),
+});
+
 export type PurchaseResponse = z.infer<typeof purchaseResponseSchema>;
+export type CouponResponse = z.infer<typeof couponResponseSchema>;
 export type ReturnResponse = z.infer<typeof returnResponseSchema>;
 export type MemberResponse = z.infer<typeof memberResponseSchema>;

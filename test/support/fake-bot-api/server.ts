@@ -377,6 +377,19 @@ export class FakeBotApi {
     return this.enqueue({ message: clone(message) });
   }
 
+  /** Text with formatting, as a Telegram client sends it: the entities the user's formatting made. */
+  sendFormattedText(user: FakeUser, text: string, entities: Json[]): Update {
+    const message = this.addUserMessage(user, { text, entities: nonEmpty(entities) });
+    return this.enqueue({ message: clone(message) });
+  }
+
+  /** A photo from the user, with an optional caption; the bot may send it on by its file_id. */
+  sendUserPhoto(user: FakeUser, opts: { caption?: string; caption_entities?: Json[] } = {}): Update {
+    const photo = this.photoSizes({ ref: 'user-upload' });
+    const message = this.addUserMessage(user, { photo, caption: opts.caption, caption_entities: nonEmpty(opts.caption_entities) });
+    return this.enqueue({ message: clone(message) });
+  }
+
   sendContact(user: FakeUser, contact: { phone_number: string; first_name?: string; user_id?: number }): Update {
     const message = this.addUserMessage(user, {
       contact: compact({

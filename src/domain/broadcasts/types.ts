@@ -1,0 +1,190 @@
+import type { Actor } from '../ledger/types.js';
+import type { NpsGroup } from '../nps/score.js';
+import type { Locale } from '../program.js';
+
+/**
+ * Broadcasts: a marketer's (or the CRM's) message to a segment of members. Plain data here; the
+ * adapters validate input (zod) and render it. See start-broadcast.ts for how a broadcast runs.
+ */
+
+/**
+ * A Telegram MessageEntity of the text or caption, kept exactly as the marketer typed it and
+ * sent back as is (`entities` / `caption_entities`): the text is never re-parsed as markup.
+ * Offsets and lengths are in UTF-16 code units, like JavaScript string indices.
+ */
+export interface TextEntity {
+  type: string;
+  offset: number;
+  length: number;
+  url?: string;
+  language?: string;
+  custom_emoji_id?: string;
+  [key: string]: unknown;
+}
+
+/** An inline URL button under the message: a web link or a bot deep link (https://t.me/<bot>?start=rewards). */
+export interface BroadcastButton {
+  text: string;
+  url: string;
+}
+
+export interface BroadcastContent {
+  /** The text, or the caption when there is a photo (may then be empty). */
+  text: string;
+  entities: TextEntity[];
+  /** Telegram's file_id of the photo the marketer uploaded; null: a text message. */
+  photoFileId: string | null;
+  button: BroadcastButton | null;
+}
+
+export { NPS_GROUPS, type NpsGroup } from '../nps/score.js';
+
+/**
+ * Who a broadcast goes to. Every filter that is set must hold (AND); a list matches any of its
+ * values (OR). An empty segment is everyone. Whatever the filters, only ACTIVE members who take
+ * marketing messages (`notificationsEnabled`) and are reachable receive it.
+ */
+export interface Segment {
+  /** Tier codes of the program. */
+  tiers?: string[];
+  languages?: Locale[];
+  /** Home store codes: a member's home store is the store of their latest purchase. */
+  stores?: string[];
+  /** The latest purchase is more than N days old (members who never bought do not match: see `neverPurchased`). */
+  lastPurchaseOlderThanDays?: number;
+  /** At least one purchase in the last N days. */
+  lastPurchaseWithinDays?: number;
+  registeredWithinDays?: number;
+  /** Birthday in the current month of the program's time zone. */
+  birthdayThisMonth?: boolean;
+  /** NPS group of the member's latest answered survey (members who never answered do not match). */
+  npsGroups?: NpsGroup[];
+  /** Points (open lots) expiring within the next N days. */
+  pointsExpiringWithinDays?: number;
+  minBalance?: number;
+  neverPurchased?: boolean;
+}
+
+/** A segment resolved against the clock and the database: what the audience query runs. */
+export interface AudienceQuery {
+  tiers: string[] | null;
+  /** Members with no tier yet hold the program's first tier. */
+  firstTier: string;
+  locales: Locale[] | null;
+  storeIds: number[] | null;
+  lastPurchaseBefore: Date | null;
+  lastPurchaseSince: Date | null;
+  registeredSince: Date | null;
+  birthdayMonth: number | null;
+  npsGroups: NpsGroup[] | null;
+  pointsExpiring: { after: Date; before: Date } | null;
+  minBalance: number | null;
+  neverPurchased: boolean;
+}
+
+/** Members the segment matches: those who will receive it, and those it leaves out and why. */
+export interface AudienceSize {
+  recipients: number;
+  /** Matching, but they turned notifications off. */
+  optedOut: number;
+  /** Matching, but they blocked the bot. */
+  unreachable: number;
+}
+
+export type BroadcastStatus = 'SCHEDULED' | 'SENDING' | 'DONE' | 'CANCELLED';
+
+/** The delivery list of a broadcast by outcome. */
+export interface BroadcastCounts {
+  pending: number;
+  sent: number;
+  /** Blocked the bot: known when the list was resolved, or answered 403. */
+  blocked: number;
+  failed: number;
+  /** Opted out of marketing messages (when resolved, or since) or no longer active. */
+  skipped: number;
+  /** Not sent because the broadcast was cancelled. */
+  cancelled: number;
+}
+
+export interface Broadcast {
+  id: number;
+  status: BroadcastStatus;
+  content: BroadcastContent;
+  segment: Segment;
+  paid: boolean;
+  /** When it starts (or started): the requested time, moved past the program's quiet hours. */
+  scheduledAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  cancelledAt: Date | null;
+  /** Rows in the delivery list (0 until it starts). */
+  audience: number;
+  /** Deliveries with ids up to this one have been handed to the queue. */
+  queuedThroughId: number;
+  /** The final counts, written when it finishes or is cancelled (live counts: BroadcastRepository.counts). */
+  final: Omit<BroadcastCounts, 'pending'>;
+  createdBy: Actor;
+  /** The marketer's chat for the final report, and their language; null when created through the API. */
+  reportTo: { chatId: number; locale: Locale } | null;
+  idempotencyKey: string | null;
+  createdAt: Date;
+}
+
+export interface NewBroadcast {
+  content: BroadcastContent;
+  segment: Segment;
+  paid: boolean;
+  scheduledAt: Date;
+  createdBy: Actor;
+  reportTo: { chatId: number; locale: Locale } | null;
+  idempotencyKey: string | null;
+}
+
+export interface BroadcastRepository {
+  /** Null when the idempotency key was used before. */
+  create(value: NewBroadcast): Promise<Broadcast | null>;
+  findById(id: number): Promise<Broadcast | null>;
+  findByKey(idempotencyKey: string): Promise<Broadcast | null>;
+  /** The most recent first. */
+  list(limit: number): Promise<Broadcast[]>;
+  audienceSize(query: AudienceQuery): Promise<AudienceSize>;
+  /**
+   * SCHEDULED -> SENDING and the delivery list, atomically, in one set-based statement: one row
+   * per matching ACTIVE member (dedupe key `broadcast:<id>:<memberId>`, conflicts ignored),
+   * PENDING for recipients, SKIPPED for the opted-out, BLOCKED for the unreachable. Null (and
+   * nothing written) when the broadcast was not SCHEDULED: started by someone else, or cancelled.
+   */
+  start(id: number, query: AudienceQuery, now: Date): Promise<Broadcast | null>;
+  /** Ids of PENDING deliveries of the broadcast with id > `afterId`, ascending, at most `limit`. */
+  pendingDeliveries(id: number, afterId: number, limit: number): Promise<number[]>;
+  /** How many PENDING deliveries with id <= `throughId` there are (those queued, not yet done), counting at most `cap`. */
+  queuedPending(id: number, throughId: number, cap: number): Promise<number>;
+  /** Records that deliveries up to `deliveryId` are queued (never moves back). */
+  markQueued(id: number, deliveryId: number): Promise<void>;
+  /**
+   * SCHEDULED or SENDING -> CANCELLED, and its PENDING deliveries -> SKIPPED ('cancelled'), in
+   * one transaction; returns those deliveries' ids. Null when it was neither.
+   */
+  cancel(id: number, now: Date): Promise<{ broadcast: Broadcast; withdrawn: number[] } | null>;
+  /** Live counts of the delivery list. */
+  counts(id: number): Promise<BroadcastCounts>;
+  /** SENDING with no PENDING delivery left -> DONE with the final counts; null otherwise. */
+  finishIfDone(id: number, now: Date): Promise<Broadcast | null>;
+  /** SCHEDULED broadcasts due at `now`, oldest first. */
+  due(now: Date, limit: number): Promise<number[]>;
+  /** Every SENDING broadcast. */
+  sending(): Promise<Broadcast[]>;
+}
+
+/**
+ * The way out of the domain for a running broadcast: the delivery queue (the paid queue for a
+ * paid broadcast) and the final report to its creator. Implemented in src/jobs/broadcasts.ts.
+ */
+export interface BroadcastDispatch {
+  /** Queues these deliveries (PENDING rows of the broadcast); queueing one already queued does nothing. */
+  enqueue(broadcast: Pick<Broadcast, 'id' | 'paid'>, deliveryIds: readonly number[]): Promise<void>;
+  /** Takes cancelled deliveries out of the queue; best effort (the worker drops them anyway). */
+  withdraw(broadcast: Pick<Broadcast, 'id' | 'paid'>, deliveryIds: readonly number[]): Promise<void>;
+  /** The final report to whoever created it (when created in the chat). */
+  report(broadcast: Broadcast, counts: BroadcastCounts): Promise<void>;
+}

@@ -1,0 +1,41 @@
+import { DomainError } from '../errors.js';
+import type { DomainDeps } from '../ports.js';
+import { authorize, type BroadcastAuthor } from './access.js';
+import { assertSegment, audienceQuery, normalizeSegment } from './segment.js';
+import type { AudienceSize, Broadcast, BroadcastCounts, Segment } from './types.js';
+
+export interface BroadcastView {
+  broadcast: Broadcast;
+  counts: BroadcastCounts;
+  /** From start to finish (or cancel, or now while it runs), in ms; null before it starts. */
+  durationMs: number | null;
+}
+
+async function view(deps: DomainDeps, broadcast: Broadcast): Promise<BroadcastView> {
+  const counts: BroadcastCounts =
+    broadcast.status === 'SENDING' || broadcast.status === 'CANCELLED' ? await deps.repos.broadcasts.counts(broadcast.id) : { pending: 0, ...broadcast.final };
+  const end = broadcast.finishedAt ?? broadcast.cancelledAt ?? deps.clock.now();
+  return { broadcast, counts, durationMs: broadcast.startedAt ? Math.max(0, end.getTime() - broadcast.startedAt.getTime()) : null };
+}
+
+/** One broadcast with its progress (live while it runs). */
+export async function getBroadcast(deps: DomainDeps, by: BroadcastAuthor, id: number): Promise<BroadcastView> {
+  await authorize(deps, by);
+  const broadcast = await deps.repos.broadcasts.findById(id);
+  if (!broadcast) throw new DomainError('BROADCAST_NOT_FOUND', { broadcastId: id });
+  return view(deps, broadcast);
+}
+
+/** The most recent broadcasts, newest first, with their progress. */
+export async function listBroadcasts(deps: DomainDeps, by: BroadcastAuthor, limit = 10): Promise<BroadcastView[]> {
+  await authorize(deps, by);
+  const broadcasts = await deps.repos.broadcasts.list(limit);
+  return Promise.all(broadcasts.map((broadcast) => view(deps, broadcast)));
+}
+
+/** How many members a segment reaches now (and how many it leaves out, and why). */
+export async function measureAudience(deps: DomainDeps, by: BroadcastAuthor, segment: Segment): Promise<AudienceSize> {
+  await authorize(deps, by);
+  assertSegment(segment, deps.program);
+  return deps.repos.broadcasts.audienceSize(await audienceQuery(deps, normalizeSegment(segment), { strict: true }));
+}

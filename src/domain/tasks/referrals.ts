@@ -1,0 +1,145 @@
+import { normalizeCode } from '../codes.js';
+import { expiryFor } from '../ledger/expiry.js';
+import type { DomainDeps } from '../ports.js';
+import { monthBounds } from './periods.js';
+import type { Referral } from './ports.js';
+import { processTaskEvent } from './process-event.js';
+
+/**
+ * Invite-a-friend. Every member's invite link is `https://t.me/<bot>?start=ref_<card code>`. A
+ * friend who completes registration through it is linked to the inviter (PENDING); the friend's
+ * first purchase of at least `referrals.minPurchaseMinor` within `windowDays` converts it and
+ * rewards both through the ledger (keys `referral:<id>:friend` / `:referrer`). The rules, all
+ * here in the domain: referrals must be on; no self-referral (also a CHECK in the database); a
+ * friend is referred once, ever (unique friend); only new members count (the link is accepted
+ * only as part of the friend's own registration: registered within the last day, no purchase
+ * yet); at most `monthlyCap` referrer rewards per calendar month, beyond which the friend is
+ * still rewarded and the referrer is not. A return of the converting purchase keeps the rewards.
+ */
+
+export const REFERRAL_PREFIX = 'ref_';
+const NEW_MEMBER_WINDOW_MS = 86_400_000;
+const DAY_MS = 86_400_000;
+const ACTOR = { type: 'SYSTEM' as const, id: 'referrals' };
+
+export type ReferralRefusal = 'DISABLED' | 'UNKNOWN_REFERRER' | 'SELF' | 'NOT_NEW' | 'ALREADY_REFERRED';
+export type ReferralLink = { kind: 'linked'; referral: Referral } | { kind: 'refused'; reason: ReferralRefusal };
+
+export const inviteLink = (botUsername: string, memberCode: string) => `https://t.me/${botUsername}?start=${REFERRAL_PREFIX}${memberCode}`;
+
+/** Links a newly registered member to the member whose invite link they came with. */
+export async function registerReferral(deps: DomainDeps, friendId: number, referrerCode: string): Promise<ReferralLink> {
+  const refused = (reason: ReferralRefusal): ReferralLink => ({ kind: 'refused', reason });
+  if (!deps.program.tasks.referrals.enabled) return refused('DISABLED');
+  const now = deps.clock.now();
+  const referrer = await deps.repos.members.findByCode(normalizeCode(referrerCode));
+  if (referrer?.status !== 'ACTIVE') return refused('UNKNOWN_REFERRER');
+  if (referrer.id === friendId) return refused('SELF');
+  const friend = await deps.repos.members.findById(friendId);
+  if (friend?.status !== 'ACTIVE' || !friend.registeredAt) return refused('NOT_NEW');
+  if (now.getTime() - friend.registeredAt.getTime() > NEW_MEMBER_WINDOW_MS || friend.registeredAt < (referrer.registeredAt ?? now)) return refused('NOT_NEW');
+  if (await deps.repos.tasks.hasPurchases(friendId)) return refused('NOT_NEW');
+  const referral = await deps.repos.referrals.create({ referrerId: referrer.id, friendId, createdAt: now });
+  return referral ? { kind: 'linked', referral } : refused('ALREADY_REFERRED');
+}
+
+export interface ReferralConversion {
+  referral: Referral;
+  friendPoints: number;
+  referrerPoints: number;
+  /** The referrer's monthly cap had been reached: only the friend was rewarded. */
+  capped: boolean;
+}
+
+/**
+ * The friend bought: converts their pending referral if the purchase qualifies. Idempotent and
+ * safe against concurrent purchases: the referral row is locked and moves PENDING -> CONVERTED
+ * once; the cap is counted under the referrer's row lock, so two friends converting at once
+ * cannot both take the last place.
+ */
+export async function convertReferral(
+  deps: DomainDeps,
+  friendId: number,
+  purchase: { purchaseId: number; amountMinor: number; at: Date },
+): Promise<ReferralConversion | null> {
+  const rules = deps.program.tasks.referrals;
+  if (!rules.enabled || purchase.amountMinor < rules.minPurchaseMinor) return null;
+  const pending = await deps.repos.referrals.findByFriend(friendId);
+  if (pending?.status !== 'PENDING') return null;
+  const now = deps.clock.now();
+
+  const conversion = await deps.uow.run(async (repos): Promise<ReferralConversion | null> => {
+    const referral = await repos.referrals.lockByFriend(friendId);
+    if (referral?.status !== 'PENDING') return null;
+    if (purchase.at.getTime() > referral.createdAt.getTime() + rules.windowDays * DAY_MS) {
+      await repos.referrals.finish(referral.id, { status: 'EXPIRED', at: purchase.at, purchaseId: null, referrerRewarded: false });
+      return null;
+    }
+    await repos.tasks.lockMember(referral.referrerId);
+    const referrer = await repos.members.findById(referral.referrerId);
+    const month = monthBounds(purchase.at, deps.program.timezone);
+    const capped = (await repos.referrals.countRewarded(referral.referrerId, month.from, month.to)) >= rules.monthlyCap;
+    const referrerRewarded = referrer?.status === 'ACTIVE' && !capped;
+    if (!(await repos.referrals.finish(referral.id, { status: 'CONVERTED', at: purchase.at, purchaseId: purchase.purchaseId, referrerRewarded }))) return null;
+
+    const expiresAt = expiryFor(deps.program.points.expiry, now, deps.program.timezone);
+    const credit = (memberId: number, amount: number, role: string) =>
+      repos.ledger.post({
+        kind: 'credit',
+        type: 'BONUS',
+        memberId,
+        amount,
+        idempotencyKey: `referral:${referral.id}:${role}`,
+        actor: ACTOR,
+        reason: 'referral',
+        expiresAt,
+      });
+    if (rules.friendPoints > 0) await credit(friendId, rules.friendPoints, 'friend');
+    if (referrerRewarded && rules.referrerPoints > 0) await credit(referral.referrerId, rules.referrerPoints, 'referrer');
+    return {
+      referral: { ...referral, status: 'CONVERTED', convertedAt: purchase.at, purchaseId: purchase.purchaseId, referrerRewarded },
+      friendPoints: rules.friendPoints,
+      referrerPoints: referrerRewarded ? rules.referrerPoints : 0,
+      capped,
+    };
+  });
+  if (!conversion) return null;
+
+  const { referral } = conversion;
+  if (conversion.friendPoints > 0) {
+    await deps.notifier.notify(
+      friendId,
+      { kind: 'referralRewarded', role: 'friend', points: conversion.friendPoints },
+      { dedupeKey: `referral:${referral.id}:friend` },
+    );
+  }
+  if (referral.referrerRewarded) {
+    if (conversion.referrerPoints > 0) {
+      await deps.notifier.notify(
+        referral.referrerId,
+        { kind: 'referralRewarded', role: 'referrer', points: conversion.referrerPoints },
+        { dedupeKey: `referral:${referral.id}:referrer` },
+      );
+    }
+    // Friends who bought drive the referrer's `referrals` tasks (capped conversions do not).
+    await processTaskEvent(deps, referral.referrerId, { type: 'referralConverted', id: `referral:${referral.id}`, at: purchase.at });
+  }
+  return conversion;
+}
+
+export interface ReferralSummary {
+  enabled: boolean;
+  /** Friends who registered through the link, who bought (converted), and who are still pending. */
+  joined: number;
+  bought: number;
+  pending: number;
+  referrerPoints: number;
+  friendPoints: number;
+  minPurchaseMinor: number;
+}
+
+export async function referralSummary(deps: DomainDeps, memberId: number): Promise<ReferralSummary> {
+  const rules = deps.program.tasks.referrals;
+  const stats = rules.enabled ? await deps.repos.referrals.stats(memberId) : { joined: 0, bought: 0, pending: 0 };
+  return { enabled: rules.enabled, ...stats, referrerPoints: rules.referrerPoints, friendPoints: rules.friendPoints, minPurchaseMinor: rules.minPurchaseMinor };
+}

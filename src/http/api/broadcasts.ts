@@ -1,0 +1,226 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
+import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
+import { NPS_GROUPS, type Segment } from '../../domain/broadcasts/types.js';
+import { type BroadcastView, getBroadcast } from '../../domain/broadcasts/view-broadcasts.js';
+import type { DomainDeps } from '../../domain/ports.js';
+import { zonedTimeToUtc } from '../../domain/time.js';
+import { requireKey, scopedIdempotencyKey } from './auth.js';
+import { type FieldError, fieldErrors, PROBLEMS, type ProblemCode, validationProblem } from './problems.js';
+import { idempotencyKeySchema } from './schemas.js';
+
+/**
+ * Broadcasts for the CRM: `POST /v1/broadcasts` creates one (now or at `scheduledAt`) for a
+ * segment in the same language as the bot's, `GET /v1/broadcasts/{id}` follows it. Only API keys
+ * not bound to a store may use them (a till's key gets 403).
+ */
+
+const ENTITY_TYPES = [
+  'mention',
+  'hashtag',
+  'cashtag',
+  'bot_command',
+  'url',
+  'email',
+  'phone_number',
+  'bold',
+  'italic',
+  'underline',
+  'strikethrough',
+  'spoiler',
+  'blockquote',
+  'expandable_blockquote',
+  'code',
+  'pre',
+  'text_link',
+  'custom_emoji',
+] as const;
+
+const entitySchema = z.strictObject({
+  type: z.enum(ENTITY_TYPES),
+  offset: z.int().nonnegative().describe('In UTF-16 code units, as Telegram counts'),
+  length: z.int().positive(),
+  url: z.string().max(2048).optional().describe('For text_link'),
+  language: z.string().max(64).optional().describe('For pre'),
+  custom_emoji_id: z.string().max(64).optional().describe('For custom_emoji'),
+});
+
+const days = z.int().min(1).max(3650);
+
+export const segmentSchema = z
+  .strictObject({
+    tiers: z.array(z.string().min(1).max(32)).min(1).max(20).optional().describe('Tier codes of the program (any of)'),
+    languages: z
+      .array(z.enum(['ru', 'en']))
+      .min(1)
+      .optional(),
+    stores: z.array(z.string().min(1).max(32)).min(1).max(100).optional().describe('Home store codes: the store of the latest purchase'),
+    lastPurchaseOlderThanDays: days.optional().describe('The latest purchase is more than N days old (members who never bought do not match)'),
+    lastPurchaseWithinDays: days.optional().describe('At least one purchase in the last N days'),
+    registeredWithinDays: days.optional(),
+    birthdayThisMonth: z.boolean().optional().describe("In the program's time zone"),
+    npsGroups: z.array(z.enum(NPS_GROUPS)).min(1).optional().describe('Group of the latest NPS answer'),
+    pointsExpiringWithinDays: days.optional(),
+    minBalance: z.int().nonnegative().optional(),
+    neverPurchased: z.boolean().optional(),
+  })
+  .describe('Every filter given must hold; a list matches any of its values. Only active members who accept offers and are reachable receive it.');
+
+const localOrInstant = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+export const broadcastRequestSchema = z.strictObject({
+  text: z.string().min(1).max(4096).describe('The message text, sent as is (no markup is parsed)'),
+  entities: z.array(entitySchema).max(100).optional().describe('Formatting as Telegram MessageEntity objects over `text`; omitted: plain text'),
+  button: z
+    .strictObject({
+      text: z.string().min(1).max(64),
+      url: z.string().min(1).max(2048).describe('An https URL, or a bot deep link such as https://t.me/<bot>?start=rewards'),
+    })
+    .optional()
+    .describe('An inline URL button under the message'),
+  segment: segmentSchema.default({}),
+  scheduledAt: z
+    .string()
+    .regex(localOrInstant, 'an ISO 8601 date-time such as 2026-12-01T10:00 (program time zone) or 2026-12-01T07:00:00Z')
+    .optional()
+    .describe("When to send it; omitted: now. Without an offset it is local time in the program's time zone. Times in the quiet hours move to their end"),
+});
+
+const countsSchema = z.object({
+  pending: z.int(),
+  sent: z.int(),
+  blocked: z.int().describe('Blocked the bot (known when the list was resolved, or answered 403)'),
+  failed: z.int(),
+  skipped: z.int().describe('Opted out of offers'),
+  cancelled: z.int().describe('Not sent because the broadcast was cancelled'),
+});
+
+export const broadcastResponseSchema = z.object({
+  id: z.int(),
+  status: z.enum(['SCHEDULED', 'SENDING', 'DONE', 'CANCELLED']),
+  paid: z.boolean().describe('Sent as a paid broadcast (allow_paid_broadcast)'),
+  scheduledAt: z.string().describe('When it starts or started (ISO 8601, UTC)'),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  cancelledAt: z.string().nullable(),
+  audience: z.int().describe('Members in the delivery list, including those left out as opted out or blocked; 0 until it starts'),
+  counts: countsSchema,
+  durationMs: z.int().nullable().describe('From start to finish (or now, while it runs)'),
+});
+
+export const broadcastParamsSchema = z.strictObject({ id: z.coerce.number().int().positive().max(2_147_483_647) });
+
+export type BroadcastResponse = z.infer<typeof broadcastResponseSchema>;
+
+function toResponse(view: BroadcastView): BroadcastResponse {
+  const { broadcast } = view;
+  return {
+    id: broadcast.id,
+    status: broadcast.status,
+    paid: broadcast.paid,
+    scheduledAt: broadcast.scheduledAt.toISOString(),
+    startedAt: broadcast.startedAt?.toISOString() ?? null,
+    finishedAt: broadcast.finishedAt?.toISOString() ?? null,
+    cancelledAt: broadcast.cancelledAt?.toISOString() ?? null,
+    audience: broadcast.audience,
+    counts: view.counts,
+    durationMs: view.durationMs,
+  };
+}
+
+function parseScheduledAt(value: string | undefined, timeZone: string): Date | null {
+  if (value === undefined) return null;
+  const match = localOrInstant.exec(value) as RegExpExecArray;
+  if (match[6]) {
+    const at = new Date(value);
+    if (Number.isNaN(at.getTime())) throw validationProblem([{ field: 'scheduledAt', message: 'not a valid date-time' }]);
+    return at;
+  }
+  const [year, month, day, hour, minute] = match.slice(1, 6).map(Number) as [number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) {
+    throw validationProblem([{ field: 'scheduledAt', message: 'not a valid date-time' }]);
+  }
+  return zonedTimeToUtc({ year, month, day, hour, minute }, timeZone);
+}
+
+function authorOf(request: FastifyRequest): BroadcastAuthor {
+  const key = requireKey(request);
+  return { kind: 'apiKey', apiKeyId: key.id, storeId: key.storeId };
+}
+
+/** The routes, registered in the API's authenticated scope (see plugin.ts). */
+export function registerBroadcastRoutes(app: FastifyInstance, domain: DomainDeps): void {
+  app.post('/broadcasts', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+    const errors: FieldError[] = [];
+    const body = broadcastRequestSchema.safeParse(request.body);
+    if (!body.success) errors.push(...fieldErrors(body.error));
+    const key = idempotencyKeySchema.safeParse(request.headers['idempotency-key']);
+    if (!key.success) errors.push(...fieldErrors(key.error, 'Idempotency-Key'));
+    if (!body.success || !key.success) throw validationProblem(errors);
+    const input = body.data;
+    const author = authorOf(request);
+    const result = await createBroadcast(domain, author, {
+      content: { text: input.text, entities: input.entities ?? [], photoFileId: null, button: input.button ?? null },
+      segment: input.segment as Segment,
+      scheduledAt: parseScheduledAt(input.scheduledAt, domain.program.timezone),
+      idempotencyKey: scopedIdempotencyKey(requireKey(request), key.data),
+    });
+    const view = await getBroadcast(domain, author, result.broadcast.id);
+    if (result.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(result.replayed ? 200 : 201).send(toResponse(view));
+  });
+
+  app.get('/broadcasts/:id', async (request) => {
+    const params = broadcastParamsSchema.safeParse(request.params);
+    if (!params.success) throw validationProblem(fieldErrors(params.error, 'id'));
+    return toResponse(await getBroadcast(domain, authorOf(request), params.data.id));
+  });
+}
+
+/** The OpenAPI paths of these routes (see openapi.ts for the helpers they are built with). */
+export function broadcastPaths(helpers: {
+  ref: (id: string) => Record<string, unknown>;
+  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
+  idempotencyKeyParameter: Record<string, unknown>;
+  replayedHeader: Record<string, unknown>;
+  common: ProblemCode[];
+  bodyErrors: ProblemCode[];
+}): Record<string, unknown> {
+  const { ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors } = helpers;
+  const codes = (list: ProblemCode[]) => list.filter((code) => code in PROBLEMS);
+  return {
+    '/v1/broadcasts': {
+      post: {
+        operationId: 'createBroadcast',
+        summary: 'Send a message to a segment of members, now or at a time (CRM campaigns)',
+        description:
+          'The audience is resolved once when it starts; each member gets it at most once. Delivery honours Telegram limits, so a large audience takes a while: follow it with GET /v1/broadcasts/{id}.',
+        parameters: [idempotencyKeyParameter],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('BroadcastRequest') } } },
+        responses: {
+          '201': { description: 'The broadcast was created (and started, when due)', content: { 'application/json': { schema: ref('BroadcastResponse') } } },
+          '200': {
+            description: 'A retry: created under this Idempotency-Key before; nothing was created now',
+            headers: replayedHeader,
+            content: { 'application/json': { schema: ref('BroadcastResponse') } },
+          },
+          ...problemsByStatus(
+            codes([...bodyErrors, 'BROADCAST_INVALID', 'SEGMENT_INVALID', 'SCHEDULE_INVALID', ...common, 'FORBIDDEN', 'IDEMPOTENCY_CONFLICT']),
+          ),
+        },
+      },
+    },
+    '/v1/broadcasts/{id}': {
+      get: {
+        operationId: 'getBroadcast',
+        summary: 'Status and delivery counts of a broadcast',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+        responses: {
+          '200': { description: 'The broadcast', content: { 'application/json': { schema: ref('BroadcastResponse') } } },
+          ...problemsByStatus(codes(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'BROADCAST_NOT_FOUND'])),
+        },
+      },
+    },
+  };
+}
