@@ -1,3 +1,4 @@
+import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
 import { type Api, Bot, type BotConfig } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
@@ -32,10 +33,14 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       return await prev(method, payload, signal);
     } catch (error) {
       // The runner retries with backoff; an outage shows in the log, scrubbed of the token.
-      if (method === 'getUpdates') deps.logger.warn({ err: error }, 'getUpdates failed; retrying');
+      // (An aborted poll is the runner stopping, not an outage.)
+      if (method === 'getUpdates' && !signal?.aborted) deps.logger.warn({ err: error }, 'getUpdates failed; retrying');
       throw error;
     }
   });
+  // A direct reply that meets Telegram's flood limit (429) waits `retry_after` and goes again,
+  // briefly: the user is waiting. Messages that are not replies go through the delivery queue.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 2, maxDelaySeconds: 5 }));
 
   // One update at a time per chat (per user outside chats): two taps of one user never race.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));

@@ -58,6 +58,8 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
           points: points(notification.points),
           date: formatterFor(locale, program.currency, program.timezone).calendarDate(notification.at),
         }),
+        // Opens the rewards catalogue: what the points can still buy before they burn.
+        replyMarkup: { inline_keyboard: [[{ text: t('notify.expiring_button'), callback_data: 'rw:open' }]] },
       };
     case 'pointsExpired':
       return { text: t('notify.expired', { points: points(notification.points), balance: points(notification.balance) }) };

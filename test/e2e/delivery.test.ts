@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import { type Clock, ManualClock } from '../../src/domain/clock.js';
 import { generateMemberCode } from '../../src/domain/codes.js';
 import { startTestApp } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
@@ -29,8 +30,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function start(env: Record<string, string> = {}): Promise<App> {
-  const app = await startTestApp({ fake, databaseUrl: db.url, env });
+async function start(env: Record<string, string> = {}, clock?: Clock): Promise<App> {
+  const app = await startTestApp({ fake, databaseUrl: db.url, env, ...(clock ? { clock } : {}) });
   running.push(app);
   return app;
 }
@@ -130,6 +131,20 @@ describe('delivery queue', () => {
     await eventually(async () => (await statusOf('optout:reminder')) === 'SKIPPED');
     await fake.waitFor(() => sentTo(member.chatId).length === 1);
     expect(String(sentTo(member.chatId)[0]?.params.text)).toContain('2 points');
+  });
+
+  it('warns before points expire, with a button that opens the rewards catalogue', async () => {
+    // Midday in the program's time zone: outside the quiet hours that hold reminders back.
+    const app = await start({}, new ManualClock(new Date('2026-11-23T09:00:00Z')));
+    const [member] = await members(1);
+    if (!member) throw new Error('no member');
+    await app.domain.notifier.notify(member.id, { kind: 'pointsExpiring', points: 120, at: '2026-12-31' }, { dedupeKey: 'expiring:button', class: 'reminder' });
+    const reminder = await fake.waitForMessageTo(member.chatId);
+    expect(reminder.text).toContain('120 points');
+    expect(reminder.text).toContain('31/12/2026');
+    fake.tapButton({ id: member.chatId, first_name: 'Saver', language_code: 'en' }, 'rw:open');
+    const catalogue = await fake.waitForMessageTo(member.chatId);
+    expect(catalogue.text).toContain('Rewards');
   });
 
   it('loses nothing and sends nothing twice when the worker stops mid-run and starts again', async () => {

@@ -117,6 +117,16 @@ export function rewardsFeature(deps: BotDeps): Composer<BotContext> {
   active.command('rewards', showCatalogue);
   active.hears(i18n.all('menu.rewards'), showCatalogue);
 
+  // From a reminder ("120 points expire on 31.12"): the catalogue as a new message below it.
+  active.callbackQuery(
+    'rw:open',
+    answering(async (ctx) => {
+      const { text, keyboard } = await catalogueScreen(ctx, 0);
+      await ack(ctx);
+      await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
+    }),
+  );
+
   active.callbackQuery(
     /^rw:p:(\d{1,4})$/,
     answering(async (ctx) => {
