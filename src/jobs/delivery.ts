@@ -146,7 +146,8 @@ export interface DeliveryWorkerDeps {
  * sliding second can touch stay within the rate.
  */
 export function limiterFor(rate: number): { max: number; duration: number } {
-  if (rate <= 100) return { max: 1, duration: Math.max(1, Math.floor(1_000 / rate)) };
+  // Rounded up: the rate is a ceiling (30/s is one per 34 ms, not 33: 30.3/s).
+  if (rate <= 100) return { max: 1, duration: Math.ceil(1_000 / rate) };
   const duration = 50;
   return { max: Math.max(1, Math.floor((rate * duration) / (1_000 + duration))), duration };
 }

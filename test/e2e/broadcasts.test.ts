@@ -196,6 +196,11 @@ describe('a marketer in the chat', () => {
     expect(rich.text).toContain('Balance of at least 100 points');
     await marketer.taps(`bc:f:${id}:b`);
     expect((await marketer.says('0')).text).toContain('Audience: 2 members');
+    // A contradiction is refused, and the filters stay as they were.
+    await marketer.tapsAndSeesEdit(`bc:f:${id}:np`, /Never bought anything/);
+    await marketer.taps(`bc:f:${id}:w`);
+    expect((await marketer.says('7')).text).toContain('The audience filters are not valid');
+    expect((await marketer.tapsAndSeesEdit(`bc:f:${id}:np`, /Audience/)).text).toContain('Audience: 2 members');
 
     const preview = await marketer.taps(`bc:pv:${id}`);
     expect(preview.method).toBe('sendPhoto');

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Composer, InlineKeyboard, type NextFunction } from 'grammy';
+import { Composer, GrammyError, InlineKeyboard, type NextFunction } from 'grammy';
 import type { Message } from 'grammy/types';
 import { z } from 'zod';
 import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
 import { cancelBroadcast } from '../../domain/broadcasts/cancel-broadcast.js';
 import { contentProblems, isButtonUrl, MAX_BUTTON_TEXT, MAX_CAPTION, MAX_TEXT } from '../../domain/broadcasts/content.js';
 import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
-import { normalizeSegment } from '../../domain/broadcasts/segment.js';
+import { assertSegment, normalizeSegment } from '../../domain/broadcasts/segment.js';
 import { type BroadcastContent, NPS_GROUPS, type Segment, type TextEntity } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast, listBroadcasts, measureAudience } from '../../domain/broadcasts/view-broadcasts.js';
 import { isDomainError } from '../../domain/errors.js';
@@ -213,12 +213,16 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   }
 
   async function showAudience(ctx: BotContext, wizard: Wizard, how: 'reply' | 'edit') {
+    // A contradiction (never bought, yet bought last week) is refused before it is kept.
+    assertSegment(wizard.segment, program);
     await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
     const { text, keyboard } = await audienceScreen(ctx, wizard);
     if (how === 'edit')
-      await ctx
-        .editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard })
-        .catch(() => ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard }));
+      await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard }).catch((error: unknown) => {
+        // Nothing changed (e.g. clearing no filters): the screen is already right.
+        if (error instanceof GrammyError && /not modified/i.test(error.description)) return;
+        return ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
+      });
     else await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
   }
 
@@ -514,6 +518,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       const chosen = (wizard.segment[key] ?? []) as string[];
       const segment = normalizeSegment({ ...wizard.segment, [key]: chosen.includes(value) ? chosen.filter((v) => v !== value) : [...chosen, value] });
       const next = { ...wizard, segment };
+      assertSegment(segment, program);
       await save(ctx, next);
       await ack(ctx);
       await showPicker(ctx, next, code);
