@@ -17,6 +17,7 @@ import { settingsFeature } from './features/settings.js';
 import { staffFeatures } from './features/staff.js';
 import { tasksFeature } from './features/tasks.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
+import { Screens } from './screens.js';
 
 export interface CreateBotOptions {
   apiRoot: string;
@@ -61,11 +62,13 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   const { nps, npsInput } = npsFeatures(deps);
   bot.use(nps);
   bot.use(rewardsAdminFeature(deps));
-  bot.use(registrationFeature(deps));
-  bot.use(accountFeature(deps));
+  // Screens a deep link can open; each feature registers its own while it is built.
+  const screens = new Screens();
+  bot.use(registrationFeature(deps, screens));
+  bot.use(accountFeature(deps, screens));
   bot.use(settingsFeature(deps));
-  bot.use(rewardsFeature(deps));
-  bot.use(tasksFeature(deps));
+  bot.use(rewardsFeature(deps, screens));
+  bot.use(tasksFeature(deps, screens));
   bot.use(staffInput);
   bot.use(npsInput);
   bot.use(redeemInput);

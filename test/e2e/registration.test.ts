@@ -215,6 +215,21 @@ describe('an active member', () => {
     expect(history.text).toMatch(/\+100 · welcome bonus/);
   });
 
+  it('opens a screen from a deep link, e.g. the button of a broadcast', async () => {
+    const user = newUser('en', 'Dee');
+    await user.says('/start');
+    await user.taps('reg:lang:en');
+    await user.taps('reg:consent:yes');
+    await user.sharesContact(`7912${String(user.user.id).padStart(7, '0')}`);
+    await user.says('Dee');
+    await user.says('Skip');
+    expect((await user.says('/start balance')).text).toContain('Tier: Basic');
+    expect((await user.says('/start rewards')).text).toContain('Rewards');
+    expect((await user.says('/start card')).method).toBe('sendPhoto');
+    // Anything else is the usual greeting.
+    expect((await user.says('/start nonsense')).text).toContain('You are already a member');
+  });
+
   it('switches language in Settings, menu included', async () => {
     const user = newUser('ru', 'Нина');
     await registerUpToBirthday(user);

@@ -7,12 +7,13 @@ import { rememberCardFile } from '../../domain/members/settings.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { mainMenu } from '../keyboards.js';
+import type { Screens } from '../screens.js';
 
 /** Deep link that opens the bot on a member's card (staff scan it to find the member). */
 export const memberCardLink = (botUsername: string, code: string) => `https://t.me/${botUsername}?start=m_${code}`;
 
 /** Balance, member card, history and help: what an active member reads about their account. */
-export function accountFeature(deps: BotDeps): Composer<BotContext> {
+export function accountFeature(deps: BotDeps, screens: Screens): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain, i18n } = deps;
 
@@ -83,6 +84,8 @@ export function accountFeature(deps: BotDeps): Composer<BotContext> {
   }
 
   const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');
+  screens.register('balance', showBalance);
+  screens.register('card', showCard);
   active.command('balance', showBalance);
   active.hears(i18n.all('menu.balance'), showBalance);
   active.command('card', showCard);

@@ -8,13 +8,14 @@ import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { languageKeyboard, mainMenu } from '../keyboards.js';
 import { useMember } from '../middleware.js';
+import type { Screens } from '../screens.js';
 import { replyToStoreVisit } from './tasks.js';
 
 /**
  * /start and the registration steps. The step lives on the member row, so each update is
  * routed by what the database says, not by anything kept in memory.
  */
-export function registrationFeature(deps: BotDeps): Composer<BotContext> {
+export function registrationFeature(deps: BotDeps, screens: Screens): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain, i18n } = deps;
   const privateChats = composer.chatType('private');
@@ -79,6 +80,12 @@ export function registrationFeature(deps: BotDeps): Composer<BotContext> {
     if (result.kind === 'active') {
       // A store's QR (s_<store>): the visit counts, once per store and day.
       if (payload?.startsWith(STORE_VISIT_PREFIX)) return replyToStoreVisit(deps, ctx, result.member, payload.slice(STORE_VISIT_PREFIX.length));
+      // A deep link into a screen (a broadcast's button): open it.
+      const screen = screens.get(payload);
+      if (screen) {
+        await screen(ctx);
+        return;
+      }
       await ctx.reply(ctx.t('registration.already', { name: result.member.name ?? '' }), { reply_markup: mainMenu(ctx.t) });
       return;
     }

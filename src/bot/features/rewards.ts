@@ -9,6 +9,7 @@ import { takeReward } from '../../domain/rewards/take-reward.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { popupText, rewardErrorText, sendCoupon, showOwnCoupon } from '../coupons.js';
+import type { Screens } from '../screens.js';
 import { ack } from './staff.js';
 
 /**
@@ -42,7 +43,7 @@ function fitText(build: (description: string) => string, description: string, ma
   return build('').slice(0, max);
 }
 
-export function rewardsFeature(deps: BotDeps): Composer<BotContext> {
+export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain, i18n } = deps;
   const { program } = domain;
@@ -114,6 +115,7 @@ export function rewardsFeature(deps: BotDeps): Composer<BotContext> {
     const { text, keyboard } = await catalogueScreen(ctx, 0);
     await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
   });
+  screens.register('rewards', showCatalogue);
   active.command('rewards', showCatalogue);
   active.hears(i18n.all('menu.rewards'), showCatalogue);
 

@@ -12,6 +12,7 @@ import { callbackData } from '../callback-data.js';
 import { telegramChannelMembership } from '../channel-membership.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { mainMenu } from '../keyboards.js';
+import type { Screens } from '../screens.js';
 
 /**
  * «Tasks»: the member's open tasks with progress bars and time left, the check-in streak and its
@@ -30,7 +31,7 @@ export function progressBar(progress: number, goal: number): string {
   return '▰'.repeat(filled) + '▱'.repeat(segments - filled);
 }
 
-export function tasksFeature(deps: BotDeps, options: { channel?: ChannelMembership } = {}): Composer<BotContext> {
+export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel?: ChannelMembership } = {}): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain, i18n } = deps;
   const { program } = domain;
@@ -159,6 +160,7 @@ export function tasksFeature(deps: BotDeps, options: { channel?: ChannelMembersh
     const { text, keyboard } = await screen(ctx);
     await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard, link_preview_options: { is_disabled: true } });
   };
+  screens.register('tasks', showTasks);
   active.command('tasks', showTasks);
   active.hears(i18n.all('menu.tasks'), showTasks);
 
