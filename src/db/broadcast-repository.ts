@@ -1,3 +1,4 @@
+import { NO_OFFER_REASON } from '../domain/broadcasts/offer.js';
 import type {
   AudienceQuery,
   AudienceSize,
@@ -6,6 +7,7 @@ import type {
   BroadcastCounts,
   BroadcastRepository,
   NewBroadcast,
+  OfferCounts,
   Segment,
   TextEntity,
 } from '../domain/broadcasts/types.js';
@@ -44,6 +46,7 @@ function toBroadcast(row: BroadcastRow): Broadcast {
     createdBy: { type: row.createdByType, id: row.createdById },
     reportTo: row.reportChatId === null ? null : { chatId: Number(row.reportChatId), locale: isLocale(row.reportLocale) ? row.reportLocale : 'ru' },
     idempotencyKey: row.idempotencyKey,
+    offerRewardCode: row.offerRewardCode,
     createdAt: row.createdAt,
   };
 }
@@ -117,6 +120,7 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
           reportChatId: value.reportTo ? BigInt(value.reportTo.chatId) : null,
           reportLocale: value.reportTo?.locale ?? null,
           idempotencyKey: value.idempotencyKey,
+          offerRewardCode: value.offerRewardCode,
         },
       });
       return toBroadcast(row);
@@ -230,6 +234,15 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
 
   counts(id: number): Promise<BroadcastCounts> {
     return countsOf(this.db, id);
+  }
+
+  async offerCounts(id: number): Promise<OfferCounts> {
+    // Delivery(broadcastId, status, id) narrows it to the SENT rows of the broadcast.
+    const [row] = await this.db.$queryRaw<OfferCounts[]>`
+      SELECT COUNT(*) FILTER (WHERE error IS NULL OR error <> ${NO_OFFER_REASON})::int AS "withCoupon",
+             COUNT(*) FILTER (WHERE error = ${NO_OFFER_REASON})::int AS "withoutCoupon"
+      FROM "Delivery" WHERE "broadcastId" = ${id} AND status = 'SENT'`;
+    return row ?? { withCoupon: 0, withoutCoupon: 0 };
   }
 
   async finishIfDone(id: number, now: Date): Promise<Broadcast | null> {

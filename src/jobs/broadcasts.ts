@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { renderBroadcastReport } from '../bot/broadcast-report.js';
 import type { I18n } from '../bot/i18n.js';
 import { pumpBroadcast } from '../domain/broadcasts/run-broadcast.js';
-import type { BroadcastContent, BroadcastDispatch, BroadcastRepository } from '../domain/broadcasts/types.js';
+import type { BroadcastDispatch, BroadcastMessage, BroadcastRepository } from '../domain/broadcasts/types.js';
 import type { DomainDeps } from '../domain/ports.js';
 import { type DeliveryJobData, enqueueBroadcastDeliveries, removeDeliveries } from './delivery.js';
 
@@ -45,15 +45,17 @@ export function createBroadcastDispatch(options: BroadcastDispatchOptions): Broa
 }
 
 /**
- * The content of a broadcast for its deliveries, read once per broadcast and process: a
- * broadcast's message never changes after it is created.
+ * The message of a broadcast (content and personal offer) for its deliveries, read once per
+ * broadcast and process: a broadcast's message never changes after it is created.
  */
-export function broadcastContentCache(repository: BroadcastRepository, size = 100): (broadcastId: number) => Promise<BroadcastContent | null> {
-  const cache = new Map<number, Promise<BroadcastContent | null>>();
+export function broadcastContentCache(repository: BroadcastRepository, size = 100): (broadcastId: number) => Promise<BroadcastMessage | null> {
+  const cache = new Map<number, Promise<BroadcastMessage | null>>();
   return (broadcastId) => {
     let content = cache.get(broadcastId);
     if (!content) {
-      content = repository.findById(broadcastId).then((broadcast) => broadcast?.content ?? null);
+      content = repository
+        .findById(broadcastId)
+        .then((broadcast) => (broadcast ? { content: broadcast.content, offerRewardCode: broadcast.offerRewardCode } : null));
       content.catch(() => cache.delete(broadcastId));
       cache.set(broadcastId, content);
       if (cache.size > size) cache.delete(cache.keys().next().value as number);

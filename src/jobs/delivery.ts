@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { type Api, GrammyError } from 'grammy';
 import type { Logger } from 'pino';
-import { sendBroadcastMessage } from '../bot/broadcast-message.js';
+import { type OfferCoupon, sendBroadcastMessage, withOffer } from '../bot/broadcast-message.js';
 import type { RenderedMessage } from '../bot/notifier.js';
-import type { BroadcastContent } from '../domain/broadcasts/types.js';
+import { NO_OFFER_REASON } from '../domain/broadcasts/offer.js';
+import type { BroadcastContent, BroadcastMessage } from '../domain/broadcasts/types.js';
 import type { Clock } from '../domain/clock.js';
 import { decideDelivery } from '../domain/delivery/decide.js';
 import type { ChatRecipient, Delivery, Notification, NotificationClass, Notifier, NotifyOptions, Repositories } from '../domain/ports.js';
@@ -132,7 +133,14 @@ export interface DeliveryWorkerDeps {
   /** Jobs in hand at once; default min(50, rate). */
   concurrency?: number;
   /** The message of a broadcast (for its deliveries); null when there is no such broadcast. */
-  broadcastContent?: (broadcastId: number) => Promise<BroadcastContent | null>;
+  broadcastMessage?: (broadcastId: number) => Promise<BroadcastMessage | null>;
+  /**
+   * The member's coupon of a broadcast's personal offer, issued once (src/domain/broadcasts/offer.ts);
+   * null when the reward is paused or out of stock. Without it, offers are sent without coupons.
+   */
+  broadcastOffer?: (broadcast: { id: number; offerRewardCode: string }, memberId: number) => Promise<OfferCoupon | null>;
+  /** The coupon line of a personal offer in the member's language. */
+  renderOffer?: (locale: Locale, coupon: OfferCoupon) => string;
   /** Called when a broadcast's delivery reached its final status (to notice the broadcast is done). */
   onBroadcastDelivery?: (broadcastId: number) => void;
 }
@@ -200,11 +208,27 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     }
     await deps.repos.deliveries.countAttempt(delivery.id);
     let broadcast: BroadcastContent | null = null;
+    let withoutOffer = false;
     if (delivery.notification.kind === 'broadcast') {
-      broadcast = (await deps.broadcastContent?.(delivery.notification.broadcastId)) ?? null;
-      if (!broadcast) {
+      const broadcastId = delivery.notification.broadcastId;
+      const message = (await deps.broadcastMessage?.(broadcastId)) ?? null;
+      if (!message) {
         await deps.repos.deliveries.finish(delivery.id, 'FAILED', 'no such broadcast');
         return 'FAILED';
+      }
+      broadcast = message.content;
+      if (message.offerRewardCode && delivery.memberId !== null && member) {
+        // Issued before sending, once per member (the coupon's key is the delivery's): a retry
+        // after a 429 or a crash sends the same coupon again, never a second one.
+        const coupon = (await deps.broadcastOffer?.({ id: broadcastId, offerRewardCode: message.offerRewardCode }, delivery.memberId)) ?? null;
+        if (coupon && deps.renderOffer) broadcast = withOffer(broadcast, deps.renderOffer(member.locale, coupon), coupon.code);
+        else {
+          withoutOffer = true;
+          log.warn(
+            { broadcastId, deliveryId: delivery.id, reward: message.offerRewardCode },
+            'personal offer unavailable (paused or out of stock): sent without a coupon',
+          );
+        }
       }
     }
     try {
@@ -240,7 +264,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       }
       throw error;
     }
-    await deps.repos.deliveries.finish(delivery.id, 'SENT');
+    await deps.repos.deliveries.finish(delivery.id, 'SENT', withoutOffer ? NO_OFFER_REASON : null);
     return 'SENT';
   }
 

@@ -1,12 +1,16 @@
 import type { Queue, Worker } from 'bullmq';
 import type { Api } from 'grammy';
 import type { Logger } from 'pino';
+import { type OfferCoupon, offerLine } from '../bot/broadcast-message.js';
+import { formatterFor } from '../bot/format.js';
 import type { I18n } from '../bot/i18n.js';
 import { renderNotification } from '../bot/notifier.js';
+import { issueBroadcastOffer } from '../domain/broadcasts/offer.js';
 import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
 import type { BroadcastDispatch } from '../domain/broadcasts/types.js';
 import { nextAllowedTime } from '../domain/jobs/schedule-rules.js';
 import type { DomainDeps } from '../domain/ports.js';
+import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
 import { createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
@@ -60,7 +64,13 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
       const { program } = domain;
       const watcher = broadcastCompletionWatcher(domain, options.logger);
       stops.push(watcher.close);
-      const broadcasts = { broadcastContent: broadcastContentCache(domain.repos.broadcasts), onBroadcastDelivery: watcher.notify };
+      const broadcasts = {
+        broadcastMessage: broadcastContentCache(domain.repos.broadcasts),
+        broadcastOffer: (broadcast: { id: number; offerRewardCode: string }, memberId: number) => issueBroadcastOffer(domain, broadcast, memberId),
+        renderOffer: (locale: Locale, coupon: OfferCoupon) =>
+          offerLine(options.i18n.t(locale), formatterFor(locale, program.currency, program.timezone), coupon),
+        onBroadcastDelivery: watcher.notify,
+      };
       workers.push(
         startDeliveryWorker({
           redis: options.redis,

@@ -1,12 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { offerLine, withOffer } from '../../src/bot/broadcast-message.js';
+import { formatterFor } from '../../src/bot/format.js';
+import { createI18n } from '../../src/bot/i18n.js';
 import { cancelBroadcast } from '../../src/domain/broadcasts/cancel-broadcast.js';
+import { MAX_TEXT } from '../../src/domain/broadcasts/content.js';
 import { createBroadcast } from '../../src/domain/broadcasts/create-broadcast.js';
+import { broadcastOfferKey, issueBroadcastOffer, NO_OFFER_REASON, OFFER_LINE_RESERVE } from '../../src/domain/broadcasts/offer.js';
 import { finishBroadcastIfDone, pumpBroadcast, QUEUE_WINDOW, runBroadcasts, startBroadcast } from '../../src/domain/broadcasts/run-broadcast.js';
 import { segmentProblems } from '../../src/domain/broadcasts/segment.js';
 import type { BroadcastContent, BroadcastDispatch, Segment } from '../../src/domain/broadcasts/types.js';
 import { getBroadcast, listBroadcasts, measureAudience } from '../../src/domain/broadcasts/view-broadcasts.js';
 import { isDomainError } from '../../src/domain/errors.js';
 import type { Member } from '../../src/domain/members/member.js';
+import { addReward } from '../../src/domain/rewards/admin.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { exampleProgram } from '../support/program.js';
@@ -393,5 +399,133 @@ describe('queueing in windows', () => {
     await cancelBroadcast(deps, admin, ours);
     expect(withdrawn.sort((a, b) => a - b)).toEqual(pending.slice(3_000, QUEUE_WINDOW + 3_000));
     expect(await h.deps.repos.broadcasts.findById(ours)).toMatchObject({ status: 'CANCELLED', final: { sent: 3_000, cancelled: 9_000 } });
+  });
+});
+
+describe('personal offers', () => {
+  let offers = 0;
+  async function offerReward(stock: number | null, active = true): Promise<string> {
+    const code = `offer-${++offers}`;
+    await addReward(h.deps, ADMIN, {
+      code,
+      kind: 'PERCENT_COUPON',
+      value: 15,
+      cost: 300,
+      stock,
+      limit: { count: 1, periodDays: null },
+      minTier: 'platinum',
+      validityDays: 5,
+      availableFrom: null,
+      availableTo: null,
+      imageUrl: null,
+      title: { ru: 'Скидка', en: 'A discount' },
+      description: { ru: 'Описание', en: 'Description' },
+      active,
+    });
+    return code;
+  }
+  const recipientsOf = async (broadcastId: number) =>
+    (await db.prisma.delivery.findMany({ where: { broadcastId, status: 'PENDING' }, orderBy: { id: 'asc' } })).map((row) => ({
+      id: row.id,
+      memberId: row.memberId as number,
+    }));
+  const stockOf = async (code: string) => (await db.prisma.reward.findUniqueOrThrow({ where: { code } })).stock;
+
+  it('refuses an unknown or paused reward naming offerRewardCode, and leaves room in the text for the coupon line', async () => {
+    const paused = await offerReward(null, false);
+    const active = await offerReward(null);
+    const invalid = async (input: Partial<Parameters<typeof createBroadcast>[2]>) => {
+      const error = await createBroadcast(h.deps, admin, { content: text('ok'), segment: {}, scheduledAt: new Date(start.getTime() + DAY), ...input }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (!isDomainError(error)) throw new Error(`expected a DomainError, got ${String(error)}`);
+      return [error.code, error.details.field];
+    };
+    expect(await invalid({ offerRewardCode: 'no-such-reward' })).toEqual(['BROADCAST_INVALID', 'offerRewardCode']);
+    expect(await invalid({ offerRewardCode: paused })).toEqual(['BROADCAST_INVALID', 'offerRewardCode']);
+    expect(await invalid({ offerRewardCode: active, content: text('x'.repeat(MAX_TEXT - OFFER_LINE_RESERVE + 1)) })).toEqual(['BROADCAST_INVALID', 'text']);
+    const fits = await createBroadcast(h.deps, admin, {
+      content: text('x'.repeat(MAX_TEXT - OFFER_LINE_RESERVE)),
+      segment: {},
+      scheduledAt: new Date(start.getTime() + DAY),
+      offerRewardCode: active,
+    });
+    expect(fits.broadcast.offerRewardCode).toBe(active);
+    await cancelBroadcast(h.deps, admin, fits.broadcast.id);
+  });
+
+  it('the same delivery processed twice (or by two workers at once) issues one coupon: free, whatever the reward’s tier and limit rules', async () => {
+    const code = await offerReward(10);
+    const { broadcast } = await createBroadcast(h.deps, admin, {
+      content: text('For you'),
+      segment: { languages: ['en'] },
+      scheduledAt: null,
+      offerRewardCode: code,
+    });
+    const recipients = await recipientsOf(broadcast.id);
+    // Boris, Clara and Gleb (the window test's 12,000 Russian speakers are not in it).
+    expect(recipients.length).toBe(3);
+    const offer = { id: broadcast.id, offerRewardCode: code };
+    const [first] = recipients as [{ id: number; memberId: number }];
+    const balanceBefore = (await db.prisma.member.findUniqueOrThrow({ where: { id: first.memberId } })).balance;
+
+    const once = await issueBroadcastOffer(h.deps, offer, first.memberId);
+    const again = await issueBroadcastOffer(h.deps, offer, first.memberId);
+    const racing = await Promise.all([1, 2, 3].map(() => issueBroadcastOffer(h.deps, offer, first.memberId)));
+    expect(once).not.toBeNull();
+    for (const coupon of [again, ...racing]) expect(coupon?.id).toBe(once?.id);
+    expect(once).toMatchObject({
+      memberId: first.memberId,
+      cost: 0,
+      status: 'ISSUED',
+      kind: 'PERCENT_COUPON',
+      value: 15,
+      idempotencyKey: `broadcast:${broadcast.id}:${first.memberId}`,
+    });
+    expect(once?.expiresAt.getTime()).toBe(h.clock.now().getTime() + 5 * DAY);
+    expect(await db.prisma.coupon.count({ where: { idempotencyKey: broadcastOfferKey(broadcast.id, first.memberId) } })).toBe(1);
+    expect(await stockOf(code)).toBe(9);
+    expect((await db.prisma.member.findUniqueOrThrow({ where: { id: first.memberId } })).balance).toBe(balanceBefore);
+
+    // Every recipient gets a coupon of their own, racing or not.
+    const coupons = await Promise.all(recipients.map((r) => issueBroadcastOffer(h.deps, offer, r.memberId)));
+    expect(new Set(coupons.map((c) => c?.code)).size).toBe(3);
+    expect(coupons.map((c) => c?.memberId)).toEqual(recipients.map((r) => r.memberId));
+    expect(await stockOf(code)).toBe(7);
+    await cancelBroadcast(h.deps, admin, broadcast.id);
+  });
+
+  it('out of stock or paused: the message goes without a coupon, and those copies are counted', async () => {
+    const code = await offerReward(1);
+    const { broadcast } = await createBroadcast(h.deps, admin, {
+      content: text('Hurry'),
+      segment: { languages: ['en'] },
+      scheduledAt: null,
+      offerRewardCode: code,
+    });
+    const offer = { id: broadcast.id, offerRewardCode: code };
+    const recipients = await recipientsOf(broadcast.id);
+    const t = (await createI18n('en')).t('en');
+    const fmt = formatterFor('en', 'RUB', 'Europe/Moscow');
+    const sent: string[] = [];
+    // As the delivery worker does: issue, render with or without the coupon, record the outcome.
+    for (const [i, recipient] of recipients.entries()) {
+      if (i === 2) await db.prisma.reward.update({ where: { code }, data: { stock: 5, active: false } });
+      const coupon = await issueBroadcastOffer(h.deps, offer, recipient.memberId);
+      const content = coupon ? withOffer(broadcast.content, offerLine(t, fmt, coupon), coupon.code) : broadcast.content;
+      sent.push(content.text);
+      await h.deps.repos.deliveries.finish(recipient.id, 'SENT', coupon ? null : NO_OFFER_REASON);
+    }
+    expect(sent[0]).toMatch(/^Hurry\n\n🎁 Your personal coupon: [A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}, valid until /);
+    expect(sent.slice(1)).toEqual(['Hurry', 'Hurry']);
+    expect(await db.prisma.coupon.count({ where: { reward: { code } } })).toBe(1);
+    // Paused with stock back: still nothing issued, and the stock is untouched.
+    expect(await stockOf(code)).toBe(5);
+    await finishBroadcastIfDone(h.deps, broadcast.id);
+    const view = await getBroadcast(h.deps, admin, broadcast.id);
+    expect(view.broadcast.status).toBe('DONE');
+    expect(view.counts).toMatchObject({ sent: 3 });
+    expect(view.offer).toEqual({ withCoupon: 1, withoutCoupon: 2 });
   });
 });

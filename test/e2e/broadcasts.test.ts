@@ -432,3 +432,139 @@ describe('the CRM API', () => {
     expect(final.durationMs).toEqual(expect.any(Number));
   });
 });
+
+describe('personal offers', () => {
+  const COUPON = /🎁 Your personal coupon: ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}), valid until \d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}$/;
+
+  async function addOffer(code: string, stock: number | null, active = true) {
+    await app.domain.repos.rewards.create({
+      code,
+      kind: 'FREE_ITEM',
+      value: null,
+      cost: 500,
+      stock,
+      limit: null,
+      minTier: null,
+      validityDays: 7,
+      availableFrom: null,
+      availableTo: null,
+      imageUrl: null,
+      title: { ru: 'Десерт', en: 'A free dessert' },
+      description: { ru: 'Любой десерт', en: 'Any dessert' },
+      active,
+      programHash: null,
+    });
+  }
+
+  it('a marketer attaches a reward: each member gets a distinct coupon of their own in the message, issued once even when a send is retried', async () => {
+    clock.advance(2 * 86_400_000);
+    await addOffer('bc-dessert', 50);
+    await addOffer('bc-paused', null, false);
+    const targets = await members(3, { tier: 'platinum', locale: 'en' });
+    const [russian] = (await members(1, { tier: 'platinum', locale: 'ru' })) as [Seeded];
+    const all = [...targets, russian];
+
+    const marketer = mia();
+    await marketer.says('/broadcast');
+    const caption = 'Dessert week';
+    fake.sendUserPhoto(marketer.user, { caption, caption_entities: [{ type: 'bold', offset: 0, length: 7 }] });
+    const id = wizardId(await marketer.nextMessage());
+    await marketer.taps(`bc:bt:${id}:none`);
+    await marketer.tapsAndSeesEdit(`bc:f:${id}:t`, /Tier/);
+    await marketer.tapsAndSeesEdit(`bc:tg:${id}:t:platinum`, /Tier/);
+    await marketer.tapsAndSeesEdit(`bc:a:${id}`, /Audience/);
+    await marketer.taps(`bc:f:${id}:r`);
+    expect((await marketer.says('1')).text).toContain('Audience: 4 members');
+
+    // The picker lists active rewards only; a forged pick of a paused or unknown one is refused on the server.
+    const picker = await marketer.tapsAndSeesEdit(`bc:of:${id}`, /Attach a personal coupon/);
+    const picks = inlineButtons(picker).map((b) => b.data);
+    expect(picks).toContain(`bc:or:${id}:bc-dessert`);
+    expect(picks).not.toContain(`bc:or:${id}:bc-paused`);
+    expect(await marketer.sendsCallback(`bc:or:${id}:bc-paused`)).toContain('the reward bc-paused is paused');
+    expect(await marketer.sendsCallback(`bc:or:${id}:no-such-reward`)).toContain('no reward with the code no-such-reward');
+    // Not a marketer: the same forged tap is refused.
+    expect(await new Conversation(fake, { id: CASHIER, first_name: 'Carl', language_code: 'en' }).sendsCallback(`bc:or:${id}:bc-dessert`)).toContain(
+      'only for marketers',
+    );
+    const chosen = await marketer.tapsAndSeesEdit(`bc:or:${id}:bc-dessert`, /Audience/);
+    expect(chosen.text).toContain('Personal coupon: A free dessert');
+    expect(inlineButtons(chosen).map((b) => b.text)).toContain('🎁 Coupon: A free dessert');
+
+    // The preview shows the coupon line with a sample code.
+    const preview = await marketer.taps(`bc:pv:${id}`);
+    expect(preview.method).toBe('sendPhoto');
+    expect(preview.caption).toMatch(/^Dessert week\n\n🎁 Your personal coupon: XXXX-XXXX-XXXX, valid until /);
+    await marketer.nextMessage();
+
+    // The first member copy fails once (Telegram's 500): the retry sends the same coupon.
+    fake.failNext('sendPhoto', 500, 'Internal Server Error');
+    const started = await marketer.taps(`bc:go:${id}`);
+    const broadcastId = Number(/#(\d+)/.exec(started.text ?? '')?.[1]);
+    await fake.waitFor(() => all.every((m) => received(m).length === 1), { timeoutMs: 15_000, what: 'the copies with coupons' });
+
+    const codes = new Set<string>();
+    for (const member of all) {
+      const [copy] = received(member) as [SentMessage];
+      expect(copy.method).toBe('sendPhoto');
+      expect(copy.caption?.startsWith(member === russian ? 'Dessert week\n\n🎁 Ваш персональный купон: ' : 'Dessert week\n\n')).toBe(true);
+      const code =
+        member === russian
+          ? (/Ваш персональный купон: ([A-Z0-9-]{14}), действует до /.exec(copy.caption ?? '')?.[1] as string)
+          : (COUPON.exec(copy.caption ?? '')?.[1] as string);
+      expect(code, copy.caption).toBeDefined();
+      codes.add(code);
+      // The code is set as `code` (tap to copy); the marketer's formatting is kept.
+      expect(copy.entities).toEqual([
+        { type: 'bold', offset: 0, length: 7 },
+        { type: 'code', offset: (copy.caption as string).indexOf(code), length: 14 },
+      ]);
+      // The coupon is the member's, free, valid, and the only one of this broadcast for them.
+      const coupon = await db.prisma.coupon.findUnique({ where: { code: code.replaceAll('-', '') }, include: { reward: true } });
+      expect(coupon).toMatchObject({ memberId: member.id, status: 'ISSUED', cost: 0, idempotencyKey: `broadcast:${broadcastId}:${member.id}` });
+      expect(coupon?.reward.code).toBe('bc-dessert');
+      expect(coupon?.expiresAt.getTime()).toBe((coupon?.issuedAt.getTime() as number) + 7 * 86_400_000);
+      expect(await db.prisma.coupon.count({ where: { memberId: member.id } })).toBe(1);
+    }
+    expect(codes.size).toBe(4);
+    expect((await db.prisma.reward.findUniqueOrThrow({ where: { code: 'bc-dessert' } })).stock).toBe(46);
+    expect((await marketer.nextMessage((m) => /is done/.test(m.text ?? ''))).text).toContain('Delivered: 4');
+  });
+
+  it('the API: refuses an unknown reward naming the field; out of stock, members get the message without a coupon and it is counted', async () => {
+    clock.advance(2 * 86_400_000);
+    await addOffer('bc-last-one', 1);
+    const crmKey = (await createApiKey(app.domain, ADMIN, { name: 'crm-offers', storeCode: null })).key;
+    const post = (body: unknown, key: string) =>
+      app.http.inject({
+        method: 'POST',
+        url: '/v1/broadcasts',
+        payload: body as object,
+        headers: { authorization: `Bearer ${crmKey}`, 'idempotency-key': key },
+      });
+
+    const unknown = await post({ text: 'Hi', offerRewardCode: 'no-such-reward' }, 'offer-bad-1');
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.headers['content-type']).toContain('application/problem+json');
+    expect(unknown.json()).toMatchObject({ code: 'BROADCAST_INVALID', errors: [expect.objectContaining({ field: 'offerRewardCode' })] });
+    const malformed = await post({ text: 'Hi', offerRewardCode: 'No Such' }, 'offer-bad-2');
+    expect(malformed.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field: 'offerRewardCode' })] });
+    const tooLong = await post({ text: 'x'.repeat(4000), offerRewardCode: 'bc-last-one' }, 'offer-bad-3');
+    expect(tooLong.json()).toMatchObject({ code: 'BROADCAST_INVALID', errors: [expect.objectContaining({ field: 'text' })] });
+
+    const targets = await members(2, { tier: 'gold', locale: 'en' });
+    const created = await post({ text: 'Last dessert!', segment: { tiers: ['gold'], registeredWithinDays: 1 }, offerRewardCode: 'bc-last-one' }, 'offer-1');
+    expect(created.statusCode).toBe(201);
+    const { id } = created.json();
+    await fake.waitFor(() => targets.every((m) => received(m).length === 1), { timeoutMs: 10_000 });
+    const texts = targets.map((m) => received(m)[0]?.text ?? '');
+    expect(texts.filter((text) => COUPON.test(text))).toHaveLength(1);
+    expect(texts.filter((text) => text === 'Last dessert!')).toHaveLength(1);
+    const final = await eventually(async () => {
+      const view = (await app.http.inject({ method: 'GET', url: `/v1/broadcasts/${id}`, headers: { authorization: `Bearer ${crmKey}` } })).json();
+      return view.status === 'DONE' ? view : null;
+    });
+    expect(final.offer).toEqual({ rewardCode: 'bc-last-one', withCoupon: 1, withoutCoupon: 1 });
+    expect(final.counts).toMatchObject({ sent: 2, failed: 0 });
+  });
+});

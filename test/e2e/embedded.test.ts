@@ -51,7 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   bot?.kill('SIGKILL');
   await fake?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 it('runs on embedded PGlite and Redis with only a token, and stops cleanly on SIGTERM', async () => {

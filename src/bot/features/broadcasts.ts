@@ -6,6 +6,7 @@ import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
 import { cancelBroadcast } from '../../domain/broadcasts/cancel-broadcast.js';
 import { contentProblems, isButtonUrl, MAX_BUTTON_TEXT, MAX_CAPTION, MAX_TEXT } from '../../domain/broadcasts/content.js';
 import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
+import { assertOfferReward, OFFER_LINE_RESERVE } from '../../domain/broadcasts/offer.js';
 import { assertSegment, normalizeSegment } from '../../domain/broadcasts/segment.js';
 import { type BroadcastContent, NPS_GROUPS, type Segment, type TextEntity } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast, listBroadcasts, measureAudience } from '../../domain/broadcasts/view-broadcasts.js';
@@ -13,7 +14,7 @@ import { isDomainError } from '../../domain/errors.js';
 import { LOCALES } from '../../domain/program.js';
 import { requireRole } from '../../domain/staff/access.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
-import { sendBroadcastMessage } from '../broadcast-message.js';
+import { offerLine, PREVIEW_COUPON_CODE, sendBroadcastMessage, withOffer } from '../broadcast-message.js';
 import { progressLine } from '../broadcast-report.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
@@ -76,6 +77,8 @@ const wizardSchema = z.object({
   button: z.object({ text: z.string(), url: z.string() }).nullable().optional(),
   segment: segmentSchema,
   numberFor: z.enum(Object.keys(NUMBERS) as [NumberCode, ...NumberCode[]]).optional(),
+  /** The reward of the personal offer (a free coupon for each member); null or absent: none. */
+  offer: z.string().nullable().optional(),
   touchedAt: z.number(),
 });
 type Wizard = z.infer<typeof wizardSchema>;
@@ -182,10 +185,12 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   async function audienceScreen(ctx: BotContext, wizard: Wizard) {
     const size = await measureAudience(domain, author(ctx), wizard.segment);
     const lines = filterLines(ctx, wizard.segment);
+    const offer = wizard.offer ? await domain.repos.rewards.findByCode(wizard.offer) : null;
     const text = [
       ctx.t('broadcast.audience', { count: size.recipients }),
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
       ctx.t('broadcast.audience_rule', { optedOut: size.optedOut, unreachable: size.unreachable }),
+      ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: offer.validityDays })] : []),
     ].join('\n\n');
     const id = wizard.id;
     const mark = (on: boolean, label: string) => (on ? `✓ ${label}` : label);
@@ -206,6 +211,8 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     keyboard
       .text(mark(!!s.neverPurchased, ctx.t('broadcast.filter.neverPurchased')), callbackData('bc', 'f', id, 'np'))
       .text(ctx.t('broadcast.filter.clear'), callbackData('bc', 'f', id, 'x'))
+      .row()
+      .text(offer ? ctx.t('broadcast.offer_button_set', { title: offer.title[ctx.locale] }) : ctx.t('broadcast.offer_button'), callbackData('bc', 'of', id))
       .row()
       .text(ctx.t('broadcast.preview_button'), callbackData('bc', 'pv', id))
       .text(ctx.t('common.cancel'), callbackData('bc', 'no', id));
@@ -262,8 +269,11 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
 
   async function preview(ctx: BotContext, wizard: Wizard) {
     await save(ctx, { ...wizard, step: 'audience' });
-    // Exactly what members get: the same function sends their copies.
-    await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, contentOf(wizard));
+    // Exactly what members get: the same function sends their copies (a sample coupon code here).
+    const offer = wizard.offer ? await domain.repos.rewards.findByCode(wizard.offer) : null;
+    const sample = offer ? { code: PREVIEW_COUPON_CODE, expiresAt: new Date(domain.clock.now().getTime() + offer.validityDays * 86_400_000) } : null;
+    const content = sample ? withOffer(contentOf(wizard), offerLine(ctx.t, ctx.fmt, sample), sample.code) : contentOf(wizard);
+    await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, content);
     const size = await measureAudience(domain, author(ctx), wizard.segment);
     const keyboard = new InlineKeyboard()
       .text(ctx.t('broadcast.send_now', { count: size.recipients }), callbackData('bc', 'go', wizard.id))
@@ -282,6 +292,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       scheduledAt,
       // A double tap (or the same tap served twice) creates one broadcast.
       idempotencyKey: `bot:${ctx.from?.id}:${wizard.id}`,
+      offerRewardCode: wizard.offer ?? null,
     });
     await save(ctx, { ...wizard, step: 'done' });
     const { broadcast } = result;
@@ -548,6 +559,51 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       await ack(ctx);
       await dropButtons(ctx);
       await preview(ctx, wizard);
+    }),
+  );
+
+  // --- the personal offer: a free coupon of a catalogue reward for each member ------------------
+
+  composer.callbackQuery(
+    new RegExp(`^bc:of:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number']);
+      if (!wizard) return;
+      const rewards = (await domain.repos.rewards.list({ activeOnly: true })).slice(0, 30);
+      if (rewards.length === 0) return ack(ctx, ctx.t('broadcast.offer_empty'), true);
+      await ack(ctx);
+      await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
+      const keyboard = new InlineKeyboard();
+      for (const reward of rewards) {
+        const label = reward.title[ctx.locale] || reward.code;
+        keyboard.text(wizard.offer === reward.code ? `✓ ${label}` : label, callbackData('bc', 'or', wizard.id, reward.code)).row();
+      }
+      keyboard.text(ctx.t('broadcast.offer_none'), callbackData('bc', 'on', wizard.id)).text(ctx.t('broadcast.done'), callbackData('bc', 'a', wizard.id));
+      await ctx.editMessageText(ctx.t('broadcast.offer_pick'), { parse_mode: 'HTML', reply_markup: keyboard });
+    }),
+  );
+
+  composer.callbackQuery(
+    new RegExp(`^bc:(or|on):${ID}(?::([a-z0-9_-]{1,32}))?$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[2] as string, ['audience']);
+      if (!wizard) return;
+      const code = ctx.match[3];
+      if (ctx.match[1] === 'on' || code === undefined) {
+        await ack(ctx);
+        return showAudience(ctx, { ...wizard, offer: null }, 'edit');
+      }
+      // Callback data is a hint: the reward must exist and be active now (refused in the marketer's words).
+      await assertOfferReward(domain, code);
+      const content = contentOf(wizard);
+      if (contentProblems(content, { reserve: OFFER_LINE_RESERVE }).some((p) => p.field === 'text')) {
+        const max = (content.photoFileId ? MAX_CAPTION : MAX_TEXT) - OFFER_LINE_RESERVE;
+        return ack(ctx, ctx.t('broadcast.offer_too_long', { length: content.text.length, max }), true);
+      }
+      await ack(ctx);
+      await showAudience(ctx, { ...wizard, offer: code }, 'edit');
     }),
   );
 

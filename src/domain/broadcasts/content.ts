@@ -11,14 +11,21 @@ const URL_PATTERN = /^(https?:\/\/[^\s/$.?#][^\s]*|tg:\/\/[^\s]+)$/i;
 
 export const isButtonUrl = (url: string) => url.length <= 2048 && URL_PATTERN.test(url);
 
-/** What is wrong with the message of a broadcast; [] when nothing. */
-export function contentProblems(content: BroadcastContent): FieldProblem[] {
+/**
+ * What is wrong with the message of a broadcast; [] when nothing. `reserve`: room to leave at the
+ * end of the text (a personal offer's coupon line, OFFER_LINE_RESERVE).
+ */
+export function contentProblems(content: BroadcastContent, options: { reserve?: number } = {}): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const { text } = content;
-  const limit = content.photoFileId ? MAX_CAPTION : MAX_TEXT;
+  const limit = (content.photoFileId ? MAX_CAPTION : MAX_TEXT) - (options.reserve ?? 0);
   if (!content.photoFileId && text.trim().length === 0) problems.push({ field: 'text', message: 'the message text is empty' });
   if (text.length > limit)
-    problems.push({ field: 'text', message: `${text.length} characters, at most ${limit} ${content.photoFileId ? 'under a photo' : ''}`.trim() });
+    problems.push({
+      field: 'text',
+      message:
+        `${text.length} characters, at most ${limit} ${content.photoFileId ? 'under a photo' : ''}${options.reserve ? ' with a personal coupon' : ''}`.trim(),
+    });
   if (content.photoFileId !== null && content.photoFileId.trim().length === 0) problems.push({ field: 'photo', message: 'an empty file id' });
   if (content.entities.length > MAX_ENTITIES) problems.push({ field: 'entities', message: `at most ${MAX_ENTITIES} formatting entities` });
   content.entities.forEach((entity, i) => {
@@ -38,7 +45,7 @@ export function contentProblems(content: BroadcastContent): FieldProblem[] {
   return problems;
 }
 
-export function assertContent(content: BroadcastContent): void {
-  const problem = contentProblems(content)[0];
+export function assertContent(content: BroadcastContent, options: { reserve?: number } = {}): void {
+  const problem = contentProblems(content, options)[0];
   if (problem) throw new DomainError('BROADCAST_INVALID', { field: problem.field, message: problem.message });
 }

@@ -3,6 +3,7 @@ import { nextAllowedTime } from '../jobs/schedule-rules.js';
 import type { DomainDeps } from '../ports.js';
 import { authorize, type BroadcastAuthor } from './access.js';
 import { assertContent } from './content.js';
+import { assertOfferReward, OFFER_LINE_RESERVE } from './offer.js';
 import { startBroadcast } from './run-broadcast.js';
 import { assertSegment, audienceQuery, normalizeSegment } from './segment.js';
 import type { Broadcast, BroadcastContent, Segment } from './types.js';
@@ -14,6 +15,8 @@ export interface CreateBroadcastInput {
   scheduledAt: Date | null;
   /** The API's Idempotency-Key (scoped to the key): a retry returns the first broadcast. */
   idempotencyKey?: string | null;
+  /** A personal offer: each recipient gets a free coupon of this (active) catalogue reward; see offer.ts. */
+  offerRewardCode?: string | null;
 }
 
 export interface CreateBroadcastResult {
@@ -43,7 +46,10 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
     const earlier = await deps.repos.broadcasts.findByKey(key);
     if (earlier) return replay(earlier, input);
   }
-  assertContent(input.content);
+  const offerRewardCode = input.offerRewardCode ?? null;
+  // With an offer, the coupon line goes at the end of the text: room is left for it.
+  assertContent(input.content, offerRewardCode ? { reserve: OFFER_LINE_RESERVE } : {});
+  if (offerRewardCode) await assertOfferReward(deps, offerRewardCode);
   assertSegment(input.segment, deps.program);
   const segment = normalizeSegment(input.segment);
   // Store codes must exist now (a typo is refused, not silently matched by nobody).
@@ -65,6 +71,7 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
     createdBy: actor,
     reportTo: by.kind === 'staff' ? { chatId: by.telegramId, locale: by.locale } : null,
     idempotencyKey: key,
+    offerRewardCode,
   });
   if (!created) {
     // A concurrent twin with the same key won.
@@ -76,7 +83,7 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
     actor,
     action: 'broadcast.created',
     subject: `broadcast:${created.id}`,
-    details: { scheduledAt: startsAt.toISOString(), segment: { ...segment }, paid: created.paid },
+    details: { scheduledAt: startsAt.toISOString(), segment: { ...segment }, paid: created.paid, offerRewardCode },
   });
   const due = startsAt.getTime() <= now.getTime();
   const broadcast = due ? ((await startBroadcast(deps, created.id)) ?? created) : created;
@@ -84,6 +91,7 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
 }
 
 function replay(broadcast: Broadcast, input: CreateBroadcastInput): CreateBroadcastResult {
-  if (broadcast.content.text !== input.content.text) throw new DomainError('IDEMPOTENCY_CONFLICT', { broadcastId: broadcast.id });
+  if (broadcast.content.text !== input.content.text || broadcast.offerRewardCode !== (input.offerRewardCode ?? null))
+    throw new DomainError('IDEMPOTENCY_CONFLICT', { broadcastId: broadcast.id });
   return { broadcast, started: broadcast.status !== 'SCHEDULED', movedByQuietHours: false, replayed: true };
 }

@@ -91,6 +91,12 @@ export interface AudienceSize {
   unreachable: number;
 }
 
+/** How a broadcast's personal offer went: copies sent with a coupon, and without (paused or out of stock). */
+export interface OfferCounts {
+  withCoupon: number;
+  withoutCoupon: number;
+}
+
 export type BroadcastStatus = 'SCHEDULED' | 'SENDING' | 'DONE' | 'CANCELLED';
 
 /** The delivery list of a broadcast by outcome. */
@@ -127,6 +133,11 @@ export interface Broadcast {
   /** The marketer's chat for the final report, and their language; null when created through the API. */
   reportTo: { chatId: number; locale: Locale } | null;
   idempotencyKey: string | null;
+  /**
+   * A personal offer: the code of a catalogue reward of which each recipient gets a free coupon
+   * with the message (issued at send time, once per member; see offer.ts). Null: none.
+   */
+  offerRewardCode: string | null;
   createdAt: Date;
 }
 
@@ -138,6 +149,13 @@ export interface NewBroadcast {
   createdBy: Actor;
   reportTo: { chatId: number; locale: Locale } | null;
   idempotencyKey: string | null;
+  offerRewardCode: string | null;
+}
+
+/** What a broadcast's delivery sends: the message, and the reward of its personal offer (null: none). */
+export interface BroadcastMessage {
+  content: BroadcastContent;
+  offerRewardCode: string | null;
 }
 
 export interface BroadcastRepository {
@@ -168,6 +186,8 @@ export interface BroadcastRepository {
   cancel(id: number, now: Date): Promise<{ broadcast: Broadcast; withdrawn: number[] } | null>;
   /** Live counts of the delivery list. */
   counts(id: number): Promise<BroadcastCounts>;
+  /** Of the SENT deliveries of a broadcast with an offer: with the coupon, and without (NO_OFFER_REASON). */
+  offerCounts(id: number): Promise<OfferCounts>;
   /** SENDING with no PENDING delivery left -> DONE with the final counts; null otherwise. */
   finishIfDone(id: number, now: Date): Promise<Broadcast | null>;
   /** SCHEDULED broadcasts due at `now`, oldest first. */

@@ -2,20 +2,28 @@ import { DomainError } from '../errors.js';
 import type { DomainDeps } from '../ports.js';
 import { authorize, type BroadcastAuthor } from './access.js';
 import { assertSegment, audienceQuery, normalizeSegment } from './segment.js';
-import type { AudienceSize, Broadcast, BroadcastCounts, Segment } from './types.js';
+import type { AudienceSize, Broadcast, BroadcastCounts, OfferCounts, Segment } from './types.js';
 
 export interface BroadcastView {
   broadcast: Broadcast;
   counts: BroadcastCounts;
   /** From start to finish (or cancel, or now while it runs), in ms; null before it starts. */
   durationMs: number | null;
+  /** A broadcast with a personal offer: copies sent with a coupon and without (paused or out of stock); null without an offer. */
+  offer: OfferCounts | null;
 }
 
 async function view(deps: DomainDeps, broadcast: Broadcast): Promise<BroadcastView> {
   const counts: BroadcastCounts =
     broadcast.status === 'SENDING' || broadcast.status === 'CANCELLED' ? await deps.repos.broadcasts.counts(broadcast.id) : { pending: 0, ...broadcast.final };
   const end = broadcast.finishedAt ?? broadcast.cancelledAt ?? deps.clock.now();
-  return { broadcast, counts, durationMs: broadcast.startedAt ? Math.max(0, end.getTime() - broadcast.startedAt.getTime()) : null };
+  const offer = broadcast.offerRewardCode && broadcast.startedAt ? await deps.repos.broadcasts.offerCounts(broadcast.id) : null;
+  return {
+    broadcast,
+    counts,
+    durationMs: broadcast.startedAt ? Math.max(0, end.getTime() - broadcast.startedAt.getTime()) : null,
+    offer: broadcast.offerRewardCode ? (offer ?? { withCoupon: 0, withoutCoupon: 0 }) : null,
+  };
 }
 
 /** One broadcast with its progress (live while it runs). */

@@ -1,6 +1,6 @@
-import { generateCouponCode } from '../codes.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { DomainDeps, Repositories } from '../ports.js';
+import { issueGiftCoupon } from '../rewards/issue-gift.js';
 import type { BadgeDefinition, TaskDefinition, TaskReward } from './types.js';
 
 /** What a completion (or a streak milestone) paid. */
@@ -11,7 +11,6 @@ export interface GrantedReward {
   couponCode: string | null;
 }
 
-const DAY_MS = 86_400_000;
 const TASKS_ACTOR = { type: 'SYSTEM' as const, id: 'tasks' };
 
 export const taskRewardKey = (memberId: number, taskCode: string, periodKey: string) => `task:${memberId}:${taskCode}:${periodKey}`;
@@ -20,33 +19,6 @@ export const milestoneKey = (memberId: number, taskCode: string, startDate: stri
 export function badgeOf(deps: DomainDeps, code: string | undefined): BadgeDefinition | null {
   if (code === undefined) return null;
   return deps.program.tasks.badges.find((badge) => badge.code === code) ?? { code, icon: '🏅', name: { ru: code, en: code } };
-}
-
-/**
- * A coupon of a catalogue reward as a gift (no points spent), once per key. Nothing when the
- * reward is paused or out of stock: the rest of the reward is paid all the same.
- */
-async function issueGiftCoupon(repos: Repositories, memberId: number, rewardCode: string, key: string, now: Date): Promise<string | null> {
-  const earlier = await repos.coupons.findByKey(key);
-  if (earlier) return earlier.code;
-  const reward = await repos.rewards.findByCode(rewardCode);
-  if (!reward?.active) return null;
-  if (!(await repos.rewards.takeStock(reward.id))) return null;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const coupon = await repos.coupons.create({
-      code: generateCouponCode(),
-      rewardId: reward.id,
-      memberId,
-      kind: reward.kind,
-      value: reward.value,
-      cost: 0,
-      idempotencyKey: key,
-      issuedAt: now,
-      expiresAt: new Date(now.getTime() + reward.validityDays * DAY_MS),
-    });
-    if (coupon) return coupon.code;
-  }
-  throw new Error('could not draw an unused coupon code');
 }
 
 /** Pays a reward under `key` (ledger credit, badge, coupon); each part is idempotent by itself. */
@@ -73,7 +45,10 @@ async function pay(
     });
   }
   if (reward.badge !== undefined) await repos.tasks.awardBadge(memberId, reward.badge, taskCode, now);
-  const couponCode = reward.coupon !== undefined ? await issueGiftCoupon(repos, memberId, reward.coupon, `${key}:coupon`, now) : null;
+  // A paused or sold-out reward gives no coupon: the rest of the reward is paid all the same.
+  const coupon =
+    reward.coupon !== undefined ? await issueGiftCoupon(repos, { memberId, rewardCode: reward.coupon, idempotencyKey: `${key}:coupon`, now }) : null;
+  const couponCode = coupon?.code ?? null;
   return { points: reward.points, badge: badgeOf(deps, reward.badge), couponCode };
 }
 

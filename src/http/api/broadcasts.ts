@@ -80,6 +80,13 @@ export const broadcastRequestSchema = z.strictObject({
     .optional()
     .describe('An inline URL button under the message'),
   segment: segmentSchema.default({}),
+  offerRewardCode: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/, 'a reward code: lower-case letters, digits, _ and -, up to 32 characters')
+    .optional()
+    .describe(
+      'A personal offer: the code of an active catalogue reward. Each recipient gets their own free coupon of it (issued when their copy is sent, once per member), its code on a line at the end of the message; the text may then be at most 3936 characters. A member reached after the reward was paused or ran out of stock gets the message without a coupon (counted in `offer.withoutCoupon`)',
+    ),
   scheduledAt: z
     .string()
     .regex(localOrInstant, 'an ISO 8601 date-time such as 2026-12-01T10:00 (program time zone) or 2026-12-01T07:00:00Z')
@@ -107,6 +114,14 @@ export const broadcastResponseSchema = z.object({
   audience: z.int().describe('Members in the delivery list, including those left out as opted out or blocked; 0 until it starts'),
   counts: countsSchema,
   durationMs: z.int().nullable().describe('From start to finish (or now, while it runs)'),
+  offer: z
+    .object({
+      rewardCode: z.string(),
+      withCoupon: z.int().describe('Copies sent with their coupon'),
+      withoutCoupon: z.int().describe('Copies sent without a coupon: the reward was paused or out of stock by then'),
+    })
+    .nullable()
+    .describe('The personal offer, when the broadcast carries one; null otherwise'),
 });
 
 export const broadcastParamsSchema = z.strictObject({ id: z.coerce.number().int().positive().max(2_147_483_647) });
@@ -126,6 +141,7 @@ function toResponse(view: BroadcastView): BroadcastResponse {
     audience: broadcast.audience,
     counts: view.counts,
     durationMs: view.durationMs,
+    offer: broadcast.offerRewardCode && view.offer ? { rewardCode: broadcast.offerRewardCode, ...view.offer } : null,
   };
 }
 
@@ -165,6 +181,7 @@ export function registerBroadcastRoutes(app: FastifyInstance, domain: DomainDeps
       segment: input.segment as Segment,
       scheduledAt: parseScheduledAt(input.scheduledAt, domain.program.timezone),
       idempotencyKey: scopedIdempotencyKey(requireKey(request), key.data),
+      offerRewardCode: input.offerRewardCode ?? null,
     });
     const view = await getBroadcast(domain, author, result.broadcast.id);
     if (result.replayed) reply.header('idempotent-replayed', 'true');
