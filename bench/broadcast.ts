@@ -28,6 +28,7 @@ import { cancelBroadcast } from '../src/domain/broadcasts/cancel-broadcast.js';
 import { createBroadcast } from '../src/domain/broadcasts/create-broadcast.js';
 import type { Segment } from '../src/domain/broadcasts/types.js';
 import type { Program } from '../src/domain/program.js';
+import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeBotApiOptions, type RecordedCall } from '../test/support/fake-bot-api/server.js';
@@ -64,20 +65,6 @@ interface Row {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function removeQueueKeys(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function redisUsedMemory(): Promise<number> {
   const redis = new Redis(TEST_REDIS_URL);

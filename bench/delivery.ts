@@ -22,6 +22,7 @@ import pino from 'pino';
 import { type App, startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { generateMemberCode } from '../src/domain/codes.js';
+import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeBotApiOptions, type RecordedCall } from '../test/support/fake-bot-api/server.js';
@@ -63,20 +64,6 @@ function readConfig(): Config {
   const steadyFrom = envInt('BENCH_DELIVERY_STEADY', Math.min(50, Math.floor(messages / 2)));
   if (steadyFrom >= messages) throw new BenchFailure(`BENCH_DELIVERY_STEADY (${steadyFrom}) must be below BENCH_DELIVERY_MESSAGES (${messages})`);
   return { messages, steadyFrom, rate: envInt('BENCH_DELIVERY_RATE', 25), maxRate: envInt('BENCH_DELIVERY_MAX_RATE', 100) };
-}
-
-async function removeQueueKeys(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Active English-speaking members with Telegram ids FIRST_CHAT_ID.., ids in that order. */

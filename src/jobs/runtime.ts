@@ -9,7 +9,7 @@ import { issueBroadcastOffer } from '../domain/broadcasts/offer.js';
 import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
 import type { BroadcastDispatch } from '../domain/broadcasts/types.js';
 import { nextAllowedTime } from '../domain/jobs/schedule-rules.js';
-import type { DomainDeps } from '../domain/ports.js';
+import type { DomainDeps, Notification } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
@@ -71,36 +71,27 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           offerLine(options.i18n.t(locale), formatterFor(locale, program.currency, program.timezone), coupon),
         onBroadcastDelivery: watcher.notify,
       };
-      workers.push(
-        startDeliveryWorker({
-          redis: options.redis,
-          prefix: options.prefix,
-          repos: domain.repos,
-          api: options.api,
-          clock: domain.clock,
-          logger: options.logger,
-          ratePerSecond: options.ratePerSecond,
-          render: (locale, notification) => renderNotification(options.i18n, program, locale, notification),
-          nextAllowed: (now) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
-          ...broadcasts,
-        }),
-      );
+      // What both delivery workers share; the paid one differs in queue, rate and flag.
+      const common = {
+        redis: options.redis,
+        prefix: options.prefix,
+        repos: domain.repos,
+        api: options.api,
+        clock: domain.clock,
+        logger: options.logger,
+        render: (locale: Locale, notification: Notification) => renderNotification(options.i18n, program, locale, notification),
+        nextAllowed: (now: Date) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
+        ...broadcasts,
+      };
+      workers.push(startDeliveryWorker({ ...common, ratePerSecond: options.ratePerSecond }));
       // Paid broadcasts: the same worker on their own queue, at the program's paid rate.
       workers.push(
         startDeliveryWorker({
-          redis: options.redis,
-          prefix: options.prefix,
-          repos: domain.repos,
-          api: options.api,
-          clock: domain.clock,
-          logger: options.logger,
+          ...common,
           ratePerSecond: program.broadcasts.paidRatePerSecond,
           concurrency: Math.min(100, program.broadcasts.paidRatePerSecond),
           queueName: DELIVERY_PAID_QUEUE,
           paidBroadcast: true,
-          render: (locale, notification) => renderNotification(options.i18n, program, locale, notification),
-          nextAllowed: (now) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
-          ...broadcasts,
         }),
       );
       workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue }, options.logger));

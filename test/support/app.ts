@@ -21,7 +21,8 @@ export interface TestAppOptions {
 /** Queues of one test file live under their own Redis prefix. */
 const QUEUE_PREFIX = `test-${randomBytes(4).toString('hex')}`;
 
-async function removeQueueKeys(prefix: string): Promise<void> {
+/** Deletes every Redis key of a queue prefix (tests and benchmarks clean up after themselves). */
+export async function removeQueueKeys(prefix: string): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   try {
     let cursor = '0';
