@@ -56,7 +56,7 @@ function toBroadcast(row: BroadcastRow): Broadcast {
  * and every filter that is set. Who of them receives it (opted in, reachable) is decided by the
  * caller, so that the same clause serves the audience size and the delivery list.
  */
-function segmentClause(query: AudienceQuery): Prisma.Sql {
+export function segmentClause(query: AudienceQuery): Prisma.Sql {
   const clauses: Prisma.Sql[] = [Prisma.sql`m."status" = 'ACTIVE'`, Prisma.sql`m."telegramId" IS NOT NULL`];
   if (query.tiers) clauses.push(Prisma.sql`COALESCE(m."tier", ${query.firstTier}) IN (${Prisma.join(query.tiers)})`);
   if (query.locales) clauses.push(Prisma.sql`m."locale" IN (${Prisma.join(query.locales)})`);

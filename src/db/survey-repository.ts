@@ -1,6 +1,17 @@
+import type { AudienceQuery } from '../domain/broadcasts/types.js';
 import type { NpsGroup } from '../domain/nps/score.js';
-import type { NpsCountsRow, NpsPeriodQuery, ReasonCountRow, Survey, SurveyAnswerRow, SurveyPatch, SurveyRepository } from '../domain/nps/types.js';
+import type {
+  CampaignSurveys,
+  NpsCountsRow,
+  NpsPeriodQuery,
+  ReasonCountRow,
+  Survey,
+  SurveyAnswerRow,
+  SurveyPatch,
+  SurveyRepository,
+} from '../domain/nps/types.js';
 import { Prisma, type PrismaClient, type Survey as SurveyRow } from '../generated/prisma/client.js';
+import { segmentClause } from './broadcast-repository.js';
 import type { Db } from './repositories.js';
 
 /** Timestamps are `timestamp(3)` in UTC; parameters go in as UTC text (see job-repository.ts). */
@@ -94,6 +105,52 @@ export class PrismaSurveyRepository implements SurveyRepository {
       if (rows.length === 0) return [];
       const created = await tx.survey.findMany({ where: { id: { in: rows.map((row) => row.id) } }, orderBy: { id: 'asc' } });
       return created.map(toSurvey);
+    });
+  }
+
+  createForCampaign(query: { audience: AudienceQuery; trigger: string; surveyedSince: Date; sentAt: Date; dryRun?: boolean }): Promise<CampaignSurveys> {
+    const dryRun = query.dryRun === true;
+    return this.transaction(async (tx) => {
+      // Serialised with the dispatch job and with another run of the campaign (a double tap):
+      // the "no survey since" check and the insert must not interleave with theirs.
+      if (!dryRun) await tx.$executeRaw`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK}::bigint)`;
+      // The audience is resolved once, by the broadcasts' own segment clause; each member falls
+      // in the first bucket that applies, and only the eligible are inserted (none in a dry run).
+      const [row] = await tx.$queryRaw<(Omit<CampaignSurveys, 'created' | 'surveyed'> & { eligible: number; created: CampaignSurveys['created'] | null })[]>`
+        WITH audience AS (
+          SELECT m.id,
+                 CASE
+                   WHEN EXISTS (SELECT 1 FROM "Survey" s WHERE s."memberId" = m.id AND s."trigger" = ${query.trigger}) THEN 'already'
+                   WHEN NOT m."notificationsEnabled" THEN 'optedOut'
+                   WHEN NOT m.reachable THEN 'unreachable'
+                   WHEN EXISTS (SELECT 1 FROM "Survey" s WHERE s."memberId" = m.id AND s."sentAt" > ${ts(query.surveyedSince)}) THEN 'recent'
+                   ELSE 'eligible'
+                 END AS bucket
+          FROM "Member" m
+          WHERE ${segmentClause(query.audience)}
+        ), inserted AS (
+          INSERT INTO "Survey" ("memberId", "trigger", "sentAt", "updatedAt")
+          SELECT a.id, ${query.trigger}, ${ts(query.sentAt)}, now() FROM audience a WHERE a.bucket = 'eligible' AND NOT ${dryRun}
+          ORDER BY a.id
+          ON CONFLICT DO NOTHING
+          RETURNING id, "memberId"
+        )
+        SELECT (COUNT(*) FILTER (WHERE bucket = 'eligible'))::int AS eligible,
+               (SELECT json_agg(json_build_object('id', id, 'memberId', "memberId") ORDER BY id) FROM inserted) AS created,
+               (COUNT(*) FILTER (WHERE bucket = 'already'))::int AS already,
+               (COUNT(*) FILTER (WHERE bucket = 'optedOut'))::int AS "optedOut",
+               (COUNT(*) FILTER (WHERE bucket = 'unreachable'))::int AS unreachable,
+               (COUNT(*) FILTER (WHERE bucket = 'recent'))::int AS "recentlySurveyed"
+        FROM audience`;
+      const created = row?.created ?? [];
+      return {
+        surveyed: dryRun ? (row?.eligible ?? 0) : created.length,
+        created,
+        already: row?.already ?? 0,
+        optedOut: row?.optedOut ?? 0,
+        unreachable: row?.unreachable ?? 0,
+        recentlySurveyed: row?.recentlySurveyed ?? 0,
+      };
     });
   }
 

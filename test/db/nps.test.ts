@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isDomainError } from '../../src/domain/errors.js';
 import type { Member } from '../../src/domain/members/member.js';
+import { previewSurveyCampaign, sendSurveyCampaign } from '../../src/domain/nps/campaign.js';
 import { dispatchNpsSurveys } from '../../src/domain/nps/dispatch.js';
 import { markAlertHandled } from '../../src/domain/nps/handle-alert.js';
 import { computeNpsReport } from '../../src/domain/nps/report.js';
@@ -428,5 +429,109 @@ describe('the numbers', () => {
     const one = await computeNpsReport(deps, period, msk02.id);
     expect(one.store?.code).toBe('msk-02');
     expect(one.overall).toMatchObject({ sent: 2, answered: 2, nps: -50 });
+  });
+});
+
+describe('campaigns: a marketer surveys a segment', () => {
+  const MARKETER = 600;
+  const by = { kind: 'staff' as const, telegramId: MARKETER, locale: 'en' as const };
+  const recentBuyers = { lastPurchaseWithinDays: 30 };
+
+  /** Five members who bought last week (one opted out, one blocked the bot, one surveyed yesterday) and one who never bought. */
+  async function audience(deps: DomainDeps) {
+    await h.deps.repos.staff.upsert({ telegramId: MARKETER, role: 'MARKETER', storeId: null, name: 'Mark' });
+    const anna = await member();
+    const boris = await member();
+    const optedOut = await member({ notifications: false });
+    const blocked = await member({ reachable: false });
+    const recent = await member();
+    const never = await member();
+    for (const m of [anna, boris, optedOut, blocked, recent]) await purchase(m.id, new Date(h.clock.now().getTime() - 7 * DAY));
+    // Surveyed yesterday about a purchase (the dispatch's own survey).
+    h.clock.advance(-DAY);
+    await purchase(recent.id, new Date(h.clock.now().getTime() - 2 * HOUR - MINUTE));
+    await dispatchNpsSurveys(deps);
+    h.clock.advance(DAY);
+    expect(await surveysOf(recent.id)).toHaveLength(1);
+    return { anna, boris, optedOut, blocked, recent, never };
+  }
+
+  it('asks each eligible member of the segment once, as the dispatch does; a rerun or a double tap creates nothing new', async () => {
+    const { deps, sent } = npsDeps({ minDaysBetweenSurveys: 30 });
+    const { anna, boris, recent, never } = await audience(deps);
+    const dispatched = surveyMessages(sent).length;
+
+    const counts = { already: 0, optedOut: 1, unreachable: 1, recentlySurveyed: 1 };
+    expect(await previewSurveyCampaign(deps, by, { segment: recentBuyers, key: 'nov' })).toMatchObject({ skipped: null, surveyed: 2, ...counts });
+    expect(await db.prisma.survey.count()).toBe(1);
+
+    // A double tap: two runs at once, one campaign.
+    const [first, second] = await Promise.all([
+      sendSurveyCampaign(deps, by, { segment: recentBuyers, key: 'nov' }),
+      sendSurveyCampaign(deps, by, { segment: recentBuyers, key: 'nov' }),
+    ]);
+    expect(first.surveyed + second.surveyed).toBe(2);
+    expect(first.surveyed === 2 ? second : first).toMatchObject({ surveyed: 0, already: 2, optedOut: 1, unreachable: 1, recentlySurveyed: 1 });
+
+    const campaign = await db.prisma.survey.findMany({ where: { trigger: 'campaign:nov' }, orderBy: { id: 'asc' } });
+    expect(campaign.map((s) => [s.memberId, s.purchaseId, s.storeId, s.status])).toEqual([
+      [anna.id, null, null, 'SENT'],
+      [boris.id, null, null, 'SENT'],
+    ]);
+    expect(surveyMessages(sent).slice(dispatched)).toEqual(
+      campaign.map((survey) => ({
+        memberId: survey.memberId,
+        chat: null,
+        notification: { kind: 'npsSurvey', surveyId: survey.id, storeName: null },
+        dedupeKey: `nps:${survey.id}`,
+        class: 'reminder',
+      })),
+    );
+
+    // Rerun later: nothing new; and the dispatch neither resends the messages nor asks those members about a purchase now.
+    h.clock.advance(HOUR);
+    expect(await sendSurveyCampaign(deps, by, { segment: recentBuyers, key: 'nov' })).toMatchObject({ surveyed: 0, already: 2 });
+    await purchase(anna.id, h.clock.now());
+    h.clock.advance(3 * HOUR);
+    expect(await dispatchNpsSurveys(deps)).toMatchObject({ created: 0, queued: 0 });
+    // Another campaign within minDaysBetweenSurveys asks nobody again.
+    expect(await sendSurveyCampaign(deps, by, { segment: {}, key: 'dec' })).toMatchObject({ surveyed: 1, recentlySurveyed: 3, optedOut: 1, unreachable: 1 });
+    expect((await surveysOf(never.id)).map((s) => s.trigger)).toEqual(['campaign:dec']);
+    expect(await surveysOf(recent.id)).toHaveLength(1);
+    expect(await db.prisma.delivery.count({ where: { dedupeKey: { startsWith: 'nps:' } } })).toBe(4);
+  });
+
+  it('is for marketers and admins only, validates the segment, and asks nobody when NPS is off', async () => {
+    const { deps } = npsDeps();
+    await audience(deps);
+    const customer = await member();
+    for (const telegramId of [customer.telegramId as number, 999_999]) {
+      await expect(sendSurveyCampaign(deps, { ...by, telegramId }, { segment: {} })).rejects.toSatisfy((e) => isDomainError(e, 'FORBIDDEN'));
+    }
+    await expect(sendSurveyCampaign(deps, by, { segment: { tiers: ['platinum-x'] } })).rejects.toSatisfy((e) => isDomainError(e, 'SEGMENT_INVALID'));
+    await expect(sendSurveyCampaign(deps, { kind: 'apiKey', apiKeyId: 1, storeId: 5 }, { segment: {} })).rejects.toSatisfy((e) =>
+      isDomainError(e, 'FORBIDDEN'),
+    );
+    expect(await sendSurveyCampaign(npsDeps({ enabled: false }).deps, by, { segment: {} })).toMatchObject({ skipped: 'disabled', surveyed: 0 });
+    expect(await sendSurveyCampaign(deps, { ...by, telegramId: ADMIN }, { segment: {}, key: 'by-admin' })).toMatchObject({ surveyed: 4 });
+    expect(await db.prisma.survey.count({ where: { trigger: { startsWith: 'campaign:' } } })).toBe(4);
+  });
+
+  it('counts the answers to a campaign in the NPS report, as surveys with no store', async () => {
+    const { deps } = npsDeps();
+    const { anna, boris } = await audience(deps);
+    await sendSurveyCampaign(deps, by, { segment: recentBuyers, key: 'nov' });
+    const [annaSurvey] = await surveysOf(anna.id);
+    const [borisSurvey] = await surveysOf(boris.id);
+    expect(await answerSurvey(deps, { telegramId: anna.telegramId as number, surveyId: annaSurvey?.id as number, score: 10 })).toMatchObject({
+      outcome: 'answered',
+    });
+    expect(await answerSurvey(deps, { telegramId: boris.telegramId as number, surveyId: borisSurvey?.id as number, score: 3 })).toMatchObject({
+      outcome: 'answered',
+    });
+    const report = await computeNpsReport(deps, { from: '2026-11-16', to: '2026-11-29' });
+    // Three surveys: the dispatch's (unanswered) and the campaign's two.
+    expect(report.overall).toMatchObject({ sent: 3, answered: 2, promoters: 1, detractors: 1, nps: 0 });
+    expect(report.stores.find((s) => s.code === null)?.summary).toMatchObject({ sent: 2, answered: 2, nps: 0 });
   });
 });

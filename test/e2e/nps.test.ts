@@ -254,4 +254,54 @@ describe('NPS surveys', () => {
     expect(await db.prisma.survey.findMany({ orderBy: { id: 'asc' } })).toEqual(before);
     expect((await db.prisma.member.findUniqueOrThrow({ where: { id: annaSurvey.memberId } })).balance).toBe(annaRow.balance);
   });
+
+  it('a marketer surveys a segment from /nps; members in it get the 0-10 question and can answer; others may not send it', async () => {
+    const mia = await hire('marketer', 'Mia');
+    const dana = await registerCustomer('Dana');
+    const eve = await registerCustomer('Eve');
+    await db.prisma.member.update({ where: { id: (await memberOf(eve)).id }, data: { notificationsEnabled: false } });
+
+    // Not for customers, whatever the callback data says.
+    const forbidden = 'Broadcasts are only for marketers and administrators.';
+    expect(await dana.sendsCallback('bc:nps')).toBe(forbidden);
+
+    const report = await mia.says('/nps');
+    const start = button(report, 'bc:nps');
+    expect(inlineButtons(report).find((b) => b.data === start)?.text).toBe('📨 Survey a segment');
+    let screen = await mia.taps(start);
+    expect(screen.text).toContain('NPS survey to a segment');
+    const id = button(screen, 'bc:sv:').slice('bc:sv:'.length);
+    // The broadcast wizard's audience builder, without its message-only buttons.
+    expect(inlineButtons(screen).some((b) => b.data?.startsWith('bc:pv:') || b.data?.startsWith('bc:of:'))).toBe(false);
+    expect(await mia.sendsCallback(`bc:pv:${id}`)).toBe('This button is no longer active.');
+    expect(await mia.sendsCallback(`bc:go:${id}`)).toBe('This button is no longer active.');
+    screen = await mia.tapsAndSeesEdit(`bc:f:${id}:np`, /NPS survey to a segment/);
+    expect(screen.text).toContain('Never bought anything');
+
+    // Members who never bought, take reminders and have no survey yet (Dana among them; Eve opted out).
+    const expected = await db.prisma.member.count({
+      where: { status: 'ACTIVE', notificationsEnabled: true, reachable: true, purchases: { none: {} }, surveys: { none: {} } },
+    });
+    const confirm = await mia.taps(`bc:sv:${id}`);
+    expect(plain(confirm)).toContain(`Send the NPS survey to ${expected} member`);
+    const send = button(confirm, 'bc:sg:');
+
+    // A forged send by a customer changes nothing.
+    expect(await dana.sendsCallback(send)).toBe(forbidden);
+    expect(await db.prisma.survey.count({ where: { trigger: { startsWith: 'campaign:' } } })).toBe(0);
+
+    expect(plain(await mia.taps(send))).toContain(`Survey sent to ${expected} member`);
+    const question = await dana.nextMessage((m) => (m.text ?? '').includes('How likely are you to recommend'));
+    expect(inlineButtons(question).map((b) => b.text)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    const survey = await surveyOf(dana);
+    expect(survey).toMatchObject({ trigger: `campaign:bot:${mia.user.id}:${id}`, purchaseId: null, storeId: null });
+    expect(await popupAfterTap(dana, `nps:s:${survey.id}:9`)).toBe('Thank you! Your score: 9');
+    expect(await db.prisma.survey.findUniqueOrThrow({ where: { id: survey.id } })).toMatchObject({ status: 'ANSWERED', score: 9 });
+    expect(await db.prisma.survey.count({ where: { memberId: (await memberOf(eve)).id } })).toBe(0);
+
+    // A second tap on «Send» asks nobody twice.
+    fake.sendCallbackQuery(mia.user, send);
+    expect((await mia.nextMessage()).text).toContain('already been sent');
+    expect(await db.prisma.survey.count({ where: { trigger: { startsWith: 'campaign:' } } })).toBe(expected);
+  });
 });

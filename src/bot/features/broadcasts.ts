@@ -11,6 +11,7 @@ import { assertSegment, normalizeSegment } from '../../domain/broadcasts/segment
 import { type BroadcastContent, NPS_GROUPS, type Segment, type TextEntity } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast, listBroadcasts, measureAudience } from '../../domain/broadcasts/view-broadcasts.js';
 import { isDomainError } from '../../domain/errors.js';
+import { previewSurveyCampaign, sendSurveyCampaign } from '../../domain/nps/campaign.js';
 import { LOCALES } from '../../domain/program.js';
 import { requireRole } from '../../domain/staff/access.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
@@ -26,6 +27,8 @@ import { ack, errorText } from './staff.js';
  * cancel). Every command, message and button re-checks the role on the server (`requireRole`
  * through the use cases, and here before anything is read), whatever led there: callback data
  * is only a hint. Wizard state lives in the session store, so restarts and other instances carry on.
+ * From /nps, the same audience builder sends an NPS survey instead (`mode: 'survey'`, `bc:nps`):
+ * the message-only buttons (preview, offer, send, schedule) refuse such a wizard.
  */
 
 const WIZARD_TTL_MS = 60 * 60_000;
@@ -79,6 +82,8 @@ const wizardSchema = z.object({
   numberFor: z.enum(Object.keys(NUMBERS) as [NumberCode, ...NumberCode[]]).optional(),
   /** The reward of the personal offer (a free coupon for each member); null or absent: none. */
   offer: z.string().nullable().optional(),
+  /** `survey`: the audience builder opened from /nps, to send the NPS survey instead of a message. */
+  mode: z.enum(['message', 'survey']).optional(),
   touchedAt: z.number(),
 });
 type Wizard = z.infer<typeof wizardSchema>;
@@ -183,6 +188,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   }
 
   async function audienceScreen(ctx: BotContext, wizard: Wizard) {
+    if (wizard.mode === 'survey') return surveyAudienceScreen(ctx, wizard);
     const size = await measureAudience(domain, author(ctx), wizard.segment);
     const lines = filterLines(ctx, wizard.segment);
     const offer = wizard.offer ? await domain.repos.rewards.findByCode(wizard.offer) : null;
@@ -192,6 +198,17 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       ctx.t('broadcast.audience_rule', { optedOut: size.optedOut, unreachable: size.unreachable }),
       ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: offer.validityDays })] : []),
     ].join('\n\n');
+    const id = wizard.id;
+    const keyboard = filterKeyboard(ctx, wizard)
+      .text(offer ? ctx.t('broadcast.offer_button_set', { title: offer.title[ctx.locale] }) : ctx.t('broadcast.offer_button'), callbackData('bc', 'of', id))
+      .row()
+      .text(ctx.t('broadcast.preview_button'), callbackData('bc', 'pv', id))
+      .text(ctx.t('common.cancel'), callbackData('bc', 'no', id));
+    return { text, keyboard };
+  }
+
+  /** The filters' buttons, shared by the broadcast and the survey audience screens. */
+  function filterKeyboard(ctx: BotContext, wizard: Wizard): InlineKeyboard {
     const id = wizard.id;
     const mark = (on: boolean, label: string) => (on ? `✓ ${label}` : label);
     const s = wizard.segment;
@@ -208,16 +225,35 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       if (i % 2 === 1) keyboard.row();
     });
     keyboard.text(mark(!!s.birthdayThisMonth, ctx.t('broadcast.filter.birthdayThisMonth')), callbackData('bc', 'f', id, 'bd')).row();
-    keyboard
+    return keyboard
       .text(mark(!!s.neverPurchased, ctx.t('broadcast.filter.neverPurchased')), callbackData('bc', 'f', id, 'np'))
       .text(ctx.t('broadcast.filter.clear'), callbackData('bc', 'f', id, 'x'))
-      .row()
-      .text(offer ? ctx.t('broadcast.offer_button_set', { title: offer.title[ctx.locale] }) : ctx.t('broadcast.offer_button'), callbackData('bc', 'of', id))
-      .row()
-      .text(ctx.t('broadcast.preview_button'), callbackData('bc', 'pv', id))
-      .text(ctx.t('common.cancel'), callbackData('bc', 'no', id));
+      .row();
+  }
+
+  /** The survey's audience: the same filters, counted as the campaign will ask (recently surveyed members left out). */
+  async function surveyAudienceScreen(ctx: BotContext, wizard: Wizard) {
+    const size = await previewSurveyCampaign(domain, author(ctx), { segment: wizard.segment, key: surveyKey(ctx, wizard) });
+    const lines = filterLines(ctx, wizard.segment);
+    const text = [
+      ctx.t('broadcast.survey.title'),
+      ctx.t('broadcast.audience', { count: size.surveyed }),
+      lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
+      ctx.t('broadcast.survey.rule', {
+        days: program.nps.minDaysBetweenSurveys,
+        recent: size.recentlySurveyed + size.already,
+        optedOut: size.optedOut,
+        unreachable: size.unreachable,
+      }),
+    ].join('\n\n');
+    const keyboard = filterKeyboard(ctx, wizard)
+      .text(ctx.t('broadcast.survey.continue'), callbackData('bc', 'sv', wizard.id))
+      .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
     return { text, keyboard };
   }
+
+  /** The campaign's key: one wizard, one campaign (a double tap or a replayed update asks nobody twice). */
+  const surveyKey = (ctx: BotContext, wizard: Wizard) => `bot:${ctx.from?.id}:${wizard.id}`;
 
   async function showAudience(ctx: BotContext, wizard: Wizard, how: 'reply' | 'edit') {
     // A contradiction (never bought, yet bought last week) is refused before it is kept.
@@ -456,9 +492,10 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
 
   // --- buttons: each re-checks the role, then that it belongs to the open wizard ---------------
 
-  async function current(ctx: BotContext, id: string, steps: Wizard['step'][]): Promise<Wizard | null> {
+  /** The open wizard the button belongs to, at one of `steps`; `mode`: only a broadcast's (or only a survey's) buttons. */
+  async function current(ctx: BotContext, id: string, steps: Wizard['step'][], mode?: 'message' | 'survey'): Promise<Wizard | null> {
     const wizard = await load(ctx);
-    if (wizard && wizard.id === id && steps.includes(wizard.step)) return wizard;
+    if (wizard && wizard.id === id && steps.includes(wizard.step) && (mode === undefined || (wizard.mode ?? 'message') === mode)) return wizard;
     await ack(ctx, ctx.t('common.stale_button'));
     return null;
   }
@@ -467,7 +504,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     new RegExp(`^bc:bt:${ID}:(url|none|${DEEP_LINKS.join('|')})$`),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['button']);
+      const wizard = await current(ctx, ctx.match[1] as string, ['button'], 'message');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);
@@ -544,7 +581,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       if (!wizard) return;
       await ack(ctx);
       // From a picker: the same message becomes the audience screen again; from the preview: a new one.
-      const fromPreview = inlineData(ctx).some((data) => data.startsWith('bc:go:'));
+      const fromPreview = inlineData(ctx).some((data) => data.startsWith('bc:go:') || data.startsWith('bc:sg:'));
       if (fromPreview) await dropButtons(ctx);
       await showAudience(ctx, wizard, fromPreview ? 'reply' : 'edit');
     }),
@@ -554,7 +591,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     new RegExp(`^bc:pv:${ID}$`),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number']);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'message');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);
@@ -568,7 +605,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     new RegExp(`^bc:of:${ID}$`),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number']);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'message');
       if (!wizard) return;
       const rewards = (await domain.repos.rewards.list({ activeOnly: true })).slice(0, 30);
       if (rewards.length === 0) return ack(ctx, ctx.t('broadcast.offer_empty'), true);
@@ -588,7 +625,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     new RegExp(`^bc:(or|on):${ID}(?::([a-z0-9_-]{1,32}))?$`),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[2] as string, ['audience']);
+      const wizard = await current(ctx, ctx.match[2] as string, ['audience'], 'message');
       if (!wizard) return;
       const code = ctx.match[3];
       if (ctx.match[1] === 'on' || code === undefined) {
@@ -612,7 +649,8 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     guarded(async (ctx) => {
       await marketerOnly(ctx);
       const wizard = await load(ctx);
-      if (!wizard || wizard.id !== ctx.match[1] || !(wizard.step === 'audience' || wizard.step === 'done')) return ack(ctx, ctx.t('common.stale_button'));
+      if (!wizard || wizard.id !== ctx.match[1] || wizard.mode === 'survey' || !(wizard.step === 'audience' || wizard.step === 'done'))
+        return ack(ctx, ctx.t('common.stale_button'));
       await ack(ctx);
       await dropButtons(ctx);
       await launch(ctx, wizard, null);
@@ -623,7 +661,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     new RegExp(`^bc:sc:${ID}$`),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience']);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience'], 'message');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);
@@ -647,6 +685,67 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       await ack(ctx);
       await dropButtons(ctx);
       await ctx.reply(ctx.t('broadcast.cancelled_wizard'));
+    }),
+  );
+
+  // --- an NPS survey to a segment (from /nps): the same audience builder, then a confirmation ------
+
+  composer.callbackQuery(
+    'bc:nps',
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      if (!program.nps.enabled) return ack(ctx, ctx.t('broadcast.survey.disabled'), true);
+      await ack(ctx);
+      // Replaces any open wizard, as /broadcast does.
+      await showAudience(ctx, { id: newId(), step: 'audience', segment: {}, mode: 'survey', touchedAt: 0 }, 'reply');
+    }),
+  );
+
+  composer.callbackQuery(
+    new RegExp(`^bc:sv:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'survey');
+      if (!wizard) return;
+      const size = await previewSurveyCampaign(domain, author(ctx), { segment: wizard.segment, key: surveyKey(ctx, wizard) });
+      if (size.skipped === 'disabled') return ack(ctx, ctx.t('broadcast.survey.disabled'), true);
+      await ack(ctx);
+      await dropButtons(ctx);
+      await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
+      const leftOut = ctx.t('broadcast.survey.left_out', {
+        days: program.nps.minDaysBetweenSurveys,
+        recent: size.recentlySurveyed + size.already,
+        optedOut: size.optedOut,
+        unreachable: size.unreachable,
+      });
+      const keyboard = new InlineKeyboard();
+      if (size.surveyed > 0) keyboard.text(ctx.t('broadcast.survey.send', { count: size.surveyed }), callbackData('bc', 'sg', wizard.id)).row();
+      keyboard.text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id)).text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+      const head = size.surveyed > 0 ? ctx.t('broadcast.survey.confirm', { count: size.surveyed }) : ctx.t('broadcast.survey.nobody');
+      await ctx.reply(`${head}\n\n${leftOut}`, { parse_mode: 'HTML', reply_markup: keyboard });
+    }),
+  );
+
+  composer.callbackQuery(
+    new RegExp(`^bc:sg:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'done'], 'survey');
+      if (!wizard) return;
+      await ack(ctx);
+      await dropButtons(ctx);
+      // The key makes the campaign idempotent: a second tap finds everyone asked already.
+      const result = await sendSurveyCampaign(domain, author(ctx), { segment: wizard.segment, key: surveyKey(ctx, wizard) });
+      await save(ctx, { ...wizard, step: 'done' });
+      if (result.skipped === 'disabled') return void (await ctx.reply(ctx.t('broadcast.survey.disabled')));
+      if (result.surveyed === 0 && result.already > 0) return void (await ctx.reply(ctx.t('broadcast.survey.already')));
+      const leftOut = ctx.t('broadcast.survey.left_out', {
+        days: program.nps.minDaysBetweenSurveys,
+        recent: result.recentlySurveyed,
+        optedOut: result.optedOut,
+        unreachable: result.unreachable,
+      });
+      await ctx.reply(`${ctx.t('broadcast.survey.sent', { count: result.surveyed })}\n${leftOut}`, { parse_mode: 'HTML' });
     }),
   );
 

@@ -14,8 +14,9 @@ import { ack, guard } from './staff.js';
 /**
  * NPS in the chat. Customers: the 0-10 answer, the follow-up (quick-reply reasons, or a comment
  * typed: the session remembers which survey a comment is for), thanks and, for promoters, their
- * referral link. Staff: "Mark handled" under a detractor's alert. Marketers: `/nps [days]` and
- * the CSV export. Every tap is re-checked by the domain; the callback data is only a request.
+ * referral link. Staff: "Mark handled" under a detractor's alert. Marketers: `/nps [days]`, the
+ * CSV export, and «Survey a segment» (the broadcast wizard's audience builder, `bc:nps`). Every
+ * tap is re-checked by the domain; the callback data is only a request.
  */
 
 /** The generic invite link: the `ref_<card code>` deep link registration keeps as start payload. */
@@ -243,10 +244,10 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
         return;
       }
       const report = await npsReportForMarketer(domain, ctx.from.id, days);
-      const keyboard =
-        report.overall.answered > 0
-          ? { reply_markup: { inline_keyboard: [[{ text: ctx.t('nps.report.export'), callback_data: callbackData(NPS_PREFIX, 'x', days) }]] } }
-          : {};
+      const rows = report.overall.answered > 0 ? [[{ text: ctx.t('nps.report.export'), callback_data: callbackData(NPS_PREFIX, 'x', days) }]] : [];
+      // A survey to a segment: the broadcast wizard's audience builder (src/bot/features/broadcasts.ts).
+      if (program.nps.enabled) rows.push([{ text: ctx.t('nps.report.survey_button'), callback_data: 'bc:nps' }]);
+      const keyboard = rows.length > 0 ? { reply_markup: { inline_keyboard: rows } } : {};
       await ctx.reply(reportText(ctx, report), { parse_mode: 'HTML', ...keyboard });
     }),
   );

@@ -1,3 +1,4 @@
+import type { AudienceQuery } from '../broadcasts/types.js';
 import type { NpsGroup } from './score.js';
 
 /**
@@ -32,6 +33,25 @@ export interface Survey {
   handledAt: Date | null;
   /** Telegram id of who marked the alert handled. */
   handledBy: number | null;
+}
+
+/** What a campaign did with its audience: each member is counted once, in the first that applies. */
+export interface CampaignCounts {
+  /** Members who got a survey now. */
+  surveyed: number;
+  /** Had this campaign's survey already (a rerun, a double tap). */
+  already: number;
+  /** Turned such messages off. */
+  optedOut: number;
+  /** Blocked the bot. */
+  unreachable: number;
+  /** Were surveyed within `minDaysBetweenSurveys`. */
+  recentlySurveyed: number;
+}
+
+export interface CampaignSurveys extends CampaignCounts {
+  /** The surveys created, by ascending id. */
+  created: { id: number; memberId: number }[];
 }
 
 export type SurveyPatch = Partial<Pick<Survey, 'status' | 'score' | 'group' | 'reasons' | 'comment' | 'answeredAt' | 'completedAt' | 'closedAt' | 'alertedAt'>>;
@@ -88,6 +108,14 @@ export interface SurveyRepository {
    * member (their latest such purchase), at most `limit`. Returns the surveys created.
    */
   createForPurchases(query: { purchasedAfter: Date; purchasedBefore: Date; surveyedSince: Date; sentAt: Date; limit: number }): Promise<Survey[]>;
+  /**
+   * A marketer's campaign, in one transaction serialised with the dispatchers: resolves the
+   * audience once (the broadcasts' segment clause) and creates a survey with `trigger` for each
+   * member who takes reminders, is reachable, has no survey with this trigger and none since
+   * `surveyedSince`. Returns the new surveys (ascending id) and why the others were left out.
+   * `dryRun`: creates nothing, `surveyed` counts who would be asked (the confirmation screen).
+   */
+  createForCampaign(query: { audience: AudienceQuery; trigger: string; surveyedSince: Date; sentAt: Date; dryRun?: boolean }): Promise<CampaignSurveys>;
   /**
    * SENT surveys since `since` with no message in the outbox under `dedupeKeyPrefix` + id (e.g.
    * the process stopped between creating them and queueing their message), id > `afterId`.
