@@ -17,7 +17,6 @@
 // that module registers a vitest afterAll hook at import, which throws outside vitest.
 
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import { type App, startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
