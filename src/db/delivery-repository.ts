@@ -55,4 +55,17 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
     });
     return rows.map(toDelivery);
   }
+
+  async skipPendingOfMember(memberId: number, reason: string) {
+    const skipped = await this.db.delivery.updateMany({ where: { memberId, status: 'PENDING' }, data: { status: 'SKIPPED', error: reason } });
+    return skipped.count;
+  }
+
+  async scrubSurveyAlerts(surveyIds: number[]) {
+    if (surveyIds.length === 0) return 0;
+    // Rare (an account's erasure): a scan of the alerts by kind is acceptable here.
+    return this.db.$executeRaw`
+      UPDATE "Delivery" SET payload = payload || '{"comment": null, "memberName": null}'::jsonb, "updatedAt" = now()
+      WHERE kind = 'npsAlert' AND (payload->>'surveyId')::int = ANY(${surveyIds}::int[])`;
+  }
 }

@@ -87,4 +87,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
   async finishReturn(id: number, outcome: { pointsReversed: number; shortfall: number }) {
     return toReturn(await this.db.purchaseReturn.update({ where: { id }, data: outcome }));
   }
+
+  async listByMember(memberId: number) {
+    const rows = await this.db.purchase.findMany({ where: { memberId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map(toPurchase);
+  }
 }

@@ -10,6 +10,7 @@ import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js
 import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
+import { PrismaChatSessionRepository } from './session-store.js';
 import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
 import { PrismaSurveyRepository } from './survey-repository.js';
 import { PrismaReferralRepository, PrismaTaskRepository } from './task-repository.js';
@@ -131,6 +132,7 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
     tasks: new PrismaTaskRepository(db),
     referrals: new PrismaReferralRepository(db),
     surveys: new PrismaSurveyRepository(db, inTransaction),
+    chatSessions: new PrismaChatSessionRepository(db),
   };
 }
 

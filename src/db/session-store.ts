@@ -1,4 +1,6 @@
+import type { ChatSessionRepository } from '../domain/ports.js';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { Db } from './repositories.js';
 
 /**
  * Conversation state of the bot (a staff member halfway through a purchase) in the ChatSession
@@ -21,5 +23,15 @@ export class PrismaSessionStore {
 
   async delete(key: string): Promise<void> {
     await this.prisma.chatSession.deleteMany({ where: { key } });
+  }
+}
+
+/** The domain's view of the same rows (keys `<feature>:<telegramId>`, see the bot's features). */
+export class PrismaChatSessionRepository implements ChatSessionRepository {
+  constructor(private readonly db: Db) {}
+
+  async deleteOfUser(telegramId: number) {
+    const deleted = await this.db.chatSession.deleteMany({ where: { key: { endsWith: `:${telegramId}` } } });
+    return deleted.count;
   }
 }

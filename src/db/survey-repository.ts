@@ -246,4 +246,16 @@ export class PrismaSurveyRepository implements SurveyRepository {
       LIMIT ${query.limit}`;
     return rows.map((row) => ({ ...row, group: groupFromDb(row.group) as NpsGroup, reasons: reasonsOf(row.reasons) }));
   }
+
+  async listByMember(memberId: number) {
+    const rows = await this.db.survey.findMany({ where: { memberId }, orderBy: [{ sentAt: 'asc' }, { id: 'asc' }] });
+    return rows.map(toSurvey);
+  }
+
+  async eraseComments(memberId: number) {
+    // Every survey of the member, not only those with a comment: all their rows are locked until the
+    // erasure commits, so an answer in flight (it locks its survey) waits for it.
+    const erased = await this.db.survey.updateMany({ where: { memberId }, data: { comment: null } });
+    return erased.count;
+  }
 }

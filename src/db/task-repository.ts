@@ -125,6 +125,22 @@ export class PrismaTaskRepository implements TaskRepository {
     return this.db.memberBadge.findMany({ where: { memberId }, orderBy: { awardedAt: 'asc' }, select: { code: true, awardedAt: true } });
   }
 
+  async allInstances(memberId: number) {
+    const rows = await this.db.taskProgress.findMany({ where: { memberId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map(toInstance);
+  }
+
+  async streaks(memberId: number) {
+    const rows = await this.db.taskStreak.findMany({ where: { memberId }, orderBy: { taskCode: 'asc' } });
+    return rows.map((row) => ({
+      taskCode: row.taskCode,
+      current: row.current,
+      best: row.best,
+      startDate: fromDay(row.startDate),
+      lastDate: fromDay(row.lastDate),
+    }));
+  }
+
   async isFirstPurchase(memberId: number, purchaseId: number) {
     return (await this.db.purchase.count({ where: { memberId, id: { lt: purchaseId } } })) === 0;
   }
@@ -147,6 +163,10 @@ export class PrismaTaskRepository implements TaskRepository {
 
   async saveGameProfile(memberId: number, profile: GameProfile) {
     await this.db.gameProfile.upsert({ where: { memberId }, create: { memberId, ...profile }, update: profile });
+  }
+
+  async deleteGameProfile(memberId: number) {
+    await this.db.gameProfile.deleteMany({ where: { memberId } });
   }
 
   async leaderboard(query: { metric: 'points' | 'tasks'; from: Date; to: Date; size: number; memberId: number }) {

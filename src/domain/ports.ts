@@ -97,6 +97,8 @@ export interface PurchaseRepository {
   findReturnByKey(idempotencyKey: string): Promise<PurchaseReturn | null>;
   createReturn(value: Omit<PurchaseReturn, 'id' | 'createdAt'> & { actor: Actor }): Promise<PurchaseReturn>;
   finishReturn(id: number, outcome: { pointsReversed: number; shortfall: number }): Promise<PurchaseReturn>;
+  /** The member's purchases, oldest first (their data export). */
+  listByMember(memberId: number): Promise<Purchase[]>;
 }
 
 export type StaffRole = 'STAFF' | 'MARKETER' | 'ADMIN';
@@ -221,6 +223,16 @@ export interface Repositories {
   tasks: TaskRepository;
   referrals: ReferralRepository;
   surveys: SurveyRepository;
+  chatSessions: ChatSessionRepository;
+}
+
+/**
+ * The bot's conversation state (ChatSession rows, keyed `<feature>:<telegramId>`), as far as the
+ * domain touches it: an account's erasure removes that of its Telegram user.
+ */
+export interface ChatSessionRepository {
+  /** Deletes every session row of the Telegram user; returns how many. */
+  deleteOfUser(telegramId: number): Promise<number>;
 }
 
 /**
@@ -327,6 +339,10 @@ export interface DeliveryRepository {
    * Broadcast deliveries are left out: their broadcast queues them (the paid ones on another queue).
    */
   pendingBefore(before: Date, limit: number): Promise<Delivery[]>;
+  /** The member's deliveries still PENDING -> SKIPPED with `reason` (nothing goes out any more); returns how many. */
+  skipPendingOfMember(memberId: number, reason: string): Promise<number>;
+  /** Blanks the comment and member name in the staff alerts (`npsAlert`) of these surveys, sent or not; returns how many. */
+  scrubSurveyAlerts(surveyIds: number[]): Promise<number>;
 }
 
 /** Points of one member that expire on one local date (program time zone, YYYY-MM-DD). */

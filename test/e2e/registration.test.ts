@@ -281,6 +281,14 @@ describe('an active member', () => {
     const data = JSON.parse(file.data.toString('utf8'));
     expect(data.member).toMatchObject({ cardCode: before?.code, phone: '+447911123456', name: 'Kate', birthday: '1985-02-01', balance: 100 });
     expect(data.ledger).toEqual([expect.objectContaining({ type: 'BONUS', points: 100 })]);
+    expect(data).toMatchObject({
+      coupons: [],
+      purchases: [],
+      surveys: [],
+      tasks: { progress: [], badges: [], streaks: [] },
+      referrals: { invitedBy: null, friendsInvited: 0, friendsWhoBought: 0 },
+      leaderboard: { optedIn: false, nameShown: 'INITIALS' },
+    });
 
     const confirm = await user.tapsAndSeesEdit('set:del', /Delete your account\?/);
     expect(confirm.text).toContain('your 100 points will be lost');
@@ -288,6 +296,18 @@ describe('an active member', () => {
     // Cancelling goes back and deletes nothing.
     await user.tapsAndSeesEdit('set:data', /My data/);
     expect(await memberOf(user)).toMatchObject({ status: 'ACTIVE' });
+
+    // A message still waiting in the outbox and a conversation left halfway (an NPS comment).
+    const waiting = await db.prisma.delivery.create({
+      data: {
+        dedupeKey: `e2e-waiting:${before?.id}`,
+        memberId: before?.id,
+        kind: 'winBack',
+        class: 'reminder',
+        payload: { kind: 'winBack', balance: 100, inactiveDays: 60 },
+      },
+    });
+    await db.prisma.chatSession.create({ data: { key: `nps:${user.user.id}`, value: { surveyId: 1 } } });
 
     await user.tapsAndSeesEdit('set:del', /Delete your account\?/);
     const deleted = await user.taps('set:del:yes');
@@ -301,6 +321,8 @@ describe('an active member', () => {
       ['BONUS', 100],
       ['CLOSE', -100],
     ]);
+    expect(await db.prisma.delivery.findUnique({ where: { id: waiting.id } })).toMatchObject({ status: 'SKIPPED', error: 'account deleted' });
+    expect(await db.prisma.chatSession.findUnique({ where: { key: `nps:${user.user.id}` } })).toBeNull();
     // The balance screen no longer knows them; /start would begin a new registration.
     expect((await user.says('💰 Balance')).text).toContain('send /start');
   });

@@ -28,6 +28,8 @@ export class MemoryStore implements Repositories {
   readonly entryRows: LedgerEntry[] = [];
   readonly lotRows: (OpenLot & { memberId: number; amount: number })[] = [];
   readonly spend = new Map<number, number>();
+  /** The bot's conversation state (ChatSession rows) by key. */
+  readonly sessionRows = new Map<string, unknown>();
   private nextId = 1;
 
   members: MemberRepository = {
@@ -124,8 +126,9 @@ export class MemoryStore implements Repositories {
   };
 
   // Purchases, staff and the rest are exercised on real PostgreSQL (test/db, test/e2e).
-  stores = unsupported<Repositories['stores']>('stores');
-  purchases = unsupported<Repositories['purchases']>('purchases');
+  // The data export reads these: a member here has no purchases, surveys, tasks or referrals.
+  stores = partial<Repositories['stores']>('stores', { list: async () => [] });
+  purchases = partial<Repositories['purchases']>('purchases', { listByMember: async () => [] });
   staff = unsupported<Repositories['staff']>('staff');
   invites = unsupported<Repositories['invites']>('invites');
   apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');
@@ -134,13 +137,26 @@ export class MemoryStore implements Repositories {
   // No coupons are modelled in memory: a member here never holds one.
   coupons = partial<Repositories['coupons']>('coupons', { listByMember: async () => [], cancelIssuedOfMember: async () => [] });
   lookupThrottle = unsupported<Repositories['lookupThrottle']>('lookupThrottle');
-  deliveries = unsupported<Repositories['deliveries']>('deliveries');
+  deliveries = partial<Repositories['deliveries']>('deliveries', { skipPendingOfMember: async () => 0, scrubSurveyAlerts: async () => 0 });
   jobs = unsupported<Repositories['jobs']>('jobs');
   jobRuns = unsupported<Repositories['jobRuns']>('jobRuns');
   broadcasts = unsupported<Repositories['broadcasts']>('broadcasts');
-  tasks = unsupported<Repositories['tasks']>('tasks');
-  referrals = unsupported<Repositories['referrals']>('referrals');
-  surveys = unsupported<Repositories['surveys']>('surveys');
+  tasks = partial<Repositories['tasks']>('tasks', {
+    allInstances: async () => [],
+    badges: async () => [],
+    streaks: async () => [],
+    gameProfile: async () => ({ leaderboard: false, nameStyle: 'INITIALS' }),
+    deleteGameProfile: async () => {},
+  });
+  referrals = partial<Repositories['referrals']>('referrals', { findByFriend: async () => null, stats: async () => ({ joined: 0, bought: 0, pending: 0 }) });
+  surveys = partial<Repositories['surveys']>('surveys', { listByMember: async () => [], eraseComments: async () => 0 });
+  chatSessions: Repositories['chatSessions'] = {
+    deleteOfUser: async (telegramId) => {
+      const keys = [...this.sessionRows.keys()].filter((key) => key.endsWith(`:${telegramId}`));
+      for (const key of keys) this.sessionRows.delete(key);
+      return keys.length;
+    },
+  };
 
   /** Runs the work directly: no rollback, so unit tests assert on what a use case checks before writing. */
   uow: UnitOfWork = { run: (work) => work(this) };

@@ -116,8 +116,22 @@ describe('personal data', () => {
     const exported = await exportMemberData(deps, USER);
     expect(exported.member).toMatchObject({ cardCode: member.code, phone: '+79123456789', name: 'Anna', birthday: '1990-09-05', balance: 100 });
     expect(exported.ledger).toEqual([expect.objectContaining({ type: 'BONUS', points: 100, reason: 'welcome' })]);
+    // Every category is in the document, empty when there is nothing (filled ones: test/db/member-deletion.test.ts).
+    expect(exported).toMatchObject({
+      coupons: [],
+      purchases: [],
+      surveys: [],
+      tasks: { progress: [], badges: [], streaks: [] },
+      referrals: { invitedBy: null, friendsInvited: 0, friendsWhoBought: 0 },
+      leaderboard: { optedIn: false, nameShown: 'INITIALS' },
+    });
 
+    store.sessionRows.set(`nps:${USER}`, { surveyId: 1 });
+    store.sessionRows.set(`staff:${USER}`, { step: 'amount' });
+    store.sessionRows.set(`nps:9${USER}`, { surveyId: 2 });
     await deleteMember(deps, USER);
+    // The bot's conversation state of that Telegram user goes too; another user's stays.
+    expect([...store.sessionRows.keys()]).toEqual([`nps:9${USER}`]);
     const erased = await store.members.findById(member.id);
     expect(erased).toMatchObject({ status: 'DELETED', telegramId: null, phone: null, name: null, birthday: null, balance: 0, notificationsEnabled: false });
     expect(store.entryRows.map((e) => [e.type, e.amount])).toEqual([

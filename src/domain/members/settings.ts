@@ -13,10 +13,36 @@ export async function setNotifications(deps: DomainDeps, telegramId: number, ena
   return deps.repos.members.update(member.id, { notificationsEnabled: enabled });
 }
 
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+/** Minor units as a plain decimal in the program's currency (`123456` RUB -> "1234.56"). */
+function moneyOf(currency: string): (minor: number) => string {
+  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return (minor) => (minor / 10 ** digits).toFixed(digits);
+}
+
 /** Everything the program holds about a member, as a plain JSON document (right of access). */
 export async function exportMemberData(deps: DomainDeps, telegramId: number) {
   const member = await activeMember(deps.repos, telegramId);
-  const entries = await deps.repos.ledger.entries(member.id);
+  const { repos, program } = deps;
+  const [entries, coupons, purchases, surveys, instances, badges, streaks, referral, referred, profile, stores] = await Promise.all([
+    repos.ledger.entries(member.id),
+    repos.coupons.listByMember(member.id),
+    repos.purchases.listByMember(member.id),
+    repos.surveys.listByMember(member.id),
+    repos.tasks.allInstances(member.id),
+    repos.tasks.badges(member.id),
+    repos.tasks.streaks(member.id),
+    repos.referrals.findByFriend(member.id),
+    repos.referrals.stats(member.id),
+    repos.tasks.gameProfile(member.id),
+    repos.stores.list(),
+  ]);
+  const storeName = (id: number | null) => (id === null ? null : (stores.find((store) => store.id === id)?.name ?? null));
+  const taskTitle = (code: string) => program.tasks.list.find((task) => task.code === code)?.title[member.locale] ?? code;
+  const money = moneyOf(program.currency);
+  // Who invited them: only the inviter's card code, never another person's name or phone.
+  const referrer = referral ? await repos.members.findById(referral.referrerId) : null;
   return {
     exportedAt: deps.clock.now().toISOString(),
     program: deps.program.name.en,
@@ -41,15 +67,77 @@ export async function exportMemberData(deps: DomainDeps, telegramId: number) {
       reason: entry.reason,
       store: entry.storeName ?? null,
     })),
+    coupons: [...coupons]
+      .sort((a, b) => a.id - b.id)
+      .map((coupon) => ({
+        reward: coupon.reward.title[member.locale],
+        code: coupon.code,
+        status: coupon.status,
+        pointsPaid: coupon.cost,
+        issuedAt: coupon.issuedAt.toISOString(),
+        expiresAt: coupon.expiresAt.toISOString(),
+        usedAt: iso(coupon.redeemedAt),
+        store: coupon.redeemedStoreName,
+        cancelledAt: iso(coupon.cancelledAt),
+        expiredAt: iso(coupon.expiredAt),
+        pointsRefunded: coupon.pointsRefunded,
+      })),
+    purchases: purchases.map((purchase) => ({
+      at: purchase.createdAt.toISOString(),
+      store: storeName(purchase.storeId),
+      receipt: purchase.receiptNo,
+      currency: program.currency,
+      amount: money(purchase.amountMinor),
+      returnedAmount: money(purchase.returnedMinor),
+      pointsEarned: purchase.pointsEarned,
+      pointsSpent: purchase.paidWithPoints,
+    })),
+    surveys: surveys.map((survey) => ({
+      sentAt: survey.sentAt.toISOString(),
+      answeredAt: iso(survey.answeredAt),
+      store: storeName(survey.storeId),
+      score: survey.score,
+      reasons: survey.reasons,
+      comment: survey.comment,
+    })),
+    tasks: {
+      progress: instances.map((instance) => ({
+        task: taskTitle(instance.taskCode),
+        period: instance.periodKey,
+        progress: instance.progress,
+        goal: instance.goal,
+        completedAt: iso(instance.completedAt),
+        rewardedAt: iso(instance.rewardedAt),
+      })),
+      badges: badges.map((badge) => ({
+        badge: program.tasks.badges.find((definition) => definition.code === badge.code)?.name[member.locale] ?? badge.code,
+        awardedAt: badge.awardedAt.toISOString(),
+      })),
+      streaks: streaks.map((streak) => ({
+        task: taskTitle(streak.taskCode),
+        current: streak.current,
+        best: streak.best,
+        lastCheckIn: streak.lastDate,
+      })),
+    },
+    referrals: {
+      invitedBy: referral && referrer ? { cardCode: referrer.code, status: referral.status, at: referral.createdAt.toISOString() } : null,
+      friendsInvited: referred.joined,
+      friendsWhoBought: referred.bought,
+    },
+    leaderboard: { optedIn: profile.leaderboard, nameShown: profile.nameStyle },
   };
 }
 
 /**
  * Erasure: personal fields are wiped, the Telegram link is cut (so nothing is ever sent
  * again and a later /start begins afresh), remaining points are closed through the ledger,
- * and the anonymous accounting records stay. Unused coupons are cancelled without a refund
- * (the points are closed anyway), so a deleted member's coupon can no longer be redeemed;
- * their units go back to a limited stock.
+ * and the anonymous accounting records stay (ledger, purchases, returns, task counters). Unused
+ * coupons are cancelled without a refund (the points are closed anyway), so a deleted member's
+ * coupon can no longer be redeemed; their units go back to a limited stock. Free text and other
+ * traces go too: NPS comments (score, group and reasons stay for the anonymous statistics) and
+ * the copies of them in staff alerts, the leaderboard choices, messages still waiting in the
+ * outbox (SKIPPED), and the bot's conversation state of the Telegram user.
  */
 export async function deleteMember(deps: DomainDeps, telegramId: number): Promise<void> {
   const now = deps.clock.now();
@@ -62,6 +150,9 @@ export async function deleteMember(deps: DomainDeps, telegramId: number): Promis
     const perReward = new Map<number, number>();
     for (const coupon of cancelled) perReward.set(coupon.rewardId, (perReward.get(coupon.rewardId) ?? 0) + 1);
     for (const [rewardId, count] of perReward) await repos.rewards.returnStock(rewardId, count);
+    // Surveys before the member's row (the ledger locks it), as an NPS answer locks them: survey -> member.
+    await repos.surveys.eraseComments(member.id);
+    await repos.deliveries.scrubSurveyAlerts((await repos.surveys.listByMember(member.id)).map((survey) => survey.id));
     await repos.ledger.post({
       kind: 'debit',
       type: 'CLOSE',
@@ -72,6 +163,9 @@ export async function deleteMember(deps: DomainDeps, telegramId: number): Promis
       actor: { type: 'MEMBER' },
       reason: 'account deleted',
     });
+    await repos.tasks.deleteGameProfile(member.id);
+    await repos.deliveries.skipPendingOfMember(member.id, 'account deleted');
+    await repos.chatSessions.deleteOfUser(telegramId);
     await repos.members.update(member.id, {
       status: 'DELETED',
       telegramId: null,
@@ -79,6 +173,7 @@ export async function deleteMember(deps: DomainDeps, telegramId: number): Promis
       name: null,
       birthday: null,
       startPayload: null,
+      cardFileId: null,
       notificationsEnabled: false,
       reachable: false,
       deletedAt: now,

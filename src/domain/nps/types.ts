@@ -133,4 +133,8 @@ export interface SurveyRepository {
   reasonCounts(query: NpsPeriodQuery): Promise<ReasonCountRow[]>;
   /** Answered surveys of the period, oldest first, at most `limit`. */
   answers(query: NpsPeriodQuery & { limit: number }): Promise<SurveyAnswerRow[]>;
+  /** The member's surveys, oldest first (their data export). */
+  listByMember(memberId: number): Promise<Survey[]>;
+  /** Erasure: the comments of the member's surveys -> null (score, group and reasons stay, anonymous); returns how many surveys. */
+  eraseComments(memberId: number): Promise<number>;
 }

@@ -23,6 +23,10 @@ export interface TaskRepository {
   /** False when the member held the badge already. */
   awardBadge(memberId: number, code: string, taskCode: string | null, at: Date): Promise<boolean>;
   badges(memberId: number): Promise<{ code: string; awardedAt: Date }[]>;
+  /** Every task instance of the member, oldest first (their data export). */
+  allInstances(memberId: number): Promise<(TaskInstance & { taskCode: string })[]>;
+  /** The member's check-in streaks, by task code (their data export). */
+  streaks(memberId: number): Promise<(Streak & { taskCode: string })[]>;
   /** Whether the purchase is the member's first (no earlier purchase of theirs exists). */
   isFirstPurchase(memberId: number, purchaseId: number): Promise<boolean>;
   hasPurchases(memberId: number): Promise<boolean>;
@@ -30,6 +34,8 @@ export interface TaskRepository {
   recordVisit(memberId: number, storeId: number, day: string, at: Date): Promise<boolean>;
   gameProfile(memberId: number): Promise<GameProfile>;
   saveGameProfile(memberId: number, profile: GameProfile): Promise<void>;
+  /** Erasure: forgets the member's leaderboard choices (off the board, default name style). */
+  deleteGameProfile(memberId: number): Promise<void>;
   /** The opted-in members ranked by `metric` in [from, to): the top `size` and the member's own row. */
   leaderboard(query: {
     metric: 'points' | 'tasks';
