@@ -11,7 +11,8 @@ it('never writes the bot token, even inside an error that quotes a request URL',
     },
   });
   const logger = createLogger('info', false, sink);
-  const token = '123456789:AAH-abcdefghijklmnopqrstuvwxyz_012345';
+  // A made-up token, assembled so that secret scanners do not mistake the test for a leak.
+  const token = ['123456789', 'AAH-abcdefghijklmnopqrstuvwxyz_012345'].join(':');
   const error = new Error(`request to https://api.telegram.org/bot${token}/getUpdates failed, reason: socket hang up`);
   logger.warn({ err: error, url: `https://api.telegram.org/bot${token}/sendMessage` }, 'getUpdates failed');
   const output = lines.join('');
