@@ -10,7 +10,6 @@ import { assertOfferReward, OFFER_LINE_RESERVE } from '../../domain/broadcasts/o
 import { assertSegment, normalizeSegment } from '../../domain/broadcasts/segment.js';
 import { type BroadcastContent, NPS_GROUPS, type Segment, type TextEntity } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast, listBroadcasts, measureAudience } from '../../domain/broadcasts/view-broadcasts.js';
-import { isDomainError } from '../../domain/errors.js';
 import { previewSurveyCampaign, sendSurveyCampaign } from '../../domain/nps/campaign.js';
 import { LOCALES } from '../../domain/program.js';
 import { requireRole } from '../../domain/staff/access.js';
@@ -19,6 +18,7 @@ import { offerLine, PREVIEW_COUPON_CODE, sendBroadcastMessage, withOffer } from 
 import { progressLine } from '../broadcast-report.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
+import { domainErrorGuard } from '../guard.js';
 import { ack, errorText } from './staff.js';
 
 /**
@@ -119,25 +119,13 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   const cancelKeyboard = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
 
   /** Domain refusals as answers in the marketer's words; anything else goes on to bot.catch. */
-  function guarded<C extends BotContext>(handler: (ctx: C, next: NextFunction) => Promise<unknown>) {
-    return async (ctx: C, next: NextFunction) => {
-      let passedOn = false;
-      try {
-        await handler(ctx, () => {
-          passedOn = true;
-          return next();
-        });
-      } catch (error) {
-        if (passedOn || !isDomainError(error)) throw error;
-        ctx.log.info({ code: error.code }, 'domain error answered');
-        const key = `broadcast.errors.${error.code}`;
-        const own = ctx.t(key, { ...error.details });
-        const text = own === key ? errorText(ctx, error) : own;
-        if (ctx.callbackQuery) await ack(ctx, text, true);
-        else await ctx.reply(text, { parse_mode: 'HTML' });
-      }
-    };
-  }
+  const guarded = domainErrorGuard(async (ctx, error) => {
+    const key = `broadcast.errors.${error.code}`;
+    const own = ctx.t(key, { ...error.details });
+    const text = own === key ? errorText(ctx, error) : own;
+    if (ctx.callbackQuery) await ack(ctx, text, true);
+    else await ctx.reply(text, { parse_mode: 'HTML' });
+  });
 
   // --- the wizard's screens -------------------------------------------------------------------
 

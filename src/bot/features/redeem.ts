@@ -9,6 +9,7 @@ import { findPrincipal, type Principal, requireRole } from '../../domain/staff/a
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { COUPON_START_PREFIX, popupText, rewardErrorText, showOwnCoupon } from '../coupons.js';
+import { domainErrorGuard } from '../guard.js';
 import { ack, staffMenu, staffSessionKey } from './staff.js';
 
 /**
@@ -65,20 +66,7 @@ export function redeemFeatures(deps: BotDeps): RedeemFeatures {
   }
 
   /** Domain refusals answered in staff wording, dates and waits formatted; like staff.ts `guard`. */
-  function guarded<C extends BotContext>(handler: (ctx: C, next: NextFunction) => Promise<unknown>) {
-    return async (ctx: C, next: NextFunction) => {
-      let passedOn = false;
-      try {
-        await handler(ctx, () => {
-          passedOn = true;
-          return next();
-        });
-      } catch (error) {
-        if (passedOn || !isDomainError(error)) throw error;
-        await answerError(ctx, error);
-      }
-    };
-  }
+  const guarded = domainErrorGuard(answerError);
 
   function statusText(ctx: BotContext, found: CouponForRedemption): string {
     const { coupon } = found;

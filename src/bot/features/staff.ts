@@ -15,6 +15,7 @@ import { localDate } from '../../domain/time.js';
 import { parseMoney, parsePoints } from '../amount.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
+import { domainErrorGuard } from '../guard.js';
 import type { Translate } from '../i18n.js';
 
 /**
@@ -72,24 +73,11 @@ export function errorText(ctx: BotContext, error: DomainError): string {
  * Domain errors of staff and admin handlers are answered here, in staff wording: a popup for
  * a button, a message for text. Nothing changed when a use case refused.
  */
-export function guard<C extends BotContext>(handler: (ctx: C, next: NextFunction) => Promise<unknown>) {
-  return async (ctx: C, next: NextFunction) => {
-    // Errors of the middleware after this one (a customer's registration step) are theirs to answer.
-    let passedOn = false;
-    try {
-      await handler(ctx, () => {
-        passedOn = true;
-        return next();
-      });
-    } catch (error) {
-      if (passedOn || !isDomainError(error)) throw error;
-      ctx.log.info({ code: error.code }, 'domain error answered');
-      const text = errorText(ctx, error);
-      if (ctx.callbackQuery && !answered.has(ctx)) await ack(ctx, text, true);
-      else await ctx.reply(text, { parse_mode: 'HTML' });
-    }
-  };
-}
+export const guard = domainErrorGuard(async (ctx, error) => {
+  const text = errorText(ctx, error);
+  if (ctx.callbackQuery && !answered.has(ctx)) await ack(ctx, text, true);
+  else await ctx.reply(text, { parse_mode: 'HTML' });
+});
 
 export function staffMenu(t: Translate, customerToo = false): Keyboard {
   const keyboard = new Keyboard().text(t('staff.menu.purchase')).text(t('staff.menu.return')).row().text(t('staff.menu.redeem'));
