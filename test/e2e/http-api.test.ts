@@ -470,6 +470,7 @@ describe('GET /v1/openapi.json', () => {
       '/v1/coupons/{code}/redeem',
       '/v1/members/{memberCode}',
       '/v1/nps',
+      '/v1/nps/campaigns',
       '/v1/openapi.json',
       '/v1/purchases',
       '/v1/returns',

@@ -1,17 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { Segment } from '../../domain/broadcasts/types.js';
 import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
+import { previewSurveyCampaign, type SurveyCampaignResult, sendSurveyCampaign } from '../../domain/nps/campaign.js';
 import { computeNpsReport, MAX_PERIOD_DAYS } from '../../domain/nps/report.js';
 import { NPS_GROUPS, type NpsSummary } from '../../domain/nps/score.js';
 import type { DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
-import { requireKey } from './auth.js';
-import { fieldErrors, type ProblemCode, validationProblem } from './problems.js';
+import { requireKey, scopedIdempotencyKey } from './auth.js';
+import { segmentSchema } from './broadcasts.js';
+import { type FieldError, fieldErrors, type ProblemCode, validationProblem } from './problems.js';
 
 /**
  * GET /v1/nps: the NPS report for the CRM, the same numbers marketers read in the bot
  * (src/domain/nps/report.ts). A key bound to a store sees that store only.
+ *
+ * POST /v1/nps/campaigns: the CRM sends the NPS survey to a segment (src/domain/nps/campaign.ts),
+ * as a marketer does in the bot. The Idempotency-Key, scoped to the API key, is the campaign's
+ * key: a retry surveys nobody twice (those members are counted as `already`). Only API keys not
+ * bound to a store may do it.
  */
 
 const isCalendarDate = (iso: string) => {
@@ -63,6 +71,42 @@ export const npsResponseSchema = z.object({
 
 export type NpsResponse = z.infer<typeof npsResponseSchema>;
 
+export const npsCampaignRequestSchema = z.strictObject({
+  segment: segmentSchema,
+  dryRun: z.boolean().optional().describe('true: only count who would be asked and who left out (200); nothing is created or sent. Omitted: false'),
+});
+
+/**
+ * The campaign key is stored in the surveys' trigger (`campaign:api:<key id>:<Idempotency-Key>`,
+ * at most 64 characters after `campaign:`), so this endpoint takes a narrower key than the others.
+ */
+export const campaignIdempotencyKeySchema = z
+  .string({ error: 'the Idempotency-Key header is required' })
+  .regex(/^[A-Za-z0-9:_-]{1,48}$/, 'letters, digits, :, _ and -, up to 48 characters (e.g. a UUID)')
+  .describe('The campaign key (e.g. a UUID): letters, digits, :, _ and -, up to 48 characters. Members already surveyed under it are not asked again');
+
+export const npsCampaignResponseSchema = z.object({
+  dryRun: z.boolean().describe('true: a preview; the counts are what a campaign would do now, nothing was created'),
+  skipped: z.enum(['disabled']).nullable().describe('`disabled`: NPS is off in the program, nobody was asked (all counts 0); null otherwise'),
+  surveyed: z.int().describe('Members who got the survey now (in a dry run: would get it)'),
+  already: z.int().describe("Had this campaign's survey already (a retry with the same Idempotency-Key)"),
+  optedOut: z.int().describe('Turned such messages off'),
+  unreachable: z.int().describe('Blocked the bot'),
+  recentlySurveyed: z.int().describe("Were surveyed within the program's minimum days between surveys"),
+});
+
+export type NpsCampaignResponse = z.infer<typeof npsCampaignResponseSchema>;
+
+const campaignResponse = (result: SurveyCampaignResult, dryRun: boolean): NpsCampaignResponse => ({
+  dryRun,
+  skipped: result.skipped,
+  surveyed: result.surveyed,
+  already: result.already,
+  optedOut: result.optedOut,
+  unreachable: result.unreachable,
+  recentlySurveyed: result.recentlySurveyed,
+});
+
 const summary = (s: NpsSummary) => ({
   sent: s.sent,
   answered: s.answered,
@@ -104,15 +148,34 @@ export function registerNpsRoutes(app: FastifyInstance, options: { domain: Domai
     };
     return response;
   });
+
+  app.post('/nps/campaigns', { bodyLimit: 16 * 1024 }, async (request, reply) => {
+    const errors: FieldError[] = [];
+    const body = npsCampaignRequestSchema.safeParse(request.body);
+    if (!body.success) errors.push(...fieldErrors(body.error));
+    const header = campaignIdempotencyKeySchema.safeParse(request.headers['idempotency-key']);
+    if (!header.success) errors.push(...fieldErrors(header.error, 'Idempotency-Key'));
+    if (!body.success || !header.success) throw validationProblem(errors);
+    const apiKey = requireKey(request);
+    const by = { kind: 'apiKey', apiKeyId: apiKey.id, storeId: apiKey.storeId } as const;
+    const input = { segment: body.data.segment as Segment, key: scopedIdempotencyKey(apiKey, header.data) };
+    const dryRun = body.data.dryRun === true;
+    const result = dryRun ? await previewSurveyCampaign(domain, by, input) : await sendSurveyCampaign(domain, by, input);
+    return reply.code(dryRun ? 200 : 201).send(campaignResponse(result, dryRun));
+  });
 }
 
-/** The OpenAPI description of GET /v1/nps (schemas: NpsResponse, from npsResponseSchema). */
+/**
+ * The OpenAPI description of GET /v1/nps and POST /v1/nps/campaigns (schemas: NpsResponse,
+ * NpsCampaignRequest and NpsCampaignResponse, from the zod schemas above).
+ */
 export function npsPaths(helpers: {
   ref: (id: string) => Record<string, unknown>;
   problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
   common: ProblemCode[];
+  bodyErrors: ProblemCode[];
 }): Record<string, unknown> {
-  const { ref, problemsByStatus, common } = helpers;
+  const { ref, problemsByStatus, common, bodyErrors } = helpers;
   const dateParameter = (name: 'from' | 'to', description: string) => ({
     name,
     in: 'query',
@@ -144,6 +207,41 @@ export function npsPaths(helpers: {
         responses: {
           '200': { description: 'The report', content: { 'application/json': { schema: ref('NpsResponse') } } },
           ...problemsByStatus(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'STORE_NOT_FOUND']),
+        },
+      },
+    },
+    '/v1/nps/campaigns': {
+      post: {
+        operationId: 'sendNpsCampaign',
+        summary: 'Send the NPS survey to a segment of members (a CRM campaign), or count who would get it',
+        description: [
+          'Each member of the segment gets one survey (the 0-10 question in the bot), unless they opted out of such messages, blocked the bot,',
+          "or were surveyed within the program's minimum days between surveys; each member is counted once, in the first of those that applies.",
+          'The Idempotency-Key is the campaign: members surveyed under it before are counted as `already` and not asked again, so a retry',
+          '(or a repeat to a wider segment) surveys nobody twice. The messages go out through the delivery queue, quiet hours applying.',
+          'With `dryRun: true` nothing is created (200). When NPS is off in the program the answer is still 201 (200 for a dry run),',
+          "with `skipped: 'disabled'` and all counts 0. Only API keys not bound to a store may send campaigns.",
+        ].join(' '),
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: true,
+            description: `${campaignIdempotencyKeySchema.description ?? ''}. Keys are scoped to the API key.`,
+            schema: { type: 'string', pattern: '^[A-Za-z0-9:_-]{1,48}$' },
+          },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('NpsCampaignRequest') } } },
+        responses: {
+          '201': {
+            description: "The campaign ran: the counts of this run (`skipped: 'disabled'` when NPS is off)",
+            content: { 'application/json': { schema: ref('NpsCampaignResponse') } },
+          },
+          '200': {
+            description: 'A dry run: what a campaign under this Idempotency-Key would do now; nothing was created',
+            content: { 'application/json': { schema: ref('NpsCampaignResponse') } },
+          },
+          ...problemsByStatus([...bodyErrors, 'SEGMENT_INVALID', ...common, 'FORBIDDEN']),
         },
       },
     },

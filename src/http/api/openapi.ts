@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { broadcastPaths, broadcastRequestSchema, broadcastResponseSchema } from './broadcasts.js';
-import { npsPaths, npsResponseSchema } from './nps.js';
+import { npsCampaignRequestSchema, npsCampaignResponseSchema, npsPaths, npsResponseSchema } from './nps.js';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problems.js';
 import {
   couponRedeemRequestSchema,
@@ -40,6 +40,8 @@ function componentSchemas(): Record<string, JsonObject> {
   add('BroadcastRequest', broadcastRequestSchema, 'input');
   add('BroadcastResponse', broadcastResponseSchema, 'output');
   add('NpsResponse', npsResponseSchema, 'output');
+  add('NpsCampaignRequest', npsCampaignRequestSchema, 'input');
+  add('NpsCampaignResponse', npsCampaignResponseSchema, 'output');
   add('Problem', problemSchema, 'output');
   return schemas;
 }
@@ -230,7 +232,7 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
         },
       },
       ...broadcastPaths({ ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors }),
-      ...npsPaths({ ref, problemsByStatus, common }),
+      ...npsPaths({ ref, problemsByStatus, common, bodyErrors }),
       '/v1/openapi.json': {
         get: {
           operationId: 'getOpenApi',
