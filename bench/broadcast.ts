@@ -33,7 +33,7 @@ import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeBotApiOptions, type RecordedCall } from '../test/support/fake-bot-api/server.js';
 import { exampleProgram } from '../test/support/program.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, ratio } from './lib.js';
+import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, peakWithin, ratio } from './lib.js';
 
 const ADMIN = 1;
 const admin = { kind: 'staff', telegramId: ADMIN, locale: 'en' } as const;
@@ -74,16 +74,6 @@ async function redisUsedMemory(): Promise<number> {
   } finally {
     redis.disconnect();
   }
-}
-
-function peakWithin(times: readonly number[], windowMs: number): number {
-  let peak = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end++) {
-    while ((times[end] as number) - (times[start] as number) >= windowMs) start++;
-    peak = Math.max(peak, end - start + 1);
-  }
-  return peak;
 }
 
 /** `count` active members in one set-based INSERT: chat ids from FIRST_CHAT_ID; the first `gold` of them in tier gold. */

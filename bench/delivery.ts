@@ -26,7 +26,7 @@ import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeBotApiOptions, type RecordedCall } from '../test/support/fake-bot-api/server.js';
 import { exampleProgram } from '../test/support/program.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, ratio } from './lib.js';
+import { BenchFailure, type BenchResult, envInt, fixed, formatTable, peakWithin, ratio } from './lib.js';
 
 interface Config {
   messages: number;
@@ -84,16 +84,6 @@ async function seedMembers(db: TestDatabase, count: number): Promise<number[]> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function peakWithin(times: readonly number[], windowMs: number): number {
-  let peak = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end++) {
-    while ((times[end] as number) - (times[start] as number) >= windowMs) start++;
-    peak = Math.max(peak, end - start + 1);
-  }
-  return peak;
-}
 
 async function runScenario(config: Config, scenario: Scenario): Promise<RowResult> {
   const db = await createTestDatabase();

@@ -60,3 +60,14 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
+
+/** The most events within any `windowMs` sliding window, given sorted timestamps. */
+export function peakWithin(times: readonly number[], windowMs: number): number {
+  let peak = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end++) {
+    while ((times[end] as number) - (times[start] as number) >= windowMs) start++;
+    peak = Math.max(peak, end - start + 1);
+  }
+  return peak;
+}

@@ -16,6 +16,7 @@ import { taskSubscriber } from '../../src/domain/tasks/subscriber.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { programWithTasks } from '../support/program.js';
+import { rewardDefinition } from '../support/rewards.js';
 
 const ADMIN = 1;
 let db: TestDatabase;
@@ -28,22 +29,7 @@ beforeAll(async () => {
   const store = await h.store();
   await db.prisma.staff.create({ data: { telegramId: 777_001n, role: 'STAFF', storeId: store.id } });
   staff = { kind: 'staff', principal: await requireRole(h.deps, 777_001, ['STAFF']) };
-  await addReward(h.deps, ADMIN, {
-    code: 'limited',
-    kind: 'GIFT',
-    value: null,
-    cost: 100,
-    stock: 5,
-    limit: null,
-    minTier: null,
-    validityDays: 10,
-    availableFrom: null,
-    availableTo: null,
-    imageUrl: null,
-    title: { ru: 'Подарок', en: 'A gift' },
-    description: { ru: '', en: '' },
-    active: true,
-  });
+  await addReward(h.deps, ADMIN, rewardDefinition({ code: 'limited', stock: 5, description: { ru: '', en: '' } }));
 });
 afterAll(async () => db?.drop());
 

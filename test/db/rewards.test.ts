@@ -14,6 +14,7 @@ import { requireRole } from '../../src/domain/staff/access.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { exampleProgram } from '../support/program.js';
+import { rewardDefinition } from '../support/rewards.js';
 
 let db: TestDatabase;
 let h: DomainHarness;
@@ -58,23 +59,7 @@ async function staff(options: { telegramId?: number; role?: 'STAFF' | 'ADMIN' } 
 let rewardCounter = 0;
 async function reward(overrides: Partial<RewardDefinition> = {}): Promise<string> {
   const code = overrides.code ?? `test-${++rewardCounter}`;
-  await addReward(h.deps, ADMIN, {
-    code,
-    kind: 'GIFT',
-    value: null,
-    cost: 100,
-    stock: null,
-    limit: null,
-    minTier: null,
-    validityDays: 10,
-    availableFrom: null,
-    availableTo: null,
-    imageUrl: null,
-    title: { ru: 'Подарок', en: 'A gift' },
-    description: { ru: 'Описание', en: 'Description' },
-    active: true,
-    ...overrides,
-  });
+  await addReward(h.deps, ADMIN, rewardDefinition({ description: { ru: 'Описание', en: 'Description' }, ...overrides, code }));
   return code;
 }
 

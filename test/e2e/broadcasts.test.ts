@@ -11,6 +11,7 @@ import { Conversation, expectNoViolations, inlineButtons } from '../support/conv
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type SentMessage } from '../support/fake-bot-api/server.js';
+import { MemberSeeder, type SeededMember } from '../support/members.js';
 
 /**
  * Broadcasts end to end: a marketer in the chat (wizard, preview, send, schedule, cancel), the
@@ -21,7 +22,7 @@ import { FakeBotApi, type SentMessage } from '../support/fake-bot-api/server.js'
 const ADMIN = 950_001;
 const MARKETER = 950_002;
 const CASHIER = 950_003;
-let nextTelegramId = 960_000;
+const FIRST_TELEGRAM_ID = 960_000;
 
 let fake: FakeBotApi;
 let db: TestDatabase;
@@ -50,33 +51,13 @@ afterAll(async () => {
 
 const mia = () => new Conversation(fake, { id: MARKETER, first_name: 'Mia', language_code: 'en' });
 
-interface Seeded {
-  id: number;
-  chatId: number;
-}
+type Seeded = SeededMember;
 
-async function members(
-  count: number,
-  overrides: { tier?: string; locale?: string; notificationsEnabled?: boolean; reachable?: boolean; status?: 'ACTIVE' | 'REGISTERING' } = {},
-): Promise<Seeded[]> {
-  const rows: Seeded[] = [];
-  for (let i = 0; i < count; i++) {
-    const row = await db.prisma.member.create({
-      data: {
-        telegramId: BigInt(nextTelegramId++),
-        code: generateMemberCode(),
-        locale: 'en',
-        status: 'ACTIVE',
-        registrationStep: null,
-        tier: 'basic',
-        registeredAt: clock.now(),
-        ...overrides,
-      },
-    });
-    rows.push({ id: row.id, chatId: Number(row.telegramId) });
-  }
-  return rows;
-}
+const members = new MemberSeeder(
+  () => db.prisma,
+  FIRST_TELEGRAM_ID,
+  () => clock.now(),
+);
 
 /** The callback data of the button whose data starts with `prefix`. */
 function data(message: SentMessage, prefix: string): string {
@@ -92,12 +73,12 @@ const broadcastSends = (chatIds: Set<number>) =>
 
 describe('a marketer in the chat', () => {
   it('composes with formatting and a link button, previews, sends: members get identical copies; opted-out and blocked ones are skipped and reported', async () => {
-    const [r1, r2, r3] = (await members(3, { tier: 'gold' })) as [Seeded, Seeded, Seeded];
-    const [russian] = (await members(1, { tier: 'gold', locale: 'ru' })) as [Seeded];
-    const [optedOut] = (await members(1, { tier: 'gold', notificationsEnabled: false })) as [Seeded];
-    const [gone] = (await members(1, { tier: 'gold', reachable: false })) as [Seeded];
-    const [blocker] = (await members(1, { tier: 'gold' })) as [Seeded];
-    await members(1, { tier: 'gold', status: 'REGISTERING' });
+    const [r1, r2, r3] = (await members.add(3, { tier: 'gold' })) as [Seeded, Seeded, Seeded];
+    const [russian] = (await members.add(1, { tier: 'gold', locale: 'ru' })) as [Seeded];
+    const [optedOut] = (await members.add(1, { tier: 'gold', notificationsEnabled: false })) as [Seeded];
+    const [gone] = (await members.add(1, { tier: 'gold', reachable: false })) as [Seeded];
+    const [blocker] = (await members.add(1, { tier: 'gold' })) as [Seeded];
+    await members.add(1, { tier: 'gold', status: 'REGISTERING' });
     // Blocked the bot without us knowing yet: Telegram answers 403 when it is sent.
     fake.blockUser(blocker.chatId);
 
@@ -173,7 +154,7 @@ describe('a marketer in the chat', () => {
   });
 
   it('sends a photo with a caption and a deep link button at a scheduled time, started by the scheduler', async () => {
-    const targets = await members(2, { tier: 'silver', locale: 'ru' });
+    const targets = await members.add(2, { tier: 'silver', locale: 'ru' });
     const marketer = mia();
     await marketer.says('/broadcast');
     const caption = 'New collection is here';
@@ -241,7 +222,7 @@ describe('a marketer in the chat', () => {
   });
 
   it('cancels a running broadcast from the list: the rest is never sent', async () => {
-    const targets = await members(150, { tier: 'platinum' });
+    const targets = await members.add(150, { tier: 'platinum' });
     const chatIds = new Set(targets.map((m) => m.chatId));
     const { broadcast } = await createBroadcast(
       app.domain,
@@ -281,8 +262,8 @@ describe('a marketer in the chat', () => {
   });
 
   it('sends a transactional message during a running broadcast before the broadcast is done', async () => {
-    const targets = await members(150, { tier: 'gold', locale: 'ru' });
-    const [customer] = (await members(1, { tier: 'basic' })) as [Seeded];
+    const targets = await members.add(150, { tier: 'gold', locale: 'ru' });
+    const [customer] = (await members.add(1, { tier: 'basic' })) as [Seeded];
     const chatIds = new Set(targets.map((m) => m.chatId));
     fake.resetRecords();
     await createBroadcast(
@@ -322,7 +303,7 @@ describe('who may broadcast', () => {
     const forbidden = 'Broadcasts are only for marketers and administrators.';
     for (const user of [
       new Conversation(fake, { id: CASHIER, first_name: 'Carl', language_code: 'en' }),
-      new Conversation(fake, { id: nextTelegramId++, first_name: 'Stranger', language_code: 'en' }),
+      new Conversation(fake, { id: FIRST_TELEGRAM_ID - 1, first_name: 'Stranger', language_code: 'en' }),
     ]) {
       expect((await user.says('/broadcast')).text).toBe(forbidden);
       expect((await user.says('/broadcasts')).text).toBe(forbidden);
@@ -410,7 +391,7 @@ describe('the CRM API', () => {
 
   it('sends now with entities and a button, and the status follows it to the end', async () => {
     clock.advance(2 * 86_400_000);
-    const targets = await members(3, { tier: 'gold', locale: 'en' });
+    const targets = await members.add(3, { tier: 'gold', locale: 'en' });
     const segment = { tiers: ['gold'], languages: ['en'], registeredWithinDays: 1 };
     const body = {
       text: 'Hello from the CRM',
@@ -460,8 +441,8 @@ describe('personal offers', () => {
     clock.advance(2 * 86_400_000);
     await addOffer('bc-dessert', 50);
     await addOffer('bc-paused', null, false);
-    const targets = await members(3, { tier: 'platinum', locale: 'en' });
-    const [russian] = (await members(1, { tier: 'platinum', locale: 'ru' })) as [Seeded];
+    const targets = await members.add(3, { tier: 'platinum', locale: 'en' });
+    const [russian] = (await members.add(1, { tier: 'platinum', locale: 'ru' })) as [Seeded];
     const all = [...targets, russian];
 
     const marketer = mia();
@@ -552,7 +533,7 @@ describe('personal offers', () => {
     const tooLong = await post({ text: 'x'.repeat(4000), offerRewardCode: 'bc-last-one' }, 'offer-bad-3');
     expect(tooLong.json()).toMatchObject({ code: 'BROADCAST_INVALID', errors: [expect.objectContaining({ field: 'text' })] });
 
-    const targets = await members(2, { tier: 'gold', locale: 'en' });
+    const targets = await members.add(2, { tier: 'gold', locale: 'en' });
     const created = await post({ text: 'Last dessert!', segment: { tiers: ['gold'], registeredWithinDays: 1 }, offerRewardCode: 'bc-last-one' }, 'offer-1');
     expect(created.statusCode).toBe(201);
     const { id } = created.json();

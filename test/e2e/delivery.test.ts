@@ -7,6 +7,7 @@ import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
+import { MemberSeeder } from '../support/members.js';
 
 /**
  * The delivery queue against a fake Bot API that enforces Telegram's limits: 30 messages/s for
@@ -15,7 +16,6 @@ import { FakeBotApi } from '../support/fake-bot-api/server.js';
 let fake: FakeBotApi;
 let db: TestDatabase;
 const running: App[] = [];
-let nextTelegramId = 30_000;
 
 beforeAll(async () => {
   fake = await FakeBotApi.start({ globalPerSecond: 30, perChatPerSecond: 1 });
@@ -36,26 +36,7 @@ async function start(env: Record<string, string> = {}, clock?: Clock): Promise<A
   return app;
 }
 
-async function members(count: number, overrides: { notificationsEnabled?: boolean } = {}) {
-  const rows = [];
-  for (let i = 0; i < count; i++) {
-    const telegramId = nextTelegramId++;
-    rows.push(
-      await db.prisma.member.create({
-        data: {
-          telegramId: BigInt(telegramId),
-          code: generateMemberCode(),
-          locale: 'en',
-          status: 'ACTIVE',
-          registrationStep: null,
-          tier: 'basic',
-          ...overrides,
-        },
-      }),
-    );
-  }
-  return rows.map((row) => ({ id: row.id, chatId: Number(row.telegramId) }));
-}
+const members = new MemberSeeder(() => db.prisma, 30_000);
 
 const adjusted = (amount: number) => ({ kind: 'pointsAdjusted' as const, amount, balance: amount });
 const sentTo = (chatId: number) => fake.calls.filter((call) => call.method === 'sendMessage' && call.ok && call.chatId === chatId);
@@ -65,7 +46,7 @@ describe('delivery queue', () => {
   it('stays under the global and per-chat limits: no 429 at the default rate', async () => {
     const app = await start();
     fake.resetRecords();
-    const recipients = await members(60);
+    const recipients = await members.add(60);
     const busy = recipients[0] as { id: number; chatId: number };
     for (const member of recipients) await app.domain.notifier.notify(member.id, adjusted(1), { dedupeKey: `limits:${member.id}` });
     // Three messages to one chat: they must be spaced a second apart.
@@ -77,7 +58,7 @@ describe('delivery queue', () => {
 
   it('sends one message per dedupe key, however often it is asked', async () => {
     const app = await start();
-    const [member] = await members(1);
+    const [member] = await members.add(1);
     if (!member) throw new Error('no member');
     await Promise.all(Array.from({ length: 5 }, () => app.domain.notifier.notify(member.id, adjusted(5), { dedupeKey: 'birthday-like:once' })));
     await fake.waitFor(() => sentTo(member.chatId).length === 1);
@@ -88,7 +69,7 @@ describe('delivery queue', () => {
 
   it('pauses the whole queue for retry_after when Telegram answers 429', async () => {
     const app = await start();
-    const recipients = await members(5);
+    const recipients = await members.add(5);
     fake.failNext('sendMessage', 429, 2);
     const before = fake.calls.length;
     for (const member of recipients) await app.domain.notifier.notify(member.id, adjusted(1), { dedupeKey: `429:${member.id}` });
@@ -105,7 +86,7 @@ describe('delivery queue', () => {
 
   it('marks a member who blocked the bot unreachable, without retrying, until they come back', async () => {
     const app = await start();
-    const [member] = await members(1);
+    const [member] = await members.add(1);
     if (!member) throw new Error('no member');
     fake.blockUser(member.chatId);
     await app.domain.notifier.notify(member.id, adjusted(1), { dedupeKey: 'blocked:1' });
@@ -125,7 +106,7 @@ describe('delivery queue', () => {
 
   it('skips reminders for members who turned notifications off, but not receipts', async () => {
     const app = await start();
-    const [member] = await members(1, { notificationsEnabled: false });
+    const [member] = await members.add(1, { notificationsEnabled: false });
     if (!member) throw new Error('no member');
     await app.domain.notifier.notify(member.id, adjusted(1), { dedupeKey: 'optout:reminder', class: 'reminder' });
     await app.domain.notifier.notify(member.id, adjusted(2), { dedupeKey: 'optout:receipt', class: 'transactional' });
@@ -137,7 +118,7 @@ describe('delivery queue', () => {
   it('warns before points expire, with a button that opens the rewards catalogue', async () => {
     // Midday in the program's time zone: outside the quiet hours that hold reminders back.
     const app = await start({}, new ManualClock(new Date('2026-11-23T09:00:00Z')));
-    const [member] = await members(1);
+    const [member] = await members.add(1);
     if (!member) throw new Error('no member');
     await app.domain.notifier.notify(member.id, { kind: 'pointsExpiring', points: 120, at: '2026-12-31' }, { dedupeKey: 'expiring:button', class: 'reminder' });
     const reminder = await fake.waitForMessageTo(member.chatId);
@@ -150,7 +131,7 @@ describe('delivery queue', () => {
 
   it('loses nothing and sends nothing twice when the worker stops mid-run and starts again', async () => {
     const first = await start({ DELIVERY_RATE_PER_SECOND: '20' });
-    const recipients = await members(80);
+    const recipients = await members.add(80);
     for (const member of recipients) await first.domain.notifier.notify(member.id, adjusted(1), { dedupeKey: `restart:${member.id}` });
     await fake.waitFor(() => recipients.filter((m) => sentTo(m.chatId).length > 0).length >= 15, { timeoutMs: 15_000 });
     await first.stop();

@@ -8,6 +8,7 @@ import { startTestApp } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
+import { MemberSeeder, type SeededMember } from '../support/members.js';
 
 /**
  * POST /v1/nps/campaigns end to end: the CRM surveys a segment through the HTTP API, the surveys
@@ -15,7 +16,6 @@ import { FakeBotApi } from '../support/fake-bot-api/server.js';
  */
 
 const ADMIN = 970_001;
-let nextTelegramId = 971_000;
 
 let fake: FakeBotApi;
 let db: TestDatabase;
@@ -41,30 +41,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface Seeded {
-  id: number;
-  chatId: number;
-}
+type Seeded = SeededMember;
 
-async function members(count: number, overrides: { tier?: string; notificationsEnabled?: boolean; reachable?: boolean } = {}): Promise<Seeded[]> {
-  const rows: Seeded[] = [];
-  for (let i = 0; i < count; i++) {
-    const row = await db.prisma.member.create({
-      data: {
-        telegramId: BigInt(nextTelegramId++),
-        code: generateMemberCode(),
-        locale: 'en',
-        status: 'ACTIVE',
-        registrationStep: null,
-        tier: 'basic',
-        registeredAt: clock.now(),
-        ...overrides,
-      },
-    });
-    rows.push({ id: row.id, chatId: Number(row.telegramId) });
-  }
-  return rows;
-}
+const members = new MemberSeeder(
+  () => db.prisma,
+  971_000,
+  () => clock.now(),
+);
 
 const post = (body: unknown, headers: Record<string, string> = {}, key = crmKey): Promise<LightMyRequestResponse> =>
   app.http.inject({ method: 'POST', url: '/v1/nps/campaigns', payload: body as object, headers: { authorization: `Bearer ${key}`, ...headers } });
@@ -74,9 +57,9 @@ const campaignSurveys = () => db.prisma.survey.count({ where: { trigger: { start
 
 describe('POST /v1/nps/campaigns', () => {
   it('a dry run counts who would be asked and who left out, and creates nothing', async () => {
-    await members(3, { tier: 'gold' });
-    await members(1, { tier: 'gold', notificationsEnabled: false });
-    await members(1, { tier: 'gold', reachable: false });
+    await members.add(3, { tier: 'gold' });
+    await members.add(1, { tier: 'gold', notificationsEnabled: false });
+    await members.add(1, { tier: 'gold', reachable: false });
     const response = await post({ segment: { tiers: ['gold'] }, dryRun: true }, { 'idempotency-key': 'gold-nov' });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ dryRun: true, skipped: null, surveyed: 3, already: 0, optedOut: 1, unreachable: 1, recentlySurveyed: 0 });
@@ -84,8 +67,8 @@ describe('POST /v1/nps/campaigns', () => {
   });
 
   it("surveys the segment's members once; a retry with the same key, even concurrent, surveys nobody new", async () => {
-    const targets = await members(2, { tier: 'platinum' });
-    const others = await members(1, { tier: 'silver' });
+    const targets = await members.add(2, { tier: 'platinum' });
+    const others = await members.add(1, { tier: 'silver' });
     const body = { segment: { tiers: ['platinum'] } };
     const created = await post(body, { 'idempotency-key': 'plat-1' });
     expect(created.statusCode).toBe(201);
@@ -151,7 +134,7 @@ describe('POST /v1/nps/campaigns', () => {
   });
 
   it("answers skipped: 'disabled' when NPS is off in the program, asking nobody", async () => {
-    await members(1, { tier: 'gold' });
+    await members.add(1, { tier: 'gold' });
     const nps = app.domain.program.nps;
     nps.enabled = false;
     try {

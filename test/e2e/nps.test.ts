@@ -44,12 +44,7 @@ const memberOf = (user: Conversation) => db.prisma.member.findUniqueOrThrow({ wh
 
 async function registerCustomer(name: string) {
   const user = newUser(name);
-  await user.says('/start');
-  await user.taps('reg:lang:en');
-  await user.taps('reg:consent:yes');
-  await user.sharesContact(`7913${String(user.user.id).padStart(7, '0')}`);
-  await user.says(name);
-  expect((await user.says('Skip')).text).toContain(`You are in, ${name}!`);
+  await user.registers();
   return user;
 }
 

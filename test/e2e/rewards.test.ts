@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 import { readQr } from '../support/qr.js';
+import { rewardDefinition } from '../support/rewards.js';
 
 const ADMIN_ID = 900_101;
 const BOT = 'loyalty_test_bot';
@@ -46,25 +47,7 @@ afterAll(async () => {
 });
 afterEach(() => expectNoViolations(fake));
 
-function reward(overrides: Partial<RewardDefinition>): RewardDefinition {
-  return {
-    code: 'x',
-    kind: 'GIFT',
-    value: null,
-    cost: 100,
-    stock: null,
-    limit: null,
-    minTier: null,
-    validityDays: 10,
-    availableFrom: null,
-    availableTo: null,
-    imageUrl: null,
-    title: { ru: 'Подарок', en: 'A gift' },
-    description: { ru: 'Описание', en: 'A description.' },
-    active: true,
-    ...overrides,
-  };
-}
+const reward = (overrides: Partial<RewardDefinition>) => rewardDefinition({ code: 'x', ...overrides });
 
 const admin = () => new Conversation(fake, { id: ADMIN_ID, first_name: 'Boss', language_code: 'en' });
 const newUser = (firstName: string, languageCode = 'en') => new Conversation(fake, { id: nextUserId++, first_name: firstName, language_code: languageCode });
@@ -76,12 +59,7 @@ const fmt = () => formatterFor('en', app.domain.program.currency, app.domain.pro
 /** A customer registered through the bot, in English (100 welcome points), with `extra` points on top. */
 async function registerCustomer(name: string, extra = 0) {
   const user = newUser(name);
-  await user.says('/start');
-  await user.taps('reg:lang:en');
-  await user.taps('reg:consent:yes');
-  await user.sharesContact(`7913${String(user.user.id).padStart(7, '0')}`);
-  await user.says(name);
-  expect((await user.says('Skip')).text).toContain(`You are in, ${name}!`);
+  await user.registers();
   const member = await memberOf(user);
   if (extra > 0) {
     await app.domain.repos.ledger.post({

@@ -35,12 +35,7 @@ const memberOf = (user: Conversation) => db.prisma.member.findUniqueOrThrow({ wh
 
 /** Registers in English, birthday skipped: 100 welcome points. */
 async function register(user: Conversation, start = '/start') {
-  await user.says(start);
-  await user.taps('reg:lang:en');
-  await user.taps('reg:consent:yes');
-  await user.sharesContact(`7912${String(user.user.id).padStart(7, '0')}`);
-  await user.says(user.user.first_name);
-  expect((await user.says('Skip')).text).toContain(`You are in, ${user.user.first_name}!`);
+  await user.registers(start);
   return memberOf(user);
 }
 

@@ -54,6 +54,19 @@ export class Conversation {
     return answer.params.text as string | undefined;
   }
 
+  /**
+   * Registers through the bot in English, with a phone number made from the user id and the
+   * birthday skipped: the member then holds the welcome bonus.
+   */
+  async registers(start = '/start'): Promise<void> {
+    await this.says(start);
+    await this.taps('reg:lang:en');
+    await this.taps('reg:consent:yes');
+    await this.sharesContact(`7912${String(this.user.id).padStart(7, '0')}`);
+    await this.says(this.user.first_name);
+    expect((await this.says('Skip')).text).toContain(`You are in, ${this.user.first_name}!`);
+  }
+
   nextMessage(predicate?: (m: SentMessage) => boolean): Promise<SentMessage> {
     return this.fake.waitForMessageTo(this.user.id, predicate);
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import { ERROR_CODES } from '../../src/domain/errors.js';
 
 type Tree = { [key: string]: string | Tree };
 const load = (locale: string): Tree => JSON.parse(readFileSync(new URL(`../../locales/${locale}.json`, import.meta.url), 'utf8'));
@@ -61,4 +62,14 @@ it('keeps the same interpolation values in both languages', () => {
     .filter(([path, names]) => ru.has(path) && ru.get(path) !== names)
     .map(([path, names]) => `${path}: en {${names}} ru {${ru.get(path)}}`);
   expect(differing).toEqual([]);
+});
+
+it('answers every domain error code in words (errors.<CODE>), in both languages', () => {
+  for (const locale of ['ru', 'en']) {
+    const errors = load(locale).errors as Tree;
+    expect(
+      ERROR_CODES.filter((code) => typeof errors[code] !== 'string'),
+      locale,
+    ).toEqual([]);
+  }
 });
