@@ -16,6 +16,7 @@ import { addReward } from '../../src/domain/rewards/admin.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { exampleProgram } from '../support/program.js';
+import { rewardDefinition } from '../support/rewards.js';
 
 /**
  * Segments against seeded members on real PostgreSQL: each filter, some combinations, and that
@@ -406,22 +407,23 @@ describe('personal offers', () => {
   let offers = 0;
   async function offerReward(stock: number | null, active = true): Promise<string> {
     const code = `offer-${++offers}`;
-    await addReward(h.deps, ADMIN, {
-      code,
-      kind: 'PERCENT_COUPON',
-      value: 15,
-      cost: 300,
-      stock,
-      limit: { count: 1, periodDays: null },
-      minTier: 'platinum',
-      validityDays: 5,
-      availableFrom: null,
-      availableTo: null,
-      imageUrl: null,
-      title: { ru: 'Скидка', en: 'A discount' },
-      description: { ru: 'Описание', en: 'Description' },
-      active,
-    });
+    await addReward(
+      h.deps,
+      ADMIN,
+      rewardDefinition({
+        code,
+        kind: 'PERCENT_COUPON',
+        value: 15,
+        cost: 300,
+        stock,
+        limit: { count: 1, periodDays: null },
+        minTier: 'platinum',
+        validityDays: 5,
+        title: { ru: 'Скидка', en: 'A discount' },
+        description: { ru: 'Описание', en: 'Description' },
+        active,
+      }),
+    );
     return code;
   }
   const recipientsOf = async (broadcastId: number) =>

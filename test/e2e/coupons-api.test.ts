@@ -13,6 +13,7 @@ import { type RedisHandle, startRedis } from '../../src/redis.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { TEST_REDIS_URL } from '../support/env.js';
+import { rewardDefinition } from '../support/rewards.js';
 
 /** The till/CRM coupon endpoints: look a coupon up, redeem it; the same states as in the bot. */
 
@@ -44,22 +45,19 @@ beforeAll(async () => {
   });
   crmKey = (await createApiKey(h.deps, ADMIN, { name: 'crm', storeCode: null })).key;
   tillKey = (await createApiKey(h.deps, ADMIN, { name: 'till msk-01', storeCode: 'msk-01' })).key;
-  await addReward(h.deps, ADMIN, {
-    code: 'cake',
-    kind: 'FIXED_COUPON',
-    value: 20_000,
-    cost: 10,
-    stock: null,
-    limit: null,
-    minTier: null,
-    validityDays: 7,
-    availableFrom: null,
-    availableTo: null,
-    imageUrl: null,
-    title: { ru: 'Торт', en: 'A cake' },
-    description: { ru: '', en: '' },
-    active: true,
-  });
+  await addReward(
+    h.deps,
+    ADMIN,
+    rewardDefinition({
+      code: 'cake',
+      kind: 'FIXED_COUPON',
+      value: 20_000,
+      cost: 10,
+      validityDays: 7,
+      title: { ru: 'Торт', en: 'A cake' },
+      description: { ru: '', en: '' },
+    }),
+  );
   api = createHttpServer({
     logger: silent,
     readiness: {},
