@@ -19,6 +19,7 @@ import type { UserFromGetMe } from 'grammy/types';
 import pg from 'pg';
 import type { App } from '../src/app.js';
 import { makeRepositories } from '../src/db/repositories.js';
+import { systemClock } from '../src/domain/clock.js';
 import { generateMemberCode } from '../src/domain/codes.js';
 import { startTestApp } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
@@ -225,7 +226,7 @@ async function runBareBot(config: Config, users: FakeUser[]): Promise<BotRun> {
 
 /** Active English-speaking members with a 100-point bonus, as registration would leave them. */
 async function seedMembers(db: TestDatabase, users: FakeUser[]): Promise<void> {
-  const ledger = makeRepositories(db.prisma).ledger;
+  const ledger = makeRepositories(db.prisma, systemClock).ledger;
   const seedOne = async (user: FakeUser) => {
     const member = await db.prisma.member.create({
       data: {

@@ -47,16 +47,17 @@ export async function startServices(config: Config, program: Program, options: {
     const redis = await startRedis(config.REDIS_URL, logger);
     cleanup.push(() => redis.stop());
 
-    const repos = makeRepositories(db.prisma);
+    const clock = options.clock ?? systemClock;
+    const repos = makeRepositories(db.prisma, clock);
     const i18n = await createI18n(config.DEFAULT_LOCALE);
     const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
     const queues = createQueueRuntime({ redis, prefix: config.QUEUE_PREFIX, api, i18n, logger, ratePerSecond: config.DELIVERY_RATE_PER_SECOND });
     cleanup.push(() => queues.close());
     const domain: DomainDeps = {
-      uow: new PrismaUnitOfWork(db.prisma),
+      uow: new PrismaUnitOfWork(db.prisma, clock),
       repos,
       program,
-      clock: options.clock ?? systemClock,
+      clock,
       notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
       broadcastDispatch: queues.broadcastDispatch,

@@ -11,6 +11,7 @@ import type {
   Segment,
   TextEntity,
 } from '../domain/broadcasts/types.js';
+import type { Clock } from '../domain/clock.js';
 import { isLocale } from '../domain/program.js';
 import { type Broadcast as BroadcastRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { isUniqueViolation } from './errors.js';
@@ -101,6 +102,7 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
   /** `db` is the root client (cancel opens its own transaction) or an open transaction. */
   constructor(
     private readonly db: Db,
+    private readonly clock: Clock,
     private readonly inTransaction: boolean,
   ) {}
 
@@ -121,6 +123,7 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
           reportLocale: value.reportTo?.locale ?? null,
           idempotencyKey: value.idempotencyKey,
           offerRewardCode: value.offerRewardCode,
+          createdAt: this.clock.now(),
         },
       });
       return toBroadcast(row);
@@ -163,12 +166,12 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
       WITH target AS (
         SELECT id FROM "Broadcast" WHERE id = ${id} AND status = 'SCHEDULED' FOR UPDATE
       ), inserted AS (
-        INSERT INTO "Delivery" ("dedupeKey", "memberId", "kind", "class", "payload", "status", "error", "broadcastId", "updatedAt")
+        INSERT INTO "Delivery" ("dedupeKey", "memberId", "kind", "class", "payload", "status", "error", "broadcastId", "createdAt", "updatedAt")
         SELECT 'broadcast:' || target.id || ':' || m.id, m.id, 'broadcast', 'broadcast',
                jsonb_build_object('kind', 'broadcast', 'broadcastId', target.id),
                (CASE WHEN NOT m."notificationsEnabled" THEN 'SKIPPED' WHEN NOT m.reachable THEN 'BLOCKED' ELSE 'PENDING' END)::"DeliveryStatus",
                CASE WHEN NOT m."notificationsEnabled" THEN ${OPTED_OUT} WHEN NOT m.reachable THEN ${UNREACHABLE} END,
-               target.id, now()
+               target.id, ${ts(now)}, now()
         FROM "Member" m CROSS JOIN target
         WHERE ${segmentClause(query)}
         ORDER BY m.id

@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.js';
 import type { ChatRecipient, Delivery, DeliveryRepository, DeliveryStatus, Notification, NotificationClass } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Delivery as DeliveryRow } from '../generated/prisma/client.js';
@@ -16,14 +17,17 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
 });
 
 export class PrismaDeliveryRepository implements DeliveryRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
 
   async create(value: { dedupeKey: string; memberId: number | null; chat?: ChatRecipient | null; class: NotificationClass; notification: Notification }) {
     const chatId = value.chat ? BigInt(value.chat.chatId) : null;
     // ON CONFLICT DO NOTHING: a second message with the same key is simply not created.
     const rows = await this.db.$queryRaw<{ id: number }[]>`
-      INSERT INTO "Delivery" ("dedupeKey", "memberId", "chatId", "locale", "kind", "class", "payload", "updatedAt")
-      VALUES (${value.dedupeKey}, ${value.memberId}, ${chatId}, ${value.chat?.locale ?? null}, ${value.notification.kind}, ${value.class}, ${JSON.stringify(value.notification)}::jsonb, now())
+      INSERT INTO "Delivery" ("dedupeKey", "memberId", "chatId", "locale", "kind", "class", "payload", "createdAt", "updatedAt")
+      VALUES (${value.dedupeKey}, ${value.memberId}, ${chatId}, ${value.chat?.locale ?? null}, ${value.notification.kind}, ${value.class}, ${JSON.stringify(value.notification)}::jsonb, ${this.clock.now()}, now())
       ON CONFLICT ("dedupeKey") DO NOTHING RETURNING id`;
     const id = rows[0]?.id;
     return id === undefined ? null : this.findById(id);
@@ -37,7 +41,7 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
   async finish(id: number, status: Exclude<DeliveryStatus, 'PENDING'>, error: string | null = null) {
     const updated = await this.db.delivery.updateMany({
       where: { id, status: 'PENDING' },
-      data: { status, error, ...(status === 'SENT' ? { sentAt: new Date() } : {}) },
+      data: { status, error, ...(status === 'SENT' ? { sentAt: this.clock.now() } : {}) },
     });
     return updated.count === 1;
   }

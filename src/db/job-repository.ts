@@ -108,9 +108,9 @@ export class PrismaJobRepository implements JobRepository {
           FROM per_member p WHERE m.id = p."memberId"
           RETURNING m.id, m.balance
         ), entries AS (
-          INSERT INTO "LedgerEntry" ("memberId", "type", "amount", "balanceAfter", "idempotencyKey", "actorType", "actorId")
+          INSERT INTO "LedgerEntry" ("memberId", "type", "amount", "balanceAfter", "idempotencyKey", "actorType", "actorId", "createdAt")
           SELECT p."memberId", 'EXPIRE'::"EntryType", -p.points, moved.balance, 'expire:' || p."memberId" || ':' || p."maxLotId",
-                 ${actor.type}::"ActorType", ${actor.id ?? null}::text
+                 ${actor.type}::"ActorType", ${actor.id ?? null}::text, ${ts(now)}
           FROM per_member p JOIN moved ON moved.id = p."memberId"
           RETURNING id, "memberId"
         ), allocations AS (

@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.js';
 import { DomainError } from '../domain/errors.js';
 import { allocateFifo } from '../domain/ledger/fifo.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../domain/ledger/types.js';
@@ -41,6 +42,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
   /** `db` is either the root client (each post opens its own transaction) or an open transaction. */
   constructor(
     private readonly db: Db,
+    private readonly clock: Clock,
     private readonly inTransaction: boolean,
   ) {}
 
@@ -82,7 +84,9 @@ export class PrismaLedgerRepository implements LedgerRepository {
           throw error;
         }
       };
+      const createdAt = this.clock.now();
       const common = {
+        createdAt,
         memberId: command.memberId,
         type: command.type,
         idempotencyKey: command.idempotencyKey,
@@ -99,7 +103,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
           WHERE id = ${command.memberId} RETURNING balance`;
         const entry = await createEntry({ ...common, amount: command.amount, balanceAfter: (moved as { balance: number }).balance });
         await tx.pointLot.create({
-          data: { memberId: command.memberId, entryId: entry.id, amount: command.amount, remaining: command.amount, expiresAt: command.expiresAt },
+          data: { memberId: command.memberId, entryId: entry.id, amount: command.amount, remaining: command.amount, expiresAt: command.expiresAt, createdAt },
         });
         return { entry: toEntry(entry), replayed: false };
       }

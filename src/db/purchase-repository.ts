@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.js';
 import type { Actor } from '../domain/ledger/types.js';
 import type { Purchase, PurchaseRepository, PurchaseReturn } from '../domain/ports.js';
 import type { Purchase as PurchaseRow, PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
@@ -30,7 +31,10 @@ const toReturn = (row: ReturnRow): PurchaseReturn => ({
 });
 
 export class PrismaPurchaseRepository implements PurchaseRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
 
   async findByKey(idempotencyKey: string) {
     const row = await this.db.purchase.findUnique({ where: { idempotencyKey } });
@@ -54,9 +58,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     // ON CONFLICT DO NOTHING keeps the transaction usable when a concurrent twin (same key or
     // same store + receipt) got there first: it waits for the twin to commit, then inserts nothing.
     const rows = await this.db.$queryRaw<{ id: number }[]>`
-      INSERT INTO "Purchase" ("memberId", "storeId", "receiptNo", "amountMinor", "paidWithPoints", "idempotencyKey", "requestHash", "actorType", "actorId")
+      INSERT INTO "Purchase" ("memberId", "storeId", "receiptNo", "amountMinor", "paidWithPoints", "idempotencyKey", "requestHash", "actorType", "actorId", "createdAt")
       VALUES (${value.memberId}, ${value.storeId}, ${value.receiptNo}, ${BigInt(value.amountMinor)}, ${value.paidWithPoints},
-              ${value.idempotencyKey}, ${value.requestHash}, ${value.actor.type}::"ActorType", ${value.actor.id ?? null})
+              ${value.idempotencyKey}, ${value.requestHash}, ${value.actor.type}::"ActorType", ${value.actor.id ?? null}, ${this.clock.now()})
       ON CONFLICT DO NOTHING RETURNING id`;
     const id = rows[0]?.id;
     if (id === undefined) return null;
@@ -79,7 +83,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
   async createReturn(value: Omit<PurchaseReturn, 'id' | 'createdAt'> & { actor: Actor }) {
     const { actor, amountMinor, ...rest } = value;
     const row = await this.db.purchaseReturn.create({
-      data: { ...rest, amountMinor: BigInt(amountMinor), actorType: actor.type, actorId: actor.id ?? null },
+      data: { ...rest, amountMinor: BigInt(amountMinor), actorType: actor.type, actorId: actor.id ?? null, createdAt: this.clock.now() },
     });
     return toReturn(row);
   }

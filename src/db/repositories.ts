@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.js';
 import { DomainError } from '../domain/errors.js';
 import type { Member, MemberPatch } from '../domain/members/member.js';
 import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
@@ -48,7 +49,10 @@ export function toMember(row: MemberRow): Member {
 }
 
 class PrismaMemberRepository implements MemberRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
 
   private async one(where: Prisma.MemberWhereUniqueInput): Promise<Member | null> {
     const row = await this.db.member.findUnique({ where });
@@ -71,7 +75,7 @@ class PrismaMemberRepository implements MemberRepository {
   async create(member: NewMember): Promise<Member | null> {
     try {
       const row = await this.db.member.create({
-        data: { ...member, telegramId: BigInt(member.telegramId) },
+        data: { ...member, telegramId: BigInt(member.telegramId), createdAt: this.clock.now() },
       });
       return toMember(row);
     } catch (error) {
@@ -111,25 +115,30 @@ class PrismaPurchaseStats implements PurchaseStats {
   }
 }
 
-export function makeRepositories(db: Db, inTransaction = false): Repositories {
+/**
+ * The repositories over one client or transaction. Rows that rules later compare with the time
+ * (purchases, ledger entries, deliveries, task records, ...) are stamped from `clock`, never from
+ * the database's `now()`: one clock, so tests hold at any date (DESIGN.md, principle 9).
+ */
+export function makeRepositories(db: Db, clock: Clock, inTransaction = false): Repositories {
   return {
-    members: new PrismaMemberRepository(db),
-    ledger: new PrismaLedgerRepository(db, inTransaction),
+    members: new PrismaMemberRepository(db, clock),
+    ledger: new PrismaLedgerRepository(db, clock, inTransaction),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),
-    purchases: new PrismaPurchaseRepository(db),
+    purchases: new PrismaPurchaseRepository(db, clock),
     staff: new PrismaStaffRepository(db),
     invites: new PrismaInviteRepository(db),
     apiKeys: new PrismaApiKeyRepository(db),
-    audit: new PrismaAuditRepository(db),
+    audit: new PrismaAuditRepository(db, clock),
     rewards: new PrismaRewardRepository(db),
     coupons: new PrismaCouponRepository(db),
     lookupThrottle: new PrismaLookupThrottleRepository(db),
-    deliveries: new PrismaDeliveryRepository(db),
+    deliveries: new PrismaDeliveryRepository(db, clock),
     jobs: new PrismaJobRepository(db, inTransaction),
     jobRuns: new PrismaJobRunRepository(db),
-    broadcasts: new PrismaBroadcastRepository(db, inTransaction),
-    tasks: new PrismaTaskRepository(db),
+    broadcasts: new PrismaBroadcastRepository(db, clock, inTransaction),
+    tasks: new PrismaTaskRepository(db, clock),
     referrals: new PrismaReferralRepository(db),
     surveys: new PrismaSurveyRepository(db, inTransaction),
     chatSessions: new PrismaChatSessionRepository(db),
@@ -137,9 +146,12 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
 }
 
 export class PrismaUnitOfWork implements UnitOfWork {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly clock: Clock,
+  ) {}
 
   run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction((tx) => work(makeRepositories(tx, true)));
+    return this.prisma.$transaction((tx) => work(makeRepositories(tx, this.clock, true)));
   }
 }

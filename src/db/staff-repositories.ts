@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.js';
 import type {
   ApiKeyRecord,
   ApiKeyRepository,
@@ -107,7 +108,10 @@ export class PrismaApiKeyRepository implements ApiKeyRepository {
 }
 
 export class PrismaAuditRepository implements AuditRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
 
   async record(value: Parameters<AuditRepository['record']>[0]) {
     await this.db.auditLog.create({
@@ -117,6 +121,7 @@ export class PrismaAuditRepository implements AuditRepository {
         action: value.action,
         subject: value.subject ?? null,
         details: (value.details ?? undefined) as Prisma.InputJsonValue | undefined,
+        createdAt: this.clock.now(),
       },
     });
   }

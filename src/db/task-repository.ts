@@ -1,3 +1,4 @@
+import type { Clock } from '../domain/clock.js';
 import type { GameProfile, LeaderRow, NameStyle, Referral, ReferralRepository, TaskRepository } from '../domain/tasks/ports.js';
 import type { Streak, TaskInstance, TaskRecord } from '../domain/tasks/types.js';
 import { Prisma, type TaskProgress as ProgressRow, type TaskRecord as RecordRow, type Referral as ReferralRow } from '../generated/prisma/client.js';
@@ -27,7 +28,10 @@ const toRecord = (row: RecordRow): TaskRecord => ({
 
 /** Task state on PostgreSQL: one row per (member, task, period), one per (member, task, event). */
 export class PrismaTaskRepository implements TaskRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
 
   async lockMember(memberId: number) {
     await this.db.$queryRaw`SELECT id FROM "Member" WHERE id = ${memberId} FOR NO KEY UPDATE`;
@@ -86,8 +90,8 @@ export class PrismaTaskRepository implements TaskRepository {
   async addRecord(memberId: number, record: TaskRecord) {
     // ON CONFLICT DO NOTHING: a concurrent twin waits for the first to commit, then inserts nothing.
     const rows = await this.db.$queryRaw<{ id: number }[]>`
-      INSERT INTO "TaskRecord" ("memberId", "taskCode", "eventId", "periodKey", "value", "amountMinor", "storeId")
-      VALUES (${memberId}, ${record.taskCode}, ${record.eventId}, ${record.periodKey}, ${BigInt(record.value)}, ${BigInt(record.amountMinor)}, ${record.storeId})
+      INSERT INTO "TaskRecord" ("memberId", "taskCode", "eventId", "periodKey", "value", "amountMinor", "storeId", "createdAt")
+      VALUES (${memberId}, ${record.taskCode}, ${record.eventId}, ${record.periodKey}, ${BigInt(record.value)}, ${BigInt(record.amountMinor)}, ${record.storeId}, ${this.clock.now()})
       ON CONFLICT DO NOTHING RETURNING id`;
     return rows.length === 1;
   }

@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepositories, PrismaUnitOfWork } from '../../src/db/repositories.js';
+import { systemClock } from '../../src/domain/clock.js';
 import { DomainError, type ErrorCode } from '../../src/domain/errors.js';
 import type { CreditCommand, DebitCommand, LedgerCommand, PostResult } from '../../src/domain/ledger/types.js';
 import type { LedgerRepository } from '../../src/domain/ports.js';
@@ -31,7 +32,7 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 20 });
   // Same transaction limits as src/db/client.ts: 1000 replays queue behind one row lock.
   prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: 30_000, timeout: 30_000 } });
-  ledger = makeRepositories(prisma).ledger;
+  ledger = makeRepositories(prisma, systemClock).ledger;
 });
 
 afterAll(async () => {
@@ -303,7 +304,7 @@ describe('idempotent replays', () => {
     const b = await newMember();
     const key = newKey('race');
     let second: Promise<PostResult> | undefined;
-    const first = await new PrismaUnitOfWork(prisma).run(async (repos) => {
+    const first = await new PrismaUnitOfWork(prisma, systemClock).run(async (repos) => {
       const posted = await repos.ledger.post(credit(a, 10, null, { idempotencyKey: key }));
       second = ledger.post(credit(b, 10, null, { idempotencyKey: key }));
       // Keep B's rejection from counting as unhandled before we await it below.
@@ -583,7 +584,7 @@ describe('unit of work', () => {
     const boom = new Error('boom after posting');
 
     const error = await rejectionOf(
-      new PrismaUnitOfWork(prisma).run(async (repos) => {
+      new PrismaUnitOfWork(prisma, systemClock).run(async (repos) => {
         await repos.ledger.post(earn);
         await repos.ledger.post(spend);
         // Inside the transaction the posts are real: balance 40 + 50 - 60.

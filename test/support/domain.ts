@@ -19,12 +19,12 @@ export interface DomainHarness {
 
 let codeCounter = 0;
 
-export async function domainHarness(db: TestDatabase, options: { program?: Program; admins?: number[] } = {}): Promise<DomainHarness> {
-  const clock = new ManualClock(new Date('2026-11-23T09:00:00Z'));
+export async function domainHarness(db: TestDatabase, options: { program?: Program; admins?: number[]; start?: Date } = {}): Promise<DomainHarness> {
+  const clock = new ManualClock(options.start ?? new Date('2026-11-23T09:00:00Z'));
   const notifications: DomainHarness['notifications'] = [];
-  const repos = makeRepositories(db.prisma);
+  const repos = makeRepositories(db.prisma, clock);
   const deps: DomainDeps = {
-    uow: new PrismaUnitOfWork(db.prisma),
+    uow: new PrismaUnitOfWork(db.prisma, clock),
     repos,
     program: options.program ?? exampleProgram(),
     clock,
