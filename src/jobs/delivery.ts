@@ -165,8 +165,6 @@ const CHAT_GATE_MS = 1_100;
 /** The longest a job in hand waits for its send slot; beyond that it waits in the delayed set. */
 const MAX_SLOT_WAIT_MS = 1_000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData> {
   const chatGate = deps.redis.connect('producer');
   const log = deps.logger.child({ component: 'delivery' });
@@ -252,8 +250,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     }
     // The global rate and the chat's gate, measured where messages leave: the slot is taken
     // after all database work, immediately before the call, and the gate closes from that slot.
-    const slot = await sendRate.reserve({ key: chatGateKey, ms: CHAT_GATE_MS });
-    if (!slot.reserved) {
+    const slot = await sendRate.take({ key: chatGateKey, ms: CHAT_GATE_MS });
+    if (!slot.go) {
       // `gated`: another message to this chat took its slot meanwhile. `busy`: more than a second
       // of slots is taken (e.g. by many workers): wait in the delayed set rather than in a
       // concurrency slot. (The attempt was counted anyway: it means "got this far".)
@@ -261,7 +259,6 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       await job.moveToDelayed(Date.now() + Math.ceil(retryIn), token);
       throw new DelayedError();
     }
-    if (slot.waitMs >= 1) await sleep(slot.waitMs);
     if (pausedHereUntil > Date.now()) {
       await job.moveToDelayed(pausedHereUntil, token);
       throw new DelayedError();

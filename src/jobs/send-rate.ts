@@ -83,12 +83,23 @@ export interface SendRateLimiterOptions {
   /** Longest wait for a slot that a caller is given one for (default 1,000 ms). */
   maxWaitMs?: number;
   headroom?: number;
+  /** A caller woken later than this after its slot takes a new one (default 10 ms; see `take`). */
+  lateMs?: number;
 }
+
+/** What `take` ends with: go now, or do not go (and when to try again). */
+export type SlotTaken = { go: true } | { go: false; reason: 'busy' | 'gated'; waitMs: number };
+
+const localNowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1_000);
 
 export class SendRateLimiter {
   readonly intervalUs: number;
   private readonly maxWaitUs: number;
   private readonly redis: WithReserveSlot;
+  private readonly lateUs: number;
+  /** Local clock minus Redis's, plus the quickest reply seen: when a Redis instant arrives here. */
+  private offsetUs = Number.POSITIVE_INFINITY;
+  private offsetSeenAtUs = 0;
 
   /**
    * `key`: one per rate budget, shared by every worker that spends it (e.g.
@@ -103,6 +114,7 @@ export class SendRateLimiter {
     if (!(ratePerSecond > 0)) throw new Error(`rate must be positive, got ${ratePerSecond}`);
     this.intervalUs = emissionIntervalUs(ratePerSecond, options.headroom);
     this.maxWaitUs = Math.round((options.maxWaitMs ?? 1_000) * 1_000);
+    this.lateUs = Math.round((options.lateMs ?? 10) * 1_000);
     // The number of keys is given per call: 1, or 2 with a gate.
     if (!('gcraReserveSlot' in redis)) redis.defineCommand('gcraReserveSlot', { lua: RESERVE_SLOT });
     this.redis = redis as WithReserveSlot;
@@ -117,8 +129,42 @@ export class SendRateLimiter {
     const [outcome, waitUs, at] = gate
       ? await this.redis.gcraReserveSlot(2, this.key, gate.key, ...args)
       : await this.redis.gcraReserveSlot(1, this.key, ...args);
+    this.observeClock(outcome === 1 ? at - waitUs : at);
     const waitMs = waitUs / 1_000;
     if (outcome === 1) return { reserved: true, waitMs, slotUs: at };
     return { reserved: false, reason: outcome === 2 ? 'gated' : 'busy', waitMs };
+  }
+
+  /**
+   * Reserves a slot and waits for it. The wait ends at the slot's instant on this machine (Redis's
+   * clock mapped to ours), not `waitMs` after the reply: a reply that was slow does not make the
+   * send late. A caller woken more than `lateMs` after its slot (a busy event loop, a slow reply)
+   * would send close to the slots after it: what Telegram counts is arrivals, so it gives that
+   * slot up and takes a new one (at most a few times, then it says `busy`).
+   */
+  async take(gate?: SlotGate): Promise<SlotTaken> {
+    for (let tries = 0; tries < 4; tries++) {
+      const slot = await this.reserve(gate);
+      if (!slot.reserved) return { go: false, reason: slot.reason, waitMs: slot.waitMs };
+      const dueUs = slot.slotUs + this.offsetUs;
+      const sleepMs = (dueUs - localNowUs()) / 1_000;
+      if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+      if (localNowUs() - dueUs <= this.lateUs) return { go: true };
+      // The gate (if any) now holds from a slot that was not used; the new slot must pass it.
+      if (gate) await this.redis.del(gate.key);
+    }
+    return { go: false, reason: 'busy', waitMs: 0 };
+  }
+
+  /**
+   * The smallest (local - Redis) difference seen is the clocks' offset plus the quickest one-way
+   * reply. It may only grow slowly (1 ms per second), so that a clock that steps is followed.
+   */
+  private observeClock(redisNowUs: number): void {
+    const now = localNowUs();
+    const sample = now - redisNowUs;
+    const leaked = this.offsetUs + (now - this.offsetSeenAtUs) / 1_000;
+    this.offsetUs = Math.min(sample, leaked);
+    this.offsetSeenAtUs = now;
   }
 }
