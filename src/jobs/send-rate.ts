@@ -140,7 +140,8 @@ export class SendRateLimiter {
    * clock mapped to ours), not `waitMs` after the reply: a reply that was slow does not make the
    * send late. A caller woken more than `lateMs` after its slot (a busy event loop, a slow reply)
    * would send close to the slots after it: what Telegram counts is arrivals, so it gives that
-   * slot up and takes a new one (at most a few times, then it says `busy`).
+   * slot up and takes a new one (at most a few times, then it says `busy`). Only when slots are
+   * contended: a slot that was free at once is sent however late.
    */
   async take(gate?: SlotGate): Promise<SlotTaken> {
     for (let tries = 0; tries < 4; tries++) {
@@ -149,7 +150,9 @@ export class SendRateLimiter {
       const dueUs = slot.slotUs + this.offsetUs;
       const sleepMs = (dueUs - localNowUs()) / 1_000;
       if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
-      if (localNowUs() - dueUs <= this.lateUs) return { go: true };
+      // A slot that was free at once (the rate is not saturated) has no queue of slots right
+      // behind it to crowd: lateness only matters when callers wait for slots.
+      if (slot.waitMs === 0 || localNowUs() - dueUs <= this.lateUs) return { go: true };
       // The gate (if any) now holds from a slot that was not used; the new slot must pass it.
       if (gate) await this.redis.del(gate.key);
     }
