@@ -11,22 +11,24 @@ import { decideDelivery } from '../domain/delivery/decide.js';
 import type { ChatRecipient, Delivery, Notification, NotificationClass, Notifier, NotifyOptions, Repositories } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
+import { SendRateLimiter } from './send-rate.js';
 
 /**
  * The one outbound queue for messages that are not direct replies. A message is first written
  * to the Delivery outbox (unique dedupe key: a second request for the same message is a no-op),
- * then queued by its id. The worker honours the global rate (BullMQ limiter, shared by all
- * workers on this Redis), one message per second per chat, 429 `retry_after` (pauses the whole
- * queue), and 403 (the member is marked unreachable; no retry).
+ * then queued by its id. The worker honours the global rate (a GCRA in Redis, shared by all
+ * workers of the queue, taken right before each call: ./send-rate.ts), one message per second per
+ * chat, 429 `retry_after` (pauses the whole queue), and 403 (the member is marked unreachable; no
+ * retry).
  */
 
 export const DELIVERY_QUEUE = 'delivery';
 /**
- * Deliveries of paid broadcasts (`allow_paid_broadcast`) have a queue of their own. BullMQ's rate
- * limiter belongs to a queue, and paid broadcasts run at another rate (up to 1000/s) than the
- * free traffic (about 30/s for the whole bot): one queue each, each worker with its own limiter,
- * keeps both honest without a limiter of our own. Which queue a delivery goes to is fixed by its
- * broadcast, so one delivery is never queued on both.
+ * Deliveries of paid broadcasts (`allow_paid_broadcast`) have a queue of their own. Paid
+ * broadcasts run at another rate (up to 1000/s) than the free traffic (about 30/s for the whole
+ * bot), and a 429 on one must not pause the other: one queue each, each with its own rate budget
+ * (GCRA key) and its own pause. Which queue a delivery goes to is fixed by its broadcast, so one
+ * delivery is never queued on both.
  */
 export const DELIVERY_PAID_QUEUE = 'delivery-paid';
 
@@ -146,25 +148,33 @@ export interface DeliveryWorkerDeps {
 }
 
 /**
- * BullMQ's limiter for `rate` messages per second. Up to 100/s: one job per 1/rate seconds rather
- * than `rate` per second: a per-second window lets two bursts meet at its edge (2x the rate within
- * one second), which Telegram answers with 429. Above that (paid broadcasts, up to 1000/s) one job
- * per millisecond or two is more than BullMQ's limiter can pace (it reaches about 200 jobs/s that
- * way), so the window is 50 ms with `max` jobs in it, `max` chosen so that even the 21 windows a
- * sliding second can touch stay within the rate.
+ * BullMQ's limiter, as a coarse ceiling of twice the rate (in 100 ms windows). The pace itself is
+ * the GCRA's (./send-rate.ts): BullMQ's limiter spaces job starts, not sends, and its windows
+ * cannot express 1000/s closely (it tops out near 940/s). It stays for two reasons: BullMQ's
+ * `worker.rateLimit` (our 429 pause) only takes effect on a queue with a limiter, and a ceiling
+ * keeps jobs that end without a send (drops, chat-gate and pause deferrals) from spinning
+ * through Redis as fast as they can. At twice the rate it never binds while messages flow.
  */
 export function limiterFor(rate: number): { max: number; duration: number } {
-  // Rounded up: the rate is a ceiling (30/s is one per 34 ms, not 33: 30.3/s).
-  if (rate <= 100) return { max: 1, duration: Math.ceil(1_000 / rate) };
-  const duration = 50;
-  return { max: Math.max(1, Math.floor((rate * duration) / (1_000 + duration))), duration };
+  const duration = 100;
+  return { max: Math.ceil((2 * rate * duration) / 1_000), duration };
 }
+
+/** A chat gets at most one message per this many ms (Telegram: about one per second, plus a margin for jitter). */
+const CHAT_GATE_MS = 1_100;
+/** The longest a job in hand waits for its send slot; beyond that it waits in the delayed set. */
+const MAX_SLOT_WAIT_MS = 1_000;
 
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData> {
   const chatGate = deps.redis.connect('producer');
   const log = deps.logger.child({ component: 'delivery' });
   const queueName = deps.queueName ?? DELIVERY_QUEUE;
   const pauseKey = `${deps.prefix}:${queueName}-paused-until`;
+  // One rate budget per queue, shared by its workers in every process.
+  const sendRate = new SendRateLimiter(chatGate, `${deps.prefix}:${queueName}:gcra`, deps.ratePerSecond, { maxWaitMs: MAX_SLOT_WAIT_MS });
+  // When a 429 in this process paused the queue: jobs already waiting for their slot here see
+  // it without asking Redis (those in other processes hold at most a second of slots).
+  let pausedHereUntil = 0;
   const finished = (job: Job<DeliveryJobData>, outcome: string) => {
     if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
     return outcome;
@@ -176,7 +186,10 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     {
       connection: deps.redis.connect('worker'),
       prefix: deps.prefix,
-      concurrency: deps.concurrency ?? Math.min(50, Math.max(1, deps.ratePerSecond)),
+      // Each job in hand holds a send slot once its database work is done; half a second of
+      // slots is plenty to keep the rate (a job's own work takes a few tens of ms) and keeps a
+      // receipt that arrives during a broadcast at most that far behind it.
+      concurrency: deps.concurrency ?? Math.min(50, Math.max(1, Math.ceil(deps.ratePerSecond / 2))),
       limiter: limiterFor(deps.ratePerSecond),
     },
   );
@@ -194,16 +207,20 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       await job.moveToDelayed(decision.until.getTime(), token);
       throw new DelayedError();
     }
+    // At most one message per second per chat, across all workers (with a margin for jitter):
+    // the gate is taken with the send slot below; this early look saves the work before it.
+    const chatGateKey = `${deps.prefix}:chat-gate:${decision.chatId}`;
+    const [pausedValue, chatGateValue] = await chatGate.mget(pauseKey, chatGateKey);
     // A 429 pauses everything, including jobs other workers already hold.
-    const pausedUntil = Number(await chatGate.get(pauseKey));
+    const pausedUntil = Number(pausedValue ?? 0);
     if (pausedUntil > Date.now()) {
       await job.moveToDelayed(pausedUntil, token);
       throw new DelayedError();
     }
-    // At most one message per second per chat, across all workers (with a margin for jitter).
-    const gate = await chatGate.set(`${deps.prefix}:chat-gate:${decision.chatId}`, '1', 'PX', 1_100, 'NX');
-    if (gate !== 'OK') {
-      await job.moveToDelayed(Date.now() + 1_100, token);
+    // The gate holds when it opens, in µs on Redis's clock (close enough to ours for a shortcut).
+    const chatGateOpensAt = Number(chatGateValue ?? 0) / 1_000;
+    if (chatGateOpensAt > Date.now()) {
+      await job.moveToDelayed(Math.ceil(chatGateOpensAt), token);
       throw new DelayedError();
     }
     await deps.repos.deliveries.countAttempt(delivery.id);
@@ -231,6 +248,21 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
         }
       }
     }
+    // The global rate and the chat's gate, measured where messages leave: the slot is taken
+    // after all database work, immediately before the call, and the gate closes from that slot.
+    const slot = await sendRate.take({ key: chatGateKey, ms: CHAT_GATE_MS });
+    if (!slot.go) {
+      // `gated`: another message to this chat took its slot meanwhile. `busy`: more than a second
+      // of slots is taken (e.g. by many workers): wait in the delayed set rather than in a
+      // concurrency slot. (The attempt was counted anyway: it means "got this far".)
+      const retryIn = slot.reason === 'gated' ? slot.waitMs : Math.max(slot.waitMs - MAX_SLOT_WAIT_MS, 100);
+      await job.moveToDelayed(Date.now() + Math.ceil(retryIn), token);
+      throw new DelayedError();
+    }
+    if (pausedHereUntil > Date.now()) {
+      await job.moveToDelayed(pausedHereUntil, token);
+      throw new DelayedError();
+    }
     try {
       if (broadcast) {
         await sendBroadcastMessage(deps.api, decision.chatId, broadcast, { paid: deps.paidBroadcast === true });
@@ -246,7 +278,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       if (error instanceof GrammyError && error.error_code === 429) {
         const seconds = error.parameters.retry_after ?? 1;
         log.warn({ retryAfter: seconds }, 'Telegram asked to slow down; pausing the queue');
-        await chatGate.set(pauseKey, String(Date.now() + seconds * 1_000), 'PX', seconds * 1_000);
+        pausedHereUntil = Date.now() + seconds * 1_000;
+        await chatGate.set(pauseKey, String(pausedHereUntil), 'PX', seconds * 1_000);
         await worker.rateLimit(seconds * 1_000);
         throw Worker.RateLimitError();
       }

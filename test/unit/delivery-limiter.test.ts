@@ -1,24 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { limiterFor } from '../../src/jobs/delivery.js';
+import { emissionIntervalUs, RATE_HEADROOM } from '../../src/jobs/send-rate.js';
 
 /**
- * BullMQ's limiter windows are back to back, so a sliding second can touch 1000/duration + 1 of
- * them: the configured rate must hold even then (Telegram counts any second).
+ * The parameters of the delivery pace. The GCRA itself (one Lua script) is tested on real Redis
+ * in test/db/send-rate.test.ts; here: the interval it is given, and BullMQ's coarse ceiling.
  */
-describe('the delivery limiter', () => {
-  it('never lets more than the rate through in any second, from 1/s to 1000/s', () => {
+describe('the send interval', () => {
+  it('never allows more than the rate in any second, and uses at least 97 % of it, from 1/s to 1000/s', () => {
     for (let rate = 1; rate <= 1000; rate++) {
-      const { max, duration } = limiterFor(rate);
-      const worstSecond = max * (Math.floor(1000 / duration) + 1);
-      // Up to 100/s: one job per 1/rate seconds (at most one job over the rate, as before).
-      expect(worstSecond, `rate ${rate}`).toBeLessThanOrEqual(rate <= 100 ? rate + 1 : rate);
+      const interval = emissionIntervalUs(rate);
+      // Slots at least `interval` apart: a second (half-open, as Telegram and the fake count it) holds at most this many.
+      expect(Math.ceil(1_000_000 / interval), `rate ${rate}`).toBeLessThanOrEqual(rate);
+      expect(1_000_000 / interval, `rate ${rate}`).toBeGreaterThanOrEqual(0.97 * rate);
     }
   });
 
-  it('paces high rates with windows BullMQ can keep up with', () => {
-    expect(limiterFor(25)).toEqual({ max: 1, duration: 40 });
-    expect(limiterFor(1000)).toEqual({ max: 47, duration: 50 });
-    // Nominally 940/s: within 6 % of the rate.
-    expect((47 * 1000) / 50).toBeGreaterThan(0.94 * 1000 - 1);
+  it('leaves 25 ms of arrival jitter within any second', () => {
+    for (const rate of [1, 25, 30, 100, 999, 1000]) {
+      // rate + 1 messages, the most that would be refused, span at least this much.
+      expect(rate * emissionIntervalUs(rate) - 1_000_000, `rate ${rate}`).toBeGreaterThanOrEqual(25_000);
+    }
+    expect(RATE_HEADROOM).toBeLessThanOrEqual(0.03);
+  });
+});
+
+describe("BullMQ's limiter on the delivery queues", () => {
+  it('is a ceiling of about twice the rate, so that it never paces in the GCRA’s place', () => {
+    for (let rate = 1; rate <= 1000; rate++) {
+      const { max, duration } = limiterFor(rate);
+      expect(max, `rate ${rate}`).toBeGreaterThanOrEqual(1);
+      expect((max * 1_000) / duration, `rate ${rate}`).toBeGreaterThanOrEqual(2 * rate);
+    }
+    expect(limiterFor(30)).toEqual({ max: 6, duration: 100 });
+    expect(limiterFor(1000)).toEqual({ max: 200, duration: 100 });
   });
 });

@@ -1,0 +1,173 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * The outbound message rate, paced where messages leave: a GCRA (generic cell rate algorithm)
+ * kept in Redis and shared by every worker of a queue, in every process.
+ *
+ * Why not BullMQ's limiter alone: it spaces job *starts*, and a delivery job does several
+ * database queries of varying length before it calls Telegram, so sends that started evenly
+ * arrive in clusters, and a strict "N per second" counter answers 429. Here a worker asks for a
+ * slot immediately before the call, after its database work, and waits for it.
+ *
+ * The algorithm, with no burst tolerance: the key holds the theoretical arrival time (TAT) of
+ * the next message. A caller gets the slot max(TAT, now) and moves TAT one emission interval
+ * past it. So slots are at least one interval apart in Redis time, whichever process took them:
+ * any 1,000 ms holds at most floor(1000 / interval) + 1 of them. One Lua script reads, decides
+ * and writes atomically; the time is Redis's (`TIME`), the one clock all processes share.
+ *
+ * A slot more than `maxWaitMs` ahead is not taken (taking it would hold a concurrency slot for
+ * long, or waste it when the caller gives up): the caller is told how far ahead the queue of
+ * slots reaches and does something else (BullMQ's delayed set) instead of sleeping.
+ */
+
+/**
+ * Messages leave a little below the configured rate: what Telegram (and the fake Bot API)
+ * counts is the arrival, a few milliseconds after the slot, and that delay varies. With slots
+ * exactly 1/rate apart, rate + 1 messages span exactly one second, and one late first message
+ * makes them fit in less. 2.5 % under the rate leaves 2.5 % of a second (25 ms) of such jitter
+ * within any second and still uses 97.5 % of the allowance.
+ */
+export const RATE_HEADROOM = 0.025;
+
+/** Microseconds between two slots at `ratePerSecond` (rounded up: the rate is a ceiling). */
+export function emissionIntervalUs(ratePerSecond: number, headroom: number = RATE_HEADROOM): number {
+  return Math.ceil(1_000_000 / (ratePerSecond * (1 - headroom)));
+}
+
+// KEYS[1] the TAT key; KEYS[2] (optional) a gate key, e.g. one chat's. ARGV[1] emission interval
+// (µs), ARGV[2] longest wait granted (µs), ARGV[3] how long the gate holds after the slot (µs).
+// Returns {1, wait µs, slot µs} when a slot was reserved; {0, wait µs, now µs} when the next slot is
+// further away than the longest wait; {2, wait µs, now µs} when the gate is closed for that long.
+// Nothing is written unless a slot is reserved.
+const RESERVE_SLOT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+if #KEYS > 1 then
+  local gateUntil = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if gateUntil > now then return {2, gateUntil - now, now} end
+end
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - now
+if wait > tonumber(ARGV[2]) then return {0, wait, now} end
+local nextTat = tat + interval
+-- The key outlives the last slot by a second: an idle queue leaves nothing behind.
+redis.call('SET', KEYS[1], string.format('%.0f', nextTat), 'PX', math.ceil((nextTat - now) / 1000) + 1000)
+if #KEYS > 1 then
+  -- Measured from the slot, not from now: the gate is about when messages leave.
+  local gateUntil = tat + tonumber(ARGV[3])
+  redis.call('SET', KEYS[2], string.format('%.0f', gateUntil), 'PX', math.ceil((gateUntil - now) / 1000))
+end
+return {1, wait, tat}
+`;
+
+export type SlotReservation =
+  /** Send after `waitMs`; `slotUs` is the slot on Redis's clock (µs since the epoch). */
+  | { reserved: true; waitMs: number; slotUs: number }
+  /**
+   * Nothing was reserved. `busy`: the next free slot is `waitMs` away, more than the longest
+   * wait. `gated`: the gate given to `reserve` stays closed for another `waitMs`.
+   */
+  | { reserved: false; reason: 'busy' | 'gated'; waitMs: number };
+
+/** A second limit on one recipient, held from the reserved slot (e.g. one message per chat per second). */
+export interface SlotGate {
+  key: string;
+  ms: number;
+}
+
+type WithReserveSlot = Redis & { gcraReserveSlot(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number, number]> };
+
+export interface SendRateLimiterOptions {
+  /** Longest wait for a slot that a caller is given one for (default 1,000 ms). */
+  maxWaitMs?: number;
+  headroom?: number;
+  /** A caller woken later than this after its slot takes a new one (default 10 ms; see `take`). */
+  lateMs?: number;
+}
+
+/** What `take` ends with: go now, or do not go (and when to try again). */
+export type SlotTaken = { go: true } | { go: false; reason: 'busy' | 'gated'; waitMs: number };
+
+const localNowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1_000);
+
+export class SendRateLimiter {
+  readonly intervalUs: number;
+  private readonly maxWaitUs: number;
+  private readonly redis: WithReserveSlot;
+  private readonly lateUs: number;
+  /** Local clock minus Redis's, plus the quickest reply seen: when a Redis instant arrives here. */
+  private offsetUs = Number.POSITIVE_INFINITY;
+  private offsetSeenAtUs = 0;
+
+  /**
+   * `key`: one per rate budget, shared by every worker that spends it (e.g.
+   * `${prefix}:${queueName}:gcra`). `redis`: any connection; the script is defined on it once.
+   */
+  constructor(
+    redis: Redis,
+    private readonly key: string,
+    ratePerSecond: number,
+    options: SendRateLimiterOptions = {},
+  ) {
+    if (!(ratePerSecond > 0)) throw new Error(`rate must be positive, got ${ratePerSecond}`);
+    this.intervalUs = emissionIntervalUs(ratePerSecond, options.headroom);
+    this.maxWaitUs = Math.round((options.maxWaitMs ?? 1_000) * 1_000);
+    this.lateUs = Math.round((options.lateMs ?? 10) * 1_000);
+    // The number of keys is given per call: 1, or 2 with a gate.
+    if (!('gcraReserveSlot' in redis)) redis.defineCommand('gcraReserveSlot', { lua: RESERVE_SLOT });
+    this.redis = redis as WithReserveSlot;
+  }
+
+  /**
+   * The next send slot, if one is free within the longest wait, and, with `gate`, only if the
+   * gate is open (then it closes for `gate.ms` from the slot, in the same atomic step).
+   */
+  async reserve(gate?: SlotGate): Promise<SlotReservation> {
+    const args = [this.intervalUs, this.maxWaitUs, Math.round((gate?.ms ?? 0) * 1_000)];
+    const [outcome, waitUs, at] = gate
+      ? await this.redis.gcraReserveSlot(2, this.key, gate.key, ...args)
+      : await this.redis.gcraReserveSlot(1, this.key, ...args);
+    this.observeClock(outcome === 1 ? at - waitUs : at);
+    const waitMs = waitUs / 1_000;
+    if (outcome === 1) return { reserved: true, waitMs, slotUs: at };
+    return { reserved: false, reason: outcome === 2 ? 'gated' : 'busy', waitMs };
+  }
+
+  /**
+   * Reserves a slot and waits for it. The wait ends at the slot's instant on this machine (Redis's
+   * clock mapped to ours), not `waitMs` after the reply: a reply that was slow does not make the
+   * send late. A caller woken more than `lateMs` after its slot (a busy event loop, a slow reply)
+   * would send close to the slots after it: what Telegram counts is arrivals, so it gives that
+   * slot up and takes a new one (at most a few times, then it says `busy`). Only when slots are
+   * contended: a slot that was free at once is sent however late.
+   */
+  async take(gate?: SlotGate): Promise<SlotTaken> {
+    for (let tries = 0; tries < 4; tries++) {
+      const slot = await this.reserve(gate);
+      if (!slot.reserved) return { go: false, reason: slot.reason, waitMs: slot.waitMs };
+      const dueUs = slot.slotUs + this.offsetUs;
+      const sleepMs = (dueUs - localNowUs()) / 1_000;
+      if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+      // A slot that was free at once (the rate is not saturated) has no queue of slots right
+      // behind it to crowd: lateness only matters when callers wait for slots.
+      if (slot.waitMs === 0 || localNowUs() - dueUs <= this.lateUs) return { go: true };
+      // The gate (if any) now holds from a slot that was not used; the new slot must pass it.
+      if (gate) await this.redis.del(gate.key);
+    }
+    return { go: false, reason: 'busy', waitMs: 0 };
+  }
+
+  /**
+   * The smallest (local - Redis) difference seen is the clocks' offset plus the quickest one-way
+   * reply. It may only grow slowly (1 ms per second), so that a clock that steps is followed.
+   */
+  private observeClock(redisNowUs: number): void {
+    const now = localNowUs();
+    const sample = now - redisNowUs;
+    const leaked = this.offsetUs + (now - this.offsetSeenAtUs) / 1_000;
+    this.offsetUs = Math.min(sample, leaked);
+    this.offsetSeenAtUs = now;
+  }
+}

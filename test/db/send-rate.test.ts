@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { emissionIntervalUs, SendRateLimiter } from '../../src/jobs/send-rate.js';
+import { removeQueueKeys } from '../support/app.js';
+import { TEST_REDIS_URL } from '../support/env.js';
+
+/**
+ * The delivery pace (a GCRA in one Lua script) on real Redis, taken by acquirers on several
+ * connections as workers in different processes would. What is checked is the slots Redis
+ * handed out (their times on Redis's clock), not how long the test took.
+ */
+
+const prefix = `test-send-rate-${randomBytes(4).toString('hex')}`;
+const connections: Redis[] = [];
+const connect = () => {
+  const redis = new Redis(TEST_REDIS_URL);
+  connections.push(redis);
+  return redis;
+};
+afterAll(async () => {
+  for (const redis of connections) redis.disconnect();
+  await removeQueueKeys(prefix);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Most slots within any half-open window of `windowUs` (slots sorted). */
+function peakWithin(slots: readonly number[], windowUs: number): number {
+  let peak = 0;
+  for (let first = 0, last = 0; last < slots.length; last++) {
+    while ((slots[last] as number) - (slots[first] as number) >= windowUs) first++;
+    peak = Math.max(peak, last - first + 1);
+  }
+  return peak;
+}
+
+/**
+ * `processes` connections with `workers` acquirers each, all on one key, taking slots as the
+ * delivery worker does (wait for a reserved slot; back off when none is within reach) until the
+ * slots pass `seconds` after the first one. Returns the slots (µs on Redis's clock), sorted.
+ */
+async function takeSlots(rate: number, processes: number, workers: number, seconds: number): Promise<{ slots: number[]; refusals: number }> {
+  const key = `${prefix}:rate-${rate}:gcra`;
+  const slots: number[] = [];
+  let refusals = 0;
+  let horizon = Number.POSITIVE_INFINITY;
+  const acquirer = async (limiter: SendRateLimiter) => {
+    for (;;) {
+      const slot = await limiter.reserve();
+      if (!slot.reserved) {
+        refusals++;
+        await sleep(Math.max(slot.waitMs - 1_000, 50));
+        continue;
+      }
+      if (horizon === Number.POSITIVE_INFINITY) horizon = slot.slotUs + seconds * 1_000_000;
+      if (slot.slotUs >= horizon) return;
+      slots.push(slot.slotUs);
+      await sleep(slot.waitMs);
+    }
+  };
+  const limiters = Array.from({ length: processes }, () => new SendRateLimiter(connect(), key, rate, { maxWaitMs: 1_000 }));
+  await Promise.all(limiters.flatMap((limiter) => Array.from({ length: workers }, () => acquirer(limiter))));
+  return { slots: slots.sort((a, b) => a - b), refusals };
+}
+
+describe('the send rate limiter (GCRA in Redis)', () => {
+  it('gives concurrent workers in several processes at most 30 slots in any second, and at least 97 % of 30/s', async () => {
+    // 6 x 8 acquirers hold more than a second of slots: some are told to come back later.
+    const { slots, refusals } = await takeSlots(30, 6, 8, 4);
+    expect(peakWithin(slots, 1_000_000)).toBeLessThanOrEqual(30);
+    const gaps = slots.slice(1).map((slot, i) => slot - (slots[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(emissionIntervalUs(30));
+    // Slots per second over the run, counted from the slots themselves.
+    const perSecond = (slots.length - 1) / (((slots.at(-1) as number) - (slots[0] as number)) / 1_000_000);
+    expect(perSecond).toBeGreaterThanOrEqual(0.97 * 30);
+    expect(perSecond).toBeLessThanOrEqual(30);
+    expect(slots.length).toBeGreaterThanOrEqual(Math.floor(0.97 * 30 * 4));
+    expect(refusals).toBeGreaterThan(0);
+  });
+
+  it('keeps up with 1000/s (paid broadcasts) across processes: at most 1000 in any second, at least 95 %', async () => {
+    const { slots } = await takeSlots(1000, 6, 20, 2);
+    expect(peakWithin(slots, 1_000_000)).toBeLessThanOrEqual(1000);
+    const perSecond = (slots.length - 1) / (((slots.at(-1) as number) - (slots[0] as number)) / 1_000_000);
+    expect(perSecond).toBeGreaterThanOrEqual(0.95 * 1000);
+    expect(slots.length).toBeGreaterThanOrEqual(0.95 * 1000 * 2);
+  });
+
+  it('reserves nothing when the next free slot is further away than the longest wait', async () => {
+    const key = `${prefix}:refuse:gcra`;
+    const redis = connect();
+    // 1/s: the second slot is a second after the first, the third two seconds.
+    const limiter = new SendRateLimiter(redis, key, 1, { maxWaitMs: 1_500 });
+    const first = await limiter.reserve();
+    const second = await limiter.reserve();
+    expect(first).toMatchObject({ reserved: true, waitMs: 0 });
+    expect(second.reserved).toBe(true);
+    expect(second.waitMs).toBeGreaterThan(1_000);
+    const before = await redis.get(key);
+    const third = await limiter.reserve();
+    expect(third.reserved).toBe(false);
+    expect(third.waitMs).toBeGreaterThan(1_500);
+    // A refusal leaves the schedule as it was, and the key goes away once it is idle.
+    expect(await redis.get(key)).toBe(before);
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(2_000);
+    expect(ttl).toBeLessThanOrEqual(3_100);
+  });
+
+  it("closes a chat's gate from its slot, in the same step, and uses no slot while the gate is closed", async () => {
+    const redis = connect();
+    const limiter = new SendRateLimiter(redis, `${prefix}:gate:gcra`, 1, { maxWaitMs: 5_000 });
+    const chat = { key: `${prefix}:chat-gate:1`, ms: 1_100 };
+    await limiter.reserve();
+    // This chat's slot is about a second away: its gate holds until 1.1 s after that slot.
+    const first = await limiter.reserve(chat);
+    if (!first.reserved) throw new Error('no slot');
+    expect(first.waitMs).toBeGreaterThan(1_000);
+    const again = await limiter.reserve(chat);
+    expect(again).toMatchObject({ reserved: false, reason: 'gated' });
+    expect(again.waitMs).toBeGreaterThan(2_000);
+    expect(Number(await redis.get(chat.key))).toBe(first.slotUs + 1_100_000);
+    // The refused reservation took no slot: the next one follows the chat's directly.
+    const other = await limiter.reserve({ key: `${prefix}:chat-gate:2`, ms: 1_100 });
+    if (!other.reserved) throw new Error('no slot');
+    expect(other.slotUs - first.slotUs).toBe(limiter.intervalUs);
+  });
+
+  it('keeps one budget per key: a busy queue does not slow another', async () => {
+    const redis = connect();
+    const busy = new SendRateLimiter(redis, `${prefix}:busy:gcra`, 1);
+    const other = new SendRateLimiter(redis, `${prefix}:other:gcra`, 1);
+    await busy.reserve();
+    expect((await busy.reserve()).waitMs).toBeGreaterThan(0);
+    expect(await other.reserve()).toMatchObject({ reserved: true, waitMs: 0 });
+  });
+});
