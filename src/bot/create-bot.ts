@@ -18,11 +18,14 @@ import { staffFeatures } from './features/staff.js';
 import { tasksFeature } from './features/tasks.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
 import { Screens } from './screens.js';
+import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
 
 export interface CreateBotOptions {
   apiRoot: string;
   /** Skips getMe at start-up when known (tests, benchmarks). */
   botInfo?: UserFromGetMe;
+  /** Per-user allowance of updates (see user-rate-limit.ts); absent: nobody is limited. */
+  rateLimiter?: UserRateLimiter;
 }
 
 export function createBot(token: string, deps: BotDeps, options: CreateBotOptions): Bot<BotContext> {
@@ -43,6 +46,9 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // briefly: the user is waiting. Messages that are not replies go through the delivery queue.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 2, maxDelaySeconds: 5 }));
 
+  // First, before any session or database work and before sequentialize: a flooder's excess is
+  // dropped here, so it never waits on its chat's lock holding a runner slot others need.
+  if (options.rateLimiter) bot.use(userRateLimit(options.rateLimiter, deps));
   // One update at a time per chat (per user outside chats): two taps of one user never race.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
   bot.use(contextMiddleware(deps));
