@@ -28,6 +28,15 @@ export interface CreateBotOptions {
   rateLimiter?: UserRateLimiter;
 }
 
+/**
+ * A direct reply that meets Telegram's flood limit (429) waits `retry_after` and goes again until
+ * it is delivered: the user is waiting for it, and a reply given up on is a silent stall. The wait
+ * holds only its own chat (its place in `sequentialize`) and one runner slot; other chats go on.
+ * Telegram's per-chat and per-bot waits are seconds to tens of seconds; a wait over a minute
+ * means something else is wrong, and the error boundary logs it.
+ */
+export const REPLY_RETRY = { maxRetryAttempts: 10, maxDelaySeconds: 60 } as const;
+
 export function createBot(token: string, deps: BotDeps, options: CreateBotOptions): Bot<BotContext> {
   const config: BotConfig<BotContext> = { client: { apiRoot: options.apiRoot } };
   if (options.botInfo) config.botInfo = options.botInfo;
@@ -42,9 +51,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       throw error;
     }
   });
-  // A direct reply that meets Telegram's flood limit (429) waits `retry_after` and goes again,
-  // briefly: the user is waiting. Messages that are not replies go through the delivery queue.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 2, maxDelaySeconds: 5 }));
+  // Messages that are not replies go through the delivery queue, which has its own limits.
+  bot.api.config.use(autoRetry(REPLY_RETRY));
 
   // First, before any session or database work and before sequentialize: a flooder's excess is
   // dropped here, so it never waits on its chat's lock holding a runner slot others need.

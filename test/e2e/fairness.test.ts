@@ -95,6 +95,30 @@ describe('one user flooding the bot', () => {
   });
 });
 
+describe('a reply that meets a 429', () => {
+  it('is delivered after retry_after, however often it is told to wait, while other chats go on', async () => {
+    const [anna, boris] = (await members.add(2)).map((m) => asUser(m.chatId));
+    if (!anna || !boris) throw new Error('no members');
+    // Three 429s in a row for Anna's chat only: more than the two retries replies used to get.
+    for (let i = 0; i < 3; i++) fake.failNext('sendMessage', 429, 1, { chatId: anna.id });
+
+    fake.sendText(anna, '💰 Balance');
+    await fake.waitFor(() => fake.calls.some((c) => c.method === 'sendMessage' && c.chatId === anna.id && c.errorCode === 429), {
+      what: "Anna's first 429",
+    });
+    fake.sendText(boris, '💰 Balance');
+    const borisReply = await fake.waitForMessageTo(boris.id);
+    expect(borisReply.text).toMatch(BALANCE);
+    const annaReply = await fake.waitForMessageTo(anna.id, undefined, { timeoutMs: 15_000 });
+    expect(annaReply.text).toMatch(BALANCE);
+
+    // In order: Anna told to wait, Boris answered while she waits, then Anna after three waits.
+    const toAnna = fake.calls.filter((c) => c.method === 'sendMessage' && c.chatId === anna.id);
+    expect(toAnna.map((c) => c.errorCode ?? 'ok')).toEqual([429, 429, 429, 'ok']);
+    expect(firstSent(boris.id, BALANCE)).toBeLessThan(firstSent(anna.id, BALANCE));
+  });
+});
+
 describe('the per-user limiter', () => {
   const prefix = `test-limiter-${process.pid}`;
   let redis: Redis;
