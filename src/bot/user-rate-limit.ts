@@ -35,7 +35,8 @@ export interface UserRateLimiter {
 
 // KEYS[1]: the user's bucket (a hash). ARGV[1]: burst, ARGV[2]: tokens per millisecond.
 // Time comes from Redis itself, so bot instances with skewed clocks share one bucket correctly.
-// Returns {allowed, notify}. The key expires once a full bucket and the absent key mean the same.
+// Returns {allowed, notify, wait}: wait is the milliseconds until the next token when refused.
+// The key expires once a full bucket and the absent key mean the same.
 const TAKE_TOKEN = `
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -47,23 +48,28 @@ local at = tonumber(state[2]) or now
 local noticed = tonumber(state[3])
 local window = burst / rate
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local allowed, notify = 0, 0
+local allowed, notify, wait = 0, 0, 0
 if tokens >= 1 then
   tokens = tokens - 1
   allowed = 1
-elseif noticed == nil or now - noticed >= window then
-  noticed = now
-  notify = 1
+else
+  wait = math.ceil((1 - tokens) / rate)
+  if noticed == nil or now - noticed >= window then
+    noticed = now
+    notify = 1
+  end
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 if noticed then redis.call('HSET', KEYS[1], 'noticed', noticed) end
 redis.call('PEXPIRE', KEYS[1], math.ceil(window) + 1000)
-return {allowed, notify}
+return {allowed, notify, wait}
 `;
 
-type WithTakeToken = Redis & { takeUserToken(key: string, burst: number, ratePerMs: number): Promise<[number, number]> };
+type WithTakeToken = Redis & { takeUserToken(key: string, burst: number, ratePerMs: number): Promise<[number, number, number]> };
 
 const FAIL_OPEN_LOG_INTERVAL_MS = 60_000;
+/** Past this many remembered refusals, the ones that have run out are swept. */
+const REFUSALS_SWEEP_SIZE = 10_000;
 
 export function createUserRateLimiter(redis: Redis, options: UserRateLimitOptions, logger: Logger): UserRateLimiter {
   if (!(options.burst >= 1) || !(options.perSecond > 0)) throw new Error('user rate limit: burst must be >= 1 and perSecond > 0');
@@ -72,11 +78,26 @@ export function createUserRateLimiter(redis: Redis, options: UserRateLimitOption
   const client = redis as WithTakeToken;
   const ratePerMs = options.perSecond / 1000;
   let lastWarned = 0;
+  // A refused user has no token until `wait` has passed, whichever instance asks (the others can
+  // only take tokens, never add them): until then their updates are refused here, without a
+  // round trip, so a flood costs Redis one call per token rather than one per update.
+  const refusedUntil = new Map<number, number>();
+  const rememberRefusal = (userId: number, waitMs: number) => {
+    const now = performance.now();
+    if (refusedUntil.size >= REFUSALS_SWEEP_SIZE) for (const [id, end] of refusedUntil) if (end <= now) refusedUntil.delete(id);
+    refusedUntil.set(userId, now + waitMs);
+  };
 
   return {
     async take(userId) {
+      const until = refusedUntil.get(userId);
+      if (until !== undefined) {
+        if (performance.now() < until) return { allowed: false, notify: false };
+        refusedUntil.delete(userId);
+      }
       try {
-        const [allowed, notify] = await client.takeUserToken(`${options.prefix}:ratelimit:user:${userId}`, options.burst, ratePerMs);
+        const [allowed, notify, wait] = await client.takeUserToken(`${options.prefix}:ratelimit:user:${userId}`, options.burst, ratePerMs);
+        if (allowed !== 1) rememberRefusal(userId, wait);
         return { allowed: allowed === 1, notify: notify === 1 };
       } catch (error) {
         // An outage would otherwise log once per update.

@@ -7,6 +7,7 @@ import { startTestApp } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { TEST_REDIS_URL } from '../support/env.js';
+import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type FakeUser, type RecordedCall, type Update } from '../support/fake-bot-api/server.js';
 import { MemberSeeder } from '../support/members.js';
 
@@ -145,6 +146,13 @@ describe('the per-user limiter', () => {
     ]);
     // Another user has a bucket of their own.
     expect(await limiter.take(8)).toEqual({ allowed: true, notify: false });
+  });
+
+  it('lets the user in again once a token has refilled', async () => {
+    const limiter = createUserRateLimiter(redis, { burst: 1, perSecond: 20, prefix }, silent);
+    expect((await limiter.take(11)).allowed).toBe(true);
+    expect((await limiter.take(11)).allowed).toBe(false);
+    await eventually(async () => (await limiter.take(11)).allowed, { what: 'a refilled token' });
   });
 
   it('is shared by every instance using the same Redis', async () => {
