@@ -65,7 +65,7 @@ describe('one user flooding the bot', () => {
     if (!flooder) throw new Error('no flooder');
     // The flooder's first reply (or the slow-down note, whichever goes first; hence two) is told
     // to wait out a 429: the flooder's chat is stuck for that long, and nobody else may be.
-    for (let i = 0; i < 2; i++) fake.failNext('sendMessage', 429, 3, { chatId: flooder.id });
+    for (let i = 0; i < 2; i++) fake.failNext('sendMessage', 429, 5, { chatId: flooder.id });
 
     // Half the flood, the others' taps, the other half: all queued at once, as fast as it goes.
     for (let i = 0; i < FLOOD / 2; i++) fake.sendText(flooder, '💰 Balance');
@@ -74,7 +74,7 @@ describe('one user flooding the bot', () => {
 
     const floodFinished = () => finished.filter((u) => userOf(u) === flooder.id).length;
     await fake.waitFor(() => floodFinished() === FLOOD && others.every((u) => finished.some((f) => userOf(f) === u.id)), {
-      timeoutMs: 60_000,
+      timeoutMs: 25_000,
       what: 'the whole flood and every other tap to be done with',
     });
 
