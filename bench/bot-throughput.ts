@@ -225,7 +225,7 @@ async function runBareBot(config: Config, users: FakeUser[]): Promise<BotRun> {
 }
 
 /** Active English-speaking members with a 100-point bonus, as registration would leave them. */
-async function seedMembers(db: TestDatabase, users: FakeUser[]): Promise<void> {
+export async function seedMembers(db: TestDatabase, users: FakeUser[]): Promise<void> {
   const ledger = makeRepositories(db.prisma, systemClock).ledger;
   const seedOne = async (user: FakeUser) => {
     const member = await db.prisma.member.create({
@@ -281,7 +281,7 @@ async function runLoyaltyBot(config: Config, users: FakeUser[]): Promise<BotRun>
  * no 'error' listener (ours or the app's) and crashes the process. So: close, wait until the
  * server has no sessions left on the database, then drop it.
  */
-async function dropDatabase(db: TestDatabase): Promise<void> {
+export async function dropDatabase(db: TestDatabase): Promise<void> {
   await db.close();
   const name = decodeURIComponent(new URL(db.url).pathname.slice(1));
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -17,6 +17,12 @@ const benchmarks: Benchmark[] = [
     run: async () => (await import('./bot-throughput.js')).botThroughput(),
   },
   {
+    name: 'fairness',
+    description:
+      "other users' p99 Balance latency while one user floods at 1,000 updates/s / the same without the flood, bot in its own process (BENCH_FAIRNESS_USERS, BENCH_FAIRNESS_SECONDS, BENCH_FLOOD_RATE)",
+    run: async () => (await import('./fairness.js')).fairness(),
+  },
+  {
     name: 'ledger',
     description: 'accrual / spend / purchase transactions/s through the domain vs pgbench, invariant violations (BENCH_LEDGER_CLIENTS, BENCH_LEDGER_SECONDS)',
     run: async () => (await import('./ledger.js')).ledger(),

@@ -5,6 +5,7 @@ import type { UserFromGetMe } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { BotContext, BotDeps } from './bot/context.js';
 import { createBot, registerCommands } from './bot/create-bot.js';
+import { createUserRateLimiter } from './bot/user-rate-limit.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { PrismaSessionStore } from './db/session-store.js';
@@ -16,6 +17,13 @@ import type { QueueRuntime } from './jobs/runtime.js';
 import { operationsStatus } from './jobs/status.js';
 import type { RedisHandle } from './redis.js';
 import { runCleanup, startServices } from './services.js';
+
+/**
+ * Updates handled at once in polling mode (the runner's sink; 500 is also its default). Only
+ * updates within their user's allowance take a slot for longer than one Redis round trip, so a
+ * flooder holds at most USER_UPDATES_BURST slots, and a reply waiting out a 429 holds one.
+ */
+const RUNNER_CONCURRENCY = 500;
 
 /** Updates the bot asks Telegram for. */
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member'] as const;
@@ -61,7 +69,16 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       operations: { status: () => operationsStatus(queues.all(), domain) },
     };
 
-    const bot = createBot(config.BOT_TOKEN, deps, { apiRoot: config.TELEGRAM_API_ROOT, ...(options.botInfo ? { botInfo: options.botInfo } : {}) });
+    const rateLimiter = createUserRateLimiter(
+      redis.connect('limiter'),
+      { burst: config.USER_UPDATES_BURST, perSecond: config.USER_UPDATES_PER_SECOND, prefix: config.QUEUE_PREFIX },
+      logger,
+    );
+    const bot = createBot(config.BOT_TOKEN, deps, {
+      apiRoot: config.TELEGRAM_API_ROOT,
+      rateLimiter,
+      ...(options.botInfo ? { botInfo: options.botInfo } : {}),
+    });
     await bot.init();
     await registerCommands(bot.api, deps);
 
@@ -92,7 +109,10 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       await bot.api.deleteWebhook();
       // `silent`: the runner would print fetch errors (with the token in the URL) to the console;
       // they are logged through pino instead (see createBot).
-      const runner: RunnerHandle = run(bot, { runner: { silent: true, fetch: { allowed_updates: [...ALLOWED_UPDATES] } } });
+      const runner: RunnerHandle = run(bot, {
+        runner: { silent: true, fetch: { allowed_updates: [...ALLOWED_UPDATES] } },
+        sink: { concurrency: RUNNER_CONCURRENCY },
+      });
       cleanup.push(async () => {
         if (runner.isRunning()) await runner.stop();
       });

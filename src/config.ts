@@ -71,6 +71,12 @@ const envShape = z.object({
       .regex(/^[A-Za-z0-9_:-]{1,64}$/)
       .default('loyalty'),
   ),
+  /**
+   * Per-user token bucket in front of the bot (shared by all instances through Redis): a user may
+   * send a burst of this many updates, refilled at USER_UPDATES_PER_SECOND. The excess is dropped.
+   */
+  USER_UPDATES_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_000).default(20)),
+  USER_UPDATES_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().min(0.01).max(10_000).default(1)),
   /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
   RUN_WORKERS: z.preprocess(
     (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),

@@ -12,7 +12,7 @@ export interface RedisHandle {
   url: string;
   embedded: boolean;
   /** A connection for producers (fails fast when Redis is down) or workers (retries forever). */
-  connect(role: 'producer' | 'worker' | 'probe'): Redis;
+  connect(role: RedisRole): Redis;
   stop(): Promise<void>;
 }
 
@@ -29,9 +29,14 @@ function findOnPath(binary: string): string | undefined {
   return undefined;
 }
 
-const roleOptions: Record<'producer' | 'worker' | 'probe', RedisOptions> = {
+export type RedisRole = 'producer' | 'worker' | 'probe' | 'limiter';
+
+const roleOptions: Record<RedisRole, RedisOptions> = {
   // See BullMQ's guide: producers should fail fast, workers must never give up.
   producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  // The per-user limiter sits in front of every update: it answers quickly or not at all (the
+  // caller then lets the update through), and batches the commands of concurrent updates.
+  limiter: { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, enableAutoPipelining: true },
   worker: { maxRetriesPerRequest: null },
   probe: { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true },
 };

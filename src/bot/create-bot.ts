@@ -18,12 +18,24 @@ import { staffFeatures } from './features/staff.js';
 import { tasksFeature } from './features/tasks.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
 import { Screens } from './screens.js';
+import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
 
 export interface CreateBotOptions {
   apiRoot: string;
   /** Skips getMe at start-up when known (tests, benchmarks). */
   botInfo?: UserFromGetMe;
+  /** Per-user allowance of updates (see user-rate-limit.ts); absent: nobody is limited. */
+  rateLimiter?: UserRateLimiter;
 }
+
+/**
+ * A direct reply that meets Telegram's flood limit (429) waits `retry_after` and goes again until
+ * it is delivered: the user is waiting for it, and a reply given up on is a silent stall. The wait
+ * holds only its own chat (its place in `sequentialize`) and one runner slot; other chats go on.
+ * Telegram's per-chat and per-bot waits are seconds to tens of seconds; a wait over a minute
+ * means something else is wrong, and the error boundary logs it.
+ */
+export const REPLY_RETRY = { maxRetryAttempts: 10, maxDelaySeconds: 60 } as const;
 
 export function createBot(token: string, deps: BotDeps, options: CreateBotOptions): Bot<BotContext> {
   const config: BotConfig<BotContext> = { client: { apiRoot: options.apiRoot } };
@@ -39,10 +51,12 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       throw error;
     }
   });
-  // A direct reply that meets Telegram's flood limit (429) waits `retry_after` and goes again,
-  // briefly: the user is waiting. Messages that are not replies go through the delivery queue.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 2, maxDelaySeconds: 5 }));
+  // Messages that are not replies go through the delivery queue, which has its own limits.
+  bot.api.config.use(autoRetry(REPLY_RETRY));
 
+  // First, before any session or database work and before sequentialize: a flooder's excess is
+  // dropped here, so it never waits on its chat's lock holding a runner slot others need.
+  if (options.rateLimiter) bot.use(userRateLimit(options.rateLimiter, deps));
   // One update at a time per chat (per user outside chats): two taps of one user never race.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
   bot.use(contextMiddleware(deps));

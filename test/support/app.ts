@@ -46,6 +46,9 @@ export async function startTestApp(options: TestAppOptions): Promise<App> {
     PORT: '0',
     HOST: '127.0.0.1',
     QUEUE_PREFIX,
+    // Scenarios type faster than people do; the per-user limit is tested on its own.
+    USER_UPDATES_BURST: '10000',
+    USER_UPDATES_PER_SECOND: '10000',
     ...options.env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -49,6 +49,14 @@ describe('other settings', () => {
     expect(loadConfig({ ...base, RUN_WORKERS: 'false' }).RUN_WORKERS).toBe(false);
   });
 
+  it('bounds the per-user allowance of updates', () => {
+    const base = { BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr' };
+    expect(loadConfig(base)).toMatchObject({ USER_UPDATES_BURST: 20, USER_UPDATES_PER_SECOND: 1 });
+    expect(loadConfig({ ...base, USER_UPDATES_PER_SECOND: '0.5' }).USER_UPDATES_PER_SECOND).toBe(0.5);
+    const found = problems(() => loadConfig({ ...base, USER_UPDATES_BURST: '0', USER_UPDATES_PER_SECOND: '0' }));
+    expect(found.map((p) => p.split(':')[0])).toEqual(['USER_UPDATES_BURST', 'USER_UPDATES_PER_SECOND']);
+  });
+
   it('lets the migrate command run without a bot token', () => {
     expect(loadDatabaseConfig({})).toEqual({ DATA_DIR: './data' });
     expect(problems(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://x' }))).toEqual(['DATABASE_URL: must be a postgresql:// URL']);

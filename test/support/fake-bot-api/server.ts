@@ -302,7 +302,7 @@ export class FakeBotApi {
   private allowedUpdates: string[] = [];
   private readonly pollers = new Set<Poller>();
   private readonly blocked = new Set<number>();
-  private readonly failures = new Map<string, ApiError[]>();
+  private readonly failures = new Map<string, { error: ApiError; chatId?: number }[]>();
   private limits: { globalPerSecond?: number; perChatPerSecond?: number } = {};
   private globalSends: number[] = [];
   private readonly chatSends = new Map<number, number[]>();
@@ -530,8 +530,11 @@ export class FakeBotApi {
     this.blocked.delete(userId);
   }
 
-  /** The next call of `method` fails; 429 gets parameters.retry_after, other codes a description. */
-  failNext(method: string, errorCode: number, retryAfterOrDescription?: number | string): void {
+  /**
+   * The next call of `method` fails (with `chatId`: the next call to that chat only); 429 gets
+   * parameters.retry_after, other codes a description.
+   */
+  failNext(method: string, errorCode: number, retryAfterOrDescription?: number | string, options: { chatId?: number } = {}): void {
     let error: ApiError;
     if (errorCode === 429) {
       const retryAfter = typeof retryAfterOrDescription === 'number' ? retryAfterOrDescription : 1;
@@ -542,7 +545,7 @@ export class FakeBotApi {
     }
     const name = findMethod(method)?.name ?? method;
     const list = this.failures.get(name) ?? [];
-    list.push(error);
+    list.push(compact({ error, chatId: options.chatId }));
     this.failures.set(name, list);
   }
 
@@ -824,8 +827,9 @@ export class FakeBotApi {
 
   /** Injected failures, blocked users and rate limits, in that order. */
   private preflight(ctx: CallContext): void {
-    const injected = this.failures.get(ctx.method)?.shift();
-    if (injected) throw injected;
+    const injected = this.failures.get(ctx.method) ?? [];
+    const hit = injected.findIndex((failure) => failure.chatId === undefined || failure.chatId === ctx.chatId);
+    if (hit >= 0) throw injected.splice(hit, 1)[0]?.error;
     const chatId = ctx.chatId;
     if (chatId !== undefined && this.blocked.has(chatId) && BLOCKABLE.test(ctx.method)) {
       throw new ApiError(403, 'Forbidden: bot was blocked by the user');

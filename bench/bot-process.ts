@@ -1,0 +1,57 @@
+// The bot as production runs it: the real entry point (src/main.ts) in a process of its own, so
+// that the load driver and the fake Bot API in the benchmark's process neither slow it down nor
+// share its CPU figures. Configured through the environment only, like a deployment.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { BenchFailure } from './lib.js';
+
+export interface BotProcess {
+  pid: number;
+  /** User + system CPU of the bot process so far, in milliseconds (from /proc). */
+  cpuMs(): number;
+  /** Resident memory of the bot process now, in bytes (from /proc). */
+  rssBytes(): number;
+  /** SIGTERM, and wait for the graceful shutdown. */
+  stop(): Promise<void>;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+const PAGE_SIZE = 4096;
+
+/** Starts `src/main.ts` with `env` on top of this process's PATH; resolves once `ready()` holds. */
+export async function startBotProcess(env: Record<string, string>, ready: () => boolean, timeoutMs = 60_000): Promise<BotProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (child.exitCode !== null) throw new BenchFailure(`the bot process exited with code ${child.exitCode} before it was ready`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new BenchFailure(`the bot process was not ready within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const pid = child.pid as number;
+  return {
+    pid,
+    cpuMs: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")" of the name.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    },
+    rssBytes: () => Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE,
+    stop: () => stopChild(child, exited),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
