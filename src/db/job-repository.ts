@@ -2,12 +2,7 @@ import type { Actor } from '../domain/ledger/types.js';
 import type { ExpiredPoints, ExpiringPoints, InactiveMember, JobRepository, JobRun, JobRunRepository } from '../domain/ports.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
-
-/**
- * Timestamps are stored as `timestamp(3)` in UTC (Prisma's convention). Parameters are passed
- * as UTC text and cast, so that no comparison depends on the session's time zone.
- */
-const ts = (date: Date) => Prisma.sql`${date.toISOString().replace('T', ' ').replace('Z', '')}::timestamp`;
+import { ts } from './sql.js';
 
 /**
  * The scheduled jobs' reads and the points expiry on PostgreSQL. Reads are keyset-paginated on

@@ -123,7 +123,7 @@ class PrismaPurchaseStats implements PurchaseStats {
 export function makeRepositories(db: Db, clock: Clock, inTransaction = false): Repositories {
   return {
     members: new PrismaMemberRepository(db, clock),
-    ledger: new PrismaLedgerRepository(db, clock, inTransaction),
+    ledger: new PrismaLedgerRepository(db, clock),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),
     purchases: new PrismaPurchaseRepository(db, clock),
