@@ -20,8 +20,8 @@ export interface Database {
 }
 
 // Interactive transactions queue behind row locks under load; the defaults (2 s / 5 s) are for toy apps.
-// 'minimal' errors: the default 'pretty' format renders a code frame of the calling source for
-// every error, which costs on each refused spend or replay conflict and helps no log reader.
+// errorFormat 'minimal': production settings (DESIGN.md, Performance); the default 'pretty' is for
+// reading errors in a terminal while developing.
 const clientOptions = { transactionOptions: { maxWait: 30_000, timeout: 30_000 }, errorFormat: 'minimal' } as const;
 
 export function connectPostgres(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}): Database {

@@ -5,6 +5,7 @@ import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../domain/
 import type { LedgerRepository } from '../domain/ports.js';
 import type { LedgerEntry as EntryRow } from '../generated/prisma/client.js';
 import { sqlStateOf } from './errors.js';
+import { qualifyingTotalSql } from './qualification.js';
 import type { Db } from './repositories.js';
 import { ts, tsOrNull } from './sql.js';
 
@@ -113,10 +114,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
   }
 
   async pointsEarnedSince(memberId: number, since: Date | null): Promise<number> {
-    const result = await this.db.ledgerEntry.aggregate({
-      where: { memberId, type: { in: ['EARN', 'REVERSE'] }, ...(since ? { createdAt: { gte: since } } : {}) },
-      _sum: { amount: true },
-    });
-    return result._sum.amount ?? 0;
+    const [row] = await this.db.$queryRaw<{ total: bigint }[]>`SELECT ${qualifyingTotalSql(memberId, { metric: 'pointsEarned', since })} AS total`;
+    return Number(row?.total ?? 0n);
   }
 }

@@ -52,5 +52,6 @@ export function planPost(command: LedgerCommand, balance: number, openLots: read
   if (command.kind === 'credit') return { amount: command.amount, balanceAfter: balance + command.amount, allocations: [] };
   const take = command.upToBalance ? Math.min(command.amount, balance) : command.amount;
   if (take > balance) throw new DomainError('INSUFFICIENT_POINTS', { balance, needed: take });
-  return { amount: -take, balanceAfter: balance - take, allocations: take > 0 ? allocateFifo(openLots, take) : [] };
+  if (take === 0) return { amount: 0, balanceAfter: balance, allocations: [] }; // 0, not -0
+  return { amount: -take, balanceAfter: balance - take, allocations: allocateFifo(openLots, take) };
 }
