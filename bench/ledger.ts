@@ -312,8 +312,8 @@ export async function ledger(): Promise<BenchResult> {
       `${config.clients} clients, ${config.seconds} s per row after a warm-up of ${WARMUP_PER_CLIENT} transactions per client (domain rows); ` +
         `"own members": ${config.membersPerClient} members per client, "one member": all clients on one member`,
       `pgbench: -c ${config.clients} -j ${Math.min(2, config.clients)} -T ${config.seconds}, one transaction = BEGIN; conditional UPDATE ... RETURNING; INSERT; END`,
-      'domain: Prisma interactive transactions (ledger.post: lock member, key lookup, update balance, insert entry, insert lot or FIFO-draw lots; ' +
-        'recordPurchase: store, member, purchase, spend, earn, tier re-evaluation)',
+      'domain: ledger.post is one statement (ledger_post(): lock member, key lookup, update balance, insert entry, insert lot or FIFO-draw lots); ' +
+        'recordPurchase is a Prisma interactive transaction (store, member, purchase, spend, earn, tier re-evaluation)',
       '',
       table,
       '',

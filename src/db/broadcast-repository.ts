@@ -16,9 +16,7 @@ import { isLocale } from '../domain/program.js';
 import { type Broadcast as BroadcastRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { isUniqueViolation } from './errors.js';
 import type { Db } from './repositories.js';
-
-/** Timestamps are `timestamp(3)` in UTC; parameters go in as UTC text (see job-repository.ts). */
-const ts = (date: Date) => Prisma.sql`${date.toISOString().replace('T', ' ').replace('Z', '')}::timestamp`;
+import { ts } from './sql.js';
 
 /** Why a member in the segment is not sent the broadcast (the same words as decideDelivery). */
 export const OPTED_OUT = 'notifications off';

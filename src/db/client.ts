@@ -20,14 +20,16 @@ export interface Database {
 }
 
 // Interactive transactions queue behind row locks under load; the defaults (2 s / 5 s) are for toy apps.
-const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
+// errorFormat 'minimal': production settings (DESIGN.md, Performance); the default 'pretty' is for
+// reading errors in a terminal while developing.
+const clientOptions = { transactionOptions: { maxWait: 30_000, timeout: 30_000 }, errorFormat: 'minimal' } as const;
 
 export function connectPostgres(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle connection dropped by the server (restart, admin) must not crash the process:
   // the pool replaces it on the next checkout.
   pool.on('error', onIdleError);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), ...clientOptions });
   return {
     kind: 'postgres',
     prisma,
@@ -57,7 +59,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
   const dir = resolve(join(dataDir, 'pglite'));
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), ...clientOptions });
   return {
     kind: 'pglite',
     prisma,

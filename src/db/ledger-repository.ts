@@ -1,11 +1,13 @@
 import type { Clock } from '../domain/clock.js';
 import { DomainError } from '../domain/errors.js';
-import { allocateFifo } from '../domain/ledger/fifo.js';
+import { replayOf, validateCommand } from '../domain/ledger/posting.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../domain/ledger/types.js';
 import type { LedgerRepository } from '../domain/ports.js';
-import { type LedgerEntry as EntryRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
-import { isUniqueViolation } from './errors.js';
+import type { LedgerEntry as EntryRow } from '../generated/prisma/client.js';
+import { sqlStateOf } from './errors.js';
+import { qualifyingTotalSql } from './qualification.js';
 import type { Db } from './repositories.js';
+import { ts, tsOrNull } from './sql.js';
 
 const toEntry = (row: EntryRow & { store?: { name: string } | null }): LedgerEntry => ({
   id: row.id,
@@ -23,115 +25,56 @@ const toEntry = (row: EntryRow & { store?: { name: string } | null }): LedgerEnt
   createdAt: row.createdAt,
 });
 
-function validate(command: LedgerCommand): void {
-  const zeroAllowed = command.kind === 'debit' && command.upToBalance === true;
-  if (!Number.isSafeInteger(command.amount) || command.amount < 0 || (command.amount === 0 && !zeroAllowed)) {
-    throw new DomainError('AMOUNT_INVALID', { amount: command.amount });
-  }
-  if (!command.idempotencyKey || command.idempotencyKey.length > 200) throw new DomainError('AMOUNT_INVALID', { field: 'idempotencyKey' });
-}
+/** The row `ledger_post` returns: its outcome, the balance it locked, and the entry's columns. */
+type PostRow = { outcome: 'POSTED' | 'REPLAYED' | 'MEMBER_NOT_FOUND' | 'INSUFFICIENT_POINTS'; memberBalance: number | null } & EntryRow;
+
+/** SQLSTATE `ledger_post` raises when another member's transaction took the key meanwhile. */
+const KEY_TAKEN_ELSEWHERE = 'LE409';
 
 /**
- * The ledger on PostgreSQL. Every change to a member's points happens in one transaction that
- * first locks the member row (so changes to one member are serialised and a replayed key sees
- * the first result), writes the entry, moves the balance with a conditional update that the
- * `CHECK (balance >= 0)` backs up, and keeps lots in step: balance = sum of entries = sum of
- * lot remainders.
+ * The ledger on PostgreSQL. A post is one call of the `ledger_post` function (see its migration):
+ * it locks the member row (so changes to one member are serialised and a replayed key sees the
+ * first result), moves the balance with a conditional update that `CHECK (balance >= 0)` backs
+ * up, writes the entry, and keeps lots in step: balance = sum of entries = sum of lot remainders.
+ * One round trip: alone it is its own transaction; inside a unit of work it joins it. The rules
+ * (validation, what a replay must match, FIFO order) are the domain's (ledger/posting.ts).
  */
 export class PrismaLedgerRepository implements LedgerRepository {
-  /** `db` is either the root client (each post opens its own transaction) or an open transaction. */
+  /** `db` is either the root client or an open transaction: the call joins whichever it is. */
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    private readonly inTransaction: boolean,
   ) {}
 
-  private transaction<T>(work: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-    return this.inTransaction ? work(this.db) : (this.db as PrismaClient).$transaction(work);
-  }
-
-  post(command: LedgerCommand): Promise<PostResult> {
-    validate(command);
-    return this.transaction(async (tx) => {
-      // NO KEY UPDATE serialises changes to one member's points without blocking inserts of rows
-      // that merely reference the member (a purchase, a coupon): their foreign-key checks take
-      // KEY SHARE, which FOR UPDATE would conflict with and deadlock against.
-      const locked = await tx.$queryRaw<{ balance: number }[]>`SELECT balance FROM "Member" WHERE id = ${command.memberId} FOR NO KEY UPDATE`;
-      const current = locked[0];
-      if (!current) throw new DomainError('MEMBER_NOT_FOUND');
-
-      const previous = await tx.ledgerEntry.findUnique({ where: { idempotencyKey: command.idempotencyKey } });
-      if (previous) {
-        const sameCommand =
-          previous.memberId === command.memberId &&
-          previous.type === command.type &&
-          // A capped debit (upToBalance) records what it took, which may be less than asked.
-          (command.kind === 'credit'
-            ? previous.amount === command.amount
-            : command.upToBalance
-              ? -previous.amount <= command.amount
-              : -previous.amount === command.amount);
-        if (!sameCommand) throw new DomainError('IDEMPOTENCY_CONFLICT', { key: command.idempotencyKey });
-        return { entry: toEntry(previous), replayed: true };
-      }
-
-      const createEntry = async (data: Prisma.LedgerEntryUncheckedCreateInput) => {
-        try {
-          return await tx.ledgerEntry.create({ data });
-        } catch (error) {
-          // The same key used concurrently for another member: the member locks do not meet.
-          if (isUniqueViolation(error, 'idempotencyKey')) throw new DomainError('IDEMPOTENCY_CONFLICT', { key: command.idempotencyKey });
-          throw error;
-        }
-      };
-      const createdAt = this.clock.now();
-      const common = {
-        createdAt,
-        memberId: command.memberId,
-        type: command.type,
-        idempotencyKey: command.idempotencyKey,
-        actorType: command.actor.type,
-        actorId: command.actor.id ?? null,
-        reason: command.reason ?? null,
-        storeId: command.storeId ?? null,
-        purchaseId: command.purchaseId ?? null,
-      };
-
-      if (command.kind === 'credit') {
-        const [moved] = await tx.$queryRaw<{ balance: number }[]>`
-          UPDATE "Member" SET balance = balance + ${command.amount}, "updatedAt" = now()
-          WHERE id = ${command.memberId} RETURNING balance`;
-        const entry = await createEntry({ ...common, amount: command.amount, balanceAfter: (moved as { balance: number }).balance });
-        await tx.pointLot.create({
-          data: { memberId: command.memberId, entryId: entry.id, amount: command.amount, remaining: command.amount, expiresAt: command.expiresAt, createdAt },
-        });
-        return { entry: toEntry(entry), replayed: false };
-      }
-
-      const take = command.upToBalance ? Math.min(command.amount, current.balance) : command.amount;
-      let balanceAfter = current.balance;
-      if (take > 0) {
-        const moved = await tx.$queryRaw<{ balance: number }[]>`
-          UPDATE "Member" SET balance = balance - ${take}, "updatedAt" = now()
-          WHERE id = ${command.memberId} AND balance >= ${take} RETURNING balance`;
-        if (moved.length !== 1) throw new DomainError('INSUFFICIENT_POINTS', { balance: current.balance, needed: take });
-        balanceAfter = (moved[0] as { balance: number }).balance;
-      }
-      const entry = await createEntry({ ...common, amount: -take, balanceAfter });
-      if (take > 0) {
-        const lots = await tx.$queryRaw<OpenLot[]>`
-          SELECT id, remaining, "expiresAt" FROM "PointLot"
-          WHERE "memberId" = ${command.memberId} AND remaining > 0
-          ORDER BY "expiresAt" ASC NULLS LAST, id ASC FOR UPDATE`;
-        const allocations = allocateFifo(lots, take);
-        const values = Prisma.join(allocations.map((a) => Prisma.sql`(${a.lotId}::int, ${a.amount}::int)`));
-        await tx.$executeRaw`
-          UPDATE "PointLot" AS lot SET remaining = lot.remaining - drawn.amount
-          FROM (VALUES ${values}) AS drawn(id, amount) WHERE lot.id = drawn.id`;
-        await tx.lotAllocation.createMany({ data: allocations.map((a) => ({ entryId: entry.id, lotId: a.lotId, amount: a.amount })) });
-      }
-      return { entry: toEntry(entry), replayed: false };
-    });
+  async post(command: LedgerCommand): Promise<PostResult> {
+    validateCommand(command);
+    const credit = command.kind === 'credit';
+    let rows: PostRow[];
+    try {
+      rows = await this.db.$queryRaw<PostRow[]>`
+        SELECT r.outcome, r.member_balance AS "memberBalance", (r.entry).*
+        FROM ledger_post(
+          ${command.memberId}::int, ${command.kind}::text, ${command.type}::"EntryType", ${command.amount}::int,
+          ${!credit && command.upToBalance === true}::boolean, ${command.idempotencyKey}::text,
+          ${command.actor.type}::"ActorType", ${command.actor.id ?? null}::text, ${command.reason ?? null}::text,
+          ${command.storeId ?? null}::int, ${command.purchaseId ?? null}::int,
+          ${tsOrNull(credit ? command.expiresAt : null)}, ${ts(this.clock.now())}
+        ) AS r`;
+    } catch (error) {
+      if (sqlStateOf(error) === KEY_TAKEN_ELSEWHERE) throw new DomainError('IDEMPOTENCY_CONFLICT', { key: command.idempotencyKey });
+      throw error;
+    }
+    const row = rows[0] as PostRow;
+    switch (row.outcome) {
+      case 'MEMBER_NOT_FOUND':
+        throw new DomainError('MEMBER_NOT_FOUND');
+      case 'INSUFFICIENT_POINTS':
+        throw new DomainError('INSUFFICIENT_POINTS', { balance: row.memberBalance, needed: command.amount });
+      case 'REPLAYED':
+        return { entry: replayOf(command, toEntry(row)), replayed: true };
+      case 'POSTED':
+        return { entry: toEntry(row), replayed: false };
+    }
   }
 
   async history(memberId: number, page: { offset: number; limit: number }) {
@@ -171,10 +114,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
   }
 
   async pointsEarnedSince(memberId: number, since: Date | null): Promise<number> {
-    const result = await this.db.ledgerEntry.aggregate({
-      where: { memberId, type: { in: ['EARN', 'REVERSE'] }, ...(since ? { createdAt: { gte: since } } : {}) },
-      _sum: { amount: true },
-    });
-    return result._sum.amount ?? 0;
+    const [row] = await this.db.$queryRaw<{ total: bigint }[]>`SELECT ${qualifyingTotalSql(memberId, { metric: 'pointsEarned', since })} AS total`;
+    return Number(row?.total ?? 0n);
   }
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { DomainError } from '../domain/errors.js';
 import type { Member, MemberPatch } from '../domain/members/member.js';
-import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
+import type { MemberRepository, MemberStanding, NewMember, PurchaseStats, Qualification, Repositories, UnitOfWork } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
@@ -10,6 +10,7 @@ import { isUniqueViolation } from './errors.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
+import { qualifyingTotalSql } from './qualification.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
 import { PrismaChatSessionRepository } from './session-store.js';
 import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
@@ -101,17 +102,30 @@ class PrismaMemberRepository implements MemberRepository {
       throw error;
     }
   }
+
+  async standing(id: number, qualification: Qualification): Promise<MemberStanding> {
+    // The nearest expiry and its points come from the partial index of open lots by member and
+    // expiry: two short index scans, however many spent or expired lots the member has.
+    const [row] = await this.db.$queryRaw<{ total: bigint; at: Date | null; points: number | null }[]>`
+      SELECT ${qualifyingTotalSql(id, qualification)} AS total, n.at, n.points
+      FROM (SELECT MIN("expiresAt") AS at FROM "PointLot" WHERE "memberId" = ${id} AND remaining > 0) AS nearest
+      LEFT JOIN LATERAL (
+        SELECT nearest.at, SUM(l.remaining)::int AS points FROM "PointLot" l
+        WHERE l."memberId" = ${id} AND l.remaining > 0 AND l."expiresAt" = nearest.at
+      ) AS n ON nearest.at IS NOT NULL`;
+    return {
+      qualifyingTotal: Number(row?.total ?? 0n),
+      nearestExpiry: row?.at && row.points ? { at: row.at, points: row.points } : null,
+    };
+  }
 }
 
 class PrismaPurchaseStats implements PurchaseStats {
   constructor(private readonly db: Db) {}
 
   async netSpendSince(memberId: number, since: Date | null): Promise<number> {
-    const result = await this.db.purchase.aggregate({
-      where: { memberId, ...(since ? { createdAt: { gte: since } } : {}) },
-      _sum: { amountMinor: true, returnedMinor: true },
-    });
-    return Number((result._sum.amountMinor ?? 0n) - (result._sum.returnedMinor ?? 0n));
+    const [row] = await this.db.$queryRaw<{ total: bigint }[]>`SELECT ${qualifyingTotalSql(memberId, { metric: 'spend', since })} AS total`;
+    return Number(row?.total ?? 0n);
   }
 }
 
@@ -123,7 +137,7 @@ class PrismaPurchaseStats implements PurchaseStats {
 export function makeRepositories(db: Db, clock: Clock, inTransaction = false): Repositories {
   return {
     members: new PrismaMemberRepository(db, clock),
-    ledger: new PrismaLedgerRepository(db, clock, inTransaction),
+    ledger: new PrismaLedgerRepository(db, clock),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),
     purchases: new PrismaPurchaseRepository(db, clock),

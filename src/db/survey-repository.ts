@@ -13,9 +13,7 @@ import type {
 import { Prisma, type PrismaClient, type Survey as SurveyRow } from '../generated/prisma/client.js';
 import { segmentClause } from './broadcast-repository.js';
 import type { Db } from './repositories.js';
-
-/** Timestamps are `timestamp(3)` in UTC; parameters go in as UTC text (see job-repository.ts). */
-const ts = (date: Date) => Prisma.sql`${date.toISOString().replace('T', ' ').replace('Z', '')}::timestamp`;
+import { ts } from './sql.js';
 
 const GROUP_TO_DB = { promoter: 'PROMOTER', passive: 'PASSIVE', detractor: 'DETRACTOR' } as const;
 const groupFromDb = (group: string | null): NpsGroup | null => (group === null ? null : (group.toLowerCase() as NpsGroup));

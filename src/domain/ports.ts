@@ -16,6 +16,19 @@ export interface NewMember {
   startPayload: string | null;
 }
 
+/** What counts toward a tier: net spend or points earned, since `since` (null: ever). */
+export interface Qualification {
+  metric: Program['tiers']['qualification']['metric'];
+  since: Date | null;
+}
+
+/** The numbers of the Balance screen beside the member row itself. */
+export interface MemberStanding {
+  qualifyingTotal: number;
+  /** The soonest-expiring open points: their expiry and how many expire then; null when none expire. */
+  nearestExpiry: { at: Date; points: number } | null;
+}
+
 export interface MemberRepository {
   findById(id: number): Promise<Member | null>;
   findByTelegramId(telegramId: number): Promise<Member | null>;
@@ -25,6 +38,8 @@ export interface MemberRepository {
   create(member: NewMember): Promise<Member | null>;
   /** Throws DomainError PHONE_TAKEN when the phone belongs to another member. */
   update(id: number, patch: MemberPatch): Promise<Member>;
+  /** One aggregate query whatever the member's history: qualifying total and nearest expiry. */
+  standing(id: number, qualification: Qualification): Promise<MemberStanding>;
 }
 
 export interface LedgerRepository {

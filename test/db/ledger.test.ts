@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepositories, PrismaUnitOfWork } from '../../src/db/repositories.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { DomainError, type ErrorCode } from '../../src/domain/errors.js';
+import { type PostPlan, planPost } from '../../src/domain/ledger/posting.js';
 import type { CreditCommand, DebitCommand, LedgerCommand, PostResult } from '../../src/domain/ledger/types.js';
 import type { LedgerRepository } from '../../src/domain/ports.js';
 import { type Prisma, PrismaClient } from '../../src/generated/prisma/client.js';
@@ -549,6 +550,59 @@ describe('FIFO', () => {
     expect(await drawnBy(empty.entry.id)).toEqual({});
     expect(await ledger.openLots(memberId)).toEqual([]);
     expect(await ledgerViolations(prisma)).toEqual([]);
+  });
+});
+
+describe('the database executes the domain plan', () => {
+  // ledger_post mirrors planPost's take and FIFO draw in SQL: on random lots (ties, never-expiring
+  // ones, already drawn ones) and random debits, both must come to the same entries and draws.
+  it('random lots and debits: ledger_post writes what planPost plans', async () => {
+    const seed = Number(process.env.LEDGER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const random = mulberry32(seed);
+    const int = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
+    for (let round = 0; round < 5; round += 1) {
+      const memberId = await newMember();
+      for (let i = int(1, 8); i > 0; i -= 1) {
+        const expiresAt = random() < 0.25 ? null : inDays(int(0, 4) * 10);
+        await ledger.post(credit(memberId, int(1, 60), expiresAt));
+      }
+      for (let i = 0; i < 6; i += 1) {
+        const command = debit(memberId, int(0, 90), random() < 0.3 ? { type: 'CLOSE', upToBalance: true } : {});
+        if (command.amount === 0 && !command.upToBalance) continue;
+        const balance = await balanceOf(memberId);
+        let plan: PostPlan | ErrorCode;
+        try {
+          plan = planPost(command, balance, await ledger.openLots(memberId));
+        } catch (error) {
+          plan = (error as DomainError).code;
+        }
+        const posted = await ledger.post(command).then(
+          async ({ entry }) => ({ amount: entry.amount, balanceAfter: entry.balanceAfter, allocations: await drawnBy(entry.id) }),
+          (error: unknown) => (error as DomainError).code,
+        );
+        const planned = typeof plan === 'string' ? plan : { ...plan, allocations: Object.fromEntries(plan.allocations.map((a) => [a.lotId, a.amount])) };
+        expect(posted, `seed ${seed}, ${JSON.stringify(command)}`).toEqual(planned);
+      }
+    }
+    expect(await ledgerViolations(prisma)).toEqual([]);
+  });
+});
+
+describe("the Balance screen's standing", () => {
+  it('is the nearest expiry of open points (ties summed, spent lots skipped) and the qualifying total, in one query', async () => {
+    const memberId = await newMember();
+    const members = makeRepositories(prisma, systemClock).members;
+    expect(await members.standing(memberId, { metric: 'pointsEarned', since: null })).toEqual({ qualifyingTotal: 0, nearestExpiry: null });
+    await ledger.post(credit(memberId, 40, inDays(5)));
+    await ledger.post(credit(memberId, 30, inDays(9)));
+    await ledger.post(credit(memberId, 20, inDays(9)));
+    await ledger.post(credit(memberId, 10, null, { type: 'BONUS' }));
+    await ledger.post(debit(memberId, 45));
+    expect(await members.standing(memberId, { metric: 'pointsEarned', since: null })).toEqual({
+      qualifyingTotal: 90,
+      nearestExpiry: { at: inDays(9), points: 45 },
+    });
+    expect(await members.standing(memberId, { metric: 'spend', since: null })).toMatchObject({ qualifyingTotal: 0 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { DomainError } from '../../src/domain/errors.js';
-import { allocateFifo } from '../../src/domain/ledger/fifo.js';
+import { planPost, replayOf, validateCommand } from '../../src/domain/ledger/posting.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../../src/domain/ledger/types.js';
 import type { Member, MemberPatch } from '../../src/domain/members/member.js';
 import type { LedgerRepository, MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../../src/domain/ports.js';
@@ -72,23 +72,34 @@ export class MemoryStore implements Repositories {
       Object.assign(member, patch);
       return { ...member };
     },
+    standing: async (id, { metric, since }) => {
+      const expiring = this.openLotsOf(id).filter((lot) => lot.expiresAt !== null);
+      const at = expiring.reduce<Date | null>((min, lot) => (min === null || (lot.expiresAt as Date) < min ? lot.expiresAt : min), null);
+      const points = expiring.filter((lot) => lot.expiresAt?.getTime() === at?.getTime()).reduce((sum, lot) => sum + lot.remaining, 0);
+      return {
+        qualifyingTotal: metric === 'spend' ? await this.purchaseStats.netSpendSince(id, since) : await this.ledger.pointsEarnedSince(id, since),
+        nearestExpiry: at ? { at, points } : null,
+      };
+    },
   };
 
   ledger: LedgerRepository = {
+    // The domain's posting rules (validation, replay matching, take and FIFO draw), as
+    // PostgreSQL's ledger_post executes them.
     post: async (command: LedgerCommand): Promise<PostResult> => {
-      const previous = this.entryRows.find((e) => e.idempotencyKey === command.idempotencyKey);
-      if (previous) return { entry: previous, replayed: true };
+      validateCommand(command);
       const member = this.memberRows.get(command.memberId);
       if (!member) throw new DomainError('MEMBER_NOT_FOUND');
-      const signed = command.kind === 'credit' ? command.amount : -(command.upToBalance ? Math.min(command.amount, member.balance) : command.amount);
-      if (member.balance + signed < 0) throw new DomainError('INSUFFICIENT_POINTS', { balance: member.balance, needed: -signed });
-      member.balance += signed;
+      const previous = this.entryRows.find((e) => e.idempotencyKey === command.idempotencyKey);
+      if (previous) return { entry: replayOf(command, previous), replayed: true };
+      const plan = planPost(command, member.balance, this.openLotsOf(member.id));
+      member.balance = plan.balanceAfter;
       const entry: LedgerEntry = {
         id: this.nextId++,
         memberId: member.id,
         type: command.type,
-        amount: signed,
-        balanceAfter: member.balance,
+        amount: plan.amount,
+        balanceAfter: plan.balanceAfter,
         idempotencyKey: command.idempotencyKey,
         actorType: command.actor.type,
         actorId: command.actor.id ?? null,
@@ -100,11 +111,10 @@ export class MemoryStore implements Repositories {
       this.entryRows.push(entry);
       if (command.kind === 'credit') {
         this.lotRows.push({ id: entry.id, memberId: member.id, amount: command.amount, remaining: command.amount, expiresAt: command.expiresAt });
-      } else if (signed < 0) {
-        for (const allocation of allocateFifo(this.openLotsOf(member.id), -signed)) {
-          const lot = this.lotRows.find((l) => l.id === allocation.lotId);
-          if (lot) lot.remaining -= allocation.amount;
-        }
+      }
+      for (const allocation of plan.allocations) {
+        const lot = this.lotRows.find((l) => l.id === allocation.lotId);
+        if (lot) lot.remaining -= allocation.amount;
       }
       return { entry, replayed: false };
     },

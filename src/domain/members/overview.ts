@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { LedgerEntry } from '../ledger/types.js';
-import type { DomainDeps, Repositories } from '../ports.js';
+import type { DomainDeps, Qualification, Repositories } from '../ports.js';
 import type { Program, TierLevel } from '../program.js';
 import { nextTier, tierByCode } from '../tiers.js';
 import type { Member } from './member.js';
@@ -27,27 +27,26 @@ export function qualificationSince(program: Program, now: Date): Date | null {
   return window.kind === 'lifetime' ? null : new Date(now.getTime() - window.days * 86_400_000);
 }
 
+export function qualification(program: Program, now: Date): Qualification {
+  return { metric: program.tiers.qualification.metric, since: qualificationSince(program, now) };
+}
+
 export async function qualifyingTotal(repos: Repositories, program: Program, memberId: number, now: Date): Promise<number> {
-  const since = qualificationSince(program, now);
-  return program.tiers.qualification.metric === 'spend' ? repos.purchaseStats.netSpendSince(memberId, since) : repos.ledger.pointsEarnedSince(memberId, since);
+  const { metric, since } = qualification(program, now);
+  return metric === 'spend' ? repos.purchaseStats.netSpendSince(memberId, since) : repos.ledger.pointsEarnedSince(memberId, since);
 }
 
 /** Balance screen: points, tier and discount, what the next tier needs, what expires first. */
+/**
+ * Balance screen: points, tier and discount, what the next tier needs, what expires first. The
+ * member row it has already loaded plus one aggregate query, so the cost does not grow with the
+ * member's history.
+ */
 export async function getOverview(deps: DomainDeps, telegramId: number): Promise<Overview> {
   const member = await activeMember(deps.repos, telegramId);
-  const [total, lots] = await Promise.all([qualifyingTotal(deps.repos, deps.program, member.id, deps.clock.now()), deps.repos.ledger.openLots(member.id)]);
+  const { qualifyingTotal: total, nearestExpiry } = await deps.repos.members.standing(member.id, qualification(deps.program, deps.clock.now()));
   const tier = tierByCode(deps.program, member.tier);
   const next = nextTier(deps.program, tier, total);
-  const expiring = lots.filter((lot) => lot.expiresAt !== null).sort((a, b) => (a.expiresAt as Date).getTime() - (b.expiresAt as Date).getTime());
-  const first = expiring[0];
-  const nearestExpiry = first
-    ? {
-        at: first.expiresAt as Date,
-        points: expiring
-          .filter((lot) => (lot.expiresAt as Date).getTime() === (first.expiresAt as Date).getTime())
-          .reduce((sum, lot) => sum + lot.remaining, 0),
-      }
-    : null;
   return {
     member,
     balance: member.balance,
