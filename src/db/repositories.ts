@@ -1,11 +1,12 @@
 import { DomainError } from '../domain/errors.js';
 import type { Member, MemberPatch } from '../domain/members/member.js';
-import type { MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
+import type { MemberRepository, NewMember, OutboxRelay, OutboxWrites, PurchaseStats, Repositories, UnitOfWork } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
 import { isUniqueViolation } from './errors.js';
+import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
@@ -111,7 +112,8 @@ class PrismaPurchaseStats implements PurchaseStats {
   }
 }
 
-export function makeRepositories(db: Db, inTransaction = false): Repositories {
+export function makeRepositories(db: Db, inTransaction = false, written?: OutboxWrites): Repositories {
+  const deliveries = new PrismaDeliveryRepository(db);
   return {
     members: new PrismaMemberRepository(db),
     ledger: new PrismaLedgerRepository(db, inTransaction),
@@ -125,7 +127,7 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
     rewards: new PrismaRewardRepository(db),
     coupons: new PrismaCouponRepository(db),
     lookupThrottle: new PrismaLookupThrottleRepository(db),
-    deliveries: new PrismaDeliveryRepository(db),
+    deliveries,
     jobs: new PrismaJobRepository(db, inTransaction),
     jobRuns: new PrismaJobRunRepository(db),
     broadcasts: new PrismaBroadcastRepository(db, inTransaction),
@@ -133,13 +135,25 @@ export function makeRepositories(db: Db, inTransaction = false): Repositories {
     referrals: new PrismaReferralRepository(db),
     surveys: new PrismaSurveyRepository(db, inTransaction),
     chatSessions: new PrismaChatSessionRepository(db),
+    outbox: new PrismaOutbox(db, deliveries, written),
+    domainEvents: new PrismaDomainEventRepository(db),
   };
 }
 
+/**
+ * One transaction per `run`. What the work wrote to the outbox is handed to `relay` once the
+ * transaction has committed (never for a rollback), so consumers only ever see committed rows.
+ */
 export class PrismaUnitOfWork implements UnitOfWork {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly relay?: OutboxRelay,
+  ) {}
 
-  run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction((tx) => work(makeRepositories(tx, true)));
+  async run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+    const written: OutboxWrites = { events: [], deliveries: [] };
+    const result = await this.prisma.$transaction((tx) => work(makeRepositories(tx, true, written)));
+    if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);
+    return result;
   }
 }
