@@ -10,8 +10,8 @@ import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
 import { syncRewards } from './domain/rewards/catalogue.js';
 import { seedStores } from './domain/staff/access.js';
-import { taskSubscriber } from './domain/tasks/subscriber.js';
 import { QueuedNotifier } from './jobs/delivery.js';
+import { queueRelay } from './jobs/events.js';
 import { createQueueRuntime, type QueueRuntime } from './jobs/runtime.js';
 import { type RedisHandle, startRedis } from './redis.js';
 
@@ -54,19 +54,15 @@ export async function startServices(config: Config, program: Program, options: {
     const queues = createQueueRuntime({ redis, prefix: config.QUEUE_PREFIX, api, i18n, logger, ratePerSecond: config.DELIVERY_RATE_PER_SECOND });
     cleanup.push(() => queues.close());
     const domain: DomainDeps = {
-      uow: new PrismaUnitOfWork(db.prisma, clock),
+      // What a transaction writes to the outboxes is queued after its commit; the events
+      // worker (not this request) runs the task engine.
+      uow: new PrismaUnitOfWork(db.prisma, clock, queueRelay(queues, logger)),
       repos,
       program,
       clock,
       notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
       broadcastDispatch: queues.broadcastDispatch,
-    };
-    // Use cases publish what happened after commit; the task engine follows. Best effort: its
-    // failure is logged and never becomes the failure of the purchase or registration behind it.
-    const tasks = taskSubscriber(domain);
-    domain.events = {
-      publish: (event) => tasks.publish(event).catch((error: unknown) => logger.error({ err: error, eventId: event.id }, 'tasks could not follow an event')),
     };
     await seedStores(domain);
     await syncRewards(domain);

@@ -1,12 +1,23 @@
 import type { Clock } from '../domain/clock.js';
 import { DomainError } from '../domain/errors.js';
 import type { Member, MemberPatch } from '../domain/members/member.js';
-import type { MemberRepository, MemberStanding, NewMember, PurchaseStats, Qualification, Repositories, UnitOfWork } from '../domain/ports.js';
+import type {
+  MemberRepository,
+  MemberStanding,
+  NewMember,
+  OutboxRelay,
+  OutboxWrites,
+  PurchaseStats,
+  Qualification,
+  Repositories,
+  UnitOfWork,
+} from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
 import { isUniqueViolation } from './errors.js';
+import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
@@ -133,8 +144,10 @@ class PrismaPurchaseStats implements PurchaseStats {
  * The repositories over one client or transaction. Rows that rules later compare with the time
  * (purchases, ledger entries, deliveries, task records, ...) are stamped from `clock`, never from
  * the database's `now()`: one clock, so tests hold at any date (DESIGN.md, principle 9).
+ * `written` collects what a unit of work wrote to the outboxes, for its relay after commit.
  */
-export function makeRepositories(db: Db, clock: Clock, inTransaction = false): Repositories {
+export function makeRepositories(db: Db, clock: Clock, inTransaction = false, written?: OutboxWrites): Repositories {
+  const deliveries = new PrismaDeliveryRepository(db, clock);
   return {
     members: new PrismaMemberRepository(db, clock),
     ledger: new PrismaLedgerRepository(db, clock),
@@ -148,7 +161,7 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false): R
     rewards: new PrismaRewardRepository(db),
     coupons: new PrismaCouponRepository(db),
     lookupThrottle: new PrismaLookupThrottleRepository(db),
-    deliveries: new PrismaDeliveryRepository(db, clock),
+    deliveries,
     jobs: new PrismaJobRepository(db, inTransaction),
     jobRuns: new PrismaJobRunRepository(db),
     broadcasts: new PrismaBroadcastRepository(db, clock, inTransaction),
@@ -156,16 +169,26 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false): R
     referrals: new PrismaReferralRepository(db),
     surveys: new PrismaSurveyRepository(db, inTransaction),
     chatSessions: new PrismaChatSessionRepository(db),
+    outbox: new PrismaOutbox(db, deliveries, written),
+    domainEvents: new PrismaDomainEventRepository(db),
   };
 }
 
+/**
+ * One transaction per `run`. What the work wrote to the outbox is handed to `relay` once the
+ * transaction has committed (never for a rollback), so consumers only ever see committed rows.
+ */
 export class PrismaUnitOfWork implements UnitOfWork {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clock: Clock,
+    private readonly relay?: OutboxRelay,
   ) {}
 
-  run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction((tx) => work(makeRepositories(tx, this.clock, true)));
+  async run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+    const written: OutboxWrites = { events: [], deliveries: [] };
+    const result = await this.prisma.$transaction((tx) => work(makeRepositories(tx, this.clock, true, written)));
+    if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);
+    return result;
   }
 }

@@ -1,6 +1,6 @@
 import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.js';
 import type { Clock } from './clock.js';
-import type { EventPublisher } from './events.js';
+import type { DomainEvent } from './events.js';
 import type { Actor, LedgerCommand, LedgerEntry, OpenLot, PostResult } from './ledger/types.js';
 import type { Member, MemberPatch } from './members/member.js';
 import type { SurveyRepository } from './nps/types.js';
@@ -239,6 +239,10 @@ export interface Repositories {
   referrals: ReferralRepository;
   surveys: SurveyRepository;
   chatSessions: ChatSessionRepository;
+  /** Writes domain events and member messages in the unit of work's transaction (see Outbox). */
+  outbox: Outbox;
+  /** The domain events written through the outbox, as the events worker reads and settles them. */
+  domainEvents: DomainEventRepository;
 }
 
 /**
@@ -252,7 +256,8 @@ export interface ChatSessionRepository {
 
 /**
  * Messages to a member that are not replies to them (points earned at a till, a tier reached).
- * Sent after the transaction commits; the adapter renders them in the member's language.
+ * Written to the Delivery outbox (with the change that causes them: `repos.outbox.notify`) and
+ * sent after the commit; the adapter renders them in the member's language.
  */
 export type Notification =
   | { kind: 'purchaseRecorded'; pointsEarned: number; pointsSpent: number; balance: number; storeName: string }
@@ -421,7 +426,57 @@ export interface JobRunRepository {
   latest(): Promise<JobRun[]>;
 }
 
-/** Runs work in one database transaction: all of it commits, or none of it. */
+/**
+ * What follows a change, written in the change's own transaction (DESIGN principle 8): a
+ * committed change always has its events and its messages, and a rolled-back one has neither.
+ * Use it inside `uow.run`: the unit of work hands what was written to the OutboxRelay after the
+ * commit, which queues it (best effort; the sweeps queue whatever Redis never got).
+ */
+export interface Outbox {
+  /** Records the event; false when an event with its id exists already (a replay writes nothing). */
+  publish(event: DomainEvent): Promise<boolean>;
+  /**
+   * Writes a message to the member into the Delivery outbox; the deterministic `dedupeKey`
+   * (e.g. `purchase:<id>:receipt`) makes a second write of the same message a no-op.
+   */
+  notify(memberId: number, notification: Notification, options: { dedupeKey: string; class?: NotificationClass }): Promise<void>;
+}
+
+/** What one unit of work wrote to the outboxes: handed to the relay after its commit. */
+export interface OutboxWrites {
+  events: DomainEvent[];
+  deliveries: Delivery[];
+}
+
+/** Queues committed outbox rows (src/jobs). Best effort: it never throws; the sweeps catch up. */
+export interface OutboxRelay {
+  relay(writes: OutboxWrites): Promise<void>;
+}
+
+export type DomainEventStatus = 'PENDING' | 'PROCESSED' | 'FAILED';
+
+export interface StoredEvent {
+  event: DomainEvent;
+  status: DomainEventStatus;
+  attempts: number;
+  createdAt: Date;
+  processedAt: Date | null;
+}
+
+export interface DomainEventRepository {
+  findById(id: string): Promise<StoredEvent | null>;
+  /** PENDING -> PROCESSED at `at`; false when it was not pending (a twin delivery settled it first). */
+  markProcessed(id: string, at: Date): Promise<boolean>;
+  /** Counts a failed attempt; at `maxAttempts` the event becomes FAILED (the sweep stops re-queueing it). */
+  recordFailure(id: string, error: string, maxAttempts: number): Promise<void>;
+  /** Ids of PENDING events created before `before` (null: all of them), oldest first. */
+  pendingIds(before: Date | null, limit: number): Promise<string[]>;
+}
+
+/**
+ * Runs work in one database transaction: all of it commits, or none of it. What the work wrote
+ * to `repos.outbox` is handed to the OutboxRelay after the commit.
+ */
 export interface UnitOfWork {
   run<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
 }
@@ -437,6 +492,4 @@ export interface DomainDeps {
   adminTelegramIds: readonly number[];
   /** The delivery queue and report channel of broadcasts; absent where no queue runs (domain tests). */
   broadcastDispatch?: BroadcastDispatch;
-  /** Where use cases publish what happened, after commit (the task engine listens); absent: nobody listens. */
-  events?: EventPublisher;
 }

@@ -8,10 +8,12 @@ import { JOB_NAMES } from '../domain/jobs/job-runs.js';
 import { sendWinBackReminders } from '../domain/jobs/win-back.js';
 import { dispatchNpsSurveys } from '../domain/nps/dispatch.js';
 import { NPS_DISPATCH_JOB } from '../domain/nps/surveys.js';
+import { EVENT_SWEEP_AFTER_MS } from '../domain/outbox.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { Program } from '../domain/program.js';
 import { expireCoupons } from '../domain/rewards/expire-coupons.js';
 import { type DeliveryJobData, sweepPendingDeliveries } from './delivery.js';
+import { type EventJobData, sweepPendingEvents } from './events.js';
 
 /**
  * Scheduled work as data: a name, the payload it accepts (validated), when it runs (a cron
@@ -22,6 +24,7 @@ import { type DeliveryJobData, sweepPendingDeliveries } from './delivery.js';
 export interface JobContext {
   domain: DomainDeps;
   deliveryQueue: Queue<DeliveryJobData>;
+  eventsQueue: Queue<EventJobData>;
 }
 
 export interface JobDefinition<Payload = unknown> {
@@ -42,6 +45,15 @@ export const deliverySweep: JobDefinition<z.infer<typeof noPayload>> = {
   schedule: () => '* * * * *',
   tracked: false,
   run: ({ domain, deliveryQueue }) => sweepPendingDeliveries(domain.repos, deliveryQueue, domain.clock.now()),
+};
+
+/** Domain events still pending a minute after their commit (their job never reached Redis, or failed): queued again. */
+export const eventSweep: JobDefinition<z.infer<typeof noPayload>> = {
+  name: 'event-sweep',
+  payload: noPayload,
+  schedule: () => '* * * * *',
+  tracked: false,
+  run: ({ domain, eventsQueue }) => sweepPendingEvents(domain, eventsQueue, EVENT_SWEEP_AFTER_MS),
 };
 
 const batch = z.object({ batchSize: z.number().int().min(1).max(100_000).optional() }).strict();
@@ -114,6 +126,7 @@ export const npsDispatch: JobDefinition<Batch> = {
 
 export const JOBS: readonly JobDefinition<never>[] = [
   deliverySweep,
+  eventSweep,
   birthdayGreetings,
   expiringReminders,
   pointsExpiry,

@@ -14,6 +14,7 @@ import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
 import { createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
+import { createEventsQueue, type EventJobData, eventHandlers, startEventsWorker, sweepPendingEvents } from './events.js';
 import { JOBS } from './registry.js';
 import { createJobsQueue, registerSchedules, startJobsWorker } from './scheduler.js';
 
@@ -22,11 +23,13 @@ export interface QueueRuntime {
   /** Deliveries of paid broadcasts (allow_paid_broadcast), at their own rate. */
   paidDeliveryQueue: Queue<DeliveryJobData>;
   jobsQueue: Queue;
+  /** Domain events (ids of DomainEvent outbox rows) for their handlers. */
+  eventsQueue: Queue<EventJobData>;
   /** Broadcasts onto the delivery queues, and their reports (the domain's BroadcastDispatch). */
   broadcastDispatch: BroadcastDispatch;
   /** Every queue of the app, for the operator view and the dashboard. */
   all(): Queue[];
-  /** Starts the delivery and jobs workers in this process and registers the schedules. */
+  /** Starts the delivery, events and jobs workers in this process and registers the schedules. */
   startWorkers(domain: DomainDeps): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +48,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
   const deliveryQueue = createDeliveryQueue(options.redis, options.prefix);
   const paidDeliveryQueue = createDeliveryQueue(options.redis, options.prefix, DELIVERY_PAID_QUEUE);
   const jobsQueue = createJobsQueue(options.redis, options.prefix);
+  const eventsQueue = createEventsQueue(options.redis, options.prefix);
   const broadcastDispatch = createBroadcastDispatch({
     deliveryQueue,
     paidQueue: paidDeliveryQueue,
@@ -58,8 +62,9 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
     deliveryQueue,
     paidDeliveryQueue,
     jobsQueue,
+    eventsQueue,
     broadcastDispatch,
-    all: () => [deliveryQueue, paidDeliveryQueue, jobsQueue],
+    all: () => [deliveryQueue, paidDeliveryQueue, jobsQueue, eventsQueue],
     async startWorkers(domain) {
       const { program } = domain;
       const watcher = broadcastCompletionWatcher(domain, options.logger);
@@ -94,8 +99,12 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           paidBroadcast: true,
         }),
       );
-      workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue }, options.logger));
+      workers.push(startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain), options.logger));
+      workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue, eventsQueue }, options.logger));
       await registerSchedules(jobsQueue, JOBS, program);
+      // Events a crash left unqueued (committed, killed before the relay): all pending ones, not
+      // only those a minute old; those still queued are deduped by job id.
+      sweepPendingEvents(domain, eventsQueue, null).catch((error: unknown) => options.logger.warn({ err: error }, 'could not queue pending events'));
       // Broadcasts a crash interrupted: their windows back into the queue (job ids dedupe).
       runBroadcasts(domain).catch((error: unknown) => options.logger.warn({ err: error }, 'could not resume broadcasts'));
     },
@@ -103,7 +112,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
       for (const stop of stops) stop();
       // Workers first: they finish the job in hand, then the producers go.
       await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.all([deliveryQueue.close(), paidDeliveryQueue.close(), jobsQueue.close()]);
+      await Promise.all([deliveryQueue.close(), paidDeliveryQueue.close(), jobsQueue.close(), eventsQueue.close()]);
     },
   };
 }

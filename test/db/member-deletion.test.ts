@@ -12,7 +12,6 @@ import { takeReward } from '../../src/domain/rewards/take-reward.js';
 import { requireRole } from '../../src/domain/staff/access.js';
 import { setLeaderboardProfile } from '../../src/domain/tasks/leaderboard.js';
 import { registerReferral } from '../../src/domain/tasks/referrals.js';
-import { taskSubscriber } from '../../src/domain/tasks/subscriber.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { programWithTasks } from '../support/program.js';
@@ -87,7 +86,8 @@ describe("the member's own data", () => {
         notifyChat: (to, notification, options) => write(null, to, notification, options),
       },
     };
-    deps.events = taskSubscriber(deps);
+    // The task engine follows the events right after each commit, as the events worker would.
+    t.followEvents = true;
     return { deps, clock: t.clock };
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDomainError } from '../../src/domain/errors.js';
-import type { DomainEvent } from '../../src/domain/events.js';
+import type { DomainEvent, EventHandler } from '../../src/domain/events.js';
 import type { Member } from '../../src/domain/members/member.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../src/domain/members/registration.js';
 import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
@@ -17,6 +17,8 @@ import { programWithTasks } from '../support/program.js';
 
 let db: TestDatabase;
 let h: DomainHarness;
+/** The task engine's handler, handed events directly (as the events worker would, maybe twice). */
+let tasks: EventHandler;
 let nextUser = 7_000;
 let receipt = 1;
 const till = { type: 'TILL' as const, id: 'till-1' };
@@ -24,7 +26,9 @@ const till = { type: 'TILL' as const, id: 'till-1' };
 beforeAll(async () => {
   db = await createTestDatabase({ poolSize: 20 });
   h = await domainHarness(db, { program: programWithTasks() });
-  h.deps.events = taskSubscriber(h.deps);
+  // Events are handled right after each commit here; the worker's own path is in test/e2e.
+  h.followEvents = true;
+  tasks = taskSubscriber(h.deps);
   await syncRewards(h.deps);
 });
 afterAll(async () => db?.drop());
@@ -44,11 +48,13 @@ const bonusesOf = async (memberId: number) =>
   (await entriesOf(memberId)).filter((e) => e.type === 'BONUS' && e.reason !== null).map((e) => [e.idempotencyKey.replace(`:${memberId}:`, ':M:'), e.amount]);
 const progressOf = (memberId: number, taskCode: string) => db.prisma.taskProgress.findMany({ where: { memberId, taskCode }, orderBy: { periodKey: 'asc' } });
 
-/** A purchase through the use case (which publishes its event) or, with `quiet`, without the event. */
+/**
+ * A purchase through the use case, its event handled right after the commit; with `quiet`, the
+ * event is left waiting in the outbox (no worker has taken it yet).
+ */
 async function buy(member: Member, amountMinor: number, options: { store?: string; quiet?: boolean } = {}) {
   const store = await h.store(options.store);
-  const events = h.deps.events;
-  if (options.quiet) h.deps.events = undefined;
+  if (options.quiet) h.followEvents = false;
   try {
     const no = `T-${receipt++}`;
     return await recordPurchase(h.deps, {
@@ -61,7 +67,7 @@ async function buy(member: Member, amountMinor: number, options: { store?: strin
       actor: till,
     });
   } finally {
-    h.deps.events = events;
+    h.followEvents = true;
   }
 }
 
@@ -93,8 +99,8 @@ describe('idempotency', () => {
       },
     ]);
 
-    await h.deps.events?.publish(purchaseEvent(anna, first));
-    await h.deps.events?.publish(purchaseEvent(anna, first));
+    await tasks.handle(purchaseEvent(anna, first));
+    await tasks.handle(purchaseEvent(anna, first));
     expect(await bonusesOf(anna.id)).toEqual([['task:M:first-purchase:all', 100]]);
     expect((await progressOf(anna.id, 'three-purchases'))[0]).toMatchObject({ progress: 1n });
     expect(await db.prisma.taskRecord.count({ where: { memberId: anna.id, eventId: `purchase:${first.purchase.id}` } })).toBe(4); // first, three, spend, two-stores
@@ -105,7 +111,7 @@ describe('idempotency', () => {
     const purchases = [await buy(ben, 10_000, { quiet: true }), await buy(ben, 10_000, { quiet: true }), await buy(ben, 10_000, { quiet: true })];
     const events = purchases.map((p) => purchaseEvent(ben, p));
     // Every event five times, all at once.
-    await Promise.all(events.flatMap((event) => Array.from({ length: 5 }, () => h.deps.events?.publish(event))));
+    await Promise.all(events.flatMap((event) => Array.from({ length: 5 }, () => tasks.handle(event))));
     const [month] = await progressOf(ben.id, 'three-purchases');
     expect(month).toMatchObject({ periodKey: '2026-11', progress: 3n, goal: 3n });
     expect(month?.completedAt).not.toBeNull();
@@ -292,11 +298,7 @@ describe('referrals', () => {
     const { referrer, friend } = await pair();
     await registerReferral(h.deps, friend.id, referrer.code);
     const [a, b] = [await buy(friend, 150_000, { quiet: true }), await buy(friend, 120_000, { quiet: true })];
-    await Promise.all([
-      h.deps.events?.publish(purchaseEvent(friend, a)),
-      h.deps.events?.publish(purchaseEvent(friend, b)),
-      h.deps.events?.publish(purchaseEvent(friend, a)),
-    ]);
+    await Promise.all([tasks.handle(purchaseEvent(friend, a)), tasks.handle(purchaseEvent(friend, b)), tasks.handle(purchaseEvent(friend, a))]);
     const referral = await referralOf(friend.id);
     expect(referral).toMatchObject({ status: 'CONVERTED', referrerRewarded: true });
     expect([a.purchase.id, b.purchase.id]).toContain(referral?.purchaseId);

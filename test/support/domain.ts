@@ -1,17 +1,29 @@
 import { makeRepositories, PrismaUnitOfWork } from '../../src/db/repositories.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { Member } from '../../src/domain/members/member.js';
-import type { DomainDeps, Notification, Store } from '../../src/domain/ports.js';
+import { processDomainEvent } from '../../src/domain/outbox.js';
+import type { DomainDeps, Notification, OutboxRelay, Store } from '../../src/domain/ports.js';
 import type { Program } from '../../src/domain/program.js';
 import { seedStores } from '../../src/domain/staff/access.js';
+import { taskSubscriber } from '../../src/domain/tasks/subscriber.js';
 import type { TestDatabase } from './db.js';
 import { exampleProgram } from './program.js';
 
-/** Domain use cases wired to a real database, with a manual clock and notifications collected. */
+/**
+ * Domain use cases wired to a real database, with a manual clock and notifications collected:
+ * those handed to the notifier, and those a transaction wrote to the Delivery outbox (collected
+ * after its commit, as the relay would queue them).
+ */
 export interface DomainHarness {
   deps: DomainDeps;
   clock: ManualClock;
   notifications: { memberId: number; notification: Notification }[];
+  /**
+   * On: after each commit, the events it wrote are handed to the task engine at once (in the
+   * same call, through the events worker's own path), instead of waiting in the outbox for a
+   * worker. Off by default.
+   */
+  followEvents: boolean;
   /** An active member with `points` on their balance (a BONUS lot that never expires). */
   member(telegramId: number, points?: number): Promise<Member>;
   store(code?: string): Promise<Store>;
@@ -23,8 +35,18 @@ export async function domainHarness(db: TestDatabase, options: { program?: Progr
   const clock = new ManualClock(options.start ?? new Date('2026-11-23T09:00:00Z'));
   const notifications: DomainHarness['notifications'] = [];
   const repos = makeRepositories(db.prisma, clock);
+  const harness = { followEvents: false };
+  const relay: OutboxRelay = {
+    async relay(writes) {
+      for (const delivery of writes.deliveries) {
+        if (delivery.memberId !== null) notifications.push({ memberId: delivery.memberId, notification: delivery.notification });
+      }
+      if (!harness.followEvents) return;
+      for (const event of writes.events) await processDomainEvent(deps, [taskSubscriber(deps)], event.id);
+    },
+  };
   const deps: DomainDeps = {
-    uow: new PrismaUnitOfWork(db.prisma, clock),
+    uow: new PrismaUnitOfWork(db.prisma, clock, relay),
     repos,
     program: options.program ?? exampleProgram(),
     clock,
@@ -33,6 +55,12 @@ export async function domainHarness(db: TestDatabase, options: { program?: Progr
   };
   await seedStores(deps);
   return {
+    get followEvents() {
+      return harness.followEvents;
+    },
+    set followEvents(value: boolean) {
+      harness.followEvents = value;
+    },
     deps,
     clock,
     notifications,

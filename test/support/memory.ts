@@ -1,8 +1,23 @@
 import { DomainError } from '../../src/domain/errors.js';
+import type { DomainEvent, EventHandler } from '../../src/domain/events.js';
 import { planPost, replayOf, validateCommand } from '../../src/domain/ledger/posting.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../../src/domain/ledger/types.js';
 import type { Member, MemberPatch } from '../../src/domain/members/member.js';
-import type { LedgerRepository, MemberRepository, NewMember, PurchaseStats, Repositories, UnitOfWork } from '../../src/domain/ports.js';
+import { processDomainEvent } from '../../src/domain/outbox.js';
+import type {
+  Delivery,
+  DomainDeps,
+  DomainEventRepository,
+  LedgerRepository,
+  MemberRepository,
+  NewMember,
+  Outbox,
+  OutboxWrites,
+  PurchaseStats,
+  Repositories,
+  StoredEvent,
+  UnitOfWork,
+} from '../../src/domain/ports.js';
 
 function unsupported<T extends object>(name: string): T {
   return new Proxy({} as T, {
@@ -30,6 +45,12 @@ export class MemoryStore implements Repositories {
   readonly spend = new Map<number, number>();
   /** The bot's conversation state (ChatSession rows) by key. */
   readonly sessionRows = new Map<string, unknown>();
+  /** The outboxes: domain events by id, and member messages (Delivery rows) by dedupe key. */
+  readonly eventRows = new Map<string, StoredEvent>();
+  readonly deliveryRows = new Map<string, Delivery>();
+  /** What the current unit of work wrote to the outboxes, handed to `followEvents`' handlers after it. */
+  private written: OutboxWrites = { events: [], deliveries: [] };
+  private followers: { deps: DomainDeps; handlers: readonly EventHandler[] } | null = null;
   private nextId = 1;
 
   members: MemberRepository = {
@@ -168,8 +189,80 @@ export class MemoryStore implements Repositories {
     },
   };
 
-  /** Runs the work directly: no rollback, so unit tests assert on what a use case checks before writing. */
-  uow: UnitOfWork = { run: (work) => work(this) };
+  outbox: Outbox = {
+    publish: async (event: DomainEvent) => {
+      if (this.eventRows.has(event.id)) return false;
+      this.eventRows.set(event.id, { event: structuredClone(event), status: 'PENDING', attempts: 0, createdAt: event.at, processedAt: null });
+      this.written.events.push(event);
+      return true;
+    },
+    notify: async (memberId, notification, options) => {
+      if (this.deliveryRows.has(options.dedupeKey)) return;
+      const delivery: Delivery = {
+        id: this.nextId++,
+        dedupeKey: options.dedupeKey,
+        memberId,
+        chat: null,
+        class: options.class ?? 'transactional',
+        notification,
+        status: 'PENDING',
+        attempts: 0,
+        createdAt: new Date(),
+      };
+      this.deliveryRows.set(options.dedupeKey, delivery);
+      this.written.deliveries.push(delivery);
+    },
+  };
+
+  domainEvents: DomainEventRepository = {
+    findById: async (id) => {
+      const row = this.eventRows.get(id);
+      return row ? { ...row, event: structuredClone(row.event) } : null;
+    },
+    markProcessed: async (id, at) => {
+      const row = this.eventRows.get(id);
+      if (row?.status !== 'PENDING') return false;
+      Object.assign(row, { status: 'PROCESSED', processedAt: at });
+      return true;
+    },
+    recordFailure: async (id, _error, maxAttempts) => {
+      const row = this.eventRows.get(id);
+      if (row?.status !== 'PENDING') return;
+      row.attempts += 1;
+      if (row.attempts >= maxAttempts) row.status = 'FAILED';
+    },
+    pendingIds: async (before, limit) =>
+      [...this.eventRows.values()]
+        .filter((row) => row.status === 'PENDING' && (!before || row.createdAt < before))
+        .slice(0, limit)
+        .map((row) => row.event.id),
+  };
+
+  /**
+   * Runs the work directly: no rollback, so unit tests assert on what a use case checks before
+   * writing. With `followEvents`, the events the work wrote are then handled at once, in this
+   * call, as the events worker would (the in-memory outbox drained synchronously).
+   */
+  uow: UnitOfWork = {
+    run: async (work) => {
+      const outer = this.written;
+      this.written = { events: [], deliveries: [] };
+      try {
+        const result = await work(this);
+        const { events } = this.written;
+        this.written = outer;
+        if (this.followers) for (const event of events) await processDomainEvent(this.followers.deps, this.followers.handlers, event.id);
+        return result;
+      } finally {
+        this.written = outer;
+      }
+    },
+  };
+
+  /** Hands every event written from now on to `handlers` right after its unit of work. */
+  followEvents(deps: DomainDeps, handlers: readonly EventHandler[]): void {
+    this.followers = { deps, handlers };
+  }
 
   private openLotsOf(memberId: number): OpenLot[] {
     return this.lotRows.filter((l) => l.memberId === memberId && l.remaining > 0).map(({ id, remaining, expiresAt }) => ({ id, remaining, expiresAt }));

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { type DomainError, isDomainError } from '../../src/domain/errors.js';
+import type { DomainEvent } from '../../src/domain/events.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../src/domain/members/registration.js';
 import { deleteMember, exportMemberData } from '../../src/domain/members/settings.js';
 import type { DomainDeps } from '../../src/domain/ports.js';
@@ -36,6 +37,20 @@ async function registerUpToBirthday(telegramId = USER, phone = '+79123456789') {
 }
 
 describe('registration', () => {
+  it('records the registrationCompleted event with the registration; a follower gets it once the unit of work is done', async () => {
+    const seen: DomainEvent[] = [];
+    store.followEvents(deps, [{ handle: async (event) => void seen.push(event) }]);
+    await registerUpToBirthday();
+    expect(seen).toEqual([]);
+    const { member } = await provideBirthday(deps, USER, null);
+    const event = { type: 'registrationCompleted', id: `registration:${member.id}`, memberId: member.id, startPayload: 'ref_ABC', at: clock.now() };
+    expect(seen).toEqual([event]);
+    expect(await store.domainEvents.findById(event.id)).toMatchObject({ event, status: 'PROCESSED', processedAt: clock.now() });
+    // Completing again is refused, so the event is never written twice.
+    expect((await rejection(provideBirthday(deps, USER, null))).code).toBe('MEMBER_NOT_ACTIVE');
+    expect(seen).toHaveLength(1);
+  });
+
   it('walks the steps and completes with the welcome bonus, keeping the deep-link payload', async () => {
     await registerUpToBirthday();
     const { member, welcomeBonus } = await provideBirthday(deps, USER, '05.09.1990');

@@ -103,7 +103,8 @@ export interface Completed {
 
 /**
  * The last step: the birthday (or `null` to skip) completes the registration. Activation and
- * the welcome bonus commit together, so a crash cannot leave an active member without it.
+ * the welcome bonus commit together, so a crash cannot leave an active member without it; so
+ * does the `registrationCompleted` event.
  */
 export async function provideBirthday(deps: DomainDeps, telegramId: number, text: string | null): Promise<Completed> {
   const now = deps.clock.now();
@@ -130,17 +131,17 @@ export async function provideBirthday(deps: DomainDeps, telegramId: number, text
         expiresAt: expiryFor(deps.program.points.expiry, now, deps.program.timezone),
       });
     }
-    const completed = await repos.members.findById(member.id);
-    return { member: completed as Member, welcomeBonus: points };
-  });
-  // The deep link the member came with (a friend's invite, a store's QR) and a complete profile
-  // count now (src/domain/tasks/subscriber.ts).
-  await deps.events?.publish({
-    type: 'registrationCompleted',
-    id: `registration:${completed.member.id}`,
-    memberId: completed.member.id,
-    startPayload: completed.member.startPayload,
-    at: now,
+    const completed = (await repos.members.findById(member.id)) as Member;
+    // The deep link the member came with (a friend's invite, a store's QR) and a complete profile
+    // count once the task engine follows this event (src/domain/tasks/subscriber.ts).
+    await repos.outbox.publish({
+      type: 'registrationCompleted',
+      id: `registration:${completed.id}`,
+      memberId: completed.id,
+      startPayload: completed.startPayload,
+      at: now,
+    });
+    return { member: completed, welcomeBonus: points };
   });
   return completed;
 }

@@ -73,6 +73,8 @@ export async function answerSurvey(deps: DomainDeps, input: { telegramId: number
     if (phase === 'closed') return { outcome: 'closed' };
     if (phase === 'open') {
       const answered = await repos.surveys.update(survey.id, { status: 'ANSWERED', score: input.score, group, answeredAt: now, reasons: [] });
+      // Tasks that ask for an answered survey follow this event (committed with the answer).
+      await repos.outbox.publish({ type: 'surveyAnswered', id: `survey:${survey.id}`, memberId: member.id, surveyCode: 'nps', score: input.score, at: now });
       return { outcome: 'answered', survey: answered, followUp: true };
     }
     if (survey.score === input.score) return { outcome: 'same', survey };
@@ -86,16 +88,6 @@ export async function answerSurvey(deps: DomainDeps, input: { telegramId: number
     });
     return { outcome: 'changed', survey: changed, followUp: regrouped };
   });
-  if (result.outcome === 'answered') {
-    await deps.events?.publish({
-      type: 'surveyAnswered',
-      id: `survey:${result.survey.id}`,
-      memberId: member.id,
-      surveyCode: 'nps',
-      score: input.score,
-      at: now,
-    });
-  }
   return result;
 }
 

@@ -3,7 +3,7 @@ import { maxPointsForBill, pointsForPurchase } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
 import { qualifyingTotal } from '../members/overview.js';
-import type { DomainDeps, Purchase, Repositories, Store } from '../ports.js';
+import type { DomainDeps, Purchase, Repositories } from '../ports.js';
 import type { TierLevel } from '../program.js';
 import { resolveTier, tierByCode } from '../tiers.js';
 import { localDate } from '../time.js';
@@ -69,7 +69,8 @@ async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Pro
  * A purchase at a till or recorded by staff: optionally paid partly with points (within the
  * program's cap), earning points on the part paid with money. Idempotent by key and by
  * store + receipt number; a replay that asks for something different is refused. Points,
- * purchase and tier change commit together; the customer is told after the commit.
+ * purchase, tier change, the customer's messages and the `purchaseRecorded` event commit
+ * together (outbox rows); nothing waits for the task engine.
  */
 export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInput): Promise<PurchaseResult> {
   assertMinorAmount(input.amountMinor, 'amountMinor');
@@ -87,9 +88,8 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
   if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
   const now = deps.clock.now();
 
-  let store: Store | null = null;
   const result = await deps.uow.run(async (repos) => {
-    store = await repos.stores.findById(input.storeId);
+    const store = await repos.stores.findById(input.storeId);
     if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
     const member = await repos.members.findById(input.memberId);
     if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
@@ -140,6 +140,29 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       await repos.purchases.setPointsEarned(purchase.id, pointsEarned);
     }
     const tier = await reevaluateTier(deps, repos, member.id);
+    // The receipt, a tier reached and the event the task engine follows commit with the purchase:
+    // a crash after the commit loses none of them, and their keys make a second write a no-op.
+    await repos.outbox.notify(
+      member.id,
+      { kind: 'purchaseRecorded', pointsEarned, pointsSpent: input.pointsToSpend, balance, storeName: store.name },
+      { dedupeKey: `purchase:${purchase.id}:receipt` },
+    );
+    if (tier.upgraded) {
+      await repos.outbox.notify(
+        member.id,
+        { kind: 'tierUpgraded', tierCode: tier.tier.code, discountPercent: tier.tier.discountPercent },
+        { dedupeKey: `purchase:${purchase.id}:tier` },
+      );
+    }
+    await repos.outbox.publish({
+      type: 'purchaseRecorded',
+      id: `purchase:${purchase.id}`,
+      memberId: member.id,
+      purchaseId: purchase.id,
+      storeId: input.storeId,
+      amountMinor: input.amountMinor,
+      at: now,
+    });
     return {
       purchase: { ...purchase, pointsEarned },
       pointsEarned,
@@ -158,25 +181,5 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
     return replayOf(deps, twin, hash);
   }
 
-  const storeName = (store as Store | null)?.name ?? '';
-  await deps.notifier.notify(input.memberId, {
-    kind: 'purchaseRecorded',
-    pointsEarned: result.pointsEarned,
-    pointsSpent: result.pointsSpent,
-    balance: result.balance,
-    storeName,
-  });
-  if (result.upgradedTo)
-    await deps.notifier.notify(input.memberId, { kind: 'tierUpgraded', tierCode: result.upgradedTo.code, discountPercent: result.upgradedTo.discountPercent });
-  // Tasks and referrals follow purchases (src/domain/tasks/subscriber.ts).
-  await deps.events?.publish({
-    type: 'purchaseRecorded',
-    id: `purchase:${result.purchase.id}`,
-    memberId: input.memberId,
-    purchaseId: result.purchase.id,
-    storeId: input.storeId,
-    amountMinor: input.amountMinor,
-    at: now,
-  });
   return result;
 }

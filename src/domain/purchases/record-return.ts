@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import { proportionalShare } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
-import type { DomainDeps, PurchaseReturn, Repositories, Store } from '../ports.js';
+import type { DomainDeps, PurchaseReturn, Repositories } from '../ports.js';
 import { reevaluateTier } from './record-purchase.js';
 import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
 
@@ -43,7 +43,6 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
   const hash = requestHash({ storeId: input.storeId, receiptNo, amountMinor: input.amountMinor });
   const now = deps.clock.now();
 
-  let store: Store | null = null;
   const result = await deps.uow.run(async (repos) => {
     // The lock serialises returns of one purchase, so two cashiers cannot return it twice.
     const purchase = await repos.purchases.lockByReceipt(input.storeId, receiptNo);
@@ -54,7 +53,7 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
       return { purchaseReturn: earlier, memberId: purchase.memberId, balance: await balanceAfterReturn(repos, earlier, purchase.memberId), replayed: true };
     }
     if (!purchase) throw new DomainError('PURCHASE_NOT_FOUND', { receiptNo });
-    store = await repos.stores.findById(purchase.storeId);
+    const store = await repos.stores.findById(purchase.storeId);
 
     const left = purchase.amountMinor - purchase.returnedMinor;
     const amount = input.amountMinor ?? left;
@@ -105,27 +104,30 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
     const purchaseReturn = await repos.purchases.finishReturn(draft.id, { pointsReversed: taken, shortfall: reverse - taken });
     await repos.purchases.addReturned(purchase.id, amount);
     await reevaluateTier(deps, repos, purchase.memberId);
+    // The customer's message and the event (tasks take back the progress the purchase gave)
+    // commit with the return.
+    await repos.outbox.notify(
+      purchase.memberId,
+      {
+        kind: 'returnRecorded',
+        pointsReversed: purchaseReturn.pointsReversed,
+        pointsRefunded: purchaseReturn.pointsRefunded,
+        balance,
+        storeName: store?.name ?? '',
+      },
+      { dedupeKey: `return:${purchaseReturn.id}:receipt` },
+    );
+    await repos.outbox.publish({
+      type: 'returnRecorded',
+      id: `return:${purchaseReturn.id}`,
+      memberId: purchase.memberId,
+      purchaseId: purchase.id,
+      returnId: purchaseReturn.id,
+      amountMinor: purchaseReturn.amountMinor,
+      at: now,
+    });
     return { purchaseReturn, memberId: purchase.memberId, balance, replayed: false };
   });
 
-  if (!result.replayed) {
-    await deps.notifier.notify(result.memberId, {
-      kind: 'returnRecorded',
-      pointsReversed: result.purchaseReturn.pointsReversed,
-      pointsRefunded: result.purchaseReturn.pointsRefunded,
-      balance: result.balance,
-      storeName: (store as Store | null)?.name ?? '',
-    });
-    // Tasks take back the progress the purchase gave (src/domain/tasks/subscriber.ts).
-    await deps.events?.publish({
-      type: 'returnRecorded',
-      id: `return:${result.purchaseReturn.id}`,
-      memberId: result.memberId,
-      purchaseId: result.purchaseReturn.purchaseId,
-      returnId: result.purchaseReturn.id,
-      amountMinor: result.purchaseReturn.amountMinor,
-      at: now,
-    });
-  }
   return result;
 }

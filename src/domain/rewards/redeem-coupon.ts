@@ -73,7 +73,8 @@ export async function getCouponForRedemption(deps: DomainDeps, input: { code: st
  * recording who, where and when; of any number of concurrent confirmations exactly one wins.
  * The others learn why not: ALREADY_REDEEMED (with when and where), COUPON_EXPIRED (the coupon
  * is marked EXPIRED on the way), COUPON_CANCELLED. With an idempotency key, the same operator
- * repeating the same request gets the first answer. The customer is told after the commit.
+ * repeating the same request gets the first answer. The customer's message is written with the
+ * redemption (outbox) and sent after the commit.
  */
 export async function redeemCoupon(deps: DomainDeps, input: { code: string; operator: CouponOperator; idempotencyKey?: string }): Promise<RedeemResult> {
   const found = await lookUp(deps, input);
@@ -86,21 +87,31 @@ export async function redeemCoupon(deps: DomainDeps, input: { code: string; oper
     // Concurrent confirmations queue on the row lock; each re-checks the condition after the
     // winner commits, finds the coupon REDEEMED and updates nothing.
     const won = await repos.coupons.markRedeemed(found.id, { at: now, storeId, actor, redeemKey });
-    if (won) await repos.audit.record({ actor, action: 'coupon.redeemed', subject: `coupon:${found.id}`, details: { storeId } });
-    return won;
+    if (!won) return false;
+    await repos.audit.record({ actor, action: 'coupon.redeemed', subject: `coupon:${found.id}`, details: { storeId } });
+    // The customer's message and the event commit with the redemption.
+    const redeemedNow = (await repos.coupons.findById(found.id)) ?? found;
+    await repos.outbox.notify(
+      found.memberId,
+      { kind: 'couponRedeemed', couponCode: found.code, title: found.reward.title, storeName: redeemedNow.redeemedStoreName },
+      { dedupeKey: `coupon-redeemed:${found.id}`, class: 'transactional' },
+    );
+    await repos.outbox.publish({
+      type: 'couponRedeemed',
+      id: `coupon-redeemed:${found.id}`,
+      memberId: found.memberId,
+      couponId: found.id,
+      rewardId: found.rewardId,
+      storeId,
+      at: now,
+    });
+    return true;
   });
   // Read after the commit: whoever won has committed by now, and every later state is final.
   const coupon = await deps.repos.coupons.findById(found.id);
   if (!coupon) throw new DomainError('COUPON_NOT_FOUND');
 
-  if (redeemed) {
-    await deps.notifier.notify(
-      coupon.memberId,
-      { kind: 'couponRedeemed', couponCode: coupon.code, title: coupon.reward.title, storeName: coupon.redeemedStoreName },
-      { dedupeKey: `coupon-redeemed:${coupon.id}`, class: 'transactional' },
-    );
-    return { ...present(coupon, now), replayed: false };
-  }
+  if (redeemed) return { ...present(coupon, now), replayed: false };
 
   switch (effectiveStatus(coupon, now)) {
     case 'REDEEMED':

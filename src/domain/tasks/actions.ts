@@ -36,18 +36,24 @@ export interface StoreVisitResult {
  * A visit by a store's QR deep link (`s_<store code>`): counted at most once per member, store
  * and local day. The event id is the same all day, so a retry after a crash still counts once.
  */
-export async function visitStore(deps: DomainDeps, member: Member, storeCode: string, options: { notify?: boolean } = {}): Promise<StoreVisitResult> {
+export async function visitStore(
+  deps: DomainDeps,
+  member: Member,
+  storeCode: string,
+  options: { notify?: boolean; at?: Date } = {},
+): Promise<StoreVisitResult> {
   if (member.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_ACTIVE');
   const store = await deps.repos.stores.findByCode(storeCode);
   if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
-  const now = deps.clock.now();
+  // `at`: when the visit happened (a registration event handed over later counts on its own day).
+  const now = options.at ?? deps.clock.now();
   const day = localDate(now, deps.program.timezone);
   const counted = await deps.repos.tasks.recordVisit(member.id, store.id, day, now);
   const outcome = await processTaskEvent(
     deps,
     member.id,
     { type: 'storeVisit', id: `visit:${member.id}:${store.id}:${day}`, at: now, storeId: store.id, storeCode: store.code },
-    options,
+    { notify: options.notify },
   );
   return { storeName: store.name, counted, outcome };
 }

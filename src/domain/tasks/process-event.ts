@@ -40,7 +40,14 @@ const nothing = (): TaskEventOutcome => ({ duplicate: false, updates: [], milest
 /** Attempts of the whole unit of work: processing is idempotent, so a deadlock victim just runs again. */
 const ATTEMPTS = 3;
 
-async function apply(deps: DomainDeps, repos: Repositories, memberId: number, event: TaskEvent, candidates: TaskDefinition[]): Promise<TaskEventOutcome> {
+async function apply(
+  deps: DomainDeps,
+  repos: Repositories,
+  memberId: number,
+  event: TaskEvent,
+  candidates: TaskDefinition[],
+  notify: boolean,
+): Promise<TaskEventOutcome> {
   const { timezone } = deps.program;
   const now = deps.clock.now();
   // Everything below reads and writes this member's task state under the member's row lock.
@@ -108,6 +115,9 @@ async function apply(deps: DomainDeps, repos: Repositories, memberId: number, ev
     }
     outcome.updates.push(update);
   }
+  // The messages commit with the progress: a crash after the commit cannot lose them, and a
+  // replayed event finds its records and writes none.
+  if (notify) await notifyCompletions(repos, memberId, outcome);
   return outcome;
 }
 
@@ -115,8 +125,8 @@ async function apply(deps: DomainDeps, repos: Repositories, memberId: number, ev
  * Applies one event to every task of the program that counts it, for one member, in one unit of
  * work: progress, the records that make the event count once, streaks, and rewards that are due
  * (ledger credits with idempotency keys, badges, gift coupons). Replaying the event, even
- * concurrently, changes nothing. With `notify`, the member is told about completions after
- * commit (off when the bot answers the member directly, e.g. a check-in).
+ * concurrently, changes nothing. With `notify`, the messages about completions are written to
+ * the outbox in the same unit of work (off when the bot answers the member directly, e.g. a check-in).
  */
 export async function processTaskEvent(deps: DomainDeps, memberId: number, event: TaskEvent, options: { notify?: boolean } = {}): Promise<TaskEventOutcome> {
   const candidates = deps.program.tasks.list.filter((task) => consumes(task, event));
@@ -124,20 +134,19 @@ export async function processTaskEvent(deps: DomainDeps, memberId: number, event
   let outcome: TaskEventOutcome | undefined;
   for (let attempt = 1; !outcome; attempt++) {
     try {
-      outcome = await deps.uow.run((repos) => apply(deps, repos, memberId, event, candidates));
+      outcome = await deps.uow.run((repos) => apply(deps, repos, memberId, event, candidates, options.notify !== false));
     } catch (error) {
       if (isDomainError(error) || attempt >= ATTEMPTS) throw error;
     }
   }
-  if (options.notify !== false) await notifyCompletions(deps, memberId, outcome);
   return outcome;
 }
 
-async function notifyCompletions(deps: DomainDeps, memberId: number, outcome: TaskEventOutcome): Promise<void> {
+async function notifyCompletions(repos: Repositories, memberId: number, outcome: TaskEventOutcome): Promise<void> {
   for (const update of outcome.updates) {
     if (!update.completed || (!update.reward && !update.claimable)) continue;
     const reward = update.reward;
-    await deps.notifier.notify(
+    await repos.outbox.notify(
       memberId,
       {
         kind: 'taskCompleted',

@@ -65,6 +65,12 @@ export async function convertReferral(
   const rules = deps.program.tasks.referrals;
   if (!rules.enabled || purchase.amountMinor < rules.minPurchaseMinor) return null;
   const pending = await deps.repos.referrals.findByFriend(friendId);
+  if (pending?.status === 'CONVERTED' && pending.purchaseId === purchase.purchaseId) {
+    // This purchase's event again (at-least-once delivery): the conversion committed before, the
+    // referrer's task step after it may not have (a crash between). Idempotent by its id.
+    if (pending.referrerRewarded) await countForReferrer(deps, pending, purchase.at);
+    return null;
+  }
   if (pending?.status !== 'PENDING') return null;
   const now = deps.clock.now();
 
@@ -94,8 +100,23 @@ export async function convertReferral(
         reason: 'referral',
         expiresAt,
       });
-    if (rules.friendPoints > 0) await credit(friendId, rules.friendPoints, 'friend');
-    if (referrerRewarded && rules.referrerPoints > 0) await credit(referral.referrerId, rules.referrerPoints, 'referrer');
+    // Each reward and its message commit together (the messages wait in the outbox).
+    if (rules.friendPoints > 0) {
+      await credit(friendId, rules.friendPoints, 'friend');
+      await repos.outbox.notify(
+        friendId,
+        { kind: 'referralRewarded', role: 'friend', points: rules.friendPoints },
+        { dedupeKey: `referral:${referral.id}:friend` },
+      );
+    }
+    if (referrerRewarded && rules.referrerPoints > 0) {
+      await credit(referral.referrerId, rules.referrerPoints, 'referrer');
+      await repos.outbox.notify(
+        referral.referrerId,
+        { kind: 'referralRewarded', role: 'referrer', points: rules.referrerPoints },
+        { dedupeKey: `referral:${referral.id}:referrer` },
+      );
+    }
     return {
       referral: { ...referral, status: 'CONVERTED', convertedAt: purchase.at, purchaseId: purchase.purchaseId, referrerRewarded },
       friendPoints: rules.friendPoints,
@@ -105,26 +126,13 @@ export async function convertReferral(
   });
   if (!conversion) return null;
 
-  const { referral } = conversion;
-  if (conversion.friendPoints > 0) {
-    await deps.notifier.notify(
-      friendId,
-      { kind: 'referralRewarded', role: 'friend', points: conversion.friendPoints },
-      { dedupeKey: `referral:${referral.id}:friend` },
-    );
-  }
-  if (referral.referrerRewarded) {
-    if (conversion.referrerPoints > 0) {
-      await deps.notifier.notify(
-        referral.referrerId,
-        { kind: 'referralRewarded', role: 'referrer', points: conversion.referrerPoints },
-        { dedupeKey: `referral:${referral.id}:referrer` },
-      );
-    }
-    // Friends who bought drive the referrer's `referrals` tasks (capped conversions do not).
-    await processTaskEvent(deps, referral.referrerId, { type: 'referralConverted', id: `referral:${referral.id}`, at: purchase.at });
-  }
+  if (conversion.referral.referrerRewarded) await countForReferrer(deps, conversion.referral, purchase.at);
   return conversion;
+}
+
+/** Friends who bought drive the referrer's `referrals` tasks (capped conversions do not). */
+function countForReferrer(deps: DomainDeps, referral: Referral, at: Date) {
+  return processTaskEvent(deps, referral.referrerId, { type: 'referralConverted', id: `referral:${referral.id}`, at });
 }
 
 export interface ReferralSummary {

@@ -1,17 +1,18 @@
 import { isDomainError } from '../errors.js';
-import type { DomainEvent, EventPublisher } from '../events.js';
+import type { DomainEvent, EventHandler } from '../events.js';
 import type { DomainDeps } from '../ports.js';
 import { STORE_VISIT_PREFIX, visitStore } from './actions.js';
 import { processTaskEvent } from './process-event.js';
 import { convertReferral, REFERRAL_PREFIX, registerReferral } from './referrals.js';
 
 /**
- * The task engine listening to the domain's events (wired in src/services.ts as `deps.events`):
- * each domain fact becomes task events, referral links and conversions. Everything here is
- * idempotent by the events' ids, so a fact published twice counts once.
+ * The task engine following the domain's events (handed over by the events worker,
+ * src/jobs/events.ts): each domain fact becomes task events, referral links and conversions.
+ * Everything here is idempotent by the events' ids (per-(member, task, event) records, the
+ * referral's status), so an event handed over twice counts once.
  */
-export function taskSubscriber(deps: DomainDeps): EventPublisher {
-  return { publish: (event) => handle(deps, event) };
+export function taskSubscriber(deps: DomainDeps): EventHandler {
+  return { handle: (event) => handle(deps, event) };
 }
 
 async function handle(deps: DomainDeps, event: DomainEvent): Promise<void> {
@@ -52,7 +53,7 @@ async function handle(deps: DomainDeps, event: DomainEvent): Promise<void> {
       // A store's QR opened before registering counts once the registration is done.
       if (payload.startsWith(STORE_VISIT_PREFIX)) {
         // An unknown or closed store is not the new member's problem: the link is just ignored.
-        await visitStore(deps, member, payload.slice(STORE_VISIT_PREFIX.length)).catch((error: unknown) => {
+        await visitStore(deps, member, payload.slice(STORE_VISIT_PREFIX.length), { at: event.at }).catch((error: unknown) => {
           if (!isDomainError(error)) throw error;
         });
       }
@@ -67,5 +68,7 @@ async function handle(deps: DomainDeps, event: DomainEvent): Promise<void> {
     case 'surveyAnswered':
       await processTaskEvent(deps, event.memberId, { type: 'surveyAnswered', id: event.id, at: event.at, survey: event.surveyCode });
       return;
+    case 'couponRedeemed':
+      return; // no task counts redemptions (yet)
   }
 }

@@ -1,0 +1,92 @@
+import type { DomainEvent } from '../domain/events.js';
+import type {
+  Delivery,
+  DeliveryRepository,
+  DomainEventRepository,
+  Notification,
+  NotificationClass,
+  Outbox,
+  OutboxWrites,
+  StoredEvent,
+} from '../domain/ports.js';
+import type { DomainEvent as DomainEventRow, Prisma } from '../generated/prisma/client.js';
+import type { Db } from './repositories.js';
+
+/** The row keeps the event's own fields in `payload`; `at` travels as an ISO string. */
+function toEvent(row: DomainEventRow): DomainEvent {
+  const payload = row.payload as Record<string, unknown>;
+  return { ...payload, id: row.id, type: row.type, at: new Date(String(payload.at)) } as DomainEvent;
+}
+
+const toStored = (row: DomainEventRow): StoredEvent => ({
+  event: toEvent(row),
+  status: row.status,
+  attempts: row.attempts,
+  createdAt: row.createdAt,
+  processedAt: row.processedAt,
+});
+
+/**
+ * The outbox of one unit of work: rows go into its transaction, and `written` collects them for
+ * the relay after the commit. Outside a unit of work (`written` absent) the rows are still
+ * written, and only the sweeps queue them.
+ */
+export class PrismaOutbox implements Outbox {
+  constructor(
+    private readonly db: Db,
+    private readonly deliveries: DeliveryRepository,
+    private readonly written?: OutboxWrites,
+  ) {}
+
+  async publish(event: DomainEvent): Promise<boolean> {
+    const { id, type, ...rest } = event;
+    // ON CONFLICT DO NOTHING: the id is the event's, so a replay writes nothing.
+    const { count } = await this.db.domainEvent.createMany({
+      data: [{ id, type, payload: rest as unknown as Prisma.InputJsonValue, createdAt: event.at }],
+      skipDuplicates: true,
+    });
+    if (count === 1) this.written?.events.push(event);
+    return count === 1;
+  }
+
+  async notify(memberId: number, notification: Notification, options: { dedupeKey: string; class?: NotificationClass }): Promise<void> {
+    const delivery: Delivery | null = await this.deliveries.create({
+      dedupeKey: options.dedupeKey,
+      memberId,
+      class: options.class ?? 'transactional',
+      notification,
+    });
+    if (delivery) this.written?.deliveries.push(delivery);
+  }
+}
+
+export class PrismaDomainEventRepository implements DomainEventRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string) {
+    const row = await this.db.domainEvent.findUnique({ where: { id } });
+    return row ? toStored(row) : null;
+  }
+
+  async markProcessed(id: string, at: Date) {
+    const { count } = await this.db.domainEvent.updateMany({ where: { id, status: 'PENDING' }, data: { status: 'PROCESSED', processedAt: at, error: null } });
+    return count === 1;
+  }
+
+  async recordFailure(id: string, error: string, maxAttempts: number) {
+    await this.db.$executeRaw`
+      UPDATE "DomainEvent" SET attempts = attempts + 1, error = ${error.slice(0, 2_000)},
+        status = CASE WHEN attempts + 1 >= ${maxAttempts} THEN 'FAILED'::"DomainEventStatus" ELSE status END
+      WHERE id = ${id} AND status = 'PENDING'`;
+  }
+
+  async pendingIds(before: Date | null, limit: number) {
+    const rows = await this.db.domainEvent.findMany({
+      where: { status: 'PENDING', ...(before ? { createdAt: { lt: before } } : {}) },
+      orderBy: { createdAt: 'asc' },
+      take: limit,
+      select: { id: true },
+    });
+    return rows.map((row) => row.id);
+  }
+}

@@ -1,0 +1,113 @@
+import { type Job, Queue, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { EventHandler } from '../domain/events.js';
+import { pendingDomainEvents, processDomainEvent } from '../domain/outbox.js';
+import type { DomainDeps, OutboxRelay, OutboxWrites } from '../domain/ports.js';
+import { taskSubscriber } from '../domain/tasks/subscriber.js';
+import type { RedisHandle } from '../redis.js';
+import { type DeliveryJobData, enqueueDelivery } from './delivery.js';
+
+/**
+ * The domain events' queue. Use cases write events to the DomainEvent outbox in their own
+ * transaction; after the commit the relay queues each by its id (best effort), the worker hands
+ * it to every handler and marks it processed, and the sweep (src/jobs/registry.ts) queues again
+ * what is still pending a minute later. The job id is the event's id, so queueing twice is a no-op.
+ */
+
+export const EVENTS_QUEUE = 'events';
+
+export interface EventJobData {
+  eventId: string;
+}
+
+/** Everyone who follows domain events. Each must be idempotent by event id. */
+export const eventHandlers = (domain: DomainDeps): EventHandler[] => [taskSubscriber(domain)];
+
+export function createEventsQueue(redis: RedisHandle, prefix: string): Queue<EventJobData> {
+  return new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis.connect('producer'), prefix });
+}
+
+// BullMQ ids may not contain ':' (event ids do: `purchase:42`); '|' never occurs in them.
+const eventJobId = (eventId: string) => `event|${eventId.replaceAll(':', '|')}`;
+
+const jobOptions = (eventId: string) => ({
+  jobId: eventJobId(eventId),
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1_000 },
+  // Gone once finished: the DomainEvent row is the record (status, attempts, error), and a
+  // removed job id lets the sweep queue a failed event again.
+  removeOnComplete: true,
+  removeOnFail: true,
+});
+
+export async function enqueueEvents(queue: Queue<EventJobData>, eventIds: readonly string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await queue.addBulk(eventIds.map((eventId) => ({ name: 'event', data: { eventId }, opts: jobOptions(eventId) })));
+}
+
+/**
+ * Events still pending after `olderThanMs` (null: all of them, at start-up after a crash) back
+ * into the queue; those still queued are deduped by job id.
+ */
+export async function sweepPendingEvents(
+  domain: Pick<DomainDeps, 'repos' | 'clock'>,
+  queue: Queue<EventJobData>,
+  olderThanMs: number | null,
+): Promise<{ requeued: number }> {
+  const ids = await pendingDomainEvents(domain, olderThanMs);
+  await enqueueEvents(queue, ids);
+  return { requeued: ids.length };
+}
+
+/**
+ * Queues what a unit of work committed to the outboxes. Never throws: a commit is never
+ * reported as failed because Redis was away (the rows stay PENDING and the sweeps queue them).
+ */
+export function queueRelay(queues: { deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<EventJobData> }, logger: Logger): OutboxRelay {
+  return {
+    async relay(writes: OutboxWrites) {
+      try {
+        await Promise.all([
+          ...writes.deliveries.map((delivery) => enqueueDelivery(queues.deliveryQueue, delivery)),
+          enqueueEvents(
+            queues.eventsQueue,
+            writes.events.map((event) => event.id),
+          ),
+        ]);
+      } catch (error) {
+        logger.warn({ err: error, events: writes.events.length, deliveries: writes.deliveries.length }, 'could not queue outbox rows; the sweeps will');
+      }
+    },
+  };
+}
+
+export interface EventsWorkerOptions {
+  /** Events in hand at once: each takes its member's lock, so a few are enough. */
+  concurrency?: number;
+  /** How long a job stays claimed without a heartbeat: a killed worker's jobs run again about this much later. */
+  lockDurationMs?: number;
+}
+
+export function startEventsWorker(
+  redis: RedisHandle,
+  prefix: string,
+  domain: DomainDeps,
+  handlers: readonly EventHandler[],
+  logger: Logger,
+  options: EventsWorkerOptions = {},
+): Worker<EventJobData> {
+  const log = logger.child({ component: 'events' });
+  const lockDuration = options.lockDurationMs ?? 15_000;
+  const worker = new Worker<EventJobData>(EVENTS_QUEUE, (job: Job<EventJobData>) => processDomainEvent(domain, handlers, job.data.eventId), {
+    connection: redis.connect('worker'),
+    prefix,
+    concurrency: options.concurrency ?? 4,
+    lockDuration,
+    // Handlers are idempotent: a job a dead worker held may simply run again.
+    stalledInterval: Math.max(1_000, Math.floor(lockDuration / 3)),
+    maxStalledCount: 3,
+  });
+  worker.on('failed', (job, error) => log.warn({ err: error, eventId: job?.data.eventId, attempt: job?.attemptsMade }, 'an event handler failed'));
+  worker.on('error', (error) => log.warn({ err: error }, 'events worker error'));
+  return worker;
+}
