@@ -71,6 +71,11 @@ const envShape = z.object({
       .regex(/^[A-Za-z0-9_:-]{1,64}$/)
       .default('loyalty'),
   ),
+  /**
+   * How often a worker process checks that the job schedules are still in Redis and, if Redis
+   * lost them, registers them again and re-queues pending work (it also checks on reconnect).
+   */
+  RECONCILE_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(30_000)),
   /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
   RUN_WORKERS: z.preprocess(
     (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),
