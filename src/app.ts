@@ -86,11 +86,17 @@ export async function startApp(config: Config, program: Program, options: AppOpt
     const http = createHttpServer({
       logger,
       readiness: {
-        database: () => db.ping(),
+        database: async () => {
+          await db.ping();
+          return 'ok';
+        },
         redis: async () => {
           if (probe.status === 'wait') await probe.connect();
           await probe.ping();
+          return 'ok';
         },
+        // Where the workers run, their schedules must be in Redis (the reconciler puts them back).
+        ...(config.RUN_WORKERS ? { schedules: async () => ((await queues.missingSchedules(domain.program)).length === 0 ? 'ok' : 'missing') } : {}),
       },
       ...(webhook ? { webhook: { bot, path: webhook.pathname, secretToken: config.WEBHOOK_SECRET as string } } : {}),
       // The API's per-key rate limit keeps its default (20 requests/s per key, see rate-limit.ts).

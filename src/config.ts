@@ -77,6 +77,11 @@ const envShape = z.object({
    */
   USER_UPDATES_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_000).default(20)),
   USER_UPDATES_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().min(0.01).max(10_000).default(1)),
+  /**
+   * How often a worker process checks that the job schedules are still in Redis and, if Redis
+   * lost them, registers them again and re-queues pending work (it also checks on reconnect).
+   */
+  RECONCILE_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(30_000)),
   /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
   RUN_WORKERS: z.preprocess(
     (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),

@@ -51,7 +51,15 @@ export async function startServices(config: Config, program: Program, options: {
     const repos = makeRepositories(db.prisma, clock);
     const i18n = await createI18n(config.DEFAULT_LOCALE);
     const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
-    const queues = createQueueRuntime({ redis, prefix: config.QUEUE_PREFIX, api, i18n, logger, ratePerSecond: config.DELIVERY_RATE_PER_SECOND });
+    const queues = createQueueRuntime({
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      api,
+      i18n,
+      logger,
+      ratePerSecond: config.DELIVERY_RATE_PER_SECOND,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+    });
     cleanup.push(() => queues.close());
     const domain: DomainDeps = {
       // What a transaction writes to the outboxes is queued after its commit; the events

@@ -2,6 +2,7 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
 import { type Api, Bot, type BotConfig } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { LOCALES } from '../domain/program.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
@@ -16,7 +17,9 @@ import { rewardsAdminFeature } from './features/rewards-admin.js';
 import { settingsFeature } from './features/settings.js';
 import { staffFeatures } from './features/staff.js';
 import { tasksFeature } from './features/tasks.js';
+import { detectLocale } from './i18n.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
+import { harmlessEdits, oddUpdates } from './odd-updates.js';
 import { Screens } from './screens.js';
 import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
 
@@ -53,6 +56,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   });
   // Messages that are not replies go through the delivery queue, which has its own limits.
   bot.api.config.use(autoRetry(REPLY_RETRY));
+  bot.api.config.use(harmlessEdits(deps.logger));
 
   // First, before any session or database work and before sequentialize: a flooder's excess is
   // dropped here, so it never waits on its chat's lock holding a runner slot others need.
@@ -60,6 +64,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // One update at a time per chat (per user outside chats): two taps of one user never race.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
   bot.use(contextMiddleware(deps));
+  bot.use(oddUpdates());
   bot.use(domainErrorReplies());
   // Staff and admin first: an invite or a staff command must never start a customer registration.
   const { staff, staffInput } = staffFeatures(deps);
@@ -89,14 +94,19 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(broadcastInput);
   bot.use(fallbackFeature(deps));
 
-  // The error boundary: the log gets the stack, the user a short apology in their language.
+  // The error boundary: the log gets the stack, the user a short apology in their language. An
+  // unreachable database is an outage, not a bug: a warning, and "try again in a minute".
   bot.catch(async ({ ctx, error }) => {
     const log = ctx.log ?? deps.logger.child({ updateId: ctx.update.update_id });
-    log.error({ err: error }, 'update failed');
-    const t = ctx.t ?? deps.i18n.t(deps.defaultLocale);
+    const unavailable = isDatabaseUnavailable(error);
+    if (unavailable) log.warn({ err: error }, 'database unavailable; asked the user to try again');
+    else log.error({ err: error }, 'update failed');
+    // Without the member (loading it may be what failed), the language their Telegram uses.
+    const t = ctx.t ?? deps.i18n.t(detectLocale(ctx.from?.language_code) ?? deps.defaultLocale);
+    const text = t(unavailable ? 'common.unavailable' : 'common.error');
     try {
-      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: t('common.error'), show_alert: true });
-      else if (ctx.chat) await ctx.reply(t('common.error'));
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text, show_alert: true });
+      else if (ctx.chat) await ctx.reply(text);
     } catch (replyError) {
       log.warn({ err: replyError }, 'could not apologise');
     }

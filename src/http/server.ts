@@ -8,8 +8,12 @@ import { type OpsOptions, opsPlugin } from './ops.js';
 
 export interface HttpDeps {
   logger: Logger;
-  /** Each check throws when its component is not ready. */
-  readiness: Record<string, () => Promise<void>>;
+  /**
+   * Each check resolves with 'ok' or a one-word state ('missing'), and throws when its component
+   * cannot be reached ('down'). Anything but 'ok' answers 503: 'not ready' when something is
+   * down, 'degraded' when all is reachable but not whole.
+   */
+  readiness: Record<string, () => Promise<string>>;
   webhook?: { bot: Bot<BotContext>; path: string; secretToken: string };
   /** The till/CRM API under /v1 (absent: not served). */
   api?: ApiOptions;
@@ -27,20 +31,23 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   const ops = deps.ops;
   if (ops) app.register((scope) => opsPlugin(scope, ops));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     const checks: Record<string, string> = {};
+    let down = false;
     await Promise.all(
       Object.entries(deps.readiness).map(async ([name, check]) => {
         try {
-          await check();
-          checks[name] = 'ok';
+          checks[name] = await check();
         } catch (error) {
-          checks[name] = (error as Error).message || 'failed';
+          // Driver messages name hosts and ports: they go to the log, not to anonymous callers.
+          request.log.warn({ err: error, check: name }, 'readiness check failed');
+          checks[name] = 'down';
+          down = true;
         }
       }),
     );
-    const ready = Object.values(checks).every((value) => value === 'ok');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    if (Object.values(checks).every((value) => value === 'ok')) return reply.code(200).send({ status: 'ready', checks });
+    return reply.code(503).send({ status: down ? 'not ready' : 'degraded', checks });
   });
 
   if (deps.webhook) {

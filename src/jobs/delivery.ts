@@ -110,9 +110,17 @@ export class QueuedNotifier implements Notifier {
   }
 }
 
-/** Queues outbox rows that never reached the queue (e.g. Redis was down when they were written). */
+/**
+ * How old a PENDING row must be before the sweep queues it. The notifier queues a row right
+ * after writing it, so a younger row is most likely being queued at this moment; queueing it
+ * twice would be harmless (the job id dedupes) but wasted. Short, so that what Redis lost is
+ * back in the queue within the sweep's minute plus this.
+ */
+export const SWEEP_GRACE_MS = 10_000;
+
+/** Queues outbox rows that never reached the queue (Redis was down when they were written, or lost them). */
 export async function sweepPendingDeliveries(repos: Repositories, queue: Queue<DeliveryJobData>, now: Date): Promise<{ requeued: number }> {
-  const stale = await repos.deliveries.pendingBefore(new Date(now.getTime() - 60_000), 1_000);
+  const stale = await repos.deliveries.pendingBefore(new Date(now.getTime() - SWEEP_GRACE_MS), 1_000);
   for (const delivery of stale) await enqueueDelivery(queue, delivery);
   return { requeued: stale.length };
 }

@@ -10,13 +10,14 @@ import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
 import type { BroadcastDispatch } from '../domain/broadcasts/types.js';
 import { nextAllowedTime } from '../domain/jobs/schedule-rules.js';
 import type { DomainDeps, Notification } from '../domain/ports.js';
-import type { Locale } from '../domain/program.js';
+import type { Locale, Program } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
 import { createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
 import { createEventsQueue, type EventJobData, eventHandlers, startEventsWorker, sweepPendingEvents } from './events.js';
+import { startReconciler } from './reconcile.js';
 import { JOBS } from './registry.js';
-import { createJobsQueue, registerSchedules, startJobsWorker } from './scheduler.js';
+import { createJobsQueue, missingSchedules, registerSchedules, startJobsWorker } from './scheduler.js';
 
 export interface QueueRuntime {
   deliveryQueue: Queue<DeliveryJobData>;
@@ -29,8 +30,13 @@ export interface QueueRuntime {
   broadcastDispatch: BroadcastDispatch;
   /** Every queue of the app, for the operator view and the dashboard. */
   all(): Queue[];
-  /** Starts the delivery, events and jobs workers in this process and registers the schedules. */
+  /**
+   * Starts the delivery, events and jobs workers in this process, registers the schedules, and
+   * keeps them registered (see reconcile.ts).
+   */
   startWorkers(domain: DomainDeps): Promise<void>;
+  /** The program's schedules that Redis does not hold (readiness). */
+  missingSchedules(program: Program): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -41,13 +47,16 @@ export interface QueueRuntimeOptions {
   i18n: I18n;
   logger: Logger;
   ratePerSecond: number;
+  /** How often the worker process checks that the schedules are still in Redis. */
+  reconcileIntervalMs: number;
 }
 
 /** The queues (producers) for any process, and the workers for the processes that run them. */
 export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
   const deliveryQueue = createDeliveryQueue(options.redis, options.prefix);
   const paidDeliveryQueue = createDeliveryQueue(options.redis, options.prefix, DELIVERY_PAID_QUEUE);
-  const jobsQueue = createJobsQueue(options.redis, options.prefix);
+  const jobsConnection = options.redis.connect('producer');
+  const jobsQueue = createJobsQueue(jobsConnection, options.prefix);
   const eventsQueue = createEventsQueue(options.redis, options.prefix);
   const broadcastDispatch = createBroadcastDispatch({
     deliveryQueue,
@@ -57,7 +66,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
     logger: options.logger,
   });
   const workers: Worker[] = [];
-  const stops: (() => void)[] = [];
+  const stops: (() => void | Promise<void>)[] = [];
   return {
     deliveryQueue,
     paidDeliveryQueue,
@@ -107,9 +116,16 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
       sweepPendingEvents(domain, eventsQueue, null).catch((error: unknown) => options.logger.warn({ err: error }, 'could not queue pending events'));
       // Broadcasts a crash interrupted: their windows back into the queue (job ids dedupe).
       runBroadcasts(domain).catch((error: unknown) => options.logger.warn({ err: error }, 'could not resume broadcasts'));
+      // A reconnect is when an emptied Redis is most likely; the timer catches the rest.
+      const reconciler = startReconciler(
+        { jobsQueue, deliveryQueue, eventsQueue, jobs: JOBS, domain, logger: options.logger },
+        { intervalMs: options.reconcileIntervalMs, connection: jobsConnection },
+      );
+      stops.push(reconciler.close);
     },
+    missingSchedules: (program) => missingSchedules(jobsQueue, JOBS, program),
     async close() {
-      for (const stop of stops) stop();
+      for (const stop of stops) await stop();
       // Workers first: they finish the job in hand, then the producers go.
       await Promise.all(workers.map((worker) => worker.close()));
       await Promise.all([deliveryQueue.close(), paidDeliveryQueue.close(), jobsQueue.close(), eventsQueue.close()]);

@@ -1,4 +1,5 @@
 import { type Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { trackJobRun } from '../domain/jobs/job-runs.js';
 import type { Program } from '../domain/program.js';
@@ -7,12 +8,23 @@ import type { JobContext, JobDefinition } from './registry.js';
 
 export const JOBS_QUEUE = 'jobs';
 
-export function createJobsQueue(redis: RedisHandle, prefix: string): Queue {
+/** The jobs queue on a producer connection of its own (the reconciler watches it reconnect). */
+export function createJobsQueue(connection: Redis, prefix: string): Queue {
   return new Queue(JOBS_QUEUE, {
-    connection: redis.connect('producer'),
+    connection,
     prefix,
     defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 30_000 }, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } },
   });
+}
+
+/** Each scheduled job's cron pattern by name (jobs the program switches off have none). */
+function wantedSchedules(jobs: readonly JobDefinition<never>[], program: Program): Map<string, string> {
+  const wanted = new Map<string, string>();
+  for (const job of jobs) {
+    const pattern = job.schedule(program);
+    if (pattern) wanted.set(job.name, pattern);
+  }
+  return wanted;
 }
 
 /**
@@ -21,17 +33,19 @@ export function createJobsQueue(redis: RedisHandle, prefix: string): Queue {
  * in Redis, whatever the number of instances. Schedules of jobs that no longer exist are removed.
  */
 export async function registerSchedules(queue: Queue, jobs: readonly JobDefinition<never>[], program: Program): Promise<void> {
-  const wanted = new Map<string, string>();
-  for (const job of jobs) {
-    const pattern = job.schedule(program);
-    if (pattern) wanted.set(job.name, pattern);
-  }
+  const wanted = wantedSchedules(jobs, program);
   for (const [name, pattern] of wanted) {
     await queue.upsertJobScheduler(name, { pattern, tz: program.timezone }, { name, data: {} });
   }
   for (const existing of await queue.getJobSchedulers()) {
     if (!wanted.has(existing.key)) await queue.removeJobScheduler(existing.key);
   }
+}
+
+/** Names of the schedules the program wants that Redis does not hold (all of them after Redis lost its data). */
+export async function missingSchedules(queue: Queue, jobs: readonly JobDefinition<never>[], program: Program): Promise<string[]> {
+  const present = new Set((await queue.getJobSchedulers()).map((scheduler) => scheduler.key));
+  return [...wantedSchedules(jobs, program).keys()].filter((name) => !present.has(name));
 }
 
 /** Runs a job now (operator command, tests), through the queue like a scheduled run. */

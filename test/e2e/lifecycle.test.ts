@@ -56,13 +56,13 @@ describe('restarts', () => {
 });
 
 describe('HTTP', () => {
-  it('reports health and readiness of the database and Redis', async () => {
+  it('reports health and readiness of the database, Redis and the job schedules', async () => {
     const app = await start();
     const health = await fetch(`${app.httpUrl}/healthz`);
     expect(health.status).toBe(200);
     const ready = await fetch(`${app.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok', schedules: 'ok' } });
   });
 
   it('serves the Telegram webhook only to requests carrying the secret token', async () => {

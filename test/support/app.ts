@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { afterAll } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -16,6 +16,8 @@ export interface TestAppOptions {
   program?: Program;
   clock?: Clock;
   env?: Record<string, string>;
+  /** Default: silent (TEST_LOG_LEVEL to see logs); tests about what is logged pass their own. */
+  logger?: Logger;
 }
 
 /** Queues of one test file live under their own Redis prefix. */
@@ -51,7 +53,7 @@ export async function startTestApp(options: TestAppOptions): Promise<App> {
     USER_UPDATES_PER_SECOND: '10000',
     ...options.env,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   return startApp(config, options.program ?? exampleProgram(), { logger, ...(options.clock ? { clock: options.clock } : {}) });
 }
 

@@ -104,9 +104,7 @@ export function accountFeature(deps: BotDeps, screens: Screens): Composer<BotCon
     // The page number is only a request: getHistory reads this member's own entries.
     const { text, keyboard } = await renderHistory(ctx, Number(ctx.match[1]));
     await ctx.answerCallbackQuery();
-    await ctx.editMessageText(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) }).catch((error: Error) => {
-      if (!/message is not modified/.test(error.message)) throw error;
-    });
+    await ctx.editMessageText(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) });
   });
 
   return composer;

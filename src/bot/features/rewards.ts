@@ -77,9 +77,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
       await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
       return;
     }
-    await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard }).catch((error: Error) => {
-      if (!/message is not modified/.test(error.message)) throw error;
-    });
+    await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard });
   }
 
   // --- the catalogue ---------------------------------------------------------------------------

@@ -32,9 +32,7 @@ export function settingsFeature(deps: BotDeps): Composer<BotContext> {
   }
 
   async function editTo(ctx: BotContext, text: string, keyboard?: InlineKeyboard) {
-    await ctx.editMessageText(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) }).catch((error: Error) => {
-      if (!/message is not modified/.test(error.message)) throw error;
-    });
+    await ctx.editMessageText(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) });
   }
 
   const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');

@@ -128,9 +128,7 @@ export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel
     ctx.t('tasks.friends', { joined: ctx.t('tasks.friends_joined', { count: joined }), bought: ctx.t('tasks.friends_bought', { count: bought }) });
 
   async function editTo(ctx: BotContext, text: string, keyboard: InlineKeyboard) {
-    await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard, link_preview_options: { is_disabled: true } }).catch((error: Error) => {
-      if (!/message is not modified/.test(error.message)) throw error;
-    });
+    await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard, link_preview_options: { is_disabled: true } });
   }
 
   const screen = async (ctx: BotContext) => render(ctx, await getTasksOverview(domain, ctx.from?.id as number));

@@ -65,14 +65,21 @@ function problemsByStatus(codes: ProblemCode[]): Record<string, JsonObject> {
     responses[String(status)] =
       status === 429
         ? problem(list, { 'Retry-After': { description: 'Seconds until the key may send again', schema: { type: 'integer', minimum: 1 } } })
-        : status === 401
-          ? problem(list, { 'WWW-Authenticate': { schema: { type: 'string' } } })
-          : problem(list);
+        : status === 503
+          ? problem(list, {
+              'Retry-After': {
+                description: 'Seconds after which a retry (with the same Idempotency-Key) may succeed',
+                schema: { type: 'integer', minimum: 1 },
+              },
+            })
+          : status === 401
+            ? problem(list, { 'WWW-Authenticate': { schema: { type: 'string' } } })
+            : problem(list);
   }
   return responses;
 }
 
-const common: ProblemCode[] = ['UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL'];
+const common: ProblemCode[] = ['UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL', 'SERVICE_UNAVAILABLE'];
 const bodyErrors: ProblemCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'];
 
 const idempotencyKeyParameter = {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from '../../db/errors.js';
 import { type ErrorCode, isDomainError } from '../../domain/errors.js';
 
 /**
@@ -20,7 +21,8 @@ export type TransportCode =
   | 'BAD_REQUEST'
   | 'ROUTE_NOT_FOUND'
   | 'RATE_LIMITED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  | 'SERVICE_UNAVAILABLE';
 
 export type ProblemCode = ErrorCode | TransportCode;
 
@@ -42,6 +44,7 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No such endpoint' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this API key' },
   INTERNAL: { status: 500, title: 'Internal server error' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable' },
   // Domain: input the domain refused
   AMOUNT_INVALID: { status: 400, title: 'The amount must be a positive whole number of minor units', field: 'amountMinor' },
   RECEIPT_INVALID: { status: 400, title: 'The receipt number is not valid', field: 'receiptNo' },
@@ -158,9 +161,20 @@ function render(code: ProblemCode, extra: { detail?: string | undefined; errors?
   return body;
 }
 
+/** How long a client should wait before retrying while the database is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
+
 /** Any error as a problem; null when it is unexpected (a 500 the caller must log). */
 export function toProblem(error: unknown): RenderedProblem | null {
   if (error instanceof ApiProblem) return { body: render(error.code, error.options), headers: error.options.headers ?? {} };
+  // An outage, not a bug: the request may be sent again later (with its Idempotency-Key, it is
+  // replayed if it did commit before the connection went).
+  if (isDatabaseUnavailable(error)) {
+    return {
+      body: render('SERVICE_UNAVAILABLE', { detail: 'The database cannot be reached right now; retry the request later with the same Idempotency-Key.' }),
+      headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+    };
+  }
   if (isDomainError(error)) {
     const { field: namedField, ...details } = error.details;
     const kind = PROBLEMS[error.code];
@@ -190,7 +204,10 @@ export function sendProblem(reply: FastifyReply, problem: RenderedProblem): Fast
 /** The API's error handler: expected errors become problems, anything else a logged 500. */
 export function problemErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error);
-  if (problem) return sendProblem(reply, problem);
+  if (problem) {
+    if (problem.body.status === 503) request.log.warn({ err: error, route: request.routeOptions.url }, 'database unavailable; answered 503');
+    return sendProblem(reply, problem);
+  }
   // The stack goes to the log, never to the client. Only the route template is logged: URLs
   // and bodies may carry card codes or phone numbers.
   request.log.error({ err: error, route: request.routeOptions.url, method: request.method }, 'unexpected error in API request');
