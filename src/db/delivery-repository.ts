@@ -46,9 +46,20 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
     return updated.count === 1;
   }
 
-  async countAttempt(id: number) {
-    // updateMany: no read-back of the row (a third less work per message on the hot path).
-    await this.db.delivery.updateMany({ where: { id }, data: { attempts: { increment: 1 } } });
+  async claim(id: number, now: Date, until: Date) {
+    // One conditional update: of two jobs for one row (a sweep re-queued it while a worker had it
+    // in hand, e.g. after Redis lost its data), only one gets to send.
+    const claimed = await this.db.delivery.updateMany({
+      where: { id, status: 'PENDING', OR: [{ claimedUntil: null }, { claimedUntil: { lt: now } }] },
+      data: { attempts: { increment: 1 }, claimedUntil: until },
+    });
+    if (claimed.count === 1) return { claimed: true as const };
+    const row = await this.db.delivery.findUnique({ where: { id }, select: { status: true, claimedUntil: true } });
+    return { claimed: false as const, heldUntil: row?.status === 'PENDING' ? row.claimedUntil : null };
+  }
+
+  async release(id: number) {
+    await this.db.delivery.updateMany({ where: { id, status: 'PENDING' }, data: { claimedUntil: null } });
   }
 
   async pendingBefore(before: Date, limit: number) {

@@ -353,7 +353,14 @@ export interface DeliveryRepository {
   findById(id: number): Promise<Delivery | null>;
   /** Moves a PENDING delivery to its final status; false when it was no longer pending. */
   finish(id: number, status: Exclude<DeliveryStatus, 'PENDING'>, error?: string | null): Promise<boolean>;
-  countAttempt(id: number): Promise<void>;
+  /**
+   * Counts an attempt and holds the PENDING delivery for one sender until `until` (wall-clock
+   * instants: a lease between workers, not a rule). Not claimed: `heldUntil` is when another
+   * sender's hold ends, or null when the delivery is no longer pending. Finishing ends the hold;
+   * `release` ends it without finishing.
+   */
+  claim(id: number, now: Date, until: Date): Promise<{ claimed: true } | { claimed: false; heldUntil: Date | null }>;
+  release(id: number): Promise<void>;
   /**
    * Deliveries still pending that were created before `before` (lost on the way to the queue?).
    * Broadcast deliveries are left out: their broadcast queues them (the paid ones on another queue).

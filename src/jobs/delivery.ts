@@ -8,6 +8,7 @@ import { NO_OFFER_REASON } from '../domain/broadcasts/offer.js';
 import type { BroadcastContent, BroadcastMessage } from '../domain/broadcasts/types.js';
 import type { Clock } from '../domain/clock.js';
 import { decideDelivery } from '../domain/delivery/decide.js';
+import type { Member } from '../domain/members/member.js';
 import type { ChatRecipient, Delivery, Notification, NotificationClass, Notifier, NotifyOptions, Repositories } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
@@ -172,6 +173,13 @@ export function limiterFor(rate: number): { max: number; duration: number } {
 const CHAT_GATE_MS = 1_100;
 /** The longest a job in hand waits for its send slot; beyond that it waits in the delayed set. */
 const MAX_SLOT_WAIT_MS = 1_000;
+/**
+ * How long a worker holds a delivery it is about to send (a slot wait of at most a second, and
+ * the call). A worker that dies holding one lets it go when this runs out: its job is retried by
+ * BullMQ's stalled-job check, or the row is re-queued by the sweep.
+ */
+const CLAIM_MS = 30_000;
+const CLAIM_RECHECK_MS = 2_000;
 
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData> {
   const chatGate = deps.redis.connect('producer');
@@ -231,7 +239,35 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       await job.moveToDelayed(Math.ceil(chatGateOpensAt), token);
       throw new DelayedError();
     }
-    await deps.repos.deliveries.countAttempt(delivery.id);
+    // Held for this job until sent or let go: another job for the same row sends nothing.
+    const now = Date.now();
+    const claim = await deps.repos.deliveries.claim(delivery.id, new Date(now), new Date(now + CLAIM_MS));
+    if (!claim.claimed) {
+      if (!claim.heldUntil) return 'done elsewhere';
+      // Another job has it in hand: look again soon (it is usually sent within a second), or
+      // when the hold ends (a worker that died). Completing this job instead would leave its id
+      // taken, and a later re-queue of the row would be a no-op.
+      await job.moveToDelayed(Math.min(claim.heldUntil.getTime() + 100, now + CLAIM_RECHECK_MS), token);
+      throw new DelayedError();
+    }
+    try {
+      return await send(job, token, delivery, member, decision.chatId, chatGateKey);
+    } catch (error) {
+      // Not sent (delayed, paused or failed for now): the next job for it may take it at once.
+      await deps.repos.deliveries.release(delivery.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** From a claimed delivery to Telegram; returns the final status, or throws to be retried. */
+  async function send(
+    job: Job<DeliveryJobData>,
+    token: string | undefined,
+    delivery: Delivery,
+    member: Member | null,
+    chatId: number,
+    chatGateKey: string,
+  ): Promise<string> {
     let broadcast: BroadcastContent | null = null;
     let withoutOffer = false;
     if (delivery.notification.kind === 'broadcast') {
@@ -273,10 +309,10 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     }
     try {
       if (broadcast) {
-        await sendBroadcastMessage(deps.api, decision.chatId, broadcast, { paid: deps.paidBroadcast === true });
+        await sendBroadcastMessage(deps.api, chatId, broadcast, { paid: deps.paidBroadcast === true });
       } else {
         const message = deps.render(delivery.chat?.locale ?? (member as NonNullable<typeof member>).locale, delivery.notification);
-        await deps.api.sendMessage(decision.chatId, message.text, {
+        await deps.api.sendMessage(chatId, message.text, {
           parse_mode: 'HTML',
           link_preview_options: { is_disabled: true },
           ...(message.replyMarkup ? { reply_markup: message.replyMarkup } : {}),
