@@ -107,7 +107,7 @@ describe('a broadcast survives a crash', () => {
 
     // Start-up resumes: the window back into the queue (those still queued are deduped by job id), then onwards.
     await start();
-    await fake.waitFor(() => perChat(FIRST_CHAT, recipients).size === recipients, { timeoutMs: 90_000, what: 'all 10,000 delivered' });
+    await fake.waitFor(() => perChat(FIRST_CHAT, recipients).size === recipients, { timeoutMs: 150_000, what: 'all 10,000 delivered' });
     const counts = perChat(FIRST_CHAT, recipients);
     const twice = [...counts.entries()].filter(([, n]) => n !== 1);
     expect(twice).toEqual([]);
@@ -117,7 +117,7 @@ describe('a broadcast survives a crash', () => {
       return current.status === 'DONE' ? current : null;
     });
     expect(done).toMatchObject({ sent: recipients, failed: 0, blocked: 0, skipped: 0 });
-  }, 180_000);
+  }, 240_000);
 
   it('when the queue itself is lost (Redis emptied), the delivery list in the database is the truth', async () => {
     const recipients = 1_000;
