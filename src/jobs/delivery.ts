@@ -68,13 +68,20 @@ export interface DeliveryJobData {
 }
 
 /**
- * Rows per chunk job. About half a second of sending at the queue's rate, 10 to 50: a chunk
- * holds a worker slot while it is sent, and a transactional message waits at most for a slot to
- * free up. 50 rows make a broadcast's database work (4 statements per chunk) and its queue work
- * (a few Redis calls per chunk) small beside the one Redis call per message of the rate.
+ * Rows per chunk job: a quarter of a second of sending at the queue's rate, 5 to 50. The rows a
+ * worker holds (chunks in hand, see `startDeliveryWorker`) are what a cancel or a stop cannot
+ * take back any more, so they stay within about half a second of sending; and a transactional
+ * message waits at most for a chunk to finish. 50 rows make a broadcast's database work (3
+ * statements per chunk) and its queue work (a few Redis calls per chunk) small beside the one
+ * Redis call per message of the rate.
  */
 export function chunkSizeFor(ratePerSecond: number): number {
-  return Math.max(10, Math.min(50, Math.round(ratePerSecond / 2)));
+  return Math.max(5, Math.min(50, Math.round(ratePerSecond / 4)));
+}
+
+/** Chunk jobs in hand at once: about half a second of messages at the rate, at least 2 (a free slot for a transactional job soon), at most 25. */
+export function chunkConcurrencyFor(ratePerSecond: number): number {
+  return Math.max(2, Math.min(25, Math.floor((ratePerSecond * 0.5) / chunkSizeFor(ratePerSecond))));
 }
 
 export function createDeliveryQueue(redis: RedisHandle, prefix: string, name: string = DELIVERY_QUEUE): Queue<DeliveryJobData> {
@@ -231,7 +238,7 @@ export interface DeliveryWorkerDeps {
   queueName?: string;
   /** Send with `allow_paid_broadcast` (the paid broadcast queue). */
   paidBroadcast?: boolean;
-  /** Jobs in hand at once; default min(50, rate). */
+  /** Chunk jobs in hand at once; default chunkConcurrencyFor(rate). */
   concurrency?: number;
   /** The message of a broadcast (for its deliveries); null when there is no such broadcast. */
   broadcastMessage?: (broadcastId: number) => Promise<BroadcastMessage | null>;
@@ -317,10 +324,9 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
   const worker: Worker<DeliveryJobData> = new Worker<DeliveryJobData>(queueName, async (job: Job<DeliveryJobData>, token?: string) => deliver(job, token), {
     connection: deps.redis.connect('worker'),
     prefix: deps.prefix,
-    // Chunks in hand at once: about two seconds of messages at the rate (each chunk's sends take
-    // their slots as they come), at least a few, so that a transactional job finds a free worker
-    // slot soon, and at most 25 (250 sends in flight reach several thousand per second).
-    concurrency: deps.concurrency ?? Math.max(4, Math.min(25, Math.ceil((2 * deps.ratePerSecond) / 50))),
+    // Each chunk in hand sends SEND_POOL at a time: 25 chunks (250 sends in flight) reach
+    // several thousand per second where there is no rate.
+    concurrency: deps.concurrency ?? chunkConcurrencyFor(deps.ratePerSecond),
     limiter: limiterFor(deps.ratePerSecond),
   });
 
