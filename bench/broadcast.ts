@@ -108,7 +108,7 @@ async function startBenchApp(db: TestDatabase, fake: FakeBotApi, prefix: string,
       ADMIN_TELEGRAM_IDS: String(ADMIN),
       DELIVERY_RATE_PER_SECOND: String(scenario.paid ? 25 : scenario.rate),
     }),
-    programFor(scenario.paid, scenario.rate),
+    programFor(scenario.paid, scenario.paid ? scenario.rate : 1000),
     { logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }) },
   );
 }

@@ -15,13 +15,13 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
+import { expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
 import { chunkSizeFor, createDeliveryQueue, QueuedNotifier } from '../src/jobs/delivery.js';
 import { startRedis } from '../src/redis.js';
 import { removeQueueKeys } from '../test/support/app.js';
-import { TEST_REDIS_URL } from '../test/support/env.js';
-import { expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
 import { createTestDatabase } from '../test/support/db.js';
 import { domainHarness } from '../test/support/domain.js';
+import { TEST_REDIS_URL } from '../test/support/env.js';
 import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, ratio } from './lib.js';
 

@@ -122,7 +122,12 @@ const chunksOf = (ids: readonly number[], chunkSize: number) => [...new Set(ids.
  * range, so a range cut by the caller's page is whole all the same (and queueing it again from
  * the next page is deduped by its job id).
  */
-export async function enqueueBroadcastDeliveries(queue: Queue<DeliveryJobData>, broadcastId: number, deliveryIds: readonly number[], chunkSize: number): Promise<void> {
+export async function enqueueBroadcastDeliveries(
+  queue: Queue<DeliveryJobData>,
+  broadcastId: number,
+  deliveryIds: readonly number[],
+  chunkSize: number,
+): Promise<void> {
   await queue.addBulk(
     chunksOf(deliveryIds, chunkSize).map((chunk) => ({
       name: 'deliver',
@@ -174,7 +179,11 @@ export class QueuedNotifier implements Notifier {
     );
     const batchKeys = [...new Set(created.map((row) => row.batchKey).filter((key): key is string => key !== null))];
     // One class per call in practice (a job's notices); the most urgent one is the chunk's priority.
-    const notificationClass = notices.some((n) => n.class === 'transactional') ? 'transactional' : notices.some((n) => n.class === 'reminder') ? 'reminder' : 'broadcast';
+    const notificationClass = notices.some((n) => n.class === 'transactional')
+      ? 'transactional'
+      : notices.some((n) => n.class === 'reminder')
+        ? 'reminder'
+        : 'broadcast';
     try {
       await enqueueBatches(this.queue, batchKeys, notificationClass);
     } catch (error) {
@@ -370,7 +379,9 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       sends = await sendChunk(sending, claimedAt + SEND_WITHIN_MS);
     } catch (error) {
       // Not expected (sendChunk catches per row), but never keep rows held by a job that failed.
-      await deps.repos.deliveries.settle([...settled, ...sending.map((item) => ({ id: item.row.delivery.id, status: 'PENDING' as const }))]).catch(() => undefined);
+      await deps.repos.deliveries
+        .settle([...settled, ...sending.map((item) => ({ id: item.row.delivery.id, status: 'PENDING' as const }))])
+        .catch(() => undefined);
       throw error;
     }
     await deps.repos.deliveries.settle([...settled, ...sends.outcomes]);
@@ -412,13 +423,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     return result;
   }
 
-  async function sendOne(
-    row: DeliveryToSend,
-    chatId: number,
-    sendBy: number,
-    result: ChunkSends,
-    later: (id: number, at: number) => void,
-  ): Promise<void> {
+  async function sendOne(row: DeliveryToSend, chatId: number, sendBy: number, result: ChunkSends, later: (id: number, at: number) => void): Promise<void> {
     const { delivery, member } = row;
     let broadcast: BroadcastContent | null = null;
     let withoutOffer = false;
