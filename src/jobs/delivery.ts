@@ -8,7 +8,6 @@ import { NO_OFFER_REASON } from '../domain/broadcasts/offer.js';
 import type { BroadcastContent, BroadcastMessage } from '../domain/broadcasts/types.js';
 import type { Clock } from '../domain/clock.js';
 import { decideDelivery } from '../domain/delivery/decide.js';
-import type { Member } from '../domain/members/member.js';
 import type {
   ChatRecipient,
   Delivery,
