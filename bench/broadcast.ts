@@ -3,8 +3,9 @@
 //
 //   (a) limited:   the fake enforces Telegram's 30 messages/s (and 1/s per chat), the app runs
 //                  at its default 25/s: achieved rate / configured and / Telegram's limit, 429s.
-//   (b) unlimited: the fake has no limits, the app is set to 1000/s (the configuration's
-//                  maximum): the engine's own messages/s.
+//   (b) unlimited: the fake has no limits, the app runs with no rate at all
+//                  (DELIVERY_RATE_PER_SECOND=0: the GCRA paces nothing, the per-chat gate stays):
+//                  the engine's own messages/s.
 //   (c) paid:      the program enables paid broadcasts at 1000/s (allow_paid_broadcast, their
 //                  own queue), the fake enforces 1000/s: achieved / limit, 429s.
 //   (d) restart:   BENCH_BROADCAST_RESTART (10,000) recipients at 1000/s; the app is stopped
@@ -107,7 +108,7 @@ async function startBenchApp(db: TestDatabase, fake: FakeBotApi, prefix: string,
       ADMIN_TELEGRAM_IDS: String(ADMIN),
       DELIVERY_RATE_PER_SECOND: String(scenario.paid ? 25 : scenario.rate),
     }),
-    programFor(scenario.paid, scenario.rate),
+    programFor(scenario.paid, scenario.paid ? scenario.rate : 1000),
     { logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }) },
   );
 }
@@ -226,7 +227,7 @@ export async function broadcast(): Promise<BenchResult> {
     const seedS = (Date.now() - seedStarted) / 1000;
     const scenarios: Scenario[] = [
       { label: '(a) limited', rate: 25, limit: 30, paid: false },
-      { label: '(b) unlimited', rate: 1000, limit: null, paid: false },
+      { label: '(b) unlimited', rate: 0, limit: null, paid: false },
       { label: '(c) paid', rate: 1000, limit: 1000, paid: true },
     ];
     const rows: Row[] = [];
@@ -249,11 +250,11 @@ export async function broadcast(): Promise<BenchResult> {
       ],
       rows.map((row) => [
         row.scenario.label,
-        String(row.scenario.rate),
+        row.scenario.rate === 0 ? 'none' : String(row.scenario.rate),
         row.scenario.limit === null ? 'none' : String(row.scenario.limit),
         fixed(row.perSecond),
         String(row.peakPerSecond),
-        ratio(row.perSecond, row.scenario.rate),
+        row.scenario.rate === 0 ? '-' : ratio(row.perSecond, row.scenario.rate),
         row.scenario.limit === null ? '-' : ratio(row.perSecond, row.scenario.limit),
         String(row.tooManyRequests),
         fixed(row.resolveAndQueueS),

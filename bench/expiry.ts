@@ -8,12 +8,20 @@
 //
 // The seed keeps the ledger invariants (one EARN entry per lot, running balances), so the
 // invariant check after the run sees only what the expiry did: any violation fails the benchmark.
-// The harness notifier only collects notifications in memory (no outbox, no queue).
+// The notifier is the production one (QueuedNotifier): each batch's notices are written to the
+// Delivery outbox and queued on a real BullMQ queue in Redis (a prefix of its own, removed after),
+// as the jobs process does; no delivery worker runs (sending is the delivery benchmarks' part).
 
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import pino from 'pino';
 import { expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
+import { chunkSizeFor, createDeliveryQueue, QueuedNotifier } from '../src/jobs/delivery.js';
+import { startRedis } from '../src/redis.js';
+import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase } from '../test/support/db.js';
 import { domainHarness } from '../test/support/domain.js';
+import { TEST_REDIS_URL } from '../test/support/env.js';
 import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, ratio } from './lib.js';
 
@@ -53,8 +61,14 @@ export async function expiry(): Promise<BenchResult> {
   const config = readConfig();
   const members = config.lots / config.lotsPerMember;
   const db = await createTestDatabase({ poolSize: 4 });
+  const prefix = `bench-expiry-${randomBytes(4).toString('hex')}`;
+  const logger = pino({ level: 'silent' });
+  const redis = await startRedis(TEST_REDIS_URL, logger);
+  const queue = createDeliveryQueue(redis, prefix);
   try {
     const harness = await domainHarness(db);
+    // The production notifier at the default rate's chunk size: the outbox and the queue.
+    harness.deps.notifier = new QueuedNotifier(harness.deps.repos, queue, logger, chunkSizeFor(25));
     const now = sqlTimestamp(harness.clock.now());
     const sql = (text: string, ...params: unknown[]) => db.prisma.$executeRawUnsafe(text, ...params);
 
@@ -117,8 +131,10 @@ export async function expiry(): Promise<BenchResult> {
     const { result: run, peakRss } = await withPeakRss<PointsExpiryRun>(() => expirePoints(harness.deps, { batchSize: config.batchSize }));
     const expiryS = seconds(expiryStarted);
     const rssAfter = process.memoryUsage();
-    const notifications = harness.notifications.length;
-    harness.notifications.length = 0;
+    const [outbox] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "Delivery" WHERE kind = 'pointsExpired'`);
+    const notifications = outbox?.n ?? 0;
+    const counts0 = await queue.getJobCounts('prioritized', 'waiting', 'delayed');
+    const queuedJobs = Object.values(counts0).reduce((sum, n) => sum + n, 0);
 
     // Fresh statistics first: the checks' plans go badly wrong on the pre-expiry estimates (no
     // debit entries then), e.g. 13 s instead of 0.02 s for one check at 100,000 lots.
@@ -153,7 +169,7 @@ export async function expiry(): Promise<BenchResult> {
       table,
       '',
       `"vs UPDATE" is seconds relative to the plain UPDATE (higher is slower). expirePoints took ${run.points} points, ` +
-        `${notifications} notifications collected, complete: ${run.complete}`,
+        `${notifications} outbox rows written and ${queuedJobs} chunk jobs queued (real notifier), complete: ${run.complete}`,
       `process RSS before ${mib(rssBefore.rss)}, peak during expiry ${mib(peakRss)}, after ${mib(rssAfter.rss)} (heap used ${mib(rssAfter.heapUsed)})`,
       `ledger invariant violations: ${violations.length}; due lots left with points: ${left?.n ?? '?'} (checked in ${fixed(checkS, 1)} s)`,
     ].join('\n');
@@ -178,6 +194,9 @@ export async function expiry(): Promise<BenchResult> {
       },
     };
   } finally {
+    await queue.close();
+    await redis.stop();
+    await removeQueueKeys(prefix);
     await db.drop();
   }
 }

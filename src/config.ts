@@ -61,8 +61,12 @@ const envShape = z.object({
   HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
   PROGRAM_FILE: z.preprocess(emptyToUndefined, z.string().default('./programs/example.yaml')),
   PRETTY_LOGS: booleanFlag,
-  /** Messages per second for the whole bot (Telegram allows about 30 for bulk sends). */
-  DELIVERY_RATE_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1000).default(25)),
+  /**
+   * Messages per second for the whole bot (Telegram allows about 30 for bulk sends). 0: no limit
+   * at all, for a Bot API that enforces none (a self-hosted one in tests, the engine benchmark);
+   * never against Telegram's.
+   */
+  DELIVERY_RATE_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(1000).default(25)),
   /** Key prefix of the BullMQ queues in Redis: one per deployment sharing a Redis. */
   QUEUE_PREFIX: z.preprocess(
     emptyToUndefined,

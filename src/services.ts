@@ -57,7 +57,8 @@ export async function startServices(config: Config, program: Program, options: {
       api,
       i18n,
       logger,
-      ratePerSecond: config.DELIVERY_RATE_PER_SECOND,
+      ratePerSecond: config.DELIVERY_RATE_PER_SECOND === 0 ? Number.POSITIVE_INFINITY : config.DELIVERY_RATE_PER_SECOND,
+      paidRatePerSecond: program.broadcasts.paidRatePerSecond,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     });
     cleanup.push(() => queues.close());
@@ -68,7 +69,7 @@ export async function startServices(config: Config, program: Program, options: {
       repos,
       program,
       clock,
-      notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
+      notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger, queues.chunkSize),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
       broadcastDispatch: queues.broadcastDispatch,
     };

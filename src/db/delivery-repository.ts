@@ -1,8 +1,53 @@
 import type { Clock } from '../domain/clock.js';
-import type { ChatRecipient, Delivery, DeliveryRepository, DeliveryStatus, Notification, NotificationClass } from '../domain/ports.js';
+import type {
+  ChatRecipient,
+  Delivery,
+  DeliveryOutcome,
+  DeliveryRepository,
+  DeliverySelector,
+  DeliveryStatus,
+  DeliveryToSend,
+  NewDelivery,
+  Notification,
+  NotificationClass,
+} from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
-import type { Delivery as DeliveryRow } from '../generated/prisma/client.js';
-import type { Db } from './repositories.js';
+import { type Delivery as DeliveryRow, type Member as MemberRow, Prisma } from '../generated/prisma/client.js';
+import { type Db, toMember } from './repositories.js';
+import { ts } from './sql.js';
+
+/** The member's columns in `pendingFor`'s join, prefixed `m_` so they cannot clash with the delivery's. */
+const MEMBER_COLUMNS = [
+  'id',
+  'telegramId',
+  'code',
+  'status',
+  'registrationStep',
+  'startPayload',
+  'locale',
+  'phone',
+  'name',
+  'birthday',
+  'consentVersion',
+  'consentAt',
+  'notificationsEnabled',
+  'reachable',
+  'balance',
+  'tier',
+  'cardFileId',
+  'registeredAt',
+  'deletedAt',
+  'createdAt',
+  'updatedAt',
+] as const;
+const memberSelect = Prisma.raw(MEMBER_COLUMNS.map((column) => `m."${column}" AS "m_${column}"`).join(', '));
+
+function selectorClause(selector: DeliverySelector): Prisma.Sql {
+  if ('id' in selector) return Prisma.sql`d.id = ${selector.id}`;
+  // The index on (broadcastId, status, id) answers the range.
+  if ('broadcastId' in selector) return Prisma.sql`d."broadcastId" = ${selector.broadcastId} AND d.id BETWEEN ${selector.fromId} AND ${selector.toId}`;
+  return Prisma.sql`d."batchKey" = ${selector.batchKey}`;
+}
 
 const toDelivery = (row: DeliveryRow): Delivery => ({
   id: row.id,
@@ -14,6 +59,7 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   status: row.status,
   attempts: row.attempts,
   createdAt: row.createdAt,
+  batchKey: row.batchKey,
 });
 
 export class PrismaDeliveryRepository implements DeliveryRepository {
@@ -31,6 +77,64 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
       ON CONFLICT ("dedupeKey") DO NOTHING RETURNING id`;
     const id = rows[0]?.id;
     return id === undefined ? null : this.findById(id);
+  }
+
+  async createMany(values: readonly (NewDelivery & { batchKey?: string | null })[]) {
+    if (values.length === 0) return [];
+    // One statement for the whole batch: the columns as arrays, unnested into rows. A key used
+    // before is skipped (ON CONFLICT DO NOTHING), so a rerun of a job writes nothing new.
+    return this.db.$queryRaw<{ id: number; batchKey: string | null }[]>`
+      INSERT INTO "Delivery" ("dedupeKey", "memberId", "chatId", "locale", "kind", "class", "payload", "batchKey", "createdAt", "updatedAt")
+      SELECT v.key, v.member, v.chat, v.locale, v.payload->>'kind', v.class, v.payload, v.batch, ${ts(this.clock.now())}, now()
+      FROM unnest(
+        ${values.map((v) => v.dedupeKey)}::text[], ${values.map((v) => v.memberId)}::int[],
+        ${values.map((v) => (v.chat ? String(v.chat.chatId) : null))}::bigint[], ${values.map((v) => v.chat?.locale ?? null)}::text[],
+        ${values.map((v) => v.class)}::text[], ${values.map((v) => JSON.stringify(v.notification))}::jsonb[],
+        ${values.map((v) => v.batchKey ?? null)}::text[]
+      ) AS v(key, member, chat, locale, class, payload, batch)
+      ON CONFLICT ("dedupeKey") DO NOTHING
+      RETURNING id, "batchKey"`;
+  }
+
+  async pendingFor(selector: DeliverySelector): Promise<DeliveryToSend[]> {
+    // One query: the rows and their members (a chat's row has none).
+    const rows = await this.db.$queryRaw<(DeliveryRow & Record<string, unknown>)[]>`
+      SELECT d.*, ${memberSelect}
+      FROM "Delivery" d LEFT JOIN "Member" m ON m.id = d."memberId"
+      WHERE ${selectorClause(selector)} AND d.status = 'PENDING'
+      ORDER BY d.id`;
+    return rows.map((row) => {
+      let member = null;
+      if (row.m_id !== null && row.m_id !== undefined) {
+        const memberRow = Object.fromEntries(MEMBER_COLUMNS.map((column) => [column, row[`m_${column}`]])) as unknown as MemberRow;
+        member = toMember(memberRow);
+      }
+      return { delivery: toDelivery(row), member };
+    });
+  }
+
+  async claimMany(ids: readonly number[], now: Date, until: Date) {
+    if (ids.length === 0) return [];
+    // As `claim`, for a whole chunk in one statement.
+    const rows = await this.db.$queryRaw<{ id: number }[]>`
+      UPDATE "Delivery" SET attempts = attempts + 1, "claimedUntil" = ${ts(until)}
+      WHERE id = ANY(${[...ids]}::int[]) AND status = 'PENDING' AND ("claimedUntil" IS NULL OR "claimedUntil" < ${ts(now)})
+      RETURNING id`;
+    return rows.map((row) => row.id);
+  }
+
+  async settle(outcomes: readonly DeliveryOutcome[]) {
+    if (outcomes.length === 0) return;
+    // One statement for a chunk's results; only PENDING rows change (a row another job settled stays as it is).
+    await this.db.$executeRaw`
+      UPDATE "Delivery" d
+      SET status = v.status::"DeliveryStatus",
+          error = CASE WHEN v.status = 'PENDING' THEN d.error ELSE v.error END,
+          "sentAt" = CASE WHEN v.status = 'SENT' THEN ${ts(this.clock.now())} ELSE d."sentAt" END,
+          "claimedUntil" = NULL, "updatedAt" = now()
+      FROM unnest(${outcomes.map((o) => o.id)}::int[], ${outcomes.map((o) => o.status)}::text[], ${outcomes.map((o) => o.error ?? null)}::text[])
+        AS v(id, status, error)
+      WHERE d.id = v.id AND d.status = 'PENDING'`;
   }
 
   async findById(id: number) {

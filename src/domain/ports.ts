@@ -315,8 +315,23 @@ export interface ChatRecipient {
   locale: Locale;
 }
 
+/** One member's message among many handed over at once (see Notifier.notifyMany). */
+export interface MemberNotice {
+  memberId: number;
+  notification: Notification;
+  dedupeKey: string;
+  class: NotificationClass;
+}
+
 export interface Notifier {
   notify(memberId: number, notification: Notification, options?: NotifyOptions): Promise<void>;
+  /**
+   * Many members' messages in as few round trips as the transport allows (the jobs that notify
+   * thousands of members at once): written together, queued together. The same dedupe rules as
+   * `notify`; returns how many were new. Optional so that test doubles may leave it out (callers
+   * fall back to `notify`, see notifyAll).
+   */
+  notifyMany?(notices: readonly MemberNotice[]): Promise<number>;
   /**
    * The same queue to a chat that need not belong to a member (staff alerts): sent whatever the
    * hour, never marks a member unreachable. Optional so that test doubles may leave it out.
@@ -338,6 +353,37 @@ export interface Delivery {
   status: DeliveryStatus;
   attempts: number;
   createdAt: Date;
+  /** Rows written together by `createMany` share it: one queue job sends them (null: sent alone). */
+  batchKey?: string | null;
+}
+
+/** A new outbox row. */
+export interface NewDelivery {
+  dedupeKey: string;
+  memberId: number | null;
+  /** Instead of a member: a chat (memberId null). */
+  chat?: ChatRecipient | null;
+  class: NotificationClass;
+  notification: Notification;
+}
+
+/**
+ * The rows one delivery job sends: one row, a range of ids of one broadcast (its rows are all
+ * written at its start, so a range never gains rows later), or the rows of one bulk batch.
+ */
+export type DeliverySelector = { id: number } | { broadcastId: number; fromId: number; toId: number } | { batchKey: string };
+
+/** A PENDING delivery with its member (null for a chat's), as a sender needs it. */
+export interface DeliveryToSend {
+  delivery: Delivery;
+  member: Member | null;
+}
+
+/** How a delivery ended (`status`) or, with status PENDING, that it goes back to waiting unclaimed. */
+export interface DeliveryOutcome {
+  id: number;
+  status: DeliveryStatus;
+  error?: string | null;
 }
 
 export interface DeliveryRepository {
@@ -361,6 +407,20 @@ export interface DeliveryRepository {
    */
   claim(id: number, now: Date, until: Date): Promise<{ claimed: true } | { claimed: false; heldUntil: Date | null }>;
   release(id: number): Promise<void>;
+  /**
+   * Writes many rows in one statement; rows whose dedupe key was used before are not written.
+   * `batchKey` (optional, per row) groups rows for one queue job. Returns the rows written.
+   */
+  createMany(values: readonly (NewDelivery & { batchKey?: string | null })[]): Promise<{ id: number; batchKey: string | null }[]>;
+  /** The PENDING rows a job is to send, with their members, in id order (one query). */
+  pendingFor(selector: DeliverySelector): Promise<DeliveryToSend[]>;
+  /** `claim` for many rows in one statement: returns the ids claimed (the others are held elsewhere or no longer pending). */
+  claimMany(ids: readonly number[], now: Date, until: Date): Promise<number[]>;
+  /**
+   * Settles a job's rows in one statement: each still PENDING row gets its outcome (SENT rows
+   * their send time), and every row's hold ends. An outcome of PENDING only ends the hold.
+   */
+  settle(outcomes: readonly DeliveryOutcome[]): Promise<void>;
   /**
    * Deliveries still pending that were created before `before` (lost on the way to the queue?).
    * Broadcast deliveries are left out: their broadcast queues them (the paid ones on another queue).

@@ -16,6 +16,9 @@ import { type DeliveryJobData, enqueueBroadcastDeliveries, removeDeliveries } fr
 export interface BroadcastDispatchOptions {
   deliveryQueue: Queue<DeliveryJobData>;
   paidQueue: Queue<DeliveryJobData>;
+  /** Rows per chunk job on each queue (chunkSizeFor its rate). */
+  chunkSize: number;
+  paidChunkSize: number;
   api: Api;
   i18n: I18n;
   logger: Logger;
@@ -23,11 +26,12 @@ export interface BroadcastDispatchOptions {
 
 export function createBroadcastDispatch(options: BroadcastDispatchOptions): BroadcastDispatch {
   const queueOf = (broadcast: { paid: boolean }) => (broadcast.paid ? options.paidQueue : options.deliveryQueue);
+  const chunkOf = (broadcast: { paid: boolean }) => (broadcast.paid ? options.paidChunkSize : options.chunkSize);
   const log = options.logger.child({ component: 'broadcasts' });
   return {
-    enqueue: (broadcast, deliveryIds) => enqueueBroadcastDeliveries(queueOf(broadcast), broadcast.id, deliveryIds),
+    enqueue: (broadcast, deliveryIds) => enqueueBroadcastDeliveries(queueOf(broadcast), broadcast.id, deliveryIds, chunkOf(broadcast)),
     async withdraw(broadcast, deliveryIds) {
-      const removed = await removeDeliveries(queueOf(broadcast), deliveryIds);
+      const removed = await removeDeliveries(queueOf(broadcast), broadcast.id, deliveryIds, chunkOf(broadcast));
       log.info({ broadcastId: broadcast.id, cancelled: deliveryIds.length, removed }, 'cancelled broadcast withdrawn from the queue');
     },
     async report(broadcast, counts) {

@@ -8,8 +8,19 @@ import { NO_OFFER_REASON } from '../domain/broadcasts/offer.js';
 import type { BroadcastContent, BroadcastMessage } from '../domain/broadcasts/types.js';
 import type { Clock } from '../domain/clock.js';
 import { decideDelivery } from '../domain/delivery/decide.js';
-import type { Member } from '../domain/members/member.js';
-import type { ChatRecipient, Delivery, Notification, NotificationClass, Notifier, NotifyOptions, Repositories } from '../domain/ports.js';
+import type {
+  ChatRecipient,
+  Delivery,
+  DeliveryOutcome,
+  DeliverySelector,
+  DeliveryToSend,
+  MemberNotice,
+  Notification,
+  NotificationClass,
+  Notifier,
+  NotifyOptions,
+  Repositories,
+} from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import { SendRateLimiter } from './send-rate.js';
@@ -17,10 +28,17 @@ import { SendRateLimiter } from './send-rate.js';
 /**
  * The one outbound queue for messages that are not direct replies. A message is first written
  * to the Delivery outbox (unique dedupe key: a second request for the same message is a no-op),
- * then queued by its id. The worker honours the global rate (a GCRA in Redis, shared by all
- * workers of the queue, taken right before each call: ./send-rate.ts), one message per second per
- * chat, 429 `retry_after` (pauses the whole queue), and 403 (the member is marked unreachable; no
- * retry).
+ * then queued. A job carries one delivery (transactional messages) or a chunk of them (a range
+ * of a broadcast's rows, or a batch of bulk notices): the worker reads the chunk's rows with their
+ * members in one query, claims them in one statement, sends them concurrently, each under the
+ * global rate (a GCRA in Redis, shared by all workers of the queue, taken right before each call:
+ * ./send-rate.ts) and one message per second per chat, and settles them in one statement. A 429
+ * `retry_after` pauses the whole queue; 403 marks the member unreachable (no retry); 400 is final.
+ *
+ * A chunk job completes only when none of its rows is PENDING any more: what it could not send
+ * now (a 429, a closed chat gate, quiet hours, a row another job holds) it tries again later, as
+ * the same job. So a chunk's job id, once completed, never stands for rows that still wait, and
+ * queueing a chunk again (the sweep, a broadcast's pump) is a no-op while its job lives.
  */
 
 export const DELIVERY_QUEUE = 'delivery';
@@ -37,9 +55,32 @@ export const DELIVERY_PAID_QUEUE = 'delivery-paid';
 const PRIORITY: Record<NotificationClass, number> = { transactional: 1, reminder: 5, broadcast: 10 };
 
 export interface DeliveryJobData {
-  deliveryId: number;
-  /** Set for a broadcast's delivery: its progress is followed as the deliveries finish. */
+  /** One delivery (a transactional message, or a row the sweep found). */
+  deliveryId?: number;
+  /** Set for a broadcast's chunk: its progress is followed as the chunks finish. */
   broadcastId?: number;
+  /** With `broadcastId`: the chunk is the broadcast's PENDING rows with ids in [fromId, toId]. */
+  fromId?: number;
+  toId?: number;
+  /** The chunk is the PENDING rows of one bulk batch (DeliveryRepository.createMany). */
+  batchKey?: string;
+}
+
+/**
+ * Rows per chunk job: a quarter of a second of sending at the queue's rate, 5 to 50. The rows a
+ * worker holds (chunks in hand, see `startDeliveryWorker`) are what a cancel or a stop cannot
+ * take back any more, so they stay within about half a second of sending; and a transactional
+ * message waits at most for a chunk to finish. 50 rows make a broadcast's database work (3
+ * statements per chunk) and its queue work (a few Redis calls per chunk) small beside the one
+ * Redis call per message of the rate.
+ */
+export function chunkSizeFor(ratePerSecond: number): number {
+  return Math.max(5, Math.min(50, Math.round(ratePerSecond / 4)));
+}
+
+/** Chunk jobs in hand at once: about half a second of messages at the rate, at least 2 (a free slot for a transactional job soon), at most 25. */
+export function chunkConcurrencyFor(ratePerSecond: number): number {
+  return Math.max(2, Math.min(25, Math.floor((ratePerSecond * 0.5) / chunkSizeFor(ratePerSecond))));
 }
 
 export function createDeliveryQueue(redis: RedisHandle, prefix: string, name: string = DELIVERY_QUEUE): Queue<DeliveryJobData> {
@@ -47,10 +88,13 @@ export function createDeliveryQueue(redis: RedisHandle, prefix: string, name: st
 }
 
 const deliveryJobId = (deliveryId: number) => `delivery-${deliveryId}`;
+/** A broadcast's chunks are fixed ranges of ids: the same rows always make the same job id. */
+const broadcastChunkJobId = (broadcastId: number, chunk: number) => `broadcast-${broadcastId}-${chunk}`;
+const batchJobId = (batchKey: string) => `batch-${batchKey}`;
 
-const jobOptions = (deliveryId: number, notificationClass: NotificationClass) => ({
-  // The job id doubles as a dedupe: re-enqueueing a delivery already queued is a no-op.
-  jobId: deliveryJobId(deliveryId),
+const jobOptions = (jobId: string, notificationClass: NotificationClass) => ({
+  // The job id doubles as a dedupe: re-enqueueing a delivery (or a chunk) already queued is a no-op.
+  jobId,
   priority: PRIORITY[notificationClass],
   attempts: 8,
   backoff: { type: 'exponential', delay: 2_000 },
@@ -59,23 +103,43 @@ const jobOptions = (deliveryId: number, notificationClass: NotificationClass) =>
 });
 
 export function enqueueDelivery(queue: Queue<DeliveryJobData>, delivery: Delivery) {
-  return queue.add('deliver', { deliveryId: delivery.id }, jobOptions(delivery.id, delivery.class));
+  if (delivery.batchKey) return enqueueBatches(queue, [delivery.batchKey], delivery.class);
+  return queue.add('deliver', { deliveryId: delivery.id }, jobOptions(deliveryJobId(delivery.id), delivery.class));
 }
 
-/** Queues a broadcast's deliveries in one round trip (addBulk), at the broadcast priority. */
-export async function enqueueBroadcastDeliveries(queue: Queue<DeliveryJobData>, broadcastId: number, deliveryIds: readonly number[]): Promise<void> {
-  await queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId, broadcastId }, opts: jobOptions(deliveryId, 'broadcast') })));
+/** Queues the jobs of bulk batches in one round trip (addBulk). */
+export function enqueueBatches(queue: Queue<DeliveryJobData>, batchKeys: readonly string[], notificationClass: NotificationClass) {
+  return queue.addBulk(batchKeys.map((batchKey) => ({ name: 'deliver', data: { batchKey }, opts: jobOptions(batchJobId(batchKey), notificationClass) })));
 }
 
-/** Takes deliveries out of the queue (a cancelled broadcast); jobs a worker holds stay (the worker drops them). */
-export async function removeDeliveries(queue: Queue<DeliveryJobData>, deliveryIds: readonly number[]): Promise<number> {
-  let removed = 0;
-  const chunk = 500;
-  for (let i = 0; i < deliveryIds.length; i += chunk) {
-    const results = await Promise.all(deliveryIds.slice(i, i + chunk).map((id) => queue.remove(deliveryJobId(id)).catch(() => 0)));
-    removed += results.reduce((sum: number, result) => sum + result, 0);
-  }
-  return removed;
+/** The chunks (fixed id ranges of `chunkSize`) that the ids fall in. */
+const chunksOf = (ids: readonly number[], chunkSize: number) => [...new Set(ids.map((id) => Math.floor(id / chunkSize)))];
+
+/**
+ * Queues a broadcast's deliveries in one round trip (addBulk), one job per range of `chunkSize`
+ * ids, at the broadcast priority. A range job sends every PENDING row of the broadcast in its
+ * range, so a range cut by the caller's page is whole all the same (and queueing it again from
+ * the next page is deduped by its job id).
+ */
+export async function enqueueBroadcastDeliveries(
+  queue: Queue<DeliveryJobData>,
+  broadcastId: number,
+  deliveryIds: readonly number[],
+  chunkSize: number,
+): Promise<void> {
+  await queue.addBulk(
+    chunksOf(deliveryIds, chunkSize).map((chunk) => ({
+      name: 'deliver',
+      data: { broadcastId, fromId: chunk * chunkSize, toId: (chunk + 1) * chunkSize - 1 },
+      opts: jobOptions(broadcastChunkJobId(broadcastId, chunk), 'broadcast'),
+    })),
+  );
+}
+
+/** Takes a broadcast's chunks out of the queue (it was cancelled); jobs a worker holds stay (their rows are no longer PENDING: nothing is sent). */
+export async function removeDeliveries(queue: Queue<DeliveryJobData>, broadcastId: number, deliveryIds: readonly number[], chunkSize: number): Promise<number> {
+  const results = await Promise.all(chunksOf(deliveryIds, chunkSize).map((chunk) => queue.remove(broadcastChunkJobId(broadcastId, chunk)).catch(() => 0)));
+  return results.reduce((sum: number, result) => sum + result, 0);
 }
 
 export class QueuedNotifier implements Notifier {
@@ -83,6 +147,8 @@ export class QueuedNotifier implements Notifier {
     private readonly repos: Repositories,
     private readonly queue: Queue<DeliveryJobData>,
     private readonly logger: Logger,
+    /** Rows per job of `notifyMany` (chunkSizeFor the queue's rate). */
+    private readonly chunkSize = 50,
   ) {}
 
   notify(memberId: number, notification: Notification, options: NotifyOptions = {}): Promise<void> {
@@ -92,6 +158,38 @@ export class QueuedNotifier implements Notifier {
   /** A message to a chat that is not a member's (staff alerts), in `recipient.locale`. */
   notifyChat(recipient: ChatRecipient, notification: Notification, options: NotifyOptions = {}): Promise<void> {
     return this.queueOne({ memberId: null, chat: recipient }, notification, options);
+  }
+
+  /**
+   * One INSERT for all the notices (keys used before are skipped), one addBulk for their jobs:
+   * each chunk of `chunkSize` notices shares a batch key, which is its job's id.
+   */
+  async notifyMany(notices: readonly MemberNotice[]): Promise<number> {
+    if (notices.length === 0) return 0;
+    const prefix = randomUUID();
+    const created = await this.repos.deliveries.createMany(
+      notices.map((notice, index) => ({
+        dedupeKey: notice.dedupeKey,
+        memberId: notice.memberId,
+        class: notice.class,
+        notification: notice.notification,
+        batchKey: `${prefix}-${Math.floor(index / this.chunkSize)}`,
+      })),
+    );
+    const batchKeys = [...new Set(created.map((row) => row.batchKey).filter((key): key is string => key !== null))];
+    // One class per call in practice (a job's notices); the most urgent one is the chunk's priority.
+    const notificationClass = notices.some((n) => n.class === 'transactional')
+      ? 'transactional'
+      : notices.some((n) => n.class === 'reminder')
+        ? 'reminder'
+        : 'broadcast';
+    try {
+      await enqueueBatches(this.queue, batchKeys, notificationClass);
+    } catch (error) {
+      // The outbox rows stay PENDING; the delivery sweep queues them once Redis is back.
+      this.logger.warn({ err: error, rows: created.length }, 'could not queue bulk notices; the sweep will retry');
+    }
+    return created.length;
   }
 
   private async queueOne(to: { memberId: number | null; chat?: ChatRecipient }, notification: Notification, options: NotifyOptions): Promise<void> {
@@ -122,7 +220,14 @@ export const SWEEP_GRACE_MS = 10_000;
 /** Queues outbox rows that never reached the queue (Redis was down when they were written, or lost them). */
 export async function sweepPendingDeliveries(repos: Repositories, queue: Queue<DeliveryJobData>, now: Date): Promise<{ requeued: number }> {
   const stale = await repos.deliveries.pendingBefore(new Date(now.getTime() - SWEEP_GRACE_MS), 1_000);
-  for (const delivery of stale) await enqueueDelivery(queue, delivery);
+  // A row of a bulk batch goes back as its batch's job (the same id: a no-op while that job
+  // lives, e.g. waiting out quiet hours), a row alone as its own job.
+  const batches = new Map<string, NotificationClass>();
+  for (const delivery of stale) {
+    if (delivery.batchKey) batches.set(delivery.batchKey, delivery.class);
+    else await enqueueDelivery(queue, delivery);
+  }
+  for (const [batchKey, notificationClass] of batches) await enqueueBatches(queue, [batchKey], notificationClass);
   return { requeued: stale.length };
 }
 
@@ -141,7 +246,7 @@ export interface DeliveryWorkerDeps {
   queueName?: string;
   /** Send with `allow_paid_broadcast` (the paid broadcast queue). */
   paidBroadcast?: boolean;
-  /** Jobs in hand at once; default min(50, rate). */
+  /** Chunk jobs in hand at once; default chunkConcurrencyFor(rate). */
   concurrency?: number;
   /** The message of a broadcast (for its deliveries); null when there is no such broadcast. */
   broadcastMessage?: (broadcastId: number) => Promise<BroadcastMessage | null>;
@@ -162,152 +267,193 @@ export interface DeliveryWorkerDeps {
  * cannot express 1000/s closely (it tops out near 940/s). It stays for two reasons: BullMQ's
  * `worker.rateLimit` (our 429 pause) only takes effect on a queue with a limiter, and a ceiling
  * keeps jobs that end without a send (drops, chat-gate and pause deferrals) from spinning
- * through Redis as fast as they can. At twice the rate it never binds while messages flow.
+ * through Redis as fast as they can. At twice the rate it never binds while messages flow (a
+ * chunk job is one start for up to 50 messages).
  */
 export function limiterFor(rate: number): { max: number; duration: number } {
   const duration = 100;
+  // No rate (a self-hosted Bot API, the engine benchmark): a limiter only for `rateLimit`.
+  if (!Number.isFinite(rate)) return { max: 10_000, duration };
   return { max: Math.ceil((2 * rate * duration) / 1_000), duration };
 }
 
 /** A chat gets at most one message per this many ms (Telegram: about one per second, plus a margin for jitter). */
 const CHAT_GATE_MS = 1_100;
-/** The longest a job in hand waits for its send slot; beyond that it waits in the delayed set. */
+/** The longest a send waits for its slot once reserved (beyond that it asks again, see `slotFor`). */
 const MAX_SLOT_WAIT_MS = 1_000;
 /**
- * How long a worker holds a delivery it is about to send (a slot wait of at most a second, and
- * the call). A worker that dies holding one lets it go when this runs out: its job is retried by
- * BullMQ's stalled-job check, or the row is re-queued by the sweep.
+ * How long a worker holds the deliveries it is about to send: the chunk's sends (SEND_WITHIN_MS)
+ * and the settling after them. A worker that dies holding them lets them go when this runs out:
+ * its job is retried by BullMQ's stalled-job check, or the rows are re-queued by the sweep or the
+ * broadcast's pump.
  */
 const CLAIM_MS = 30_000;
+/** A chunk's rows not sent by then (slots taken by others) go back, and the job tries again later. */
+const SEND_WITHIN_MS = 15_000;
 const CLAIM_RECHECK_MS = 2_000;
+/** Sends of one chunk in flight at once: enough to keep a chunk's share of the rate (each send is a round trip to Telegram). */
+const SEND_POOL = 10;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function selectorOf(data: DeliveryJobData): DeliverySelector {
+  if (data.batchKey !== undefined) return { batchKey: data.batchKey };
+  if (data.broadcastId !== undefined && data.fromId !== undefined && data.toId !== undefined) {
+    return { broadcastId: data.broadcastId, fromId: data.fromId, toId: data.toId };
+  }
+  if (data.deliveryId !== undefined) return { id: data.deliveryId };
+  throw new Error(`a delivery job without deliveries: ${JSON.stringify(data)}`);
+}
+
+/** What sending a chunk came to, beside each row's outcome. */
+interface ChunkSends {
+  outcomes: DeliveryOutcome[];
+  /** Members whose chat answered 403. */
+  blockedMembers: number[];
+  /** A 429 asked to pause this long (ms): the rest of the chunk waits for it. */
+  pauseMs: number | null;
+  /** A row failed for now (network, 5xx): the job is retried with backoff. */
+  error: unknown;
+  /** The earliest time a row left for later (gate, slots, a pause) may be tried again; Infinity: none. */
+  retryAt: number;
+}
 
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData> {
-  const chatGate = deps.redis.connect('producer');
+  const redis = deps.redis.connect('producer');
   const log = deps.logger.child({ component: 'delivery' });
   const queueName = deps.queueName ?? DELIVERY_QUEUE;
   const pauseKey = `${deps.prefix}:${queueName}-paused-until`;
   // One rate budget per queue, shared by its workers in every process.
-  const sendRate = new SendRateLimiter(chatGate, `${deps.prefix}:${queueName}:gcra`, deps.ratePerSecond, { maxWaitMs: MAX_SLOT_WAIT_MS });
-  // When a 429 in this process paused the queue: jobs already waiting for their slot here see
-  // it without asking Redis (those in other processes hold at most a second of slots).
+  const sendRate = new SendRateLimiter(redis, `${deps.prefix}:${queueName}:gcra`, deps.ratePerSecond, { maxWaitMs: MAX_SLOT_WAIT_MS });
+  // When a 429 in this process paused the queue: sends waiting for their slot here see it
+  // without asking Redis (those in other processes hold at most a second of slots).
   let pausedHereUntil = 0;
-  const finished = (job: Job<DeliveryJobData>, outcome: string) => {
-    if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
-    return outcome;
-  };
 
-  const worker: Worker<DeliveryJobData> = new Worker<DeliveryJobData>(
-    queueName,
-    async (job: Job<DeliveryJobData>, token?: string) => finished(job, await deliver(job, token)),
-    {
-      connection: deps.redis.connect('worker'),
-      prefix: deps.prefix,
-      // Each job in hand holds a send slot once its database work is done; half a second of
-      // slots is plenty to keep the rate (a job's own work takes a few tens of ms) and keeps a
-      // receipt that arrives during a broadcast at most that far behind it.
-      concurrency: deps.concurrency ?? Math.min(50, Math.max(1, Math.ceil(deps.ratePerSecond / 2))),
-      limiter: limiterFor(deps.ratePerSecond),
-    },
-  );
+  const worker: Worker<DeliveryJobData> = new Worker<DeliveryJobData>(queueName, async (job: Job<DeliveryJobData>, token?: string) => deliver(job, token), {
+    connection: deps.redis.connect('worker'),
+    prefix: deps.prefix,
+    // Each chunk in hand sends SEND_POOL at a time: 25 chunks (250 sends in flight) reach
+    // several thousand per second where there is no rate.
+    concurrency: deps.concurrency ?? chunkConcurrencyFor(deps.ratePerSecond),
+    limiter: limiterFor(deps.ratePerSecond),
+  });
 
   async function deliver(job: Job<DeliveryJobData>, token?: string): Promise<string> {
-    const delivery = await deps.repos.deliveries.findById(job.data.deliveryId);
-    if (!delivery) return 'missing';
-    const member = delivery.memberId === null ? null : await deps.repos.members.findById(delivery.memberId);
-    const decision = decideDelivery(delivery, member, deps.clock.now(), deps.nextAllowed);
-    if (decision.action === 'drop') {
-      await deps.repos.deliveries.finish(delivery.id, decision.status, decision.reason);
-      return decision.status;
-    }
-    if (decision.action === 'wait') {
-      await job.moveToDelayed(decision.until.getTime(), token);
-      throw new DelayedError();
-    }
-    // At most one message per second per chat, across all workers (with a margin for jitter):
-    // the gate is taken with the send slot below; this early look saves the work before it.
-    const chatGateKey = `${deps.prefix}:chat-gate:${decision.chatId}`;
-    const [pausedValue, chatGateValue] = await chatGate.mget(pauseKey, chatGateKey);
     // A 429 pauses everything, including jobs other workers already hold.
-    const pausedUntil = Number(pausedValue ?? 0);
+    const pausedUntil = Math.max(pausedHereUntil, Number((await redis.get(pauseKey)) ?? 0));
     if (pausedUntil > Date.now()) {
       await job.moveToDelayed(pausedUntil, token);
       throw new DelayedError();
     }
-    // The gate holds when it opens, in µs on Redis's clock (close enough to ours for a shortcut).
-    const chatGateOpensAt = Number(chatGateValue ?? 0) / 1_000;
-    if (chatGateOpensAt > Date.now()) {
-      await job.moveToDelayed(Math.ceil(chatGateOpensAt), token);
-      throw new DelayedError();
+    const rows = await deps.repos.deliveries.pendingFor(selectorOf(job.data));
+    if (rows.length === 0) return 'nothing pending';
+
+    const settled: DeliveryOutcome[] = [];
+    const toSend: { row: DeliveryToSend; chatId: number }[] = [];
+    let retryAt = Number.POSITIVE_INFINITY;
+    const now = deps.clock.now();
+    for (const row of rows) {
+      const decision = decideDelivery(row.delivery, row.member, now, deps.nextAllowed);
+      if (decision.action === 'drop') settled.push({ id: row.delivery.id, status: decision.status, error: decision.reason });
+      else if (decision.action === 'wait') retryAt = Math.min(retryAt, decision.until.getTime());
+      else toSend.push({ row, chatId: decision.chatId });
     }
-    // Held for this job until sent or let go: another job for the same row sends nothing.
-    const now = Date.now();
-    const claim = await deps.repos.deliveries.claim(delivery.id, new Date(now), new Date(now + CLAIM_MS));
-    if (!claim.claimed) {
-      if (!claim.heldUntil) return 'done elsewhere';
-      // Another job has it in hand: look again soon (it is usually sent within a second), or
-      // when the hold ends (a worker that died). Completing this job instead would leave its id
-      // taken, and a later re-queue of the row would be a no-op.
-      await job.moveToDelayed(Math.min(claim.heldUntil.getTime() + 100, now + CLAIM_RECHECK_MS), token);
-      throw new DelayedError();
-    }
+
+    // Held for this job until sent or let go: another job for the same rows sends nothing.
+    const claimedAt = Date.now();
+    const claimed = new Set(
+      await deps.repos.deliveries.claimMany(
+        toSend.map((item) => item.row.delivery.id),
+        new Date(claimedAt),
+        new Date(claimedAt + CLAIM_MS),
+      ),
+    );
+    // Another job has some in hand: look again soon (they are usually sent within seconds), so
+    // that this job does not complete while its rows may still need sending.
+    if (claimed.size < toSend.length) retryAt = Math.min(retryAt, claimedAt + CLAIM_RECHECK_MS);
+    const sending = toSend.filter((item) => claimed.has(item.row.delivery.id));
+
+    let sends: ChunkSends;
     try {
-      return await send(job, token, delivery, member, decision.chatId, chatGateKey);
+      sends = await sendChunk(sending, claimedAt + SEND_WITHIN_MS);
     } catch (error) {
-      // Not sent (delayed, paused or failed for now): the next job for it may take it at once.
-      await deps.repos.deliveries.release(delivery.id).catch(() => undefined);
+      // Not expected (sendChunk catches per row), but never keep rows held by a job that failed.
+      await deps.repos.deliveries
+        .settle([...settled, ...sending.map((item) => ({ id: item.row.delivery.id, status: 'PENDING' as const }))])
+        .catch(() => undefined);
       throw error;
     }
+    await deps.repos.deliveries.settle([...settled, ...sends.outcomes]);
+    for (const memberId of sends.blockedMembers) await deps.repos.members.update(memberId, { reachable: false });
+    if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
+
+    if (sends.pauseMs !== null) {
+      await worker.rateLimit(sends.pauseMs);
+      throw Worker.RateLimitError();
+    }
+    if (sends.error) throw sends.error;
+    retryAt = Math.min(retryAt, sends.retryAt);
+    if (Number.isFinite(retryAt)) {
+      await job.moveToDelayed(Math.max(Math.ceil(retryAt), Date.now() + 1), token);
+      throw new DelayedError();
+    }
+    return `${sends.outcomes.filter((o) => o.status === 'SENT').length} sent`;
   }
 
-  /** From a claimed delivery to Telegram; returns the final status, or throws to be retried. */
-  async function send(
-    job: Job<DeliveryJobData>,
-    token: string | undefined,
-    delivery: Delivery,
-    member: Member | null,
-    chatId: number,
-    chatGateKey: string,
-  ): Promise<string> {
+  /** Sends claimed rows concurrently (SEND_POOL at a time), each at its slot; never throws for a row. */
+  async function sendChunk(items: { row: DeliveryToSend; chatId: number }[], sendBy: number): Promise<ChunkSends> {
+    const result: ChunkSends = { outcomes: [], blockedMembers: [], pauseMs: null, error: null, retryAt: Number.POSITIVE_INFINITY };
+    const later = (id: number, at: number) => {
+      result.outcomes.push({ id, status: 'PENDING' });
+      result.retryAt = Math.min(result.retryAt, at);
+    };
+    const next = items.values();
+    const lane = async () => {
+      for (let item = next.next(); !item.done; item = next.next()) {
+        const { row, chatId } = item.value;
+        const id = row.delivery.id;
+        // After a 429, or a row that failed, the rest waits for the job's retry.
+        if (pausedHereUntil > Date.now()) later(id, pausedHereUntil);
+        else if (result.error) later(id, Date.now());
+        else await sendOne(row, chatId, sendBy, result, later);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SEND_POOL, items.length) }, lane));
+    return result;
+  }
+
+  async function sendOne(row: DeliveryToSend, chatId: number, sendBy: number, result: ChunkSends, later: (id: number, at: number) => void): Promise<void> {
+    const { delivery, member } = row;
     let broadcast: BroadcastContent | null = null;
     let withoutOffer = false;
-    if (delivery.notification.kind === 'broadcast') {
-      const broadcastId = delivery.notification.broadcastId;
-      const message = (await deps.broadcastMessage?.(broadcastId)) ?? null;
-      if (!message) {
-        await deps.repos.deliveries.finish(delivery.id, 'FAILED', 'no such broadcast');
-        return 'FAILED';
-      }
-      broadcast = message.content;
-      if (message.offerRewardCode && delivery.memberId !== null && member) {
-        // Issued before sending, once per member (the coupon's key is the delivery's): a retry
-        // after a 429 or a crash sends the same coupon again, never a second one.
-        const coupon = (await deps.broadcastOffer?.({ id: broadcastId, offerRewardCode: message.offerRewardCode }, delivery.memberId)) ?? null;
-        if (coupon && deps.renderOffer) broadcast = withOffer(broadcast, deps.renderOffer(member.locale, coupon), coupon.code);
-        else {
-          withoutOffer = true;
-          log.warn(
-            { broadcastId, deliveryId: delivery.id, reward: message.offerRewardCode },
-            'personal offer unavailable (paused or out of stock): sent without a coupon',
-          );
+    try {
+      if (delivery.notification.kind === 'broadcast') {
+        const broadcastId = delivery.notification.broadcastId;
+        const message = (await deps.broadcastMessage?.(broadcastId)) ?? null;
+        if (!message) {
+          result.outcomes.push({ id: delivery.id, status: 'FAILED', error: 'no such broadcast' });
+          return;
+        }
+        broadcast = message.content;
+        if (message.offerRewardCode && delivery.memberId !== null && member) {
+          // Issued before sending, once per member (the coupon's key is the delivery's): a retry
+          // after a 429 or a crash sends the same coupon again, never a second one.
+          const coupon = (await deps.broadcastOffer?.({ id: broadcastId, offerRewardCode: message.offerRewardCode }, delivery.memberId)) ?? null;
+          if (coupon && deps.renderOffer) broadcast = withOffer(broadcast, deps.renderOffer(member.locale, coupon), coupon.code);
+          else {
+            withoutOffer = true;
+            log.warn(
+              { broadcastId, deliveryId: delivery.id, reward: message.offerRewardCode },
+              'personal offer unavailable (paused or out of stock): sent without a coupon',
+            );
+          }
         }
       }
-    }
-    // The global rate and the chat's gate, measured where messages leave: the slot is taken
-    // after all database work, immediately before the call, and the gate closes from that slot.
-    const slot = await sendRate.take({ key: chatGateKey, ms: CHAT_GATE_MS });
-    if (!slot.go) {
-      // `gated`: another message to this chat took its slot meanwhile. `busy`: more than a second
-      // of slots is taken (e.g. by many workers): wait in the delayed set rather than in a
-      // concurrency slot. (The attempt was counted anyway: it means "got this far".)
-      const retryIn = slot.reason === 'gated' ? slot.waitMs : Math.max(slot.waitMs - MAX_SLOT_WAIT_MS, 100);
-      await job.moveToDelayed(Date.now() + Math.ceil(retryIn), token);
-      throw new DelayedError();
-    }
-    if (pausedHereUntil > Date.now()) {
-      await job.moveToDelayed(pausedHereUntil, token);
-      throw new DelayedError();
-    }
-    try {
+      // The global rate and the chat's gate, measured where messages leave: the slot is taken
+      // after all database work, immediately before the call, and the gate closes from that slot.
+      const slot = await slotFor(`${deps.prefix}:chat-gate:${chatId}`, sendBy);
+      if (slot !== 'go') return later(delivery.id, slot);
+      if (pausedHereUntil > Date.now()) return later(delivery.id, pausedHereUntil);
       if (broadcast) {
         await sendBroadcastMessage(deps.api, chatId, broadcast, { paid: deps.paidBroadcast === true });
       } else {
@@ -318,39 +464,64 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
           ...(message.replyMarkup ? { reply_markup: message.replyMarkup } : {}),
         });
       }
+      result.outcomes.push({ id: delivery.id, status: 'SENT', error: withoutOffer ? NO_OFFER_REASON : null });
     } catch (error) {
       if (error instanceof GrammyError && error.error_code === 429) {
         const seconds = error.parameters.retry_after ?? 1;
-        log.warn({ retryAfter: seconds }, 'Telegram asked to slow down; pausing the queue');
-        pausedHereUntil = Date.now() + seconds * 1_000;
-        await chatGate.set(pauseKey, String(pausedHereUntil), 'PX', seconds * 1_000);
-        await worker.rateLimit(seconds * 1_000);
-        throw Worker.RateLimitError();
+        const until = Date.now() + seconds * 1_000;
+        if (until > pausedHereUntil) {
+          log.warn({ retryAfter: seconds }, 'Telegram asked to slow down; pausing the queue');
+          pausedHereUntil = until;
+          await redis.set(pauseKey, String(until), 'PX', seconds * 1_000).catch(() => undefined);
+        }
+        result.pauseMs = Math.max(result.pauseMs ?? 0, seconds * 1_000);
+        return later(delivery.id, until);
       }
       if (error instanceof GrammyError && error.error_code === 403) {
         // A chat that is not a member's (a staff alert) has no member to mark.
-        if (delivery.memberId !== null) await deps.repos.members.update(delivery.memberId, { reachable: false });
-        await deps.repos.deliveries.finish(delivery.id, 'BLOCKED', error.description);
-        return 'BLOCKED';
+        if (delivery.memberId !== null) result.blockedMembers.push(delivery.memberId);
+        result.outcomes.push({ id: delivery.id, status: 'BLOCKED', error: error.description });
+        return;
       }
       if (error instanceof GrammyError && error.error_code === 400) {
         // A malformed message does not get better by retrying.
-        await deps.repos.deliveries.finish(delivery.id, 'FAILED', error.description);
         log.error({ err: error, deliveryId: delivery.id }, 'delivery refused by Telegram');
-        return 'FAILED';
+        result.outcomes.push({ id: delivery.id, status: 'FAILED', error: error.description });
+        return;
       }
-      throw error;
+      log.warn({ err: error, deliveryId: delivery.id }, 'delivery failed for now; retried');
+      result.error ??= error;
+      later(delivery.id, Date.now());
     }
-    await deps.repos.deliveries.finish(delivery.id, 'SENT', withoutOffer ? NO_OFFER_REASON : null);
-    return 'SENT';
+  }
+
+  /**
+   * Waits for this send's slot under the rate and the chat's gate: 'go', or when to try again.
+   * While more than a second of slots is taken (other chunks' sends), it asks again when that
+   * has shrunk, until `sendBy`: the chunk's rows are claimed for a bounded time.
+   */
+  async function slotFor(chatGateKey: string, sendBy: number): Promise<'go' | number> {
+    for (;;) {
+      const slot = await sendRate.take({ key: chatGateKey, ms: CHAT_GATE_MS });
+      if (slot.go) return 'go';
+      // `gated`: another message to this chat took its slot: this one waits in the delayed set.
+      if (slot.reason === 'gated') return Date.now() + Math.ceil(slot.waitMs);
+      const retryIn = Math.max(slot.waitMs - MAX_SLOT_WAIT_MS, 20);
+      if (Date.now() + retryIn > sendBy) return Date.now() + retryIn;
+      await sleep(retryIn);
+    }
   }
 
   worker.on('failed', (job, error) => {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    log.error({ err: error, deliveryId: job.data.deliveryId }, 'delivery failed for good');
+    log.error({ err: error, job: job.data }, 'delivery failed for good');
+    // Every row of the job still pending fails with it (the job completes no more).
     void deps.repos.deliveries
-      .finish(job.data.deliveryId, 'FAILED', error.message)
-      .then(() => finished(job, 'FAILED'))
+      .pendingFor(selectorOf(job.data))
+      .then((rows) => deps.repos.deliveries.settle(rows.map((row) => ({ id: row.delivery.id, status: 'FAILED', error: error.message }))))
+      .then(() => {
+        if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
+      })
       .catch(() => undefined);
   });
   worker.on('error', (error) => log.warn({ err: error }, 'delivery worker error'));

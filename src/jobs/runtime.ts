@@ -13,7 +13,7 @@ import type { DomainDeps, Notification } from '../domain/ports.js';
 import type { Locale, Program } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
 import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
-import { createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
+import { chunkSizeFor, createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
 import { createEventsQueue, type EventJobData, eventHandlers, startEventsWorker, sweepPendingEvents } from './events.js';
 import { startReconciler } from './reconcile.js';
 import { JOBS } from './registry.js';
@@ -28,6 +28,8 @@ export interface QueueRuntime {
   eventsQueue: Queue<EventJobData>;
   /** Broadcasts onto the delivery queues, and their reports (the domain's BroadcastDispatch). */
   broadcastDispatch: BroadcastDispatch;
+  /** Rows per chunk job on the delivery queue (bulk notices). */
+  chunkSize: number;
   /** Every queue of the app, for the operator view and the dashboard. */
   all(): Queue[];
   /**
@@ -46,7 +48,10 @@ export interface QueueRuntimeOptions {
   api: Api;
   i18n: I18n;
   logger: Logger;
+  /** The free queue's rate (Infinity: none). */
   ratePerSecond: number;
+  /** The paid broadcasts' queue's rate (the program's). */
+  paidRatePerSecond: number;
   /** How often the worker process checks that the schedules are still in Redis. */
   reconcileIntervalMs: number;
 }
@@ -64,6 +69,8 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
     api: options.api,
     i18n: options.i18n,
     logger: options.logger,
+    chunkSize: chunkSizeFor(options.ratePerSecond),
+    paidChunkSize: chunkSizeFor(options.paidRatePerSecond),
   });
   const workers: Worker[] = [];
   const stops: (() => void | Promise<void>)[] = [];
@@ -73,6 +80,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
     jobsQueue,
     eventsQueue,
     broadcastDispatch,
+    chunkSize: chunkSizeFor(options.ratePerSecond),
     all: () => [deliveryQueue, paidDeliveryQueue, jobsQueue, eventsQueue],
     async startWorkers(domain) {
       const { program } = domain;
@@ -103,7 +111,6 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
         startDeliveryWorker({
           ...common,
           ratePerSecond: program.broadcasts.paidRatePerSecond,
-          concurrency: Math.min(100, program.broadcasts.paidRatePerSecond),
           queueName: DELIVERY_PAID_QUEUE,
           paidBroadcast: true,
         }),

@@ -1,8 +1,9 @@
 import { isDomainError } from '../errors.js';
 import { expiryFor } from '../ledger/expiry.js';
-import type { DomainDeps } from '../ports.js';
+import type { DomainDeps, MemberNotice } from '../ports.js';
 import { localDate } from '../time.js';
 import { JOB_NAMES, jobActor, type SkipReason } from './job-runs.js';
+import { notifyAll } from './notify-all.js';
 import { birthdaysOn, localHourReached } from './schedule-rules.js';
 
 export interface BirthdayRun {
@@ -23,9 +24,10 @@ export const birthdayKey = (memberId: number, localYear: number | string) => `bi
  * Greets ACTIVE members on their birthday (local date in the program's time zone; 29 February
  * birthdays on 28 February in other years), from the configured local hour on, and gifts the
  * configured points through the ledger. The gift's key is per member and calendar year, so a
- * rerun, or a birthday moved to a later date in the same year, never pays twice. Greetings go
- * out after each gift commits, with the same key as dedupe key: a rerun after a crash sends
- * what is missing and nothing twice.
+ * rerun, or a birthday moved to a later date in the same year, never pays twice. A batch's
+ * greetings go out after its gifts commit, together (one outbox statement, one queue call), with
+ * the gift's key as dedupe key: a rerun after a crash replays the gifts and sends what is
+ * missing, nothing twice.
  */
 export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSize?: number } = {}): Promise<BirthdayRun> {
   const now = deps.clock.now();
@@ -43,6 +45,7 @@ export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSi
   let afterId = 0;
   for (;;) {
     const ids = await deps.repos.jobs.birthdayMembers(on, afterId, batchSize);
+    const greetings: MemberNotice[] = [];
     for (const memberId of ids) {
       run.members++;
       const key = birthdayKey(memberId, year);
@@ -70,8 +73,9 @@ export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSi
           throw error;
         }
       }
-      await deps.notifier.notify(memberId, { kind: 'birthdayGreeting', points }, { dedupeKey: key, class: 'reminder' });
+      greetings.push({ memberId, notification: { kind: 'birthdayGreeting', points }, dedupeKey: key, class: 'reminder' });
     }
+    await notifyAll(deps.notifier, greetings);
     const last = ids.at(-1);
     if (last === undefined || ids.length < batchSize) break;
     afterId = last;

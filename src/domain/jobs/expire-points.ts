@@ -1,6 +1,7 @@
 import type { DomainDeps } from '../ports.js';
 import { localDate } from '../time.js';
 import { JOB_NAMES, jobActor } from './job-runs.js';
+import { notifyAll } from './notify-all.js';
 
 export interface PointsExpiryRun {
   /** Lots expired, members touched, points taken, batches committed. */
@@ -19,7 +20,8 @@ export const expiredKey = (memberId: number, date: string) => `expired:${memberI
  * Expires every lot due at the run's start (expiresAt <= now) with what is left in it, in
  * batches of about `batchSize` lots, each batch one transaction (see JobRepository.expireDueLots).
  * Safe to interrupt and to rerun: a committed batch leaves its lots at 0, so the next run only
- * finds the rest. Each member touched is told once, after their batch commits.
+ * finds the rest. Each member touched is told once, after their batch commits: the batch's
+ * notices in one go (one outbox statement and one queue call per batch, not per member).
  */
 export async function expirePoints(
   deps: DomainDeps,
@@ -41,13 +43,15 @@ export async function expirePoints(
     run.batches++;
     run.lots += batch.lots;
     run.members += batch.members.length;
-    for (const member of batch.members) {
-      run.points += member.points;
-      await deps.notifier.notify(
-        member.memberId,
-        { kind: 'pointsExpired', points: member.points, balance: member.balanceAfter },
-        { dedupeKey: expiredKey(member.memberId, today), class: 'reminder' },
-      );
-    }
+    for (const member of batch.members) run.points += member.points;
+    await notifyAll(
+      deps.notifier,
+      batch.members.map((member) => ({
+        memberId: member.memberId,
+        notification: { kind: 'pointsExpired', points: member.points, balance: member.balanceAfter },
+        dedupeKey: expiredKey(member.memberId, today),
+        class: 'reminder',
+      })),
+    );
   }
 }

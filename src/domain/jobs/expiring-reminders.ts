@@ -1,6 +1,7 @@
-import type { DomainDeps, ExpiringPoints } from '../ports.js';
+import type { DomainDeps, ExpiringPoints, MemberNotice } from '../ports.js';
 import { localDate } from '../time.js';
 import type { SkipReason } from './job-runs.js';
+import { notifyAll } from './notify-all.js';
 import { addDays, localHourReached, reminderThreshold, startOfLocalDay } from './schedule-rules.js';
 
 export interface ExpiringRemindersRun {
@@ -38,16 +39,20 @@ export async function sendExpiringReminders(deps: DomainDeps, options: { batchSi
     // Groups come in (member, date) order: the first group of a member is its nearest date.
     const nearest = new Map<number, ExpiringPoints>();
     for (const group of groups) if (!nearest.has(group.memberId)) nearest.set(group.memberId, group);
+    const notices: MemberNotice[] = [];
     for (const group of nearest.values()) {
       const threshold = reminderThreshold(today, group.date, config.daysBefore);
       if (threshold === null) continue;
-      await deps.notifier.notify(
-        group.memberId,
-        { kind: 'pointsExpiring', points: group.points, at: group.date },
-        { dedupeKey: expiringKey(group.memberId, group.date, threshold), class: 'reminder' },
-      );
-      run.reminders++;
+      notices.push({
+        memberId: group.memberId,
+        notification: { kind: 'pointsExpiring', points: group.points, at: group.date },
+        dedupeKey: expiringKey(group.memberId, group.date, threshold),
+        class: 'reminder',
+      });
     }
+    // The batch at once: one outbox statement and one queue call.
+    await notifyAll(deps.notifier, notices);
+    run.reminders += notices.length;
     const last = groups.at(-1);
     if (last === undefined || nearest.size < batchSize) break;
     afterMemberId = last.memberId;

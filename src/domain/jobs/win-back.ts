@@ -1,6 +1,7 @@
-import type { DomainDeps } from '../ports.js';
+import type { DomainDeps, MemberNotice } from '../ports.js';
 import { localDate } from '../time.js';
 import type { SkipReason } from './job-runs.js';
+import { notifyAll } from './notify-all.js';
 import { addDays, daysBetween, localHourReached, startOfLocalDay, winBackPeriod } from './schedule-rules.js';
 
 export interface WinBackRun {
@@ -35,17 +36,21 @@ export async function sendWinBackReminders(deps: DomainDeps, options: { batchSiz
   let afterId = 0;
   for (;;) {
     const members = await deps.repos.jobs.inactiveMembers({ activeBefore, afterId, limit: batchSize });
+    const notices: MemberNotice[] = [];
     for (const member of members) {
       const lastActive = localDate(member.lastActiveAt, timezone);
       const period = winBackPeriod(lastActive, today, config);
       if (period === null) continue;
-      await deps.notifier.notify(
-        member.id,
-        { kind: 'winBack', balance: member.balance, inactiveDays: daysBetween(lastActive, today) },
-        { dedupeKey: winBackKey(member.id, lastActive, period), class: 'reminder' },
-      );
-      run.reminders++;
+      notices.push({
+        memberId: member.id,
+        notification: { kind: 'winBack', balance: member.balance, inactiveDays: daysBetween(lastActive, today) },
+        dedupeKey: winBackKey(member.id, lastActive, period),
+        class: 'reminder',
+      });
     }
+    // The batch at once: one outbox statement and one queue call.
+    await notifyAll(deps.notifier, notices);
+    run.reminders += notices.length;
     const last = members.at(-1);
     if (last === undefined || members.length < batchSize) break;
     afterId = last.id;
