@@ -61,6 +61,11 @@ const envShape = z.object({
   HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
   PROGRAM_FILE: z.preprocess(emptyToUndefined, z.string().default('./programs/example.yaml')),
   PRETTY_LOGS: booleanFlag,
+  /**
+   * How long the till API trusts an API key or store it read, in milliseconds (0: not at all).
+   * A revoked key is refused at most this long after its revocation (src/http/api/lookup-cache.ts).
+   */
+  API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(5_000)),
   /** Messages per second for the whole bot (Telegram allows about 30 for bulk sends). */
   DELIVERY_RATE_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1000).default(25)),
   /** Key prefix of the BullMQ queues in Redis: one per deployment sharing a Redis. */
