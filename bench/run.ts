@@ -28,6 +28,12 @@ const benchmarks: Benchmark[] = [
     run: async () => (await import('./ledger.js')).ledger(),
   },
   {
+    name: 'till-api',
+    description:
+      'POST /v1/purchases end to end, app in its own process, vs a bare Fastify server doing one INSERT and pgbench -N (BENCH_TILL_CLIENTS, BENCH_TILL_SECONDS, BENCH_TILL_MEMBERS)',
+    run: async () => (await import('./till-api.js')).tillApi(),
+  },
+  {
     name: 'expiry',
     description: 'expirePoints over BENCH_EXPIRY_LOTS lots (half due) vs a plain UPDATE of a copy, invariant violations, RSS',
     run: async () => (await import('./expiry.js')).expiry(),

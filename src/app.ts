@@ -100,7 +100,7 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       },
       ...(webhook ? { webhook: { bot, path: webhook.pathname, secretToken: config.WEBHOOK_SECRET as string } } : {}),
       // The API's per-key rate limit keeps its default (20 requests/s per key, see rate-limit.ts).
-      api: { domain, redis: redis.connect('producer'), defaultLocale: config.DEFAULT_LOCALE },
+      api: { domain, redis: redis.connect('producer'), defaultLocale: config.DEFAULT_LOCALE, lookupCache: { ttlMs: config.API_LOOKUP_CACHE_MS } },
       ...(config.OPS_USERNAME && config.OPS_PASSWORD ? { ops: { queues: queues.all(), username: config.OPS_USERNAME, password: config.OPS_PASSWORD } } : {}),
     });
     cleanup.push(() => http.close());

@@ -62,6 +62,11 @@ const envShape = z.object({
   PROGRAM_FILE: z.preprocess(emptyToUndefined, z.string().default('./programs/example.yaml')),
   PRETTY_LOGS: booleanFlag,
   /**
+   * How long the till API trusts an API key or store it read, in milliseconds (0: not at all).
+   * A revoked key is refused at most this long after its revocation (src/http/api/lookup-cache.ts).
+   */
+  API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(5_000)),
+  /**
    * Messages per second for the whole bot (Telegram allows about 30 for bulk sends). 0: no limit
    * at all, for a Bot API that enforces none (a self-hosted one in tests, the engine benchmark);
    * never against Telegram's.

@@ -1,8 +1,20 @@
 import type { Clock } from '../domain/clock.js';
 import type { Actor } from '../domain/ledger/types.js';
-import type { Purchase, PurchaseRepository, PurchaseReturn } from '../domain/ports.js';
+import type { MemberStatus } from '../domain/members/member.js';
+import type {
+  Delivery,
+  OutboxWrites,
+  Purchase,
+  PurchasePlan,
+  PurchaseQuery,
+  PurchaseRecordOutcome,
+  PurchaseRepository,
+  PurchaseReturn,
+  PurchaseSnapshot,
+} from '../domain/ports.js';
 import type { Purchase as PurchaseRow, PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
+import { ts, tsOrNull } from './sql.js';
 
 const toPurchase = (row: PurchaseRow): Purchase => ({
   id: row.id,
@@ -30,11 +42,130 @@ const toReturn = (row: ReturnRow): PurchaseReturn => ({
   createdAt: row.createdAt,
 });
 
+/** The one row `snapshot` reads: member, store and earlier purchase columns, prefixed, null when absent. */
+type SnapshotRow = {
+  memberId: number | null;
+  memberStatus: MemberStatus | null;
+  memberTier: string | null;
+  memberBalance: number | null;
+  storeId: number | null;
+  storeName: string | null;
+  storeActive: boolean | null;
+  balanceAfter: number | null;
+  total: bigint;
+} & { [K in keyof PurchaseRow as `p_${K}`]: PurchaseRow[K] | null };
+
+type RecordRow = {
+  outcome: 'RECORDED' | 'STALE' | 'INSUFFICIENT_POINTS';
+  purchaseId: number | null;
+  memberBalance: number;
+  receiptDeliveryId: number | null;
+  tierDeliveryId: number | null;
+  eventWritten: boolean | null;
+};
+
 export class PrismaPurchaseRepository implements PurchaseRepository {
+  /** `written` collects the outbox rows `record` wrote, for the relay after it (uow.atomic). */
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly written?: OutboxWrites,
   ) {}
+
+  async snapshot(query: PurchaseQuery): Promise<PurchaseSnapshot> {
+    // One round trip: the member, the store, the purchase recorded before under the key (else
+    // under the store + receipt) with the balance its last entry left, and the qualifying total.
+    const [row] = await this.db.$queryRaw<SnapshotRow[]>`
+      SELECT m.id AS "memberId", m.status AS "memberStatus", m.tier AS "memberTier", m.balance AS "memberBalance",
+             s.id AS "storeId", s.name AS "storeName", s.active AS "storeActive",
+             p.id AS "p_id", p."memberId" AS "p_memberId", p."storeId" AS "p_storeId", p."receiptNo" AS "p_receiptNo",
+             p."amountMinor" AS "p_amountMinor", p."paidWithPoints" AS "p_paidWithPoints", p."pointsEarned" AS "p_pointsEarned",
+             p."returnedMinor" AS "p_returnedMinor", p."idempotencyKey" AS "p_idempotencyKey", p."requestHash" AS "p_requestHash",
+             p."createdAt" AS "p_createdAt",
+             (SELECT e."balanceAfter" FROM "LedgerEntry" e
+              WHERE e."idempotencyKey" IN ('purchase:' || p.id || ':spend', 'purchase:' || p.id || ':earn')
+              ORDER BY e.id DESC LIMIT 1) AS "balanceAfter",
+             qualifying_total(${query.memberId}::int, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total
+      FROM (SELECT 1) AS one
+      LEFT JOIN "Member" m ON m.id = ${query.memberId}
+      LEFT JOIN "Store" s ON s.id = ${query.storeId}
+      LEFT JOIN LATERAL (
+        SELECT * FROM "Purchase" x
+        WHERE x."idempotencyKey" = ${query.idempotencyKey} OR (x."storeId" = ${query.storeId} AND x."receiptNo" = ${query.receiptNo})
+        ORDER BY (x."idempotencyKey" = ${query.idempotencyKey}) DESC LIMIT 1
+      ) AS p ON true`;
+    if (!row) throw new Error('the purchase snapshot read no row');
+    const earlier: Purchase | null =
+      row.p_id === null
+        ? null
+        : {
+            id: row.p_id,
+            memberId: row.p_memberId as number,
+            storeId: row.p_storeId as number,
+            receiptNo: row.p_receiptNo as string,
+            amountMinor: Number(row.p_amountMinor),
+            paidWithPoints: row.p_paidWithPoints as number,
+            pointsEarned: row.p_pointsEarned as number,
+            returnedMinor: Number(row.p_returnedMinor),
+            idempotencyKey: row.p_idempotencyKey as string,
+            requestHash: row.p_requestHash as string,
+            createdAt: row.p_createdAt as Date,
+          };
+    return {
+      member:
+        row.memberId === null
+          ? null
+          : { id: row.memberId, status: row.memberStatus as MemberStatus, tier: row.memberTier, balance: row.memberBalance as number },
+      store: row.storeId === null ? null : { id: row.storeId, name: row.storeName as string, active: row.storeActive === true },
+      earlier: earlier ? { purchase: earlier, balanceAfter: row.balanceAfter } : null,
+      qualifyingTotal: Number(row.total),
+    };
+  }
+
+  async record(plan: PurchasePlan): Promise<PurchaseRecordOutcome> {
+    const { purchase, assumes, keys } = plan;
+    const { id: _id, type: eventType, ...eventPayload } = { id: keys.event, ...plan.event };
+    // One statement, so one implicit transaction: see the record_purchase migration.
+    const [row] = await this.db.$queryRaw<RecordRow[]>`
+      SELECT r.outcome, r.purchase_id AS "purchaseId", r.member_balance AS "memberBalance",
+             r.receipt_delivery_id AS "receiptDeliveryId", r.tier_delivery_id AS "tierDeliveryId", r.event_written AS "eventWritten"
+      FROM record_purchase(
+        ${purchase.memberId}::int, ${purchase.storeId}::int, ${purchase.receiptNo}::text, ${BigInt(purchase.amountMinor)}::bigint,
+        ${purchase.paidWithPoints}::int, ${purchase.pointsEarned}::int, ${purchase.idempotencyKey}::text, ${purchase.requestHash}::text,
+        ${purchase.actor.type}::"ActorType", ${purchase.actor.id ?? null}::text,
+        ${assumes.tierBefore}::text, ${assumes.qualification.metric}::text, ${tsOrNull(assumes.qualification.since)},
+        ${assumes.totalMin === null ? null : BigInt(assumes.totalMin)}::bigint, ${assumes.totalMax === null ? null : BigInt(assumes.totalMax)}::bigint,
+        ${plan.tierAfter}::text, ${keys.spend}::text, ${keys.earn}::text, ${tsOrNull(plan.earnExpiresAt)},
+        ${keys.receipt}::text, ${JSON.stringify(plan.receipt)}::jsonb,
+        ${keys.tier}::text, ${plan.tierNotice ? JSON.stringify(plan.tierNotice) : null}::jsonb,
+        ${keys.event}::text, ${eventType}::text, ${JSON.stringify(eventPayload)}::jsonb,
+        ${ts(plan.at)}
+      ) AS r`;
+    if (!row) throw new Error('record_purchase answered no row');
+    if (row.outcome === 'STALE') return { outcome: 'STALE' };
+    if (row.outcome === 'INSUFFICIENT_POINTS') return { outcome: 'INSUFFICIENT_POINTS', balance: row.memberBalance };
+
+    // What the relay queues after the commit: the rows as written, ids from the database.
+    const purchaseId = row.purchaseId as number;
+    const withId = (key: string) => key.replace('{id}', String(purchaseId));
+    const delivery = (id: number, dedupeKey: string, notification: Delivery['notification']): Delivery => ({
+      id,
+      dedupeKey,
+      memberId: purchase.memberId,
+      chat: null,
+      class: 'transactional',
+      notification,
+      status: 'PENDING',
+      attempts: 0,
+      createdAt: plan.at,
+    });
+    if (row.receiptDeliveryId !== null) {
+      this.written?.deliveries.push(delivery(row.receiptDeliveryId, withId(keys.receipt), { ...plan.receipt, balance: row.memberBalance }));
+    }
+    if (row.tierDeliveryId !== null && plan.tierNotice) this.written?.deliveries.push(delivery(row.tierDeliveryId, withId(keys.tier), plan.tierNotice));
+    if (row.eventWritten) this.written?.events.push({ ...plan.event, id: withId(keys.event), purchaseId });
+    return { outcome: 'RECORDED', purchaseId, balance: row.memberBalance };
+  }
 
   async findByKey(idempotencyKey: string) {
     const row = await this.db.purchase.findUnique({ where: { idempotencyKey } });

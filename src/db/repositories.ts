@@ -153,7 +153,7 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     ledger: new PrismaLedgerRepository(db, clock),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),
-    purchases: new PrismaPurchaseRepository(db, clock),
+    purchases: new PrismaPurchaseRepository(db, clock, written),
     staff: new PrismaStaffRepository(db),
     invites: new PrismaInviteRepository(db),
     apiKeys: new PrismaApiKeyRepository(db),
@@ -188,6 +188,13 @@ export class PrismaUnitOfWork implements UnitOfWork {
   async run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
     const written: OutboxWrites = { events: [], deliveries: [] };
     const result = await this.prisma.$transaction((tx) => work(makeRepositories(tx, this.clock, true, written)));
+    if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);
+    return result;
+  }
+
+  async atomic<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+    const written: OutboxWrites = { events: [], deliveries: [] };
+    const result = await work(makeRepositories(this.prisma, this.clock, false, written));
     if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);
     return result;
   }

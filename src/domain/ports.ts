@@ -2,7 +2,7 @@ import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.
 import type { Clock } from './clock.js';
 import type { DomainEvent } from './events.js';
 import type { Actor, LedgerCommand, LedgerEntry, OpenLot, PostResult } from './ledger/types.js';
-import type { Member, MemberPatch } from './members/member.js';
+import type { Member, MemberPatch, MemberStatus } from './members/member.js';
 import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
 import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
@@ -114,7 +114,61 @@ export interface PurchaseRepository {
   finishReturn(id: number, outcome: { pointsReversed: number; shortfall: number }): Promise<PurchaseReturn>;
   /** The member's purchases, oldest first (their data export). */
   listByMember(memberId: number): Promise<Purchase[]>;
+  /** Everything a purchase is planned from, read at once (record-purchase.ts). */
+  snapshot(query: PurchaseQuery): Promise<PurchaseSnapshot>;
+  /**
+   * Executes a planned purchase atomically, outbox rows included: one statement that commits
+   * on its own (use it through `uow.atomic`, which relays the outbox rows after it). Writes
+   * nothing unless everything the plan assumed still holds.
+   */
+  record(plan: PurchasePlan): Promise<PurchaseRecordOutcome>;
 }
+
+export interface PurchaseQuery {
+  memberId: number;
+  storeId: number;
+  receiptNo: string;
+  idempotencyKey: string;
+  qualification: Qualification;
+}
+
+/** What a purchase is planned from: the member, the store, an earlier recording, the tier's basis. */
+export interface PurchaseSnapshot {
+  member: { id: number; status: MemberStatus; tier: string | null; balance: number } | null;
+  store: { id: number; name: string; active: boolean } | null;
+  /** The purchase recorded before under the key, else under the store + receipt; with the balance right after it. */
+  earlier: { purchase: Purchase; balanceAfter: number | null } | null;
+  /** The member's qualifying total before this purchase (`query.qualification`). */
+  qualifyingTotal: number;
+}
+
+/**
+ * A purchase as the domain decided it, for the database to execute. In keys, `{id}` stands for
+ * the new purchase's id; the receipt's balance and the event's purchaseId are filled in by the
+ * executor, the only one that knows them at the commit.
+ */
+export interface PurchasePlan {
+  purchase: Omit<Purchase, 'id' | 'createdAt' | 'returnedMinor'> & { actor: Actor };
+  /**
+   * The plan holds while the member is active with tier `tierBefore` (the earn rate came from
+   * it), the store is active, key and receipt are unused, and the qualifying total before the
+   * purchase lies in [totalMin, totalMax] (null: unbounded), where the tier decision is the same.
+   */
+  assumes: { tierBefore: string | null; qualification: Qualification; totalMin: number | null; totalMax: number | null };
+  tierAfter: string;
+  keys: { spend: string; earn: string; receipt: string; tier: string; event: string };
+  earnExpiresAt: Date | null;
+  receipt: Omit<Extract<Notification, { kind: 'purchaseRecorded' }>, 'balance'>;
+  tierNotice: Extract<Notification, { kind: 'tierUpgraded' }> | null;
+  event: Omit<Extract<DomainEvent, { type: 'purchaseRecorded' }>, 'id' | 'purchaseId'>;
+  at: Date;
+}
+
+export type PurchaseRecordOutcome =
+  | { outcome: 'RECORDED'; purchaseId: number; balance: number }
+  /** Something the plan assumed changed since the read (a concurrent twin, a tier): nothing written. */
+  | { outcome: 'STALE' }
+  | { outcome: 'INSUFFICIENT_POINTS'; balance: number };
 
 export type StaffRole = 'STAFF' | 'MARKETER' | 'ADMIN';
 
@@ -546,6 +600,12 @@ export interface DomainEventRepository {
  */
 export interface UnitOfWork {
   run<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
+  /**
+   * For work whose writes are one call that commits atomically on its own (e.g.
+   * `purchases.record`): no transaction is opened (no BEGIN/COMMIT round trips), and what the
+   * call wrote to the outbox is relayed after it, as `run` does after its commit.
+   */
+  atomic<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
 }
 
 /** What every use case may depend on. */

@@ -30,3 +30,23 @@ export function resolveTier(program: Program, currentCode: string | null, qualif
   const current = tierByCode(program, currentCode);
   return current.threshold > earned.threshold ? current : earned;
 }
+
+/**
+ * The qualifying totals [min, max] (null: unbounded) for which `tierForTotal` gives the same
+ * level as for `total`: a decision taken for `total` still holds anywhere in the band. Totals
+ * are integers (minor units or points).
+ */
+export function tierBand(program: Program, total: number): { min: number | null; max: number | null } {
+  const levels = program.tiers.levels;
+  let reached = -1;
+  levels.forEach((level, i) => {
+    if (total >= level.threshold) reached = i;
+  });
+  // The level changes at the next threshold above `total` of any level but the first (below
+  // every threshold the first level applies, as it does up to the second threshold).
+  const next = levels.find((level, i) => i > 0 && level.threshold > total);
+  return {
+    min: reached <= 0 ? null : (levels[reached] as TierLevel).threshold,
+    max: next ? next.threshold - 1 : null,
+  };
+}

@@ -136,6 +136,24 @@ describe('authentication', () => {
     expect(await purchaseCount()).toBe(before);
   });
 
+  it('with the lookup cache on, refuses a revoked key once the TTL has passed, and not before', async () => {
+    const m = await member();
+    let now = 1_000_000;
+    const cached = server({ lookupCache: { ttlMs: 5_000, now: () => now } });
+    await cached.ready();
+    const { key, record } = await createApiKey(h.deps, ADMIN, { name: 'cached, to revoke', storeCode: null });
+    expect((await getMember(m.code, key, cached)).statusCode).toBe(200);
+    await db.prisma.apiKey.update({ where: { id: record.id }, data: { revokedAt: new Date() } });
+    // Within the TTL the process still trusts what it read (the documented bound) ...
+    now += 4_999;
+    expect((await getMember(m.code, key, cached)).statusCode).toBe(200);
+    // ... and once it has passed, the revocation holds.
+    now += 1;
+    problem(await getMember(m.code, key, cached), 401, 'UNAUTHORIZED');
+    now += 60_000;
+    problem(await getMember(m.code, key, cached), 401, 'UNAUTHORIZED');
+  });
+
   it('accepts the key in an X-Api-Key header too', async () => {
     const m = await member();
     const response = await api.inject({ method: 'GET', url: `/v1/members/${m.code}`, headers: { 'x-api-key': crmKey } });

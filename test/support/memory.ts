@@ -257,6 +257,8 @@ export class MemoryStore implements Repositories {
         this.written = outer;
       }
     },
+    // In memory a call is atomic anyway: the same bookkeeping as `run`.
+    atomic: (work) => this.uow.run(work),
   };
 
   /** Hands every event written from now on to `handlers` right after its unit of work. */

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { expiryFor } from '../../src/domain/ledger/expiry.js';
 import { allocateFifo } from '../../src/domain/ledger/fifo.js';
-import { nextTier, resolveTier, tierForTotal } from '../../src/domain/tiers.js';
+import { nextTier, resolveTier, tierBand, tierForTotal } from '../../src/domain/tiers.js';
 import { localDate, zonedTimeToUtc } from '../../src/domain/time.js';
 import { exampleProgram } from '../support/program.js';
 
 describe('tiers of the example program (6/9/12/15 %)', () => {
   const program = exampleProgram();
+  it('gives the band of totals over which the tier stays the one reached', () => {
+    // A purchase's tier decision holds while the total stays in its band (record-purchase.ts).
+    expect(tierBand(program, -5)).toEqual({ min: null, max: 1_499_999 });
+    expect(tierBand(program, 0)).toEqual({ min: null, max: 1_499_999 });
+    expect(tierBand(program, 1_500_000)).toEqual({ min: 1_500_000, max: 4_999_999 });
+    expect(tierBand(program, 4_999_999)).toEqual({ min: 1_500_000, max: 4_999_999 });
+    expect(tierBand(program, 20_000_000)).toEqual({ min: 15_000_000, max: null });
+    for (const total of [0, 1_499_999, 1_500_000, 7_000_000, 15_000_000]) {
+      const band = tierBand(program, total);
+      for (const edge of [band.min, band.max]) if (edge !== null) expect(tierForTotal(program, edge).code).toBe(tierForTotal(program, total).code);
+      if (band.min !== null) expect(tierForTotal(program, band.min - 1).code).not.toBe(tierForTotal(program, total).code);
+      if (band.max !== null) expect(tierForTotal(program, band.max + 1).code).not.toBe(tierForTotal(program, total).code);
+    }
+  });
   it.each([
     [0, 'basic', 6],
     [1_499_999, 'basic', 6],

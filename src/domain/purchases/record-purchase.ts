@@ -2,10 +2,10 @@ import { DomainError } from '../errors.js';
 import { maxPointsForBill, pointsForPurchase } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
-import { qualifyingTotal } from '../members/overview.js';
-import type { DomainDeps, Purchase, Repositories } from '../ports.js';
-import type { TierLevel } from '../program.js';
-import { resolveTier, tierByCode } from '../tiers.js';
+import { qualification as qualificationOf, qualifyingTotal } from '../members/overview.js';
+import type { DomainDeps, Purchase, PurchasePlan, PurchaseSnapshot, Repositories } from '../ports.js';
+import type { Program, TierLevel } from '../program.js';
+import { resolveTier, tierBand, tierByCode } from '../tiers.js';
 import { localDate } from '../time.js';
 import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
 
@@ -49,19 +49,103 @@ export async function reevaluateTier(
   return { tier, changed: true, upgraded: tier.threshold > current.threshold };
 }
 
-/** The first answer again: the balance is the one right after the purchase, not today's. */
-async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Promise<PurchaseResult> {
-  if (purchase.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT', { purchaseId: purchase.id });
-  const member = await deps.repos.members.findById(purchase.memberId);
-  const entries = await deps.repos.ledger.findByKeys([`purchase:${purchase.id}:spend`, `purchase:${purchase.id}:earn`]);
+/** The keys of a purchase's rows; `{id}` stands for the purchase id until the database knows it. */
+const purchaseKeys = (id: number | '{id}') => ({
+  spend: `purchase:${id}:spend`,
+  earn: `purchase:${id}:earn`,
+  receipt: `purchase:${id}:receipt`,
+  tier: `purchase:${id}:tier`,
+  event: `purchase:${id}`,
+});
+
+/**
+ * A plan that kept going stale means other writers of this member keep moving what it rests on
+ * (each STALE is someone else's commit); a handful of re-reads is generous, so more is a fault.
+ */
+const MAX_PLANS = 10;
+
+export type PurchaseDecision = { kind: 'answer'; result: PurchaseResult } | { kind: 'write'; plan: PurchasePlan };
+
+/**
+ * The purchase decided from one read of the world, pure: a replay is answered from the earlier
+ * recording; otherwise the plan says what to write, including the points earned (at the tier the
+ * member holds before the purchase) and the tier after it, and what it assumed, so that the
+ * executor can refuse to write when the world moved in between.
+ */
+export function planPurchase(program: Program, input: RecordPurchaseInput, snapshot: PurchaseSnapshot, now: Date): PurchaseDecision {
+  const receiptNo = normalizeReceipt(input.receiptNo);
+  const hash = requestHash({ memberId: input.memberId, storeId: input.storeId, receiptNo, amountMinor: input.amountMinor, pointsToSpend: input.pointsToSpend });
+
+  const { earlier, member, store } = snapshot;
+  if (earlier) {
+    // A receipt recorded under another key is a duplicate unless it asks for exactly the same.
+    if (earlier.purchase.idempotencyKey !== input.idempotencyKey && earlier.purchase.requestHash !== hash)
+      throw new DomainError('RECEIPT_DUPLICATE', { receiptNo });
+    if (earlier.purchase.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT', { purchaseId: earlier.purchase.id });
+    // The first answer again: the balance is the one right after the purchase, not today's.
+    return {
+      kind: 'answer',
+      result: {
+        purchase: earlier.purchase,
+        pointsEarned: earlier.purchase.pointsEarned,
+        pointsSpent: earlier.purchase.paidWithPoints,
+        balance: earlier.balanceAfter ?? member?.balance ?? 0,
+        tier: tierByCode(program, member?.tier),
+        upgradedTo: null,
+        replayed: true,
+      },
+    };
+  }
+
+  const cap = maxPointsForBill(program, input.amountMinor);
+  if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
+  if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
+  if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
+  if (member.balance < input.pointsToSpend) throw new DomainError('INSUFFICIENT_POINTS', { balance: member.balance, needed: input.pointsToSpend });
+
+  const tierBefore = tierByCode(program, member.tier);
+  const paidMinor = input.amountMinor - input.pointsToSpend * program.points.pointValueMinor;
+  const pointsEarned = pointsForPurchase(program, tierBefore, { billMinor: input.amountMinor, paidMinor, localDay: localDate(now, program.timezone) });
+
+  // The purchase moves the qualifying total by a known amount: the bill, or the points earned.
+  const qualification = qualificationOf(program, now);
+  const delta = qualification.metric === 'spend' ? input.amountMinor : pointsEarned;
+  const totalAfter = snapshot.qualifyingTotal + delta;
+  const tierAfter = resolveTier(program, member.tier, totalAfter);
+  const band = tierBand(program, totalAfter);
+  const upgraded = tierAfter.threshold > tierBefore.threshold;
+
   return {
-    purchase,
-    pointsEarned: purchase.pointsEarned,
-    pointsSpent: purchase.paidWithPoints,
-    balance: entries.at(-1)?.balanceAfter ?? member?.balance ?? 0,
-    tier: tierByCode(deps.program, member?.tier),
-    upgradedTo: null,
-    replayed: true,
+    kind: 'write',
+    plan: {
+      purchase: {
+        memberId: member.id,
+        storeId: input.storeId,
+        receiptNo,
+        amountMinor: input.amountMinor,
+        paidWithPoints: input.pointsToSpend,
+        pointsEarned,
+        idempotencyKey: input.idempotencyKey,
+        requestHash: hash,
+        actor: input.actor,
+      },
+      assumes: {
+        tierBefore: member.tier,
+        qualification,
+        totalMin: band.min === null ? null : band.min - delta,
+        totalMax: band.max === null ? null : band.max - delta,
+      },
+      tierAfter: tierAfter.code,
+      keys: purchaseKeys('{id}'),
+      earnExpiresAt: pointsEarned > 0 ? expiryFor(program.points.expiry, now, program.timezone) : null,
+      // The receipt, a tier reached and the event the task engine follows commit with the
+      // purchase: a crash after the commit loses none of them, and their keys make a second
+      // write a no-op.
+      receipt: { kind: 'purchaseRecorded', pointsEarned, pointsSpent: input.pointsToSpend, storeName: store.name },
+      tierNotice: upgraded ? { kind: 'tierUpgraded', tierCode: tierAfter.code, discountPercent: tierAfter.discountPercent } : null,
+      event: { type: 'purchaseRecorded', memberId: member.id, storeId: input.storeId, amountMinor: input.amountMinor, at: now },
+      at: now,
+    },
   };
 }
 
@@ -71,115 +155,43 @@ async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Pro
  * store + receipt number; a replay that asks for something different is refused. Points,
  * purchase, tier change, the customer's messages and the `purchaseRecorded` event commit
  * together (outbox rows); nothing waits for the task engine.
+ *
+ * Two round trips (issue 12): one read, from which `planPurchase` decides everything, and one
+ * atomic write that executes the plan. Should the world move in between (a concurrent twin, a
+ * tier crossed by a concurrent purchase), the write refuses and the purchase is planned again
+ * from a fresh read.
  */
 export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInput): Promise<PurchaseResult> {
   assertMinorAmount(input.amountMinor, 'amountMinor');
   if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0) throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
   const receiptNo = normalizeReceipt(input.receiptNo);
-  const hash = requestHash({ memberId: input.memberId, storeId: input.storeId, receiptNo, amountMinor: input.amountMinor, pointsToSpend: input.pointsToSpend });
 
-  const earlier = (await deps.repos.purchases.findByKey(input.idempotencyKey)) ?? (await deps.repos.purchases.findByReceipt(input.storeId, receiptNo));
-  if (earlier) {
-    if (earlier.idempotencyKey !== input.idempotencyKey && earlier.requestHash !== hash) throw new DomainError('RECEIPT_DUPLICATE', { receiptNo });
-    return replayOf(deps, earlier, hash);
-  }
-
-  const cap = maxPointsForBill(deps.program, input.amountMinor);
-  if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
-  const now = deps.clock.now();
-
-  const result = await deps.uow.run(async (repos) => {
-    const store = await repos.stores.findById(input.storeId);
-    if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
-    const member = await repos.members.findById(input.memberId);
-    if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
-
-    const purchase = await repos.purchases.create({
-      memberId: member.id,
+  for (let attempt = 0; attempt < MAX_PLANS; attempt++) {
+    const now = deps.clock.now();
+    const snapshot = await deps.repos.purchases.snapshot({
+      memberId: input.memberId,
       storeId: input.storeId,
       receiptNo,
-      amountMinor: input.amountMinor,
-      paidWithPoints: input.pointsToSpend,
       idempotencyKey: input.idempotencyKey,
-      requestHash: hash,
-      actor: input.actor,
+      qualification: qualificationOf(deps.program, now),
     });
-    if (!purchase) return null; // a concurrent twin committed first: answered as a replay below
+    const decision = planPurchase(deps.program, input, snapshot, now);
+    if (decision.kind === 'answer') return decision.result;
+    const { plan } = decision;
 
-    const common = { memberId: member.id, actor: input.actor, storeId: input.storeId, purchaseId: purchase.id };
-    let balance = member.balance;
-    if (input.pointsToSpend > 0) {
-      const spent = await repos.ledger.post({
-        ...common,
-        kind: 'debit',
-        type: 'SPEND',
-        amount: input.pointsToSpend,
-        idempotencyKey: `purchase:${purchase.id}:spend`,
-        reason: 'purchase',
-      });
-      balance = spent.entry.balanceAfter;
-    }
-    const tierBefore = tierByCode(deps.program, member.tier);
-    const paidMinor = input.amountMinor - input.pointsToSpend * deps.program.points.pointValueMinor;
-    const pointsEarned = pointsForPurchase(deps.program, tierBefore, {
-      billMinor: input.amountMinor,
-      paidMinor,
-      localDay: localDate(now, deps.program.timezone),
-    });
-    if (pointsEarned > 0) {
-      const earned = await repos.ledger.post({
-        ...common,
-        kind: 'credit',
-        type: 'EARN',
-        amount: pointsEarned,
-        idempotencyKey: `purchase:${purchase.id}:earn`,
-        reason: 'purchase',
-        expiresAt: expiryFor(deps.program.points.expiry, now, deps.program.timezone),
-      });
-      balance = earned.entry.balanceAfter;
-      await repos.purchases.setPointsEarned(purchase.id, pointsEarned);
-    }
-    const tier = await reevaluateTier(deps, repos, member.id);
-    // The receipt, a tier reached and the event the task engine follows commit with the purchase:
-    // a crash after the commit loses none of them, and their keys make a second write a no-op.
-    await repos.outbox.notify(
-      member.id,
-      { kind: 'purchaseRecorded', pointsEarned, pointsSpent: input.pointsToSpend, balance, storeName: store.name },
-      { dedupeKey: `purchase:${purchase.id}:receipt` },
-    );
-    if (tier.upgraded) {
-      await repos.outbox.notify(
-        member.id,
-        { kind: 'tierUpgraded', tierCode: tier.tier.code, discountPercent: tier.tier.discountPercent },
-        { dedupeKey: `purchase:${purchase.id}:tier` },
-      );
-    }
-    await repos.outbox.publish({
-      type: 'purchaseRecorded',
-      id: `purchase:${purchase.id}`,
-      memberId: member.id,
-      purchaseId: purchase.id,
-      storeId: input.storeId,
-      amountMinor: input.amountMinor,
-      at: now,
-    });
+    const done = await deps.uow.atomic((repos) => repos.purchases.record(plan));
+    if (done.outcome === 'STALE') continue;
+    if (done.outcome === 'INSUFFICIENT_POINTS') throw new DomainError('INSUFFICIENT_POINTS', { balance: done.balance, needed: input.pointsToSpend });
+    const tier = tierByCode(deps.program, plan.tierAfter);
     return {
-      purchase: { ...purchase, pointsEarned },
-      pointsEarned,
+      purchase: { ...plan.purchase, id: done.purchaseId, returnedMinor: 0, createdAt: plan.at },
+      pointsEarned: plan.purchase.pointsEarned,
       pointsSpent: input.pointsToSpend,
-      balance,
-      tier: tier.tier,
-      upgradedTo: tier.upgraded ? tier.tier : null,
+      balance: done.balance,
+      tier,
+      upgradedTo: plan.tierNotice ? tier : null,
       replayed: false,
-    } satisfies PurchaseResult;
-  });
-
-  if (!result) {
-    const twin = (await deps.repos.purchases.findByKey(input.idempotencyKey)) ?? (await deps.repos.purchases.findByReceipt(input.storeId, receiptNo));
-    if (!twin) throw new Error('purchase vanished after a uniqueness conflict');
-    if (twin.idempotencyKey !== input.idempotencyKey && twin.requestHash !== hash) throw new DomainError('RECEIPT_DUPLICATE', { receiptNo });
-    return replayOf(deps, twin, hash);
+    };
   }
-
-  return result;
+  throw new Error(`purchase ${input.idempotencyKey}: the plan went stale ${MAX_PLANS} times`);
 }

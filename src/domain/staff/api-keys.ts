@@ -31,9 +31,16 @@ export async function createApiKey(
   return { key, record };
 }
 
-/** The key's record if the key is known and not revoked; null otherwise. */
-export async function authenticateApiKey(deps: DomainDeps, key: string): Promise<ApiKeyRecord | null> {
+/**
+ * The key's record if the key is known and not revoked; null otherwise. `findByHash` is the
+ * lookup to use: the repository's by default, the till API's cached one (src/http/api/lookup-cache.ts).
+ */
+export async function authenticateApiKey(
+  deps: DomainDeps,
+  key: string,
+  findByHash: (hash: string) => Promise<ApiKeyRecord | null> = (hash) => deps.repos.apiKeys.findByHash(hash),
+): Promise<ApiKeyRecord | null> {
   if (!/^lk_[0-9a-f]{8}_[A-Za-z0-9_-]{32}$/.test(key)) return null;
-  const record = await deps.repos.apiKeys.findByHash(hashApiKey(key));
+  const record = await findByHash(hashApiKey(key));
   return record && !record.revokedAt ? record : null;
 }

@@ -3,6 +3,7 @@ import { DomainError } from '../../domain/errors.js';
 import type { Actor } from '../../domain/ledger/types.js';
 import type { ApiKeyRecord, DomainDeps, Store } from '../../domain/ports.js';
 import { authenticateApiKey } from '../../domain/staff/api-keys.js';
+import type { TillLookups } from './lookup-cache.js';
 import { ApiProblem, validationProblem } from './problems.js';
 
 declare module 'fastify' {
@@ -25,12 +26,16 @@ export function presentedKey(request: FastifyRequest): string | null {
 
 const unauthorized = (detail: string) => new ApiProblem('UNAUTHORIZED', { detail, headers: { 'WWW-Authenticate': 'Bearer realm="loyalty"' } });
 
-/** An onRequest hook: 401 unless the request carries a known, unrevoked key. */
-export function authenticate(deps: DomainDeps) {
+/**
+ * An onRequest hook: 401 unless the request carries a known, unrevoked key. Keys are looked up
+ * through `lookups`, which may trust a found key for a few seconds (lookup-cache.ts): a
+ * revocation takes effect within that TTL.
+ */
+export function authenticate(deps: DomainDeps, lookups: TillLookups) {
   return async (request: FastifyRequest): Promise<void> => {
     const key = presentedKey(request);
     if (!key) throw unauthorized('Send the API key as "Authorization: Bearer <key>" or "X-Api-Key: <key>".');
-    const record = await authenticateApiKey(deps, key);
+    const record = await authenticateApiKey(deps, key, lookups.apiKeyByHash);
     if (!record) throw unauthorized('The API key is not valid or has been revoked.');
     request.apiKey = record;
   };
@@ -54,15 +59,15 @@ export const scopedIdempotencyKey = (key: ApiKeyRecord, idempotencyKey: string) 
  * The store a request acts for. A key bound to a store acts for that store only (naming another
  * one is 403); a key without a store must name one.
  */
-export async function storeForRequest(deps: DomainDeps, key: ApiKeyRecord, storeCode: string | undefined): Promise<Store> {
+export async function storeForRequest(lookups: TillLookups, key: ApiKeyRecord, storeCode: string | undefined): Promise<Store> {
   if (key.storeId !== null) {
-    const store = await deps.repos.stores.findById(key.storeId);
+    const store = await lookups.storeById(key.storeId);
     if (!store) throw new DomainError('STORE_NOT_FOUND');
     if (storeCode !== undefined && storeCode !== store.code) throw new DomainError('FORBIDDEN', { reason: 'the API key is bound to another store' });
     return store;
   }
   if (storeCode === undefined) throw validationProblem([{ field: 'storeCode', message: 'is required: this API key is not bound to a store' }]);
-  const store = await deps.repos.stores.findByCode(storeCode);
+  const store = await lookups.storeByCode(storeCode);
   if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'storeCode' });
   return store;
 }

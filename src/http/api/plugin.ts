@@ -12,6 +12,7 @@ import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, 
 import { tierByCode } from '../../domain/tiers.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
+import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
 import { registerNpsRoutes } from './nps.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { type FieldError, fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
@@ -36,6 +37,8 @@ export interface ApiOptions {
   /** The language of names the API returns (tier names): the program's default locale. */
   defaultLocale: Locale;
   rateLimit?: RateLimitOptions;
+  /** API keys and stores kept briefly in memory (lookup-cache.ts); absent: read on every request. */
+  lookupCache?: LookupCacheOptions;
 }
 
 /** Bodies are a few fields; anything bigger is not a till talking to us. */
@@ -61,6 +64,7 @@ const firstName = (name: string | null) => name?.trim().split(/\s+/)[0] || null;
  */
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) => {
   const { domain } = options;
+  const lookups = tillLookups(domain, options.lookupCache);
   const limiter = createRateLimiter(options.redis, options.rateLimit ?? {}, app.log);
   const openapi = buildOpenApiDocument({
     rateLimit: { limit: limiter.limit, windowSeconds: options.rateLimit?.windowSeconds ?? DEFAULT_RATE_LIMIT.windowSeconds },
@@ -73,7 +77,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
 
   await app.register(async (secured) => {
     secured.decorateRequest('apiKey', null);
-    secured.addHook('onRequest', authenticate(domain));
+    secured.addHook('onRequest', authenticate(domain, lookups));
     secured.addHook('onRequest', limiter.hook);
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);
@@ -82,7 +86,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
       const key = requireKey(request);
-      const store = await storeForRequest(domain, key, body.storeCode);
+      const store = await storeForRequest(lookups, key, body.storeCode);
       const member = await findMemberForStaff(domain, body.memberCode);
       const result = await recordPurchase(domain, {
         memberId: member.id,
@@ -108,7 +112,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     secured.post('/returns', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(returnRequestSchema, request);
       const key = requireKey(request);
-      const store = await storeForRequest(domain, key, body.storeCode);
+      const store = await storeForRequest(lookups, key, body.storeCode);
       const result = await recordReturn(domain, {
         storeId: store.id,
         receiptNo: body.receiptNo,
@@ -139,7 +143,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     const tillOperator = async (key: ApiKeyRecord, storeCode: string | undefined): Promise<CouponOperator> => ({
       kind: 'till',
       actor: actorOfKey(key),
-      storeId: key.storeId !== null || storeCode !== undefined ? (await storeForRequest(domain, key, storeCode)).id : null,
+      storeId: key.storeId !== null || storeCode !== undefined ? (await storeForRequest(lookups, key, storeCode)).id : null,
     });
     const couponResponse = ({ coupon, memberFirstName, canRedeem }: CouponForRedemption): CouponResponse => ({
       code: coupon.displayCode,

@@ -1,0 +1,64 @@
+import type { ApiKeyRecord, DomainDeps, Store } from '../../domain/ports.js';
+
+/**
+ * How long the till API may trust what it read about an API key or a store (issue 12). Every
+ * till request needs both, and they change rarely, so a few seconds in process memory save two
+ * of a purchase's round trips. The price is staleness, bounded by the TTL: a revoked key is
+ * still accepted for at most `ttlMs` after the revocation (per process), a renamed or closed
+ * store is seen within `ttlMs`. Correctness does not rest on it: a purchase re-checks that its
+ * store is active in the same statement that records it. Misses (unknown key, unknown store)
+ * are not cached, so a new key or store works at once. Members are never cached: their balance
+ * and status change with every purchase.
+ */
+export interface LookupCacheOptions {
+  /** 0 turns the cache off. */
+  ttlMs: number;
+  /** Milliseconds, for the TTL only (not a rule's time): injectable so a test can step past the TTL. */
+  now?: () => number;
+}
+
+/** Keys are bounded by the keys and stores that exist; the cap only guards against a flood. */
+const MAX_ENTRIES = 10_000;
+
+export class TtlCache<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly ttlMs: number,
+    now: () => number = Date.now,
+  ) {
+    this.now = now;
+  }
+
+  /** The cached value, or what `load` finds (cached only when found). */
+  async get(key: string, load: () => Promise<V | null>): Promise<V | null> {
+    const hit = this.entries.get(key);
+    const now = this.now();
+    if (hit && hit.until > now) return hit.value;
+    if (hit) this.entries.delete(key);
+    const value = await load();
+    if (value !== null && this.ttlMs > 0) {
+      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+      this.entries.set(key, { value, until: now + this.ttlMs });
+    }
+    return value;
+  }
+}
+
+/** The API key and store lookups of the till API, through one TTL cache each. */
+export interface TillLookups {
+  apiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  storeById(id: number): Promise<Store | null>;
+  storeByCode(code: string): Promise<Store | null>;
+}
+
+export function tillLookups(deps: DomainDeps, options: LookupCacheOptions = { ttlMs: 0 }): TillLookups {
+  const keys = new TtlCache<ApiKeyRecord>(options.ttlMs, options.now);
+  const stores = new TtlCache<Store>(options.ttlMs, options.now);
+  return {
+    apiKeyByHash: (hash) => keys.get(hash, () => deps.repos.apiKeys.findByHash(hash)),
+    storeById: (id) => stores.get(`id:${id}`, () => deps.repos.stores.findById(id)),
+    storeByCode: (code) => stores.get(`code:${code}`, () => deps.repos.stores.findByCode(code)),
+  };
+}
