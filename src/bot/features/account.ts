@@ -1,5 +1,4 @@
 import { Composer, GrammyError, InlineKeyboard, InputFile } from 'grammy';
-import QRCode from 'qrcode';
 import { formatCode } from '../../domain/codes.js';
 import type { LedgerEntry } from '../../domain/ledger/types.js';
 import type { Member } from '../../domain/members/member.js';
@@ -53,6 +52,8 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
         if (!(error instanceof GrammyError && error.error_code === 400)) throw error;
       }
     }
+    // The QR encoder is loaded on the first card drawn: most processes draw none, or one per member.
+    const { default: QRCode } = await import('qrcode');
     const png = await QRCode.toBuffer(memberCardLink(ctx.me.username, member.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
     const sent = await ctx.replyWithPhoto(new InputFile(png, 'card.png'), { caption, parse_mode: 'HTML' });
     const fileId = sent.photo.at(-1)?.file_id;
