@@ -19,9 +19,12 @@ export interface BotProcess {
 const CLOCK_TICKS_PER_SECOND = 100;
 const PAGE_SIZE = 4096;
 
-/** Starts `src/main.ts` with `env` on top of this process's PATH; resolves once `ready()` holds. */
-export async function startBotProcess(env: Record<string, string>, ready: () => boolean, timeoutMs = 60_000): Promise<BotProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/**
+ * Starts `script` (default: the real entry point, src/main.ts) with `env` on top of this process's
+ * PATH; resolves once `ready()` holds.
+ */
+export async function startBotProcess(env: Record<string, string>, ready: () => boolean, timeoutMs = 60_000, script = 'src/main.ts'): Promise<BotProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -1,226 +1,236 @@
-// Throughput and latency of registered customers tapping Balance / Card / History through the
-// whole stack (fake Bot API over HTTP, runner long polling, sequentialize, Prisma, PostgreSQL,
-// Redis), beside a bare grammY echo bot on the same fake API in the same run. Machines are
-// noisy, so the numbers that mean something are the loyalty/bare ratios of one run.
+// Throughput and latency of registered customers tapping Balance through the whole stack (fake
+// Bot API over HTTP, runner long polling, per-user rate limit in Redis, sequentialize, Prisma,
+// PostgreSQL), beside a bare grammY echo bot on the same kind of fake in the same run.
 //
-// Load: BENCH_USERS users each send BENCH_TAPS taps. In `waves` mode (default) every user sends
-// one update, the next wave starts when all have been answered; in `closed` mode each user sends
-// the next tap as soon as its previous one was answered. Either way no user has more than one
-// update outstanding, so replies are matched to updates by chat id alone. A warm-up of
-// BENCH_WARMUP waves runs first and is not measured.
+// Each party runs in a process of its own (DESIGN.md, "Performance"): the bot is the real entry
+// point src/main.ts (bench/bot-process.ts), the baseline bench/bare-bot-process.ts, the fake Bot
+// API bench/fake-api-process.ts (one per bot), and this process only drives the load. CPU and RSS
+// are the bot process's own, from /proc. NODE_ENV=production. Machines are noisy: the numbers that
+// mean something are the loyalty/bare ratios of one run.
 //
-// Latency: when the reply's sendMessage/sendPhoto reached the fake (RecordedCall.at) minus when
-// the update was queued, both Date.now(), so whole milliseconds.
+// Loads: closed loop (BENCH_USERS users, each sends its next tap when the previous was answered,
+// BENCH_TAPS taps each) and open loop (BENCH_OPEN_RATE updates/s offered for BENCH_OPEN_SECONDS,
+// spread over BENCH_OPEN_USERS users, whatever the replies do). Then how a Balance tap's cost
+// grows with one member's history (BENCH_HISTORY entries, comma-separated), loyalty bot only.
+// Latency: reply reached the fake minus update queued in the fake, both Date.now() there.
 
-import { performance } from 'node:perf_hooks';
-import { run } from '@grammyjs/runner';
-import { Bot } from 'grammy';
-import type { UserFromGetMe } from 'grammy/types';
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { App } from '../src/app.js';
 import { makeRepositories } from '../src/db/repositories.js';
 import { systemClock } from '../src/domain/clock.js';
 import { generateMemberCode } from '../src/domain/codes.js';
-import { startTestApp } from '../test/support/app.js';
+import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
-import { TEST_DATABASE_URL } from '../test/support/env.js';
-import { FakeBotApi, type FakeUser, type RecordedCall } from '../test/support/fake-bot-api/server.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/support/env.js';
+import type { FakeUser } from '../test/support/fake-bot-api/server.js';
+import { type BotProcess, startBotProcess } from './bot-process.js';
+import type { FakeApiIn, FakeApiOut } from './fake-api-process.js';
 import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio } from './lib.js';
 
-type Mode = 'waves' | 'closed';
+const FIRST_USER_ID = 910_000_001;
+const BALANCE = '💰 Balance';
+const BALANCE_REPLY = /Tier:/;
 
 interface Config {
   users: number;
   taps: number;
-  warmupWaves: number;
-  mode: Mode;
+  warmup: number;
+  openRate: number;
+  openSeconds: number;
+  openUsers: number;
+  history: number[];
   timeoutMs: number;
 }
 
-interface Tap {
-  label: string;
-  text: string;
-  /** What is wrong with the reply, if anything. */
-  check(call: RecordedCall): string | undefined;
-}
-
-interface Sample {
-  tap: string;
-  latencyMs: number;
-}
-
-interface Load {
-  samples: Sample[];
-  wallMs: number;
-  /** CPU of this whole process (fake API, bot, Prisma client); PostgreSQL and Redis are other processes. */
-  cpuMs: number;
-  eventLoopBusy: number;
-}
-
-interface BotRun {
-  label: string;
-  load: Load;
-  /** process.memoryUsage() right after the measured phase, before anything is stopped. */
-  memoryAfter: NodeJS.MemoryUsage;
-}
-
-const FIRST_USER_ID = 910_000_001;
-
-const expectMessage =
-  (pattern: RegExp) =>
-  (call: RecordedCall): string | undefined => {
-    if (call.method !== 'sendMessage') return `expected sendMessage, got ${call.method}`;
-    const text = String(call.params.text ?? '');
-    return pattern.test(text) ? undefined : `text ${JSON.stringify(text.slice(0, 120))} does not match ${pattern}`;
-  };
-
-const LOYALTY_TAPS: Tap[] = [
-  { label: 'Balance', text: '💰 Balance', check: expectMessage(/100 points/) },
-  {
-    label: 'Card',
-    text: '💳 Member card',
-    check: (call) =>
-      call.method === 'sendPhoto' && /member card/.test(String(call.params.caption ?? '')) ? undefined : `expected the card photo, got ${call.method}`,
-  },
-  { label: 'History', text: '📜 History', check: expectMessage(/Points history/) },
-];
-
-// The echo bot gets the same texts and must send each back unchanged.
-const ECHO_TAPS: Tap[] = LOYALTY_TAPS.map(({ label, text }) => ({
-  label,
-  text,
-  check: (call) => (call.method === 'sendMessage' && call.params.text === text ? undefined : `expected an echo of ${JSON.stringify(text)}`),
-}));
-
 function readConfig(): Config {
-  const mode = process.env.BENCH_MODE ?? 'waves';
-  if (mode !== 'waves' && mode !== 'closed') throw new BenchFailure(`BENCH_MODE must be "waves" or "closed", got "${mode}"`);
   return {
     users: envInt('BENCH_USERS', 50),
     taps: envInt('BENCH_TAPS', 20),
-    warmupWaves: envInt('BENCH_WARMUP', 3, 0),
-    mode,
+    warmup: envInt('BENCH_WARMUP', 3, 0),
+    openRate: envInt('BENCH_OPEN_RATE', 1_000),
+    openSeconds: envInt('BENCH_OPEN_SECONDS', 5),
+    openUsers: envInt('BENCH_OPEN_USERS', 500),
+    history: (process.env.BENCH_HISTORY ?? '1,100,1000,10000').split(',').map(Number),
     timeoutMs: envInt('BENCH_TIMEOUT_MS', 15_000),
   };
 }
 
-const makeUsers = (count: number): FakeUser[] => Array.from({ length: count }, (_, i) => ({ id: FIRST_USER_ID + i, first_name: 'Bench', language_code: 'en' }));
-
-interface Pending {
-  tap: Tap;
-  queuedAt: number;
-  timer: NodeJS.Timeout;
-  resolve(sample: Sample): void;
-  reject(error: Error): void;
+interface Reply {
+  chatId: number;
+  text: string;
+  ok: boolean;
+  latencyMs: number;
 }
 
-/** Sends updates as users and matches each to the reply the bot sends to that chat. */
-class ReplyTracker {
-  private readonly pending = new Map<number, Pending>();
+/** The fake Bot API in its own process (bench/fake-api-process.ts). */
+class FakeApiProcess {
+  private readonly waiting = new Map<number, ((reply: Reply) => void)[]>();
+  private polled = false;
+  onReply: ((reply: Reply) => void) | undefined;
 
-  constructor(
-    private readonly fake: FakeBotApi,
-    private readonly label: string,
-    private readonly timeoutMs: number,
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly ready: Extract<FakeApiOut, { type: 'ready' }>,
   ) {
-    // The fake has no events; watching its call log as it grows tells us at once when a reply arrived.
-    const calls = fake.calls;
-    const push = calls.push.bind(calls);
-    calls.push = (...items: RecordedCall[]) => {
-      const length = push(...items);
-      for (const call of items) this.onCall(call);
-      return length;
-    };
-  }
-
-  send(user: FakeUser, tap: Tap): Promise<Sample> {
-    if (this.pending.has(user.id)) return Promise.reject(new Error(`bench bug: user ${user.id} already has an update outstanding`));
-    return new Promise<Sample>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(user.id);
-        reject(new BenchFailure(`${this.label}: no reply to ${JSON.stringify(tap.text)} from user ${user.id} within ${this.timeoutMs} ms${this.diagnosis()}`));
-      }, this.timeoutMs);
-      this.pending.set(user.id, { tap, queuedAt: Date.now(), timer, resolve, reject });
-      this.fake.sendText(user, tap.text);
+    child.on('message', (message: FakeApiOut) => {
+      if (message.type === 'polled') this.polled = true;
+      if (message.type !== 'reply') return;
+      this.onReply?.(message);
+      this.waiting.get(message.chatId)?.shift()?.(message);
     });
   }
 
-  /** Forgets everything outstanding (after a failure) so no timer keeps the process alive. */
-  cancel(): void {
-    for (const p of this.pending.values()) clearTimeout(p.timer);
-    this.pending.clear();
+  static async start(): Promise<FakeApiProcess> {
+    const child = fork('bench/fake-api-process.ts', { execArgv: ['--import', 'tsx'], env: { ...process.env, NODE_ENV: 'production' } });
+    const ready = await new Promise<Extract<FakeApiOut, { type: 'ready' }>>((resolve, reject) => {
+      child.once('message', (message: FakeApiOut) =>
+        message.type === 'ready' ? resolve(message) : reject(new BenchFailure('fake API: unexpected first message')),
+      );
+      child.once('exit', (code) => reject(new BenchFailure(`fake API process exited with ${code}`)));
+    });
+    return new FakeApiProcess(child, ready);
   }
 
-  private onCall(call: RecordedCall): void {
-    if ((call.method !== 'sendMessage' && call.method !== 'sendPhoto') || call.chatId === undefined) return;
-    const p = this.pending.get(call.chatId);
-    if (!p) return; // e.g. the apology after a failed reply, which was already reported
-    this.pending.delete(call.chatId);
-    clearTimeout(p.timer);
-    const problem = call.ok ? p.tap.check(call) : `${call.method} failed: ${call.errorCode} ${call.description ?? ''}`;
-    if (problem) p.reject(new BenchFailure(`${this.label}: wrong reply to ${JSON.stringify(p.tap.text)} from user ${call.chatId}: ${problem}`));
-    else p.resolve({ tap: p.tap.label, latencyMs: call.at - p.queuedAt });
+  /** For startBotProcess: true once a bot has polled after this was first called. */
+  hasPolled(): boolean {
+    if (!this.polled) this.post({ type: 'watchPoll' });
+    return this.polled;
   }
 
-  private diagnosis(): string {
-    const lines = [`${this.pending.size} other update(s) outstanding`];
-    const failed = this.fake.calls.filter((c) => !c.ok && c.method !== 'getUpdates').slice(-5);
-    for (const c of failed) lines.push(`failed call: ${c.method} chat=${c.chatId ?? '-'} ${c.errorCode ?? ''} ${c.description ?? ''}`);
-    for (const v of this.fake.violations.slice(0, 5)) lines.push(`violation: ${v}`);
-    return `\n  ${lines.join('\n  ')}`;
+  send(userId: number, text: string): void {
+    this.post({ type: 'send', userId, text });
+  }
+
+  /** Sends and resolves with the reply to this chat (the chat's next one). */
+  ask(userId: number, text: string, timeoutMs: number): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BenchFailure(`no reply to user ${userId} within ${timeoutMs} ms`)), timeoutMs);
+      const queue = this.waiting.get(userId) ?? [];
+      this.waiting.set(userId, queue);
+      queue.push((reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      this.send(userId, text);
+    });
+  }
+
+  stop(): void {
+    this.child.disconnect();
+  }
+
+  private post(message: FakeApiIn): void {
+    this.child.send(message);
   }
 }
 
-/** `waves` waves of taps (tap `pick(user, wave)`), no user ever having two updates outstanding. */
-async function drive(tracker: ReplyTracker, users: FakeUser[], waves: number, mode: Mode, taps: Tap[]): Promise<Load> {
-  const pick = (userIndex: number, wave: number) => taps[(userIndex + wave) % taps.length] as Tap;
-  const samples: Sample[] = [];
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
+interface Phase {
+  label: string;
+  offered?: number;
+  sent: number;
+  latencies: number[];
+  wallMs: number;
+  cpuMs: number;
+  peakRss: number;
+}
+
+/** Samples the bot process's RSS while `work` runs; CPU is the /proc difference. */
+async function measured(bot: BotProcess, work: () => Promise<{ sent: number; latencies: number[] }>, label: string): Promise<Phase> {
+  let peakRss = bot.rssBytes();
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, bot.rssBytes());
+  }, 200);
+  const cpu0 = bot.cpuMs();
   const t0 = performance.now();
-  if (mode === 'waves') {
-    for (let wave = 0; wave < waves; wave++) {
-      samples.push(...(await Promise.all(users.map((user, i) => tracker.send(user, pick(i, wave))))));
-    }
-  } else {
-    await Promise.all(
-      users.map(async (user, i) => {
-        for (let wave = 0; wave < waves; wave++) samples.push(await tracker.send(user, pick(i, wave)));
-      }),
-    );
-  }
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { samples, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, eventLoopBusy: performance.eventLoopUtilization(elu0).utilization };
-}
-
-async function warmUpAndMeasure(tracker: ReplyTracker, users: FakeUser[], config: Config, taps: Tap[]): Promise<Load> {
-  if (config.warmupWaves > 0) await drive(tracker, users, config.warmupWaves, config.mode, taps);
-  return drive(tracker, users, config.taps, config.mode, taps);
-}
-
-async function runBareBot(config: Config, users: FakeUser[]): Promise<BotRun> {
-  const label = 'bare echo bot';
-  const fake = await FakeBotApi.start();
-  // The fake's getMe answer lacks a few newer fields that grammY's type requires.
-  const botInfo: UserFromGetMe = {
-    ...fake.botInfo,
-    has_topics_enabled: false,
-    allows_users_to_create_topics: false,
-    can_manage_bots: false,
-    supports_join_request_queries: false,
-  };
-  const bot = new Bot(fake.token, { client: { apiRoot: fake.apiRoot }, botInfo });
-  bot.on('message:text', (ctx) => ctx.reply(ctx.message.text));
-  const handle = run(bot);
-  const tracker = new ReplyTracker(fake, label, config.timeoutMs);
   try {
-    const load = await warmUpAndMeasure(tracker, users, config, ECHO_TAPS);
-    return { label, load, memoryAfter: process.memoryUsage() };
+    const { sent, latencies } = await work();
+    return { label, sent, latencies, wallMs: performance.now() - t0, cpuMs: bot.cpuMs() - cpu0, peakRss };
   } finally {
-    tracker.cancel();
-    if (handle.isRunning()) await handle.stop();
-    await fake.close();
+    clearInterval(sampler);
+  }
+}
+
+const check = (reply: Reply, expected: RegExp | string) => {
+  const good = reply.ok && (typeof expected === 'string' ? reply.text === expected : expected.test(reply.text));
+  if (!good) throw new BenchFailure(`wrong reply to ${reply.chatId}: ${JSON.stringify(reply.text.slice(0, 120))}`);
+};
+
+async function closedLoop(fake: FakeApiProcess, userIds: number[], taps: number, expected: RegExp | string, timeoutMs: number) {
+  const latencies: number[] = [];
+  await Promise.all(
+    userIds.map(async (id) => {
+      for (let i = 0; i < taps; i++) {
+        const reply = await fake.ask(id, BALANCE, timeoutMs);
+        check(reply, expected);
+        latencies.push(reply.latencyMs);
+      }
+    }),
+  );
+  return { sent: userIds.length * taps, latencies };
+}
+
+/** `rate` updates/s for `seconds`, round robin over the users, sent on a clock that ignores replies. */
+async function openLoop(fake: FakeApiProcess, userIds: number[], rate: number, seconds: number, expected: RegExp | string, timeoutMs: number) {
+  const latencies: number[] = [];
+  let wrong: BenchFailure | undefined;
+  fake.onReply = (reply) => {
+    try {
+      check(reply, expected);
+      latencies.push(reply.latencyMs);
+    } catch (error) {
+      wrong ??= error as BenchFailure;
+    }
+  };
+  const start = Date.now();
+  let sent = 0;
+  while (Date.now() - start < seconds * 1000) {
+    const due = Math.floor(((Date.now() - start) / 1000) * rate);
+    for (; sent < due; sent++) fake.send(userIds[sent % userIds.length] as number, BALANCE);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (latencies.length < sent && Date.now() < deadline && !wrong) await new Promise((resolve) => setTimeout(resolve, 20));
+  fake.onReply = undefined;
+  if (wrong) throw wrong;
+  // Unanswered within the timeout is a result (the bot cannot keep up at this rate), not a failure.
+  return { sent, latencies };
+}
+
+interface BotRun {
+  idleRss: number;
+  closed: Phase;
+  open: Phase;
+  history: Phase[];
+}
+
+/** Starts a bot process on a fresh fake, measures idle RSS, then the closed and the open loop. */
+async function runBot(
+  label: string,
+  start: (fake: FakeApiProcess) => Promise<BotProcess>,
+  config: Config,
+  expected: RegExp | string,
+  extra?: (fake: FakeApiProcess, bot: BotProcess) => Promise<Phase[]>,
+): Promise<BotRun> {
+  const fake = await FakeApiProcess.start();
+  let bot: BotProcess | undefined;
+  try {
+    bot = await start(fake);
+    // Idle: started, polled, settled; nothing asked yet.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const idleRss = bot.rssBytes();
+    const closedIds = Array.from({ length: config.users }, (_, i) => FIRST_USER_ID + i);
+    const openIds = Array.from({ length: config.openUsers }, (_, i) => FIRST_USER_ID + i);
+    if (config.warmup > 0) await closedLoop(fake, closedIds, config.warmup, expected, config.timeoutMs);
+    const b = bot;
+    const closed = await measured(b, () => closedLoop(fake, closedIds, config.taps, expected, config.timeoutMs), `${label}, closed loop`);
+    // History before the open loop: a rate the bot cannot keep up with leaves a backlog behind.
+    const history = extra ? await extra(fake, b) : [];
+    const open = await measured(b, () => openLoop(fake, openIds, config.openRate, config.openSeconds, expected, config.timeoutMs), `${label}, open loop`);
+    return { idleRss, closed, open, history };
+  } finally {
+    await bot?.stop();
+    fake.stop();
   }
 }
 
@@ -253,28 +263,6 @@ export async function seedMembers(db: TestDatabase, users: FakeUser[]): Promise<
   for (let i = 0; i < users.length; i += 10) await Promise.all(users.slice(i, i + 10).map(seedOne));
 }
 
-async function runLoyaltyBot(config: Config, users: FakeUser[]): Promise<BotRun> {
-  const label = 'loyalty bot';
-  const db = await createTestDatabase();
-  try {
-    await seedMembers(db, users);
-    const fake = await FakeBotApi.start();
-    let app: App | undefined;
-    const tracker = new ReplyTracker(fake, label, config.timeoutMs);
-    try {
-      app = await startTestApp({ fake, databaseUrl: db.url });
-      const load = await warmUpAndMeasure(tracker, users, config, LOYALTY_TAPS);
-      return { label, load, memoryAfter: process.memoryUsage() };
-    } finally {
-      tracker.cancel();
-      await app?.stop();
-      await fake.close();
-    }
-  } finally {
-    await dropDatabase(db);
-  }
-}
-
 /**
  * db.drop() without its race: pg-pool's end() resolves before its connections have closed, and
  * DROP DATABASE ... WITH (FORCE) then kills them mid-goodbye; the FATAL reaches a pool that has
@@ -298,91 +286,162 @@ export async function dropDatabase(db: TestDatabase): Promise<void> {
   }
 }
 
+/** One member with `entries` ledger entries (each an open lot), written in bulk: the shape, not the path. */
+async function seedHistory(db: TestDatabase, telegramId: number, entries: number): Promise<void> {
+  const member = await db.prisma.member.create({
+    data: {
+      telegramId: BigInt(telegramId),
+      code: generateMemberCode(),
+      locale: 'en',
+      status: 'ACTIVE',
+      registrationStep: null,
+      name: 'History',
+      tier: 'basic',
+      registeredAt: new Date(),
+      balance: entries,
+    },
+  });
+  await db.prisma.$executeRaw`
+    WITH e AS (
+      INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "createdAt")
+      SELECT ${member.id}, 'BONUS', 1, n, 'bench-history:' || ${member.id} || ':' || n, 'SYSTEM', now() - (${entries} - n) * interval '1 minute'
+      FROM generate_series(1, ${entries}) AS n
+      RETURNING id, "createdAt"
+    )
+    INSERT INTO "PointLot" ("memberId", "entryId", amount, remaining, "expiresAt", "createdAt")
+    SELECT ${member.id}, e.id, 1, 1, e."createdAt" + interval '365 days', e."createdAt" FROM e`;
+}
+
 interface Stats {
-  updates: number;
-  wallS: number;
   perSecond: number;
   p50: number;
   p99: number;
   cpuPerUpdate: number;
 }
 
-function statsOf(load: Load): Stats {
-  const latencies = load.samples.map((s) => s.latencyMs);
-  return {
-    updates: load.samples.length,
-    wallS: load.wallMs / 1000,
-    perSecond: load.samples.length / (load.wallMs / 1000),
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    cpuPerUpdate: load.cpuMs / load.samples.length,
-  };
-}
+const statsOf = (phase: Phase): Stats => ({
+  perSecond: phase.latencies.length / (phase.wallMs / 1000),
+  p50: percentile(phase.latencies, 50),
+  p99: percentile(phase.latencies, 99),
+  cpuPerUpdate: phase.cpuMs / phase.latencies.length,
+});
 
 export async function botThroughput(): Promise<BenchResult> {
   const config = readConfig();
-  const users = makeUsers(config.users);
-  const bare = await runBareBot(config, users);
-  const loyalty = await runLoyaltyBot(config, users);
+  const members = Math.max(config.users, config.openUsers);
+  const users: FakeUser[] = Array.from({ length: members }, (_, i) => ({ id: FIRST_USER_ID + i, first_name: 'Bench', language_code: 'en' }));
+  const historyIds = config.history.map((_, i) => FIRST_USER_ID + members + i);
 
-  const b = statsOf(bare.load);
-  const l = statsOf(loyalty.load);
-  const row = (run: BotRun, s: Stats) => [
-    run.label,
-    String(s.updates),
-    fixed(s.wallS, 2),
+  const bare = await runBot(
+    'bare',
+    (fake) =>
+      startBotProcess(
+        { BOT_TOKEN: fake.ready.token, TELEGRAM_API_ROOT: fake.ready.apiRoot, BOT_INFO: JSON.stringify({ ...fake.ready.botInfo, has_topics_enabled: false }) },
+        () => fake.hasPolled(),
+        60_000,
+        'bench/bare-bot-process.ts',
+      ),
+    config,
+    BALANCE,
+  );
+
+  const db = await createTestDatabase();
+  const prefix = `bench-throughput-${randomBytes(4).toString('hex')}`;
+  try {
+    await seedMembers(db, users);
+    for (const [i, entries] of config.history.entries()) await seedHistory(db, historyIds[i] as number, entries);
+    const loyalty = await runBot(
+      'loyalty',
+      (fake) =>
+        startBotProcess(
+          {
+            BOT_TOKEN: fake.ready.token,
+            TELEGRAM_API_ROOT: fake.ready.apiRoot,
+            DATABASE_URL: db.url,
+            REDIS_URL: TEST_REDIS_URL,
+            QUEUE_PREFIX: prefix,
+            PORT: '0',
+            HOST: '127.0.0.1',
+            // The per-user limiter runs (its Redis round trip is part of every update), with an
+            // allowance no bench user reaches: this measures answering, not refusing.
+            USER_UPDATES_BURST: '10000',
+            USER_UPDATES_PER_SECOND: '10000',
+          },
+          () => fake.hasPolled(),
+        ),
+      config,
+      BALANCE_REPLY,
+      // One member at a time, 50 taps each after 3 unmeasured: the cost of one tap, not of a crowd.
+      async (fake, bot) => {
+        const phases: Phase[] = [];
+        for (const [i, entries] of config.history.entries()) {
+          const id = historyIds[i] as number;
+          await closedLoop(fake, [id], 3, BALANCE_REPLY, config.timeoutMs);
+          phases.push(await measured(bot, () => closedLoop(fake, [id], 50, BALANCE_REPLY, config.timeoutMs), `${entries} entries`));
+        }
+        return phases;
+      },
+    );
+    return report(config, members, bare, loyalty);
+  } finally {
+    await dropDatabase(db);
+    await removeQueueKeys(prefix);
+  }
+}
+
+function report(config: Config, members: number, bare: BotRun, loyalty: BotRun): BenchResult {
+  const row = (label: string, phase: Phase, s: Stats, offered?: string) => [
+    label,
+    offered ?? '',
+    `${phase.latencies.length} / ${phase.sent}`,
     fixed(s.perSecond, 1),
     fixed(s.p50),
     fixed(s.p99),
     fixed(s.cpuPerUpdate, 2),
-    `${(run.load.eventLoopBusy * 100).toFixed(0)}%`,
+    mib(phase.peakRss),
   ];
-  const main = formatTable(
-    ['', 'updates', 'wall s', 'updates/s', 'p50 ms', 'p99 ms', 'CPU ms/update', 'event loop busy'],
-    [
-      row(bare, b),
-      row(loyalty, l),
-      [
-        'loyalty / bare',
-        '',
-        ratio(l.wallS, b.wallS),
-        ratio(l.perSecond, b.perSecond),
-        ratio(l.p50, b.p50),
-        ratio(l.p99, b.p99),
-        ratio(l.cpuPerUpdate, b.cpuPerUpdate),
-        '',
-      ],
-    ],
-  );
-  const byButton = formatTable(
-    ['loyalty bot, by button', 'updates', 'p50 ms', 'p99 ms'],
-    LOYALTY_TAPS.map((tap) => {
-      const latencies = loyalty.load.samples.filter((s) => s.tap === tap.label).map((s) => s.latencyMs);
-      return [tap.label, String(latencies.length), fixed(percentile(latencies, 50)), fixed(percentile(latencies, 99))];
+  const tables: string[] = [];
+  for (const loop of ['closed', 'open'] as const) {
+    const b = statsOf(bare[loop]);
+    const l = statsOf(loyalty[loop]);
+    const offered = loop === 'open' ? `${config.openRate}/s` : `${config.users} users`;
+    tables.push(
+      formatTable(
+        [`${loop} loop`, 'offered', 'answered / sent', 'updates/s', 'p50 ms', 'p99 ms', 'bot CPU ms/update', 'bot peak RSS'],
+        [
+          row('bare grammY', bare[loop], b, offered),
+          row('loyalty bot', loyalty[loop], l, offered),
+          ['loyalty / bare', '', '', ratio(l.perSecond, b.perSecond), ratio(l.p50, b.p50), ratio(l.p99, b.p99), ratio(l.cpuPerUpdate, b.cpuPerUpdate), ''],
+        ],
+      ),
+    );
+  }
+  const first = loyalty.history[0];
+  const history = formatTable(
+    ['Balance, one member with', 'p50 ms', 'p99 ms', 'bot CPU ms/update', `p50 / ${config.history[0]} entry`],
+    loyalty.history.map((phase) => {
+      const s = statsOf(phase);
+      return [phase.label, fixed(s.p50), fixed(s.p99), fixed(s.cpuPerUpdate, 2), first ? ratio(s.p50, statsOf(first).p50) : ''];
     }),
   );
-  const load =
-    config.mode === 'waves'
-      ? `${config.taps} waves of one update from each of ${config.users} users`
-      : `${config.users} users, ${config.taps} taps each, next tap on reply`;
+  const l = statsOf(loyalty.open);
+  const c = statsOf(loyalty.closed);
+  const b = statsOf(bare.closed);
   const report = [
-    `${load} (Balance / Card / History in rotation); warm-up of ${config.warmupWaves} tap(s) per user not measured`,
+    `Balance taps; ${members} members; closed loop ${config.users} users x ${config.taps} taps; open loop ${config.openRate}/s offered for ${config.openSeconds} s over ${config.openUsers} users. Each party in its own process, NODE_ENV=production.`,
     '',
-    main,
+    ...tables.flatMap((t) => [t, '']),
+    history,
     '',
-    byButton,
-    '',
-    `process RSS after the bare run ${mib(bare.memoryAfter.rss)} (heap used ${mib(bare.memoryAfter.heapUsed)}), ` +
-      `after the loyalty run ${mib(loyalty.memoryAfter.rss)} (heap used ${mib(loyalty.memoryAfter.heapUsed)}); fake API, bots and Prisma client share this process`,
-    'CPU ms/update and event loop busy are for this process only; PostgreSQL and Redis run in their own.',
-    'Latencies are whole milliseconds (Date.now()); compare ratios within a run, not absolute numbers across runs.',
+    `bot process RSS idle: loyalty ${mib(loyalty.idleRss)}, bare ${mib(bare.idleRss)} (${ratio(loyalty.idleRss, bare.idleRss)}); both run through tsx.`,
+    'Latencies are whole milliseconds (Date.now() in the fake); compare ratios within a run.',
   ].join('\n');
   return {
     report,
     headline: {
-      'updates/s loyalty/bare': ratio(l.perSecond, b.perSecond),
-      'p50 loyalty/bare': ratio(l.p50, b.p50),
-      'p99 loyalty/bare': ratio(l.p99, b.p99),
+      'closed updates/s loyalty/bare': ratio(c.perSecond, b.perSecond),
+      [`open p99 at ${config.openRate}/s`]: `${fixed(l.p99)} ms`,
+      'idle RSS': mib(loyalty.idleRss),
     },
   };
 }

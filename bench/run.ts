@@ -11,7 +11,8 @@ import { BenchFailure, type Benchmark, formatTable } from './lib.js';
 const benchmarks: Benchmark[] = [
   {
     name: 'bot-throughput',
-    description: 'members tapping Balance / Card / History end to end vs a bare grammY echo bot (BENCH_USERS, BENCH_TAPS, BENCH_MODE)',
+    description:
+      "members tapping Balance end to end vs a bare grammY echo bot, each party in its own process: closed and open loop, cost vs one member's history (BENCH_USERS, BENCH_TAPS, BENCH_OPEN_RATE, BENCH_OPEN_SECONDS, BENCH_HISTORY)",
     // Loaded when run: test/support/app.ts calls vitest's afterAll at import, which throws outside
     // vitest; a static import would take every benchmark down with it.
     run: async () => (await import('./bot-throughput.js')).botThroughput(),

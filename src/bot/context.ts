@@ -4,6 +4,7 @@ import type { Member } from '../domain/members/member.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { OperationsStatus } from '../jobs/status.js';
+import type { UpdateSessions } from './chat-sessions.js';
 import type { Formatter } from './format.js';
 import type { I18n, Translate } from './i18n.js';
 
@@ -13,6 +14,8 @@ import type { I18n, Translate } from './i18n.js';
  */
 export interface SessionStore {
   read(key: string): Promise<unknown>;
+  /** Several rows in one query; keys without a row are absent from the map. */
+  readMany(keys: string[]): Promise<Map<string, unknown>>;
   write(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
 }
@@ -35,6 +38,8 @@ export interface BotContextFlavor {
   t: Translate;
   fmt: Formatter;
   log: Logger;
+  /** Conversation state of the user behind this update (see chat-sessions.ts). */
+  sessions: UpdateSessions;
 }
 
 export type BotContext = Context & BotContextFlavor;

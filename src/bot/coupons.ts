@@ -1,5 +1,4 @@
 import { type InlineKeyboard, InputFile } from 'grammy';
-import QRCode from 'qrcode';
 import { formatCouponCode } from '../domain/codes.js';
 import type { DomainError } from '../domain/errors.js';
 import type { Localized, Program } from '../domain/program.js';
@@ -27,6 +26,8 @@ export async function sendCoupon(
   extraLines: string[] = [],
   replyMarkup?: InlineKeyboard,
 ): Promise<void> {
+  // Loaded on the first coupon drawn (see the member card in features/account.ts).
+  const { default: QRCode } = await import('qrcode');
   const png = await QRCode.toBuffer(couponLink(ctx.me.username, coupon.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
   const caption = [
     ctx.t('coupons.caption', { title: coupon.title[ctx.locale], code: formatCouponCode(coupon.code), expires: ctx.fmt.dateTime(coupon.expiresAt) }),

@@ -4,6 +4,7 @@ import { type Api, Bot, type BotConfig } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { LOCALES } from '../domain/program.js';
+import { Buttons } from './buttons.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
@@ -66,10 +67,14 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(contextMiddleware(deps));
   bot.use(oddUpdates());
   bot.use(domainErrorReplies());
+  // Reply-keyboard buttons (most updates) by one lookup of their label, ahead of every feature's
+  // filters; each feature registers its buttons while it is built.
+  const buttons = new Buttons(deps.i18n);
+  bot.use(buttons.middleware());
   // Staff and admin first: an invite or a staff command must never start a customer registration.
-  const { staff, staffInput } = staffFeatures(deps);
+  const { staff, staffInput } = staffFeatures(deps, buttons);
   // Coupon redemption (commands, QR deep link c_<code>, typed codes) before staff.ts: its typed-code step shares the staff session.
-  const { redeem, redeemInput } = redeemFeatures(deps);
+  const { redeem, redeemInput } = redeemFeatures(deps, buttons);
   // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
   const { broadcasts, broadcastInput } = broadcastFeatures(deps);
   bot.use(broadcasts);
@@ -84,10 +89,10 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // Screens a deep link can open; each feature registers its own while it is built.
   const screens = new Screens();
   bot.use(registrationFeature(deps, screens));
-  bot.use(accountFeature(deps, screens));
-  bot.use(settingsFeature(deps));
-  bot.use(rewardsFeature(deps, screens));
-  bot.use(tasksFeature(deps, screens));
+  bot.use(accountFeature(deps, screens, buttons));
+  bot.use(settingsFeature(deps, buttons));
+  bot.use(rewardsFeature(deps, screens, buttons));
+  bot.use(tasksFeature(deps, screens, buttons));
   bot.use(staffInput);
   bot.use(npsInput);
   bot.use(redeemInput);

@@ -1,9 +1,48 @@
 import { InlineKeyboard, Keyboard } from 'grammy';
+import type { ReplyKeyboardMarkup } from 'grammy/types';
 import { LOCALES } from '../domain/program.js';
 import { callbackData } from './callback-data.js';
 import type { I18n, Translate } from './i18n.js';
 
-export function mainMenu(t: Translate): Keyboard {
+/**
+ * Reply keyboards never change for a language, and most replies carry one: each is built once per
+ * language (`t` is that language's fixed function, see i18n.ts) and the same frozen markup is sent
+ * every time, instead of a dozen i18next calls and a fresh builder per reply.
+ */
+const built = new WeakMap<Translate, Map<string, ReplyKeyboardMarkup>>();
+
+function once(t: Translate, name: string, build: () => Keyboard): ReplyKeyboardMarkup {
+  let byName = built.get(t);
+  if (!byName) {
+    byName = new Map();
+    built.set(t, byName);
+  }
+  let markup = byName.get(name);
+  if (!markup) {
+    const keyboard = build();
+    markup = Object.freeze({
+      keyboard: keyboard.build(),
+      ...(keyboard.resize_keyboard ? { resize_keyboard: true } : {}),
+      ...(keyboard.is_persistent ? { is_persistent: true } : {}),
+      ...(keyboard.input_field_placeholder ? { input_field_placeholder: keyboard.input_field_placeholder } : {}),
+    });
+    byName.set(name, markup);
+  }
+  return markup;
+}
+
+/** The customers' menu. */
+export const mainMenu = (t: Translate): ReplyKeyboardMarkup => once(t, 'main', () => buildMainMenu(t));
+
+/** The staff menu; staff who are also active customers get Balance and Card under it. */
+export const staffMenu = (t: Translate, customerToo = false): ReplyKeyboardMarkup =>
+  once(t, customerToo ? 'staff+customer' : 'staff', () => {
+    const keyboard = new Keyboard().text(t('staff.menu.purchase')).text(t('staff.menu.return')).row().text(t('staff.menu.redeem'));
+    if (customerToo) keyboard.row().text(t('menu.balance')).text(t('menu.card'));
+    return keyboard.resized().persistent().placeholder(t('staff.menu.placeholder'));
+  });
+
+function buildMainMenu(t: Translate): Keyboard {
   return new Keyboard()
     .text(t('menu.balance'))
     .text(t('menu.card'))

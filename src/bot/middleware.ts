@@ -1,6 +1,7 @@
 import type { NextFunction } from 'grammy';
 import { isDomainError } from '../domain/errors.js';
 import type { Member } from '../domain/members/member.js';
+import { UpdateSessions } from './chat-sessions.js';
 import type { BotContext, BotDeps } from './context.js';
 import { formatterFor } from './format.js';
 import { detectLocale } from './i18n.js';
@@ -20,6 +21,8 @@ export function contextMiddleware(deps: BotDeps) {
     ctx.log = deps.logger.child({ updateId: ctx.update.update_id });
     const member = ctx.from ? await deps.domain.repos.members.findByTelegramId(ctx.from.id) : null;
     useMember(ctx, member, deps);
+    // Updates without a sender (none of those the bot asks for) have no conversation state; id 0 matches no row.
+    ctx.sessions = new UpdateSessions(deps.sessions, ctx.from?.id ?? 0);
     await next();
   };
 }

@@ -1,9 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { applyMigrations, readMigrations, type SqlExecutor } from './migrate.js';
 
@@ -58,6 +56,8 @@ export function connectPostgres(url: string, poolSize = 10, onIdleError: (error:
 export async function openPglite(dataDir: string): Promise<Database> {
   const dir = resolve(join(dataDir, 'pglite'));
   await mkdir(dir, { recursive: true });
+  // The embedded database (and its WebAssembly PostgreSQL) only where it is used, not beside a real server.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
   const pglite = await PGlite.create(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), ...clientOptions });
   return {

@@ -16,6 +16,11 @@ export class PrismaSessionStore {
     return row?.value ?? undefined;
   }
 
+  async readMany(keys: string[]): Promise<Map<string, unknown>> {
+    const rows = await this.prisma.chatSession.findMany({ where: { key: { in: keys } }, select: { key: true, value: true } });
+    return new Map(rows.map((row) => [row.key, row.value]));
+  }
+
   async write(key: string, value: unknown): Promise<void> {
     const json = value as Prisma.InputJsonValue;
     await this.prisma.chatSession.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });

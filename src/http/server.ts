@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { BotContext } from '../bot/context.js';
 import { type ApiOptions, apiPlugin } from './api/plugin.js';
 import { notFoundHandler } from './api/problems.js';
-import { type OpsOptions, opsPlugin } from './ops.js';
+import type { OpsOptions } from './ops.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -29,7 +29,8 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   const ops = deps.ops;
-  if (ops) app.register((scope) => opsPlugin(scope, ops));
+  // Bull Board and its UI are megabytes of modules: loaded only where the dashboard is configured.
+  if (ops) app.register(async (scope) => (await import('./ops.js')).opsPlugin(scope, ops));
 
   app.get('/readyz', async (request, reply) => {
     const checks: Record<string, string> = {};

@@ -1,9 +1,10 @@
 import { Composer, GrammyError, InlineKeyboard, InputFile } from 'grammy';
-import QRCode from 'qrcode';
 import { formatCode } from '../../domain/codes.js';
 import type { LedgerEntry } from '../../domain/ledger/types.js';
+import type { Member } from '../../domain/members/member.js';
 import { getHistory, getOverview } from '../../domain/members/overview.js';
 import { rememberCardFile } from '../../domain/members/settings.js';
+import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { mainMenu } from '../keyboards.js';
@@ -13,12 +14,12 @@ import type { Screens } from '../screens.js';
 export const memberCardLink = (botUsername: string, code: string) => `https://t.me/${botUsername}?start=m_${code}`;
 
 /** Balance, member card, history and help: what an active member reads about their account. */
-export function accountFeature(deps: BotDeps, screens: Screens): Composer<BotContext> {
+export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons): Composer<BotContext> {
   const composer = new Composer<BotContext>();
-  const { domain, i18n } = deps;
+  const { domain } = deps;
 
   async function showBalance(ctx: BotContext) {
-    const overview = await getOverview(domain, ctx.from?.id as number);
+    const overview = await getOverview(domain, ctx.member as Member);
     const { t, fmt } = ctx;
     const lines = [
       t('balance.text', {
@@ -51,6 +52,8 @@ export function accountFeature(deps: BotDeps, screens: Screens): Composer<BotCon
         if (!(error instanceof GrammyError && error.error_code === 400)) throw error;
       }
     }
+    // The QR encoder is loaded on the first card drawn: most processes draw none, or one per member.
+    const { default: QRCode } = await import('qrcode');
     const png = await QRCode.toBuffer(memberCardLink(ctx.me.username, member.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
     const sent = await ctx.replyWithPhoto(new InputFile(png, 'card.png'), { caption, parse_mode: 'HTML' });
     const fileId = sent.photo.at(-1)?.file_id;
@@ -65,7 +68,7 @@ export function accountFeature(deps: BotDeps, screens: Screens): Composer<BotCon
   }
 
   async function renderHistory(ctx: BotContext, page: number) {
-    const history = await getHistory(domain, ctx.from?.id as number, page);
+    const history = await getHistory(domain, ctx.member as Member, page);
     if (history.entries.length === 0 && history.page === 0) return { text: ctx.t('history.empty'), keyboard: undefined };
     const lines = history.entries.map((entry) =>
       ctx.t('history.line', { date: ctx.fmt.date(entry.createdAt), amount: ctx.fmt.signed(entry.amount), what: describe(ctx, entry) }),
@@ -87,18 +90,18 @@ export function accountFeature(deps: BotDeps, screens: Screens): Composer<BotCon
   screens.register('balance', showBalance);
   screens.register('card', showCard);
   active.command('balance', showBalance);
-  active.hears(i18n.all('menu.balance'), showBalance);
+  buttons.on('menu.balance', forActiveMembers(showBalance));
   active.command('card', showCard);
-  active.hears(i18n.all('menu.card'), showCard);
+  buttons.on('menu.card', forActiveMembers(showCard));
   active.command('help', showHelp);
-  active.hears(i18n.all('menu.help'), showHelp);
+  buttons.on('menu.help', forActiveMembers(showHelp));
 
   const showHistory = async (ctx: BotContext) => {
     const { text, keyboard } = await renderHistory(ctx, 0);
     await ctx.reply(text, { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) });
   };
   active.command('history', showHistory);
-  active.hears(i18n.all('menu.history'), showHistory);
+  buttons.on('menu.history', forActiveMembers(showHistory));
 
   active.callbackQuery(/^hist:(\d{1,6})$/, async (ctx) => {
     // The page number is only a request: getHistory reads this member's own entries.

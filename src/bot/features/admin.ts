@@ -31,13 +31,12 @@ const adjustSchema = z.object({
   touchedAt: z.number(),
 });
 type PendingAdjustment = z.infer<typeof adjustSchema>;
-const adjustKey = (telegramId: number) => `adjust:${telegramId}`;
 
 const ROLES: Record<string, StaffRole> = { staff: 'STAFF', marketer: 'MARKETER' };
 
 export function adminFeature(deps: BotDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
-  const { domain, sessions } = deps;
+  const { domain } = deps;
   const privateChats = composer.chatType('private');
 
   const adminOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['ADMIN']);
@@ -173,7 +172,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
   // --- /adjust: parsed and shown, booked only after Confirm -----------------------------------
 
   async function pending(ctx: BotContext, id: string): Promise<PendingAdjustment | null> {
-    const parsed = adjustSchema.safeParse(await sessions.read(adjustKey(ctx.from?.id as number)));
+    const parsed = adjustSchema.safeParse(await ctx.sessions.read('adjust'));
     if (!parsed.success || parsed.data.id !== id) return null;
     if (!parsed.data.done && domain.clock.now().getTime() - parsed.data.touchedAt > ADJUST_TTL_MS) return null;
     return parsed.data;
@@ -203,7 +202,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
         done: false,
         touchedAt: domain.clock.now().getTime(),
       };
-      await sessions.write(adjustKey(ctx.from.id), adjustment);
+      await ctx.sessions.write('adjust', adjustment);
       await ctx.reply(
         ctx.t('admin.adjust_confirm', {
           name: adjustment.name,
@@ -236,7 +235,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
         reason: adjustment.reason,
         idempotencyKey: `bot:adjust:${admin.telegramId}:${adjustment.id}`,
       });
-      await sessions.write(adjustKey(ctx.from.id), { ...adjustment, done: true });
+      await ctx.sessions.write('adjust', { ...adjustment, done: true });
       await ack(ctx, ctx.t('staff.recorded'));
       await ctx.editMessageReplyMarkup().catch(() => undefined);
       await ctx.reply(
@@ -256,7 +255,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
       await adminOnly(ctx);
       const adjustment = await pending(ctx, ctx.match[1] as string);
       if (!adjustment || adjustment.done) return ack(ctx, ctx.t('common.stale_button'));
-      await sessions.delete(adjustKey(ctx.from.id));
+      await ctx.sessions.delete('adjust');
       await ack(ctx);
       await ctx.editMessageReplyMarkup().catch(() => undefined);
       await ctx.reply(ctx.t('admin.adjust_cancelled'));

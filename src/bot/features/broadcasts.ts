@@ -88,8 +88,6 @@ const wizardSchema = z.object({
 });
 type Wizard = z.infer<typeof wizardSchema>;
 
-const sessionKey = (telegramId: number) => `broadcast:${telegramId}`;
-
 export interface BroadcastFeatures {
   /** Commands, buttons, and the wizard's input from people who are not active customers: first. */
   broadcasts: Composer<BotContext>;
@@ -99,7 +97,7 @@ export interface BroadcastFeatures {
 
 export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   const composer = new Composer<BotContext>();
-  const { domain, sessions } = deps;
+  const { domain } = deps;
   const { program } = domain;
   const privateChats = composer.chatType('private');
 
@@ -107,14 +105,13 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   const author = (ctx: BotContext): BroadcastAuthor => ({ kind: 'staff', telegramId: ctx.from?.id as number, locale: ctx.locale });
 
   async function load(ctx: BotContext): Promise<Wizard | null> {
-    const parsed = wizardSchema.safeParse(await sessions.read(sessionKey(ctx.from?.id as number)));
+    const parsed = wizardSchema.safeParse(await ctx.sessions.read('broadcast'));
     if (!parsed.success) return null;
     if (parsed.data.step !== 'done' && domain.clock.now().getTime() - parsed.data.touchedAt > WIZARD_TTL_MS) return null;
     return parsed.data;
   }
-  const save = (ctx: BotContext, wizard: Wizard) =>
-    sessions.write(sessionKey(ctx.from?.id as number), { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
-  const clear = (ctx: BotContext) => sessions.delete(sessionKey(ctx.from?.id as number));
+  const save = (ctx: BotContext, wizard: Wizard) => ctx.sessions.write('broadcast', { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
+  const clear = (ctx: BotContext) => ctx.sessions.delete('broadcast');
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
   const cancelKeyboard = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
 

@@ -33,7 +33,6 @@ const sessionSchema = z.object({
   touchedAt: z.number(),
 });
 type CommentSession = z.infer<typeof sessionSchema>;
-const sessionKey = (telegramId: number) => `nps:${telegramId}`;
 
 export interface NpsFeatures {
   /** Survey, alert and marketer buttons and the /nps command: before registration. */
@@ -77,19 +76,19 @@ export function answersCsv(rows: readonly SurveyAnswerRow[]): string {
 
 export function npsFeatures(deps: BotDeps): NpsFeatures {
   const composer = new Composer<BotContext>();
-  const { domain, sessions } = deps;
+  const { domain } = deps;
   const { program } = domain;
   const windowMs = () => program.nps.changeWindowMinutes * 60_000;
 
-  async function loadSession(telegramId: number): Promise<CommentSession | null> {
-    const parsed = sessionSchema.safeParse(await sessions.read(sessionKey(telegramId)));
+  async function loadSession(ctx: BotContext): Promise<CommentSession | null> {
+    const parsed = sessionSchema.safeParse(await ctx.sessions.read('nps'));
     if (!parsed.success) return null;
     if (domain.clock.now().getTime() - parsed.data.touchedAt > windowMs()) return null;
     return parsed.data;
   }
-  const saveSession = (telegramId: number, value: Omit<CommentSession, 'touchedAt'>) =>
-    sessions.write(sessionKey(telegramId), { ...value, touchedAt: domain.clock.now().getTime() } satisfies CommentSession);
-  const clearSession = (telegramId: number) => sessions.delete(sessionKey(telegramId));
+  const saveSession = (ctx: BotContext, value: Omit<CommentSession, 'touchedAt'>) =>
+    ctx.sessions.write('nps', { ...value, touchedAt: domain.clock.now().getTime() } satisfies CommentSession);
+  const clearSession = (ctx: BotContext) => ctx.sessions.delete('nps');
 
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
 
@@ -124,7 +123,7 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
           parse_mode: 'HTML',
           reply_markup: reasonKeyboard(ctx.t, program, ctx.locale, { id: survey.id, group: survey.group, reasons: survey.reasons }),
         });
-        await saveSession(ctx.from.id, { surveyId: survey.id, messageId: followUp.message_id });
+        await saveSession(ctx, { surveyId: survey.id, messageId: followUp.message_id });
         return;
       }
     }
@@ -149,7 +148,7 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
         }),
       })
       .catch(() => undefined);
-    await saveSession(ctx.from.id, { surveyId: survey.id, messageId: ctx.callbackQuery.message?.message_id ?? null });
+    await saveSession(ctx, { surveyId: survey.id, messageId: ctx.callbackQuery.message?.message_id ?? null });
   });
 
   composer.callbackQuery(/^nps:d:(\d{1,10})$/, async (ctx) => {
@@ -161,7 +160,7 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
     if (result.outcome !== 'completed') return ack(ctx, ctx.t('common.stale_button'));
     await ack(ctx);
     await dropButtons(ctx);
-    await clearSession(ctx.from.id);
+    await clearSession(ctx);
     await thank(ctx, result);
   });
 
@@ -275,10 +274,10 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
     const text = ctx.message?.text;
     const telegramId = ctx.from?.id;
     if (text === undefined || telegramId === undefined || text.startsWith('/')) return next();
-    const session = await loadSession(telegramId);
+    const session = await loadSession(ctx);
     if (!session) return next();
     const result = await completeSurvey(domain, { telegramId, surveyId: session.surveyId, comment: text });
-    await clearSession(telegramId);
+    await clearSession(ctx);
     if (result.outcome === 'unknown' || result.outcome === 'invalid') return next();
     if (session.messageId !== null && ctx.chat) await ctx.api.editMessageReplyMarkup(ctx.chat.id, session.messageId).catch(() => undefined);
     if (result.outcome === 'closed') {

@@ -6,11 +6,13 @@ import { listMyCoupons } from '../../domain/rewards/my-coupons.js';
 import type { CouponForRedemption, CouponOperator } from '../../domain/rewards/redeem-coupon.js';
 import { getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
 import { findPrincipal, type Principal, requireRole } from '../../domain/staff/access.js';
+import { type Buttons, inPrivateChats } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { COUPON_START_PREFIX, popupText, rewardErrorText, showOwnCoupon } from '../coupons.js';
 import { domainErrorGuard } from '../guard.js';
-import { ack, staffMenu, staffSessionKey } from './staff.js';
+import { staffMenu } from '../keyboards.js';
+import { ack } from './staff.js';
 
 /**
  * Staff confirm coupons: by a code typed after "Redeem coupon" (any case, spaces and dashes
@@ -38,9 +40,9 @@ export interface RedeemFeatures {
   redeemInput: Composer<BotContext>;
 }
 
-export function redeemFeatures(deps: BotDeps): RedeemFeatures {
+export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures {
   const composer = new Composer<BotContext>();
-  const { domain, i18n, sessions } = deps;
+  const { domain } = deps;
   const { program } = domain;
   const privateChats = composer.chatType('private');
 
@@ -48,14 +50,13 @@ export function redeemFeatures(deps: BotDeps): RedeemFeatures {
   const operator = (principal: Principal): CouponOperator => ({ kind: 'staff', principal });
   const menu = (ctx: BotContext) => staffMenu(ctx.t, ctx.member?.status === 'ACTIVE');
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
-  const sessionKey = (ctx: BotContext) => staffSessionKey(ctx.from?.id as number);
 
   async function awaitingCode(ctx: BotContext): Promise<boolean> {
-    const parsed = stepSchema.safeParse(await sessions.read(sessionKey(ctx)));
+    const parsed = stepSchema.safeParse(await ctx.sessions.read('staff'));
     return parsed.success && domain.clock.now().getTime() - parsed.data.touchedAt <= STEP_TTL_MS;
   }
   async function endStep(ctx: BotContext) {
-    if (stepSchema.safeParse(await sessions.read(sessionKey(ctx))).success) await sessions.delete(sessionKey(ctx));
+    if (stepSchema.safeParse(await ctx.sessions.read('staff')).success) await ctx.sessions.delete('staff');
   }
 
   async function answerError(ctx: BotContext, error: DomainError) {
@@ -116,7 +117,7 @@ export function redeemFeatures(deps: BotDeps): RedeemFeatures {
   }
 
   async function askCode(ctx: BotContext) {
-    await sessions.write(sessionKey(ctx), { kind: 'redeem', step: 'code', touchedAt: domain.clock.now().getTime() } satisfies z.infer<typeof stepSchema>);
+    await ctx.sessions.write('staff', { kind: 'redeem', step: 'code', touchedAt: domain.clock.now().getTime() } satisfies z.infer<typeof stepSchema>);
     await ctx.reply(ctx.t('redeem.ask'), { parse_mode: 'HTML', reply_markup: new InlineKeyboard().text(ctx.t('common.cancel'), callbackData('rdm', 'no')) });
   }
 
@@ -139,7 +140,7 @@ export function redeemFeatures(deps: BotDeps): RedeemFeatures {
       }
       // A customer who scans their own coupon sees it; anyone else goes on to /start as usual.
       if (ctx.member?.status === 'ACTIVE') {
-        const mine = await listMyCoupons(domain, ctx.from.id);
+        const mine = await listMyCoupons(domain, ctx.member);
         const wanted = normalizeCode(code);
         const coupon = [...mine.active, ...mine.used, ...mine.expired, ...mine.cancelled].find((candidate) => candidate.code === wanted);
         if (coupon) return showOwnCoupon(ctx, coupon);
@@ -157,10 +158,7 @@ export function redeemFeatures(deps: BotDeps): RedeemFeatures {
     'redeem',
     guarded((ctx) => begin(ctx, ctx.match.trim())),
   );
-  privateChats.hears(
-    i18n.all('staff.menu.redeem'),
-    guarded((ctx) => begin(ctx, '')),
-  );
+  buttons.on('staff.menu.redeem', inPrivateChats(guarded((ctx) => begin(ctx, ''))));
 
   /** A typed code while the step is open; anything else (menu buttons, commands) passes on. */
   async function typedCode(ctx: BotContext, next: NextFunction) {

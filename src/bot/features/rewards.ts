@@ -1,11 +1,13 @@
 import { Composer, GrammyError, InlineKeyboard } from 'grammy';
 import { isDomainError } from '../../domain/errors.js';
+import type { Member } from '../../domain/members/member.js';
 import type { Localized } from '../../domain/program.js';
 import { CATALOGUE_PAGE_SIZE, type CatalogueItem, listCatalogue } from '../../domain/rewards/catalogue.js';
 import type { CouponView } from '../../domain/rewards/coupon.js';
 import { REWARD_DESCRIPTION_MAX } from '../../domain/rewards/definition.js';
 import { cancelCoupon, listMyCoupons } from '../../domain/rewards/my-coupons.js';
 import { takeReward } from '../../domain/rewards/take-reward.js';
+import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { popupText, rewardErrorText, sendCoupon, showOwnCoupon } from '../coupons.js';
@@ -43,13 +45,15 @@ function fitText(build: (description: string) => string, description: string, ma
   return build('').slice(0, max);
 }
 
-export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotContext> {
+export function rewardsFeature(deps: BotDeps, screens: Screens, buttons: Buttons): Composer<BotContext> {
   const composer = new Composer<BotContext>();
-  const { domain, i18n } = deps;
+  const { domain } = deps;
   const { program } = domain;
   const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');
 
   const telegramId = (ctx: BotContext) => ctx.from?.id as number;
+  /** Screens read the member loaded for this update (`active` guarantees one); writes pass the id. */
+  const loaded = (ctx: BotContext) => ctx.member as Member;
   const points = (ctx: BotContext, count: number) => ctx.t('common.points', { count });
   const title = (ctx: BotContext, localized: Localized) => localized[ctx.locale];
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
@@ -83,7 +87,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
   // --- the catalogue ---------------------------------------------------------------------------
 
   async function catalogueScreen(ctx: BotContext, page: number) {
-    const catalogue = await listCatalogue(domain, telegramId(ctx), page, CATALOGUE_PAGE_SIZE);
+    const catalogue = await listCatalogue(domain, loaded(ctx), page, CATALOGUE_PAGE_SIZE);
     const balance = points(ctx, catalogue.balance);
     const keyboard = new InlineKeyboard();
     if (catalogue.total === 0) {
@@ -115,7 +119,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
   });
   screens.register('rewards', showCatalogue);
   active.command('rewards', showCatalogue);
-  active.hears(i18n.all('menu.rewards'), showCatalogue);
+  buttons.on('menu.rewards', forActiveMembers(showCatalogue));
 
   // From a reminder ("120 points expire on 31.12"): the catalogue as a new message below it.
   active.callbackQuery(
@@ -138,7 +142,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
 
   /** The reward as this member's catalogue has it now (null: not theirs to take at the moment). */
   async function offered(ctx: BotContext, code: string): Promise<{ item: CatalogueItem; balance: number } | null> {
-    const catalogue = await listCatalogue(domain, telegramId(ctx), 0, EVERYTHING);
+    const catalogue = await listCatalogue(domain, loaded(ctx), 0, EVERYTHING);
     const item = catalogue.items.find((candidate) => candidate.reward.code === code);
     return item ? { item, balance: catalogue.balance } : null;
   }
@@ -276,7 +280,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
   }
 
   const showCoupons = answering(async (ctx: BotContext) => {
-    const { text, keyboard } = couponsScreen(ctx, await listMyCoupons(domain, telegramId(ctx)));
+    const { text, keyboard } = couponsScreen(ctx, await listMyCoupons(domain, loaded(ctx)));
     await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
   });
   active.command('coupons', showCoupons);
@@ -284,7 +288,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
   active.callbackQuery(
     'cp:list',
     answering(async (ctx) => {
-      const { text, keyboard } = couponsScreen(ctx, await listMyCoupons(domain, telegramId(ctx)));
+      const { text, keyboard } = couponsScreen(ctx, await listMyCoupons(domain, loaded(ctx)));
       await ack(ctx);
       await editOrReply(ctx, text, keyboard);
     }),
@@ -292,7 +296,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens): Composer<BotCon
 
   /** One of this member's coupons by id: looked up among their own, never by the id alone. */
   async function ownCoupon(ctx: BotContext, id: number): Promise<CouponView | null> {
-    const mine = await listMyCoupons(domain, telegramId(ctx));
+    const mine = await listMyCoupons(domain, loaded(ctx));
     return [...mine.active, ...mine.used, ...mine.expired, ...mine.cancelled].find((coupon) => coupon.id === id) ?? null;
   }
 

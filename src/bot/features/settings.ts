@@ -2,13 +2,14 @@ import { Composer, InlineKeyboard, InputFile } from 'grammy';
 import type { Member } from '../../domain/members/member.js';
 import { deleteMember, exportMemberData, setLocale, setNotifications } from '../../domain/members/settings.js';
 import { isLocale } from '../../domain/program.js';
+import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { languageKeyboard, mainMenu } from '../keyboards.js';
 import { useMember } from '../middleware.js';
 
 /** Settings: language, notifications, and the member's own data (export, delete). */
-export function settingsFeature(deps: BotDeps): Composer<BotContext> {
+export function settingsFeature(deps: BotDeps, buttons: Buttons): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain, i18n } = deps;
 
@@ -42,7 +43,7 @@ export function settingsFeature(deps: BotDeps): Composer<BotContext> {
     await ctx.reply(text, { parse_mode: 'HTML', reply_markup: keyboard });
   };
   active.command('settings', showSettings);
-  active.hears(i18n.all('menu.settings'), showSettings);
+  buttons.on('menu.settings', forActiveMembers(showSettings));
 
   active.callbackQuery('set:home', async (ctx) => {
     const { text, keyboard } = settingsScreen(ctx, ctx.member as Member);

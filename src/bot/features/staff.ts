@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Composer, InlineKeyboard, Keyboard, type NextFunction } from 'grammy';
+import { Composer, InlineKeyboard, type NextFunction } from 'grammy';
 import { z } from 'zod';
 import { formatCode } from '../../domain/codes.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
@@ -13,10 +13,11 @@ import { acceptInvite, actorOf, findPrincipal, INVITE_PREFIX, type Principal, re
 import { tierByCode } from '../../domain/tiers.js';
 import { localDate } from '../../domain/time.js';
 import { parseMoney, parsePoints } from '../amount.js';
+import { type Buttons, inPrivateChats } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { domainErrorGuard } from '../guard.js';
-import type { Translate } from '../i18n.js';
+import { staffMenu } from '../keyboards.js';
 
 /**
  * Staff in the chat: accepting an invite, and the purchase and return wizards. Every update
@@ -45,9 +46,6 @@ const wizardSchema = z.object({
   touchedAt: z.number(),
 });
 export type Wizard = z.infer<typeof wizardSchema>;
-
-/** One open staff step per person: a purchase, a return, or a coupon code awaited (features/redeem.ts). */
-export const staffSessionKey = (telegramId: number) => `staff:${telegramId}`;
 
 // Callback queries already answered in this update: a second answer would be refused by Telegram.
 const answered = new WeakSet<BotContext>();
@@ -79,12 +77,6 @@ export const guard = domainErrorGuard(async (ctx, error) => {
   else await ctx.reply(text, { parse_mode: 'HTML' });
 });
 
-export function staffMenu(t: Translate, customerToo = false): Keyboard {
-  const keyboard = new Keyboard().text(t('staff.menu.purchase')).text(t('staff.menu.return')).row().text(t('staff.menu.redeem'));
-  if (customerToo) keyboard.row().text(t('menu.balance')).text(t('menu.card'));
-  return keyboard.resized().persistent().placeholder(t('staff.menu.placeholder'));
-}
-
 const firstName = (member: Member) => member.name?.trim().split(/\s+/)[0] || '—';
 
 export interface StaffFeatures {
@@ -94,9 +86,9 @@ export interface StaffFeatures {
   staffInput: Composer<BotContext>;
 }
 
-export function staffFeatures(deps: BotDeps): StaffFeatures {
+export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
   const composer = new Composer<BotContext>();
-  const { domain, i18n, sessions } = deps;
+  const { domain } = deps;
   const { program } = domain;
   const privateChats = composer.chatType('private');
 
@@ -105,16 +97,15 @@ export function staffFeatures(deps: BotDeps): StaffFeatures {
   const cancelButton = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), callbackData('stf', 'no', wizard.id));
 
   async function load(ctx: BotContext): Promise<Wizard | null> {
-    const parsed = wizardSchema.safeParse(await sessions.read(staffSessionKey(ctx.from?.id as number)));
+    const parsed = wizardSchema.safeParse(await ctx.sessions.read('staff'));
     if (!parsed.success) return null;
     const wizard = parsed.data;
     // An abandoned wizard does not capture tomorrow's messages; a finished one answers double taps.
     if (wizard.step !== 'done' && domain.clock.now().getTime() - wizard.touchedAt > WIZARD_TTL_MS) return null;
     return wizard;
   }
-  const save = (ctx: BotContext, wizard: Wizard) =>
-    sessions.write(staffSessionKey(ctx.from?.id as number), { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
-  const clear = (ctx: BotContext) => sessions.delete(staffSessionKey(ctx.from?.id as number));
+  const save = (ctx: BotContext, wizard: Wizard) => ctx.sessions.write('staff', { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
+  const clear = (ctx: BotContext) => ctx.sessions.delete('staff');
 
   /** Buttons of an answered prompt go away, so that the chat shows what is still current. */
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
@@ -377,11 +368,11 @@ export function staffFeatures(deps: BotDeps): StaffFeatures {
 
   const startPurchase = guard(async (ctx: BotContext) => begin(ctx, await staffOnly(ctx), 'purchase'));
   privateChats.command('purchase', startPurchase);
-  privateChats.hears(i18n.all('staff.menu.purchase'), startPurchase);
+  buttons.on('staff.menu.purchase', inPrivateChats(startPurchase));
 
   const startReturn = guard(async (ctx: BotContext) => begin(ctx, await staffOnly(ctx), 'return'));
   privateChats.command('return', startReturn);
-  privateChats.hears(i18n.all('staff.menu.return'), startReturn);
+  buttons.on('staff.menu.return', inPrivateChats(startReturn));
 
   privateChats.command(
     'cancel',

@@ -8,6 +8,7 @@ import type { TaskEventOutcome } from '../../domain/tasks/process-event.js';
 import { inviteLink } from '../../domain/tasks/referrals.js';
 import type { GrantedReward } from '../../domain/tasks/rewards.js';
 import type { TaskReward } from '../../domain/tasks/types.js';
+import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import { telegramChannelMembership } from '../channel-membership.js';
 import type { BotContext, BotDeps } from '../context.js';
@@ -31,9 +32,9 @@ export function progressBar(progress: number, goal: number): string {
   return '▰'.repeat(filled) + '▱'.repeat(segments - filled);
 }
 
-export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel?: ChannelMembership } = {}): Composer<BotContext> {
+export function tasksFeature(deps: BotDeps, screens: Screens, buttons: Buttons, options: { channel?: ChannelMembership } = {}): Composer<BotContext> {
   const composer = new Composer<BotContext>();
-  const { domain, i18n } = deps;
+  const { domain } = deps;
   const { program } = domain;
 
   const points = (ctx: BotContext, count: number) => ctx.t('common.points', { count });
@@ -131,10 +132,15 @@ export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel
     await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: keyboard, link_preview_options: { is_disabled: true } });
   }
 
-  const screen = async (ctx: BotContext) => render(ctx, await getTasksOverview(domain, ctx.from?.id as number));
+  /**
+   * The screen for the member loaded for this update, or, after this handler changed something
+   * (a claim, a check-in), for the row as it is now: `fresh` reads it again.
+   */
+  const screen = async (ctx: BotContext, fresh = false) =>
+    render(ctx, await getTasksOverview(domain, fresh ? (ctx.from?.id as number) : (ctx.member as Member)));
 
-  async function refresh(ctx: BotContext) {
-    const { text, keyboard } = await screen(ctx);
+  async function refresh(ctx: BotContext, fresh = false) {
+    const { text, keyboard } = await screen(ctx, fresh);
     await editTo(ctx, text, keyboard);
   }
 
@@ -160,7 +166,7 @@ export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel
   };
   screens.register('tasks', showTasks);
   active.command('tasks', showTasks);
-  active.hears(i18n.all('menu.tasks'), showTasks);
+  buttons.on('menu.tasks', forActiveMembers(showTasks));
 
   active.callbackQuery('tsk:home', async (ctx) => {
     await ctx.answerCallbackQuery();
@@ -189,7 +195,7 @@ export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel
   active.callbackQuery(/^tsk:claim:([a-z][a-z0-9_-]{0,31}):([\w-]{1,10})$/, async (ctx) => {
     const reward = await claimTask(domain, ctx.from.id, ctx.match[1] as string, ctx.match[2] as string);
     await ctx.answerCallbackQuery({ text: plain(ctx.t('tasks.claimed', { reward: rewardText(ctx, reward) })).slice(0, 200), show_alert: true });
-    await refresh(ctx);
+    await refresh(ctx, true);
   });
 
   active.callbackQuery('tsk:ch', async (ctx) => {
@@ -206,11 +212,11 @@ export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel
     }
     const lines = [ctx.t('tasks.channel_ok'), ...(result.outcome ? outcomeLines(ctx, result.outcome) : [])];
     await ctx.answerCallbackQuery({ text: plain(lines.join('\n')).slice(0, 200), show_alert: true });
-    await refresh(ctx);
+    await refresh(ctx, true);
   });
 
   active.callbackQuery('tsk:ref', async (ctx) => {
-    const overview = await getTasksOverview(domain, ctx.from.id);
+    const overview = await getTasksOverview(domain, ctx.member as Member);
     const rules = program.tasks.referrals;
     if (!rules.enabled) {
       await ctx.answerCallbackQuery({ text: ctx.t('errors.TASK_NOT_FOUND') });
@@ -230,7 +236,7 @@ export function tasksFeature(deps: BotDeps, screens: Screens, options: { channel
   });
 
   async function showLeaderboard(ctx: BotContext) {
-    const board = await getLeaderboard(domain, ctx.from?.id as number);
+    const board = await getLeaderboard(domain, ctx.member as Member);
     const { t } = ctx;
     const score = (value: number) => (board.metric === 'points' ? points(ctx, value) : t('tasks.tasks_count', { count: value }));
     const month = new Intl.DateTimeFormat(ctx.locale === 'ru' ? 'ru-RU' : 'en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(

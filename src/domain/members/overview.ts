@@ -14,8 +14,15 @@ export interface Overview {
   nearestExpiry: { points: number; at: Date } | null;
 }
 
-export async function activeMember(repos: Repositories, telegramId: number): Promise<Member> {
-  const member = await repos.members.findByTelegramId(telegramId);
+/**
+ * Who a screen is for: the member the caller has already loaded for this request (the bot loads
+ * it once per update; reading it again would double the queries of every screen), or a Telegram
+ * id to look up. Writes pass the id, so they decide on a fresh row.
+ */
+export type MemberRef = Member | number;
+
+export async function activeMember(repos: Repositories, who: MemberRef): Promise<Member> {
+  const member = typeof who === 'number' ? await repos.members.findByTelegramId(who) : who;
   if (!member) throw new DomainError('MEMBER_NOT_FOUND');
   if (member.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_ACTIVE');
   return member;
@@ -36,14 +43,13 @@ export async function qualifyingTotal(repos: Repositories, program: Program, mem
   return metric === 'spend' ? repos.purchaseStats.netSpendSince(memberId, since) : repos.ledger.pointsEarnedSince(memberId, since);
 }
 
-/** Balance screen: points, tier and discount, what the next tier needs, what expires first. */
 /**
  * Balance screen: points, tier and discount, what the next tier needs, what expires first. The
  * member row it has already loaded plus one aggregate query, so the cost does not grow with the
  * member's history.
  */
-export async function getOverview(deps: DomainDeps, telegramId: number): Promise<Overview> {
-  const member = await activeMember(deps.repos, telegramId);
+export async function getOverview(deps: DomainDeps, who: MemberRef): Promise<Overview> {
+  const member = await activeMember(deps.repos, who);
   const { qualifyingTotal: total, nearestExpiry } = await deps.repos.members.standing(member.id, qualification(deps.program, deps.clock.now()));
   const tier = tierByCode(deps.program, member.tier);
   const next = nextTier(deps.program, tier, total);
@@ -64,8 +70,8 @@ export interface HistoryPage {
   pages: number;
 }
 
-export async function getHistory(deps: DomainDeps, telegramId: number, page: number): Promise<HistoryPage> {
-  const member = await activeMember(deps.repos, telegramId);
+export async function getHistory(deps: DomainDeps, who: MemberRef, page: number): Promise<HistoryPage> {
+  const member = await activeMember(deps.repos, who);
   const safePage = Number.isSafeInteger(page) && page >= 0 ? page : 0;
   const { entries, total } = await deps.repos.ledger.history(member.id, { offset: safePage * HISTORY_PAGE_SIZE, limit: HISTORY_PAGE_SIZE });
   return { entries, page: safePage, pages: Math.max(1, Math.ceil(total / HISTORY_PAGE_SIZE)) };

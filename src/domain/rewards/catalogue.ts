@@ -1,4 +1,4 @@
-import { activeMember } from '../members/overview.js';
+import { activeMember, type MemberRef } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
 import { limitPeriodStart, unavailability } from './availability.js';
 import { definitionHash, toRewardData } from './definition.js';
@@ -29,8 +29,8 @@ export const CATALOGUE_PAGE_SIZE = 5;
  * under the per-member limit), cheapest first, one page of them. Rewards they cannot afford yet
  * are listed too, with the points they miss.
  */
-export async function listCatalogue(deps: DomainDeps, telegramId: number, page = 0, pageSize = CATALOGUE_PAGE_SIZE): Promise<CataloguePage> {
-  const member = await activeMember(deps.repos, telegramId);
+export async function listCatalogue(deps: DomainDeps, who: MemberRef, page = 0, pageSize = CATALOGUE_PAGE_SIZE): Promise<CataloguePage> {
+  const member = await activeMember(deps.repos, who);
   const now = deps.clock.now();
   const rewards = await deps.repos.rewards.list({ activeOnly: true });
   const open: Reward[] = [];

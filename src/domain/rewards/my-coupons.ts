@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.js';
-import { activeMember } from '../members/overview.js';
+import { activeMember, type MemberRef } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
 import { type CouponView, couponLedgerKey, couponView, effectiveStatus, refundCoupon } from './coupon.js';
 import type { Coupon } from './types.js';
@@ -16,8 +16,8 @@ export interface MyCoupons {
 }
 
 /** The member's coupons, grouped by what they can still do with them. */
-export async function listMyCoupons(deps: DomainDeps, telegramId: number): Promise<MyCoupons> {
-  const member = await activeMember(deps.repos, telegramId);
+export async function listMyCoupons(deps: DomainDeps, who: MemberRef): Promise<MyCoupons> {
+  const member = await activeMember(deps.repos, who);
   const now = deps.clock.now();
   const groups: MyCoupons = { active: [], used: [], expired: [], cancelled: [] };
   for (const coupon of await deps.repos.coupons.listByMember(member.id)) {

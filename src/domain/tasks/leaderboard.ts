@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.js';
-import { activeMember } from '../members/overview.js';
+import { activeMember, type MemberRef } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
 import { monthBounds } from './periods.js';
 import type { GameProfile, NameStyle } from './ports.js';
@@ -40,10 +40,10 @@ export function shownName(name: string | null, style: NameStyle): string | null 
     .join(' ');
 }
 
-export async function getLeaderboard(deps: DomainDeps, telegramId: number): Promise<Leaderboard> {
+export async function getLeaderboard(deps: DomainDeps, who: MemberRef): Promise<Leaderboard> {
   const rules = deps.program.tasks.leaderboard;
   if (!rules.enabled) throw new DomainError('TASK_NOT_FOUND');
-  const member = await activeMember(deps.repos, telegramId);
+  const member = await activeMember(deps.repos, who);
   const month = monthBounds(deps.clock.now(), deps.program.timezone);
   const [profile, board] = await Promise.all([
     deps.repos.tasks.gameProfile(member.id),

@@ -1,5 +1,5 @@
 import type { Member } from '../members/member.js';
-import { activeMember } from '../members/overview.js';
+import { activeMember, type MemberRef } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
 import { localDate } from '../time.js';
 import { eligible, liveStreak } from './engine.js';
@@ -35,8 +35,8 @@ export interface TasksOverview {
 }
 
 /** The «Tasks» screen: the member's open tasks with progress, streak, badges, friends, leaderboard. */
-export async function getTasksOverview(deps: DomainDeps, telegramId: number): Promise<TasksOverview> {
-  const member = await activeMember(deps.repos, telegramId);
+export async function getTasksOverview(deps: DomainDeps, who: MemberRef): Promise<TasksOverview> {
+  const member = await activeMember(deps.repos, who);
   const now = deps.clock.now();
   const { timezone, tasks: config } = deps.program;
   const open = config.list.filter((task) => eligible(task, member.tier, now, timezone));

@@ -1,0 +1,44 @@
+import type { SessionStore } from './context.js';
+
+/**
+ * Every feature that keeps conversation state between updates. A user's state for a feature is
+ * the ChatSession row `<feature>:<telegramId>` (the domain deletes them all with the member).
+ * 'staff' holds one open staff step per person: a purchase, a return, or a coupon code awaited
+ * (features/redeem.ts).
+ */
+export const SESSION_FEATURES = ['staff', 'broadcast', 'nps', 'adjust'] as const;
+export type SessionFeature = (typeof SESSION_FEATURES)[number];
+
+export const sessionKey = (feature: SessionFeature, telegramId: number) => `${feature}:${telegramId}`;
+
+/**
+ * The conversation state of the user behind one update. Free text is offered to several wizards in
+ * turn (staff, coupon code, NPS comment, broadcast), each asking whether it is open: the first
+ * read loads every feature's row in one query, and the rest are answered from that copy. Writes
+ * go to the store at once and keep the copy in step. Updates that never ask cost nothing.
+ */
+export class UpdateSessions {
+  private rows: Promise<Map<string, unknown>> | undefined;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly telegramId: number,
+  ) {}
+
+  async read(feature: SessionFeature): Promise<unknown> {
+    this.rows ??= this.store.readMany(SESSION_FEATURES.map((name) => sessionKey(name, this.telegramId)));
+    return (await this.rows).get(sessionKey(feature, this.telegramId));
+  }
+
+  async write(feature: SessionFeature, value: unknown): Promise<void> {
+    const key = sessionKey(feature, this.telegramId);
+    await this.store.write(key, value);
+    if (this.rows) (await this.rows).set(key, value);
+  }
+
+  async delete(feature: SessionFeature): Promise<void> {
+    const key = sessionKey(feature, this.telegramId);
+    await this.store.delete(key);
+    if (this.rows) (await this.rows).delete(key);
+  }
+}
