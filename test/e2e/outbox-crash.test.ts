@@ -10,7 +10,7 @@ import { removeQueueKeys } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
-import { TEST_REDIS_URL } from '../support/env.js';
+import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from '../support/env.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 import { programWithTasks } from '../support/program.js';
@@ -68,6 +68,7 @@ async function startChild(): Promise<{ process: ChildProcess; url: string }> {
       BOT_TOKEN: fake.token,
       TELEGRAM_API_ROOT: fake.apiRoot,
       DATABASE_URL: db.url,
+      FINGERPRINT_SECRET: TEST_FINGERPRINT_SECRET,
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX,
       PORT: String(port),

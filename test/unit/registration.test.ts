@@ -5,6 +5,7 @@ import type { DomainEvent } from '../../src/domain/events.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../src/domain/members/registration.js';
 import { deleteMember, exportMemberData } from '../../src/domain/members/settings.js';
 import type { DomainDeps } from '../../src/domain/ports.js';
+import { TEST_FINGERPRINTS } from '../support/env.js';
 import { MemoryStore } from '../support/memory.js';
 import { exampleProgram } from '../support/program.js';
 
@@ -16,7 +17,15 @@ let clock: ManualClock;
 beforeEach(() => {
   store = new MemoryStore();
   clock = new ManualClock(new Date('2026-11-23T09:00:00Z'));
-  deps = { uow: store.uow, repos: store, program: exampleProgram(), clock, notifier: { notify: async () => {} }, adminTelegramIds: [] };
+  deps = {
+    uow: store.uow,
+    repos: store,
+    program: exampleProgram(),
+    clock,
+    notifier: { notify: async () => {} },
+    adminTelegramIds: [],
+    fingerprints: TEST_FINGERPRINTS,
+  };
 });
 
 async function rejection(promise: Promise<unknown>): Promise<DomainError> {
