@@ -6,7 +6,7 @@ import type { Locale } from '../program.js';
 import { tierForTotal } from '../tiers.js';
 import { localDate } from '../time.js';
 import { digestsOf, type ErasedIdentity } from './fingerprints.js';
-import type { Member, RegistrationStep } from './member.js';
+import type { Member, RegistrationStep, RewardTake } from './member.js';
 import { normalizeName, normalizePhone, parseBirthday } from './validation.js';
 
 /**
@@ -138,7 +138,7 @@ export async function provideBirthday(deps: DomainDeps, telegramId: number, text
       registrationStep: null,
       registeredAt: now,
       tier: tierForTotal(deps.program, 0).code,
-      ...(returning ? { returning, inheritedTakes: erased.flatMap((identity) => identity.rewardTakes) } : {}),
+      ...(returning ? { returning, inheritedTakes: distinctTakes(erased.flatMap((identity) => identity.rewardTakes)) } : {}),
     });
     if (returning) await carryTaskRewards(deps, repos, member.id, erased, now);
     const points = returning ? 0 : deps.program.welcomeBonus.points;
@@ -167,6 +167,17 @@ export async function provideBirthday(deps: DomainDeps, telegramId: number, text
     return { member: completed, welcomeBonus: points };
   });
   return completed;
+}
+
+/** A take kept by two erasures of one person (the second inherited it) counts once. */
+function distinctTakes(takes: RewardTake[]): RewardTake[] {
+  const seen = new Set<string>();
+  return takes.filter((take) => {
+    const key = `${take.reward}|${take.at.toISOString()}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**
