@@ -230,7 +230,7 @@ describe('tasks', () => {
 
   it('erasing the account and joining again farms nothing: no welcome bonus, referral, profile reward or second «once per 30 days» coupon', async () => {
     const gus = newUser('Gus');
-    const inviter = await register(gus);
+    await register(gus);
     await gus.says('🎯 Tasks');
     await gus.tapsAndSeesEdit('tsk:ref', /Invite friends/);
     const { referralToken: token } = await memberOf(gus);
