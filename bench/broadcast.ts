@@ -31,7 +31,7 @@ import type { Segment } from '../src/domain/broadcasts/types.js';
 import type { Program } from '../src/domain/program.js';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
-import { TEST_REDIS_URL } from '../test/support/env.js';
+import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeBotApiOptions, type RecordedCall } from '../test/support/fake-bot-api/server.js';
 import { exampleProgram } from '../test/support/program.js';
 import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, peakWithin, ratio } from './lib.js';
@@ -101,6 +101,7 @@ async function startBenchApp(db: TestDatabase, fake: FakeBotApi, prefix: string,
       BOT_TOKEN: fake.token,
       TELEGRAM_API_ROOT: fake.apiRoot,
       DATABASE_URL: db.url,
+      FINGERPRINT_SECRET: TEST_FINGERPRINT_SECRET,
       REDIS_URL: TEST_REDIS_URL,
       PORT: '0',
       HOST: '127.0.0.1',

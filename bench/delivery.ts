@@ -23,7 +23,7 @@ import { loadConfig } from '../src/config.js';
 import { generateMemberCode } from '../src/domain/codes.js';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
-import { TEST_REDIS_URL } from '../test/support/env.js';
+import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeBotApiOptions, type RecordedCall } from '../test/support/fake-bot-api/server.js';
 import { exampleProgram } from '../test/support/program.js';
 import { BenchFailure, type BenchResult, envInt, fixed, formatTable, peakWithin, ratio } from './lib.js';
@@ -98,6 +98,7 @@ async function runScenario(config: Config, scenario: Scenario): Promise<RowResul
           BOT_TOKEN: fake.token,
           TELEGRAM_API_ROOT: fake.apiRoot,
           DATABASE_URL: db.url,
+          FINGERPRINT_SECRET: TEST_FINGERPRINT_SECRET,
           REDIS_URL: TEST_REDIS_URL,
           PORT: '0',
           HOST: '127.0.0.1',

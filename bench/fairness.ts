@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase } from '../test/support/db.js';
-import { TEST_REDIS_URL } from '../test/support/env.js';
+import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from '../test/support/env.js';
 import { FakeBotApi, type FakeUser, type RecordedCall } from '../test/support/fake-bot-api/server.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import { dropDatabase, seedMembers } from './bot-throughput.js';
@@ -157,6 +157,7 @@ export async function fairness(): Promise<BenchResult> {
         BOT_TOKEN: fake.token,
         TELEGRAM_API_ROOT: fake.apiRoot,
         DATABASE_URL: db.url,
+        FINGERPRINT_SECRET: TEST_FINGERPRINT_SECRET,
         REDIS_URL: TEST_REDIS_URL,
         QUEUE_PREFIX: prefix,
         PORT: '0',

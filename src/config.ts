@@ -99,11 +99,27 @@ const envShape = z.object({
   /** Basic-auth credentials of the queue dashboard at /ops/queues; unset: the dashboard is off. */
   OPS_USERNAME: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   OPS_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'at least 12 characters').optional()),
+  /**
+   * The key of the fingerprints erasure keeps (keyed HMAC-SHA256 of the Telegram id and the
+   * phone, against re-registration farming). Required with DATABASE_URL: every instance must hash
+   * alike, and the key must outlive any one machine. Unset with the embedded database: generated
+   * once and kept in DATA_DIR/fingerprint-secret.
+   */
+  FINGERPRINT_SECRET: z.preprocess(emptyToUndefined, z.string().min(32, 'at least 32 characters (e.g. openssl rand -hex 32)').optional()),
+  /** Days an erased account's fingerprint is kept (fraud prevention), then purged. */
+  FINGERPRINT_RETENTION_DAYS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(3650).default(730)),
 });
 
 export const envSchema = envShape.superRefine((env, ctx) => {
   if (Boolean(env.OPS_USERNAME) !== Boolean(env.OPS_PASSWORD)) {
     ctx.addIssue({ code: 'custom', path: [env.OPS_USERNAME ? 'OPS_PASSWORD' : 'OPS_USERNAME'], message: 'OPS_USERNAME and OPS_PASSWORD go together' });
+  }
+  if (env.DATABASE_URL && !env.FINGERPRINT_SECRET) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['FINGERPRINT_SECRET'],
+      message: 'is required with DATABASE_URL (e.g. openssl rand -hex 32); keep it secret and stable',
+    });
   }
   if (env.BOT_MODE === 'webhook') {
     if (!env.WEBHOOK_URL) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URL'], message: 'is required when BOT_MODE=webhook' });

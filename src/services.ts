@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Api } from 'grammy';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -6,6 +9,7 @@ import type { Config } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { makeRepositories, PrismaUnitOfWork } from './db/repositories.js';
 import { type Clock, systemClock } from './domain/clock.js';
+import { keyedFingerprints } from './domain/members/fingerprints.js';
 import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
 import { syncRewards } from './domain/rewards/catalogue.js';
@@ -71,6 +75,7 @@ export async function startServices(config: Config, program: Program, options: {
       clock,
       notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger, queues.chunkSize),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
+      fingerprints: keyedFingerprints(config.FINGERPRINT_SECRET ?? (await embeddedFingerprintSecret(config.DATA_DIR)), config.FINGERPRINT_RETENTION_DAYS),
       broadcastDispatch: queues.broadcastDispatch,
     };
     await seedStores(domain);
@@ -79,6 +84,30 @@ export async function startServices(config: Config, program: Program, options: {
   } catch (error) {
     await runCleanup(cleanup, logger);
     throw error;
+  }
+}
+
+/**
+ * The embedded database's fingerprint key (no FINGERPRINT_SECRET given; config.ts requires one
+ * with DATABASE_URL): drawn once and kept beside the database under DATA_DIR, readable by the
+ * owner only. Losing it only means erased accounts are no longer recognised.
+ */
+async function embeddedFingerprintSecret(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'fingerprint-secret');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  try {
+    // 'wx': a second process starting at the same moment keeps the first one's key.
+    await writeFile(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return (await readFile(path, 'utf8')).trim();
   }
 }
 

@@ -35,11 +35,14 @@ export class Buttons {
   }
 }
 
-/** Customers' buttons are for active members; anyone else's tap goes on (registration, fallback). */
+/**
+ * Customers' buttons are for active members in their private chat; anyone else's tap goes on
+ * (registration, fallback), and a menu word typed in a group reveals nothing (private-chats.ts).
+ */
 export const forActiveMembers =
   (handler: (ctx: BotContext) => unknown): ButtonHandler =>
   (ctx, next) =>
-    ctx.member?.status === 'ACTIVE' ? handler(ctx) : next();
+    ctx.member?.status === 'ACTIVE' && ctx.chat?.type === 'private' ? handler(ctx) : next();
 
 /** Staff buttons live in private chats only, as their menus do. */
 export const inPrivateChats =

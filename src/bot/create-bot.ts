@@ -21,6 +21,7 @@ import { tasksFeature } from './features/tasks.js';
 import { detectLocale } from './i18n.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
 import { harmlessEdits, oddUpdates } from './odd-updates.js';
+import { privateChatsOnly } from './private-chats.js';
 import { Screens } from './screens.js';
 import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
 
@@ -88,11 +89,19 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(rewardsAdminFeature(deps));
   // Screens a deep link can open; each feature registers its own while it is built.
   const screens = new Screens();
-  bot.use(registrationFeature(deps, screens));
-  bot.use(accountFeature(deps, screens, buttons));
-  bot.use(settingsFeature(deps, buttons));
-  bot.use(rewardsFeature(deps, screens, buttons));
-  bot.use(tasksFeature(deps, screens, buttons));
+  // The customer features run in private chats only; in groups a customer command gets at most
+  // a button to the private chat (private-chats.ts): personal screens are never posted there.
+  bot.use(
+    privateChatsOnly(
+      CUSTOMER_COMMANDS,
+      screens,
+      registrationFeature(deps, screens),
+      accountFeature(deps, screens, buttons),
+      settingsFeature(deps, buttons),
+      rewardsFeature(deps, screens, buttons),
+      tasksFeature(deps, screens, buttons),
+    ),
+  );
   bot.use(staffInput);
   bot.use(npsInput);
   bot.use(redeemInput);
@@ -121,6 +130,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
 }
 
 const COMMANDS = ['start', 'balance', 'card', 'rewards', 'coupons', 'tasks', 'history', 'settings', 'help'] as const;
+/** The customers' commands (the command menu's): in groups they only point to the private chat. */
+export const CUSTOMER_COMMANDS: readonly string[] = COMMANDS;
 
 /** The command menu in each language, and the default language's for everyone else. */
 export async function registerCommands(api: Api, deps: BotDeps): Promise<void> {

@@ -16,6 +16,7 @@ import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
+import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './erased-identity-repository.js';
 import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
@@ -45,6 +46,7 @@ export function toMember(row: MemberRow): Member {
     startPayload: row.startPayload,
     locale: isLocale(row.locale) ? row.locale : 'ru',
     phone: row.phone,
+    phoneVerified: row.phoneVerified,
     name: row.name,
     birthday: toDateOnly(row.birthday),
     consentVersion: row.consentVersion,
@@ -57,6 +59,9 @@ export function toMember(row: MemberRow): Member {
     registeredAt: row.registeredAt,
     deletedAt: row.deletedAt,
     createdAt: row.createdAt,
+    referralToken: row.referralToken,
+    returning: row.returning,
+    inheritedTakes: takesFromJson(row.inheritedTakes),
   };
 }
 
@@ -83,6 +88,25 @@ class PrismaMemberRepository implements MemberRepository {
   findByPhone(phone: string) {
     return this.one({ phone });
   }
+  async findByVerifiedPhone(phone: string) {
+    const member = await this.one({ phone });
+    return member?.phoneVerified ? member : null;
+  }
+  findByReferralToken(token: string) {
+    return this.one({ referralToken: token });
+  }
+  async setReferralToken(id: number, token: string, options: { onlyIfUnset: boolean }): Promise<'set' | 'kept' | 'collision'> {
+    try {
+      const { count } = await this.db.member.updateMany({
+        where: { id, ...(options.onlyIfUnset ? { referralToken: null } : {}) },
+        data: { referralToken: token },
+      });
+      return count === 1 ? 'set' : 'kept';
+    } catch (error) {
+      if (isUniqueViolation(error, 'referralToken')) return 'collision';
+      throw error;
+    }
+  }
 
   async create(member: NewMember): Promise<Member | null> {
     try {
@@ -97,7 +121,7 @@ class PrismaMemberRepository implements MemberRepository {
   }
 
   async update(id: number, patch: MemberPatch): Promise<Member> {
-    const { telegramId, birthday, ...rest } = patch;
+    const { telegramId, birthday, inheritedTakes, ...rest } = patch;
     try {
       const row = await this.db.member.update({
         where: { id },
@@ -105,6 +129,7 @@ class PrismaMemberRepository implements MemberRepository {
           ...rest,
           ...(telegramId !== undefined ? { telegramId: telegramId === null ? null : BigInt(telegramId) } : {}),
           ...(birthday !== undefined ? { birthday: fromDateOnly(birthday) } : {}),
+          ...(inheritedTakes !== undefined ? { inheritedTakes: takesToJson(inheritedTakes) } : {}),
         },
       });
       return toMember(row);
@@ -169,6 +194,7 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     referrals: new PrismaReferralRepository(db),
     surveys: new PrismaSurveyRepository(db, inTransaction),
     chatSessions: new PrismaChatSessionRepository(db),
+    erasedIdentities: new PrismaErasedIdentityRepository(db),
     outbox: new PrismaOutbox(db, deliveries, written),
     domainEvents: new PrismaDomainEventRepository(db),
   };

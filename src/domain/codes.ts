@@ -67,3 +67,18 @@ export const COUPON_CODE_LENGTH = COUPON_CODE_BODY + 1;
 export const generateCouponCode = () => generateCode(COUPON_CODE_BODY);
 export const isCouponCode = (code: string) => isWellFormedCode(code, COUPON_CODE_LENGTH);
 export const formatCouponCode = (code: string) => code.match(/.{1,4}/g)?.join('-') ?? code;
+
+/**
+ * Referral tokens: the opaque part of an invite link (`?start=ref_<token>`). 22 characters of
+ * base62 from the crypto RNG (about 131 bits): unguessable, unrelated to the card code (which
+ * would let anyone holding the link earn on the inviter's card), and within Telegram's start
+ * parameter alphabet (A-Z, a-z, 0-9, _ and -).
+ */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const REFERRAL_TOKEN_LENGTH = 22;
+export function generateReferralToken(random: (max: number) => number = randomInt): string {
+  let token = '';
+  for (let i = 0; i < REFERRAL_TOKEN_LENGTH; i++) token += BASE62[random(BASE62.length)];
+  return token;
+}
+export const isReferralToken = (token: string) => token.length === REFERRAL_TOKEN_LENGTH && /^[0-9A-Za-z]+$/.test(token);

@@ -2,6 +2,7 @@ import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.
 import type { Clock } from './clock.js';
 import type { DomainEvent } from './events.js';
 import type { Actor, LedgerCommand, LedgerEntry, OpenLot, PostResult } from './ledger/types.js';
+import type { ErasedIdentityRepository, Fingerprints } from './members/fingerprints.js';
 import type { Member, MemberPatch, MemberStatus } from './members/member.js';
 import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
@@ -33,7 +34,16 @@ export interface MemberRepository {
   findById(id: number): Promise<Member | null>;
   findByTelegramId(telegramId: number): Promise<Member | null>;
   findByCode(code: string): Promise<Member | null>;
+  /** Whoever holds the phone, verified or not (registration decides who keeps it). */
   findByPhone(phone: string): Promise<Member | null>;
+  /** The member whose phone is verified (their own shared contact): what lookups by phone find. */
+  findByVerifiedPhone(phone: string): Promise<Member | null>;
+  findByReferralToken(token: string): Promise<Member | null>;
+  /**
+   * Sets the member's referral token (with `onlyIfUnset`, only where none is set yet: 'kept');
+   * 'collision' when another member holds the token (the caller draws another).
+   */
+  setReferralToken(id: number, token: string, options: { onlyIfUnset: boolean }): Promise<'set' | 'kept' | 'collision'>;
   /** Throws DomainError PHONE_TAKEN / returns null when the code is taken (caller draws another). */
   create(member: NewMember): Promise<Member | null>;
   /** Throws DomainError PHONE_TAKEN when the phone belongs to another member. */
@@ -293,6 +303,8 @@ export interface Repositories {
   referrals: ReferralRepository;
   surveys: SurveyRepository;
   chatSessions: ChatSessionRepository;
+  /** The fingerprints erasure keeps (src/domain/members/fingerprints.ts). */
+  erasedIdentities: ErasedIdentityRepository;
   /** Writes domain events and member messages in the unit of work's transaction (see Outbox). */
   outbox: Outbox;
   /** The domain events written through the outbox, as the events worker reads and settles them. */
@@ -617,6 +629,8 @@ export interface DomainDeps {
   notifier: Notifier;
   /** Telegram ids that are admins by configuration (ADMIN_TELEGRAM_IDS). */
   adminTelegramIds: readonly number[];
+  /** Keyed digests of Telegram ids and phones, kept at erasure against reward farming. */
+  fingerprints: Fingerprints;
   /** The delivery queue and report channel of broadcasts; absent where no queue runs (domain tests). */
   broadcastDispatch?: BroadcastDispatch;
 }

@@ -6,6 +6,7 @@ import { expirePoints } from '../domain/jobs/expire-points.js';
 import { sendExpiringReminders } from '../domain/jobs/expiring-reminders.js';
 import { JOB_NAMES } from '../domain/jobs/job-runs.js';
 import { sendWinBackReminders } from '../domain/jobs/win-back.js';
+import { purgeFingerprints } from '../domain/members/fingerprints.js';
 import { dispatchNpsSurveys } from '../domain/nps/dispatch.js';
 import { NPS_DISPATCH_JOB } from '../domain/nps/surveys.js';
 import { EVENT_SWEEP_AFTER_MS } from '../domain/outbox.js';
@@ -124,6 +125,17 @@ export const npsDispatch: JobDefinition<Batch> = {
   run: ({ domain }, payload) => dispatchNpsSurveys(domain, batchOptions(payload)),
 };
 
+/**
+ * Erasure fingerprints older than FINGERPRINT_RETENTION_DAYS are deleted (the retention the
+ * privacy policy states). Daily; idempotent (a rerun finds nothing older to delete).
+ */
+export const fingerprintPurge: JobDefinition<z.infer<typeof noPayload>> = {
+  name: 'fingerprint-purge',
+  payload: noPayload,
+  schedule: () => '30 3 * * *',
+  run: ({ domain }) => purgeFingerprints(domain),
+};
+
 export const JOBS: readonly JobDefinition<never>[] = [
   deliverySweep,
   eventSweep,
@@ -134,4 +146,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   couponExpiry,
   broadcasts,
   npsDispatch,
+  fingerprintPurge,
 ] as unknown as JobDefinition<never>[];

@@ -11,7 +11,7 @@ import { type CouponOperator, redeemCoupon } from '../../src/domain/rewards/rede
 import { takeReward } from '../../src/domain/rewards/take-reward.js';
 import { requireRole } from '../../src/domain/staff/access.js';
 import { setLeaderboardProfile } from '../../src/domain/tasks/leaderboard.js';
-import { registerReferral } from '../../src/domain/tasks/referrals.js';
+import { referralTokenOf, registerReferral } from '../../src/domain/tasks/referrals.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { programWithTasks } from '../support/program.js';
@@ -97,7 +97,7 @@ describe("the member's own data", () => {
     await db.prisma.member.update({ where: { id: inviter.id }, data: { name: 'Boris Inviter', phone: '+79990001122' } });
     const anna = await h.member(40_102, 300);
     const telegramId = anna.telegramId as number;
-    expect((await registerReferral(deps, anna.id, inviter.code)).kind).toBe('linked');
+    expect((await registerReferral(deps, anna.id, await referralTokenOf(deps, inviter))).kind).toBe('linked');
     const store = await h.store();
 
     // A purchase (it completes the first-purchase task and converts the referral), a coupon, an
@@ -219,5 +219,14 @@ describe("the member's own data", () => {
     expect(entriesAfter.at(-1)).toMatchObject({ type: 'CLOSE', balanceAfter: 0 });
     expect(await db.prisma.purchase.findUniqueOrThrow({ where: { id: bought.purchase.id } })).toMatchObject({ receiptNo: 'DEL-1', amountMinor: 123_456n });
     expect(await db.prisma.referral.count({ where: { friendId: anna.id } })).toBe(1);
+    // What is kept of the person: keyed digests (no Telegram id, no phone) and the one-time
+    // rewards they had; the row itself no longer holds an invite token or a phone.
+    expect(await db.prisma.member.findUniqueOrThrow({ where: { id: anna.id } })).toMatchObject({ referralToken: null, phone: null, phoneVerified: false });
+    const kept = await db.prisma.erasedIdentity.findMany({ where: { telegramDigest: deps.fingerprints.digest('telegram', String(telegramId)) } });
+    expect(kept).toHaveLength(1);
+    expect(kept[0]?.telegramDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(kept)).not.toContain(String(telegramId));
+    expect(kept[0]?.rewardTakes).toEqual([{ reward: 'limited', at: coupon.coupon.issuedAt.toISOString() }]);
+    expect(kept[0]?.tasksRewarded).toEqual(expect.arrayContaining([expect.objectContaining({ task: 'first-purchase' })]));
   });
 });

@@ -9,7 +9,7 @@ import { syncRewards } from '../../src/domain/rewards/catalogue.js';
 import { checkIn, claimTask, verifyChannel, visitStore } from '../../src/domain/tasks/actions.js';
 import { getLeaderboard, setLeaderboardProfile } from '../../src/domain/tasks/leaderboard.js';
 import { getTasksOverview } from '../../src/domain/tasks/overview.js';
-import { convertReferral, referralSummary, registerReferral } from '../../src/domain/tasks/referrals.js';
+import { convertReferral, referralSummary, referralTokenOf, registerReferral, rotateReferralToken } from '../../src/domain/tasks/referrals.js';
 import { taskSubscriber } from '../../src/domain/tasks/subscriber.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
@@ -262,30 +262,48 @@ describe('referrals', () => {
     return { referrer, friend };
   }
   const referralOf = (friendId: number) => db.prisma.referral.findUnique({ where: { friendId } });
+  /** The member's invite token (drawn on first use), as their link carries it. */
+  const tokenOf = (member: Member) => referralTokenOf(h.deps, member);
+
+  it('credits nobody for a link with the card code, or with a token replaced by a new link', async () => {
+    const { referrer, friend } = await pair();
+    const token = await tokenOf(referrer);
+    expect(token).toMatch(/^[0-9A-Za-z]{22}$/);
+    expect(token).not.toContain(referrer.code);
+    expect(await tokenOf((await h.deps.repos.members.findById(referrer.id)) as Member)).toBe(token);
+    // The old links, ref_<card code>: they match nobody now.
+    expect(await registerReferral(h.deps, friend.id, referrer.code)).toEqual({ kind: 'refused', reason: 'UNKNOWN_REFERRER' });
+    // «New link»: the old token credits nobody, the new one does.
+    const fresh = await rotateReferralToken(h.deps, Number(referrer.telegramId));
+    expect(fresh).not.toBe(token);
+    expect(await registerReferral(h.deps, friend.id, token)).toEqual({ kind: 'refused', reason: 'UNKNOWN_REFERRER' });
+    expect(await referralOf(friend.id)).toBeNull();
+    expect((await registerReferral(h.deps, friend.id, fresh)).kind).toBe('linked');
+  });
 
   it('refuses self-referral, a second referral, an existing member', async () => {
     const { referrer, friend } = await pair();
-    expect(await registerReferral(h.deps, referrer.id, referrer.code)).toEqual({ kind: 'refused', reason: 'SELF' });
+    expect(await registerReferral(h.deps, referrer.id, await tokenOf(referrer))).toEqual({ kind: 'refused', reason: 'SELF' });
     expect(await registerReferral(h.deps, friend.id, 'NOSUCHCODE')).toEqual({ kind: 'refused', reason: 'UNKNOWN_REFERRER' });
-    expect((await registerReferral(h.deps, friend.id, referrer.code)).kind).toBe('linked');
+    expect((await registerReferral(h.deps, friend.id, await tokenOf(referrer))).kind).toBe('linked');
     const other = await h.member(nextUser++);
-    expect(await registerReferral(h.deps, friend.id, other.code)).toEqual({ kind: 'refused', reason: 'ALREADY_REFERRED' });
-    expect(await registerReferral(h.deps, friend.id, referrer.code)).toEqual({ kind: 'refused', reason: 'ALREADY_REFERRED' });
+    expect(await registerReferral(h.deps, friend.id, await tokenOf(other))).toEqual({ kind: 'refused', reason: 'ALREADY_REFERRED' });
+    expect(await registerReferral(h.deps, friend.id, await tokenOf(referrer))).toEqual({ kind: 'refused', reason: 'ALREADY_REFERRED' });
 
     // Members from before: registered two days ago, or already buying.
     const old = await h.member(nextUser++);
     await db.prisma.member.update({ where: { id: old.id }, data: { registeredAt: new Date(h.clock.now().getTime() - 2 * DAY) } });
-    expect(await registerReferral(h.deps, old.id, referrer.code)).toEqual({ kind: 'refused', reason: 'NOT_NEW' });
+    expect(await registerReferral(h.deps, old.id, await tokenOf(referrer))).toEqual({ kind: 'refused', reason: 'NOT_NEW' });
     const buyer = await h.member(nextUser++);
     await buy(buyer, 1_000, { quiet: true });
-    expect(await registerReferral(h.deps, buyer.id, referrer.code)).toEqual({ kind: 'refused', reason: 'NOT_NEW' });
+    expect(await registerReferral(h.deps, buyer.id, await tokenOf(referrer))).toEqual({ kind: 'refused', reason: 'NOT_NEW' });
     // The database refuses self-referral whatever the code path.
     await expect(db.prisma.referral.create({ data: { referrerId: referrer.id, friendId: referrer.id, createdAt: new Date() } })).rejects.toThrow();
   });
 
   it('pays nothing without a purchase, or for one below the minimum', async () => {
     const { referrer, friend } = await pair();
-    await registerReferral(h.deps, friend.id, referrer.code);
+    await registerReferral(h.deps, friend.id, await tokenOf(referrer));
     expect(await referralSummary(h.deps, referrer.id)).toMatchObject({ joined: 1, bought: 0, pending: 1 });
     expect(await bonusesOf(friend.id)).toEqual([]);
     await buy(friend, 99_999);
@@ -296,7 +314,7 @@ describe('referrals', () => {
 
   it('rewards both on the friend’s first qualifying purchase, once, even when bought twice at once', async () => {
     const { referrer, friend } = await pair();
-    await registerReferral(h.deps, friend.id, referrer.code);
+    await registerReferral(h.deps, friend.id, await tokenOf(referrer));
     const [a, b] = [await buy(friend, 150_000, { quiet: true }), await buy(friend, 120_000, { quiet: true })];
     await Promise.all([tasks.handle(purchaseEvent(friend, a)), tasks.handle(purchaseEvent(friend, b)), tasks.handle(purchaseEvent(friend, a))]);
     const referral = await referralOf(friend.id);
@@ -316,7 +334,7 @@ describe('referrals', () => {
     try {
       const convert = async () => {
         const friend = await h.member(nextUser++);
-        expect((await registerReferral(h.deps, friend.id, referrer.code)).kind).toBe('linked');
+        expect((await registerReferral(h.deps, friend.id, await tokenOf(referrer))).kind).toBe('linked');
         await buy(friend, 100_000);
         return friend;
       };
@@ -337,7 +355,7 @@ describe('referrals', () => {
 
   it('expires a referral the friend did not buy within the window', async () => {
     const { referrer, friend } = await pair();
-    await registerReferral(h.deps, friend.id, referrer.code);
+    await registerReferral(h.deps, friend.id, await tokenOf(referrer));
     const start = h.clock.now();
     try {
       h.clock.set(new Date(start.getTime() + 91 * DAY));
@@ -352,7 +370,7 @@ describe('referrals', () => {
   it('links a friend who registers through the invite link, and counts a complete profile', async () => {
     const referrer = await h.member(nextUser++);
     const telegramId = nextUser++;
-    await startRegistration(h.deps, { telegramId, locale: 'en', telegramName: 'Zoe', payload: `ref_${referrer.code}` });
+    await startRegistration(h.deps, { telegramId, locale: 'en', telegramName: 'Zoe', payload: `ref_${await tokenOf(referrer)}` });
     await chooseLanguage(h.deps, telegramId, 'en');
     await acceptConsent(h.deps, telegramId);
     await providePhone(h.deps, telegramId, { kind: 'typed', text: `+7912${String(telegramId).padStart(7, '0')}` });

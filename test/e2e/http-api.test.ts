@@ -66,13 +66,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** An active member with a real card code, a full name, a phone and a birthday. */
+/** An active member with a real card code, a full name, a verified phone (a shared contact) and a birthday. */
 async function member(points = 0): Promise<Member & { phone: string }> {
   const seeded = await h.member(nextTelegramId++, points);
   const phone = `+7916${nextPhone++}`;
   await db.prisma.member.update({
     where: { id: seeded.id },
-    data: { code: generateMemberCode(), name: 'Anna Petrova', phone, birthday: new Date('1990-05-17') },
+    data: { code: generateMemberCode(), name: 'Anna Petrova', phone, phoneVerified: true, birthday: new Date('1990-05-17') },
   });
   return { ...((await h.deps.repos.members.findById(seeded.id)) as Member), phone };
 }
@@ -302,6 +302,10 @@ describe('POST /v1/purchases', () => {
     while (await h.deps.repos.members.findByCode(unknown)) unknown = generateMemberCode();
     problem(await post('/v1/purchases', { memberCode: unknown, storeCode: 'msk-01', receiptNo: 'M-2', amountMinor: 5000 }), 404, 'MEMBER_NOT_FOUND');
     problem(await post('/v1/purchases', { memberCode: '+79169999999', storeCode: 'msk-01', receiptNo: 'M-3', amountMinor: 5000 }), 404, 'MEMBER_NOT_FOUND');
+    // A typed (unverified) phone may be anyone's: the lookup does not find its holder.
+    const typed = await member();
+    await db.prisma.member.update({ where: { id: typed.id }, data: { phoneVerified: false } });
+    problem(await post('/v1/purchases', { memberCode: typed.phone, storeCode: 'msk-01', receiptNo: 'M-4', amountMinor: 5000 }), 404, 'MEMBER_NOT_FOUND');
   });
 
   it('answers 422 when the rules refuse the spend, with the numbers a till may show', async () => {

@@ -175,9 +175,12 @@ describe('NPS surveys', () => {
     const benFollowUp = await ben.nextMessage();
     expect(benFollowUp.text).toContain('What did you like most?');
     const benThanks = await ben.taps(`nps:d:${benSurvey.id}`);
-    const { code: benCode } = await memberOf(ben);
+    const { code: benCode, referralToken: benToken } = await memberOf(ben);
     expect(benThanks.text).toContain('Thank you for your feedback! 20 points added to your account.');
-    expect(benThanks.text).toContain(`https://t.me/loyalty_test_bot?start=ref_${benCode}`);
+    // The link carries Ben's opaque invite token, never his card code.
+    expect(benToken).toMatch(/^[0-9A-Za-z]{22}$/);
+    expect(benThanks.text).toContain(`https://t.me/loyalty_test_bot?start=ref_${benToken}`);
+    expect(benThanks.text).not.toContain(benCode);
 
     // The score moved: one promoter, one detractor.
     const afterBen = plain(await mia.says('/nps'));

@@ -5,12 +5,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateMemberCode } from '../../src/domain/codes.js';
 import type { Member } from '../../src/domain/members/member.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
-import { registerReferral } from '../../src/domain/tasks/referrals.js';
+import { referralTokenOf, registerReferral } from '../../src/domain/tasks/referrals.js';
 import { removeQueueKeys } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
-import { TEST_REDIS_URL } from '../support/env.js';
+import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from '../support/env.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 import { programWithTasks } from '../support/program.js';
@@ -68,6 +68,7 @@ async function startChild(): Promise<{ process: ChildProcess; url: string }> {
       BOT_TOKEN: fake.token,
       TELEGRAM_API_ROOT: fake.apiRoot,
       DATABASE_URL: db.url,
+      FINGERPRINT_SECRET: TEST_FINGERPRINT_SECRET,
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX,
       PORT: String(port),
@@ -158,7 +159,7 @@ it('200 till purchases, SIGKILL mid-burst, restart and replay: every committed p
   h.clock.set(new Date());
   const friends = await seedMembers(PAIRS, FIRST_CHAT + PAIRS);
   for (const [i, friend] of friends.entries()) {
-    expect((await registerReferral(h.deps, friend.id, (referrers[i] as Member).code)).kind).toBe('linked');
+    expect((await registerReferral(h.deps, friend.id, await referralTokenOf(h.deps, referrers[i] as Member))).kind).toBe('linked');
   }
   const keys: string[] = [];
   for (let i = 0; i < KEYS; i++) keys.push((await createApiKey(h.deps, ADMIN, { name: `till ${i}`, storeCode: null })).key);

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { isMemberCode } from '../../src/domain/codes.js';
+import { findMemberForStaff } from '../../src/domain/purchases/find-member.js';
 import { startTestApp } from '../support/app.js';
 import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -119,7 +120,8 @@ describe('registration', () => {
     const welcome = await john.says('Skip');
     expect(welcome.text).toContain('You are in, John Smith!');
     expect(welcome.text).toContain('Welcome bonus: 100 points');
-    expect(await memberOf(john)).toMatchObject({ phone: '+442079460958', birthday: null, locale: 'en' });
+    // A typed number is kept, unverified: only the member's own shared contact verifies a phone.
+    expect(await memberOf(john)).toMatchObject({ phone: '+442079460958', phoneVerified: false, birthday: null, locale: 'en' });
 
     const balance = await john.says('💰 Balance');
     expect(balance.text).toContain('100 points');
@@ -144,6 +146,31 @@ describe('registration', () => {
     const refused = await ivan.sharesContact('79990001122', 424242);
     expect(refused.text).toContain('Это чужой контакт');
     expect(await memberOf(ivan)).toMatchObject({ registrationStep: 'PHONE', phone: null });
+  });
+
+  it('a typed number of someone else never blocks its owner, who shares their contact and takes it over; a phone lookup finds only the owner', async () => {
+    const sam = newUser('en', 'Sam');
+    await sam.says('/start');
+    await sam.taps('reg:lang:en');
+    await sam.taps('reg:consent:yes');
+    expect((await sam.says('+7 912 777-00-01')).text).toContain('What should we call you?');
+    await sam.says('Sam');
+    expect((await sam.says('Skip')).text).toContain('You are in, Sam!');
+    expect(await memberOf(sam)).toMatchObject({ phone: '+79127770001', phoneVerified: false });
+    // A cashier typing the number does not find the squatter.
+    await expect(findMemberForStaff(app.domain, '+79127770001')).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
+
+    const olivia = newUser('en', 'Olivia');
+    await olivia.says('/start');
+    await olivia.taps('reg:lang:en');
+    await olivia.taps('reg:consent:yes');
+    expect((await olivia.sharesContact('79127770001')).text).toContain('What should we call you?');
+    await olivia.says('Olivia');
+    expect((await olivia.says('Skip')).text).toContain('You are in, Olivia!');
+    const owner = await memberOf(olivia);
+    expect(owner).toMatchObject({ phone: '+79127770001', phoneVerified: true });
+    expect(await memberOf(sam)).toMatchObject({ status: 'ACTIVE', phone: null, phoneVerified: false });
+    expect((await findMemberForStaff(app.domain, '8 912 777-00-01')).id).toBe(owner?.id);
   });
 
   it('refuses a phone number already registered to someone else', async () => {

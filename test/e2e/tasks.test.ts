@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { ManualClock } from '../../src/domain/clock.js';
+import { deleteMember } from '../../src/domain/members/settings.js';
 import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
+import { takeReward } from '../../src/domain/rewards/take-reward.js';
 import { startTestApp } from '../support/app.js';
 import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -38,6 +40,37 @@ async function register(user: Conversation, start = '/start') {
   await user.registers(start);
   return memberOf(user);
 }
+
+/**
+ * Registers in English through the contact button with the given phone and a birthday (so the
+ * profile task completes); returns the welcome text.
+ */
+async function join(user: Conversation, options: { start: string; phone: string }): Promise<string> {
+  // Each step waits for its own prompt: notices the queue sends on its own may arrive in between.
+  const hasButton = (data: string) => (m: SentMessage) => inlineButtons(m).some((b) => b.data === data);
+  fake.sendText(user.user, options.start);
+  await user.nextMessage(hasButton('reg:lang:en'));
+  fake.tapButton(user.user, 'reg:lang:en');
+  await user.nextMessage(hasButton('reg:consent:yes'));
+  fake.tapButton(user.user, 'reg:consent:yes');
+  await user.nextMessage((m) => /share your phone/.test(m.text ?? ''));
+  fake.sendContact(user.user, { phone_number: options.phone, user_id: user.user.id });
+  await user.nextMessage((m) => /What should we call you/.test(m.text ?? ''));
+  fake.sendText(user.user, user.user.first_name);
+  await user.nextMessage((m) => /birthday/i.test(m.text ?? ''));
+  fake.sendText(user.user, '01.02.1990');
+  return (await user.nextMessage((m) => /You are in/.test(m.text ?? ''))).text ?? '';
+}
+
+/** Every domain event handled by the task engine (registrations, purchases). */
+const settled = () => eventually(async () => (await db.prisma.domainEvent.count({ where: { status: 'PENDING' } })) === 0, { what: 'the events handled' });
+
+/** Why the member was given bonus points: `welcome`, `referral`, or `task:<code>`. */
+async function bonusReasons(memberId: number): Promise<string[]> {
+  const entries = await db.prisma.ledgerEntry.findMany({ where: { memberId, type: 'BONUS' }, orderBy: { id: 'asc' } });
+  return entries.map((entry) => (entry.reason?.startsWith('task') ? `task:${taskCodeOf(entry.idempotencyKey)}` : (entry.reason ?? '')));
+}
+const taskCodeOf = (key: string) => key.split(':')[2] ?? key;
 
 /** A purchase at the till, through the same use case the staff wizard and the API call. */
 async function buy(user: Conversation, amountMinor: number, storeCode = 'msk-01') {
@@ -142,15 +175,19 @@ describe('tasks', () => {
     const inviter = await register(cat);
     await cat.says('🎯 Tasks');
     const invite = await cat.tapsAndSeesEdit('tsk:ref', /Invite friends/);
-    const link = `https://t.me/loyalty_test_bot?start=ref_${inviter.code}`;
+    // The link carries an opaque token of its own, not the card code.
+    const { referralToken: token } = await memberOf(cat);
+    expect(token).toMatch(/^[0-9A-Za-z]{22}$/);
+    const link = `https://t.me/loyalty_test_bot?start=ref_${token}`;
     expect(invite.text).toContain(`Your link: ${link}`);
+    expect(invite.text).not.toContain(inviter.code);
     expect(invite.text).toContain('you get 300 points and your friend gets 200 points');
     expect(invite.text).toContain('👥 Friends: 0 friends joined, 0 bought');
     const share = inlineButtons(invite).find((b) => b.url?.startsWith('https://t.me/share/url?'));
     expect(new URL(share?.url as string).searchParams.get('url')).toBe(link);
 
     const dan = newUser('Dan');
-    const friend = await register(dan, `/start ref_${inviter.code}`);
+    const friend = await register(dan, `/start ref_${token}`);
     const referral = await eventually(() => db.prisma.referral.findUnique({ where: { friendId: friend.id } }), { what: 'the pending referral' });
     expect(referral).toMatchObject({ referrerId: inviter.id, status: 'PENDING' });
 
@@ -165,8 +202,89 @@ describe('tasks', () => {
 
     expect((await ask(cat, '🎯 Tasks', /^🎯 Tasks/)).text).toContain('👥 Friends: 1 friend joined, 1 bought');
     // A member can be referred once: the link again changes nothing.
-    await ask(dan, `/start ref_${inviter.code}`, /You are already a member/);
+    await ask(dan, `/start ref_${token}`, /You are already a member/);
     expect(await db.prisma.referral.count({ where: { friendId: friend.id } })).toBe(1);
+  });
+
+  it('a rotated link credits nobody through its old token, nor does an old ref_<card code> link', async () => {
+    const eva = newUser('Eva');
+    const inviter = await register(eva);
+    await eva.says('🎯 Tasks');
+    await eva.tapsAndSeesEdit('tsk:ref', /Invite friends/);
+    const { referralToken: old } = await memberOf(eva);
+    // «New link» asks first, then replaces the token; the screen shows the new link.
+    await eva.tapsAndSeesEdit('tsk:ref:new', /The old link will stop working/);
+    const { popup, edit } = await tapForPopup(eva, 'tsk:ref:new:yes', /Invite friends/);
+    expect(popup).toBe('Your new link is ready. The old one no longer works.');
+    const { referralToken: fresh } = await memberOf(eva);
+    expect(fresh).toMatch(/^[0-9A-Za-z]{22}$/);
+    expect(fresh).not.toBe(old);
+    expect(edit.text).toContain(`Your link: https://t.me/loyalty_test_bot?start=ref_${fresh}`);
+
+    const byOldToken = await register(newUser('Fay'), `/start ref_${old}`);
+    const byCardCode = await register(newUser('Gil'), `/start ref_${inviter.code}`);
+    await settled();
+    expect(await db.prisma.referral.findMany({ where: { friendId: { in: [byOldToken.id, byCardCode.id] } } })).toEqual([]);
+    expect(await db.prisma.referral.count({ where: { referrerId: inviter.id } })).toBe(0);
+  });
+
+  it('erasing the account and joining again farms nothing: no welcome bonus, referral, profile reward or second «once per 30 days» coupon', async () => {
+    const gus = newUser('Gus');
+    await register(gus);
+    await gus.says('🎯 Tasks');
+    await gus.tapsAndSeesEdit('tsk:ref', /Invite friends/);
+    const { referralToken: token } = await memberOf(gus);
+    const hal = newUser('Hal');
+    const phone = `7913${String(hal.user.id).padStart(7, '0')}`;
+
+    // The first time: welcome bonus, profile reward, referral on the first purchase, a coffee.
+    expect(await join(hal, { start: `/start ref_${token}`, phone })).toContain('Welcome bonus: 100 points');
+    const first = await memberOf(hal);
+    await settled();
+    expect(await bonusReasons(first.id)).toEqual(expect.arrayContaining(['welcome', 'task:profile']));
+    await buy(hal, 120_000);
+    await notice(gus, /A friend you invited made their first purchase/);
+    expect(await db.prisma.referral.findUnique({ where: { friendId: first.id } })).toMatchObject({ status: 'CONVERTED', referrerRewarded: true });
+    await takeReward(app.domain, { telegramId: hal.user.id, rewardCode: 'free-coffee', idempotencyKey: 'hal-1' });
+    await settled();
+    const inviterBalance = (await memberOf(gus)).balance;
+    expect(inviterBalance).toBe(100 + 300);
+
+    // Erased, then the same Telegram account and phone join again through the same link.
+    await deleteMember(app.domain, hal.user.id);
+    const welcomeBack = await join(hal, { start: `/start ref_${token}`, phone });
+    expect(welcomeBack).toContain('You are in, Hal!');
+    expect(welcomeBack).not.toContain('Welcome bonus');
+    const second = await memberOf(hal);
+    expect(second.id).not.toBe(first.id);
+    expect(second).toMatchObject({ returning: true, balance: 0 });
+    await buy(hal, 120_000);
+    await settled();
+    expect(await db.prisma.referral.findUnique({ where: { friendId: second.id } })).toBeNull();
+    expect(await bonusReasons(second.id)).toEqual([]);
+    expect((await memberOf(gus)).balance).toBe(inviterBalance);
+    await expect(takeReward(app.domain, { telegramId: hal.user.id, rewardCode: 'free-coffee', idempotencyKey: 'hal-2' })).rejects.toMatchObject({
+      code: 'LIMIT_REACHED',
+    });
+
+    // Erased again; a new Telegram account shares the same phone: still the same person.
+    await deleteMember(app.domain, hal.user.id);
+    const halAgain = newUser('Hal');
+    expect(await join(halAgain, { start: `/start ref_${token}`, phone })).not.toContain('Welcome bonus');
+    const third = await memberOf(halAgain);
+    expect(third).toMatchObject({ returning: true, balance: 0, phone: `+${phone}`, phoneVerified: true });
+    await buy(halAgain, 120_000);
+    await settled();
+    expect(await db.prisma.referral.findUnique({ where: { friendId: third.id } })).toBeNull();
+    expect(await bonusReasons(third.id)).toEqual([]);
+    expect((await memberOf(gus)).balance).toBe(inviterBalance);
+    await expect(takeReward(app.domain, { telegramId: halAgain.user.id, rewardCode: 'free-coffee', idempotencyKey: 'hal-3' })).rejects.toMatchObject({
+      code: 'LIMIT_REACHED',
+    });
+    // What erasure kept: digests only, never the number or the Telegram id.
+    const kept = await db.prisma.erasedIdentity.findMany();
+    expect(JSON.stringify(kept)).not.toContain(phone);
+    expect(JSON.stringify(kept)).not.toContain(String(hal.user.id));
   });
 
   it('counts a store visit by its QR link once a day, also when it started the registration', async () => {

@@ -6,7 +6,7 @@ import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Clock } from '../../src/domain/clock.js';
 import type { Program } from '../../src/domain/program.js';
-import { TEST_REDIS_URL } from './env.js';
+import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from './env.js';
 import type { FakeBotApi } from './fake-bot-api/server.js';
 import { exampleProgram } from './program.js';
 
@@ -48,6 +48,7 @@ export async function startTestApp(options: TestAppOptions): Promise<App> {
     PORT: '0',
     HOST: '127.0.0.1',
     QUEUE_PREFIX,
+    FINGERPRINT_SECRET: TEST_FINGERPRINT_SECRET,
     // Scenarios type faster than people do; the per-user limit is tested on its own.
     USER_UPDATES_BURST: '10000',
     USER_UPDATES_PER_SECOND: '10000',

@@ -7,6 +7,7 @@ import type { Program } from '../../src/domain/program.js';
 import { seedStores } from '../../src/domain/staff/access.js';
 import { taskSubscriber } from '../../src/domain/tasks/subscriber.js';
 import type { TestDatabase } from './db.js';
+import { TEST_FINGERPRINTS } from './env.js';
 import { exampleProgram } from './program.js';
 
 /**
@@ -52,6 +53,7 @@ export async function domainHarness(db: TestDatabase, options: { program?: Progr
     clock,
     notifier: { notify: async (memberId, notification) => void notifications.push({ memberId, notification }) },
     adminTelegramIds: options.admins ?? [1],
+    fingerprints: TEST_FINGERPRINTS,
   };
   await seedStores(deps);
   return {

@@ -2,6 +2,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import type { DomainEvent, EventHandler } from '../../src/domain/events.js';
 import { planPost, replayOf, validateCommand } from '../../src/domain/ledger/posting.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../../src/domain/ledger/types.js';
+import type { ErasedIdentity, ErasedIdentityRepository } from '../../src/domain/members/fingerprints.js';
 import type { Member, MemberPatch } from '../../src/domain/members/member.js';
 import { processDomainEvent } from '../../src/domain/outbox.js';
 import type {
@@ -58,6 +59,15 @@ export class MemoryStore implements Repositories {
     findByTelegramId: async (telegramId) => this.copy([...this.memberRows.values()].find((m) => m.telegramId === telegramId)),
     findByCode: async (code) => this.copy([...this.memberRows.values()].find((m) => m.code === code)),
     findByPhone: async (phone) => this.copy([...this.memberRows.values()].find((m) => m.phone === phone)),
+    findByVerifiedPhone: async (phone) => this.copy([...this.memberRows.values()].find((m) => m.phone === phone && m.phoneVerified)),
+    findByReferralToken: async (token) => this.copy([...this.memberRows.values()].find((m) => m.referralToken === token)),
+    setReferralToken: async (id, token, { onlyIfUnset }) => {
+      if ([...this.memberRows.values()].some((m) => m.referralToken === token)) return 'collision';
+      const member = this.memberRows.get(id);
+      if (!member || (onlyIfUnset && member.referralToken !== null)) return 'kept';
+      member.referralToken = token;
+      return 'set';
+    },
     create: async (input: NewMember) => {
       const taken = [...this.memberRows.values()].some((m) => m.code === input.code || m.telegramId === input.telegramId);
       if (taken) return null;
@@ -70,6 +80,7 @@ export class MemoryStore implements Repositories {
         startPayload: input.startPayload,
         locale: input.locale,
         phone: null,
+        phoneVerified: false,
         name: input.name,
         birthday: null,
         consentVersion: null,
@@ -82,6 +93,9 @@ export class MemoryStore implements Repositories {
         registeredAt: null,
         deletedAt: null,
         createdAt: new Date(),
+        referralToken: null,
+        returning: false,
+        inheritedTakes: [],
       };
       this.memberRows.set(member.id, member);
       return { ...member };
@@ -163,7 +177,21 @@ export class MemoryStore implements Repositories {
   staff = unsupported<Repositories['staff']>('staff');
   invites = unsupported<Repositories['invites']>('invites');
   apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');
-  audit = unsupported<Repositories['audit']>('audit');
+  readonly auditRows: Parameters<Repositories['audit']['record']>[0][] = [];
+  audit: Repositories['audit'] = { record: async (value) => void this.auditRows.push(value) };
+  /** The fingerprints erasure keeps (ErasedIdentity rows). */
+  readonly erasedRows: ErasedIdentity[] = [];
+  erasedIdentities: ErasedIdentityRepository = {
+    record: async (value) => void this.erasedRows.push({ ...structuredClone(value), id: this.erasedRows.length + 1 }),
+    findMatching: async ({ telegram, phone }) =>
+      structuredClone(this.erasedRows.filter((row) => row.telegramDigest === telegram || (phone !== null && row.phoneDigest === phone))),
+    purgeErasedBefore: async (cutoff) => {
+      const kept = this.erasedRows.filter((row) => row.erasedAt >= cutoff);
+      const purged = this.erasedRows.length - kept.length;
+      this.erasedRows.splice(0, this.erasedRows.length, ...kept);
+      return purged;
+    },
+  };
   rewards = unsupported<Repositories['rewards']>('rewards');
   // No coupons are modelled in memory: a member here never holds one.
   coupons = partial<Repositories['coupons']>('coupons', { listByMember: async () => [], cancelIssuedOfMember: async () => [] });

@@ -27,6 +27,19 @@ describe('environment', () => {
     expect(config.REDIS_URL).toBeUndefined();
   });
 
+  it('requires the fingerprint key with PostgreSQL, and a long one; the embedded database makes its own', () => {
+    const token = { BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr' };
+    const database = { DATABASE_URL: 'postgresql://x@127.0.0.1/db' };
+    expect(problems(() => loadConfig({ ...token, ...database }))[0]).toMatch(/^FINGERPRINT_SECRET: is required with DATABASE_URL/);
+    expect(problems(() => loadConfig({ ...token, ...database, FINGERPRINT_SECRET: 'short' }))).toEqual([
+      'FINGERPRINT_SECRET: at least 32 characters (e.g. openssl rand -hex 32)',
+    ]);
+    expect(problems(() => loadConfig({ ...token, FINGERPRINT_RETENTION_DAYS: '0' })).map((p) => p.split(':')[0])).toEqual(['FINGERPRINT_RETENTION_DAYS']);
+    const config = loadConfig({ ...token, ...database, FINGERPRINT_SECRET: 'x'.repeat(32) });
+    expect(config).toMatchObject({ FINGERPRINT_SECRET: 'x'.repeat(32), FINGERPRINT_RETENTION_DAYS: 730 });
+    expect(loadConfig(token).FINGERPRINT_SECRET).toBeUndefined();
+  });
+
   it('names every bad key and never echoes the token', () => {
     const found = problems(() => loadConfig({ BOT_TOKEN: 'secret-but-wrong', DEFAULT_LOCALE: 'de', ADMIN_TELEGRAM_IDS: '12,abc', DATABASE_URL: 'mysql://x' }));
     expect(found.map((p) => p.split(':')[0])).toEqual(['BOT_TOKEN', 'DATABASE_URL', 'ADMIN_TELEGRAM_IDS.1', 'DEFAULT_LOCALE']);

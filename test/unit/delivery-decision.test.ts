@@ -25,6 +25,10 @@ const member = (patch: Partial<Member> = {}): Member => ({
   registeredAt: null,
   deletedAt: null,
   createdAt: new Date(),
+  phoneVerified: false,
+  referralToken: null,
+  returning: false,
+  inheritedTakes: [],
   ...patch,
 });
 

@@ -2,9 +2,12 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { type DomainError, isDomainError } from '../../src/domain/errors.js';
 import type { DomainEvent } from '../../src/domain/events.js';
+import { keyedFingerprints } from '../../src/domain/members/fingerprints.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../src/domain/members/registration.js';
 import { deleteMember, exportMemberData } from '../../src/domain/members/settings.js';
 import type { DomainDeps } from '../../src/domain/ports.js';
+import { fingerprintPurge, type JobContext } from '../../src/jobs/registry.js';
+import { TEST_FINGERPRINTS } from '../support/env.js';
 import { MemoryStore } from '../support/memory.js';
 import { exampleProgram } from '../support/program.js';
 
@@ -16,7 +19,15 @@ let clock: ManualClock;
 beforeEach(() => {
   store = new MemoryStore();
   clock = new ManualClock(new Date('2026-11-23T09:00:00Z'));
-  deps = { uow: store.uow, repos: store, program: exampleProgram(), clock, notifier: { notify: async () => {} }, adminTelegramIds: [] };
+  deps = {
+    uow: store.uow,
+    repos: store,
+    program: exampleProgram(),
+    clock,
+    notifier: { notify: async () => {} },
+    adminTelegramIds: [],
+    fingerprints: TEST_FINGERPRINTS,
+  };
 });
 
 async function rejection(promise: Promise<unknown>): Promise<DomainError> {
@@ -156,5 +167,25 @@ describe('personal data', () => {
     // A later /start begins afresh.
     const again = await startRegistration(deps, { telegramId: USER, locale: 'ru', telegramName: null, payload: null });
     expect(again.member.id).not.toBe(member.id);
+  });
+});
+
+describe('erasure fingerprints', () => {
+  it('are keyed, irreversible digests: another key gives other digests, a phone never equals an id', () => {
+    const other = keyedFingerprints('another-secret-of-at-least-32-characters', 730);
+    const digest = TEST_FINGERPRINTS.digest('phone', '+79120000001');
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(digest).not.toBe(other.digest('phone', '+79120000001'));
+    expect(TEST_FINGERPRINTS.digest('telegram', '79120000001')).not.toBe(TEST_FINGERPRINTS.digest('phone', '79120000001'));
+    expect(() => keyedFingerprints('short', 730)).toThrow(/32 characters/);
+  });
+
+  it('are purged after the retention period, by the scheduled job', async () => {
+    const erased = { telegramDigest: 'a', phoneDigest: null, rewardTakes: [], tasksRewarded: [] };
+    await store.erasedIdentities.record({ ...erased, erasedAt: new Date(clock.now().getTime() - 731 * 86_400_000) });
+    await store.erasedIdentities.record({ ...erased, erasedAt: new Date(clock.now().getTime() - 729 * 86_400_000) });
+    expect(await fingerprintPurge.run({ domain: deps } as JobContext, {})).toEqual({ purged: 1 });
+    expect(store.erasedRows).toHaveLength(1);
+    expect(await fingerprintPurge.run({ domain: deps } as JobContext, {})).toEqual({ purged: 0 });
   });
 });

@@ -6,6 +6,7 @@ import type { NpsSummary } from '../../domain/nps/score.js';
 import { answerSurvey, completeSurvey, toggleSurveyReason } from '../../domain/nps/surveys.js';
 import type { SurveyAnswerRow } from '../../domain/nps/types.js';
 import { requireRole } from '../../domain/staff/access.js';
+import { inviteLink } from '../../domain/tasks/referrals.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { alertText, NPS_PREFIX, reasonKeyboard, scoreKeyboard } from '../nps-messages.js';
@@ -18,9 +19,6 @@ import { ack, guard } from './staff.js';
  * CSV export, and «Survey a segment» (the broadcast wizard's audience builder, `bc:nps`). Every
  * tap is re-checked by the domain; the callback data is only a request.
  */
-
-/** The generic invite link: the `ref_<card code>` deep link registration keeps as start payload. */
-export const referralLink = (botUsername: string, memberCode: string) => `https://t.me/${botUsername}?start=ref_${memberCode}`;
 
 const DEFAULT_DAYS = 30;
 const MAX_REPORT_LINES = 20;
@@ -92,9 +90,9 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
 
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
 
-  async function thank(ctx: BotContext, result: { reward: number; memberCode: string; survey: { group: string | null } }) {
+  async function thank(ctx: BotContext, result: { reward: number; referralToken: string | null }) {
     const lines = [result.reward > 0 ? ctx.t('nps.thanks_reward', { points: ctx.t('common.points', { count: result.reward }) }) : ctx.t('nps.thanks')];
-    if (result.survey.group === 'promoter') lines.push(ctx.t('nps.referral', { link: referralLink(ctx.me.username, result.memberCode) }));
+    if (result.referralToken) lines.push(ctx.t('nps.referral', { link: inviteLink(ctx.me.username, result.referralToken) }));
     await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', link_preview_options: { is_disabled: true } });
   }
 

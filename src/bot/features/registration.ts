@@ -32,13 +32,20 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
         });
         return;
       case 'CONSENT':
-        await ctx.reply(t('registration.consent', { url: domain.program.policy.url, version: domain.program.policy.version }), {
-          parse_mode: 'HTML',
-          link_preview_options: { is_disabled: true },
-          reply_markup: new InlineKeyboard()
-            .text(t('registration.consent_accept'), callbackData('reg', 'consent', 'yes'))
-            .text(t('registration.consent_decline'), callbackData('reg', 'consent', 'no')),
-        });
+        await ctx.reply(
+          t('registration.consent', {
+            url: domain.program.policy.url,
+            version: domain.program.policy.version,
+            days: t('tasks.days', { count: domain.fingerprints.retentionDays }),
+          }),
+          {
+            parse_mode: 'HTML',
+            link_preview_options: { is_disabled: true },
+            reply_markup: new InlineKeyboard()
+              .text(t('registration.consent_accept'), callbackData('reg', 'consent', 'yes'))
+              .text(t('registration.consent_decline'), callbackData('reg', 'consent', 'no')),
+          },
+        );
         return;
       case 'PHONE':
         await ctx.reply(t('registration.phone'), {

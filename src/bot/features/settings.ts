@@ -101,7 +101,10 @@ export function settingsFeature(deps: BotDeps, buttons: Buttons): Composer<BotCo
     await ctx.answerCallbackQuery();
     await editTo(
       ctx,
-      ctx.t('settings.delete_confirm', { points: ctx.t('common.points', { count: (ctx.member as Member).balance }) }),
+      ctx.t('settings.delete_confirm', {
+        points: ctx.t('common.points', { count: (ctx.member as Member).balance }),
+        days: ctx.t('tasks.days', { count: deps.domain.fingerprints.retentionDays }),
+      }),
       new InlineKeyboard()
         .text(ctx.t('settings.delete_yes'), callbackData('set', 'del', 'yes'))
         .row()

@@ -5,7 +5,7 @@ import { type ChannelMembership, checkIn, claimTask, verifyChannel, visitStore }
 import { getLeaderboard, setLeaderboardProfile } from '../../domain/tasks/leaderboard.js';
 import { getTasksOverview, type TasksOverview, type TaskView } from '../../domain/tasks/overview.js';
 import type { TaskEventOutcome } from '../../domain/tasks/process-event.js';
-import { inviteLink } from '../../domain/tasks/referrals.js';
+import { inviteLink, referralTokenOf, rotateReferralToken } from '../../domain/tasks/referrals.js';
 import type { GrantedReward } from '../../domain/tasks/rewards.js';
 import type { TaskReward } from '../../domain/tasks/types.js';
 import { type Buttons, forActiveMembers } from '../buttons.js';
@@ -215,14 +215,11 @@ export function tasksFeature(deps: BotDeps, screens: Screens, buttons: Buttons, 
     await refresh(ctx, true);
   });
 
-  active.callbackQuery('tsk:ref', async (ctx) => {
-    const overview = await getTasksOverview(domain, ctx.member as Member);
+  /** The invite screen: the link with the member's opaque token (never the card code), share and «New link». */
+  async function showInvite(ctx: BotContext) {
+    const overview = await getTasksOverview(domain, ctx.from?.id as number);
     const rules = program.tasks.referrals;
-    if (!rules.enabled) {
-      await ctx.answerCallbackQuery({ text: ctx.t('errors.TASK_NOT_FOUND') });
-      return;
-    }
-    const link = inviteLink(ctx.me.username, overview.member.code);
+    const link = inviteLink(ctx.me.username, await referralTokenOf(domain, overview.member));
     const values = { referrer: points(ctx, rules.referrerPoints), friend: points(ctx, rules.friendPoints), min: ctx.fmt.money(rules.minPurchaseMinor) };
     const text = [
       ctx.t(rules.minPurchaseMinor > 0 ? 'tasks.invite_text_min' : 'tasks.invite_text', values),
@@ -231,8 +228,49 @@ export function tasksFeature(deps: BotDeps, screens: Screens, buttons: Buttons, 
       friendsLine(ctx, overview.referrals.joined, overview.referrals.bought),
     ].join('\n\n');
     const share = `https://t.me/share/url?url=${encodeURIComponent(link)}&text=${encodeURIComponent(plain(ctx.t('tasks.share_text', { program: program.name[ctx.locale] })))}`;
+    await editTo(
+      ctx,
+      text,
+      new InlineKeyboard()
+        .url(ctx.t('tasks.btn_share'), share)
+        .row()
+        .text(ctx.t('tasks.btn_new_link'), callbackData('tsk', 'ref', 'new'))
+        .row()
+        .text(ctx.t('common.back'), callbackData('tsk', 'home')),
+    );
+  }
+
+  /** Referral buttons do nothing once the program has switched referrals off. */
+  async function referralsOff(ctx: BotContext): Promise<boolean> {
+    if (program.tasks.referrals.enabled) return false;
+    await ctx.answerCallbackQuery({ text: ctx.t('errors.TASK_NOT_FOUND') });
+    return true;
+  }
+
+  active.callbackQuery('tsk:ref', async (ctx) => {
+    if (await referralsOff(ctx)) return;
     await ctx.answerCallbackQuery();
-    await editTo(ctx, text, new InlineKeyboard().url(ctx.t('tasks.btn_share'), share).row().text(ctx.t('common.back'), callbackData('tsk', 'home')));
+    await showInvite(ctx);
+  });
+
+  // «New link» asks first: the old link, wherever it was shared, stops working.
+  active.callbackQuery('tsk:ref:new', async (ctx) => {
+    if (await referralsOff(ctx)) return;
+    await ctx.answerCallbackQuery();
+    await editTo(
+      ctx,
+      ctx.t('tasks.new_link_confirm'),
+      new InlineKeyboard()
+        .text(ctx.t('tasks.btn_new_link_yes'), callbackData('tsk', 'ref', 'new', 'yes'))
+        .text(ctx.t('common.cancel'), callbackData('tsk', 'ref')),
+    );
+  });
+
+  active.callbackQuery('tsk:ref:new:yes', async (ctx) => {
+    if (await referralsOff(ctx)) return;
+    await rotateReferralToken(domain, ctx.from.id);
+    await ctx.answerCallbackQuery({ text: ctx.t('tasks.new_link_done'), show_alert: true });
+    await showInvite(ctx);
   });
 
   async function showLeaderboard(ctx: BotContext) {

@@ -13,6 +13,8 @@ export interface Member {
   startPayload: string | null;
   locale: Locale;
   phone: string | null;
+  /** Only the member's own shared contact verifies a phone; typed numbers stay unverified. */
+  phoneVerified: boolean;
   name: string | null;
   /** Calendar date, YYYY-MM-DD. */
   birthday: string | null;
@@ -27,6 +29,18 @@ export interface Member {
   registeredAt: Date | null;
   deletedAt: Date | null;
   createdAt: Date;
+  /** The invite link's opaque token, drawn on first use (never the card code). */
+  referralToken: string | null;
+  /** Registered again after an erasure (a fingerprint matched): one-time rewards are not granted again. */
+  returning: boolean;
+  /** Reward takes of the erased accounts this member returned from: per-member limits count them. */
+  inheritedTakes: RewardTake[];
+}
+
+/** A coupon taken, as an erased account's history keeps it: the reward's code and when. */
+export interface RewardTake {
+  reward: string;
+  at: Date;
 }
 
 export type MemberPatch = Partial<Omit<Member, 'id' | 'code' | 'createdAt' | 'balance'>>;

@@ -5,7 +5,8 @@ import type { DomainDeps, Repositories } from '../ports.js';
 import type { Locale } from '../program.js';
 import { tierForTotal } from '../tiers.js';
 import { localDate } from '../time.js';
-import type { Member, RegistrationStep } from './member.js';
+import { digestsOf, type ErasedIdentity } from './fingerprints.js';
+import type { Member, RegistrationStep, RewardTake } from './member.js';
 import { normalizeName, normalizePhone, parseBirthday } from './validation.js';
 
 /**
@@ -81,14 +82,27 @@ export async function acceptConsent(deps: DomainDeps, telegramId: number): Promi
 
 export type PhoneInput = { kind: 'contact'; phone: string; contactUserId: number | null } | { kind: 'typed'; text: string };
 
+/**
+ * The phone step. Only the user's own shared contact verifies a number (Telegram vouches that it
+ * is theirs); a typed number is kept unverified. A typed number never displaces anyone, and an
+ * unverified number never blocks its verified owner: when the owner shares their contact, the
+ * number is cleared from whoever typed it (a squatter, or a typo). Lookups by phone (tills,
+ * staff) find verified numbers only.
+ */
 export async function providePhone(deps: DomainDeps, telegramId: number, input: PhoneInput): Promise<Member> {
   const member = await registeringMember(deps.repos, telegramId, 'PHONE');
-  // Only the user's own contact proves the number is theirs.
   if (input.kind === 'contact' && input.contactUserId !== telegramId) throw new DomainError('FOREIGN_CONTACT');
   const phone = normalizePhone(input.kind === 'contact' ? input.phone : input.text, deps.program.defaultCountry);
-  const holder = await deps.repos.members.findByPhone(phone);
-  if (holder && holder.id !== member.id) throw new DomainError('PHONE_TAKEN');
-  return deps.repos.members.update(member.id, { phone, registrationStep: after('PHONE') });
+  const verified = input.kind === 'contact';
+  return deps.uow.run(async (repos) => {
+    const holder = await repos.members.findByPhone(phone);
+    if (holder && holder.id !== member.id) {
+      if (!verified || holder.phoneVerified) throw new DomainError('PHONE_TAKEN');
+      await repos.members.update(holder.id, { phone: null, phoneVerified: false });
+      await repos.audit.record({ actor: { type: 'MEMBER' }, action: 'member.phone_taken_over', subject: `member:${holder.id}`, details: { by: member.id } });
+    }
+    return repos.members.update(member.id, { phone, phoneVerified: verified, registrationStep: after('PHONE') });
+  });
 }
 
 export async function provideName(deps: DomainDeps, telegramId: number, text: string): Promise<Member> {
@@ -105,20 +119,29 @@ export interface Completed {
  * The last step: the birthday (or `null` to skip) completes the registration. Activation and
  * the welcome bonus commit together, so a crash cannot leave an active member without it; so
  * does the `registrationCompleted` event.
+ *
+ * A person whose Telegram id or verified phone matches an erased account's fingerprint
+ * (fingerprints.ts) is a returning member: no welcome bonus, no referral (the task engine
+ * refuses it for `returning` members), the task rewards the erased account had are carried over
+ * as already rewarded, and its reward takes keep counting against per-member limits.
  */
 export async function provideBirthday(deps: DomainDeps, telegramId: number, text: string | null): Promise<Completed> {
   const now = deps.clock.now();
   const birthday = text === null ? null : parseBirthday(text, localDate(now, deps.program.timezone));
   const completed = await deps.uow.run(async (repos) => {
     const member = await registeringMember(repos, telegramId, 'BIRTHDAY');
+    const erased = await repos.erasedIdentities.findMatching(digestsOf(deps.fingerprints, { ...member, telegramId }));
+    const returning = erased.length > 0;
     await repos.members.update(member.id, {
       birthday,
       status: 'ACTIVE',
       registrationStep: null,
       registeredAt: now,
       tier: tierForTotal(deps.program, 0).code,
+      ...(returning ? { returning, inheritedTakes: distinctTakes(erased.flatMap((identity) => identity.rewardTakes)) } : {}),
     });
-    const points = deps.program.welcomeBonus.points;
+    if (returning) await carryTaskRewards(deps, repos, member.id, erased, now);
+    const points = returning ? 0 : deps.program.welcomeBonus.points;
     if (points > 0) {
       await repos.ledger.post({
         kind: 'credit',
@@ -144,4 +167,37 @@ export async function provideBirthday(deps: DomainDeps, telegramId: number, text
     return { member: completed, welcomeBonus: points };
   });
   return completed;
+}
+
+/** A take kept by two erasures of one person (the second inherited it) counts once. */
+function distinctTakes(takes: RewardTake[]): RewardTake[] {
+  const seen = new Set<string>();
+  return takes.filter((take) => {
+    const key = `${take.reward}|${take.at.toISOString()}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * The task periods the erased accounts were rewarded for become the new member's, completed and
+ * rewarded: the engine never completes (nor pays) an instance twice.
+ */
+async function carryTaskRewards(deps: DomainDeps, repos: Repositories, memberId: number, erased: ErasedIdentity[], at: Date): Promise<void> {
+  const seen = new Set<string>();
+  for (const { task: taskCode, period } of erased.flatMap((identity) => identity.tasksRewarded)) {
+    const task = deps.program.tasks.list.find((definition) => definition.code === taskCode);
+    const key = `${taskCode}\u0000${period}`;
+    if (!task || seen.has(key)) continue;
+    seen.add(key);
+    await repos.tasks.saveInstance(memberId, taskCode, {
+      periodKey: period,
+      goal: task.goal,
+      progress: task.goal,
+      stores: {},
+      completedAt: at,
+      rewardedAt: at,
+    });
+  }
 }

@@ -1,5 +1,6 @@
 import type { DomainDeps } from '../ports.js';
 import type { Locale } from '../program.js';
+import { digestsOf } from './fingerprints.js';
 import type { Member } from './member.js';
 import { activeMember } from './overview.js';
 
@@ -138,13 +139,19 @@ export async function exportMemberData(deps: DomainDeps, telegramId: number) {
  * traces go too: NPS comments (score, group and reasons stay for the anonymous statistics) and
  * the copies of them in staff alerts, the leaderboard choices, messages still waiting in the
  * outbox (SKIPPED), and the bot's conversation state of the Telegram user.
+ *
+ * What it keeps of the person is a fingerprint (fingerprints.ts): keyed digests of the Telegram
+ * id and the verified phone with the one-time rewards granted so far (coupons taken, including
+ * those this erasure cancels, and task periods rewarded), so that joining again does not farm
+ * them. The invite token goes too: the member's invite link stops working.
  */
 export async function deleteMember(deps: DomainDeps, telegramId: number): Promise<void> {
   const now = deps.clock.now();
   await deps.uow.run(async (repos) => {
     const member = await activeMember(repos, telegramId);
+    const coupons = await repos.coupons.listByMember(member.id);
     // Lock order reward -> coupons -> member, as in takeReward, cancelCoupon and expireCoupons.
-    const issued = (await repos.coupons.listByMember(member.id)).filter((coupon) => coupon.status === 'ISSUED');
+    const issued = coupons.filter((coupon) => coupon.status === 'ISSUED');
     for (const rewardId of [...new Set(issued.map((coupon) => coupon.rewardId))].sort((a, b) => a - b)) await repos.rewards.lockById(rewardId);
     const cancelled = await repos.coupons.cancelIssuedOfMember(member.id, now);
     const perReward = new Map<number, number>();
@@ -163,6 +170,19 @@ export async function deleteMember(deps: DomainDeps, telegramId: number): Promis
       actor: { type: 'MEMBER' },
       reason: 'account deleted',
     });
+    const rewardedTasks = (await repos.tasks.allInstances(member.id)).filter((instance) => instance.rewardedAt !== null);
+    const digests = digestsOf(deps.fingerprints, { ...member, telegramId });
+    await repos.erasedIdentities.record({
+      telegramDigest: digests.telegram,
+      phoneDigest: digests.phone,
+      erasedAt: now,
+      // Coupons cancelled before the erasure were never taken (their limit place was given back).
+      rewardTakes: [
+        ...member.inheritedTakes,
+        ...coupons.filter((coupon) => coupon.status !== 'CANCELLED').map((coupon) => ({ reward: coupon.reward.code, at: coupon.issuedAt })),
+      ],
+      tasksRewarded: rewardedTasks.map((instance) => ({ task: instance.taskCode, period: instance.periodKey })),
+    });
     await repos.tasks.deleteGameProfile(member.id);
     await repos.deliveries.skipPendingOfMember(member.id, 'account deleted');
     await repos.chatSessions.deleteOfUser(telegramId);
@@ -170,6 +190,8 @@ export async function deleteMember(deps: DomainDeps, telegramId: number): Promis
       status: 'DELETED',
       telegramId: null,
       phone: null,
+      phoneVerified: false,
+      referralToken: null,
       name: null,
       birthday: null,
       startPayload: null,

@@ -4,6 +4,7 @@ import type { Actor } from '../ledger/types.js';
 import type { Member } from '../members/member.js';
 import type { ChatRecipient, DomainDeps, Notification, Repositories } from '../ports.js';
 import type { NpsProgram, NpsReason } from '../program.js';
+import { referralTokenOf } from '../tasks/referrals.js';
 import { groupOf, isScore, type NpsGroup } from './score.js';
 import type { Survey } from './types.js';
 
@@ -115,8 +116,8 @@ export type CompleteResult =
       survey: Survey;
       /** Points credited by this call (0: none configured, or given before). */
       reward: number;
-      /** The member's card code (a promoter is offered their referral link). */
-      memberCode: string;
+      /** A promoter's invite token (they are offered their referral link); null for the others. */
+      referralToken: string | null;
     }
   | Refusal;
 
@@ -232,7 +233,9 @@ export async function completeSurvey(deps: DomainDeps, input: { telegramId: numb
   });
   if (done.outcome !== 'done') return done;
   if (done.alert) await sendAlert(deps, done.alert, done.survey.storeId);
-  return { outcome: 'completed', survey: done.survey, reward: done.reward, memberCode: member.code };
+  // The invite link carries the member's opaque token, never the card code.
+  const referralToken = done.survey.group === 'promoter' ? await referralTokenOf(deps, member) : null;
+  return { outcome: 'completed', survey: done.survey, reward: done.reward, referralToken };
 }
 
 /**

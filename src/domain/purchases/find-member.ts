@@ -19,7 +19,8 @@ export async function findMemberForStaff(deps: DomainDeps, query: string): Promi
     if (!isMemberCode(code)) throw new DomainError('MEMBER_CODE_INVALID');
     member = await deps.repos.members.findByCode(code);
   } else {
-    member = await deps.repos.members.findByPhone(normalizePhone(raw, deps.program.defaultCountry));
+    // Only a verified phone (the member's own shared contact) finds them: a typed one may be anyone's.
+    member = await deps.repos.members.findByVerifiedPhone(normalizePhone(raw, deps.program.defaultCountry));
   }
   if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
   return member;

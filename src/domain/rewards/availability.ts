@@ -1,3 +1,5 @@
+import type { Member } from '../members/member.js';
+import type { Repositories } from '../ports.js';
 import type { Program } from '../program.js';
 import type { Reward } from './types.js';
 
@@ -47,4 +49,17 @@ export function unavailability(program: Program, reward: Reward, member: { tier:
   if (reward.stock !== null && reward.stock <= 0) return 'OUT_OF_STOCK';
   if (reward.limit && taken >= reward.limit.count) return 'LIMIT_REACHED';
   return null;
+}
+
+/**
+ * Coupons of the reward the member took within its limit period: their own, and those an erased
+ * account of the same person took (`inheritedTakes`, carried by the erasure fingerprint), so
+ * that deleting the account and joining again does not reset a "once per 30 days" limit.
+ */
+export async function takenWithinLimit(repos: Repositories, member: Member, reward: Reward, now: Date): Promise<number> {
+  if (!reward.limit) return 0;
+  const since = limitPeriodStart(reward, now);
+  const own = await repos.coupons.countTaken(member.id, reward.id, since);
+  const inherited = member.inheritedTakes.filter((take) => take.reward === reward.code && (since === null || take.at > since)).length;
+  return own + inherited;
 }

@@ -1,6 +1,6 @@
 import { activeMember, type MemberRef } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
-import { limitPeriodStart, unavailability } from './availability.js';
+import { takenWithinLimit, unavailability } from './availability.js';
 import { definitionHash, toRewardData } from './definition.js';
 import type { Reward } from './types.js';
 
@@ -36,7 +36,7 @@ export async function listCatalogue(deps: DomainDeps, who: MemberRef, page = 0, 
   const open: Reward[] = [];
   for (const reward of rewards) {
     if (unavailability(deps.program, reward, member, 0, now)) continue;
-    const taken = reward.limit ? await deps.repos.coupons.countTaken(member.id, reward.id, limitPeriodStart(reward, now)) : 0;
+    const taken = await takenWithinLimit(deps.repos, member, reward, now);
     if (unavailability(deps.program, reward, member, taken, now)) continue;
     open.push(reward);
   }

@@ -2,7 +2,7 @@ import { formatCouponCode, generateCouponCode } from '../codes.js';
 import { DomainError } from '../errors.js';
 import { activeMember } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
-import { limitPeriodStart, unavailability } from './availability.js';
+import { takenWithinLimit, unavailability } from './availability.js';
 import { couponLedgerKey } from './coupon.js';
 import type { Coupon, Reward } from './types.js';
 
@@ -53,7 +53,7 @@ export async function takeReward(deps: DomainDeps, input: TakeRewardInput): Prom
 
     const fresh = await repos.members.findById(member.id);
     if (fresh?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_ACTIVE');
-    const taken = reward.limit ? await repos.coupons.countTaken(member.id, reward.id, limitPeriodStart(reward, now)) : 0;
+    const taken = await takenWithinLimit(repos, fresh, reward, now);
     const refusal = unavailability(deps.program, reward, fresh, taken, now);
     if (refusal) throw new DomainError(refusal, refusalDetails(reward, refusal));
     if (fresh.balance < reward.cost) {

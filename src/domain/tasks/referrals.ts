@@ -1,12 +1,17 @@
-import { normalizeCode } from '../codes.js';
+import { generateReferralToken, isReferralToken } from '../codes.js';
 import { expiryFor } from '../ledger/expiry.js';
+import type { Member } from '../members/member.js';
+import { activeMember } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
 import { monthBounds } from './periods.js';
 import type { Referral } from './ports.js';
 import { processTaskEvent } from './process-event.js';
 
 /**
- * Invite-a-friend. Every member's invite link is `https://t.me/<bot>?start=ref_<card code>`. A
+ * Invite-a-friend. Every member's invite link is `https://t.me/<bot>?start=ref_<token>`, with an
+ * opaque random token of its own (never the card code: a link people share must not hand out
+ * what identifies the card at a till). The member can replace it (`rotateReferralToken`): the
+ * old link then credits nobody; so do the old `ref_<card code>` links. A
  * friend who completes registration through it is linked to the inviter (PENDING); the friend's
  * first purchase of at least `referrals.minPurchaseMinor` within `windowDays` converts it and
  * rewards both through the ledger (keys `referral:<id>:friend` / `:referrer`). The rules, all
@@ -14,7 +19,9 @@ import { processTaskEvent } from './process-event.js';
  * friend is referred once, ever (unique friend); only new members count (the link is accepted
  * only as part of the friend's own registration: registered within the last day, no purchase
  * yet); at most `monthlyCap` referrer rewards per calendar month, beyond which the friend is
- * still rewarded and the referrer is not. A return of the converting purchase keeps the rewards.
+ * still rewarded and the referrer is not. A returning member (one whose erased account's
+ * fingerprint matched at registration) is refused: neither side is credited for them again.
+ * A return of the converting purchase keeps the rewards.
  */
 
 export const REFERRAL_PREFIX = 'ref_';
@@ -22,21 +29,54 @@ const NEW_MEMBER_WINDOW_MS = 86_400_000;
 const DAY_MS = 86_400_000;
 const ACTOR = { type: 'SYSTEM' as const, id: 'referrals' };
 
-export type ReferralRefusal = 'DISABLED' | 'UNKNOWN_REFERRER' | 'SELF' | 'NOT_NEW' | 'ALREADY_REFERRED';
+export type ReferralRefusal = 'DISABLED' | 'UNKNOWN_REFERRER' | 'SELF' | 'NOT_NEW' | 'RETURNING' | 'ALREADY_REFERRED';
 export type ReferralLink = { kind: 'linked'; referral: Referral } | { kind: 'refused'; reason: ReferralRefusal };
 
-export const inviteLink = (botUsername: string, memberCode: string) => `https://t.me/${botUsername}?start=${REFERRAL_PREFIX}${memberCode}`;
+export const inviteLink = (botUsername: string, token: string) => `https://t.me/${botUsername}?start=${REFERRAL_PREFIX}${token}`;
 
-/** Links a newly registered member to the member whose invite link they came with. */
-export async function registerReferral(deps: DomainDeps, friendId: number, referrerCode: string): Promise<ReferralLink> {
+const TOKEN_ATTEMPTS = 5;
+
+/** Sets a fresh token (only where none is set, with `onlyIfUnset`); retried on the rare collision. */
+async function drawToken(deps: DomainDeps, memberId: number, onlyIfUnset: boolean): Promise<void> {
+  for (let attempt = 0; attempt < TOKEN_ATTEMPTS; attempt++) {
+    const outcome = await deps.repos.members.setReferralToken(memberId, generateReferralToken(), { onlyIfUnset });
+    if (outcome !== 'collision') return;
+  }
+  throw new Error(`could not draw a free referral token in ${TOKEN_ATTEMPTS} attempts`);
+}
+
+async function currentToken(deps: DomainDeps, memberId: number): Promise<string> {
+  const token = (await deps.repos.members.findById(memberId))?.referralToken;
+  if (!token) throw new Error(`member ${memberId} has no referral token`);
+  return token;
+}
+
+/** The member's invite token, drawn on first use (two first uses at once agree on one). */
+export async function referralTokenOf(deps: DomainDeps, member: Member): Promise<string> {
+  if (member.referralToken) return member.referralToken;
+  await drawToken(deps, member.id, true);
+  return currentToken(deps, member.id);
+}
+
+/** «New link»: a fresh token replaces the old one, and the old link stops crediting anyone. */
+export async function rotateReferralToken(deps: DomainDeps, telegramId: number): Promise<string> {
+  const member = await activeMember(deps.repos, telegramId);
+  await drawToken(deps, member.id, false);
+  return currentToken(deps, member.id);
+}
+
+/** Links a newly registered member to the member whose invite link (token) they came with. */
+export async function registerReferral(deps: DomainDeps, friendId: number, token: string): Promise<ReferralLink> {
   const refused = (reason: ReferralRefusal): ReferralLink => ({ kind: 'refused', reason });
   if (!deps.program.tasks.referrals.enabled) return refused('DISABLED');
   const now = deps.clock.now();
-  const referrer = await deps.repos.members.findByCode(normalizeCode(referrerCode));
+  // An old `ref_<card code>` link is not a token: it matches nobody.
+  const referrer = isReferralToken(token) ? await deps.repos.members.findByReferralToken(token) : null;
   if (referrer?.status !== 'ACTIVE') return refused('UNKNOWN_REFERRER');
   if (referrer.id === friendId) return refused('SELF');
   const friend = await deps.repos.members.findById(friendId);
   if (friend?.status !== 'ACTIVE' || !friend.registeredAt) return refused('NOT_NEW');
+  if (friend.returning) return refused('RETURNING');
   if (now.getTime() - friend.registeredAt.getTime() > NEW_MEMBER_WINDOW_MS || friend.registeredAt < (referrer.registeredAt ?? now)) return refused('NOT_NEW');
   if (await deps.repos.tasks.hasPurchases(friendId)) return refused('NOT_NEW');
   const referral = await deps.repos.referrals.create({ referrerId: referrer.id, friendId, createdAt: now });

@@ -81,7 +81,7 @@ export interface BadgeDefinition {
 }
 
 /**
- * Invite-a-friend: a friend who registers through a member's `ref_<code>` link is pending; their
+ * Invite-a-friend: a friend who registers through a member's `ref_<token>` link is pending; their
  * first purchase of at least `minPurchaseMinor` within `windowDays` of registering rewards both.
  */
 export interface ReferralRules {

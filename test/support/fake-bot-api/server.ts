@@ -377,6 +377,35 @@ export class FakeBotApi {
     return this.enqueue({ message: clone(message) });
   }
 
+  /**
+   * Text from the user in a group (negative chat id; below -1e12 a supergroup), e.g. a command
+   * typed where others read along. Commands carry their bot_command entity as in a private chat.
+   */
+  sendTextInGroup(user: FakeUser, groupId: number, text: string): Update {
+    if (groupId >= 0) throw new Error('sendTextInGroup: a group id is negative');
+    const chat = this.getChat(groupId);
+    const command = text.startsWith('/') ? (/^\/\S+/.exec(text)?.[0] ?? '/') : null;
+    const message = compact({
+      message_id: chat.nextMessageId++,
+      from: this.userObject(user),
+      chat: clone(chat.info),
+      date: nowSeconds(),
+      text,
+      entities: command ? [{ type: 'bot_command', offset: 0, length: command.length }] : undefined,
+    });
+    chat.messages.set(message.message_id, { message, fromBot: false });
+    return this.enqueue({ message: clone(message) });
+  }
+
+  /** A callback query from a button on a message in a group (forged: the message need not exist). */
+  sendCallbackQueryInGroup(user: FakeUser, groupId: number, data: string): Update {
+    const chat = this.getChat(groupId);
+    const id = `${this.botInfo.id}${String(this.nextCallbackId++).padStart(6, '0')}`;
+    this.callbackQueries.set(id, { chatId: chat.id, answered: false });
+    const message = { message_id: chat.nextMessageId++, chat: clone(chat.info), date: nowSeconds(), text: '…' };
+    return this.enqueue({ callback_query: { id, from: this.userObject(user), message, chat_instance: `ci${chat.id}`, data } });
+  }
+
   /** Text with formatting, as a Telegram client sends it: the entities the user's formatting made. */
   sendFormattedText(user: FakeUser, text: string, entities: Json[]): Update {
     const message = this.addUserMessage(user, { text, entities: nonEmpty(entities) });
