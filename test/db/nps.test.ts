@@ -306,7 +306,8 @@ describe('the follow-up and closing the loop', () => {
     expect(done).toMatchObject({
       outcome: 'completed',
       reward: 20,
-      memberCode: customer.code,
+      // Only a promoter is offered an invite link (with their opaque token, never the card code).
+      referralToken: null,
       survey: { reasons: ['queue', 'stock'], comment: 'The queue took 20 minutes' },
     });
 

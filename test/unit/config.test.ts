@@ -57,7 +57,10 @@ describe('other settings', () => {
   it('pairs the dashboard credentials and bounds the delivery rate', () => {
     const base = { BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr' };
     expect(problems(() => loadConfig({ ...base, OPS_USERNAME: 'ops' }))).toEqual(['OPS_PASSWORD: OPS_USERNAME and OPS_PASSWORD go together']);
-    expect(problems(() => loadConfig({ ...base, DELIVERY_RATE_PER_SECOND: '0' }))[0]).toMatch(/^DELIVERY_RATE_PER_SECOND: /);
+    expect(problems(() => loadConfig({ ...base, DELIVERY_RATE_PER_SECOND: '-1' }))[0]).toMatch(/^DELIVERY_RATE_PER_SECOND: /);
+    expect(problems(() => loadConfig({ ...base, DELIVERY_RATE_PER_SECOND: '1001' }))[0]).toMatch(/^DELIVERY_RATE_PER_SECOND: /);
+    // 0 is "no limit at all", for a Bot API that enforces none (the engine benchmark).
+    expect(loadConfig({ ...base, DELIVERY_RATE_PER_SECOND: '0' }).DELIVERY_RATE_PER_SECOND).toBe(0);
     expect(loadConfig(base)).toMatchObject({ DELIVERY_RATE_PER_SECOND: 25, RUN_WORKERS: true, QUEUE_PREFIX: 'loyalty' });
     expect(loadConfig({ ...base, RUN_WORKERS: 'false' }).RUN_WORKERS).toBe(false);
   });
