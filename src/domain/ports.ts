@@ -6,6 +6,7 @@ import type { Member, MemberPatch } from './members/member.js';
 import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
 import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
+import type { SpendCodeRepository, SpendRequestRepository } from './spending/types.js';
 import type { ReferralRepository, TaskRepository } from './tasks/ports.js';
 
 export interface NewMember {
@@ -155,13 +156,26 @@ export interface InviteRepository {
 export interface ApiKeyRecord {
   id: number;
   name: string;
+  /** The public part of the key (`lk_<prefix>_...`): how an admin recognises it. */
+  prefix: string;
   storeId: number | null;
   revokedAt: Date | null;
+  /** The admin who created it (Telegram id); null for keys older than this column. */
+  createdBy: number | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
 }
 
 export interface ApiKeyRepository {
-  create(value: { name: string; prefix: string; hash: string; storeId: number | null }): Promise<ApiKeyRecord>;
+  create(value: { name: string; prefix: string; hash: string; storeId: number | null; createdBy: number | null; createdAt: Date }): Promise<ApiKeyRecord>;
   findByHash(hash: string): Promise<ApiKeyRecord | null>;
+  findById(id: number): Promise<ApiKeyRecord | null>;
+  /** Every key, newest first, with its store's code. */
+  list(): Promise<(ApiKeyRecord & { storeCode: string | null })[]>;
+  /** Unrevoked -> revoked at `at` (one conditional update); false when it was revoked already. */
+  revoke(id: number, at: Date): Promise<boolean>;
+  /** lastUsedAt = `at` unless it was set after `staleBefore` (one conditional update). */
+  touch(id: number, at: Date, staleBefore: Date): Promise<void>;
 }
 
 export interface AuditRepository {
@@ -231,6 +245,9 @@ export interface Repositories {
   rewards: RewardRepository;
   coupons: CouponRepository;
   lookupThrottle: LookupThrottleRepository;
+  /** Proof of presence for spending (src/domain/spending). */
+  spendCodes: SpendCodeRepository;
+  spendRequests: SpendRequestRepository;
   deliveries: DeliveryRepository;
   jobs: JobRepository;
   jobRuns: JobRunRepository;
@@ -264,6 +281,10 @@ export type Notification =
   | { kind: 'returnRecorded'; pointsReversed: number; pointsRefunded: number; balance: number; storeName: string }
   | { kind: 'tierUpgraded'; tierCode: string; discountPercent: number }
   | { kind: 'pointsAdjusted'; amount: number; balance: number }
+  // Spending with the member's consent (src/domain/spending): the question to the member (Yes /
+  // No buttons), and the answer to the cashier's chat who asked (a button to carry on).
+  | { kind: 'spendRequest'; requestId: string; points: number; storeName: string }
+  | { kind: 'spendAnswered'; requestId: string; approved: boolean; points: number }
   // Rewards (src/domain/rewards): `title` is the reward's, as the catalogue names it.
   | { kind: 'couponRedeemed'; couponCode: string; title: Localized; storeName: string | null }
   | { kind: 'couponExpired'; couponCode: string; title: Localized; pointsRefunded: number }
@@ -497,6 +518,11 @@ export interface DomainDeps {
   notifier: Notifier;
   /** Telegram ids that are admins by configuration (ADMIN_TELEGRAM_IDS). */
   adminTelegramIds: readonly number[];
+  /**
+   * The server key spend codes are hashed under (HMAC): without it a database reader could hash
+   * all million codes. Absent in domain tests (a fixed key is used then).
+   */
+  spendCodeKey?: string;
   /** The delivery queue and report channel of broadcasts; absent where no queue runs (domain tests). */
   broadcastDispatch?: BroadcastDispatch;
 }

@@ -164,6 +164,8 @@ export class MemoryStore implements Repositories {
   invites = unsupported<Repositories['invites']>('invites');
   apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');
   audit = unsupported<Repositories['audit']>('audit');
+  spendCodes = unsupported<Repositories['spendCodes']>('spendCodes');
+  spendRequests = unsupported<Repositories['spendRequests']>('spendRequests');
   rewards = unsupported<Repositories['rewards']>('rewards');
   // No coupons are modelled in memory: a member here never holds one.
   coupons = partial<Repositories['coupons']>('coupons', { listByMember: async () => [], cancelIssuedOfMember: async () => [] });

@@ -5,9 +5,12 @@ import type { Actor } from '../ledger/types.js';
 import { qualifyingTotal } from '../members/overview.js';
 import type { DomainDeps, Purchase, Repositories } from '../ports.js';
 import type { TierLevel } from '../program.js';
+import { checkSpendProof, consumeSpendProof } from '../spending/proof.js';
+import type { SpendProof } from '../spending/types.js';
+import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
 import { resolveTier, tierByCode } from '../tiers.js';
 import { localDate } from '../time.js';
-import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
+import { assertMinorAmount, MAX_POINTS, normalizeReceipt, requestHash } from './request.js';
 
 export interface RecordPurchaseInput {
   memberId: number;
@@ -19,6 +22,10 @@ export interface RecordPurchaseInput {
   pointsToSpend: number;
   idempotencyKey: string;
   actor: Actor;
+  /** The member's consent to spend `pointsToSpend` (required when it is above 0). */
+  spendProof?: SpendProof | null;
+  /** The person behind a till's key (its creator), who may not book on their own card. */
+  operatorTelegramId?: number | null;
 }
 
 export interface PurchaseResult {
@@ -74,7 +81,7 @@ async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Pro
  */
 export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInput): Promise<PurchaseResult> {
   assertMinorAmount(input.amountMinor, 'amountMinor');
-  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0) throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
+  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0 || input.pointsToSpend > MAX_POINTS) throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
   const receiptNo = normalizeReceipt(input.receiptNo);
   const hash = requestHash({ memberId: input.memberId, storeId: input.storeId, receiptNo, amountMinor: input.amountMinor, pointsToSpend: input.pointsToSpend });
 
@@ -86,6 +93,10 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
 
   const cap = maxPointsForBill(deps.program, input.amountMinor);
   if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
+  // Knowing the card code is not proof: points leave only with the member's consent (a replay,
+  // answered above, spends nothing and needs none).
+  const spend = { memberId: input.memberId, storeId: input.storeId, points: input.pointsToSpend };
+  const proof = await checkSpendProof(deps, spend, input.spendProof);
   const now = deps.clock.now();
 
   const result = await deps.uow.run(async (repos) => {
@@ -93,6 +104,7 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
     if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
     const member = await repos.members.findById(input.memberId);
     if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
+    assertNotOwnCard(member, operatorTelegramIdOf(input.actor, input.operatorTelegramId));
 
     const purchase = await repos.purchases.create({
       memberId: member.id,
@@ -109,6 +121,7 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
     const common = { memberId: member.id, actor: input.actor, storeId: input.storeId, purchaseId: purchase.id };
     let balance = member.balance;
     if (input.pointsToSpend > 0) {
+      await consumeSpendProof(repos, now, spend, proof, purchase.id);
       const spent = await repos.ledger.post({
         ...common,
         kind: 'debit',
@@ -126,6 +139,8 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       paidMinor,
       localDay: localDate(now, deps.program.timezone),
     });
+    // Points are 32-bit columns: an earn that would not fit is refused, not a database error.
+    if (pointsEarned > MAX_POINTS || balance + pointsEarned > MAX_POINTS) throw new DomainError('AMOUNT_INVALID', { field: 'amountMinor' });
     if (pointsEarned > 0) {
       const earned = await repos.ledger.post({
         ...common,
