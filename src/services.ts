@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Api } from 'grammy';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -70,6 +71,7 @@ export async function startServices(config: Config, program: Program, options: {
       clock,
       notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
+      spendCodeKey: config.SPEND_CODE_SECRET ?? createHash('sha256').update(`spend-code:${config.BOT_TOKEN}`).digest('hex'),
       broadcastDispatch: queues.broadcastDispatch,
     };
     await seedStores(domain);
