@@ -95,7 +95,16 @@ export class PrismaInviteRepository implements InviteRepository {
   }
 }
 
-type ApiKeyRow = { id: number; name: string; prefix: string; storeId: number | null; revokedAt: Date | null; createdBy: bigint | null; createdAt: Date; lastUsedAt: Date | null };
+type ApiKeyRow = {
+  id: number;
+  name: string;
+  prefix: string;
+  storeId: number | null;
+  revokedAt: Date | null;
+  createdBy: bigint | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+};
 const toApiKey = (row: ApiKeyRow): ApiKeyRecord => ({ ...row, createdBy: row.createdBy === null ? null : Number(row.createdBy) });
 
 export class PrismaApiKeyRepository implements ApiKeyRepository {

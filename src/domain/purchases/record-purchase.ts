@@ -81,7 +81,8 @@ async function replayOf(deps: DomainDeps, purchase: Purchase, hash: string): Pro
  */
 export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInput): Promise<PurchaseResult> {
   assertMinorAmount(input.amountMinor, 'amountMinor');
-  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0 || input.pointsToSpend > MAX_POINTS) throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
+  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0 || input.pointsToSpend > MAX_POINTS)
+    throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
   const receiptNo = normalizeReceipt(input.receiptNo);
   const hash = requestHash({ memberId: input.memberId, storeId: input.storeId, receiptNo, amountMinor: input.amountMinor, pointsToSpend: input.pointsToSpend });
 

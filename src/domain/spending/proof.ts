@@ -1,6 +1,5 @@
 import { DomainError } from '../errors.js';
-import type { Repositories } from '../ports.js';
-import type { DomainDeps } from '../ports.js';
+import type { DomainDeps, Repositories } from '../ports.js';
 import { verifySpendCode } from './spend-codes.js';
 import { SPEND_REQUEST_ID, spendRequestState } from './spend-requests.js';
 import type { SpendProof } from './types.js';
@@ -43,7 +42,8 @@ export async function consumeSpendProof(repos: Repositories, now: Date, intent: 
     return;
   }
   if (proof.kind === 'code') {
-    if (!(await repos.spendCodes.consume(proof.codeId, now, purchaseId))) throw new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: null });
+    if (!(await repos.spendCodes.consume(proof.codeId, now, purchaseId)))
+      throw new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: null });
     return;
   }
   if (!(await repos.spendRequests.consume(proof.requestId, intent, now, purchaseId)))

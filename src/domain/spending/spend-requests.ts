@@ -3,8 +3,8 @@ import { DomainError } from '../errors.js';
 import type { Actor } from '../ledger/types.js';
 import type { DomainDeps } from '../ports.js';
 import type { Locale } from '../program.js';
-import { assertNotOwnCard } from '../staff/own-card.js';
 import { MAX_POINTS } from '../purchases/request.js';
+import { assertNotOwnCard } from '../staff/own-card.js';
 import type { SpendRequest } from './types.js';
 
 /**
@@ -75,7 +75,12 @@ export async function createSpendRequest(
       { kind: 'spendRequest', requestId: request.id, points: request.points, storeName: store.name },
       { dedupeKey: `spend-request:${request.id}`, class: 'transactional' },
     );
-    await repos.audit.record({ actor: input.actor, action: 'spend_request.created', subject: `spend-request:${request.id}`, details: { points: input.points } });
+    await repos.audit.record({
+      actor: input.actor,
+      action: 'spend_request.created',
+      subject: `spend-request:${request.id}`,
+      details: { points: input.points },
+    });
     return request;
   });
   return view(deps, created);

@@ -74,7 +74,11 @@ export async function revokeApiKey(deps: DomainDeps, adminTelegramId: number, id
  * A new secret for the same till: a new key with the old one's name and store is created and the
  * old one revoked, in one transaction (a double tap finds the old key revoked and creates nothing).
  */
-export async function rotateApiKey(deps: DomainDeps, adminTelegramId: number, id: number): Promise<{ key: string; record: ApiKeyRecord; previous: ApiKeyRecord }> {
+export async function rotateApiKey(
+  deps: DomainDeps,
+  adminTelegramId: number,
+  id: number,
+): Promise<{ key: string; record: ApiKeyRecord; previous: ApiKeyRecord }> {
   await requireRole(deps, adminTelegramId, ['ADMIN']);
   const { key, prefix, hash } = newKey();
   return deps.uow.run(async (repos) => {

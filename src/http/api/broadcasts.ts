@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { MAX_POINTS } from '../../domain/purchases/request.js';
 import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
 import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
 import { NPS_GROUPS, type Segment } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast } from '../../domain/broadcasts/view-broadcasts.js';
 import type { DomainDeps } from '../../domain/ports.js';
+import { MAX_POINTS } from '../../domain/purchases/request.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
 import { type FieldError, fieldErrors, PROBLEMS, type ProblemCode, validationProblem } from './problems.js';

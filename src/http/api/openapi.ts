@@ -176,7 +176,8 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
         post: {
           operationId: 'createSpendRequest',
           summary: 'Ask the member to approve paying points in the chat ("Pay N points at <store>? Yes / No")',
-          description: 'Poll GET /v1/spend-requests/{id}; once `approved`, pass the id as `spendRequestId` to POST /v1/purchases with exactly these points at this store.',
+          description:
+            'Poll GET /v1/spend-requests/{id}; once `approved`, pass the id as `spendRequestId` to POST /v1/purchases with exactly these points at this store.',
           requestBody: { required: true, content: { 'application/json': { schema: ref('SpendRequestCreate') } } },
           responses: {
             '201': { description: 'The member has been asked', content: { 'application/json': { schema: ref('SpendRequestResponse') } } },

@@ -102,8 +102,12 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
     field: 'spendCode',
   },
   SPEND_CODE_INVALID: { status: 422, title: 'The spend code is wrong, expired or used', field: 'spendCode' },
-  SPEND_REQUEST_INVALID: { status: 422, title: 'The spend request is not approved, expired, used, or for other points or another store', field: 'spendRequestId' },
-  OWN_CARD: { status: 403, title: "Staff may not book on their own member card (nor through an API key they created)", field: 'memberCode' },
+  SPEND_REQUEST_INVALID: {
+    status: 422,
+    title: 'The spend request is not approved, expired, used, or for other points or another store',
+    field: 'spendRequestId',
+  },
+  OWN_CARD: { status: 403, title: 'Staff may not book on their own member card (nor through an API key they created)', field: 'memberCode' },
   // Domain: who may do what, and how often
   FORBIDDEN: { status: 403, title: 'This API key may not do this' },
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many attempts; try again later' },

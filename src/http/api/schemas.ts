@@ -10,11 +10,7 @@ import { MAX_BILL_MINOR, MAX_POINTS } from '../../domain/purchases/request.js';
 
 // Bounded so that no amount can overflow a column (points are 32-bit integers): a bigger value is
 // a 400 naming the field, never a database error.
-const minorAmount = z
-  .int()
-  .positive()
-  .max(MAX_BILL_MINOR)
-  .describe(`Money in minor units (kopecks, cents): 123456 = 1 234.56; at most ${MAX_BILL_MINOR}`);
+const minorAmount = z.int().positive().max(MAX_BILL_MINOR).describe(`Money in minor units (kopecks, cents): 123456 = 1 234.56; at most ${MAX_BILL_MINOR}`);
 const points = z.int().max(MAX_POINTS);
 const storeCode = z.string().min(1).max(32).describe('The store acting; required for a key not bound to a store, must match the bound store otherwise');
 const receiptNo = z.string().min(1).max(64).describe('The till receipt number; unique per store');
@@ -27,7 +23,9 @@ export const purchaseRequestSchema = z.strictObject({
   pointsToSpend: points
     .nonnegative()
     .default(0)
-    .describe(`Points paying part of the bill (within the program cap; at most ${MAX_POINTS}). Above 0 it needs the member's consent: spendCode or spendRequestId`),
+    .describe(
+      `Points paying part of the bill (within the program cap; at most ${MAX_POINTS}). Above 0 it needs the member's consent: spendCode or spendRequestId`,
+    ),
   spendCode: z
     .string()
     .min(1)
