@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DomainDeps } from '../src/domain/ports.js';
 import { recordPurchase } from '../src/domain/purchases/record-purchase.js';
+import { issueSpendCode } from '../src/domain/spending/spend-codes.js';
 import type { PrismaClient } from '../src/generated/prisma/client.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { domainHarness } from '../test/support/domain.js';
@@ -238,8 +239,10 @@ const DEBIT: DomainRow = {
   op: (deps) => (memberId, key) => ledgerOf(deps).post({ kind: 'debit', type: 'SPEND', memberId, amount: 1, idempotencyKey: key, actor: { type: 'TILL' } }),
 };
 const purchase = (pointsToSpend: number): DomainRow => ({
-  label: pointsToSpend > 0 ? `recordPurchase, ${pointsToSpend} points spent + earn` : 'recordPurchase, earn only',
-  op: (deps, storeId) => (memberId, key) =>
+  // Spending needs the member's spend code: issuing it (one more transaction, as when the member
+  // opens the Card screen) is part of what a spending row measures.
+  label: pointsToSpend > 0 ? `recordPurchase with a spend code, ${pointsToSpend} points spent + earn` : 'recordPurchase, earn only',
+  op: (deps, storeId) => async (memberId, key) =>
     recordPurchase(deps, {
       memberId,
       storeId,
@@ -248,6 +251,7 @@ const purchase = (pointsToSpend: number): DomainRow => ({
       pointsToSpend,
       idempotencyKey: key,
       actor: { type: 'TILL', id: 'bench' },
+      spendProof: pointsToSpend > 0 ? { kind: 'code', code: (await issueSpendCode(deps, memberId)).code } : null,
     }),
 });
 

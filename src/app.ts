@@ -99,8 +99,15 @@ export async function startApp(config: Config, program: Program, options: AppOpt
         ...(config.RUN_WORKERS ? { schedules: async () => ((await queues.missingSchedules(domain.program)).length === 0 ? 'ok' : 'missing') } : {}),
       },
       ...(webhook ? { webhook: { bot, path: webhook.pathname, secretToken: config.WEBHOOK_SECRET as string } } : {}),
-      // The API's per-key rate limit keeps its default (20 requests/s per key, see rate-limit.ts).
-      api: { domain, redis: redis.connect('producer'), defaultLocale: config.DEFAULT_LOCALE, lookupCache: { ttlMs: config.API_LOOKUP_CACHE_MS } },
+      // The per-key rate limit's counters live under the deployment's prefix: two deployments on
+      // one Redis (or API key ids repeating across databases) never share a count.
+      api: {
+        domain,
+        redis: redis.connect('producer'),
+        defaultLocale: config.DEFAULT_LOCALE,
+        lookupCache: { ttlMs: config.API_LOOKUP_CACHE_MS },
+        rateLimit: { limit: config.API_RATE_LIMIT, windowSeconds: config.API_RATE_LIMIT_WINDOW_SECONDS, keyPrefix: `${config.QUEUE_PREFIX}:ratelimit:api:` },
+      },
       ...(config.OPS_USERNAME && config.OPS_PASSWORD ? { ops: { queues: queues.all(), username: config.OPS_USERNAME, password: config.OPS_PASSWORD } } : {}),
     });
     cleanup.push(() => http.close());

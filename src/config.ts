@@ -65,7 +65,7 @@ const envShape = z.object({
    * How long the till API trusts an API key or store it read, in milliseconds (0: not at all).
    * A revoked key is refused at most this long after its revocation (src/http/api/lookup-cache.ts).
    */
-  API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(5_000)),
+  API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(0)),
   /**
    * Messages per second for the whole bot (Telegram allows about 30 for bulk sends). 0: no limit
    * at all, for a Bot API that enforces none (a self-hosted one in tests, the engine benchmark);
@@ -96,6 +96,14 @@ const envShape = z.object({
     (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),
     z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
   ),
+  /** Requests each API key may send per API_RATE_LIMIT_WINDOW_SECONDS (counted in Redis, under QUEUE_PREFIX). */
+  API_RATE_LIMIT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100_000).default(20)),
+  API_RATE_LIMIT_WINDOW_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(3600).default(1)),
+  /**
+   * The key one-time spend codes are hashed under (HMAC). Unset: derived from BOT_TOKEN, which
+   * every instance of a deployment shares and the database never holds.
+   */
+  SPEND_CODE_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, 'at least 16 characters').optional()),
   /** Basic-auth credentials of the queue dashboard at /ops/queues; unset: the dashboard is off. */
   OPS_USERNAME: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   OPS_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'at least 12 characters').optional()),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Api } from 'grammy';
@@ -76,6 +76,7 @@ export async function startServices(config: Config, program: Program, options: {
       notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger, queues.chunkSize),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
       fingerprints: keyedFingerprints(config.FINGERPRINT_SECRET ?? (await embeddedFingerprintSecret(config.DATA_DIR)), config.FINGERPRINT_RETENTION_DAYS),
+      spendCodeKey: config.SPEND_CODE_SECRET ?? createHash('sha256').update(`spend-code:${config.BOT_TOKEN}`).digest('hex'),
       broadcastDispatch: queues.broadcastDispatch,
     };
     await seedStores(domain);

@@ -16,6 +16,7 @@ import { registrationFeature } from './features/registration.js';
 import { rewardsFeature } from './features/rewards.js';
 import { rewardsAdminFeature } from './features/rewards-admin.js';
 import { settingsFeature } from './features/settings.js';
+import { spendingFeature } from './features/spending.js';
 import { staffFeatures } from './features/staff.js';
 import { tasksFeature } from './features/tasks.js';
 import { detectLocale } from './i18n.js';
@@ -82,6 +83,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(redeem);
   bot.use(staff);
   bot.use(adminFeature(deps));
+  // Before registration: a member's Yes/No must reach the use case whatever their chat state.
+  bot.use(spendingFeature(deps));
   // NPS: survey and alert buttons, and the marketers' /nps (before registration); comments typed
   // during a survey's follow-up after the customer menus.
   const { nps, npsInput } = npsFeatures(deps);

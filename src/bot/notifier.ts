@@ -84,6 +84,24 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
     }
     case 'referralRewarded':
       return { text: t(notification.role === 'friend' ? 'notify.referral_friend' : 'notify.referral_referrer', { points: points(notification.points) }) };
+    case 'spendRequest':
+      // The answer buttons carry only the request id: the handler checks whose it is, its state and expiry.
+      return {
+        text: t('spend.request', { points: points(notification.points), store: notification.storeName }),
+        replyMarkup: {
+          inline_keyboard: [
+            [
+              { text: t('spend.yes'), callback_data: `spr:y:${notification.requestId}` },
+              { text: t('spend.no'), callback_data: `spr:n:${notification.requestId}` },
+            ],
+          ],
+        },
+      };
+    case 'spendAnswered':
+      return {
+        text: t(notification.approved ? 'staff.spend.approved' : 'staff.spend.declined', { points: points(notification.points) }),
+        replyMarkup: { inline_keyboard: [[{ text: t('staff.spend.continue'), callback_data: `stf:chk:${notification.requestId}` }]] },
+      };
     case 'npsSurvey':
       return renderSurveyQuestion(t, program, locale, notification);
     case 'npsAlert':

@@ -13,8 +13,12 @@ import type {
   PurchaseSnapshot,
 } from '../domain/ports.js';
 import type { Purchase as PurchaseRow, PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
+import { sqlStateOf } from './errors.js';
 import type { Db } from './repositories.js';
 import { ts, tsOrNull } from './sql.js';
+
+/** What record_purchase raises when the spend's proof was used up meanwhile (see its migration). */
+const PROOF_USED = 'SP409';
 
 const toPurchase = (row: PurchaseRow): Purchase => ({
   id: row.id,
@@ -45,6 +49,7 @@ const toReturn = (row: ReturnRow): PurchaseReturn => ({
 /** The one row `snapshot` reads: member, store and earlier purchase columns, prefixed, null when absent. */
 type SnapshotRow = {
   memberId: number | null;
+  memberTelegramId: bigint | null;
   memberStatus: MemberStatus | null;
   memberTier: string | null;
   memberBalance: number | null;
@@ -76,7 +81,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     // One round trip: the member, the store, the purchase recorded before under the key (else
     // under the store + receipt) with the balance its last entry left, and the qualifying total.
     const [row] = await this.db.$queryRaw<SnapshotRow[]>`
-      SELECT m.id AS "memberId", m.status AS "memberStatus", m.tier AS "memberTier", m.balance AS "memberBalance",
+      SELECT m.id AS "memberId", m."telegramId" AS "memberTelegramId", m.status AS "memberStatus", m.tier AS "memberTier", m.balance AS "memberBalance",
              s.id AS "storeId", s.name AS "storeName", s.active AS "storeActive",
              p.id AS "p_id", p."memberId" AS "p_memberId", p."storeId" AS "p_storeId", p."receiptNo" AS "p_receiptNo",
              p."amountMinor" AS "p_amountMinor", p."paidWithPoints" AS "p_paidWithPoints", p."pointsEarned" AS "p_pointsEarned",
@@ -115,7 +120,13 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
       member:
         row.memberId === null
           ? null
-          : { id: row.memberId, status: row.memberStatus as MemberStatus, tier: row.memberTier, balance: row.memberBalance as number },
+          : {
+              id: row.memberId,
+              telegramId: row.memberTelegramId === null ? null : Number(row.memberTelegramId),
+              status: row.memberStatus as MemberStatus,
+              tier: row.memberTier,
+              balance: row.memberBalance as number,
+            },
       store: row.storeId === null ? null : { id: row.storeId, name: row.storeName as string, active: row.storeActive === true },
       earlier: earlier ? { purchase: earlier, balanceAfter: row.balanceAfter } : null,
       qualifyingTotal: Number(row.total),
@@ -126,21 +137,31 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     const { purchase, assumes, keys } = plan;
     const { id: _id, type: eventType, ...eventPayload } = { id: keys.event, ...plan.event };
     // One statement, so one implicit transaction: see the record_purchase migration.
-    const [row] = await this.db.$queryRaw<RecordRow[]>`
-      SELECT r.outcome, r.purchase_id AS "purchaseId", r.member_balance AS "memberBalance",
-             r.receipt_delivery_id AS "receiptDeliveryId", r.tier_delivery_id AS "tierDeliveryId", r.event_written AS "eventWritten"
-      FROM record_purchase(
-        ${purchase.memberId}::int, ${purchase.storeId}::int, ${purchase.receiptNo}::text, ${BigInt(purchase.amountMinor)}::bigint,
-        ${purchase.paidWithPoints}::int, ${purchase.pointsEarned}::int, ${purchase.idempotencyKey}::text, ${purchase.requestHash}::text,
-        ${purchase.actor.type}::"ActorType", ${purchase.actor.id ?? null}::text,
-        ${assumes.tierBefore}::text, ${assumes.qualification.metric}::text, ${tsOrNull(assumes.qualification.since)},
-        ${assumes.totalMin === null ? null : BigInt(assumes.totalMin)}::bigint, ${assumes.totalMax === null ? null : BigInt(assumes.totalMax)}::bigint,
-        ${plan.tierAfter}::text, ${keys.spend}::text, ${keys.earn}::text, ${tsOrNull(plan.earnExpiresAt)},
-        ${keys.receipt}::text, ${JSON.stringify(plan.receipt)}::jsonb,
-        ${keys.tier}::text, ${plan.tierNotice ? JSON.stringify(plan.tierNotice) : null}::jsonb,
-        ${keys.event}::text, ${eventType}::text, ${JSON.stringify(eventPayload)}::jsonb,
-        ${ts(plan.at)}
-      ) AS r`;
+    let rows: RecordRow[];
+    try {
+      rows = await this.db.$queryRaw<RecordRow[]>`
+        SELECT r.outcome, r.purchase_id AS "purchaseId", r.member_balance AS "memberBalance",
+               r.receipt_delivery_id AS "receiptDeliveryId", r.tier_delivery_id AS "tierDeliveryId", r.event_written AS "eventWritten"
+        FROM record_purchase(
+          ${purchase.memberId}::int, ${purchase.storeId}::int, ${purchase.receiptNo}::text, ${BigInt(purchase.amountMinor)}::bigint,
+          ${purchase.paidWithPoints}::int, ${purchase.pointsEarned}::int, ${purchase.idempotencyKey}::text, ${purchase.requestHash}::text,
+          ${purchase.actor.type}::"ActorType", ${purchase.actor.id ?? null}::text,
+          ${assumes.tierBefore}::text, ${assumes.qualification.metric}::text, ${tsOrNull(assumes.qualification.since)},
+          ${assumes.totalMin === null ? null : BigInt(assumes.totalMin)}::bigint, ${assumes.totalMax === null ? null : BigInt(assumes.totalMax)}::bigint,
+          ${plan.tierAfter}::text, ${keys.spend}::text, ${keys.earn}::text, ${tsOrNull(plan.earnExpiresAt)},
+          ${keys.receipt}::text, ${JSON.stringify(plan.receipt)}::jsonb,
+          ${keys.tier}::text, ${plan.tierNotice ? JSON.stringify(plan.tierNotice) : null}::jsonb,
+          ${keys.event}::text, ${eventType}::text, ${JSON.stringify(eventPayload)}::jsonb,
+          ${ts(plan.at)},
+          ${plan.spendProof?.kind === 'code' ? plan.spendProof.codeId : null}::int,
+          ${plan.spendProof?.kind === 'request' ? plan.spendProof.requestId : null}::text
+        ) AS r`;
+    } catch (error) {
+      // The proof of presence was used by a concurrent purchase (or ran out) since it was checked.
+      if (sqlStateOf(error) === PROOF_USED) return { outcome: 'PROOF_USED' };
+      throw error;
+    }
+    const [row] = rows;
     if (!row) throw new Error('record_purchase answered no row');
     if (row.outcome === 'STALE') return { outcome: 'STALE' };
     if (row.outcome === 'INSUFFICIENT_POINTS') return { outcome: 'INSUFFICIENT_POINTS', balance: row.memberBalance };

@@ -25,6 +25,7 @@ import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { qualifyingTotalSql } from './qualification.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
 import { PrismaChatSessionRepository } from './session-store.js';
+import { PrismaSpendCodeRepository, PrismaSpendRequestRepository } from './spend-repositories.js';
 import { PrismaApiKeyRepository, PrismaAuditRepository, PrismaInviteRepository, PrismaStaffRepository, PrismaStoreRepository } from './staff-repositories.js';
 import { PrismaSurveyRepository } from './survey-repository.js';
 import { PrismaReferralRepository, PrismaTaskRepository } from './task-repository.js';
@@ -186,6 +187,8 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     rewards: new PrismaRewardRepository(db),
     coupons: new PrismaCouponRepository(db),
     lookupThrottle: new PrismaLookupThrottleRepository(db),
+    spendCodes: new PrismaSpendCodeRepository(db),
+    spendRequests: new PrismaSpendRequestRepository(db),
     deliveries,
     jobs: new PrismaJobRepository(db, inTransaction),
     jobRuns: new PrismaJobRunRepository(db),

@@ -95,15 +95,45 @@ export class PrismaInviteRepository implements InviteRepository {
   }
 }
 
+type ApiKeyRow = {
+  id: number;
+  name: string;
+  prefix: string;
+  storeId: number | null;
+  revokedAt: Date | null;
+  createdBy: bigint | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+};
+const toApiKey = (row: ApiKeyRow): ApiKeyRecord => ({ ...row, createdBy: row.createdBy === null ? null : Number(row.createdBy) });
+
 export class PrismaApiKeyRepository implements ApiKeyRepository {
   constructor(private readonly db: Db) {}
-  private readonly select = { id: true, name: true, storeId: true, revokedAt: true } as const;
+  private readonly select = { id: true, name: true, prefix: true, storeId: true, revokedAt: true, createdBy: true, createdAt: true, lastUsedAt: true } as const;
 
-  create(value: { name: string; prefix: string; hash: string; storeId: number | null }): Promise<ApiKeyRecord> {
-    return this.db.apiKey.create({ data: value, select: this.select });
+  async create(value: Parameters<ApiKeyRepository['create']>[0]): Promise<ApiKeyRecord> {
+    const row = await this.db.apiKey.create({ data: { ...value, createdBy: value.createdBy === null ? null : BigInt(value.createdBy) }, select: this.select });
+    return toApiKey(row);
   }
-  findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return this.db.apiKey.findUnique({ where: { hash }, select: this.select });
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const row = await this.db.apiKey.findUnique({ where: { hash }, select: this.select });
+    return row ? toApiKey(row) : null;
+  }
+  async findById(id: number): Promise<ApiKeyRecord | null> {
+    const row = await this.db.apiKey.findUnique({ where: { id }, select: this.select });
+    return row ? toApiKey(row) : null;
+  }
+  async list() {
+    const rows = await this.db.apiKey.findMany({ orderBy: { id: 'desc' }, select: { ...this.select, store: { select: { code: true } } } });
+    return rows.map(({ store, ...row }) => ({ ...toApiKey(row), storeCode: store?.code ?? null }));
+  }
+  async revoke(id: number, at: Date): Promise<boolean> {
+    const updated = await this.db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
+    return updated.count === 1;
+  }
+  async touch(id: number, at: Date, staleBefore: Date): Promise<void> {
+    // Conditional, so that instances racing on one key write once, and never move it backwards.
+    await this.db.apiKey.updateMany({ where: { id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: staleBefore } }] }, data: { lastUsedAt: at } });
   }
 }
 

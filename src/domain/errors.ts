@@ -49,6 +49,15 @@ export const ERROR_CODES = [
   'TASK_NOT_FOUND',
   'TASK_NOT_COMPLETED',
   'TASK_ALREADY_CLAIMED',
+  // Spending needs the member's proof of presence (src/domain/spending).
+  'SPEND_PROOF_REQUIRED',
+  'SPEND_CODE_INVALID',
+  'SPENDING_LOCKED',
+  'SPEND_REQUEST_NOT_FOUND',
+  'SPEND_REQUEST_INVALID',
+  // Staff never book on their own card (src/domain/staff/own-card.ts).
+  'OWN_CARD',
+  'API_KEY_NOT_FOUND',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -7,6 +7,8 @@ import type { Member, MemberPatch, MemberStatus } from './members/member.js';
 import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
 import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
+import type { CheckedProof } from './spending/proof.js';
+import type { SpendCodeRepository, SpendRequestRepository } from './spending/types.js';
 import type { ReferralRepository, TaskRepository } from './tasks/ports.js';
 
 export interface NewMember {
@@ -144,7 +146,7 @@ export interface PurchaseQuery {
 
 /** What a purchase is planned from: the member, the store, an earlier recording, the tier's basis. */
 export interface PurchaseSnapshot {
-  member: { id: number; status: MemberStatus; tier: string | null; balance: number } | null;
+  member: { id: number; telegramId: number | null; status: MemberStatus; tier: string | null; balance: number } | null;
   store: { id: number; name: string; active: boolean } | null;
   /** The purchase recorded before under the key, else under the store + receipt; with the balance right after it. */
   earlier: { purchase: Purchase; balanceAfter: number | null } | null;
@@ -172,13 +174,17 @@ export interface PurchasePlan {
   tierNotice: Extract<Notification, { kind: 'tierUpgraded' }> | null;
   event: Omit<Extract<DomainEvent, { type: 'purchaseRecorded' }>, 'id' | 'purchaseId'>;
   at: Date;
+  /** The checked proof of presence a spend uses up (null: nothing is spent). */
+  spendProof: CheckedProof | null;
 }
 
 export type PurchaseRecordOutcome =
   | { outcome: 'RECORDED'; purchaseId: number; balance: number }
   /** Something the plan assumed changed since the read (a concurrent twin, a tier): nothing written. */
   | { outcome: 'STALE' }
-  | { outcome: 'INSUFFICIENT_POINTS'; balance: number };
+  | { outcome: 'INSUFFICIENT_POINTS'; balance: number }
+  /** The spend's proof was used up or ran out since it was checked: nothing written. */
+  | { outcome: 'PROOF_USED' };
 
 export type StaffRole = 'STAFF' | 'MARKETER' | 'ADMIN';
 
@@ -219,13 +225,26 @@ export interface InviteRepository {
 export interface ApiKeyRecord {
   id: number;
   name: string;
+  /** The public part of the key (`lk_<prefix>_...`): how an admin recognises it. */
+  prefix: string;
   storeId: number | null;
   revokedAt: Date | null;
+  /** The admin who created it (Telegram id); null for keys older than this column. */
+  createdBy: number | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
 }
 
 export interface ApiKeyRepository {
-  create(value: { name: string; prefix: string; hash: string; storeId: number | null }): Promise<ApiKeyRecord>;
+  create(value: { name: string; prefix: string; hash: string; storeId: number | null; createdBy: number | null; createdAt: Date }): Promise<ApiKeyRecord>;
   findByHash(hash: string): Promise<ApiKeyRecord | null>;
+  findById(id: number): Promise<ApiKeyRecord | null>;
+  /** Every key, newest first, with its store's code. */
+  list(): Promise<(ApiKeyRecord & { storeCode: string | null })[]>;
+  /** Unrevoked -> revoked at `at` (one conditional update); false when it was revoked already. */
+  revoke(id: number, at: Date): Promise<boolean>;
+  /** lastUsedAt = `at` unless it was set after `staleBefore` (one conditional update). */
+  touch(id: number, at: Date, staleBefore: Date): Promise<void>;
 }
 
 export interface AuditRepository {
@@ -295,6 +314,9 @@ export interface Repositories {
   rewards: RewardRepository;
   coupons: CouponRepository;
   lookupThrottle: LookupThrottleRepository;
+  /** Proof of presence for spending (src/domain/spending). */
+  spendCodes: SpendCodeRepository;
+  spendRequests: SpendRequestRepository;
   deliveries: DeliveryRepository;
   jobs: JobRepository;
   jobRuns: JobRunRepository;
@@ -330,6 +352,10 @@ export type Notification =
   | { kind: 'returnRecorded'; pointsReversed: number; pointsRefunded: number; balance: number; storeName: string }
   | { kind: 'tierUpgraded'; tierCode: string; discountPercent: number }
   | { kind: 'pointsAdjusted'; amount: number; balance: number }
+  // Spending with the member's consent (src/domain/spending): the question to the member (Yes /
+  // No buttons), and the answer to the cashier's chat who asked (a button to carry on).
+  | { kind: 'spendRequest'; requestId: string; points: number; storeName: string }
+  | { kind: 'spendAnswered'; requestId: string; approved: boolean; points: number }
   // Rewards (src/domain/rewards): `title` is the reward's, as the catalogue names it.
   | { kind: 'couponRedeemed'; couponCode: string; title: Localized; storeName: string | null }
   | { kind: 'couponExpired'; couponCode: string; title: Localized; pointsRefunded: number }
@@ -631,6 +657,11 @@ export interface DomainDeps {
   adminTelegramIds: readonly number[];
   /** Keyed digests of Telegram ids and phones, kept at erasure against reward farming. */
   fingerprints: Fingerprints;
+  /**
+   * The server key spend codes are hashed under (HMAC): without it a database reader could hash
+   * all million codes. Absent in domain tests (a fixed key is used then).
+   */
+  spendCodeKey?: string;
   /** The delivery queue and report channel of broadcasts; absent where no queue runs (domain tests). */
   broadcastDispatch?: BroadcastDispatch;
 }

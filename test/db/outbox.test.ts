@@ -6,6 +6,7 @@ import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
 import { recordReturn } from '../../src/domain/purchases/record-return.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
+import { spendCodeProof } from '../support/spend.js';
 
 /**
  * The domain-event outbox on PostgreSQL: events and receipts commit with their change (and roll
@@ -36,6 +37,7 @@ async function buy(memberId: number, options: { amountMinor?: number; pointsToSp
     pointsToSpend: options.pointsToSpend ?? 0,
     idempotencyKey: options.key ?? `k-${no}`,
     actor: till,
+    spendProof: options.pointsToSpend ? await spendCodeProof(h.deps, memberId) : null,
   });
 }
 

@@ -5,6 +5,7 @@ import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
 import { recordReturn } from '../../src/domain/purchases/record-return.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
+import { approvedRequestProof, spendCodeProof } from '../support/spend.js';
 
 let db: TestDatabase;
 let h: DomainHarness;
@@ -40,6 +41,7 @@ describe('purchases', () => {
       pointsToSpend: 200,
       idempotencyKey: 'k-earn',
       actor: till,
+      spendProof: await spendCodeProof(h.deps, member.id),
     });
     // 1234.56 RUB bill, 200 points = 200.00 RUB paid with points, 1034.56 RUB paid: 1034 points.
     expect(result).toMatchObject({ pointsSpent: 200, pointsEarned: 1034, balance: 500 - 200 + 1034, replayed: false });
@@ -120,6 +122,8 @@ describe('purchases', () => {
       pointsToSpend: 50,
       idempotencyKey: 'k-race',
       actor: till,
+      // One consent for the one purchase: the twins replay it and spend nothing more.
+      spendProof: await spendCodeProof(h.deps, member.id),
     };
     const results = await Promise.all(Array.from({ length: 50 }, () => recordPurchase(h.deps, input)));
     expect(new Set(results.map((r) => r.purchase.id)).size).toBe(1);
@@ -131,8 +135,11 @@ describe('purchases', () => {
   it('records concurrent purchases of one member at once, without deadlocks', async () => {
     const member = await h.member(nextUser++, 1_000);
     const store = await h.store();
+    // Each purchase with its own consent: requests the member approved (spend codes are one at a time).
+    const proofs = [];
+    for (let i = 0; i < 20; i++) proofs.push(await approvedRequestProof(h.deps, { memberId: member.id, storeId: store.id, points: 10 }));
     const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) =>
+      proofs.map((spendProof, i) =>
         recordPurchase(h.deps, {
           memberId: member.id,
           storeId: store.id,
@@ -141,6 +148,7 @@ describe('purchases', () => {
           pointsToSpend: 10,
           idempotencyKey: `k-many-${i}`,
           actor: till,
+          spendProof,
         }),
       ),
     );
@@ -156,7 +164,17 @@ describe('purchases', () => {
     // Half of a 100.00 bill is at most 50 points.
     expect(await codeOf(recordPurchase(h.deps, { ...base, receiptNo: 'R-cap', pointsToSpend: 51, idempotencyKey: 'k-cap' }))).toBe('POINTS_OVER_CAP');
     const rich = { ...base, amountMinor: 1_000_000 };
-    expect(await codeOf(recordPurchase(h.deps, { ...rich, receiptNo: 'R-poor', pointsToSpend: 101, idempotencyKey: 'k-poor' }))).toBe('INSUFFICIENT_POINTS');
+    expect(
+      await codeOf(
+        recordPurchase(h.deps, {
+          ...rich,
+          receiptNo: 'R-poor',
+          pointsToSpend: 101,
+          idempotencyKey: 'k-poor',
+          spendProof: await spendCodeProof(h.deps, member.id),
+        }),
+      ),
+    ).toBe('INSUFFICIENT_POINTS');
     expect(await db.prisma.purchase.count({ where: { memberId: member.id } })).toBe(0);
     expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(100);
   });
@@ -191,6 +209,7 @@ describe('returns', () => {
       pointsToSpend: 300,
       idempotencyKey: 'k-ret',
       actor: till,
+      spendProof: await spendCodeProof(h.deps, member.id),
     });
     // 1000.00 bill, 300 paid with points, 700 points earned; balance 700.
     const third = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-ret', amountMinor: 33_333, idempotencyKey: 'r-1', actor: till });
@@ -227,6 +246,7 @@ describe('returns', () => {
       pointsToSpend: 400,
       idempotencyKey: 'k-s2',
       actor: till,
+      spendProof: await spendCodeProof(h.deps, member.id),
     });
     const balanceBefore = (await h.deps.repos.members.findById(member.id))?.balance;
     expect(balanceBefore).toBe(1000 - 400 + 400);

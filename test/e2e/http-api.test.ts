@@ -8,7 +8,9 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { formatCode, generateMemberCode } from '../../src/domain/codes.js';
 import type { Member } from '../../src/domain/members/member.js';
 import type { DomainDeps } from '../../src/domain/ports.js';
-import { createApiKey } from '../../src/domain/staff/api-keys.js';
+import { issueSpendCode } from '../../src/domain/spending/spend-codes.js';
+import { answerSpendRequest } from '../../src/domain/spending/spend-requests.js';
+import { createApiKey, revokeApiKey } from '../../src/domain/staff/api-keys.js';
 import type { ApiOptions } from '../../src/http/api/plugin.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { type RedisHandle, startRedis } from '../../src/redis.js';
@@ -76,6 +78,9 @@ async function member(points = 0): Promise<Member & { phone: string }> {
   });
   return { ...((await h.deps.repos.members.findById(seeded.id)) as Member), phone };
 }
+
+/** The code on the member's Card screen right now (what the member reads out at the till). */
+const spendCodeOf = async (m: Member) => (await issueSpendCode(h.deps, m.id)).code;
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 let nextIdempotencyKey = 0;
@@ -210,7 +215,14 @@ describe('validation', () => {
 describe('POST /v1/purchases', () => {
   it('records a purchase (201), and a retry with the same key and body gets the same answer (200, Idempotent-Replayed)', async () => {
     const m = await member(500);
-    const body = { memberCode: formatCode(m.code).toLowerCase(), storeCode: 'msk-01', receiptNo: 'P-1', amountMinor: 123_456, pointsToSpend: 200 };
+    const body = {
+      memberCode: formatCode(m.code).toLowerCase(),
+      storeCode: 'msk-01',
+      receiptNo: 'P-1',
+      amountMinor: 123_456,
+      pointsToSpend: 200,
+      spendCode: await spendCodeOf(m),
+    };
     const first = await post('/v1/purchases', body, { idempotencyKey: 'till-7:P-1' });
     expect(first.statusCode).toBe(201);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
@@ -316,8 +328,16 @@ describe('POST /v1/purchases', () => {
       'POINTS_OVER_CAP',
     );
     expect(overCap.details).toEqual({ max: 50 });
+    expect(fieldsOf(overCap)).toEqual(['pointsToSpend']);
     problem(
-      await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'C-2', amountMinor: 100_000, pointsToSpend: 101 }),
+      await post('/v1/purchases', {
+        memberCode: m.code,
+        storeCode: 'msk-01',
+        receiptNo: 'C-2',
+        amountMinor: 100_000,
+        pointsToSpend: 101,
+        spendCode: await spendCodeOf(m),
+      }),
       422,
       'INSUFFICIENT_POINTS',
     );
@@ -329,7 +349,14 @@ describe('POST /v1/returns', () => {
   it('returns part of a purchase, then the rest, and refuses more', async () => {
     const m = await member(1000);
     // 100.00 RUB bill, 20 points spent: 80 points earned.
-    const bought = await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 10_000, pointsToSpend: 20 });
+    const bought = await post('/v1/purchases', {
+      memberCode: m.code,
+      storeCode: 'msk-01',
+      receiptNo: 'R-1',
+      amountMinor: 10_000,
+      pointsToSpend: 20,
+      spendCode: await spendCodeOf(m),
+    });
     expect(bought.json()).toMatchObject({ pointsEarned: 80, balance: 1060 });
 
     const partialBody = { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 2500 };
@@ -350,6 +377,7 @@ describe('POST /v1/returns', () => {
 
     const more = problem(await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 1 }), 422, 'RETURN_EXCEEDS_PURCHASE');
     expect(more.details).toEqual({ remaining: 0 });
+    expect(fieldsOf(more)).toEqual(['amountMinor']);
     problem(await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-unknown' }), 404, 'PURCHASE_NOT_FOUND');
     // The receipt is per store: msk-02 has no R-1.
     problem(await post('/v1/returns', { storeCode: 'msk-02', receiptNo: 'R-1' }), 404, 'PURCHASE_NOT_FOUND');
@@ -496,6 +524,8 @@ describe('GET /v1/openapi.json', () => {
       '/v1/openapi.json',
       '/v1/purchases',
       '/v1/returns',
+      '/v1/spend-requests',
+      '/v1/spend-requests/{id}',
     ]);
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKeyHeader', 'bearerAuth']);
 
@@ -517,5 +547,184 @@ describe('GET /v1/openapi.json', () => {
     expect(Object.keys(doc.components.schemas.MemberResponse.properties).sort()).toEqual(['balance', 'memberCode', 'name', 'tier']);
     // Every $ref resolves.
     for (const [, id] of response.body.matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)) expect(doc.components.schemas).toHaveProperty(id as string);
+  });
+});
+
+describe("spending needs the member's proof of presence", () => {
+  const bill = (m: Member, receiptNo: string, extra: Record<string, unknown> = {}) => ({
+    memberCode: m.code,
+    storeCode: 'msk-01',
+    receiptNo,
+    amountMinor: 100_000,
+    pointsToSpend: 500,
+    ...extra,
+  });
+  const balance = async (m: Member) => (await h.deps.repos.members.findById(m.id))?.balance;
+
+  it('refuses a till key that knows only the card code (422 naming spendCode), and earning still needs nothing', async () => {
+    const victim = await member(2000);
+    const refused = problem(
+      await post('/v1/purchases', bill(victim, 'X-1', { pointsToSpend: 2000, amountMinor: 400_000 }), { key: tillKey }),
+      422,
+      'SPEND_PROOF_REQUIRED',
+    );
+    expect(fieldsOf(refused)).toEqual(['spendCode']);
+    expect(await balance(victim)).toBe(2000);
+    expect(await db.prisma.purchase.count({ where: { memberId: victim.id } })).toBe(0);
+    // Earning is not taking: no proof needed.
+    expect((await post('/v1/purchases', bill(victim, 'X-2', { pointsToSpend: 0 }), { key: tillKey })).statusCode).toBe(201);
+  });
+
+  it('spends with the code on the Card screen once; a reused, stale or superseded code is refused', async () => {
+    const m = await member(2000);
+    const code = await spendCodeOf(m);
+    const paid = await post('/v1/purchases', bill(m, 'SC-1', { spendCode: `${code.slice(0, 3)} ${code.slice(3)}` }));
+    expect(paid.statusCode).toBe(201);
+    expect(paid.json()).toMatchObject({ pointsSpent: 500 });
+    expect(await db.prisma.spendCode.findFirstOrThrow({ where: { memberId: m.id, purchaseId: paid.json().purchaseId } })).toMatchObject({
+      usedAt: expect.any(Date),
+    });
+    // The stored value is an HMAC, not the code.
+    expect((await db.prisma.spendCode.findFirstOrThrow({ where: { memberId: m.id } })).codeHash).not.toContain(code);
+
+    // Reused: refused, nothing spent.
+    const reused = problem(await post('/v1/purchases', bill(m, 'SC-2', { spendCode: code })), 422, 'SPEND_CODE_INVALID');
+    expect(fieldsOf(reused)).toEqual(['spendCode']);
+    // Older than two minutes: refused.
+    const stale = await spendCodeOf(m);
+    h.clock.advance(2 * 60_000 + 1);
+    problem(await post('/v1/purchases', bill(m, 'SC-3', { spendCode: stale })), 422, 'SPEND_CODE_INVALID');
+    // Opening the card again makes the previous code useless.
+    const first = await spendCodeOf(m);
+    const second = await spendCodeOf(m);
+    if (first !== second) problem(await post('/v1/purchases', bill(m, 'SC-4', { spendCode: first })), 422, 'SPEND_CODE_INVALID');
+    expect((await post('/v1/purchases', bill(m, 'SC-5', { spendCode: second }))).statusCode).toBe(201);
+    expect(await db.prisma.purchase.count({ where: { memberId: m.id } })).toBe(2);
+  });
+
+  it('locks spending for the member after five wrong codes, even the right one, until the lock ends', async () => {
+    const m = await member(2000);
+    const right = await spendCodeOf(m);
+    const wrong = right === '000000' ? '111111' : '000000';
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const body = problem(await post('/v1/purchases', bill(m, `G-${attempt}`, { spendCode: wrong })), 422, 'SPEND_CODE_INVALID');
+      expect(body.details).toEqual({ attemptsLeft: 5 - attempt });
+    }
+    const locked = await post('/v1/purchases', bill(m, 'G-6', { spendCode: right }));
+    problem(locked, 429, 'SPENDING_LOCKED');
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await balance(m)).toBe(2000);
+    expect(await db.prisma.lookupThrottle.findUniqueOrThrow({ where: { key: `spend:${m.id}` } })).toMatchObject({ failures: 5 });
+
+    h.clock.advance(15 * 60_000 + 1);
+    expect((await post('/v1/purchases', bill(m, 'G-7', { spendCode: await spendCodeOf(m) }))).statusCode).toBe(201);
+  });
+
+  it('creates a spend request, is polled, and pays once after the member approves; a declined one pays nothing', async () => {
+    const m = await member(2000);
+    const created = await post('/v1/spend-requests', { memberCode: m.code, points: 500 }, { key: tillKey, idempotencyKey: null });
+    expect(created.statusCode).toBe(201);
+    const request = created.json();
+    expect(request).toMatchObject({ id: expect.any(String), status: 'pending', points: 500, storeCode: 'msk-01' });
+    const poll = () => api.inject({ method: 'GET', url: `/v1/spend-requests/${request.id}`, headers: auth(tillKey) });
+    // Another key cannot see it.
+    problem(await api.inject({ method: 'GET', url: `/v1/spend-requests/${request.id}`, headers: auth(crmKey) }), 404, 'SPEND_REQUEST_NOT_FOUND');
+    // Not approved yet: refused.
+    problem(await post('/v1/purchases', bill(m, 'SR-1', { spendRequestId: request.id }), { key: tillKey }), 422, 'SPEND_REQUEST_INVALID');
+    expect(h.notifications.at(-1)).toEqual({ memberId: m.id, notification: expect.objectContaining({ kind: 'spendRequest', points: 500 }) });
+
+    await answerSpendRequest(h.deps, { requestId: request.id, telegramId: m.telegramId as number, approve: true });
+    expect((await poll()).json()).toMatchObject({ status: 'approved' });
+    // Other points than approved: refused.
+    problem(await post('/v1/purchases', bill(m, 'SR-2', { pointsToSpend: 400, spendRequestId: request.id }), { key: tillKey }), 422, 'SPEND_REQUEST_INVALID');
+    const paid = await post('/v1/purchases', bill(m, 'SR-3', { spendRequestId: request.id }), { key: tillKey });
+    expect(paid.statusCode).toBe(201);
+    expect(paid.json()).toMatchObject({ pointsSpent: 500 });
+    expect((await poll()).json()).toMatchObject({ status: 'used' });
+    // Single use.
+    problem(await post('/v1/purchases', bill(m, 'SR-4', { spendRequestId: request.id }), { key: tillKey }), 422, 'SPEND_REQUEST_INVALID');
+
+    const declined = (await post('/v1/spend-requests', { memberCode: m.code, points: 100 }, { key: tillKey })).json();
+    await answerSpendRequest(h.deps, { requestId: declined.id, telegramId: m.telegramId as number, approve: false });
+    expect((await api.inject({ method: 'GET', url: `/v1/spend-requests/${declined.id}`, headers: auth(tillKey) })).json()).toMatchObject({
+      status: 'declined',
+    });
+    problem(await post('/v1/purchases', bill(m, 'SR-5', { pointsToSpend: 100, spendRequestId: declined.id }), { key: tillKey }), 422, 'SPEND_REQUEST_INVALID');
+    // 500 points spent, 500 earned on the 500.00 paid in money; nothing from the declined one.
+    expect(await balance(m)).toBe(2000 - 500 + 500);
+  });
+
+  it("refuses another member's answer to a request (a forged button)", async () => {
+    const m = await member(1000);
+    const other = await member(0);
+    const request = (await post('/v1/spend-requests', { memberCode: m.code, points: 100 }, { key: tillKey })).json();
+    await expect(answerSpendRequest(h.deps, { requestId: request.id, telegramId: other.telegramId as number, approve: true })).rejects.toMatchObject({
+      code: 'SPEND_REQUEST_NOT_FOUND',
+    });
+    expect((await api.inject({ method: 'GET', url: `/v1/spend-requests/${request.id}`, headers: auth(tillKey) })).json()).toMatchObject({ status: 'pending' });
+  });
+});
+
+describe('keys and bad input', () => {
+  it("refuses a key on its creator's own card, and a revoked key at once", async () => {
+    // The admin who created the keys is a member too.
+    const seeded = await h.member(ADMIN, 100);
+    await db.prisma.member.update({ where: { id: seeded.id }, data: { code: generateMemberCode() } });
+    const mine = (await h.deps.repos.members.findById(seeded.id)) as Member;
+    const refused = problem(
+      await post('/v1/purchases', { memberCode: mine.code, storeCode: 'msk-01', receiptNo: 'OWN-1', amountMinor: 1000 }),
+      403,
+      'OWN_CARD',
+    );
+    expect(fieldsOf(refused)).toEqual(['memberCode']);
+    expect(await db.prisma.purchase.count({ where: { memberId: mine.id } })).toBe(0);
+
+    const { key, record } = await createApiKey(h.deps, ADMIN, { name: 'soon revoked', storeCode: 'msk-01' });
+    const m = await member();
+    expect((await post('/v1/purchases', { memberCode: m.code, receiptNo: 'RV-1', amountMinor: 1000 }, { key })).statusCode).toBe(201);
+    expect((await db.prisma.apiKey.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt).toEqual(h.clock.now());
+    await revokeApiKey(h.deps, ADMIN, record.id);
+    problem(await post('/v1/purchases', { memberCode: m.code, receiptNo: 'RV-2', amountMinor: 1000 }, { key }), 401, 'UNAUTHORIZED');
+  });
+
+  it('answers 400 naming the field for amounts beyond their documented maximum, never a 500', async () => {
+    const m = await member(100);
+    const huge = problem(
+      await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'H-1', amountMinor: 10 ** 15 }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(fieldsOf(huge)).toEqual(['amountMinor']);
+    const points = problem(
+      await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'H-2', amountMinor: 1000, pointsToSpend: 2 ** 31 }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(fieldsOf(points)).toEqual(['pointsToSpend']);
+    expect(fieldsOf(problem(await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'H-1', amountMinor: 10 ** 15 }), 400, 'VALIDATION_FAILED'))).toEqual([
+      'amountMinor',
+    ]);
+    expect(fieldsOf(problem(await post('/v1/spend-requests', { memberCode: m.code, storeCode: 'msk-01', points: 2 ** 31 }), 400, 'VALIDATION_FAILED'))).toEqual(
+      ['points'],
+    );
+    // The largest valid bill is recorded (its points fit the columns).
+    expect((await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'H-3', amountMinor: 10_000_000_000 })).statusCode).toBe(201);
+    const doc = JSON.parse((await api.inject({ method: 'GET', url: '/v1/openapi.json' })).body);
+    expect(doc.components.schemas.PurchaseRequest.properties.amountMinor.maximum).toBe(10_000_000_000);
+    expect(doc.components.schemas.PurchaseRequest.properties.pointsToSpend.maximum).toBe(1_000_000_000);
+  });
+
+  it('answers 415 to a JSON body sent as text/plain, and 404 naming storeCode for an unknown store', async () => {
+    const m = await member();
+    const response = await api.inject({
+      method: 'POST',
+      url: '/v1/purchases',
+      headers: { ...auth(crmKey), 'content-type': 'text/plain', 'idempotency-key': newIdempotencyKey() },
+      payload: JSON.stringify({ memberCode: m.code, storeCode: 'msk-01', receiptNo: 'T-1', amountMinor: 1000 }),
+    });
+    problem(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(
+      fieldsOf(problem(await post('/v1/purchases', { memberCode: m.code, storeCode: 'nowhere', receiptNo: 'T-2', amountMinor: 1000 }), 404, 'STORE_NOT_FOUND')),
+    ).toEqual(['storeCode']);
   });
 });

@@ -95,6 +95,10 @@ describe('registration', () => {
     const photo = card.photo;
     if (!photo || typeof photo === 'string') throw new Error('the card must be an uploaded image');
     expect(readQr(photo.data)).toBe(`https://t.me/loyalty_test_bot?start=m_${code}`);
+    // Under the card: the one-time code for paying with points, and a button for a new one.
+    const spendCode = await anna.nextMessage();
+    expect(spendCode.text).toMatch(/Код для оплаты баллами: \d{3} \d{3}/);
+    expect(inlineButtons(spendCode).map((b) => b.data)).toEqual(['card:code']);
 
     // The image is uploaded once; later cards reuse Telegram's file id.
     const again = await anna.says('💳 Карта');
@@ -102,6 +106,9 @@ describe('registration', () => {
     expect(fileId).toEqual(expect.any(String));
     expect(again.params.photo).toBe(fileId);
     expect(again.caption).toBe(card.caption);
+    expect((await anna.nextMessage()).text).toMatch(/Код для оплаты баллами: \d{3} \d{3}/);
+    // Only the code shown last works: the earlier one is closed.
+    expect(await db.prisma.spendCode.count({ where: { memberId: member?.id, usedAt: null } })).toBe(1);
   });
 
   it('registers a customer in English with a typed phone number', async () => {
@@ -253,6 +260,7 @@ describe('an active member', () => {
     expect((await user.says('/start balance')).text).toContain('Tier: Basic');
     expect((await user.says('/start rewards')).text).toContain('Rewards');
     expect((await user.says('/start card')).method).toBe('sendPhoto');
+    expect((await user.nextMessage()).text).toContain('Code for paying with points');
     // Anything else is the usual greeting.
     expect((await user.says('/start nonsense')).text).toContain('You are already a member');
   });

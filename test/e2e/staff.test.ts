@@ -62,8 +62,20 @@ const button = (message: SentMessage, prefix: string) => {
   return found.data;
 };
 
-/** A whole purchase through the wizard; returns the cashier's result message. */
-async function purchase(cashier: Conversation, code: string, amount: string, receipt: string, points: 'none' | 'max' = 'none') {
+/**
+ * The customer opens their card in the bot and reads out the one-time spend code under it
+ * (the card image comes first, the code right after it).
+ */
+async function spendCodeOf(customer: Conversation): Promise<string> {
+  await customer.says('💳 Member card');
+  const shown = await customer.nextMessage((m) => /Code for paying with points/.test(m.text ?? ''));
+  const code = /(\d{3}) (\d{3})/.exec(shown.text ?? '');
+  if (!code) throw new Error(`no spend code in ${shown.text}`);
+  return `${code[1]} ${code[2]}`;
+}
+
+/** A whole purchase through the wizard; returns the cashier's result message. Points need the customer there. */
+async function purchase(cashier: Conversation, code: string, amount: string, receipt: string, points: 'none' | 'max' = 'none', customer?: Conversation) {
   await cashier.says('🧾 New purchase');
   await cashier.says(code);
   await cashier.says(amount);
@@ -71,6 +83,10 @@ async function purchase(cashier: Conversation, code: string, amount: string, rec
   if (inlineButtons(screen).some((b) => b.data?.startsWith('stf:pts:'))) {
     const choice = inlineButtons(screen).filter((b) => b.data?.startsWith('stf:pts:'))[points === 'max' ? 1 : 0];
     screen = await cashier.taps(choice?.data as string);
+  }
+  if (points === 'max') {
+    if (!customer) throw new Error('paying with points needs the customer');
+    screen = await cashier.says(await spendCodeOf(customer));
   }
   return cashier.taps(button(screen, 'stf:ok:'));
 }
@@ -140,7 +156,11 @@ describe('invites', () => {
     expect(points.text).toContain('Максимум: 100 баллов');
     expect(inlineButtons(points).map((b) => b.text)).toEqual(['Нет', 'Максимум (100)', 'Отмена']);
     expect((await olga.says('101')).text).toContain('Введите целое число баллов от 0 до 100');
-    const confirm = await olga.says('1');
+    const ask = await olga.says('1');
+    expect(ask.text).toContain('нужно согласие покупателя');
+    expect(inlineButtons(ask).map((b) => b.text)).toEqual(['📲 Запросить подтверждение в чате', 'Без баллов', 'Отмена']);
+    expect((await olga.says('12345')).text).toContain('Код списания — это 6 цифр');
+    const confirm = await olga.says(await spendCodeOf(customer));
     expect(confirm.text).toMatch(/Сумма: 1\s234,56\s₽/);
     expect(confirm.text).toContain('Оплата баллами: 1 балл');
     expect(confirm.text).toMatch(/К оплате деньгами: 1\s233,56\s₽/);
@@ -181,7 +201,11 @@ describe('a purchase', () => {
     expect(points.text).toContain('At most: 100 points');
     expect(inlineButtons(points).map((b) => b.text)).toEqual(['No', 'Max (100)', 'Cancel']);
 
-    const confirm = await carl.taps(button(points, 'stf:pts:').replace(/:0$/, ':100'));
+    // Paying with points needs the customer's consent: the code under their card in the bot.
+    const ask = await carl.taps(button(points, 'stf:pts:').replace(/:0$/, ':100'));
+    expect(ask.text).toContain("Paying 100 points needs the customer's consent");
+    expect(await db.prisma.spendCode.count({ where: { memberId } })).toBe(0);
+    const confirm = await carl.says(await spendCodeOf(anna));
     expect(confirm.text).toContain('Check the purchase');
     expect(plain(confirm)).toContain('Amount: RUB 1,234.56');
     expect(confirm.text).toContain('Receipt: R-1001');
@@ -299,7 +323,7 @@ describe('a return', () => {
     const carl = await hireCashier('Carl');
     const { user: vera, memberId, code } = await registerCustomer('Vera');
     // 1 000.00 paid with 100 points: 900 points earned on the 900.00 paid in money.
-    expect((await purchase(carl, code, '1000', 'RET-1', 'max')).text).toContain('Customer balance: 900 points');
+    expect((await purchase(carl, code, '1000', 'RET-1', 'max', vera)).text).toContain('Customer balance: 900 points');
     await vera.nextMessage();
 
     const ask = await carl.says('↩️ Return');
@@ -490,5 +514,122 @@ describe('administration', () => {
     expect((await maria.says(`/start ${inviteLink(marketer)}`)).text).toContain('You are now a marketer');
     // A marketer records no purchases.
     expect((await maria.says('🧾 New purchase')).text).toBe('This is only for store staff and administrators.');
+  });
+});
+
+describe('paying with points needs the customer', () => {
+  /** The cashier has rung up a bill and chosen the maximum of points: the consent screen. */
+  async function upToConsent(cashier: Conversation, code: string, receipt: string) {
+    await cashier.says('🧾 New purchase');
+    await cashier.says(code);
+    await cashier.says('1000');
+    const points = await cashier.says(receipt);
+    return cashier.taps(inlineButtons(points).filter((b) => b.data?.startsWith('stf:pts:'))[1]?.data as string);
+  }
+
+  it('refuses a stranger at the till who has only the card code: a guessed code spends nothing, and guessing locks spending', async () => {
+    const carl = await hireCashier('Carl');
+    const { user: victim, code, memberId } = await registerCustomer('Victor');
+    const ask = await upToConsent(carl, code, 'ST-1');
+    expect(ask.text).toContain("needs the customer's consent");
+    const real = await spendCodeOf(victim);
+    const wrong = real === '123 456' ? '654 321' : '123 456';
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const confirm = await carl.says(wrong);
+      expect((await carl.taps(button(confirm, 'stf:ok:'))).text).toContain('The spend code is wrong, expired or already used');
+      expect((await carl.nextMessage()).text).toContain("needs the customer's consent");
+    }
+    // Locked now: even the customer's real code is refused; the purchase can go on without points.
+    const confirm = await carl.says(real);
+    expect((await carl.taps(button(confirm, 'stf:ok:'))).text).toContain('paying with points is locked for this card');
+    expect((await carl.nextMessage()).text).toContain('Pay part of the bill with points?');
+    expect(await balanceOf(victim)).toBe(100);
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
+    expect(await db.prisma.lookupThrottle.findUniqueOrThrow({ where: { key: `spend:${memberId}` } })).toMatchObject({ failures: 5 });
+    expect((await carl.says('/cancel')).text).toContain('Cancelled');
+  });
+
+  it('asks the customer in the chat; Yes lets the cashier record the purchase, once', async () => {
+    const carl = await hireCashier('Carl');
+    const { user: yana, code, memberId } = await registerCustomer('Yana');
+    const ask = await upToConsent(carl, code, 'CF-1');
+    const waiting = await carl.taps(button(ask, 'stf:req:'));
+    expect(waiting.text).toContain("Waiting for the customer's confirmation of 100 points");
+    expect(await carl.sendsCallback(button(waiting, 'stf:chk:'))).toBe('No answer yet.');
+
+    const question = await yana.nextMessage();
+    expect(question.text).toContain('Pay 100 points at Tverskaya 1?');
+    expect(inlineButtons(question).map((b) => b.text)).toEqual(['✅ Yes, pay', '❌ No']);
+    const yes = button(question, 'spr:y:');
+    // Someone else tapping (a forged button) changes nothing.
+    const mallory = (await registerCustomer('Mallory')).user;
+    expect(await mallory.sendsCallback(yes)).toBe('This request is not for you or no longer exists.');
+
+    await yana.tapsAndSeesEdit(yes, /You approved paying 100 points at Tverskaya 1/);
+    expect(await yana.sendsCallback(button(question, 'spr:n:'))).toBe('This request has already been answered.');
+    const told = await carl.nextMessage((m) => /approved/.test(m.text ?? ''));
+    expect(told.text).toContain('The customer approved paying 100 points');
+    const confirm = await carl.taps(button(told, 'stf:chk:'));
+    expect(confirm.text).toContain('Paid with points: 100 points');
+    const done = await carl.taps(button(confirm, 'stf:ok:'));
+    expect(done.text).toContain('Customer balance: 900 points');
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(1);
+    expect(await db.prisma.spendRequest.findFirstOrThrow({ where: { memberId } })).toMatchObject({ status: 'APPROVED', usedAt: expect.any(Date) });
+  });
+
+  it('takes nothing when the customer says No, and goes back to the choice of points', async () => {
+    const carl = await hireCashier('Carl');
+    const { user: nick, code, memberId } = await registerCustomer('Nick');
+    const ask = await upToConsent(carl, code, 'CF-2');
+    await carl.taps(button(ask, 'stf:req:'));
+    const question = await nick.nextMessage();
+    await nick.tapsAndSeesEdit(button(question, 'spr:n:'), /You declined paying 100 points/);
+    const told = await carl.nextMessage((m) => /declined/.test(m.text ?? ''));
+    expect(told.text).toContain('The customer declined paying 100 points');
+    expect((await carl.taps(button(told, 'stf:chk:'))).text).toContain('The customer declined');
+    expect((await carl.nextMessage()).text).toContain('Pay part of the bill with points?');
+    expect(await balanceOf(nick)).toBe(100);
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
+  });
+
+  it('refuses a cashier who rings up a purchase on their own card', async () => {
+    const carl = await hireCashier('Carl');
+    await carl.registers();
+    const own = await memberOf(carl);
+    await carl.says('🧾 New purchase');
+    expect((await carl.says(own.code)).text).toContain('You cannot book purchases, returns or adjustments on your own member card');
+    expect(await db.prisma.purchase.count({ where: { memberId: own.id } })).toBe(0);
+  });
+});
+
+describe('API keys in the chat', () => {
+  it('lists keys with their last use, and revokes and rotates one after a confirmation', async () => {
+    const boss = admin();
+    const created = await boss.says('/apikey till-r msk-01');
+    const key = /lk_[0-9a-f]{8}_[A-Za-z0-9_-]{32}/.exec(created.text ?? '')?.[0] as string;
+    const record = await db.prisma.apiKey.findFirstOrThrow({ where: { name: 'till-r' }, orderBy: { id: 'desc' } });
+    expect(record.createdBy).toBe(BigInt(ADMIN_ID));
+    const list = await boss.says('/apikeys');
+    expect(list.text).toContain(`#${record.id} till-r · lk_${record.prefix}_… · msk-01`);
+    expect(list.text).toContain('last used never');
+
+    expect((await boss.says('/apikey_rotate')).text).toContain('Usage: /apikey_rotate');
+    const rotate = await boss.says(`/apikey_rotate ${record.id}`);
+    expect(rotate.text).toContain(`Replace API key #${record.id}`);
+    const rotated = await boss.taps(button(rotate, 'adm:krt:'));
+    const fresh = /lk_[0-9a-f]{8}_[A-Za-z0-9_-]{32}/.exec(rotated.text ?? '')?.[0];
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(key);
+    expect((await db.prisma.apiKey.findUniqueOrThrow({ where: { id: record.id } })).revokedAt).not.toBeNull();
+    // A second tap rotates nothing more.
+    expect(await boss.sendsCallback(button(rotate, 'adm:krt:'))).toBe('There is no active API key with this number. See /apikeys.');
+
+    const replacement = await db.prisma.apiKey.findFirstOrThrow({ where: { name: 'till-r', revokedAt: null } });
+    const revoke = await boss.says(`/apikey_revoke ${replacement.id}`);
+    expect((await boss.taps(button(revoke, 'adm:krv:'))).text).toContain(`API key #${replacement.id} «till-r» is revoked`);
+    expect((await db.prisma.apiKey.findUniqueOrThrow({ where: { id: replacement.id } })).revokedAt).not.toBeNull();
+    // Customers cannot revoke keys, even with a forged button.
+    const { user: mallory } = await registerCustomer('Mallory');
+    expect(await mallory.sendsCallback(`adm:krv:${replacement.id}`)).toBe('This is only for store staff and administrators.');
   });
 });

@@ -192,6 +192,8 @@ export class MemoryStore implements Repositories {
       return purged;
     },
   };
+  spendCodes = unsupported<Repositories['spendCodes']>('spendCodes');
+  spendRequests = unsupported<Repositories['spendRequests']>('spendRequests');
   rewards = unsupported<Repositories['rewards']>('rewards');
   // No coupons are modelled in memory: a member here never holds one.
   coupons = partial<Repositories['coupons']>('coupons', { listByMember: async () => [], cancelIssuedOfMember: async () => [] });

@@ -75,6 +75,8 @@ CREATE FUNCTION record_purchase(
     p_event_type text,
     p_event_payload jsonb,
     p_created_at timestamp(3),     -- from the injected clock, never now() (DESIGN.md, principle 9)
+    p_spend_code_id integer,       -- the member's proof of presence for a spend (DESIGN principle 10):
+    p_spend_request_id text,       -- a one-time code or an approved request, used up here (NULL: none)
     OUT outcome text,
     OUT purchase_id integer,
     OUT member_balance integer,
@@ -121,6 +123,19 @@ BEGIN
     END IF;
 
     IF p_points_to_spend > 0 THEN
+        -- The proof is used up with the spend, in this statement: of two purchases racing with one
+        -- proof, one spends and the other rolls back whole (SQLSTATE SP409, mapped by the caller).
+        IF p_spend_code_id IS NOT NULL THEN
+            UPDATE "SpendCode" c SET "usedAt" = p_created_at, "purchaseId" = purchase_id
+            WHERE c.id = p_spend_code_id AND c."memberId" = p_member_id AND c."usedAt" IS NULL AND c."expiresAt" > p_created_at;
+        ELSE
+            UPDATE "SpendRequest" r SET "usedAt" = p_created_at, "purchaseId" = purchase_id
+            WHERE r.id = p_spend_request_id AND r."memberId" = p_member_id AND r."storeId" = p_store_id AND r.points = p_points_to_spend
+              AND r.status = 'APPROVED' AND r."usedAt" IS NULL AND r."expiresAt" > p_created_at;
+        END IF;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'record_purchase: the spend proof of purchase % is no longer valid', purchase_id USING ERRCODE = 'SP409';
+        END IF;
         SELECT * INTO v_post FROM ledger_post(p_member_id, 'debit', 'SPEND', p_points_to_spend, false, replace(p_spend_key, '{id}', purchase_id::text),
             p_actor_type, p_actor_id, 'purchase', p_store_id, purchase_id, NULL, p_created_at);
         IF v_post.outcome <> 'POSTED' THEN

@@ -4,6 +4,7 @@ import type { LedgerEntry } from '../../domain/ledger/types.js';
 import type { Member } from '../../domain/members/member.js';
 import { getHistory, getOverview } from '../../domain/members/overview.js';
 import { rememberCardFile } from '../../domain/members/settings.js';
+import { issueSpendCode, SPEND_CODE_TTL_MS } from '../../domain/spending/spend-codes.js';
 import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
@@ -38,7 +39,27 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
     await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(t) });
   }
 
+  /** A fresh one-time spend code, and its text: the card lets the cashier find the member, this lets them pay with points. */
+  async function spendCodeText(ctx: BotContext, memberId: number) {
+    const { code, expiresAt } = await issueSpendCode(domain, memberId);
+    return ctx.t('card.spend_code', {
+      code: `${code.slice(0, 3)} ${code.slice(3)}`,
+      minutes: SPEND_CODE_TTL_MS / 60_000,
+      until: ctx.fmt.dateTime(expiresAt),
+    });
+  }
+  const refreshButton = (ctx: BotContext) => new InlineKeyboard().text(ctx.t('card.spend_code_refresh'), 'card:code');
+
   async function showCard(ctx: BotContext) {
+    await showCardImage(ctx);
+    const member = ctx.member;
+    // The spend code is shown only in the member's private chat (DESIGN principle 10), and a
+    // new one each time the card is opened: the previous code stops working.
+    if (!member || ctx.chat?.type !== 'private') return;
+    await ctx.reply(await spendCodeText(ctx, member.id), { parse_mode: 'HTML', reply_markup: refreshButton(ctx) });
+  }
+
+  async function showCardImage(ctx: BotContext) {
     const member = ctx.member;
     if (!member) return;
     const caption = ctx.t('card.caption', { code: formatCode(member.code) });
@@ -102,6 +123,14 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   };
   active.command('history', showHistory);
   buttons.on('menu.history', forActiveMembers(showHistory));
+
+  active.callbackQuery('card:code', async (ctx) => {
+    const member = ctx.member;
+    if (!member || ctx.chat?.type !== 'private') return ctx.answerCallbackQuery();
+    const text = await spendCodeText(ctx, member.id);
+    await ctx.answerCallbackQuery();
+    await ctx.editMessageText(text, { parse_mode: 'HTML', reply_markup: refreshButton(ctx) });
+  });
 
   active.callbackQuery(/^hist:(\d{1,6})$/, async (ctx) => {
     // The page number is only a request: getHistory reads this member's own entries.

@@ -9,7 +9,11 @@ import { findMemberForStaff } from '../../domain/purchases/find-member.js';
 import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
 import { normalizeReceipt } from '../../domain/purchases/request.js';
+import { normalizeSpendCode, SPEND_CODE_PATTERN } from '../../domain/spending/spend-codes.js';
+import { createSpendRequest, SPEND_REQUEST_TTL_MS, spendRequestState } from '../../domain/spending/spend-requests.js';
+import type { SpendProof } from '../../domain/spending/types.js';
 import { acceptInvite, actorOf, findPrincipal, INVITE_PREFIX, type Principal, requireRole } from '../../domain/staff/access.js';
+import { assertNotOwnCard } from '../../domain/staff/own-card.js';
 import { tierByCode } from '../../domain/tiers.js';
 import { localDate } from '../../domain/time.js';
 import { parseMoney, parsePoints } from '../amount.js';
@@ -31,7 +35,8 @@ const ID = '([A-Za-z0-9_-]{8})';
 
 const wizardSchema = z.object({
   kind: z.enum(['purchase', 'return']),
-  step: z.enum(['store', 'member', 'amount', 'receipt', 'points', 'confirm', 'done']),
+  /** `proof`: points chosen, the customer's consent awaited (a spend code typed, or a request sent: `await`). */
+  step: z.enum(['store', 'member', 'amount', 'receipt', 'points', 'proof', 'await', 'confirm', 'done']),
   id: z.string(),
   storeId: z.number().int().nullable(),
   memberId: z.number().int().optional(),
@@ -41,6 +46,10 @@ const wizardSchema = z.object({
   leftMinor: z.number().int().optional(),
   receiptNo: z.string().optional(),
   pointsToSpend: z.number().int().optional(),
+  /** The customer's one-time spend code, typed by the cashier; used up when the purchase is recorded. */
+  spendCode: z.string().optional(),
+  /** The confirmation request sent to the customer's chat. */
+  spendRequestId: z.string().optional(),
   /** One per confirmation screen: the idempotency key of what that screen confirms. */
   confirmId: z.string().optional(),
   touchedAt: z.number(),
@@ -158,6 +167,9 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
   }
 
   async function askAmount(ctx: BotContext, wizard: Wizard, member: Member) {
+    // Refused at once, so that a cashier does not type a whole purchase for their own card
+    // (recordPurchase refuses it again).
+    assertNotOwnCard(member, ctx.from?.id ?? null);
     await save(ctx, { ...wizard, memberId: member.id, step: 'amount' });
     await ctx.reply(`${memberText(ctx, member)}\n\n${ctx.t('staff.purchase.amount')}`, { parse_mode: 'HTML', reply_markup: cancelButton(ctx, wizard) });
   }
@@ -170,7 +182,8 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
   /** The most points this bill may be paid with: the program's cap, and no more than the balance. */
   const pointsAllowed = (member: Member, amountMinor: number) => Math.max(0, Math.min(maxPointsForBill(program, amountMinor), member.balance));
 
-  async function askPoints(ctx: BotContext, wizard: Wizard) {
+  async function askPoints(ctx: BotContext, given: Wizard) {
+    const wizard = withoutProof(given);
     const member = await activeMember(wizard.memberId);
     const max = pointsAllowed(member, wizard.amountMinor ?? 0);
     if (max === 0) return confirmPurchase(ctx, { ...wizard, pointsToSpend: 0 });
@@ -188,6 +201,30 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
       }),
       { parse_mode: 'HTML', reply_markup: keyboard },
     );
+  }
+
+  const withoutProof = (wizard: Wizard): Wizard => ({ ...wizard, spendCode: undefined, spendRequestId: undefined });
+
+  /** Points chosen: none go straight to the confirmation, any need the customer's consent first. */
+  async function afterPoints(ctx: BotContext, wizard: Wizard, points: number) {
+    if (points === 0) return confirmPurchase(ctx, { ...withoutProof(wizard), pointsToSpend: 0 });
+    return askProof(ctx, { ...withoutProof(wizard), pointsToSpend: points });
+  }
+
+  /**
+   * Knowing the card is not proof (DESIGN principle 10): the customer either reads out the spend
+   * code from their Card screen in the bot, or approves a request in their chat.
+   */
+  async function askProof(ctx: BotContext, wizard: Wizard) {
+    await save(ctx, { ...withoutProof(wizard), step: 'proof' });
+    await ctx.reply(ctx.t('staff.spend.ask', { points: ctx.t('common.points', { count: wizard.pointsToSpend ?? 0 }) }), {
+      parse_mode: 'HTML',
+      reply_markup: new InlineKeyboard()
+        .text(ctx.t('staff.spend.request_button'), callbackData('stf', 'req', wizard.id))
+        .row()
+        .text(ctx.t('staff.spend.no_points'), callbackData('stf', 'pts', wizard.id, 0))
+        .text(ctx.t('common.cancel'), callbackData('stf', 'no', wizard.id)),
+    });
   }
 
   async function confirmPurchase(ctx: BotContext, wizard: Wizard) {
@@ -304,8 +341,20 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
           await ctx.reply(ctx.t('staff.purchase.points_invalid', { max }), { parse_mode: 'HTML' });
           return;
         }
-        return confirmPurchase(ctx, { ...wizard, pointsToSpend: points });
+        return afterPoints(ctx, wizard, points);
       }
+      case 'proof': {
+        const code = normalizeSpendCode(text.trim());
+        if (!SPEND_CODE_PATTERN.test(code)) {
+          await ctx.reply(ctx.t('staff.spend.code_format'), { parse_mode: 'HTML' });
+          return;
+        }
+        // Checked (and used up) when the purchase is confirmed, in the same transaction as the spend.
+        return confirmPurchase(ctx, { ...wizard, spendCode: code, spendRequestId: undefined });
+      }
+      case 'await':
+        await ctx.reply(ctx.t('staff.spend.waiting_hint'), { parse_mode: 'HTML' });
+        return;
       case 'confirm':
         await ctx.reply(ctx.t('staff.tap_confirm'));
         return;
@@ -410,14 +459,63 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
     new RegExp(`^stf:pts:${ID}:(\\d{1,9})$`),
     guard(async (ctx) => {
       await staffOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['points']);
+      const wizard = await current(ctx, ctx.match[1] as string, ['points', 'proof']);
       if (!wizard) return;
       const points = Number(ctx.match[2]);
+      // On the consent screen the only choice is to pay without points.
+      if (wizard.step === 'proof' && points !== 0) return ack(ctx, ctx.t('common.stale_button'));
       const max = pointsAllowed(await activeMember(wizard.memberId), wizard.amountMinor ?? 0);
       if (points > max) throw new DomainError('POINTS_OVER_CAP', { max });
       await ack(ctx);
       await dropButtons(ctx);
-      await confirmPurchase(ctx, { ...wizard, pointsToSpend: points });
+      await afterPoints(ctx, wizard, points);
+    }),
+  );
+
+  // The cashier asks the customer to confirm in their chat; the screen waits for the answer.
+  composer.callbackQuery(
+    new RegExp(`^stf:req:${ID}$`),
+    guard(async (ctx) => {
+      const principal = await staffOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['proof']);
+      if (!wizard) return;
+      const storeId = principal.storeId ?? wizard.storeId ?? 0;
+      const { request } = await createSpendRequest(domain, {
+        memberId: wizard.memberId ?? 0,
+        storeId,
+        points: wizard.pointsToSpend ?? 0,
+        actor: actorOf(principal),
+        operatorTelegramId: principal.telegramId,
+        notify: { chatId: ctx.chat?.id ?? principal.telegramId, locale: ctx.locale },
+      });
+      await save(ctx, { ...wizard, step: 'await', spendRequestId: request.id, spendCode: undefined });
+      await ack(ctx);
+      await dropButtons(ctx);
+      await ctx.reply(ctx.t('staff.spend.waiting', { points: ctx.t('common.points', { count: request.points }), minutes: SPEND_REQUEST_TTL_MS / 60_000 }), {
+        parse_mode: 'HTML',
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t('staff.spend.check'), callbackData('stf', 'chk', request.id))
+          .text(ctx.t('common.cancel'), callbackData('stf', 'no', wizard.id)),
+      });
+    }),
+  );
+
+  // "Check" on the waiting screen, or "Continue" under the customer's answer (src/bot/notifier.ts).
+  composer.callbackQuery(
+    /^stf:chk:([A-Za-z0-9_-]{12})$/,
+    guard(async (ctx) => {
+      await staffOnly(ctx);
+      const wizard = await load(ctx);
+      if (wizard?.step !== 'await' || wizard.spendRequestId !== ctx.match[1]) return ack(ctx, ctx.t('common.stale_button'));
+      const request = await domain.repos.spendRequests.findById(ctx.match[1] as string);
+      const state = request ? spendRequestState(request, domain.clock.now()) : 'expired';
+      if (state === 'pending') return ack(ctx, ctx.t('staff.spend.still_waiting'));
+      await ack(ctx);
+      await dropButtons(ctx);
+      if (state === 'approved') return confirmPurchase(ctx, wizard);
+      await ctx.reply(ctx.t(state === 'declined' ? 'staff.spend.declined_back' : 'staff.spend.expired_back'), { parse_mode: 'HTML' });
+      if (state === 'declined') return askPoints(ctx, wizard);
+      return askProof(ctx, wizard);
     }),
   );
 
@@ -438,7 +536,7 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
     new RegExp(`^stf:no:${ID}$`),
     guard(async (ctx) => {
       await staffOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['store', 'member', 'amount', 'receipt', 'points', 'confirm']);
+      const wizard = await current(ctx, ctx.match[1] as string, ['store', 'member', 'amount', 'receipt', 'points', 'proof', 'await', 'confirm']);
       if (!wizard) return;
       await clear(ctx);
       await ack(ctx);
@@ -469,6 +567,9 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
     }),
   );
 
+  const proofOf = (wizard: Wizard): SpendProof | null =>
+    wizard.spendCode ? { kind: 'code', code: wizard.spendCode } : wizard.spendRequestId ? { kind: 'request', requestId: wizard.spendRequestId } : null;
+
   async function finishPurchase(ctx: BotContext, wizard: Wizard, principal: Principal, storeId: number, idempotencyKey: string) {
     const result = await recordPurchase(domain, {
       memberId: wizard.memberId ?? 0,
@@ -478,6 +579,7 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
       pointsToSpend: wizard.pointsToSpend ?? 0,
       idempotencyKey,
       actor: actorOf(principal),
+      spendProof: proofOf(wizard),
     });
     await save(ctx, { ...wizard, step: 'done' });
     await ack(ctx, ctx.t('staff.recorded'));
@@ -532,6 +634,11 @@ export function staffFeatures(deps: BotDeps, buttons: Buttons): StaffFeatures {
     const back = { ...wizard, confirmId: undefined };
     if (wizard.kind === 'purchase' && (error.code === 'RECEIPT_DUPLICATE' || error.code === 'RECEIPT_INVALID')) return askReceipt(ctx, back);
     if (wizard.kind === 'purchase' && (error.code === 'POINTS_OVER_CAP' || error.code === 'INSUFFICIENT_POINTS')) return askPoints(ctx, back);
+    // A wrong or used code, or a request no longer good: ask for the consent again; spending
+    // locked after wrong codes: the purchase can still go through without points.
+    if (wizard.kind === 'purchase' && ['SPEND_CODE_INVALID', 'SPEND_REQUEST_INVALID', 'SPEND_REQUEST_NOT_FOUND', 'SPEND_PROOF_REQUIRED'].includes(error.code))
+      return askProof(ctx, back);
+    if (wizard.kind === 'purchase' && error.code === 'SPENDING_LOCKED') return askPoints(ctx, back);
     await clear(ctx);
     await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
   }

@@ -1,6 +1,7 @@
 import { DomainError } from '../errors.js';
 import type { DomainDeps } from '../ports.js';
 import { requireRole } from '../staff/access.js';
+import { assertNotOwnCard } from '../staff/own-card.js';
 import { expiryFor } from './expiry.js';
 import type { PostResult } from './types.js';
 
@@ -21,6 +22,7 @@ export async function adjustPoints(
   const result = await deps.uow.run(async (repos) => {
     const member = await repos.members.findById(input.memberId);
     if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
+    assertNotOwnCard(member, admin.telegramId);
     const posted =
       input.amount > 0
         ? await repos.ledger.post({

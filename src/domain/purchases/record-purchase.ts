@@ -1,13 +1,16 @@
-import { DomainError } from '../errors.js';
+import { DomainError, isDomainError } from '../errors.js';
 import { maxPointsForBill, pointsForPurchase } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
 import { qualification as qualificationOf, qualifyingTotal } from '../members/overview.js';
 import type { DomainDeps, Purchase, PurchasePlan, PurchaseSnapshot, Repositories } from '../ports.js';
 import type { Program, TierLevel } from '../program.js';
+import { type CheckedProof, checkSpendProof } from '../spending/proof.js';
+import type { SpendProof } from '../spending/types.js';
+import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
 import { resolveTier, tierBand, tierByCode } from '../tiers.js';
 import { localDate } from '../time.js';
-import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
+import { assertMinorAmount, MAX_POINTS, normalizeReceipt, requestHash } from './request.js';
 
 export interface RecordPurchaseInput {
   memberId: number;
@@ -19,6 +22,10 @@ export interface RecordPurchaseInput {
   pointsToSpend: number;
   idempotencyKey: string;
   actor: Actor;
+  /** The member's consent to spend `pointsToSpend` (required when it is above 0). */
+  spendProof?: SpendProof | null;
+  /** The person behind a till's key (its creator), who may not book on their own card. */
+  operatorTelegramId?: number | null;
 }
 
 export interface PurchaseResult {
@@ -72,7 +79,13 @@ export type PurchaseDecision = { kind: 'answer'; result: PurchaseResult } | { ki
  * member holds before the purchase) and the tier after it, and what it assumed, so that the
  * executor can refuse to write when the world moved in between.
  */
-export function planPurchase(program: Program, input: RecordPurchaseInput, snapshot: PurchaseSnapshot, now: Date): PurchaseDecision {
+export function planPurchase(
+  program: Program,
+  input: RecordPurchaseInput,
+  snapshot: PurchaseSnapshot,
+  now: Date,
+  spendProof: CheckedProof | null = null,
+): PurchaseDecision {
   const receiptNo = normalizeReceipt(input.receiptNo);
   const hash = requestHash({ memberId: input.memberId, storeId: input.storeId, receiptNo, amountMinor: input.amountMinor, pointsToSpend: input.pointsToSpend });
 
@@ -101,11 +114,17 @@ export function planPurchase(program: Program, input: RecordPurchaseInput, snaps
   if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
   if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
   if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
+  assertNotOwnCard(member, operatorTelegramIdOf(input.actor, input.operatorTelegramId));
+  if (input.pointsToSpend > 0 && !spendProof) throw new DomainError('SPEND_PROOF_REQUIRED', { field: 'spendCode' });
   if (member.balance < input.pointsToSpend) throw new DomainError('INSUFFICIENT_POINTS', { balance: member.balance, needed: input.pointsToSpend });
 
   const tierBefore = tierByCode(program, member.tier);
   const paidMinor = input.amountMinor - input.pointsToSpend * program.points.pointValueMinor;
   const pointsEarned = pointsForPurchase(program, tierBefore, { billMinor: input.amountMinor, paidMinor, localDay: localDate(now, program.timezone) });
+  // Points are 32-bit columns: an earn that would not fit is refused, not a database error.
+  if (pointsEarned > MAX_POINTS || member.balance - input.pointsToSpend + pointsEarned > MAX_POINTS) {
+    throw new DomainError('AMOUNT_INVALID', { field: 'amountMinor' });
+  }
 
   // The purchase moves the qualifying total by a known amount: the bill, or the points earned.
   const qualification = qualificationOf(program, now);
@@ -145,6 +164,7 @@ export function planPurchase(program: Program, input: RecordPurchaseInput, snaps
       tierNotice: upgraded ? { kind: 'tierUpgraded', tierCode: tierAfter.code, discountPercent: tierAfter.discountPercent } : null,
       event: { type: 'purchaseRecorded', memberId: member.id, storeId: input.storeId, amountMinor: input.amountMinor, at: now },
       at: now,
+      spendProof: input.pointsToSpend > 0 ? spendProof : null,
     },
   };
 }
@@ -163,8 +183,14 @@ export function planPurchase(program: Program, input: RecordPurchaseInput, snaps
  */
 export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInput): Promise<PurchaseResult> {
   assertMinorAmount(input.amountMinor, 'amountMinor');
-  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0) throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
+  if (!Number.isSafeInteger(input.pointsToSpend) || input.pointsToSpend < 0 || input.pointsToSpend > MAX_POINTS)
+    throw new DomainError('AMOUNT_INVALID', { field: 'pointsToSpend' });
   const receiptNo = normalizeReceipt(input.receiptNo);
+  // Knowing the card code is not proof: points leave only with the member's consent, checked
+  // here and used up by the write, with the spend (a replay spends nothing and is answered
+  // before the proof matters).
+  let proof: CheckedProof | null | undefined;
+  let refused: DomainError | null = null;
 
   for (let attempt = 0; attempt < MAX_PLANS; attempt++) {
     const now = deps.clock.now();
@@ -175,12 +201,38 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       idempotencyKey: input.idempotencyKey,
       qualification: qualificationOf(deps.program, now),
     });
-    const decision = planPurchase(deps.program, input, snapshot, now);
+    if (proof === undefined && input.pointsToSpend > 0 && !snapshot.earlier) {
+      // Over the cap is refused before any proof is asked for (planPurchase checks it again).
+      const cap = maxPointsForBill(deps.program, input.amountMinor);
+      if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
+      // Refused once and no twin committed meanwhile: refused (checked once, so a wrong code
+      // counts once against the guessing limit).
+      if (refused) throw refused;
+      try {
+        proof = await checkSpendProof(deps, { memberId: input.memberId, storeId: input.storeId, points: input.pointsToSpend }, input.spendProof);
+      } catch (error) {
+        // A twin of this request (same key) may have used the proof and committed since the
+        // read: read again, and it is answered as a replay; otherwise the proof is refused.
+        if (!isDomainError(error)) throw error;
+        refused = error;
+        continue;
+      }
+    }
+    const decision = planPurchase(deps.program, input, snapshot, now, proof ?? null);
     if (decision.kind === 'answer') return decision.result;
     const { plan } = decision;
 
     const done = await deps.uow.atomic((repos) => repos.purchases.record(plan));
     if (done.outcome === 'STALE') continue;
+    if (done.outcome === 'PROOF_USED') {
+      if (refused) throw refused;
+      refused =
+        proof?.kind === 'request'
+          ? new DomainError('SPEND_REQUEST_INVALID', { field: 'spendRequestId', state: 'used' })
+          : new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: null });
+      proof = undefined;
+      continue;
+    }
     if (done.outcome === 'INSUFFICIENT_POINTS') throw new DomainError('INSUFFICIENT_POINTS', { balance: done.balance, needed: input.pointsToSpend });
     const tier = tierByCode(deps.program, plan.tierAfter);
     return {

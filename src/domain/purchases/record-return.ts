@@ -3,6 +3,7 @@ import { proportionalShare } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
 import type { DomainDeps, PurchaseReturn, Repositories } from '../ports.js';
+import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
 import { reevaluateTier } from './record-purchase.js';
 import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
 
@@ -13,6 +14,8 @@ export interface RecordReturnInput {
   amountMinor: number | null;
   idempotencyKey: string;
   actor: Actor;
+  /** The person behind a till's key (its creator), who may not book on their own card. */
+  operatorTelegramId?: number | null;
 }
 
 export interface ReturnResult {
@@ -54,6 +57,8 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
     }
     if (!purchase) throw new DomainError('PURCHASE_NOT_FOUND', { receiptNo });
     const store = await repos.stores.findById(purchase.storeId);
+    const member = await repos.members.findById(purchase.memberId);
+    if (member) assertNotOwnCard(member, operatorTelegramIdOf(input.actor, input.operatorTelegramId));
 
     const left = purchase.amountMinor - purchase.returnedMinor;
     const amount = input.amountMinor ?? left;
@@ -73,7 +78,6 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
       actor: input.actor,
     });
     const common = { memberId: purchase.memberId, actor: input.actor, storeId: purchase.storeId, purchaseId: purchase.id };
-    const member = await repos.members.findById(purchase.memberId);
     let balance = member?.balance ?? 0;
     if (refund > 0) {
       const refunded = await repos.ledger.post({

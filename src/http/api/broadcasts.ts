@@ -5,6 +5,7 @@ import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
 import { NPS_GROUPS, type Segment } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast } from '../../domain/broadcasts/view-broadcasts.js';
 import type { DomainDeps } from '../../domain/ports.js';
+import { MAX_POINTS } from '../../domain/purchases/request.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
 import { type FieldError, fieldErrors, PROBLEMS, type ProblemCode, validationProblem } from './problems.js';
@@ -62,7 +63,7 @@ export const segmentSchema = z
     birthdayThisMonth: z.boolean().optional().describe("In the program's time zone"),
     npsGroups: z.array(z.enum(NPS_GROUPS)).min(1).optional().describe('Group of the latest NPS answer'),
     pointsExpiringWithinDays: days.optional(),
-    minBalance: z.int().nonnegative().optional(),
+    minBalance: z.int().nonnegative().max(MAX_POINTS).optional().describe(`Points; at most ${MAX_POINTS}`),
     neverPurchased: z.boolean().optional(),
   })
   .describe('Every filter given must hold; a list matches any of its values. Only active members who accept offers and are reachable receive it.');

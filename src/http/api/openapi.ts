@@ -11,6 +11,8 @@ import {
   purchaseResponseSchema,
   returnRequestSchema,
   returnResponseSchema,
+  spendRequestCreateSchema,
+  spendRequestResponseSchema,
 } from './schemas.js';
 
 /**
@@ -35,6 +37,8 @@ function componentSchemas(): Record<string, JsonObject> {
   add('ReturnRequest', returnRequestSchema, 'input');
   add('ReturnResponse', returnResponseSchema, 'output');
   add('MemberResponse', memberResponseSchema, 'output');
+  add('SpendRequestCreate', spendRequestCreateSchema, 'input');
+  add('SpendRequestResponse', spendRequestResponseSchema, 'output');
   add('CouponRedeemRequest', couponRedeemRequestSchema, 'input');
   add('CouponResponse', couponResponseSchema, 'output');
   add('BroadcastRequest', broadcastRequestSchema, 'input');
@@ -122,6 +126,12 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
       description: [
         'Accrue and spend points for purchases, reverse them for returns, look up members, and look up and redeem coupons.',
         'Money is in minor units (integers). Errors are RFC 9457 problem details with a stable `code`.',
+        [
+          "Spending points needs the member's proof of presence: knowing a card code is not enough. Either",
+          "(1) `spendCode`: the one-time 6-digit code on the member's Card screen in the bot (valid 2 minutes, used once; 5 wrong codes within 10 minutes lock the member's spending for 15 minutes), or",
+          '(2) `spendRequestId`: create a request with POST /v1/spend-requests (the member is asked "Pay N points at <store>?" in the chat), poll GET /v1/spend-requests/{id} until `approved`, then record the purchase with exactly those points at that store (used once, within 5 minutes).',
+          'Earning needs neither. Purchases, returns and spend requests on the card of the admin who created the API key are refused (403 OWN_CARD).',
+        ].join(' '),
         `Each API key may send ${options.rateLimit.limit} requests per ${options.rateLimit.windowSeconds} s; over that the answer is 429 with Retry-After.`,
       ].join('\n\n'),
     },
@@ -132,6 +142,8 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
         post: {
           operationId: 'recordPurchase',
           summary: 'Record a purchase: spend points on part of the bill and earn points on the rest',
+          description:
+            "`pointsToSpend` above 0 needs `spendCode` or an approved `spendRequestId` (422 SPEND_PROOF_REQUIRED names the field `spendCode`); a wrong code is 422 SPEND_CODE_INVALID with `details.attemptsLeft`, and after too many the member's spending is locked (429 SPENDING_LOCKED with Retry-After). A retry with the same Idempotency-Key answers the first result without a new proof.",
           parameters: [idempotencyKeyParameter],
           requestBody: { required: true, content: { 'application/json': { schema: ref('PurchaseRequest') } } },
           responses: {
@@ -150,7 +162,48 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
               'RECEIPT_DUPLICATE',
               'INSUFFICIENT_POINTS',
               'POINTS_OVER_CAP',
+              'SPEND_PROOF_REQUIRED',
+              'SPEND_CODE_INVALID',
+              'SPEND_REQUEST_NOT_FOUND',
+              'SPEND_REQUEST_INVALID',
+              'SPENDING_LOCKED',
+              'OWN_CARD',
             ]),
+          },
+        },
+      },
+      '/v1/spend-requests': {
+        post: {
+          operationId: 'createSpendRequest',
+          summary: 'Ask the member to approve paying points in the chat ("Pay N points at <store>? Yes / No")',
+          description:
+            'Poll GET /v1/spend-requests/{id}; once `approved`, pass the id as `spendRequestId` to POST /v1/purchases with exactly these points at this store.',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SpendRequestCreate') } } },
+          responses: {
+            '201': { description: 'The member has been asked', content: { 'application/json': { schema: ref('SpendRequestResponse') } } },
+            ...problemsByStatus([
+              ...bodyErrors,
+              'AMOUNT_INVALID',
+              'MEMBER_CODE_INVALID',
+              'PHONE_INVALID',
+              ...common,
+              'FORBIDDEN',
+              'OWN_CARD',
+              'MEMBER_NOT_FOUND',
+              'STORE_NOT_FOUND',
+              'INSUFFICIENT_POINTS',
+            ]),
+          },
+        },
+      },
+      '/v1/spend-requests/{id}': {
+        get: {
+          operationId: 'getSpendRequest',
+          summary: "A spend request's state: pending, approved, declined, expired or used (only the API key that created it sees it)",
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 32 } }],
+          responses: {
+            '200': { description: 'The request', content: { 'application/json': { schema: ref('SpendRequestResponse') } } },
+            ...problemsByStatus(['VALIDATION_FAILED', ...common, 'SPEND_REQUEST_NOT_FOUND']),
           },
         },
       },
@@ -172,6 +225,7 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
               'PURCHASE_NOT_FOUND',
               'IDEMPOTENCY_CONFLICT',
               'RETURN_EXCEEDS_PURCHASE',
+              'OWN_CARD',
             ]),
           },
         },

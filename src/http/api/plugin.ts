@@ -9,6 +9,8 @@ import { findMemberForStaff } from '../../domain/purchases/find-member.js';
 import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
 import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
+import { createSpendRequest, getSpendRequest, type SpendRequestView } from '../../domain/spending/spend-requests.js';
+import type { SpendProof } from '../../domain/spending/types.js';
 import { tierByCode } from '../../domain/tiers.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
@@ -28,6 +30,9 @@ import {
   purchaseRequestSchema,
   type ReturnResponse,
   returnRequestSchema,
+  type SpendRequestResponse,
+  spendRequestCreateSchema,
+  spendRequestParamsSchema,
 } from './schemas.js';
 
 export interface ApiOptions {
@@ -72,6 +77,9 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
 
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // Bodies are JSON only: Fastify's built-in text/plain parser would hand a JSON text to the
+  // schema as a string (a confusing 400); without it such a body is the documented 415.
+  app.removeContentTypeParser('text/plain');
 
   app.get('/openapi.json', async () => openapi);
 
@@ -86,8 +94,16 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
       const key = requireKey(request);
+      if (body.spendCode !== undefined && body.spendRequestId !== undefined)
+        throw validationProblem([{ field: 'spendRequestId', message: 'send either spendCode or spendRequestId, not both' }]);
       const store = await storeForRequest(lookups, key, body.storeCode);
       const member = await findMemberForStaff(domain, body.memberCode);
+      const spendProof: SpendProof | null =
+        body.spendCode !== undefined
+          ? { kind: 'code', code: body.spendCode }
+          : body.spendRequestId !== undefined
+            ? { kind: 'request', requestId: body.spendRequestId }
+            : null;
       const result = await recordPurchase(domain, {
         memberId: member.id,
         storeId: store.id,
@@ -96,6 +112,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
         pointsToSpend: body.pointsToSpend,
         idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
         actor: actorOfKey(key),
+        spendProof,
+        operatorTelegramId: key.createdBy,
       });
       const response: PurchaseResponse = {
         purchaseId: result.purchase.id,
@@ -119,6 +137,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
         amountMinor: body.amountMinor ?? null,
         idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
         actor: actorOfKey(key),
+        operatorTelegramId: key.createdBy,
       });
       const { purchaseReturn } = result;
       const response: ReturnResponse = {
@@ -130,6 +149,40 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
       };
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.replayed ? 200 : 201).send(response);
+    });
+
+    // Spend requests: the till asks the member to approve paying points in the chat, polls the
+    // answer, then records the purchase with the request's id (the other proof: a spend code).
+    const spendRequestResponse = async ({ request, state }: SpendRequestView): Promise<SpendRequestResponse> => ({
+      id: request.id,
+      status: state,
+      points: request.points,
+      storeCode: (await domain.repos.stores.findById(request.storeId))?.code ?? '',
+      expiresAt: request.expiresAt.toISOString(),
+    });
+
+    secured.post('/spend-requests', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+      const parsed = spendRequestCreateSchema.safeParse(request.body);
+      if (!parsed.success) throw validationProblem(fieldErrors(parsed.error));
+      const body = parsed.data;
+      const key = requireKey(request);
+      const store = await storeForRequest(lookups, key, body.storeCode);
+      const member = await findMemberForStaff(domain, body.memberCode);
+      const created = await createSpendRequest(domain, {
+        memberId: member.id,
+        storeId: store.id,
+        points: body.points,
+        actor: actorOfKey(key),
+        operatorTelegramId: key.createdBy,
+      });
+      return reply.code(201).send(await spendRequestResponse(created));
+    });
+
+    secured.get('/spend-requests/:id', async (request) => {
+      const params = spendRequestParamsSchema.safeParse(request.params);
+      if (!params.success) throw validationProblem(fieldErrors(params.error, 'id'));
+      const key = requireKey(request);
+      return spendRequestResponse(await getSpendRequest(domain, { requestId: params.data.id, actor: actorOfKey(key) }));
     });
 
     // Coupons: a till looks a coupon up, then redeems it. Wrong codes count towards the

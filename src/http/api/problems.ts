@@ -73,6 +73,8 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   COUPON_NOT_FOUND: { status: 404, title: 'No such coupon', field: 'couponCode' },
   BROADCAST_NOT_FOUND: { status: 404, title: 'No such broadcast' },
   TASK_NOT_FOUND: { status: 404, title: 'No such task' },
+  SPEND_REQUEST_NOT_FOUND: { status: 404, title: 'No such spend request for this API key and member', field: 'spendRequestId' },
+  API_KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
   // Domain: conflicts with what was recorded before
   IDEMPOTENCY_CONFLICT: { status: 409, title: 'This Idempotency-Key was used for a different request' },
   RECEIPT_DUPLICATE: { status: 409, title: 'This receipt was recorded before with different data' },
@@ -93,9 +95,23 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   COUPON_EXPIRED: { status: 422, title: 'The coupon has expired' },
   COUPON_CANCELLED: { status: 422, title: 'The coupon has been cancelled' },
   TASK_NOT_COMPLETED: { status: 422, title: 'The task is not completed' },
+  // Spending needs the member's proof of presence: a spend code or an approved spend request.
+  SPEND_PROOF_REQUIRED: {
+    status: 422,
+    title: "Paying with points needs the member's consent: a spendCode from the bot's Card screen or an approved spendRequestId",
+    field: 'spendCode',
+  },
+  SPEND_CODE_INVALID: { status: 422, title: 'The spend code is wrong, expired or used', field: 'spendCode' },
+  SPEND_REQUEST_INVALID: {
+    status: 422,
+    title: 'The spend request is not approved, expired, used, or for other points or another store',
+    field: 'spendRequestId',
+  },
+  OWN_CARD: { status: 403, title: 'Staff may not book on their own member card (nor through an API key they created)', field: 'memberCode' },
   // Domain: who may do what, and how often
   FORBIDDEN: { status: 403, title: 'This API key may not do this' },
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many attempts; try again later' },
+  SPENDING_LOCKED: { status: 429, title: "Too many wrong spend codes: the member's spending is locked for a while", field: 'spendCode' },
 };
 
 export interface FieldError {
@@ -179,9 +195,10 @@ export function toProblem(error: unknown): RenderedProblem | null {
     const { field: namedField, ...details } = error.details;
     const kind = PROBLEMS[error.code];
     const field = typeof namedField === 'string' ? namedField : kind.field;
-    const errors = kind.status === 400 && field ? [{ field, message: kind.title }] : undefined;
-    // The brute-force guard on coupon codes says how long to wait, as the rate limit does.
-    const wait = error.code === 'TOO_MANY_ATTEMPTS' ? details.retryAfterSeconds : undefined;
+    // Any refusal about one request field names it (a 422 over the points cap as well as a 400).
+    const errors = field ? [{ field, message: kind.title }] : undefined;
+    // The brute-force guards on coupon and spend codes say how long to wait, as the rate limit does.
+    const wait = error.code === 'TOO_MANY_ATTEMPTS' || error.code === 'SPENDING_LOCKED' ? details.retryAfterSeconds : undefined;
     return { body: render(error.code, { errors, details }), headers: typeof wait === 'number' ? { 'Retry-After': String(wait) } : {} };
   }
   const fastifyError = error as Partial<FastifyError> | null;

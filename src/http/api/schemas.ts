@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_BILL_MINOR, MAX_POINTS } from '../../domain/purchases/request.js';
 
 /**
  * Request and response shapes of the till/CRM API. Requests are strict (an unknown field is an
@@ -7,7 +8,10 @@ import { z } from 'zod';
  * card code check character, points cap) stay in the domain.
  */
 
-const minorAmount = z.int().positive().describe('Money in minor units (kopecks, cents): 123456 = 1 234.56');
+// Bounded so that no amount can overflow a column (points are 32-bit integers): a bigger value is
+// a 400 naming the field, never a database error.
+const minorAmount = z.int().positive().max(MAX_BILL_MINOR).describe(`Money in minor units (kopecks, cents): 123456 = 1 234.56; at most ${MAX_BILL_MINOR}`);
+const points = z.int().max(MAX_POINTS);
 const storeCode = z.string().min(1).max(32).describe('The store acting; required for a key not bound to a store, must match the bound store otherwise');
 const receiptNo = z.string().min(1).max(64).describe('The till receipt number; unique per store');
 
@@ -16,7 +20,42 @@ export const purchaseRequestSchema = z.strictObject({
   storeCode: storeCode.optional(),
   receiptNo,
   amountMinor: minorAmount.describe('The whole bill in minor units'),
-  pointsToSpend: z.int().nonnegative().default(0).describe('Points paying part of the bill (within the program cap)'),
+  pointsToSpend: points
+    .nonnegative()
+    .default(0)
+    .describe(
+      `Points paying part of the bill (within the program cap; at most ${MAX_POINTS}). Above 0 it needs the member's consent: spendCode or spendRequestId`,
+    ),
+  spendCode: z
+    .string()
+    .min(1)
+    .max(16)
+    .optional()
+    .describe("The one-time spend code (6 digits) on the member's Card screen in the bot: valid 2 minutes, used once"),
+  spendRequestId: z
+    .string()
+    .min(1)
+    .max(32)
+    .optional()
+    .describe('A spend request (POST /v1/spend-requests) the member approved, for exactly these points at this store; used once'),
+});
+
+export const spendRequestCreateSchema = z.strictObject({
+  memberCode: z.string().min(1).max(64).describe('The member card code or phone number, as for a purchase'),
+  storeCode: storeCode.optional(),
+  points: points.positive().describe(`The points the member is asked to pay (at most ${MAX_POINTS}); the purchase must spend exactly these`),
+});
+
+export const spendRequestParamsSchema = z.strictObject({ id: z.string().min(1).max(32) });
+
+export const spendRequestResponseSchema = z.object({
+  id: z.string().describe('Pass it as spendRequestId to POST /v1/purchases once approved'),
+  status: z
+    .enum(['pending', 'approved', 'declined', 'expired', 'used'])
+    .describe('pending: the member has not answered; approved: a purchase may use it once; declined, expired, used: final'),
+  points: z.int(),
+  storeCode: z.string(),
+  expiresAt: z.string().describe('ISO 8601 date and time (UTC): after it the request can be neither answered nor used'),
 });
 
 export const returnRequestSchema = z.strictObject({
@@ -85,6 +124,7 @@ export const couponResponseSchema = z.object({
 });
 
 export type PurchaseResponse = z.infer<typeof purchaseResponseSchema>;
+export type SpendRequestResponse = z.infer<typeof spendRequestResponseSchema>;
 export type CouponResponse = z.infer<typeof couponResponseSchema>;
 export type ReturnResponse = z.infer<typeof returnResponseSchema>;
 export type MemberResponse = z.infer<typeof memberResponseSchema>;
