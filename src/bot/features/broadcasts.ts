@@ -166,7 +166,10 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       lines.push(ctx.t('broadcast.filter_line.npsGroups', { value: segment.npsGroups.map((g) => ctx.t(`broadcast.nps.${g}`)).join(', ') }));
     for (const { key } of Object.values(NUMBERS)) {
       const value = segment[key];
-      if (value !== undefined) lines.push(ctx.t(`broadcast.filter_line.${key}`, { value }));
+      if (value === undefined) continue;
+      // Through the plural keys: "1 day", "2 дня", "1,000 points", never "1 days".
+      const shown = key === 'minBalance' ? ctx.t('common.points', { count: value }) : ctx.t('common.days', { count: value });
+      lines.push(ctx.t(`broadcast.filter_line.${key}`, { value: shown }));
     }
     for (const key of Object.values(FLAGS)) if (segment[key]) lines.push(ctx.t(`broadcast.filter_line.${key}`));
     return lines;
@@ -181,7 +184,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       ctx.t('broadcast.audience', { count: size.recipients }),
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
       ctx.t('broadcast.audience_rule', { optedOut: size.optedOut, unreachable: size.unreachable }),
-      ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: offer.validityDays })] : []),
+      ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: ctx.t('common.days', { count: offer.validityDays }) })] : []),
     ].join('\n\n');
     const id = wizard.id;
     const keyboard = filterKeyboard(ctx, wizard)
@@ -225,7 +228,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       ctx.t('broadcast.audience', { count: size.surveyed }),
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
       ctx.t('broadcast.survey.rule', {
-        days: program.nps.minDaysBetweenSurveys,
+        days: ctx.t('common.days', { count: program.nps.minDaysBetweenSurveys }),
         recent: size.recentlySurveyed + size.already,
         optedOut: size.optedOut,
         unreachable: size.unreachable,
@@ -698,7 +701,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       await dropButtons(ctx);
       await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
       const leftOut = ctx.t('broadcast.survey.left_out', {
-        days: program.nps.minDaysBetweenSurveys,
+        days: ctx.t('common.days', { count: program.nps.minDaysBetweenSurveys }),
         recent: size.recentlySurveyed + size.already,
         optedOut: size.optedOut,
         unreachable: size.unreachable,
@@ -725,7 +728,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       if (result.skipped === 'disabled') return void (await ctx.reply(ctx.t('broadcast.survey.disabled')));
       if (result.surveyed === 0 && result.already > 0) return void (await ctx.reply(ctx.t('broadcast.survey.already')));
       const leftOut = ctx.t('broadcast.survey.left_out', {
-        days: program.nps.minDaysBetweenSurveys,
+        days: ctx.t('common.days', { count: program.nps.minDaysBetweenSurveys }),
         recent: result.recentlySurveyed,
         optedOut: result.optedOut,
         unreachable: result.unreachable,
