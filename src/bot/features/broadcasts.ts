@@ -10,6 +10,7 @@ import { assertOfferReward, OFFER_LINE_RESERVE } from '../../domain/broadcasts/o
 import { assertSegment, normalizeSegment } from '../../domain/broadcasts/segment.js';
 import { type BroadcastContent, NPS_GROUPS, type Segment, type TextEntity } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast, listBroadcasts, measureAudience } from '../../domain/broadcasts/view-broadcasts.js';
+import { nextAllowedTime } from '../../domain/jobs/schedule-rules.js';
 import { previewSurveyCampaign, sendSurveyCampaign } from '../../domain/nps/campaign.js';
 import { LOCALES } from '../../domain/program.js';
 import { requireRole } from '../../domain/staff/access.js';
@@ -306,7 +307,13 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       .text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id))
       .row()
       .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
-    await ctx.reply(ctx.t('broadcast.preview', { count: size.recipients }), { parse_mode: 'HTML', reply_markup: keyboard });
+    const lines = [ctx.t('broadcast.preview', { count: size.recipients })];
+    // Said before the tap, not after it: "Send now" in the quiet hours waits until they end.
+    const { quietHours } = program.notifications;
+    const now = domain.clock.now();
+    const startsAt = nextAllowedTime(now, quietHours, program.timezone);
+    if (startsAt.getTime() > now.getTime()) lines.push(ctx.t('broadcast.preview_quiet', { ...quietHours, at: ctx.fmt.dateTime(startsAt) }));
+    await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: keyboard });
   }
 
   async function launch(ctx: BotContext, wizard: Wizard, scheduledAt: Date | null) {
