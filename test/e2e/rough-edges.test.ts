@@ -218,7 +218,7 @@ describe('broadcasts', () => {
     clock.set('2026-12-04T20:30:00Z'); // 23:30 in Moscow
     await mia.says('/broadcast');
     const askButton = await mia.says('Скидки до воскресенья!');
-    const id = (inlineButtons(askButton).find((b) => b.data?.startsWith('bc:'))?.data as string).split(':')[2];
+    const id = (inlineButtons(askButton).find((b) => b.data?.startsWith('bc:'))?.data ?? '').split(':')[2];
     const audience = await mia.taps(`bc:bt:${id}:none`);
     expect(audience.text).toContain('Аудитория');
     const picker = await mia.tapsAndSeesEdit(`bc:f:${id}:n`, /NPS/);
