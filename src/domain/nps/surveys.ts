@@ -15,6 +15,8 @@ import type { Survey } from './types.js';
  */
 
 export const NPS_DISPATCH_JOB = 'nps-dispatch';
+/** One purchase's survey, a delayed job due `delayMinutes` after the purchase. */
+export const NPS_SURVEY_JOB = 'nps-survey';
 const jobActor: Actor = { type: 'JOB', id: NPS_DISPATCH_JOB };
 const memberActor: Actor = { type: 'MEMBER' };
 
