@@ -19,6 +19,14 @@ const localized = z.object({ ru: z.string().min(1), en: z.string().min(1) }).str
 const percent = z.number().min(0).max(100).multipleOf(0.01);
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD');
 
+/** A Telegram @username (5-32 letters, digits, _), a URL, or a short sentence. */
+const supportContact = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((value) => !value.startsWith('@') || /^@[A-Za-z][A-Za-z0-9_]{4,31}$/.test(value), 'a Telegram @username: 5-32 letters, digits and _');
+
 const earnRate = z.union([z.object({ pointsPerUnit: z.number().positive().max(1000).multipleOf(0.01) }).strict(), z.object({ percent: percent }).strict()]);
 
 const tierSchema = z
@@ -258,6 +266,10 @@ export const programSchema = z
     broadcasts: broadcastsSchema,
     tasks: tasksSchema,
     nps: npsSchema,
+    /** The program's rules, linked from Help. */
+    rulesUrl: z.url().optional(),
+    /** Help's support contact: a Telegram @username, a URL, or a sentence (per language if it needs translating). */
+    support: z.union([supportContact, localized]).optional(),
   })
   .strict()
   .superRefine((program, ctx) => {

@@ -68,7 +68,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
   bot.use(contextMiddleware(deps));
   bot.use(oddUpdates());
-  bot.use(domainErrorReplies());
+  bot.use(domainErrorReplies(deps));
   // Reply-keyboard buttons (most updates) by one lookup of their label, ahead of every feature's
   // filters; each feature registers its buttons while it is built.
   const buttons = new Buttons(deps.i18n);

@@ -5,6 +5,7 @@ import { UpdateSessions } from './chat-sessions.js';
 import type { BotContext, BotDeps } from './context.js';
 import { formatterFor } from './format.js';
 import { detectLocale } from './i18n.js';
+import { askSupport } from './support.js';
 
 /** Points the context at a member: their language, formatter and identity for this update. */
 export function useMember(ctx: BotContext, member: Member | null, deps: BotDeps): void {
@@ -31,7 +32,7 @@ export function contextMiddleware(deps: BotDeps) {
  * Domain errors are answers, not failures: the user gets the message for the code in their
  * language and nothing changed. Anything else travels on to bot.catch.
  */
-export function domainErrorReplies() {
+export function domainErrorReplies(deps: BotDeps) {
   return async (ctx: BotContext, next: NextFunction) => {
     try {
       await next();
@@ -39,7 +40,8 @@ export function domainErrorReplies() {
       if (!isDomainError(error)) throw error;
       ctx.log.info({ code: error.code }, 'domain error answered');
       const key = `errors.${error.code}`;
-      const text = ctx.t(key, error.details);
+      // Messages that send the user for help ("{{support}}") name where to ask.
+      const text = ctx.t(key, { ...error.details, support: askSupport(ctx.t, deps.domain.program, ctx.locale) });
       const message = text === key ? ctx.t('errors.generic') : text;
       if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: message, show_alert: true });
       else await ctx.reply(message);

@@ -81,7 +81,14 @@ export class PrismaSurveyRepository implements SurveyRepository {
     return toSurvey(row);
   }
 
-  createForPurchases(query: { purchasedAfter: Date; purchasedBefore: Date; surveyedSince: Date; sentAt: Date; limit: number }): Promise<Survey[]> {
+  createForPurchases(query: {
+    purchasedAfter: Date;
+    purchasedBefore: Date;
+    surveyedSince: Date;
+    sentAt: Date;
+    limit: number;
+    purchaseId?: number;
+  }): Promise<Survey[]> {
     return this.transaction(async (tx) => {
       // One dispatcher at a time: the "no survey since" check and the insert must not interleave
       // with another run's, or a member with two purchases could get two surveys.
@@ -92,6 +99,7 @@ export class PrismaSurveyRepository implements SurveyRepository {
         FROM "Purchase" p
         JOIN "Member" m ON m.id = p."memberId"
         WHERE p."createdAt" > ${ts(query.purchasedAfter)} AND p."createdAt" <= ${ts(query.purchasedBefore)}
+          AND (${query.purchaseId ?? null}::int IS NULL OR p.id = ${query.purchaseId ?? null}::int)
           AND p."returnedMinor" < p."amountMinor"
           AND m."status" = 'ACTIVE' AND m."telegramId" IS NOT NULL AND m."notificationsEnabled" AND m.reachable
           AND NOT EXISTS (SELECT 1 FROM "Survey" s WHERE s."purchaseId" = p.id)

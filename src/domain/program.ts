@@ -56,6 +56,10 @@ export interface Program {
   broadcasts: { paid: boolean; paidRatePerSecond: number };
   /** NPS surveys after purchases and what happens with the answers (src/domain/nps). */
   nps: NpsProgram;
+  /** The program's rules (terms), linked from Help. */
+  rulesUrl?: string;
+  /** Where members get help: a Telegram @username, a URL, or a sentence (one, or one per language). */
+  support?: string | Localized;
 }
 
 /** A quick-reply reason of the NPS follow-up question; `code` is what answers and statistics keep. */

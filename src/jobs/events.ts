@@ -6,6 +6,7 @@ import type { DomainDeps, OutboxRelay, OutboxWrites } from '../domain/ports.js';
 import { taskSubscriber } from '../domain/tasks/subscriber.js';
 import type { RedisHandle } from '../redis.js';
 import { type DeliveryJobData, enqueueDelivery } from './delivery.js';
+import { npsScheduler } from './nps.js';
 
 /**
  * The domain events' queue. Use cases write events to the DomainEvent outbox in their own
@@ -21,7 +22,10 @@ export interface EventJobData {
 }
 
 /** Everyone who follows domain events. Each must be idempotent by event id. */
-export const eventHandlers = (domain: DomainDeps): EventHandler[] => [taskSubscriber(domain)];
+export const eventHandlers = (domain: DomainDeps, queues: { jobsQueue: Queue }): EventHandler[] => [
+  taskSubscriber(domain),
+  npsScheduler(domain, queues.jobsQueue),
+];
 
 export function createEventsQueue(redis: RedisHandle, prefix: string): Queue<EventJobData> {
   return new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis.connect('producer'), prefix });

@@ -7,8 +7,8 @@ import { sendExpiringReminders } from '../domain/jobs/expiring-reminders.js';
 import { JOB_NAMES } from '../domain/jobs/job-runs.js';
 import { sendWinBackReminders } from '../domain/jobs/win-back.js';
 import { purgeFingerprints } from '../domain/members/fingerprints.js';
-import { dispatchNpsSurveys } from '../domain/nps/dispatch.js';
-import { NPS_DISPATCH_JOB } from '../domain/nps/surveys.js';
+import { dispatchNpsSurveys, surveyPurchase } from '../domain/nps/dispatch.js';
+import { NPS_DISPATCH_JOB, NPS_SURVEY_JOB } from '../domain/nps/surveys.js';
 import { EVENT_SWEEP_AFTER_MS } from '../domain/outbox.js';
 import type { DomainDeps } from '../domain/ports.js';
 import type { Program } from '../domain/program.js';
@@ -113,16 +113,28 @@ export const broadcasts: JobDefinition<z.infer<typeof noPayload>> = {
 };
 
 /**
- * NPS: surveys `delayMinutes` after purchases, and closing what is over (with the reward and a
- * detractor's alert for a follow-up left unfinished). Every 5 minutes, also when new surveys are
- * switched off: answers to those already sent still close. Idempotent (one survey per purchase,
- * one message per survey).
+ * NPS: the safety sweep for surveys whose delayed job (`npsSurvey`) Redis lost, and closing what
+ * is over (with the reward and a detractor's alert for a follow-up left unfinished). Every 5
+ * minutes, also when new surveys are switched off: answers to those already sent still close.
+ * Idempotent (one survey per purchase, one message per survey).
  */
 export const npsDispatch: JobDefinition<Batch> = {
   name: NPS_DISPATCH_JOB,
   payload: batch,
   schedule: () => '*/5 * * * *',
   run: ({ domain }, payload) => dispatchNpsSurveys(domain, batchOptions(payload)),
+};
+
+/**
+ * One purchase's survey, on time: queued with a delay when the purchase's event is handled
+ * (src/jobs/nps.ts). On demand only; untracked (one per purchase would crowd the operator view).
+ */
+export const npsSurvey: JobDefinition<{ purchaseId: number }> = {
+  name: NPS_SURVEY_JOB,
+  payload: z.object({ purchaseId: z.number().int().positive() }).strict(),
+  schedule: () => null,
+  tracked: false,
+  run: ({ domain }, payload) => surveyPurchase(domain, payload.purchaseId),
 };
 
 /**
@@ -146,5 +158,6 @@ export const JOBS: readonly JobDefinition<never>[] = [
   couponExpiry,
   broadcasts,
   npsDispatch,
+  npsSurvey,
   fingerprintPurge,
 ] as unknown as JobDefinition<never>[];

@@ -115,7 +115,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           paidBroadcast: true,
         }),
       );
-      workers.push(startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain), options.logger));
+      workers.push(startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain, { jobsQueue }), options.logger));
       workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue, eventsQueue }, options.logger));
       await registerSchedules(jobsQueue, JOBS, program);
       // Events a crash left unqueued (committed, killed before the relay): all pending ones, not

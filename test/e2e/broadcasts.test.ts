@@ -194,7 +194,7 @@ describe('a marketer in the chat', () => {
     expect((await marketer.says('31.02.2026 10:00')).text).toContain('Please send a date and time in the future');
     expect((await marketer.says('22.11.2026 10:00')).text).toContain('Please send a date and time in the future');
     const scheduled = await marketer.says('24.11.2026 10:00');
-    expect(scheduled.text).toMatch(/Broadcast #\d+ is scheduled for 24\/11\/2026, 10:00 \(Europe\/Moscow\)/);
+    expect(scheduled.text).toMatch(/Broadcast #\d+ is scheduled for 24 Nov 2026, 10:00 \(Europe\/Moscow\)/);
     const broadcastId = Number(/#(\d+)/.exec(scheduled.text ?? '')?.[1]);
     expect(await db.prisma.broadcast.findUnique({ where: { id: broadcastId } })).toMatchObject({
       status: 'SCHEDULED',
@@ -203,7 +203,7 @@ describe('a marketer in the chat', () => {
     });
 
     const list = await marketer.says('/broadcasts');
-    expect(list.text).toContain(`#${broadcastId} · 🕒 scheduled · 24/11/2026, 10:00`);
+    expect(list.text).toContain(`#${broadcastId} · 🕒 scheduled · 24 Nov 2026, 10:00`);
     expect(inlineButtons(list).map((b) => b.data)).toContain(`bc:x:${broadcastId}`);
 
     // The scheduler's minute tick leaves it until it is due, then starts it (run through the jobs
@@ -415,7 +415,7 @@ describe('the CRM API', () => {
 });
 
 describe('personal offers', () => {
-  const COUPON = /🎁 Your personal coupon: ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}), valid until \d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}$/;
+  const COUPON = /🎁 Your personal coupon: ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}), valid until \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}$/;
 
   async function addOffer(code: string, stock: number | null, active = true) {
     await app.domain.repos.rewards.create({

@@ -123,7 +123,7 @@ describe('delivery queue', () => {
     await app.domain.notifier.notify(member.id, { kind: 'pointsExpiring', points: 120, at: '2026-12-31' }, { dedupeKey: 'expiring:button', class: 'reminder' });
     const reminder = await fake.waitForMessageTo(member.chatId);
     expect(reminder.text).toContain('120 points');
-    expect(reminder.text).toContain('31/12/2026');
+    expect(reminder.text).toContain('31 Dec 2026');
     fake.tapButton({ id: member.chatId, first_name: 'Saver', language_code: 'en' }, 'rw:open');
     const catalogue = await fake.waitForMessageTo(member.chatId);
     expect(catalogue.text).toContain('Rewards');

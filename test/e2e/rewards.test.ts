@@ -124,7 +124,7 @@ describe('a customer takes a reward', () => {
     const catalogue = await anna.says('🎁 Rewards');
     expect(catalogue.text).toContain('Your balance: 400 points');
     expect(catalogue.text).toContain('A free coffee · 150 points ✅');
-    expect(catalogue.text).toContain('A 200 RUB coupon · 2000 points · you need 1600 points more');
+    expect(catalogue.text).toContain('A 200 RUB coupon · 2,000 points · you need 1,600 points more');
     // Only what she may take: the 10 % coupon is for Silver and above.
     expect(catalogue.text).not.toContain('10 % off');
     expect(inlineButtons(catalogue).map((b) => b.data)).toEqual(['rw:v:tea', 'rw:v:cake', 'rw:v:free-coffee', 'rw:v:coupon-200', 'cp:list']);
@@ -132,12 +132,12 @@ describe('a customer takes a reward', () => {
 
     // One she cannot afford yet: what is missing, and no Take button.
     const expensive = await anna.taps('rw:v:coupon-200');
-    expect(expensive.text).toContain('Cost: 2000 points · your balance: 400 points');
-    expect(expensive.text).toContain('You need 1600 points more.');
+    expect(expensive.text).toContain('Cost: 2,000 points · your balance: 400 points');
+    expect(expensive.text).toContain('You need 1,600 points more.');
     expect(expensive.text).toContain('Left: 100.');
     expect(inlineButtons(expensive)).toEqual([]);
     // A forged Take of it is refused and shows nothing.
-    expect(await anna.sendsCallback('rw:t:coupon-200')).toBe('Not enough points: you need 1600 points more.');
+    expect(await anna.sendsCallback('rw:t:coupon-200')).toBe('Not enough points: you need 1,600 points more.');
     expect(await anna.sendsCallback('rw:ok:discount-10')).toBe('This reward is for the Silver tier and above.');
 
     const card = await anna.taps('rw:v:free-coffee');
@@ -207,12 +207,12 @@ describe('a customer takes a reward', () => {
     try {
       const first = await user.says('🎁 Награды');
       expect(first.text).toContain('страница 1 из 2');
-      expect(first.text).toContain('Ваш баланс: 2000 баллов');
+      expect(first.text).toContain('Ваш баланс: 2\u00a0000 баллов');
       expect(first.text).toContain('1. Подарок · 21 балл ✅');
       expect(first.text).toContain('2. Подарок · 22 балла ✅');
       const second = await user.tapsAndSeesEdit(button(first, 'rw:p:1'), /страница 2 из 2/);
       expect(second.text).toContain('6. Кусок торта · 100 баллов ✅');
-      expect(second.text).toContain('8. Купон на 200 ₽ · 2000 баллов ✅');
+      expect(second.text).toContain('8. Купон на 200 ₽ · 2\u00a0000 баллов ✅');
       expect(inlineButtons(second).map((b) => b.data)).toEqual(['rw:v:cake', 'rw:v:free-coffee', 'rw:v:coupon-200', 'rw:p:0', 'cp:list']);
       await user.tapsAndSeesEdit('rw:p:0', /страница 1 из 2/);
       const card = await user.taps('rw:v:gift-1');
@@ -466,7 +466,7 @@ describe('administration of rewards', () => {
     for (const command of ['/rewards', '/reward_pause', '/reward_resume', '/reward_stock', '/redeem']) expect(help.text).toContain(command);
 
     const list = await boss.says('/rewards');
-    expect(list.text).toContain('coupon-200 · A 200 RUB coupon · 2000 points · stock: 100 · offered');
+    expect(list.text).toContain('coupon-200 · A 200 RUB coupon · 2,000 points · stock: 100 · offered');
     expect(list.text).toContain('free-coffee · A free coffee · 150 points · stock: unlimited · offered');
 
     expect((await boss.says('/reward_pause')).text).toContain('Usage: /reward_pause');

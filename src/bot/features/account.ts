@@ -10,6 +10,7 @@ import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { mainMenu } from '../keyboards.js';
 import type { Screens } from '../screens.js';
+import { supportContact } from '../support.js';
 
 /** Deep link that opens the bot on a member's card (staff scan it to find the member). */
 export const memberCardLink = (botUsername: string, code: string) => `https://t.me/${botUsername}?start=m_${code}`;
@@ -82,6 +83,8 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   }
 
   function describe(ctx: BotContext, entry: LedgerEntry): string {
+    // An admin's adjustment carries the admin's own words, not a code: the member reads why.
+    if (entry.type === 'ADJUST' && entry.reason) return ctx.t('history.adjusted', { reason: entry.reason });
     const reasonKey = `history.reason.${entry.reason}`;
     const reason = entry.reason ? ctx.t(reasonKey) : reasonKey;
     const what = reason !== reasonKey ? reason : ctx.t(`history.type.${entry.type}`);
@@ -104,7 +107,13 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   }
 
   async function showHelp(ctx: BotContext) {
-    await ctx.reply(ctx.t('help.text', { program: domain.program.name[ctx.locale] }), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t) });
+    const { program } = domain;
+    const lines = [ctx.t('help.text', { program: program.name[ctx.locale] }), ''];
+    if (program.rulesUrl) lines.push(ctx.t('help.rules', { url: program.rulesUrl }));
+    // Never a dead end: without a configured contact, Help says to ask at the till.
+    const contact = supportContact(program, ctx.locale);
+    lines.push(contact ? ctx.t('help.support', { contact }) : ctx.t('help.support_till'));
+    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t), link_preview_options: { is_disabled: true } });
   }
 
   const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');

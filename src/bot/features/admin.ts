@@ -10,6 +10,7 @@ import { addStore, createInvite, requireRole, revokeStaff } from '../../domain/s
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../domain/staff/api-keys.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
+import { describeOutcome } from '../job-outcome.js';
 import { ack, guard } from './staff.js';
 
 /**
@@ -238,7 +239,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
         const when = ctx.fmt.dateTime(run.finishedAt ?? run.startedAt);
         if (run.error) lines.push(ctx.t('admin.run_failed', { name: run.name, when, error: run.error.slice(0, 200) }));
         else if (!run.finishedAt) lines.push(ctx.t('admin.run_running', { name: run.name, when }));
-        else lines.push(ctx.t('admin.run_ok', { name: run.name, when, outcome: JSON.stringify(run.outcome ?? {}) }));
+        else lines.push(ctx.t('admin.run_ok', { name: run.name, when, outcome: describeOutcome(ctx.t, ctx.fmt, run.outcome) }));
       }
       if (status.failed.length > 0) {
         lines.push('', ctx.t('admin.failed_title'));
@@ -272,6 +273,9 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
         return;
       }
       const member = await findMemberForStaff(domain, match[1] as string);
+      // Refused before the confirmation, not after it: the ledger would refuse it anyway.
+      if (-amount > member.balance)
+        return ctx.reply(ctx.t('admin.adjust_too_large', { balance: ctx.t('common.points', { count: member.balance }), amount: ctx.fmt.signed(amount) }));
       const adjustment: PendingAdjustment = {
         id: randomBytes(6).toString('base64url'),
         memberId: member.id,

@@ -10,6 +10,7 @@ import { assertOfferReward, OFFER_LINE_RESERVE } from '../../domain/broadcasts/o
 import { assertSegment, normalizeSegment } from '../../domain/broadcasts/segment.js';
 import { type BroadcastContent, NPS_GROUPS, type Segment, type TextEntity } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast, listBroadcasts, measureAudience } from '../../domain/broadcasts/view-broadcasts.js';
+import { nextAllowedTime } from '../../domain/jobs/schedule-rules.js';
 import { previewSurveyCampaign, sendSurveyCampaign } from '../../domain/nps/campaign.js';
 import { LOCALES } from '../../domain/program.js';
 import { requireRole } from '../../domain/staff/access.js';
@@ -166,7 +167,10 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       lines.push(ctx.t('broadcast.filter_line.npsGroups', { value: segment.npsGroups.map((g) => ctx.t(`broadcast.nps.${g}`)).join(', ') }));
     for (const { key } of Object.values(NUMBERS)) {
       const value = segment[key];
-      if (value !== undefined) lines.push(ctx.t(`broadcast.filter_line.${key}`, { value }));
+      if (value === undefined) continue;
+      // Through the plural keys: "1 day", "2 дня", "1,000 points", never "1 days".
+      const shown = key === 'minBalance' ? ctx.t('common.points', { count: value }) : ctx.t('common.days', { count: value });
+      lines.push(ctx.t(`broadcast.filter_line.${key}`, { value: shown }));
     }
     for (const key of Object.values(FLAGS)) if (segment[key]) lines.push(ctx.t(`broadcast.filter_line.${key}`));
     return lines;
@@ -181,7 +185,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       ctx.t('broadcast.audience', { count: size.recipients }),
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
       ctx.t('broadcast.audience_rule', { optedOut: size.optedOut, unreachable: size.unreachable }),
-      ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: offer.validityDays })] : []),
+      ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: ctx.t('common.days', { count: offer.validityDays }) })] : []),
     ].join('\n\n');
     const id = wizard.id;
     const keyboard = filterKeyboard(ctx, wizard)
@@ -225,7 +229,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       ctx.t('broadcast.audience', { count: size.surveyed }),
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
       ctx.t('broadcast.survey.rule', {
-        days: program.nps.minDaysBetweenSurveys,
+        days: ctx.t('common.days', { count: program.nps.minDaysBetweenSurveys }),
         recent: size.recentlySurveyed + size.already,
         optedOut: size.optedOut,
         unreachable: size.unreachable,
@@ -303,7 +307,13 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       .text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id))
       .row()
       .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
-    await ctx.reply(ctx.t('broadcast.preview', { count: size.recipients }), { parse_mode: 'HTML', reply_markup: keyboard });
+    const lines = [ctx.t('broadcast.preview', { count: size.recipients })];
+    // Said before the tap, not after it: "Send now" in the quiet hours waits until they end.
+    const { quietHours } = program.notifications;
+    const now = domain.clock.now();
+    const startsAt = nextAllowedTime(now, quietHours, program.timezone);
+    if (startsAt.getTime() > now.getTime()) lines.push(ctx.t('broadcast.preview_quiet', { ...quietHours, at: ctx.fmt.dateTime(startsAt) }));
+    await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: keyboard });
   }
 
   async function launch(ctx: BotContext, wizard: Wizard, scheduledAt: Date | null) {
@@ -698,7 +708,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       await dropButtons(ctx);
       await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
       const leftOut = ctx.t('broadcast.survey.left_out', {
-        days: program.nps.minDaysBetweenSurveys,
+        days: ctx.t('common.days', { count: program.nps.minDaysBetweenSurveys }),
         recent: size.recentlySurveyed + size.already,
         optedOut: size.optedOut,
         unreachable: size.unreachable,
@@ -725,7 +735,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
       if (result.skipped === 'disabled') return void (await ctx.reply(ctx.t('broadcast.survey.disabled')));
       if (result.surveyed === 0 && result.already > 0) return void (await ctx.reply(ctx.t('broadcast.survey.already')));
       const leftOut = ctx.t('broadcast.survey.left_out', {
-        days: program.nps.minDaysBetweenSurveys,
+        days: ctx.t('common.days', { count: program.nps.minDaysBetweenSurveys }),
         recent: result.recentlySurveyed,
         optedOut: result.optedOut,
         unreachable: result.unreachable,

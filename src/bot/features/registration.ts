@@ -2,6 +2,7 @@ import { Composer, InlineKeyboard, Keyboard } from 'grammy';
 import { formatCode } from '../../domain/codes.js';
 import type { Member } from '../../domain/members/member.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../domain/members/registration.js';
+import { suggestedName } from '../../domain/members/validation.js';
 import { isLocale } from '../../domain/program.js';
 import { STORE_VISIT_PREFIX } from '../../domain/tasks/actions.js';
 import { callbackData } from '../callback-data.js';
@@ -53,17 +54,24 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
         });
         return;
       case 'NAME': {
-        const suggestion = member.name ?? telegramName(ctx);
-        await ctx.reply(t('registration.name'), {
-          reply_markup: suggestion ? new Keyboard().text(suggestion.slice(0, 64)).resized() : { remove_keyboard: true },
+        // Only a name the next step accepts is offered: "Анна 🌸" is suggested as "Анна".
+        const suggestion = suggestedName(member.name ?? telegramName(ctx));
+        await ctx.reply(t(suggestion ? 'registration.name' : 'registration.name_typed'), {
+          reply_markup: suggestion ? new Keyboard().text(suggestion).resized() : { remove_keyboard: true },
         });
         return;
       }
-      case 'BIRTHDAY':
-        await ctx.reply(t('registration.birthday'), {
+      case 'BIRTHDAY': {
+        // A gift is promised only when the program gives one.
+        const { birthday } = domain.program.notifications;
+        const gift = birthday.enabled && birthday.points > 0;
+        const question = t('registration.birthday');
+        const text = gift ? `${question} ${t('registration.birthday_gift', { points: t('common.points', { count: birthday.points }) })}` : question;
+        await ctx.reply(text, {
           reply_markup: new Keyboard().text(t('registration.birthday_skip')).resized(),
         });
         return;
+      }
       default:
         return;
     }

@@ -22,6 +22,28 @@ export function normalizeName(input: string): string {
 }
 
 /**
+ * A name to offer as a one-tap answer, made from the Telegram profile name: what
+ * `normalizeName` refuses (digits, emoji, symbols) is dropped, so that tapping the suggestion
+ * is never answered with "please type a name". Null when nothing usable is left.
+ */
+export function suggestedName(raw: string | null | undefined): string | null {
+  if (!raw) return null;
+  const cleaned = raw
+    .replace(/[^\p{L}\p{M}\s.'’-]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    // A name starts with a letter ("- Anna" → "Anna").
+    .replace(/^[^\p{L}]+/u, '');
+  // Cut at 64 characters, then at the last whole word, rather than mid-letter.
+  const short = cleaned.length <= 64 ? cleaned : cleaned.slice(0, 64).replace(/\s+\S*$/, '');
+  try {
+    return normalizeName(short);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * A birthday typed as DD.MM.YYYY (also with / or -), returned as YYYY-MM-DD. It must be a real
  * date, not after `today` (a YYYY-MM-DD in the program's zone) and not more than 120 years back.
  */

@@ -3,7 +3,7 @@ import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
 import type { Member } from '../members/member.js';
 import type { ChatRecipient, DomainDeps, Notification, Repositories } from '../ports.js';
-import type { NpsProgram, NpsReason } from '../program.js';
+import type { Locale, NpsProgram, NpsReason } from '../program.js';
 import { referralTokenOf } from '../tasks/referrals.js';
 import { groupOf, isScore, type NpsGroup } from './score.js';
 import type { Survey } from './types.js';
@@ -15,6 +15,8 @@ import type { Survey } from './types.js';
  */
 
 export const NPS_DISPATCH_JOB = 'nps-dispatch';
+/** One purchase's survey, a delayed job due `delayMinutes` after the purchase. */
+export const NPS_SURVEY_JOB = 'nps-survey';
 const jobActor: Actor = { type: 'JOB', id: NPS_DISPATCH_JOB };
 const memberActor: Actor = { type: 'MEMBER' };
 
@@ -190,20 +192,32 @@ export async function alertFor(repos: Repositories, survey: Survey, member: Memb
 }
 
 /**
- * Who hears about a detractor: the manager chat when the program names one; otherwise the store's
- * cashiers (each in their language), and the admins when the store has none (or there is no store).
+ * Who hears about a detractor: the manager chat when the program names one (in `alertLocale`: a
+ * group has no language of its own); otherwise the store's cashiers, and the admins when the store
+ * has none (or there is no store). Each person reads it in their own language when it is known.
  */
 export async function alertRecipients(deps: DomainDeps, storeId: number | null): Promise<ChatRecipient[]> {
   const { managerChatId, alertLocale } = deps.program.nps;
   if (managerChatId !== null) return [{ chatId: managerChatId, locale: alertLocale }];
   const staff = storeId === null ? [] : await deps.repos.staff.listByStore(storeId);
+  const people =
+    staff.length > 0
+      ? staff.map((person) => ({ telegramId: person.telegramId, locale: person.locale ?? null }))
+      : deps.adminTelegramIds.map((telegramId) => ({ telegramId, locale: null }));
   const recipients: ChatRecipient[] = [];
-  for (const person of staff) {
-    const locale = person.locale ?? (await deps.repos.members.findByTelegramId(person.telegramId))?.locale ?? alertLocale;
-    recipients.push({ chatId: person.telegramId, locale });
-  }
-  if (recipients.length > 0) return recipients;
-  return deps.adminTelegramIds.map((chatId) => ({ chatId, locale: alertLocale }));
+  for (const person of people)
+    recipients.push({ chatId: person.telegramId, locale: person.locale ?? (await personLocale(deps, person.telegramId)) ?? alertLocale });
+  return recipients;
+}
+
+/**
+ * The language a person uses the bot in, when known: the one they accepted their staff invite
+ * in (an admin may have a staff row too), else the one they chose as a member.
+ */
+async function personLocale(deps: DomainDeps, telegramId: number): Promise<Locale | null> {
+  const staff = await deps.repos.staff.findByTelegramId(telegramId);
+  if (staff?.locale) return staff.locale;
+  return (await deps.repos.members.findByTelegramId(telegramId))?.locale ?? null;
 }
 
 /** Sends the alert to every recipient, through the delivery queue (once per survey and chat). */

@@ -107,7 +107,14 @@ export interface SurveyRepository {
    * members who take reminders, are reachable and had no survey since `surveyedSince`; one per
    * member (their latest such purchase), at most `limit`. Returns the surveys created.
    */
-  createForPurchases(query: { purchasedAfter: Date; purchasedBefore: Date; surveyedSince: Date; sentAt: Date; limit: number }): Promise<Survey[]>;
+  createForPurchases(query: {
+    purchasedAfter: Date;
+    purchasedBefore: Date;
+    surveyedSince: Date;
+    sentAt: Date;
+    limit: number;
+    purchaseId?: number;
+  }): Promise<Survey[]>;
   /**
    * A marketer's campaign, in one transaction serialised with the dispatchers: resolves the
    * audience once (the broadcasts' segment clause) and creates a survey with `trigger` for each
