@@ -68,7 +68,7 @@ export class PrismaJobRepository implements JobRepository {
       LIMIT ${query.limit}`;
   }
 
-  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; lots: number; members: ExpiredPoints[] }> {
+  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }> {
     return this.transaction(async (tx) => {
       // Members first, in id order: a spend locks its member row before its lots, so taking the
       // lots only under the member locks cannot deadlock with it (nor with a second expiry run).
@@ -82,7 +82,7 @@ export class PrismaJobRepository implements JobRepository {
         )
         ORDER BY id
         FOR NO KEY UPDATE`;
-      if (locked.length === 0) return { candidates: 0, lots: 0, members: [] };
+      if (locked.length === 0) return { candidates: 0, candidateIds: [], lots: 0, members: [] };
       const memberIds = locked.map((row) => row.id).join(',');
 
       // Under the member locks nothing else moves these members' lots. All their due lots go,
@@ -123,7 +123,7 @@ export class PrismaJobRepository implements JobRepository {
         SELECT p."memberId", p.points, p.lots, moved.balance AS "balanceAfter"
         FROM per_member p JOIN moved ON moved.id = p."memberId"
         ORDER BY p."memberId"`;
-      return { candidates: locked.length, lots: members.reduce((sum, m) => sum + m.lots, 0), members };
+      return { candidates: locked.length, candidateIds: locked.map((row) => row.id), lots: members.reduce((sum, m) => sum + m.lots, 0), members };
     });
   }
 }

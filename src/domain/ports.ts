@@ -565,7 +565,7 @@ export interface JobRepository {
    * the members locked (0: nothing was due, the run is done); `members` those that had points
    * left to expire once locked.
    */
-  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; lots: number; members: ExpiredPoints[] }>;
+  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }>;
 }
 
 export interface JobRun {

@@ -31,14 +31,19 @@ export async function expirePoints(
   const today = localDate(now, deps.program.timezone);
   const batchSize = options.batchSize ?? 5000;
   const run: PointsExpiryRun = { lots: 0, members: 0, points: 0, batches: 0, complete: false };
-  // A batch that locks members but expires nothing happens when spends race with it; several in
-  // a row would mean a bug that keeps finding the same lots: stop rather than spin.
+  // A batch that locks members but expires nothing happens when another writer got there first
+  // (a spend, or a second expiry run one batch ahead of this one, which is progress). The same
+  // members coming back with nothing to expire several times in a row would mean a bug that
+  // keeps finding the same lots: stop rather than spin.
   let emptyBatches = 0;
+  let lastEmpty = '';
   for (;;) {
     if (options.signal?.aborted || (options.maxBatches !== undefined && run.batches >= options.maxBatches)) return run;
     const batch = await deps.repos.jobs.expireDueLots(now, batchSize, jobActor(JOB_NAMES.pointsExpiry));
     if (batch.candidates === 0) return { ...run, complete: true };
-    emptyBatches = batch.members.length === 0 ? emptyBatches + 1 : 0;
+    const candidates = batch.candidateIds.join(',');
+    emptyBatches = batch.members.length > 0 ? 0 : candidates === lastEmpty ? emptyBatches + 1 : 1;
+    lastEmpty = batch.members.length > 0 ? '' : candidates;
     if (emptyBatches >= 3) throw new Error('points expiry: due lots found but none could be expired three times in a row');
     run.batches++;
     run.lots += batch.lots;
