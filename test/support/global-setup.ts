@@ -4,12 +4,15 @@ import { connectPostgres } from '../../src/db/client.js';
 import { admin, waitForNoConnections, withDatabase } from './db.js';
 import { TEST_DATABASE_URL } from './env.js';
 
+const SERVICE_PROJECTS = ['db', 'e2e'];
+
 /**
  * Migrates one template database per run; test files copy it (test/support/db.ts) instead of
  * each running every migration. The name is unique per run: other runs share the server.
- * Only projects that talk to PostgreSQL list this file, so `vitest --project unit` needs none.
+ * A run of the unit project alone (`vitest --project unit`) needs no PostgreSQL: none is made.
  */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (!project.vitest.projects.some((p) => SERVICE_PROJECTS.includes(p.name))) return undefined;
   const name = `loyalty_template_${process.pid}_${randomBytes(4).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE "${name}"`));
   const drop = () =>
