@@ -16,13 +16,17 @@ const common = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
-    // The machine has 2 cores; files mostly wait on PostgreSQL, Redis and sockets, so a few
-    // more workers than cores keep it busy (measured: see the testspeed commit message).
-    maxWorkers: 4,
+    // 2 cores. Vitest's default here is 1 worker (cores - 1): files then take turns even while
+    // one only waits on a socket or a child process. Measured on the loaded machine: 4 workers
+    // made each e2e file up to 4x slower (they are mostly CPU-bound: the app, the fake Bot API,
+    // PostgreSQL and Redis all share the 2 cores), so one worker more than cores, not more.
+    maxWorkers: 3,
     globalSetup: ['test/support/global-setup.ts'],
     projects: [
       {
-        test: { ...common, name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads' },
+        // isolate: false: the files share a thread's module cache instead of each importing the
+        // domain again. Safe because unit tests are pure: no mocks, no env or global changes.
+        test: { ...common, name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', isolate: false },
       },
       {
         test: { ...common, name: 'db', include: ['test/db/**/*.test.ts'], pool: 'forks' },
