@@ -31,7 +31,8 @@ let pgliteShape: SchemaShape;
 beforeAll(async () => {
   schemaText = await readFile(SCHEMA_URL, 'utf8');
   declared = parsePrismaSchema(schemaText);
-  postgres = await createTestDatabase();
+  // A fresh migrate, not a copy of the run's template: the migrations themselves are under test.
+  postgres = await createTestDatabase({ migrate: 'fresh' });
   pgliteDir = await mkdtemp(join(tmpdir(), 'schema-parity-'));
   pglite = await openPglite(pgliteDir);
   await pglite.migrate();

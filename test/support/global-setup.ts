@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import type { TestProject } from 'vitest/node';
+import { connectPostgres } from '../../src/db/client.js';
+import { admin, waitForNoConnections, withDatabase } from './db.js';
+import { TEST_DATABASE_URL } from './env.js';
+
+const SERVICE_PROJECTS = ['db', 'e2e'];
+
+/**
+ * Migrates one template database per run; test files copy it (test/support/db.ts) instead of
+ * each running every migration. The name is unique per run: other runs share the server.
+ * A run of the unit project alone (`vitest --project unit`) needs no PostgreSQL: none is made.
+ */
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  if (!project.vitest.projects.some((p) => SERVICE_PROJECTS.includes(p.name))) return undefined;
+  const name = `loyalty_template_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin((client) => client.query(`CREATE DATABASE "${name}"`));
+  const drop = () =>
+    admin(async (client) => {
+      await waitForNoConnections(client, name);
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    });
+  try {
+    const db = connectPostgres(withDatabase(TEST_DATABASE_URL, name), 1);
+    try {
+      await db.migrate();
+    } finally {
+      await db.close();
+    }
+    await admin(async (client) => {
+      // A template must have no sessions while it is copied: wait for ours to be gone, then
+      // refuse new ones, so that nothing can connect to it by mistake and break the copies.
+      await waitForNoConnections(client, name);
+      await client.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS false`);
+    });
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  project.provide('templateDatabase', name);
+  return drop;
+}
