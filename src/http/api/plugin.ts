@@ -10,6 +10,7 @@ import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
 import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
 import { tierByCode } from '../../domain/tiers.js';
+import { registerAnalyticsRoutes } from './analytics.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
@@ -17,6 +18,7 @@ import { registerNpsRoutes } from './nps.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { type FieldError, fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import { registerReceiptRoutes } from './receipts.js';
 import {
   type CouponResponse,
   couponParamsSchema,
@@ -82,6 +84,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);
     registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
+    registerReceiptRoutes(secured, { domain, lookups });
+    registerAnalyticsRoutes(secured, { domain });
 
     secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
