@@ -29,7 +29,8 @@ const isCalendarDate = (iso: string) => {
 };
 const localDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD')
+  // One message per mistake: a malformed date is not also "not a calendar date".
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date as YYYY-MM-DD', abort: true })
   .refine(isCalendarDate, 'not a calendar date');
 /** Query strings are text: whole numbers are parsed here, and named when they are not. */
 const days = (fallback: number) =>
