@@ -151,7 +151,7 @@ const csvField = (value: string | number | null) => {
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
-const csv = (rows: (string | number | null)[][]) => rows.map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
+const csv = (rows: (string | number | null)[][]) => `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
 
 /** The KPI report as `metric,value` lines, metrics named by their JSON path (churn per tier by its code). */
 export function kpisCsv(response: KpiResponse): string {
