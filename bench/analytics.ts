@@ -45,7 +45,7 @@ async function seed(url: string, purchases: number): Promise<void> {
       INSERT INTO "Purchase" ("memberId", "storeId", "receiptNo", "amountMinor", "returnedMinor", "idempotencyKey", "requestHash", "actorType", "createdAt")
         SELECT m.id, 1 + g % 10, 'b' || g, 10000 + (random() * 290000)::int, 0, 'bench:' || g, 'x', 'TILL',
                m."registeredAt" + random() * (timestamp '2026-12-31 20:00' - m."registeredAt")
-        FROM generate_series(1, ${purchases}) g JOIN "Member" m ON m.id = 1 + (g * 7919) % ${members};
+        FROM generate_series(1, ${purchases}) g JOIN "Member" m ON m.id = 1 + (g::bigint * 7919) % ${members};
       INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "storeId", "purchaseId", "createdAt")
         SELECT p."memberId", 'EARN', p."amountMinor" / 100, 0, 'bench:earn:' || p.id, 'TILL', p."storeId", p.id, p."createdAt" FROM "Purchase" p;
       INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "storeId", "purchaseId", "createdAt")

@@ -12,6 +12,7 @@ import type {
   ReceiptRecordOutcome,
   ReceiptRepository,
 } from '../domain/analytics/types.js';
+import { zonedParts, zonedTimeToUtc } from '../domain/time.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
 import { ts } from './sql.js';
@@ -43,9 +44,6 @@ function storeCustomerClause(scope: AnalyticsScope, memberId: Prisma.Sql): Prism
     ? Prisma.empty
     : Prisma.sql` AND EXISTS (SELECT 1 FROM "Purchase" sp WHERE sp."memberId" = ${memberId} AND sp."storeId" = ${scope.storeId} AND sp."createdAt" < ${ts(scope.to)})`;
 }
-
-/** A member's month in the program's time zone (timestamps are UTC without a zone). */
-const localMonth = (column: Prisma.Sql, timeZone: string) => Prisma.sql`date_trunc('month', (${column} AT TIME ZONE 'UTC') AT TIME ZONE ${timeZone})`;
 
 export class PrismaAnalyticsRepository implements AnalyticsRepository {
   constructor(private readonly db: Db) {}
@@ -147,38 +145,59 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
   }
 
   async cohorts(scope: AnalyticsScope): Promise<CohortFacts[]> {
-    const rows = await this.db.$queryRaw<{ cohort: string; size: number; offset: number | null; members: number | null }[]>`
+    // Months are found by binary search among the local month starts (width_bucket), not by
+    // converting every purchase's time to the program's zone: at 1M purchases that conversion
+    // and the distinct over its result were most of the query's time.
+    const months = localMonths(scope);
+    const starts = Prisma.sql`ARRAY[${Prisma.join(months.map((month) => ts(month.start)))}]::timestamp[]`;
+    const rows = await this.db.$queryRaw<{ cohort: number; size: number; offset: number | null; members: number | null }[]>`
       WITH population AS (
-        SELECT m.id, ${localMonth(Prisma.sql`m."registeredAt"`, scope.timeZone)} AS cohort
+        SELECT m.id, width_bucket(m."registeredAt", ${starts}) AS cohort
         FROM "Member" m
         WHERE m."registeredAt" >= ${ts(scope.from)} AND m."registeredAt" < ${ts(scope.to)}
           ${tierClause(scope, Prisma.sql`m`)}${storeCustomerClause(scope, Prisma.sql`m.id`)}
       ), activity AS (
-        SELECT DISTINCT pop.id, pop.cohort, ${localMonth(Prisma.sql`p."createdAt"`, scope.timeZone)} AS month
-        FROM population pop JOIN "Purchase" p ON p."memberId" = pop.id
+        SELECT DISTINCT p."memberId", width_bucket(p."createdAt", ${starts}) AS month
+        FROM "Purchase" p
         WHERE p."createdAt" >= ${ts(scope.from)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}
       ), sizes AS (
         SELECT cohort, count(*)::int AS size FROM population GROUP BY cohort
       ), cells AS (
-        SELECT cohort,
-               ((extract(year FROM month) - extract(year FROM cohort)) * 12 + extract(month FROM month) - extract(month FROM cohort))::int AS "offset",
-               count(*)::int AS members
-        FROM activity GROUP BY 1, 2
+        SELECT pop.cohort, (a.month - pop.cohort)::int AS "offset", count(*)::int AS members
+        FROM activity a JOIN population pop ON pop.id = a."memberId"
+        GROUP BY 1, 2
       )
-      SELECT to_char(s.cohort, 'YYYY-MM') AS cohort, s.size, c."offset", c.members
+      SELECT s.cohort, s.size, c."offset", c.members
       FROM sizes s LEFT JOIN cells c ON c.cohort = s.cohort
       ORDER BY 1, 3`;
-    const byCohort = new Map<string, CohortFacts>();
+    const byCohort = new Map<number, CohortFacts>();
     for (const row of rows) {
       let cohort = byCohort.get(row.cohort);
       if (!cohort) {
-        cohort = { cohort: row.cohort, size: row.size, active: [] };
+        // width_bucket counts from 1: bucket k is months[k - 1].
+        cohort = { cohort: months[row.cohort - 1]?.label ?? '', size: row.size, active: [] };
         byCohort.set(row.cohort, cohort);
       }
       if (row.offset !== null && row.members !== null) cohort.active.push({ offset: row.offset, members: row.members });
     }
     return [...byCohort.values()];
   }
+}
+
+/** The local calendar months the scope touches: label YYYY-MM and the instant each one starts. */
+function localMonths(scope: AnalyticsScope): { label: string; start: Date }[] {
+  const first = zonedParts(scope.from, scope.timeZone);
+  const last = zonedParts(new Date(scope.to.getTime() - 1), scope.timeZone);
+  const months: { label: string; start: Date }[] = [];
+  for (let index = first.year * 12 + first.month - 1; index <= last.year * 12 + last.month - 1; index++) {
+    const year = Math.floor(index / 12);
+    const month = (index % 12) + 1;
+    months.push({
+      label: `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`,
+      start: zonedTimeToUtc({ year, month, day: 1, hour: 0, minute: 0 }, scope.timeZone),
+    });
+  }
+  return months;
 }
 
 type ReceiptRow = {
