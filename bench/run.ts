@@ -50,6 +50,12 @@ const benchmarks: Benchmark[] = [
       'broadcast to 100,000 members: rate / limit and 429s against an enforcing fake, engine max msg/s, paid mode at 1000/s, restart duplicates/losses (BENCH_BROADCAST_MEMBERS, BENCH_BROADCAST_WINDOW)',
     run: async () => (await import('./broadcast.js')).broadcast(),
   },
+  {
+    name: 'analytics',
+    description:
+      'each KPI query of the analytics repository (month, year, cohorts over 2 years) as data grows, seeded set-based; goal <= 2 s at 1M purchases (BENCH_ANALYTICS_PURCHASES, default 10000,100000,1000000)',
+    run: async () => (await import('./analytics.js')).analytics(),
+  },
 ];
 
 const filters = process.argv

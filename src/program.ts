@@ -185,6 +185,22 @@ const broadcastsSchema = z
   .strict()
   .default(() => ({ paid: false, paidRatePerSecond: 1000 }));
 
+/**
+ * What the program's analytics need to turn points into money (src/domain/analytics). Optional:
+ * `grossMarginPercent` defaults to 25 (a middle-of-the-road retail margin: set your own), and
+ * `pointCostMinor` to `points.pointValueMinor` (a redeemed point costs the discount it buys).
+ */
+export const DEFAULT_GROSS_MARGIN_PERCENT = 25;
+const economicsSchema = z
+  .object({
+    /** Gross margin on sales, percent: what an extra unit of revenue earns before the program's cost. */
+    grossMarginPercent: percent.default(DEFAULT_GROSS_MARGIN_PERCENT),
+    /** What one point costs the business when redeemed, in minor units (defaults to points.pointValueMinor). */
+    pointCostMinor: z.number().int().min(0).max(1_000_000).optional(),
+  })
+  .strict()
+  .default(() => ({ grossMarginPercent: DEFAULT_GROSS_MARGIN_PERCENT }));
+
 export const programSchema = z
   .object({
     name: localized,
@@ -270,6 +286,7 @@ export const programSchema = z
     rulesUrl: z.url().optional(),
     /** Help's support contact: a Telegram @username, a URL, or a sentence (per language if it needs translating). */
     support: z.union([supportContact, localized]).optional(),
+    economics: economicsSchema,
   })
   .strict()
   .superRefine((program, ctx) => {
@@ -282,7 +299,12 @@ export const programSchema = z
     });
     // Tasks may name tiers and catalogue rewards (src/program-tasks.ts).
     for (const problem of tasksProblems(program)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
-  });
+  })
+  // A point's cost defaults to its face value at the till, which lives in another section.
+  .transform(({ economics, ...program }) => ({
+    ...program,
+    economics: { grossMarginPercent: economics.grossMarginPercent, pointCostMinor: economics.pointCostMinor ?? program.points.pointValueMinor },
+  }));
 
 function isTimeZone(zone: string): boolean {
   try {

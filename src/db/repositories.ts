@@ -14,6 +14,7 @@ import type {
 } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { PrismaAnalyticsRepository, PrismaReceiptRepository } from './analytics-repository.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
 import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './erased-identity-repository.js';
@@ -200,6 +201,8 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     erasedIdentities: new PrismaErasedIdentityRepository(db),
     outbox: new PrismaOutbox(db, deliveries, written),
     domainEvents: new PrismaDomainEventRepository(db),
+    receipts: new PrismaReceiptRepository(db),
+    analytics: new PrismaAnalyticsRepository(db),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { AnalyticsRepository, ReceiptRepository } from './analytics/types.js';
 import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.js';
 import type { Clock } from './clock.js';
 import type { DomainEvent } from './events.js';
@@ -331,6 +332,10 @@ export interface Repositories {
   outbox: Outbox;
   /** The domain events written through the outbox, as the events worker reads and settles them. */
   domainEvents: DomainEventRepository;
+  /** Till receipts without a member (the non-member baseline of the analytics). */
+  receipts: ReceiptRepository;
+  /** The program's KPIs, counted set-based (src/domain/analytics). */
+  analytics: AnalyticsRepository;
 }
 
 /**

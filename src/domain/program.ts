@@ -60,6 +60,16 @@ export interface Program {
   rulesUrl?: string;
   /** Where members get help: a Telegram @username, a URL, or a sentence (one, or one per language). */
   support?: string | Localized;
+  /** Money figures of the program's analytics (src/domain/analytics). */
+  economics: ProgramEconomics;
+}
+
+/** What turns points and sales into money in the program's analytics. */
+export interface ProgramEconomics {
+  /** Gross margin on sales, percent (0-100). */
+  grossMarginPercent: number;
+  /** What one redeemed point costs the business, in minor units. */
+  pointCostMinor: number;
 }
 
 /** A quick-reply reason of the NPS follow-up question; `code` is what answers and statistics keep. */

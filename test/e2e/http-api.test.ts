@@ -514,6 +514,8 @@ describe('GET /v1/openapi.json', () => {
     const doc = JSON.parse(response.body);
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/v1/analytics/cohorts',
+      '/v1/analytics/kpis',
       '/v1/broadcasts',
       '/v1/broadcasts/{id}',
       '/v1/coupons/{code}',
@@ -523,6 +525,7 @@ describe('GET /v1/openapi.json', () => {
       '/v1/nps/campaigns',
       '/v1/openapi.json',
       '/v1/purchases',
+      '/v1/receipts',
       '/v1/returns',
       '/v1/spend-requests',
       '/v1/spend-requests/{id}',

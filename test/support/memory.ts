@@ -244,6 +244,10 @@ export class MemoryStore implements Repositories {
     },
   };
 
+  // Receipts and the analytics are set-based SQL: tested on PostgreSQL (test/db/analytics.test.ts).
+  receipts = unsupported<Repositories['receipts']>('receipts');
+  analytics = unsupported<Repositories['analytics']>('analytics');
+
   domainEvents: DomainEventRepository = {
     findById: async (id) => {
       const row = this.eventRows.get(id);

@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { analyticsPaths, cohortResponseSchema, kpiResponseSchema } from './analytics.js';
 import { broadcastPaths, broadcastRequestSchema, broadcastResponseSchema } from './broadcasts.js';
 import { npsCampaignRequestSchema, npsCampaignResponseSchema, npsPaths, npsResponseSchema } from './nps.js';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problems.js';
+import { receiptPaths, receiptRequestSchema, receiptResponseSchema } from './receipts.js';
 import {
   couponRedeemRequestSchema,
   couponResponseSchema,
@@ -46,6 +48,10 @@ function componentSchemas(): Record<string, JsonObject> {
   add('NpsResponse', npsResponseSchema, 'output');
   add('NpsCampaignRequest', npsCampaignRequestSchema, 'input');
   add('NpsCampaignResponse', npsCampaignResponseSchema, 'output');
+  add('ReceiptRequest', receiptRequestSchema, 'input');
+  add('ReceiptResponse', receiptResponseSchema, 'output');
+  add('KpiResponse', kpiResponseSchema, 'output');
+  add('CohortResponse', cohortResponseSchema, 'output');
   add('Problem', problemSchema, 'output');
   return schemas;
 }
@@ -294,6 +300,8 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
       },
       ...broadcastPaths({ ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors }),
       ...npsPaths({ ref, problemsByStatus, common, bodyErrors }),
+      ...receiptPaths({ ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors }),
+      ...analyticsPaths({ ref, problemsByStatus, common }),
       '/v1/openapi.json': {
         get: {
           operationId: 'getOpenApi',

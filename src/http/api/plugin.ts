@@ -12,6 +12,7 @@ import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, 
 import { createSpendRequest, getSpendRequest, type SpendRequestView } from '../../domain/spending/spend-requests.js';
 import type { SpendProof } from '../../domain/spending/types.js';
 import { tierByCode } from '../../domain/tiers.js';
+import { registerAnalyticsRoutes } from './analytics.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
@@ -19,6 +20,7 @@ import { registerNpsRoutes } from './nps.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { type FieldError, fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import { registerReceiptRoutes } from './receipts.js';
 import {
   type CouponResponse,
   couponParamsSchema,
@@ -90,6 +92,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);
     registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
+    registerReceiptRoutes(secured, { domain, lookups });
+    registerAnalyticsRoutes(secured, { domain });
 
     secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);

@@ -1,0 +1,254 @@
+import type {
+  AnalyticsRepository,
+  AnalyticsScope,
+  BuyingFacts,
+  ChurnFacts,
+  CohortFacts,
+  CouponFacts,
+  MembershipFacts,
+  NewReceipt,
+  PointsFacts,
+  Receipt,
+  ReceiptRecordOutcome,
+  ReceiptRepository,
+} from '../domain/analytics/types.js';
+import { zonedParts, zonedTimeToUtc } from '../domain/time.js';
+import { Prisma } from '../generated/prisma/client.js';
+import type { Db } from './repositories.js';
+import { ts } from './sql.js';
+
+/**
+ * The program's KPIs as set-based SQL (src/domain/analytics/types.ts says what each figure is;
+ * README "Analytics" the definitions). One statement per method, counts and sums only: the
+ * ratios, averages and money live in the pure domain functions. Timestamps are UTC `timestamp`
+ * columns compared with instants from the domain (one clock: no `now()` here).
+ */
+
+const DAY_MS = 86_400_000;
+const minus = (date: Date, days: number) => new Date(date.getTime() - days * DAY_MS);
+const num = (value: bigint | number | null | undefined) => Number(value ?? 0);
+
+/** `AND <member alias> is of the scope's tier` (tiers are not historised: the current tier). */
+function tierClause(scope: AnalyticsScope, alias: Prisma.Sql): Prisma.Sql {
+  return scope.tier === null ? Prisma.empty : Prisma.sql` AND COALESCE(${alias}."tier", ${scope.baseTier}) = ${scope.tier}`;
+}
+
+/** `AND <alias>."storeId" = the scope's store` for rows that carry a store. */
+function storeClause(scope: AnalyticsScope, column: Prisma.Sql): Prisma.Sql {
+  return scope.storeId === null ? Prisma.empty : Prisma.sql` AND ${column} = ${scope.storeId}`;
+}
+
+/** With a store, the members counted are that store's customers: a purchase there before `to`. */
+function storeCustomerClause(scope: AnalyticsScope, memberId: Prisma.Sql): Prisma.Sql {
+  return scope.storeId === null
+    ? Prisma.empty
+    : Prisma.sql` AND EXISTS (SELECT 1 FROM "Purchase" sp WHERE sp."memberId" = ${memberId} AND sp."storeId" = ${scope.storeId} AND sp."createdAt" < ${ts(scope.to)})`;
+}
+
+export class PrismaAnalyticsRepository implements AnalyticsRepository {
+  constructor(private readonly db: Db) {}
+
+  async membership(scope: AnalyticsScope, activeSince: Date): Promise<MembershipFacts> {
+    const [row] = await this.db.$queryRaw<{ members: number; newMembers: number; activeMembers: number }[]>`
+      SELECT count(*)::int AS members,
+             count(*) FILTER (WHERE m."registeredAt" >= ${ts(scope.from)})::int AS "newMembers",
+             count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM "Purchase" p
+               WHERE p."memberId" = m.id AND p."createdAt" >= ${ts(activeSince)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}
+             ))::int AS "activeMembers"
+      FROM "Member" m
+      WHERE m."registeredAt" < ${ts(scope.to)} AND (m."deletedAt" IS NULL OR m."deletedAt" >= ${ts(scope.to)})
+        ${tierClause(scope, Prisma.sql`m`)}${storeCustomerClause(scope, Prisma.sql`m.id`)}`;
+    return { members: row?.members ?? 0, newMembers: row?.newMembers ?? 0, activeMembers: row?.activeMembers ?? 0 };
+  }
+
+  async buying(scope: AnalyticsScope): Promise<BuyingFacts> {
+    // Receipts that a till also sent as a member's purchase (same store and number) are the
+    // member's: skipped here, so that a sale is never counted on both sides.
+    const [row] = await this.db.$queryRaw<
+      { memberPurchases: bigint; memberRevenue: bigint; buyers: number; repeatBuyers: number; receipts: bigint; receiptRevenue: bigint }[]
+    >`
+      WITH per_member AS (
+        SELECT p."memberId", count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue
+        FROM "Purchase" p
+        ${scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = p."memberId"`}
+        WHERE p."createdAt" >= ${ts(scope.from)} AND p."createdAt" < ${ts(scope.to)}
+          ${storeClause(scope, Prisma.sql`p."storeId"`)}${tierClause(scope, Prisma.sql`m`)}
+        GROUP BY p."memberId"
+      ), receipts AS (
+        SELECT count(*) AS n, sum(r."amountMinor") AS revenue
+        FROM "Receipt" r
+        WHERE r."createdAt" >= ${ts(scope.from)} AND r."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`r."storeId"`)}
+          AND NOT EXISTS (SELECT 1 FROM "Purchase" x WHERE x."storeId" = r."storeId" AND x."receiptNo" = r."receiptNo")
+      )
+      SELECT COALESCE(sum(pm.n), 0)::bigint AS "memberPurchases", COALESCE(sum(pm.revenue), 0)::bigint AS "memberRevenue",
+             count(pm."memberId")::int AS buyers, (count(pm."memberId") FILTER (WHERE pm.n >= 2))::int AS "repeatBuyers",
+             (SELECT n FROM receipts)::bigint AS receipts, COALESCE((SELECT revenue FROM receipts), 0)::bigint AS "receiptRevenue"
+      FROM per_member pm`;
+    return {
+      memberPurchases: num(row?.memberPurchases),
+      memberRevenueMinor: num(row?.memberRevenue),
+      buyers: row?.buyers ?? 0,
+      repeatBuyers: row?.repeatBuyers ?? 0,
+      receipts: num(row?.receipts),
+      receiptRevenueMinor: num(row?.receiptRevenue),
+    };
+  }
+
+  async churn(scope: AnalyticsScope, churnDays: number): Promise<ChurnFacts[]> {
+    const rows = await this.db.$queryRaw<{ tier: string; base: number; churned: number }[]>`
+      WITH base AS (
+        SELECT DISTINCT p."memberId" FROM "Purchase" p
+        WHERE p."createdAt" >= ${ts(minus(scope.from, churnDays))} AND p."createdAt" < ${ts(scope.from)}${storeClause(scope, Prisma.sql`p."storeId"`)}
+      )
+      SELECT COALESCE(m."tier", ${scope.baseTier}) AS tier, count(*)::int AS base,
+             (count(*) FILTER (WHERE NOT EXISTS (
+               SELECT 1 FROM "Purchase" q
+               WHERE q."memberId" = b."memberId" AND q."createdAt" >= ${ts(minus(scope.to, churnDays))} AND q."createdAt" < ${ts(scope.to)}
+                 ${storeClause(scope, Prisma.sql`q."storeId"`)}
+             )))::int AS churned
+      FROM base b JOIN "Member" m ON m.id = b."memberId"
+      WHERE true${tierClause(scope, Prisma.sql`m`)}
+      GROUP BY 1 ORDER BY 1`;
+    return rows.map((row) => ({ tier: row.tier, base: row.base, churned: row.churned }));
+  }
+
+  async points(scope: AnalyticsScope): Promise<PointsFacts> {
+    const joinMember = scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = e."memberId"`;
+    const [row] = await this.db.$queryRaw<{ issued: bigint; redeemed: bigint; expired: bigint }[]>`
+      SELECT COALESCE(sum(e.amount) FILTER (WHERE e.type IN ('EARN', 'BONUS', 'ADJUST', 'REVERSE')), 0)::bigint AS issued,
+             COALESCE(-sum(e.amount) FILTER (WHERE e.type IN ('SPEND', 'REFUND')), 0)::bigint AS redeemed,
+             COALESCE(-sum(e.amount) FILTER (WHERE e.type IN ('EXPIRE', 'CLOSE')), 0)::bigint AS expired
+      FROM "LedgerEntry" e ${joinMember}
+      WHERE e."createdAt" >= ${ts(scope.from)} AND e."createdAt" < ${ts(scope.to)}
+        ${storeClause(scope, Prisma.sql`e."storeId"`)}${tierClause(scope, Prisma.sql`m`)}`;
+    if (scope.storeId !== null) return { issued: num(row?.issued), redeemed: num(row?.redeemed), expired: null, outstanding: null };
+    // Balances at `to`: today's balances (kept equal to the sum of entries, DESIGN.md 2) minus
+    // what was entered since `to`. For a recent `to` this reads the members and a few entries
+    // instead of the whole ledger.
+    const [balance] = await this.db.$queryRaw<{ outstanding: bigint }[]>`
+      SELECT (SELECT COALESCE(sum(m.balance), 0) FROM "Member" m WHERE true${tierClause(scope, Prisma.sql`m`)})
+           - (SELECT COALESCE(sum(e.amount), 0) FROM "LedgerEntry" e ${joinMember} WHERE e."createdAt" >= ${ts(scope.to)}${tierClause(scope, Prisma.sql`m`)})
+             AS outstanding`;
+    return { issued: num(row?.issued), redeemed: num(row?.redeemed), expired: num(row?.expired), outstanding: num(balance?.outstanding) };
+  }
+
+  async coupons(scope: AnalyticsScope): Promise<CouponFacts> {
+    const [row] = await this.db.$queryRaw<{ redeemed: number; freeFixedValue: bigint; freeUnvalued: number }[]>`
+      SELECT count(*)::int AS redeemed,
+             COALESCE(sum(c.value) FILTER (WHERE c.cost = 0 AND c.kind = 'FIXED_COUPON'), 0)::bigint AS "freeFixedValue",
+             (count(*) FILTER (WHERE c.cost = 0 AND c.kind <> 'FIXED_COUPON'))::int AS "freeUnvalued"
+      FROM "Coupon" c ${scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = c."memberId"`}
+      WHERE c."redeemedAt" >= ${ts(scope.from)} AND c."redeemedAt" < ${ts(scope.to)}
+        ${storeClause(scope, Prisma.sql`c."redeemedStoreId"`)}${tierClause(scope, Prisma.sql`m`)}`;
+    return { redeemed: row?.redeemed ?? 0, freeFixedValueMinor: num(row?.freeFixedValue), freeUnvalued: row?.freeUnvalued ?? 0 };
+  }
+
+  async cohorts(scope: AnalyticsScope): Promise<CohortFacts[]> {
+    // Months are found by binary search among the local month starts (width_bucket), not by
+    // converting every purchase's time to the program's zone: at 1M purchases that conversion
+    // and the distinct over its result were most of the query's time.
+    const months = localMonths(scope);
+    const starts = Prisma.sql`ARRAY[${Prisma.join(months.map((month) => ts(month.start)))}]::timestamp[]`;
+    const rows = await this.db.$queryRaw<{ cohort: number; size: number; offset: number | null; members: number | null }[]>`
+      WITH population AS (
+        SELECT m.id, width_bucket(m."registeredAt", ${starts}) AS cohort
+        FROM "Member" m
+        WHERE m."registeredAt" >= ${ts(scope.from)} AND m."registeredAt" < ${ts(scope.to)}
+          ${tierClause(scope, Prisma.sql`m`)}${storeCustomerClause(scope, Prisma.sql`m.id`)}
+      ), activity AS (
+        SELECT DISTINCT p."memberId", width_bucket(p."createdAt", ${starts}) AS month
+        FROM "Purchase" p
+        WHERE p."createdAt" >= ${ts(scope.from)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}
+      ), sizes AS (
+        SELECT cohort, count(*)::int AS size FROM population GROUP BY cohort
+      ), cells AS (
+        SELECT pop.cohort, (a.month - pop.cohort)::int AS "offset", count(*)::int AS members
+        FROM activity a JOIN population pop ON pop.id = a."memberId"
+        GROUP BY 1, 2
+      )
+      SELECT s.cohort, s.size, c."offset", c.members
+      FROM sizes s LEFT JOIN cells c ON c.cohort = s.cohort
+      ORDER BY 1, 3`;
+    const byCohort = new Map<number, CohortFacts>();
+    for (const row of rows) {
+      let cohort = byCohort.get(row.cohort);
+      if (!cohort) {
+        // width_bucket counts from 1: bucket k is months[k - 1].
+        cohort = { cohort: months[row.cohort - 1]?.label ?? '', size: row.size, active: [] };
+        byCohort.set(row.cohort, cohort);
+      }
+      if (row.offset !== null && row.members !== null) cohort.active.push({ offset: row.offset, members: row.members });
+    }
+    return [...byCohort.values()];
+  }
+}
+
+/** The local calendar months the scope touches: label YYYY-MM and the instant each one starts. */
+function localMonths(scope: AnalyticsScope): { label: string; start: Date }[] {
+  const first = zonedParts(scope.from, scope.timeZone);
+  const last = zonedParts(new Date(scope.to.getTime() - 1), scope.timeZone);
+  const months: { label: string; start: Date }[] = [];
+  for (let index = first.year * 12 + first.month - 1; index <= last.year * 12 + last.month - 1; index++) {
+    const year = Math.floor(index / 12);
+    const month = (index % 12) + 1;
+    months.push({
+      label: `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`,
+      start: zonedTimeToUtc({ year, month, day: 1, hour: 0, minute: 0 }, scope.timeZone),
+    });
+  }
+  return months;
+}
+
+type ReceiptRow = {
+  id: number;
+  storeId: number;
+  receiptNo: string;
+  amountMinor: bigint;
+  idempotencyKey: string;
+  requestHash: string;
+  createdAt: Date;
+  inserted: boolean;
+};
+
+const toReceipt = (row: ReceiptRow): Receipt => ({
+  id: row.id,
+  storeId: row.storeId,
+  receiptNo: row.receiptNo,
+  amountMinor: Number(row.amountMinor),
+  idempotencyKey: row.idempotencyKey,
+  requestHash: row.requestHash,
+  createdAt: row.createdAt,
+});
+
+export class PrismaReceiptRepository implements ReceiptRepository {
+  constructor(private readonly db: Db) {}
+
+  async record(receipt: NewReceipt): Promise<ReceiptRecordOutcome> {
+    // One statement: insert unless the key or the store + number is taken (by a receipt: ON
+    // CONFLICT; by a member's purchase: NOT EXISTS), else read what holds them.
+    const rows = await this.db.$queryRaw<(ReceiptRow | { id: null; inserted: false; memberPurchase: true })[]>`
+      WITH taken AS (
+        SELECT EXISTS (SELECT 1 FROM "Purchase" x WHERE x."storeId" = ${receipt.storeId} AND x."receiptNo" = ${receipt.receiptNo}) AS purchase
+      ), inserted AS (
+        INSERT INTO "Receipt" ("storeId", "receiptNo", "amountMinor", "idempotencyKey", "requestHash", "actorType", "actorId", "createdAt")
+        SELECT ${receipt.storeId}, ${receipt.receiptNo}, ${BigInt(receipt.amountMinor)}, ${receipt.idempotencyKey}, ${receipt.requestHash},
+               ${receipt.actor.type}::"ActorType", ${receipt.actor.id ?? null}, ${ts(receipt.createdAt)}
+        WHERE NOT (SELECT purchase FROM taken)
+        ON CONFLICT DO NOTHING
+        RETURNING id, "storeId", "receiptNo", "amountMinor", "idempotencyKey", "requestHash", "createdAt"
+      )
+      SELECT i.*, true AS inserted, false AS "memberPurchase" FROM inserted i
+      UNION ALL
+      (SELECT r.id, r."storeId", r."receiptNo", r."amountMinor", r."idempotencyKey", r."requestHash", r."createdAt", false, false
+       FROM "Receipt" r
+       WHERE r."idempotencyKey" = ${receipt.idempotencyKey} OR (r."storeId" = ${receipt.storeId} AND r."receiptNo" = ${receipt.receiptNo})
+       ORDER BY (r."idempotencyKey" = ${receipt.idempotencyKey}) DESC LIMIT 1)
+      UNION ALL
+      SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, false, true FROM taken WHERE purchase`;
+    const row = rows.find((r) => r.inserted) ?? rows.find((r) => r.id !== null);
+    if (row && row.id !== null) return { outcome: row.inserted ? 'RECORDED' : 'EXISTS', receipt: toReceipt(row as ReceiptRow) };
+    if (rows.some((r) => 'memberPurchase' in r && r.memberPurchase)) return { outcome: 'MEMBER_PURCHASE' };
+    return { outcome: 'RACED' };
+  }
+}

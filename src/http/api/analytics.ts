@@ -1,0 +1,322 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  type AnalyticsQuery,
+  type CohortReport,
+  computeCohortReport,
+  computeKpiReport,
+  DEFAULT_ACTIVE_DAYS,
+  DEFAULT_CHURN_DAYS,
+  type KpiReport,
+  MAX_PERIOD_DAYS,
+} from '../../domain/analytics/report.js';
+import { DomainError } from '../../domain/errors.js';
+import { daysBetween } from '../../domain/jobs/schedule-rules.js';
+import type { DomainDeps } from '../../domain/ports.js';
+import { requireKey } from './auth.js';
+import { fieldErrors, type ProblemCode, validationProblem } from './problems.js';
+
+/**
+ * GET /v1/analytics/kpis and GET /v1/analytics/cohorts: "is the program paying off?" for the
+ * owner's spreadsheet or BI tool (issue 16). JSON by default, `?format=csv` for a table. The
+ * numbers come from src/domain/analytics (definitions in README "Analytics"). A key bound to a
+ * store sees that store only.
+ */
+
+const isCalendarDate = (iso: string) => {
+  const date = new Date(`${iso}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso;
+};
+const localDate = z
+  .string()
+  // One message per mistake: a malformed date is not also "not a calendar date".
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date as YYYY-MM-DD', abort: true })
+  .refine(isCalendarDate, 'not a calendar date');
+/** Query strings are text: whole numbers are parsed here, and named when they are not. */
+const days = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,4}$/, 'a whole number of days')
+    .transform(Number)
+    .pipe(z.int().min(1).max(3650))
+    .optional()
+    .transform((value) => value ?? fallback);
+
+export const analyticsQuerySchema = z
+  .strictObject({
+    from: localDate.describe("The first day of the period (inclusive), in the program's time zone"),
+    to: localDate.describe('The day after the period (exclusive): from=2026-01-01&to=2026-02-01 is January'),
+    store: z.string().min(1).max(32).optional().describe('A store code: that store only'),
+    tier: z.string().min(1).max(32).optional().describe('A tier code: members of that tier only (their tier now; tiers are not historised)'),
+    activeDays: days(DEFAULT_ACTIVE_DAYS).describe(`Active = a purchase in the last N days before \`to\` (default ${DEFAULT_ACTIVE_DAYS})`),
+    churnDays: days(DEFAULT_CHURN_DAYS).describe(`Churned = no purchase for N days (default ${DEFAULT_CHURN_DAYS})`),
+    format: z.enum(['json', 'csv']).default('json').describe('json (default) or csv'),
+  })
+  .superRefine((query, ctx) => {
+    if (!isCalendarDate(query.from) || !isCalendarDate(query.to)) return;
+    const length = daysBetween(query.from, query.to);
+    if (length < 1) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after `from`' });
+    else if (length > MAX_PERIOD_DAYS) ctx.addIssue({ code: 'custom', path: ['to'], message: `the period is at most ${MAX_PERIOD_DAYS} days` });
+  });
+
+const rate = z.number().nullable().describe('A fraction (0.25 = 25 %), 4 decimals; null when its denominator is 0');
+const money = z.int().describe('Minor units');
+const moneyOrNull = z.int().nullable().describe('Minor units; null when it cannot be computed');
+const count = z.int();
+const npsSummarySchema = z.object({
+  sent: count,
+  answered: count,
+  responseRate: z.int().nullable(),
+  promoters: count,
+  passives: count,
+  detractors: count,
+  nps: z.int().nullable(),
+});
+
+export const kpiResponseSchema = z.object({
+  period: z.object({ from: z.string(), to: z.string().describe('Exclusive'), timezone: z.string() }),
+  store: z.string().nullable(),
+  tier: z.string().nullable(),
+  activeDays: count,
+  churnDays: count,
+  economics: z.object({ grossMarginPercent: z.number(), pointCostMinor: count }),
+  membership: z.object({ members: count, newMembers: count, activeMembers: count, activeRate: rate }),
+  buying: z.object({
+    memberPurchases: count,
+    buyers: count,
+    repeatBuyers: count,
+    repeatPurchaseRate: rate,
+    purchaseFrequency: z.number().nullable().describe('Purchases per buyer in the period'),
+    memberRevenueMinor: money,
+    spendPerBuyerMinor: moneyOrNull,
+    averageCheckMembersMinor: moneyOrNull,
+    nonMemberReceipts: count,
+    nonMemberRevenueMinor: money,
+    averageCheckNonMembersMinor: moneyOrNull,
+    membersRevenueShare: rate,
+  }),
+  churn: z.object({
+    base: count.describe('Members with a purchase in the churnDays before `from`'),
+    churned: count.describe('Of those, members without a purchase in the churnDays before `to`'),
+    rate,
+    byTier: z.array(z.object({ tier: z.string(), base: count, churned: count, rate })),
+  }),
+  points: z.object({
+    issued: count,
+    redeemed: count,
+    expired: z.int().nullable().describe('Breakage (expired + forfeited at erasure); null for one store'),
+    outstanding: z.int().nullable().describe('Points held at `to`; null for one store'),
+    liabilityMinor: moneyOrNull.describe('outstanding x pointCostMinor'),
+    redemptionRate: rate,
+    breakageRate: rate,
+  }),
+  cost: z.object({
+    pointsMinor: money,
+    tierDiscountsMinor: z.null().describe('Not recorded by purchases: always null (see README)'),
+    freeCouponsMinor: money,
+    totalMinor: money,
+    couponsRedeemed: count,
+    unvaluedFreeCoupons: count,
+  }),
+  value: z.object({
+    expectedLifetimePeriods: z.number().nullable().describe('1 / churn rate, in periods of this length'),
+    cltvMinor: moneyOrNull,
+    incrementalRevenueMinor: moneyOrNull,
+    incrementalGrossMarginMinor: moneyOrNull,
+    roi: rate.describe('(incremental gross margin - program cost) / program cost'),
+  }),
+  nps: npsSummarySchema.nullable().describe('NPS of surveys sent in the period (all tiers); null for periods over 366 days'),
+});
+
+export const cohortResponseSchema = z.object({
+  period: z.object({ from: z.string(), to: z.string(), timezone: z.string() }),
+  store: z.string().nullable(),
+  tier: z.string().nullable(),
+  cohorts: z.array(
+    z.object({
+      cohort: z.string().describe('YYYY-MM: the month members registered'),
+      size: count,
+      active: z.array(count).describe('Members of the cohort with a purchase in month k after registration (k = 0: that month)'),
+      retention: z.array(rate).describe('active[k] / size'),
+    }),
+  ),
+});
+
+export type KpiResponse = z.infer<typeof kpiResponseSchema>;
+export type CohortResponse = z.infer<typeof cohortResponseSchema>;
+
+/** RFC 4180: quote a field that holds a comma, a quote or a line break. */
+const csvField = (value: string | number | null) => {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+const csv = (rows: (string | number | null)[][]) => `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
+
+/** The KPI report as `metric,value` lines, metrics named by their JSON path (churn per tier by its code). */
+export function kpisCsv(response: KpiResponse): string {
+  const rows: (string | number | null)[][] = [['metric', 'value']];
+  const walk = (prefix: string, value: unknown) => {
+    if (Array.isArray(value)) {
+      for (const item of value as { tier: string }[]) walk(`${prefix}.${item.tier}`, { ...item, tier: undefined });
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) if (inner !== undefined) walk(prefix ? `${prefix}.${key}` : key, inner);
+    } else {
+      rows.push([prefix, value as string | number | null]);
+    }
+  };
+  walk('', response);
+  return csv(rows);
+}
+
+/** The cohort matrix: `cohort,size,m0,m1,...`, cells the retention rate (empty past the period or for an empty cohort). */
+export function cohortsCsv(response: CohortResponse): string {
+  const width = Math.max(0, ...response.cohorts.map((row) => row.retention.length));
+  const header = ['cohort', 'size', ...Array.from({ length: width }, (_, k) => `m${k}`)];
+  return csv([header, ...response.cohorts.map((row) => [row.cohort, row.size, ...Array.from({ length: width }, (_, k) => row.retention[k] ?? null)])]);
+}
+
+export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain: DomainDeps }): void {
+  const { domain } = options;
+
+  /** The query, checked and resolved: the store (a bound key's own) and a tier of the program. */
+  async function parseQuery(request: FastifyRequest): Promise<{ query: AnalyticsQuery; format: 'json' | 'csv'; store: string | null }> {
+    const parsed = analyticsQuerySchema.safeParse(request.query);
+    if (!parsed.success) throw validationProblem(fieldErrors(parsed.error, 'query'));
+    const input = parsed.data;
+    if (input.tier !== undefined && !domain.program.tiers.levels.some((level) => level.code === input.tier)) {
+      throw validationProblem([{ field: 'tier', message: `one of the tiers: ${domain.program.tiers.levels.map((level) => level.code).join(', ')}` }]);
+    }
+    const key = requireKey(request);
+    let store: { id: number; code: string } | null = null;
+    if (key.storeId !== null) {
+      const own = await domain.repos.stores.findById(key.storeId);
+      if (!own) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
+      if (input.store !== undefined && input.store !== own.code) throw new DomainError('FORBIDDEN', { reason: 'the API key is bound to another store' });
+      store = own;
+    } else if (input.store !== undefined) {
+      store = await domain.repos.stores.findByCode(input.store);
+      if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
+    }
+    return {
+      query: {
+        from: input.from,
+        to: input.to,
+        storeId: store?.id ?? null,
+        tier: input.tier ?? null,
+        activeDays: input.activeDays,
+        churnDays: input.churnDays,
+      },
+      format: input.format,
+      store: store?.code ?? null,
+    };
+  }
+
+  const sendCsv = (reply: FastifyReply, name: string, body: string) =>
+    reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);
+
+  app.get('/analytics/kpis', async (request, reply) => {
+    const { query, format, store } = await parseQuery(request);
+    const report: KpiReport = await computeKpiReport(domain, query);
+    const { period, activeDays, churnDays, economics, membership, buying, churn, points, cost, value, nps } = report;
+    const response: KpiResponse = {
+      period,
+      store,
+      tier: query.tier,
+      activeDays,
+      churnDays,
+      economics,
+      membership,
+      buying,
+      churn,
+      points,
+      cost,
+      value,
+      nps: nps && {
+        sent: nps.sent,
+        answered: nps.answered,
+        responseRate: nps.responseRate,
+        promoters: nps.promoters,
+        passives: nps.passives,
+        detractors: nps.detractors,
+        nps: nps.nps,
+      },
+    };
+    return format === 'csv' ? sendCsv(reply, `kpis_${query.from}_${query.to}`, kpisCsv(response)) : response;
+  });
+
+  app.get('/analytics/cohorts', async (request, reply) => {
+    const { query, format, store } = await parseQuery(request);
+    const report: CohortReport = await computeCohortReport(domain, query);
+    const response: CohortResponse = { period: report.period, store, tier: query.tier, cohorts: report.cohorts };
+    return format === 'csv' ? sendCsv(reply, `cohorts_${query.from}_${query.to}`, cohortsCsv(response)) : response;
+  });
+}
+
+/** The OpenAPI description of the analytics endpoints (schemas KpiResponse and CohortResponse). */
+export function analyticsPaths(helpers: {
+  ref: (id: string) => Record<string, unknown>;
+  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
+  common: ProblemCode[];
+}): Record<string, unknown> {
+  const { ref, problemsByStatus, common } = helpers;
+  const parameter = (name: string, required: boolean, description: string, schema: Record<string, unknown>) => ({
+    name,
+    in: 'query',
+    required,
+    description,
+    schema,
+  });
+  const date = { type: 'string', format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' };
+  const parameters = [
+    parameter('from', true, "The first day of the period (inclusive), YYYY-MM-DD in the program's time zone", date),
+    parameter('to', true, `The day after the period (exclusive), YYYY-MM-DD; a period is 1 to ${MAX_PERIOD_DAYS} days`, date),
+    parameter('store', false, 'A store code: that store only (a key bound to a store sees only its own)', { type: 'string', minLength: 1, maxLength: 32 }),
+    parameter('tier', false, 'A tier code of the program: members of that tier now', { type: 'string', minLength: 1, maxLength: 32 }),
+    parameter('activeDays', false, 'Active = a purchase in the last N days before `to`', {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3650,
+      default: DEFAULT_ACTIVE_DAYS,
+    }),
+    parameter('churnDays', false, 'Churned = no purchase for N days', { type: 'integer', minimum: 1, maximum: 3650, default: DEFAULT_CHURN_DAYS }),
+    parameter('format', false, 'json, or csv for a table', { type: 'string', enum: ['json', 'csv'], default: 'json' }),
+  ];
+  const csvContent = (description: string) => ({ 'text/csv': { schema: { type: 'string', description } } });
+  const errors = problemsByStatus(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'STORE_NOT_FOUND']);
+  return {
+    '/v1/analytics/kpis': {
+      get: {
+        operationId: 'getAnalyticsKpis',
+        summary: 'Program KPIs for a period: membership, buying behaviour, churn, points economy, program cost, CLTV, ROI, NPS',
+        description: [
+          'Every KPI is defined in the README ("Analytics"). Money is in minor units, rates are fractions with 4 decimals,',
+          'and a figure whose denominator is 0 is null. ROI compares the average check of members with that of non-member',
+          'receipts (POST /v1/receipts): an estimate with limits that the README states.',
+        ].join(' '),
+        parameters,
+        responses: {
+          '200': {
+            description: 'The KPIs; with format=csv a `metric,value` table, metrics named by their JSON path',
+            content: { 'application/json': { schema: ref('KpiResponse') }, ...csvContent('metric,value lines (RFC 4180)') },
+          },
+          ...errors,
+        },
+      },
+    },
+    '/v1/analytics/cohorts': {
+      get: {
+        operationId: 'getAnalyticsCohorts',
+        summary: 'Retention by monthly registration cohort: members registered in the period, and who bought in each month after',
+        parameters,
+        responses: {
+          '200': {
+            description: 'The cohort matrix; with format=csv `cohort,size,m0,m1,...` with the retention rate in each cell',
+            content: { 'application/json': { schema: ref('CohortResponse') }, ...csvContent('cohort,size,m0,m1,... (RFC 4180)') },
+          },
+          ...errors,
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DomainError } from '../../domain/errors.js';
+import type { DomainDeps } from '../../domain/ports.js';
+import { recordReceipt } from '../../domain/purchases/record-receipt.js';
+import { actorOfKey, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
+import type { TillLookups } from './lookup-cache.js';
+import { type FieldError, fieldErrors, type ProblemCode, validationProblem } from './problems.js';
+import { idempotencyKeySchema } from './schemas.js';
+
+/**
+ * POST /v1/receipts: a sale without a member (issue 16). A route of its own rather than
+ * `POST /v1/purchases` without `memberCode`: a purchase answers with points, balance and tier
+ * and may spend points, none of which exists for an anonymous sale, and a missing card code
+ * must stay an error there (a till that forgot to scan the card must not silently record a
+ * non-member sale). Stored in the Receipt table: store, amount, time, receipt number.
+ */
+
+export const receiptRequestSchema = z.strictObject({
+  storeCode: z.string().min(1).max(32).optional().describe('The store acting; required for a key not bound to a store, must match the bound store otherwise'),
+  receiptNo: z.string().min(1).max(64).describe('The till receipt number; unique per store (also against member purchases)'),
+  amountMinor: z.int().positive().describe('The whole bill in minor units (kopecks, cents): 123456 = 1 234.56'),
+});
+
+export const receiptResponseSchema = z.object({
+  receiptId: z.int(),
+  storeCode: z.string(),
+  receiptNo: z.string(),
+  amountMinor: z.int(),
+  recordedAt: z.string().describe('ISO 8601 date and time (UTC)'),
+});
+
+export type ReceiptResponse = z.infer<typeof receiptResponseSchema>;
+
+export function registerReceiptRoutes(app: FastifyInstance, options: { domain: DomainDeps; lookups: TillLookups }): void {
+  app.post('/receipts', { bodyLimit: 16 * 1024 }, async (request, reply) => {
+    // The body and the Idempotency-Key together, so that one answer names every problem.
+    const errors: FieldError[] = [];
+    const body = receiptRequestSchema.safeParse(request.body);
+    if (!body.success) errors.push(...fieldErrors(body.error));
+    const header = idempotencyKeySchema.safeParse(request.headers['idempotency-key']);
+    if (!header.success) errors.push(...fieldErrors(header.error, 'Idempotency-Key'));
+    if (!body.success || !header.success) throw validationProblem(errors);
+    const key = requireKey(request);
+    const store = await storeForRequest(options.lookups, key, body.data.storeCode);
+    if (!store.active) throw new DomainError('STORE_NOT_FOUND', { field: 'storeCode' });
+    const result = await recordReceipt(options.domain, {
+      storeId: store.id,
+      receiptNo: body.data.receiptNo,
+      amountMinor: body.data.amountMinor,
+      idempotencyKey: scopedIdempotencyKey(key, header.data),
+      actor: actorOfKey(key),
+    });
+    const { receipt } = result;
+    const response: ReceiptResponse = {
+      receiptId: receipt.id,
+      storeCode: store.code,
+      receiptNo: receipt.receiptNo,
+      amountMinor: receipt.amountMinor,
+      recordedAt: receipt.createdAt.toISOString(),
+    };
+    if (result.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(result.replayed ? 200 : 201).send(response);
+  });
+}
+
+/** The OpenAPI description of POST /v1/receipts (schemas ReceiptRequest and ReceiptResponse). */
+export function receiptPaths(helpers: {
+  ref: (id: string) => Record<string, unknown>;
+  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
+  idempotencyKeyParameter: Record<string, unknown>;
+  replayedHeader: Record<string, unknown>;
+  common: ProblemCode[];
+  bodyErrors: ProblemCode[];
+}): Record<string, unknown> {
+  const { ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors } = helpers;
+  return {
+    '/v1/receipts': {
+      post: {
+        operationId: 'recordReceipt',
+        summary: 'Record a sale without a member (no card shown): the non-member baseline of the analytics',
+        description: [
+          'Only the store, the amount, the receipt number and the time are kept: no points, no messages.',
+          'Idempotent as purchases are: by Idempotency-Key, and by store + receipt number (a receipt number already used by a',
+          "member's purchase at the store is 409 RECEIPT_DUPLICATE). A sale with a member card goes to POST /v1/purchases.",
+        ].join(' '),
+        parameters: [idempotencyKeyParameter],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('ReceiptRequest') } } },
+        responses: {
+          '201': { description: 'The receipt was recorded', content: { 'application/json': { schema: ref('ReceiptResponse') } } },
+          '200': {
+            description: 'A retry: the receipt had been recorded under this Idempotency-Key (or receipt number) before; nothing was written now',
+            headers: replayedHeader,
+            content: { 'application/json': { schema: ref('ReceiptResponse') } },
+          },
+          ...problemsByStatus([
+            ...bodyErrors,
+            'AMOUNT_INVALID',
+            'RECEIPT_INVALID',
+            ...common,
+            'FORBIDDEN',
+            'STORE_NOT_FOUND',
+            'IDEMPOTENCY_CONFLICT',
+            'RECEIPT_DUPLICATE',
+          ]),
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,243 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AnalyticsQuery, computeCohortReport, computeKpiReport } from '../../src/domain/analytics/report.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { recordReceipt } from '../../src/domain/purchases/record-receipt.js';
+import { type AnalyticsFixture, seedAnalyticsFixture } from '../support/analytics-fixture.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type DomainHarness, domainHarness } from '../support/domain.js';
+
+/**
+ * Every KPI on the fixture of test/support/analytics-fixture.ts (read its table first), the
+ * expected values worked out by hand below. March 2026 = [03-01, 04-01) local; activeDays 30,
+ * churnDays 45; economics of the example program: pointCostMinor 100, grossMarginPercent 25.
+ */
+
+let db: TestDatabase;
+let h: DomainHarness;
+let fx: AnalyticsFixture;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  h = await domainHarness(db);
+  fx = await seedAnalyticsFixture(db, h, 9100);
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+const march = (overrides: Partial<AnalyticsQuery> = {}): AnalyticsQuery => ({
+  from: '2026-03-01',
+  to: '2026-04-01',
+  storeId: null,
+  tier: null,
+  activeDays: 30,
+  churnDays: 45,
+  ...overrides,
+});
+
+describe('the KPI report for March, the whole chain', () => {
+  it('counts members: total, new, active', async () => {
+    const report = await computeKpiReport(h.deps, march());
+    // Registered before 04-01 and not erased by then: M1..M5 (M6 erased 02-20) = 5.
+    // New in March: M4 (03-03), M5 (03-15) = 2.
+    // Active = a purchase in [04-01 - 30 days = 03-02, 04-01): M1 (03-05), M3 (03-10), M4 (03-04) = 3; 3 / 5 = 0.6.
+    expect(report.membership).toEqual({ members: 5, newMembers: 2, activeMembers: 3, activeRate: 0.6 });
+  });
+
+  it('measures buying behaviour of members against non-member receipts', async () => {
+    const { buying } = await computeKpiReport(h.deps, march());
+    // Member purchases in March: M1 200000 + 100000, M3 150000 - 50000 returned = 100000, M4 400000
+    //   -> 4 purchases, revenue 800000, buyers M1, M3, M4 = 3, repeat buyers M1 = 1.
+    // Receipts in March: 50000 + 150000 + 100000 = 300000 in 3 (the "m1-0305" twin of M1's purchase is not counted).
+    expect(buying).toEqual({
+      memberPurchases: 4,
+      buyers: 3,
+      repeatBuyers: 1,
+      repeatPurchaseRate: 0.3333, // 1 / 3
+      purchaseFrequency: 1.3333, // 4 / 3
+      memberRevenueMinor: 800_000,
+      spendPerBuyerMinor: 266_667, // 800000 / 3 = 266666.67
+      averageCheckMembersMinor: 200_000, // 800000 / 4
+      nonMemberReceipts: 3,
+      nonMemberRevenueMinor: 300_000,
+      averageCheckNonMembersMinor: 100_000, // 300000 / 3
+      membersRevenueShare: 0.7273, // 800000 / (800000 + 300000) = 0.72727
+    });
+  });
+
+  it('computes churn per tier', async () => {
+    const { churn } = await computeKpiReport(h.deps, march());
+    // Base = a purchase in [03-01 - 45 days = 01-15, 03-01): M1 (01-15), M2 (02-10), M3 (02-06); M6's 01-06 is before.
+    // Churned = no purchase in [04-01 - 45 days = 02-15, 04-01): M2 (last 02-10). M1 and M3 bought in March.
+    // basic: M1, M3 -> 0 of 2; silver: M2 -> 1 of 1; overall 1 of 3.
+    expect(churn).toEqual({
+      base: 3,
+      churned: 1,
+      rate: 0.3333,
+      byTier: [
+        { tier: 'basic', base: 2, churned: 0, rate: 0 },
+        { tier: 'silver', base: 1, churned: 1, rate: 1 },
+      ],
+    });
+  });
+
+  it('accounts for the points economy', async () => {
+    const { points } = await computeKpiReport(h.deps, march());
+    // Issued in March (EARN, BONUS, ADJUST, REVERSE): M1 2000 + 1000, M3 1500 - 500, M4 4000, M5 100 = 8100.
+    // Redeemed (SPEND - REFUND): M1 500, M3 300, M4 1000 - 200 = 1600.
+    // Expired (EXPIRE, CLOSE): M2 1000 (M6's CLOSE was in February) = 1000.
+    // Outstanding at 04-01: M1 1000+2000-500+1000 = 3500 (its 04-05 EARN 700 is later), M2 3000-1000 = 2000,
+    //   M3 100+1500-500-300 = 800, M4 4000-1000+200 = 3200, M5 100, M6 0 -> 9600; x 100 = 960000.
+    expect(points).toEqual({
+      issued: 8100,
+      redeemed: 1600,
+      expired: 1000,
+      outstanding: 9600,
+      liabilityMinor: 960_000,
+      redemptionRate: 0.1975, // 1600 / 8100 = 0.19753
+      breakageRate: 0.1235, // 1000 / 8100 = 0.12346
+    });
+  });
+
+  it('puts the program cost, CLTV and ROI in money', async () => {
+    const { cost, value } = await computeKpiReport(h.deps, march());
+    // Points: 1600 x 100 = 160000. Free coupons: M4's FIXED 50000 (M1's free item has no value; M3's
+    // coupon was paid with points, already in the 1600). Total 210000.
+    expect(cost).toEqual({
+      pointsMinor: 160_000,
+      tierDiscountsMinor: null,
+      freeCouponsMinor: 50_000,
+      totalMinor: 210_000,
+      couponsRedeemed: 3,
+      unvaluedFreeCoupons: 1,
+    });
+    // Lifetime = 1 / (1/3) = 3 months; CLTV = 200000 x 4/3 x 3 = 800000.
+    // Increment = (200000 - 100000) x 4 member purchases = 400000; x 25 % = 100000 gross margin.
+    // ROI = (100000 - 210000) / 210000 = -0.52381.
+    expect(value).toEqual({
+      expectedLifetimePeriods: 3,
+      cltvMinor: 800_000,
+      incrementalRevenueMinor: 400_000,
+      incrementalGrossMarginMinor: 100_000,
+      roi: -0.5238,
+    });
+  });
+
+  it('reports NPS alongside, from the NPS report', async () => {
+    const report = await computeKpiReport(h.deps, march());
+    // Sent in March: 3; answered 2 (a 10 and a 5): 1 promoter, 1 detractor -> NPS 50 - 50 = 0; response 2/3 = 67 %.
+    expect(report.nps).toMatchObject({ sent: 3, answered: 2, responseRate: 67, promoters: 1, passives: 0, detractors: 1, nps: 0 });
+    expect(report.economics).toEqual({ grossMarginPercent: 25, pointCostMinor: 100 });
+  });
+});
+
+describe('the KPI report for one store and one tier', () => {
+  it('limits purchases, receipts and ledger entries to the store', async () => {
+    const report = await computeKpiReport(h.deps, march({ storeId: fx.storeA.id }));
+    // Customers of msk-01 before 04-01: M1, M2, M3 (M6 erased) = 3; none registered in March;
+    // active there since 03-02: M1 (03-05), M3 (03-10).
+    expect(report.membership).toEqual({ members: 3, newMembers: 0, activeMembers: 2, activeRate: 0.6667 });
+    // At msk-01 in March: M1 200000, M3 100000 net -> 2 purchases, 300000, 2 buyers, no repeat;
+    // receipts 50000 + 150000 = 200000 in 2.
+    expect(report.buying).toMatchObject({
+      memberPurchases: 2,
+      buyers: 2,
+      repeatBuyers: 0,
+      memberRevenueMinor: 300_000,
+      nonMemberReceipts: 2,
+      nonMemberRevenueMinor: 200_000,
+      membersRevenueShare: 0.6, // 300000 / 500000
+    });
+    // Entries at msk-01: issued M1 2000 + M3 1500 - 500 = 3000; redeemed M1 500. Expiry has no store.
+    expect(report.points).toEqual({
+      issued: 3000,
+      redeemed: 500,
+      expired: null,
+      outstanding: null,
+      liabilityMinor: null,
+      redemptionRate: 0.1667,
+      breakageRate: null,
+    });
+    // Coupons redeemed at msk-01: M1's free item (unvalued), M3's paid coupon.
+    expect(report.cost).toMatchObject({ couponsRedeemed: 2, freeCouponsMinor: 0, unvaluedFreeCoupons: 1, totalMinor: 50_000 });
+  });
+
+  it('limits members to their current tier', async () => {
+    const report = await computeKpiReport(h.deps, march({ tier: 'silver' }));
+    // Silver: M2, M4; new: M4; active: M4 (03-04).
+    expect(report.membership).toEqual({ members: 2, newMembers: 1, activeMembers: 1, activeRate: 0.5 });
+    // M4's 400000 only; receipts (no tier) all 3.
+    expect(report.buying).toMatchObject({ memberPurchases: 1, buyers: 1, memberRevenueMinor: 400_000, nonMemberReceipts: 3 });
+    expect(report.churn.byTier).toEqual([{ tier: 'silver', base: 1, churned: 1, rate: 1 }]);
+    // Silver points in March: issued M4 4000; redeemed M4 800; expired M2 1000; outstanding 2000 + 3200.
+    expect(report.points).toMatchObject({ issued: 4000, redeemed: 800, expired: 1000, outstanding: 5200 });
+  });
+});
+
+describe('retention by registration cohort', () => {
+  it('is a matrix of the share of each monthly cohort buying in each month after', async () => {
+    const report = await computeCohortReport(h.deps, march({ from: '2026-01-01' }));
+    // January: M1, M2, M6 (3). Bought in January: M1 (01-15), M6 (01-06) = 2; February: M2 = 1; March: M1 = 1.
+    // February: M3 (1), bought in February (02-06) and March (03-10).
+    // March: M4, M5 (2); M4 bought in March.
+    expect(report.cohorts).toEqual([
+      { cohort: '2026-01', size: 3, active: [2, 1, 1], retention: [0.6667, 0.3333, 0.3333] },
+      { cohort: '2026-02', size: 1, active: [1, 1], retention: [1, 1] },
+      { cohort: '2026-03', size: 2, active: [1], retention: [0.5] },
+    ]);
+  });
+
+  it('gives every month of the period a row, empty cohorts included', async () => {
+    const report = await computeCohortReport(h.deps, march({ from: '2025-12-01', to: '2026-02-01' }));
+    expect(report.cohorts).toEqual([
+      { cohort: '2025-12', size: 0, active: [0, 0], retention: [null, null] },
+      { cohort: '2026-01', size: 3, active: [2], retention: [0.6667] },
+    ]);
+  });
+});
+
+describe('non-member receipts', () => {
+  const till = { type: 'TILL' as const, id: 'apikey:test' };
+
+  it('are recorded once, replayed by key or by receipt number, and refused when they ask for something else', async () => {
+    h.clock.set('2026-04-10T09:00:00Z');
+    const first = await recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'r-100', amountMinor: 1234, idempotencyKey: 'k-100', actor: till });
+    expect(first.replayed).toBe(false);
+    expect(first.receipt).toMatchObject({ storeId: fx.storeA.id, receiptNo: 'r-100', amountMinor: 1234, createdAt: new Date('2026-04-10T09:00:00Z') });
+
+    h.clock.set('2026-04-10T09:05:00Z');
+    const again = await recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'r-100', amountMinor: 1234, idempotencyKey: 'k-100', actor: till });
+    expect(again).toEqual({ receipt: first.receipt, replayed: true });
+    // The same receipt under another key (a till that lost the answer and made a new key) is the same sale.
+    const twin = await recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'r-100', amountMinor: 1234, idempotencyKey: 'k-101', actor: till });
+    expect(twin).toEqual({ receipt: first.receipt, replayed: true });
+
+    await expect(
+      recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'r-100', amountMinor: 999, idempotencyKey: 'k-102', actor: till }),
+    ).rejects.toMatchObject({ code: 'RECEIPT_DUPLICATE' });
+    await expect(
+      recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'r-101', amountMinor: 1234, idempotencyKey: 'k-100', actor: till }),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    expect(await db.prisma.receipt.count({ where: { receiptNo: { in: ['r-100', 'r-101'] } } })).toBe(1);
+  });
+
+  it("are refused for a member's purchase receipt number at the store, and checked like purchases", async () => {
+    await expect(
+      recordReceipt(h.deps, { storeId: fx.storeB.id, receiptNo: `p-${fx.members.m1}-03-20`, amountMinor: 100_000, idempotencyKey: 'k-200', actor: till }),
+    ).rejects.toMatchObject({ code: 'RECEIPT_DUPLICATE' });
+    await expect(recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'r-300', amountMinor: 0, idempotencyKey: 'k-300', actor: till })).rejects.toThrow(
+      DomainError,
+    );
+    await expect(
+      recordReceipt(h.deps, { storeId: fx.storeA.id, receiptNo: 'bad receipt!', amountMinor: 10, idempotencyKey: 'k-301', actor: till }),
+    ).rejects.toMatchObject({ code: 'RECEIPT_INVALID' });
+  });
+
+  it('of concurrent twins, exactly one is written', async () => {
+    const input = { storeId: fx.storeB.id, receiptNo: 'r-400', amountMinor: 5000, actor: till };
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => recordReceipt(h.deps, { ...input, idempotencyKey: `k-400-${i % 2}` })));
+    expect(results.filter((result) => !result.replayed)).toHaveLength(1);
+    expect(new Set(results.map((result) => result.receipt.id)).size).toBe(1);
+  });
+});

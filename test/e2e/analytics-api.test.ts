@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/domain/staff/api-keys.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { type RedisHandle, startRedis } from '../../src/redis.js';
+import { type AnalyticsFixture, seedAnalyticsFixture } from '../support/analytics-fixture.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type DomainHarness, domainHarness } from '../support/domain.js';
+import { TEST_REDIS_URL } from '../support/env.js';
+
+/**
+ * The analytics and receipts endpoints over HTTP, on the hand-computed fixture of
+ * test/support/analytics-fixture.ts (the numbers themselves are checked in test/db/analytics.test.ts).
+ */
+
+const ADMIN = 1;
+const silent = pino({ level: 'silent' });
+
+let db: TestDatabase;
+let h: DomainHarness;
+let fx: AnalyticsFixture;
+let redisHandle: RedisHandle;
+let redis: Redis;
+let api: FastifyInstance;
+let crmKey: string;
+let tillKey: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  h = await domainHarness(db, { admins: [ADMIN] });
+  fx = await seedAnalyticsFixture(db, h, 9200);
+  redisHandle = await startRedis(TEST_REDIS_URL, silent);
+  redis = redisHandle.connect('producer');
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('error', reject);
+  });
+  crmKey = (await createApiKey(h.deps, ADMIN, { name: 'crm', storeCode: null })).key;
+  tillKey = (await createApiKey(h.deps, ADMIN, { name: 'till msk-02', storeCode: 'msk-02' })).key;
+  api = createHttpServer({
+    logger: silent,
+    readiness: {},
+    api: { domain: h.deps, redis, defaultLocale: 'en', rateLimit: { limit: 1000, keyPrefix: `test:ratelimit:${randomBytes(6).toString('hex')}:` } },
+  });
+  await api.ready();
+});
+
+afterAll(async () => {
+  await api?.close();
+  await redisHandle?.stop();
+  await db?.drop();
+});
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+const get = (url: string, key: string | null = crmKey) => api.inject({ method: 'GET', url, headers: key ? auth(key) : {} });
+
+describe('GET /v1/analytics/kpis', () => {
+  it('needs an API key', async () => {
+    for (const url of ['/v1/analytics/kpis?from=2026-03-01&to=2026-04-01', '/v1/analytics/cohorts?from=2026-03-01&to=2026-04-01']) {
+      const response = await get(url, null);
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.json().code).toBe('UNAUTHORIZED');
+    }
+  });
+
+  it('answers the KPIs as JSON', async () => {
+    const response = await get('/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&churnDays=45');
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({
+      period: { from: '2026-03-01', to: '2026-04-01', timezone: 'Europe/Moscow' },
+      store: null,
+      tier: null,
+      activeDays: 30,
+      churnDays: 45,
+      membership: { members: 5, newMembers: 2, activeMembers: 3 },
+      buying: { averageCheckMembersMinor: 200_000, averageCheckNonMembersMinor: 100_000 },
+      cost: { totalMinor: 210_000, tierDiscountsMinor: null },
+      value: { cltvMinor: 800_000, roi: -0.5238 },
+      nps: { nps: 0 },
+    });
+  });
+
+  it('answers a `metric,value` CSV with format=csv', async () => {
+    const response = await get('/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&churnDays=45&format=csv');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(response.headers['content-disposition']).toBe('attachment; filename="kpis_2026-03-01_2026-04-01.csv"');
+    const lines = response.body.trimEnd().split('\r\n');
+    expect(lines[0]).toBe('metric,value');
+    expect(lines.every((line) => line.split(',').length === 2)).toBe(true);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'period.from,2026-03-01',
+        'store,',
+        'membership.members,5',
+        'buying.membersRevenueShare,0.7273',
+        'churn.byTier.silver.rate,1',
+        'points.liabilityMinor,960000',
+        'cost.tierDiscountsMinor,',
+        'value.roi,-0.5238',
+        'nps.nps,0',
+      ]),
+    );
+  });
+
+  it('limits a key bound to a store to that store', async () => {
+    const own = await get('/v1/analytics/kpis?from=2026-03-01&to=2026-04-01', tillKey);
+    expect(own.statusCode).toBe(200);
+    // msk-02 in March: M1 100000 (03-20), M4 400000 (03-04); receipt 100000.
+    expect(own.json()).toMatchObject({ store: 'msk-02', buying: { memberPurchases: 2, memberRevenueMinor: 500_000, nonMemberReceipts: 1 } });
+    const other = await get('/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&store=msk-01', tillKey);
+    expect(other.statusCode).toBe(403);
+    expect(other.json().code).toBe('FORBIDDEN');
+  });
+
+  it('refuses bad parameters with problem details naming the field', async () => {
+    const cases: [string, string][] = [
+      ['to=2026-04-01', 'from'],
+      ['from=2026-3-01&to=2026-04-01', 'from'],
+      ['from=2026-02-30&to=2026-04-01', 'from'],
+      ['from=2026-04-01&to=2026-04-01', 'to'],
+      ['from=2020-01-01&to=2026-04-01', 'to'],
+      ['from=2026-03-01&to=2026-04-01&tier=diamond', 'tier'],
+      ['from=2026-03-01&to=2026-04-01&activeDays=abc', 'activeDays'],
+      ['from=2026-03-01&to=2026-04-01&churnDays=0', 'churnDays'],
+      ['from=2026-03-01&to=2026-04-01&format=xml', 'format'],
+      ['from=2026-03-01&to=2026-04-01&colour=red', 'colour'],
+    ];
+    for (const [query, field] of cases) {
+      const response = await get(`/v1/analytics/kpis?${query}`);
+      expect(response.statusCode, query).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.json(), query).toMatchObject({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field })] });
+    }
+    const unknownStore = await get('/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&store=nowhere');
+    expect(unknownStore.statusCode).toBe(404);
+    expect(unknownStore.json()).toMatchObject({ code: 'STORE_NOT_FOUND' });
+  });
+});
+
+describe('GET /v1/analytics/cohorts', () => {
+  it('answers the cohort matrix as JSON and as a CSV table', async () => {
+    const json = await get('/v1/analytics/cohorts?from=2026-01-01&to=2026-04-01');
+    expect(json.statusCode).toBe(200);
+    expect(json.json().cohorts.map((row: { cohort: string; size: number }) => [row.cohort, row.size])).toEqual([
+      ['2026-01', 3],
+      ['2026-02', 1],
+      ['2026-03', 2],
+    ]);
+
+    const csv = await get('/v1/analytics/cohorts?from=2026-01-01&to=2026-04-01&format=csv');
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.body).toBe(['cohort,size,m0,m1,m2', '2026-01,3,0.6667,0.3333,0.3333', '2026-02,1,1,1,', '2026-03,2,0.5,,', ''].join('\r\n'));
+  });
+});
+
+describe('POST /v1/receipts', () => {
+  const post = (body: unknown, headers: Record<string, string> = {}, key = tillKey) =>
+    api.inject({
+      method: 'POST',
+      url: '/v1/receipts',
+      headers: { ...auth(key), 'content-type': 'application/json', ...headers },
+      payload: JSON.stringify(body),
+    });
+
+  it('records a sale without a member once; a retry is answered from the first', async () => {
+    h.clock.set('2026-04-11T08:00:00Z');
+    const first = await post({ receiptNo: 'api-1', amountMinor: 4200 }, { 'idempotency-key': 'rk-1' });
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toEqual({
+      receiptId: expect.any(Number),
+      storeCode: 'msk-02',
+      receiptNo: 'api-1',
+      amountMinor: 4200,
+      recordedAt: '2026-04-11T08:00:00.000Z',
+    });
+    const retry = await post({ receiptNo: 'api-1', amountMinor: 4200 }, { 'idempotency-key': 'rk-1' });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.json()).toEqual(first.json());
+    const conflict = await post({ receiptNo: 'api-2', amountMinor: 4200 }, { 'idempotency-key': 'rk-1' });
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.json().code).toBe('IDEMPOTENCY_CONFLICT');
+    // A CRM key names the store.
+    const crm = await post({ storeCode: 'msk-01', receiptNo: 'api-3', amountMinor: 100 }, { 'idempotency-key': 'rk-3' }, crmKey);
+    expect(crm.statusCode).toBe(201);
+    expect(crm.json().storeCode).toBe('msk-01');
+  });
+
+  it("refuses a member purchase's receipt number with 409", async () => {
+    const response = await post({ receiptNo: `p-${fx.members.m4}-03-04`, amountMinor: 400_000 }, { 'idempotency-key': 'rk-4' });
+    expect(response.statusCode).toBe(409);
+    expect(response.json().code).toBe('RECEIPT_DUPLICATE');
+  });
+
+  it('names every wrong field', async () => {
+    const response = await post({ receiptNo: '', amountMinor: -5, memberCode: 'X' });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(
+      response
+        .json()
+        .errors.map((error: { field: string }) => error.field)
+        .sort(),
+    ).toEqual(['Idempotency-Key', 'amountMinor', 'memberCode', 'receiptNo']);
+    const noStore = await post({ receiptNo: 'api-5', amountMinor: 100 }, { 'idempotency-key': 'rk-5' }, crmKey);
+    expect(noStore.statusCode).toBe(400);
+    expect(noStore.json().errors).toEqual([expect.objectContaining({ field: 'storeCode' })]);
+    expect(await db.prisma.receipt.count({ where: { receiptNo: { in: ['', 'api-5'] } } })).toBe(0);
+  });
+
+  it('is in the OpenAPI document, with the analytics endpoints', async () => {
+    const doc = (await api.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
+    expect(doc.paths['/v1/receipts'].post.responses).toHaveProperty('409');
+    expect(doc.components.schemas.ReceiptRequest.required.sort()).toEqual(['amountMinor', 'receiptNo']);
+    expect(doc.paths['/v1/analytics/kpis'].get.responses['200'].content).toHaveProperty('text/csv');
+    expect(doc.paths['/v1/analytics/cohorts'].get.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'from',
+      'to',
+      'store',
+      'tier',
+      'activeDays',
+      'churnDays',
+      'format',
+    ]);
+    expect(Object.keys(doc.components.schemas.KpiResponse.properties)).toEqual(
+      expect.arrayContaining(['membership', 'buying', 'churn', 'points', 'cost', 'value', 'nps']),
+    );
+    const text = JSON.stringify(doc);
+    for (const [, id] of text.matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)) expect(doc.components.schemas).toHaveProperty(id as string);
+  });
+});
