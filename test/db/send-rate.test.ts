@@ -90,36 +90,37 @@ describe('the send rate limiter (GCRA in Redis)', () => {
   it('reserves nothing when the next free slot is further away than the longest wait', async () => {
     const key = `${prefix}:refuse:gcra`;
     const redis = connect();
-    // 1/s: the second slot is a second after the first, the third two seconds.
-    const limiter = new SendRateLimiter(redis, key, 1, { maxWaitMs: 1_500 });
+    // One per 10 s (slow on purpose: the figures below hold however long the calls take on a busy
+    // machine): the second slot is one interval after the first, the third two.
+    const limiter = new SendRateLimiter(redis, key, 0.1, { maxWaitMs: 15_000 });
     const first = await limiter.reserve();
     const second = await limiter.reserve();
-    expect(first).toMatchObject({ reserved: true, waitMs: 0 });
-    expect(second.reserved).toBe(true);
-    expect(second.waitMs).toBeGreaterThan(1_000);
+    if (!first.reserved || !second.reserved) throw new Error('no slot');
+    expect(first.waitMs).toBe(0);
+    expect(second.slotUs - first.slotUs).toBe(limiter.intervalUs);
     const before = await redis.get(key);
     const third = await limiter.reserve();
     expect(third.reserved).toBe(false);
-    expect(third.waitMs).toBeGreaterThan(1_500);
+    expect(third.waitMs).toBeGreaterThan(15_000);
     // A refusal leaves the schedule as it was, and the key goes away once it is idle.
     expect(await redis.get(key)).toBe(before);
     const ttl = await redis.pttl(key);
-    expect(ttl).toBeGreaterThan(2_000);
-    expect(ttl).toBeLessThanOrEqual(3_100);
+    expect(ttl).toBeGreaterThan(15_000);
+    expect(ttl).toBeLessThanOrEqual(Math.ceil((2 * limiter.intervalUs) / 1_000) + 1_000);
   });
 
   it("closes a chat's gate from its slot, in the same step, and uses no slot while the gate is closed", async () => {
     const redis = connect();
-    const limiter = new SendRateLimiter(redis, `${prefix}:gate:gcra`, 1, { maxWaitMs: 5_000 });
+    const limiter = new SendRateLimiter(redis, `${prefix}:gate:gcra`, 0.1, { maxWaitMs: 30_000 });
     const chat = { key: `${prefix}:chat-gate:1`, ms: 1_100 };
-    await limiter.reserve();
-    // This chat's slot is about a second away: its gate holds until 1.1 s after that slot.
+    const zeroth = await limiter.reserve();
+    // This chat's slot is one interval away: its gate holds until 1.1 s after that slot.
     const first = await limiter.reserve(chat);
-    if (!first.reserved) throw new Error('no slot');
-    expect(first.waitMs).toBeGreaterThan(1_000);
+    if (!zeroth.reserved || !first.reserved) throw new Error('no slot');
+    expect(first.slotUs - zeroth.slotUs).toBe(limiter.intervalUs);
     const again = await limiter.reserve(chat);
     expect(again).toMatchObject({ reserved: false, reason: 'gated' });
-    expect(again.waitMs).toBeGreaterThan(2_000);
+    expect(again.waitMs).toBeGreaterThan(first.waitMs);
     expect(Number(await redis.get(chat.key))).toBe(first.slotUs + 1_100_000);
     // The refused reservation took no slot: the next one follows the chat's directly.
     const other = await limiter.reserve({ key: `${prefix}:chat-gate:2`, ms: 1_100 });
@@ -129,8 +130,8 @@ describe('the send rate limiter (GCRA in Redis)', () => {
 
   it('keeps one budget per key: a busy queue does not slow another', async () => {
     const redis = connect();
-    const busy = new SendRateLimiter(redis, `${prefix}:busy:gcra`, 1);
-    const other = new SendRateLimiter(redis, `${prefix}:other:gcra`, 1);
+    const busy = new SendRateLimiter(redis, `${prefix}:busy:gcra`, 0.1);
+    const other = new SendRateLimiter(redis, `${prefix}:other:gcra`, 0.1);
     await busy.reserve();
     expect((await busy.reserve()).waitMs).toBeGreaterThan(0);
     expect(await other.reserve()).toMatchObject({ reserved: true, waitMs: 0 });
