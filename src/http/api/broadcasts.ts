@@ -8,6 +8,7 @@ import type { DomainDeps } from '../../domain/ports.js';
 import { MAX_POINTS } from '../../domain/purchases/request.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
+import type { PathHelpers } from './command.js';
 import { type FieldError, fieldErrors, PROBLEMS, type ProblemCode, validationProblem } from './problems.js';
 import { idempotencyKeySchema } from './schemas.js';
 
@@ -197,14 +198,7 @@ export function registerBroadcastRoutes(app: FastifyInstance, domain: DomainDeps
 }
 
 /** The OpenAPI paths of these routes (see openapi.ts for the helpers they are built with). */
-export function broadcastPaths(helpers: {
-  ref: (id: string) => Record<string, unknown>;
-  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
-  idempotencyKeyParameter: Record<string, unknown>;
-  replayedHeader: Record<string, unknown>;
-  common: ProblemCode[];
-  bodyErrors: ProblemCode[];
-}): Record<string, unknown> {
+export function broadcastPaths(helpers: PathHelpers): Record<string, unknown> {
   const { ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors } = helpers;
   const codes = (list: ProblemCode[]) => list.filter((code) => code in PROBLEMS);
   return {

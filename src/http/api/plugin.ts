@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { z } from 'zod';
 import { isMemberCode, normalizeCode } from '../../domain/codes.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
@@ -15,17 +14,17 @@ import { tierByCode } from '../../domain/tiers.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
+import { BODY_LIMIT, parseCommand } from './command.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
 import { registerNpsRoutes } from './nps.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { type FieldError, fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
+import { fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
 import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { registerReceiptRoutes } from './receipts.js';
 import {
   type CouponResponse,
   couponParamsSchema,
   couponRedeemRequestSchema,
-  idempotencyKeySchema,
   type MemberResponse,
   memberParamsSchema,
   type PurchaseResponse,
@@ -46,20 +45,6 @@ export interface ApiOptions {
   rateLimit?: RateLimitOptions;
   /** API keys and stores kept briefly in memory (lookup-cache.ts); absent: read on every request. */
   lookupCache?: LookupCacheOptions;
-}
-
-/** Bodies are a few fields; anything bigger is not a till talking to us. */
-const BODY_LIMIT = 16 * 1024;
-
-/** The body and the Idempotency-Key header, validated together so that one answer names every problem. */
-function parseCommand<S extends z.ZodType>(schema: S, request: FastifyRequest): { body: z.output<S>; idempotencyKey: string } {
-  const errors: FieldError[] = [];
-  const body = schema.safeParse(request.body);
-  if (!body.success) errors.push(...fieldErrors(body.error));
-  const key = idempotencyKeySchema.safeParse(request.headers['idempotency-key']);
-  if (!key.success) errors.push(...fieldErrors(key.error, 'Idempotency-Key'));
-  if (!body.success || !key.success) throw validationProblem(errors);
-  return { body: body.data, idempotencyKey: key.data };
 }
 
 /** First name only: the till greets the customer, it does not need more. */

@@ -4,9 +4,8 @@ import { DomainError } from '../../domain/errors.js';
 import type { DomainDeps } from '../../domain/ports.js';
 import { recordReceipt } from '../../domain/purchases/record-receipt.js';
 import { actorOfKey, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
+import { BODY_LIMIT, type PathHelpers, parseCommand } from './command.js';
 import type { TillLookups } from './lookup-cache.js';
-import { type FieldError, fieldErrors, type ProblemCode, validationProblem } from './problems.js';
-import { idempotencyKeySchema } from './schemas.js';
 
 /**
  * POST /v1/receipts: a sale without a member (issue 16). A route of its own rather than
@@ -33,22 +32,16 @@ export const receiptResponseSchema = z.object({
 export type ReceiptResponse = z.infer<typeof receiptResponseSchema>;
 
 export function registerReceiptRoutes(app: FastifyInstance, options: { domain: DomainDeps; lookups: TillLookups }): void {
-  app.post('/receipts', { bodyLimit: 16 * 1024 }, async (request, reply) => {
-    // The body and the Idempotency-Key together, so that one answer names every problem.
-    const errors: FieldError[] = [];
-    const body = receiptRequestSchema.safeParse(request.body);
-    if (!body.success) errors.push(...fieldErrors(body.error));
-    const header = idempotencyKeySchema.safeParse(request.headers['idempotency-key']);
-    if (!header.success) errors.push(...fieldErrors(header.error, 'Idempotency-Key'));
-    if (!body.success || !header.success) throw validationProblem(errors);
+  app.post('/receipts', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const { body, idempotencyKey } = parseCommand(receiptRequestSchema, request);
     const key = requireKey(request);
-    const store = await storeForRequest(options.lookups, key, body.data.storeCode);
+    const store = await storeForRequest(options.lookups, key, body.storeCode);
     if (!store.active) throw new DomainError('STORE_NOT_FOUND', { field: 'storeCode' });
     const result = await recordReceipt(options.domain, {
       storeId: store.id,
-      receiptNo: body.data.receiptNo,
-      amountMinor: body.data.amountMinor,
-      idempotencyKey: scopedIdempotencyKey(key, header.data),
+      receiptNo: body.receiptNo,
+      amountMinor: body.amountMinor,
+      idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
       actor: actorOfKey(key),
     });
     const { receipt } = result;
@@ -65,14 +58,7 @@ export function registerReceiptRoutes(app: FastifyInstance, options: { domain: D
 }
 
 /** The OpenAPI description of POST /v1/receipts (schemas ReceiptRequest and ReceiptResponse). */
-export function receiptPaths(helpers: {
-  ref: (id: string) => Record<string, unknown>;
-  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
-  idempotencyKeyParameter: Record<string, unknown>;
-  replayedHeader: Record<string, unknown>;
-  common: ProblemCode[];
-  bodyErrors: ProblemCode[];
-}): Record<string, unknown> {
+export function receiptPaths(helpers: PathHelpers): Record<string, unknown> {
   const { ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors } = helpers;
   return {
     '/v1/receipts': {
