@@ -4,7 +4,6 @@ import type { App } from '../../src/app.js';
 import { createBroadcast } from '../../src/domain/broadcasts/create-broadcast.js';
 import { runBroadcasts } from '../../src/domain/broadcasts/run-broadcast.js';
 import { ManualClock } from '../../src/domain/clock.js';
-import { generateMemberCode } from '../../src/domain/codes.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { startTestApp } from '../support/app.js';
 import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';

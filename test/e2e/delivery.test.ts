@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { type Clock, ManualClock } from '../../src/domain/clock.js';
-import { generateMemberCode } from '../../src/domain/codes.js';
 import { startTestApp } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';

@@ -2,7 +2,6 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { ManualClock } from '../../src/domain/clock.js';
-import { generateMemberCode } from '../../src/domain/codes.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { startTestApp } from '../support/app.js';
 import { expectNoViolations } from '../support/conversation.js';
