@@ -326,7 +326,10 @@ describe('who may broadcast', () => {
     const admin = new Conversation(fake, { id: ADMIN, first_name: 'Boss', language_code: 'en' });
     fake.sendText(admin.user, '/broadcasts');
     expect((await admin.nextMessage((m) => /Broadcasts/.test(m.text ?? ''))).text).toContain(`#${broadcast.id} · 🕒 scheduled`);
-    await admin.taps(`bc:x:${broadcast.id}`);
+    // Wait for the confirmation itself: other messages (a broadcast's report) may reach the
+    // admin's chat in between, and its button must be there before it is tapped.
+    fake.tapButton(admin.user, `bc:x:${broadcast.id}`);
+    expect((await admin.nextMessage((m) => /Cancel broadcast/.test(m.text ?? ''))).text).toContain(`Cancel broadcast #${broadcast.id}?`);
     expect((await admin.taps(`bc:xy:${broadcast.id}`)).text).toContain(`Broadcast #${broadcast.id} is cancelled`);
     expect(await db.prisma.broadcast.count()).toBe(count);
   });
