@@ -14,7 +14,6 @@
 //
 // BENCH_LEDGER_CLIENTS (8), BENCH_LEDGER_SECONDS per row (8), BENCH_LEDGER_MEMBERS per client (50).
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +25,7 @@ import type { PrismaClient } from '../src/generated/prisma/client.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { domainHarness } from '../test/support/domain.js';
 import { ledgerViolations } from '../test/support/ledger-invariants.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, percentile, ratio } from './lib.js';
+import { BenchFailure, type BenchResult, envInt, fixed, formatTable, percentile, ratio, runProcess } from './lib.js';
 
 interface Config {
   clients: number;
@@ -86,24 +85,6 @@ UPDATE bench_member SET balance = balance + 1, updated_at = now() WHERE id = :id
 INSERT INTO bench_entry (member_id, amount, balance_after) VALUES (:id, 1, :balance);
 END;
 `;
-
-function runProcess(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new BenchFailure(`${command} not found on PATH (install the PostgreSQL client tools)`) : error),
-    );
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function runPgbench(label: string, db: TestDatabase, config: Config, pick: string): Promise<Measured> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-ledger-'));

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 // Shared pieces for the benchmarks in bench/: the shape every benchmark has, a failure type
 // that run.ts reports without a stack, and small helpers for statistics and tables.
 
@@ -70,4 +71,23 @@ export function peakWithin(times: readonly number[], windowMs: number): number {
     peak = Math.max(peak, end - start + 1);
   }
   return peak;
+}
+
+/** Runs a command (pgbench, psql) to its end and collects its output. */
+export function runProcess(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'ENOENT' ? new BenchFailure(`${command} not found on PATH (install the PostgreSQL client tools)`) : error),
+    );
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

@@ -30,7 +30,7 @@ import { FakeBotApi } from '../test/support/fake-bot-api/server.js';
 import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import { dropDatabase } from './bot-throughput.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio } from './lib.js';
+import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio, runProcess } from './lib.js';
 
 interface Config {
   clients: number;
@@ -197,28 +197,21 @@ async function drive(label: string, port: number, config: Config, body: (seq: nu
   };
 }
 
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new BenchFailure(`${command} not found on PATH (install the PostgreSQL client tools)`) : error),
-    );
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
-  const init = await run('pgbench', ['-i', '-s', '1', '-q', db.url]);
+  const init = await runProcess('pgbench', ['-i', '-s', '1', '-q', db.url]);
   if (init.code !== 0) throw new BenchFailure(`pgbench -i exited with ${init.code}:\n${init.stderr}`);
-  const { code, stdout, stderr } = await run('pgbench', ['-N', '-n', '-c', String(config.clients), '-j', '2', '-T', String(config.seconds), '-r', db.url]);
+  const { code, stdout, stderr } = await runProcess('pgbench', [
+    '-N',
+    '-n',
+    '-c',
+    String(config.clients),
+    '-j',
+    '2',
+    '-T',
+    String(config.seconds),
+    '-r',
+    db.url,
+  ]);
   const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
   if (code !== 0 || !Number.isFinite(tps)) throw new BenchFailure(`pgbench -N exited with ${code}:\n${stderr || stdout}`);
   return {

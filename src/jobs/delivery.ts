@@ -360,6 +360,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     }
 
     // Held for this job until sent or let go: another job for the same rows sends nothing.
+    // Leases, delays and pauses here are transport timing between workers and Redis, in wall-clock
+    // time like BullMQ's own locks; no rule reads them, so they do not come from deps.clock.
     const claimedAt = Date.now();
     const claimed = new Set(
       await deps.repos.deliveries.claimMany(
