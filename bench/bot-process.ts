@@ -1,8 +1,9 @@
-// The bot as production runs it: the real entry point (src/main.ts) in a process of its own, so
-// that the load driver and the fake Bot API in the benchmark's process neither slow it down nor
-// share its CPU figures. Configured through the environment only, like a deployment.
+// The bot as production runs it: the real entry point compiled (`npm start` runs dist/main.js
+// under plain node, so tsx's loader neither costs CPU nor shows in the RSS), in a process of its
+// own, so that the load driver and the fake Bot API in the benchmark's process neither slow it
+// down nor share its CPU figures. Configured through the environment only, like a deployment.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { BenchFailure } from './lib.js';
 
@@ -19,13 +20,32 @@ export interface BotProcess {
 const CLOCK_TICKS_PER_SECOND = 100;
 const PAGE_SIZE = 4096;
 
+/** A stable secret for the benches' processes (production requires one with DATABASE_URL). */
+const BENCH_FINGERPRINT_SECRET = 'bench-fingerprint-secret-0123456789abcdef';
+
+let built = false;
+/** Builds dist/ when it is missing or older than src/ (once per run), as `npm start` does. */
+function ensureBuild(): void {
+  if (built) return;
+  execFileSync(process.execPath, ['scripts/ensure-build.mjs'], { stdio: 'inherit' });
+  built = true;
+}
+
 /**
- * Starts `script` (default: the real entry point, src/main.ts) with `env` on top of this process's
- * PATH; resolves once `ready()` holds.
+ * Starts `script` with `env` on top of this process's PATH; resolves once `ready()` holds. The
+ * default, the real entry point, runs compiled (dist/main.js) as `npm start` runs it; other
+ * scripts (the benches' own baselines in bench/) run through tsx.
  */
-export async function startBotProcess(env: Record<string, string>, ready: () => boolean, timeoutMs = 60_000, script = 'src/main.ts'): Promise<BotProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
+export async function startBotProcess(env: Record<string, string>, ready: () => boolean, timeoutMs = 60_000, script?: string): Promise<BotProcess> {
+  let args: string[];
+  if (script === undefined) {
+    ensureBuild();
+    args = [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/main.js'];
+  } else {
+    args = ['--import', 'tsx', script];
+  }
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', FINGERPRINT_SECRET: BENCH_FINGERPRINT_SECRET, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

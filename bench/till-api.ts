@@ -22,6 +22,7 @@ import http from 'node:http';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { generateMemberCode } from '../src/domain/codes.js';
+import { hashSpendCode } from '../src/domain/spending/spend-codes.js';
 import { hashApiKey } from '../src/domain/staff/api-keys.js';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
@@ -96,7 +97,20 @@ async function waitForHealth(port: number, path: string, timeoutMs = 60_000): Pr
   }
 }
 
-/** Members with a valid card code and points to spend; API keys of tills (store given per request). */
+/** The app's spend-code key in the run (SPEND_CODE_SECRET), so the seed can store codes' hashes. */
+const SPEND_CODE_SECRET = 'bench-spend-code-secret-0123456789';
+/** One-time spend codes seeded per member: more than a member is used in a row at any rate seen. */
+const SPEND_CODES_PER_MEMBER = 60;
+/**
+ * The spend code of a member's `use`-th purchase. Paying with points needs the member's consent
+ * (a one-time code from their Card screen); the seed stores SPEND_CODES_PER_MEMBER of them per
+ * member, the first use's newest, so that each purchase consumes the current one and the next
+ * becomes current: what a member showing a fresh code for every purchase makes the till do,
+ * without the member's own Card taps in the measured loop.
+ */
+const spendCodeFor = (use: number) => String(use).padStart(6, '0');
+
+/** Members with a valid card code, points to spend and spend codes; API keys of tills (store given per request). */
 async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]; keys: string[] }> {
   const codes = Array.from({ length: config.members }, () => generateMemberCode());
   await db.prisma.$executeRawUnsafe(
@@ -107,6 +121,22 @@ async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]
   // Through ledger_post, so that balances, entries and lots agree as the invariants demand.
   await db.prisma.$executeRawUnsafe(
     `SELECT ledger_post(id, 'credit', 'BONUS', 1000000, false, 'bench:' || id, 'SYSTEM', NULL, NULL, NULL, NULL, NULL, now()::timestamp(3)) FROM "Member"`,
+  );
+  const members = await db.prisma.$queryRawUnsafe<{ id: number }[]>(`SELECT id FROM "Member" ORDER BY id`);
+  const memberIds: number[] = [];
+  const hashes: string[] = [];
+  // Newest first use: ids grow as rows go in, and the current code is the member's newest unused.
+  for (let use = SPEND_CODES_PER_MEMBER - 1; use >= 0; use--) {
+    for (const { id } of members) {
+      memberIds.push(id);
+      hashes.push(hashSpendCode({ spendCodeKey: SPEND_CODE_SECRET }, id, spendCodeFor(use)));
+    }
+  }
+  await db.prisma.$executeRawUnsafe(
+    `INSERT INTO "SpendCode" ("memberId", "codeHash", "createdAt", "expiresAt")
+     SELECT m, h, now(), now() + interval '1 hour' FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS t(m, h, n) ORDER BY n`,
+    memberIds,
+    hashes,
   );
   // The shape createApiKey issues (lk_<8 hex>_<32 base64url>); only the hash is stored.
   const keys = Array.from({ length: API_KEYS }, () => `lk_${randomBytes(4).toString('hex')}_${randomBytes(24).toString('base64url')}`);
@@ -259,11 +289,26 @@ export async function tillApi(): Promise<BenchResult> {
   let bare: Awaited<ReturnType<typeof startBare>> | undefined;
   try {
     const { codes, keys } = await seed(db, config);
-    const purchase = (seq: number) => ({
-      key: keys[seq % keys.length] as string,
-      // 100.00 paid partly with 10 points: a spend and an earn per purchase.
-      json: JSON.stringify({ memberCode: codes[seq % codes.length], storeCode: 'msk-01', receiptNo: `B-${seq}`, amountMinor: 10_000, pointsToSpend: 10 }),
-    });
+    // Each run (the app's, the bare server's) starts with every member's first code.
+    const uses = new Map<number, number>();
+    const purchase = (seq: number) => {
+      const member = seq % codes.length;
+      const use = uses.get(member) ?? 0;
+      uses.set(member, use + 1);
+      return {
+        key: keys[seq % keys.length] as string,
+        // 100.00 paid partly with 10 points: a spend (with the member's one-time code) and an earn per purchase.
+        json: JSON.stringify({
+          memberCode: codes[member],
+          storeCode: 'msk-01',
+          receiptNo: `B-${seq}`,
+          amountMinor: 10_000,
+          pointsToSpend: 10,
+          // Past the seeded codes (only the bare server goes that fast) the code is refused: an error row.
+          spendCode: spendCodeFor(use % SPEND_CODES_PER_MEMBER),
+        }),
+      };
+    };
 
     const appPort = await freePort();
     app = await startBotProcess(
@@ -276,6 +321,7 @@ export async function tillApi(): Promise<BenchResult> {
         PORT: String(appPort),
         HOST: '127.0.0.1',
         RUN_WORKERS: 'false',
+        SPEND_CODE_SECRET,
       },
       () => fake.calls.some((c) => c.method === 'getUpdates'),
     );
@@ -286,6 +332,7 @@ export async function tillApi(): Promise<BenchResult> {
 
     const barePort = await freePort();
     bare = await startBare(db, barePort);
+    uses.clear();
     const bareRow = await drive('bare Fastify + 1 INSERT', barePort, config, purchase, bare.child.pid as number);
     await bare.stop();
     bare = undefined;

@@ -65,7 +65,7 @@ const envShape = z.object({
    * How long the till API trusts an API key or store it read, in milliseconds (0: not at all).
    * A revoked key is refused at most this long after its revocation (src/http/api/lookup-cache.ts).
    */
-  API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(0)),
+  API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(5_000)),
   /**
    * Messages per second for the whole bot (Telegram allows about 30 for bulk sends). 0: no limit
    * at all, for a Bot API that enforces none (a self-hosted one in tests, the engine benchmark);

@@ -66,10 +66,13 @@ export async function startServices(config: Config, program: Program, options: {
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     });
     cleanup.push(() => queues.close());
+    const relay = queueRelay(queues, logger);
+    // Runs before the queues close (cleanup runs in reverse): relays in flight reach Redis.
+    cleanup.push(() => relay.drain());
     const domain: DomainDeps = {
       // What a transaction writes to the outboxes is queued after its commit; the events
       // worker (not this request) runs the task engine.
-      uow: new PrismaUnitOfWork(db.prisma, clock, queueRelay(queues, logger)),
+      uow: new PrismaUnitOfWork(db.prisma, clock, relay),
       repos,
       program,
       clock,

@@ -66,21 +66,37 @@ export async function sweepPendingEvents(
 /**
  * Queues what a unit of work committed to the outboxes. Never throws: a commit is never
  * reported as failed because Redis was away (the rows stay PENDING and the sweeps queue them).
+ *
+ * The queueing runs behind the caller (issue 12): the commit is what a request answers for, and
+ * the rows are already safe in the database, so a till or a member does not wait for Redis
+ * round trips that the sweeps would make good anyway. `drain` waits for what is still in
+ * flight, so a graceful stop loses nothing to the sweeps' delay.
  */
-export function queueRelay(queues: { deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<EventJobData> }, logger: Logger): OutboxRelay {
+export function queueRelay(
+  queues: { deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<EventJobData> },
+  logger: Logger,
+): OutboxRelay & { drain(): Promise<void> } {
+  const inFlight = new Set<Promise<void>>();
+  const queueNow = async (writes: OutboxWrites) => {
+    try {
+      await Promise.all([
+        ...writes.deliveries.map((delivery) => enqueueDelivery(queues.deliveryQueue, delivery)),
+        enqueueEvents(
+          queues.eventsQueue,
+          writes.events.map((event) => event.id),
+        ),
+      ]);
+    } catch (error) {
+      logger.warn({ err: error, events: writes.events.length, deliveries: writes.deliveries.length }, 'could not queue outbox rows; the sweeps will');
+    }
+  };
   return {
     async relay(writes: OutboxWrites) {
-      try {
-        await Promise.all([
-          ...writes.deliveries.map((delivery) => enqueueDelivery(queues.deliveryQueue, delivery)),
-          enqueueEvents(
-            queues.eventsQueue,
-            writes.events.map((event) => event.id),
-          ),
-        ]);
-      } catch (error) {
-        logger.warn({ err: error, events: writes.events.length, deliveries: writes.deliveries.length }, 'could not queue outbox rows; the sweeps will');
-      }
+      const queued = queueNow(writes).finally(() => inFlight.delete(queued));
+      inFlight.add(queued);
+    },
+    async drain() {
+      while (inFlight.size > 0) await Promise.all(inFlight);
     },
   };
 }
