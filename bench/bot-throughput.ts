@@ -3,7 +3,7 @@
 // PostgreSQL), beside a bare grammY echo bot on the same kind of fake in the same run.
 //
 // Each party runs in a process of its own (DESIGN.md, "Performance"): the bot is the real entry
-// point src/main.ts (bench/bot-process.ts), the baseline bench/bare-bot-process.ts, the fake Bot
+// point compiled (dist/main.js, bench/bot-process.ts), the baseline bench/bare-bot-process.ts, the fake Bot
 // API bench/fake-api-process.ts (one per bot), and this process only drives the load. CPU and RSS
 // are the bot process's own, from /proc. NODE_ENV=production. Machines are noisy: the numbers that
 // mean something are the loyalty/bare ratios of one run.
@@ -433,7 +433,7 @@ function report(config: Config, members: number, bare: BotRun, loyalty: BotRun):
     ...tables.flatMap((t) => [t, '']),
     history,
     '',
-    `bot process RSS idle: loyalty ${mib(loyalty.idleRss)}, bare ${mib(bare.idleRss)} (${ratio(loyalty.idleRss, bare.idleRss)}); both run through tsx.`,
+    `bot process RSS idle: loyalty ${mib(loyalty.idleRss)}, bare ${mib(bare.idleRss)} (${ratio(loyalty.idleRss, bare.idleRss)}); loyalty compiled under plain node as npm start runs it, the bare bot through tsx.`,
     'Latencies are whole milliseconds (Date.now() in the fake); compare ratios within a run.',
   ].join('\n');
   return {
