@@ -40,12 +40,21 @@ export async function startBotProcess(env: Record<string, string>, ready: () => 
   let args: string[];
   if (script === undefined) {
     ensureBuild();
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the bot process, written there when it stops.
     args = [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/main.js'];
   } else {
     args = ['--import', 'tsx', script];
   }
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', FINGERPRINT_SECRET: BENCH_FINGERPRINT_SECRET, ...env },
+    // MALLOC_ARENA_MAX as `npm start` and the Dockerfile set it.
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      MALLOC_ARENA_MAX: '2',
+      LOG_LEVEL: 'warn',
+      FINGERPRINT_SECRET: BENCH_FINGERPRINT_SECRET,
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
