@@ -203,6 +203,13 @@ export function tidyDocument(document: JsonObject): JsonObject {
     const name = rename.get(id) ?? id;
     if (schemas[name] === undefined || !rename.has(id)) schemas[name] = components[id];
   }
+  // A route whose body may be left out says so with `x-optional-body` (swagger marks every body required).
+  for (const operations of Object.values((document.paths ?? {}) as Record<string, Record<string, JsonObject>>)) {
+    for (const operation of Object.values(operations)) {
+      if (operation['x-optional-body'] === true && operation.requestBody) (operation.requestBody as JsonObject).required = false;
+      delete operation['x-optional-body'];
+    }
+  }
   const { components: componentsObject, paths, ...rest } = document;
   return {
     ...rest,

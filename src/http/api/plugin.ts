@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -32,7 +32,7 @@ import {
   zodValidatorCompiler,
 } from './openapi-doc.js';
 import { notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
-import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import { type RateLimitOptions, rateLimitSettings, registerRateLimit } from './rate-limit.js';
 import { registerReceiptRoutes } from './receipts.js';
 import {
   type CouponResponse,
@@ -95,7 +95,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
   const app = plain.withTypeProvider<ZodTypeProvider>();
   const { domain } = options;
   const lookups = tillLookups(domain, options.lookupCache);
-  const limiter = createRateLimiter(options.redis, options.rateLimit ?? {}, app.log);
+  const limits = rateLimitSettings(options.rateLimit ?? {});
 
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(jsonSerializerCompiler);
@@ -108,7 +108,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
   app.removeContentTypeParser('text/plain');
 
   await registerOpenApi(app, {
-    description: apiDescription({ limit: limiter.limit, windowSeconds: options.rateLimit?.windowSeconds ?? DEFAULT_RATE_LIMIT.windowSeconds }),
+    description: apiDescription(limits),
   });
 
   let document: Record<string, unknown> | undefined;
@@ -133,7 +133,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
     const secured = plainScope.withTypeProvider<ZodTypeProvider>();
     secured.decorateRequest('apiKey', null);
     secured.addHook('onRequest', authenticate(domain, lookups));
-    secured.addHook('onRequest', limiter.hook);
+    await registerRateLimit(secured, options.redis, limits);
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);
     registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
@@ -394,6 +394,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
           headers: idempotencyHeaders,
           // The body is optional: no body is the same as {}.
           body: couponRedeemRequestSchema.default({}),
+          'x-optional-body': true,
           response: {
             ...recorded(
               couponResponseSchema,

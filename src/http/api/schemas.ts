@@ -80,7 +80,7 @@ export const idempotencyKeySchema = z
   .string({ error: 'the Idempotency-Key header is required' })
   .regex(/^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/, 'printable ASCII')
   .max(200)
-  .describe('A unique key per operation (e.g. a UUID); a retry with the same key and body returns the first result');
+  .describe('A unique key per operation (e.g. a UUID); a retry with the same key and body returns the first result. Keys are scoped to the API key.');
 
 const tierBrief = z.object({ code: z.string(), discountPercent: z.number() });
 
