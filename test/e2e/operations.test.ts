@@ -111,6 +111,16 @@ describe('/metrics', () => {
     expect(after.match(/# TYPE bullmq_job_count gauge/g)).toHaveLength(1);
   });
 
+  it('keeps the label sets bounded whatever strangers send: made-up commands and URLs add no series', async () => {
+    const stranger = new Conversation(fake, { id: 9_103, first_name: 'Eve', language_code: 'en' });
+    for (const word of ['zzqx', 'drop_table', 'a1b2c3']) await stranger.says(`/${word}`);
+    for (const path of ['/v1/members/AB12-CD34-EF56/zzqx', '/wp-admin.php', '/v1/zzqx']) expect((await fetch(`${app.httpUrl}${path}`)).status).toBe(404);
+    const text = await scrape();
+    for (const word of ['zzqx', 'drop_table', 'a1b2c3', 'wp-admin', 'AB12']) expect(text).not.toContain(word);
+    expect(sample(text, 'loyalty_bot_updates_total', 'feature="message"')).toBeGreaterThanOrEqual(3);
+    expect(sample(text, 'loyalty_http_requests_total', 'route="unmatched",status="404"')).toBeGreaterThanOrEqual(3);
+  });
+
   it('counts deliveries sent and blocked', async () => {
     const before = await scrape();
     const [reachable, blocking] = await members.add(2);
