@@ -544,10 +544,22 @@ describe('rate limit', () => {
   it('lets requests through when Redis is unreachable rather than stopping the tills', async () => {
     const down = redisHandle.connect('producer');
     down.disconnect();
-    const app = server({ redis: down, rateLimit: { limit: 1, keyPrefix: freshPrefix() } });
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const app = server({ redis: down, rateLimit: { limit: 1, keyPrefix: freshPrefix() } }, logger);
     const m = await member();
     expect((await getMember(m.code, crmKey, app)).statusCode).toBe(200);
     expect((await getMember(m.code, crmKey, app)).statusCode).toBe(200);
+    // ...and says so in the log.
+    expect(lines.map((line) => JSON.parse(line).msg)).toContain('rate limiter unavailable; letting the request through');
   });
 });
 

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { requireKey } from './auth.js';
 import { ApiProblem } from './problems.js';
@@ -24,6 +25,40 @@ export interface RateLimitOptions {
 
 export const DEFAULT_RATE_LIMIT = { limit: 20, windowSeconds: 1 } as const;
 
+type Callback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+interface Store {
+  incr(key: string, callback: Callback, timeWindow: number, max: number): void;
+  child(routeOptions: unknown): Store;
+}
+// The plugin's own Redis store (one Lua call per request); it ships no types of its own.
+const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/RedisStore.js') as new (
+  continueExceeding: boolean,
+  exponentialBackoff: boolean,
+  redis: Redis,
+  key: string,
+) => Store;
+
+/** The Redis store, saying in the log when Redis fails (the plugin then lets the request through). */
+function loggingStore(redis: Redis, keyPrefix: string, logger: FastifyBaseLogger) {
+  return class implements Store {
+    private readonly inner = new RedisStore(false, false, redis, keyPrefix);
+    incr(key: string, callback: Callback, timeWindow: number, max: number): void {
+      this.inner.incr(
+        key,
+        (error, result) => {
+          if (error) logger.warn({ err: error }, 'rate limiter unavailable; letting the request through');
+          callback(error, result ?? undefined);
+        },
+        timeWindow,
+        max,
+      );
+    }
+    child(routeOptions: unknown): Store {
+      return this.inner.child(routeOptions);
+    }
+  };
+}
+
 export function rateLimitSettings(options: RateLimitOptions) {
   const limit = options.limit ?? DEFAULT_RATE_LIMIT.limit;
   const windowSeconds = options.windowSeconds ?? DEFAULT_RATE_LIMIT.windowSeconds;
@@ -43,8 +78,7 @@ export async function registerRateLimit(scope: FastifyInstance, redis: Redis, op
     global: true,
     max: limit,
     timeWindow: windowSeconds * 1000,
-    redis,
-    nameSpace: keyPrefix,
+    store: loggingStore(redis, keyPrefix, scope.log),
     keyGenerator: (request) => `key:${requireKey(request).id}`,
     skipOnError: true,
     onExceeded: () => {},
