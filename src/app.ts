@@ -55,7 +55,7 @@ export interface AppOptions {
 export async function startApp(config: Config, program: Program, options: AppOptions): Promise<App> {
   const { logger } = options;
   const services = await startServices(config, program, options);
-  const { cleanup, db, redis, domain, i18n, queues, probe } = services;
+  const { cleanup, db, redis, domain, i18n, queues, probe, metrics } = services;
   const stopAll = () => runCleanup(cleanup, logger);
 
   try {
@@ -77,6 +77,7 @@ export async function startApp(config: Config, program: Program, options: AppOpt
     const bot = createBot(config.BOT_TOKEN, deps, {
       apiRoot: config.TELEGRAM_API_ROOT,
       rateLimiter,
+      metrics,
       ...(options.botInfo ? { botInfo: options.botInfo } : {}),
     });
     await bot.init();
@@ -108,7 +109,17 @@ export async function startApp(config: Config, program: Program, options: AppOpt
         lookupCache: { ttlMs: config.API_LOOKUP_CACHE_MS },
         rateLimit: { limit: config.API_RATE_LIMIT, windowSeconds: config.API_RATE_LIMIT_WINDOW_SECONDS, keyPrefix: `${config.QUEUE_PREFIX}:ratelimit:api:` },
       },
-      ...(config.OPS_USERNAME && config.OPS_PASSWORD ? { ops: { queues: queues.all(), username: config.OPS_USERNAME, password: config.OPS_PASSWORD } } : {}),
+      metrics,
+      ...(config.OPS_USERNAME && config.OPS_PASSWORD
+        ? {
+            ops: {
+              queues: queues.all(),
+              username: config.OPS_USERNAME,
+              password: config.OPS_PASSWORD,
+              metrics: { scrape: () => metrics.scrape(queues.all()), contentType: metrics.registry.contentType },
+            },
+          }
+        : {}),
     });
     cleanup.push(() => http.close());
     let httpUrl = '';

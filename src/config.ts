@@ -107,6 +107,8 @@ const envShape = z.object({
   /** Basic-auth credentials of the queue dashboard at /ops/queues; unset: the dashboard is off. */
   OPS_USERNAME: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   OPS_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'at least 12 characters').optional()),
+  /** The port `npm run worker` serves /metrics on (behind the ops credentials); unset: no HTTP in workers. */
+  WORKER_METRICS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).optional()),
   /**
    * The key of the fingerprints erasure keeps (keyed HMAC-SHA256 of the Telegram id and the
    * phone, against re-registration farming). Required with DATABASE_URL: every instance must hash
@@ -121,6 +123,9 @@ const envShape = z.object({
 export const envSchema = envShape.superRefine((env, ctx) => {
   if (Boolean(env.OPS_USERNAME) !== Boolean(env.OPS_PASSWORD)) {
     ctx.addIssue({ code: 'custom', path: [env.OPS_USERNAME ? 'OPS_PASSWORD' : 'OPS_USERNAME'], message: 'OPS_USERNAME and OPS_PASSWORD go together' });
+  }
+  if (env.WORKER_METRICS_PORT !== undefined && !env.OPS_USERNAME) {
+    ctx.addIssue({ code: 'custom', path: ['WORKER_METRICS_PORT'], message: 'needs OPS_USERNAME and OPS_PASSWORD (the metrics are served behind them)' });
   }
   if (env.DATABASE_URL && !env.FINGERPRINT_SECRET) {
     ctx.addIssue({

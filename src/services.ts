@@ -17,6 +17,7 @@ import { seedStores } from './domain/staff/access.js';
 import { QueuedNotifier } from './jobs/delivery.js';
 import { queueRelay } from './jobs/events.js';
 import { createQueueRuntime, type QueueRuntime } from './jobs/runtime.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { type RedisHandle, startRedis } from './redis.js';
 
 /** What both the bot process and a worker process stand on: database, Redis, queues, the domain. */
@@ -29,6 +30,8 @@ export interface Services {
   domain: DomainDeps;
   /** A Redis connection for readiness checks. */
   probe: Redis;
+  /** This instance's Prometheus metrics (its own registry). */
+  metrics: Metrics;
   /** Steps to undo, in the order they were taken; the caller runs them in reverse. */
   cleanup: (() => Promise<unknown>)[];
 }
@@ -52,7 +55,9 @@ export async function startServices(config: Config, program: Program, options: {
     cleanup.push(() => redis.stop());
 
     const clock = options.clock ?? systemClock;
-    const repos = makeRepositories(db.prisma, clock);
+    const metrics = createMetrics();
+    const onLedgerPost = (type: string) => metrics.ledgerPosts.inc({ type });
+    const repos = makeRepositories(db.prisma, clock, false, undefined, onLedgerPost);
     const i18n = await createI18n(config.DEFAULT_LOCALE);
     const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
     const queues = createQueueRuntime({
@@ -64,6 +69,7 @@ export async function startServices(config: Config, program: Program, options: {
       ratePerSecond: config.DELIVERY_RATE_PER_SECOND === 0 ? Number.POSITIVE_INFINITY : config.DELIVERY_RATE_PER_SECOND,
       paidRatePerSecond: program.broadcasts.paidRatePerSecond,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      metrics,
     });
     cleanup.push(() => queues.close());
     const relay = queueRelay(queues, logger);
@@ -72,7 +78,7 @@ export async function startServices(config: Config, program: Program, options: {
     const domain: DomainDeps = {
       // What a transaction writes to the outboxes is queued after its commit; the events
       // worker (not this request) runs the task engine.
-      uow: new PrismaUnitOfWork(db.prisma, clock, relay),
+      uow: new PrismaUnitOfWork(db.prisma, clock, relay, onLedgerPost),
       repos,
       program,
       clock,
@@ -84,7 +90,7 @@ export async function startServices(config: Config, program: Program, options: {
     };
     await seedStores(domain);
     await syncRewards(domain);
-    return { db, redis, i18n, api, queues, domain, probe: redis.connect('probe'), cleanup };
+    return { db, redis, i18n, api, queues, domain, probe: redis.connect('probe'), metrics, cleanup };
   } catch (error) {
     await runCleanup(cleanup, logger);
     throw error;

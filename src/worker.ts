@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.js';
+import { startWorkerHttp } from './http/worker-metrics.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
 import { runCleanup, startServices } from './services.js';
@@ -15,6 +16,11 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const services = await startServices(config, program, { logger });
   await services.queues.startWorkers(services.domain);
+  const http = await startWorkerHttp(config, services, logger);
+  if (http) {
+    services.cleanup.push(() => http.http.close());
+    logger.info({ url: `${http.url}/metrics` }, 'worker metrics served');
+  }
   logger.info({ database: services.db.kind, redis: services.redis.embedded ? 'embedded' : 'external' }, 'worker started');
 
   let stopping = false;

@@ -40,6 +40,8 @@ export interface BotContextFlavor {
   log: Logger;
   /** Conversation state of the user behind this update (see chat-sessions.ts). */
   sessions: UpdateSessions;
+  /** The feature handling this update, for the metrics (update-metrics.ts); unset: the update's kind. */
+  metricsFeature?: string;
 }
 
 export type BotContext = Context & BotContextFlavor;

@@ -4,6 +4,7 @@ import { type Api, Bot, type BotConfig } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { LOCALES } from '../domain/program.js';
+import type { Metrics } from '../metrics.js';
 import { Buttons } from './buttons.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
@@ -24,6 +25,7 @@ import { contextMiddleware, domainErrorReplies } from './middleware.js';
 import { harmlessEdits, oddUpdates } from './odd-updates.js';
 import { privateChatsOnly } from './private-chats.js';
 import { Screens } from './screens.js';
+import { updateMetrics } from './update-metrics.js';
 import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
 
 export interface CreateBotOptions {
@@ -32,6 +34,8 @@ export interface CreateBotOptions {
   botInfo?: UserFromGetMe;
   /** Per-user allowance of updates (see user-rate-limit.ts); absent: nobody is limited. */
   rateLimiter?: UserRateLimiter;
+  /** Where updates are counted and timed (update-metrics.ts); absent: not measured. */
+  metrics?: Pick<Metrics, 'updates' | 'updateSeconds'>;
 }
 
 /**
@@ -61,6 +65,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.api.config.use(autoRetry(REPLY_RETRY));
   bot.api.config.use(harmlessEdits(deps.logger));
 
+  // Outermost: every update is counted and timed, a flooder's dropped ones included.
+  if (options.metrics) bot.use(updateMetrics(options.metrics, METRIC_COMMANDS));
   // First, before any session or database work and before sequentialize: a flooder's excess is
   // dropped here, so it never waits on its chat's lock holding a runner slot others need.
   if (options.rateLimiter) bot.use(userRateLimit(options.rateLimiter, deps));
@@ -135,6 +141,21 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
 const COMMANDS = ['start', 'balance', 'card', 'rewards', 'coupons', 'tasks', 'history', 'settings', 'help'] as const;
 /** The customers' commands (the command menu's): in groups they only point to the private chat. */
 export const CUSTOMER_COMMANDS: readonly string[] = COMMANDS;
+/** Commands the metrics name (any other is counted as a `message`: labels stay a bounded set). */
+const METRIC_COMMANDS: readonly string[] = [
+  ...COMMANDS,
+  'purchase',
+  'return',
+  'staff',
+  'apikey',
+  'apikey_revoke',
+  'apikey_rotate',
+  'nps',
+  'broadcast',
+  'redeem',
+  'stats',
+  'cancel',
+];
 
 /** The command menu in each language, and the default language's for everyone else. */
 export async function registerCommands(api: Api, deps: BotDeps): Promise<void> {

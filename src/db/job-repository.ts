@@ -1,6 +1,7 @@
 import type { Actor } from '../domain/ledger/types.js';
 import type { ExpiredPoints, ExpiringPoints, InactiveMember, JobRepository, JobRun, JobRunRepository } from '../domain/ports.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import type { LedgerPostObserver } from './ledger-repository.js';
 import type { Db } from './repositories.js';
 import { ts } from './sql.js';
 
@@ -14,6 +15,8 @@ export class PrismaJobRepository implements JobRepository {
   constructor(
     private readonly db: Db,
     private readonly inTransaction: boolean,
+    /** Told of each EXPIRE entry posted (metrics). */
+    private readonly onLedgerPost?: LedgerPostObserver,
   ) {}
 
   private transaction<T>(work: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
@@ -68,7 +71,21 @@ export class PrismaJobRepository implements JobRepository {
       LIMIT ${query.limit}`;
   }
 
-  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }> {
+  async expireDueLots(
+    now: Date,
+    batchSize: number,
+    actor: Actor,
+  ): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }> {
+    const result = await this.expireBatch(now, batchSize, actor);
+    for (const _member of result.members) this.onLedgerPost?.('EXPIRE');
+    return result;
+  }
+
+  private expireBatch(
+    now: Date,
+    batchSize: number,
+    actor: Actor,
+  ): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }> {
     return this.transaction(async (tx) => {
       // Members first, in id order: a spend locks its member row before its lots, so taking the
       // lots only under the member locks cannot deadlock with it (nor with a second expiry run).

@@ -28,6 +28,9 @@ const toEntry = (row: EntryRow & { store?: { name: string } | null }): LedgerEnt
 /** The row `ledger_post` returns: its outcome, the balance it locked, and the entry's columns. */
 type PostRow = { outcome: 'POSTED' | 'REPLAYED' | 'MEMBER_NOT_FOUND' | 'INSUFFICIENT_POINTS'; memberBalance: number | null } & EntryRow;
 
+/** Told the entry type of each ledger entry posted. */
+export type LedgerPostObserver = (type: string) => void;
+
 /** SQLSTATE `ledger_post` raises when another member's transaction took the key meanwhile. */
 const KEY_TAKEN_ELSEWHERE = 'LE409';
 
@@ -44,6 +47,8 @@ export class PrismaLedgerRepository implements LedgerRepository {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    /** Told of each entry posted (not of replays): the metrics' count, after the commit (see PrismaUnitOfWork). */
+    private readonly onPosted?: LedgerPostObserver,
   ) {}
 
   async post(command: LedgerCommand): Promise<PostResult> {
@@ -73,6 +78,7 @@ export class PrismaLedgerRepository implements LedgerRepository {
       case 'REPLAYED':
         return { entry: replayOf(command, toEntry(row)), replayed: true };
       case 'POSTED':
+        this.onPosted?.(command.type);
         return { entry: toEntry(row), replayed: false };
     }
   }

@@ -14,6 +14,7 @@ import type {
 } from '../domain/ports.js';
 import type { Purchase as PurchaseRow, PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
 import { sqlStateOf } from './errors.js';
+import type { LedgerPostObserver } from './ledger-repository.js';
 import type { Db } from './repositories.js';
 import { ts, tsOrNull } from './sql.js';
 
@@ -75,6 +76,8 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly written?: OutboxWrites,
+    /** Told of the ledger entries a recorded purchase posted (metrics). */
+    private readonly onLedgerPost?: LedgerPostObserver,
   ) {}
 
   async snapshot(query: PurchaseQuery): Promise<PurchaseSnapshot> {
@@ -185,6 +188,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     }
     if (row.tierDeliveryId !== null && plan.tierNotice) this.written?.deliveries.push(delivery(row.tierDeliveryId, withId(keys.tier), plan.tierNotice));
     if (row.eventWritten) this.written?.events.push({ ...plan.event, id: withId(keys.event), purchaseId });
+    // record_purchase posted these through ledger_post (its migration).
+    if (purchase.paidWithPoints > 0) this.onLedgerPost?.('SPEND');
+    if (purchase.pointsEarned > 0) this.onLedgerPost?.('EARN');
     return { outcome: 'RECORDED', purchaseId, balance: row.memberBalance };
   }
 

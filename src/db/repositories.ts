@@ -21,7 +21,7 @@ import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './er
 import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
-import { PrismaLedgerRepository } from './ledger-repository.js';
+import { type LedgerPostObserver, PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { qualifyingTotalSql } from './qualification.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
@@ -173,14 +173,14 @@ class PrismaPurchaseStats implements PurchaseStats {
  * the database's `now()`: one clock, so tests hold at any date (DESIGN.md, principle 9).
  * `written` collects what a unit of work wrote to the outboxes, for its relay after commit.
  */
-export function makeRepositories(db: Db, clock: Clock, inTransaction = false, written?: OutboxWrites): Repositories {
+export function makeRepositories(db: Db, clock: Clock, inTransaction = false, written?: OutboxWrites, onLedgerPost?: LedgerPostObserver): Repositories {
   const deliveries = new PrismaDeliveryRepository(db, clock);
   return {
     members: new PrismaMemberRepository(db, clock),
-    ledger: new PrismaLedgerRepository(db, clock),
+    ledger: new PrismaLedgerRepository(db, clock, onLedgerPost),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),
-    purchases: new PrismaPurchaseRepository(db, clock, written),
+    purchases: new PrismaPurchaseRepository(db, clock, written, onLedgerPost),
     staff: new PrismaStaffRepository(db),
     invites: new PrismaInviteRepository(db),
     apiKeys: new PrismaApiKeyRepository(db),
@@ -191,7 +191,7 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     spendCodes: new PrismaSpendCodeRepository(db),
     spendRequests: new PrismaSpendRequestRepository(db),
     deliveries,
-    jobs: new PrismaJobRepository(db, inTransaction),
+    jobs: new PrismaJobRepository(db, inTransaction, onLedgerPost),
     jobRuns: new PrismaJobRunRepository(db),
     broadcasts: new PrismaBroadcastRepository(db, clock, inTransaction),
     tasks: new PrismaTaskRepository(db, clock),
@@ -215,18 +215,24 @@ export class PrismaUnitOfWork implements UnitOfWork {
     private readonly prisma: PrismaClient,
     private readonly clock: Clock,
     private readonly relay?: OutboxRelay,
+    /** Told of ledger entries posted, once their transaction has committed (metrics). */
+    private readonly onLedgerPost?: LedgerPostObserver,
   ) {}
 
   async run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
     const written: OutboxWrites = { events: [], deliveries: [] };
-    const result = await this.prisma.$transaction((tx) => work(makeRepositories(tx, this.clock, true, written)));
+    const posted: string[] = [];
+    const result = await this.prisma.$transaction((tx) =>
+      work(makeRepositories(tx, this.clock, true, written, this.onLedgerPost ? (type) => posted.push(type) : undefined)),
+    );
+    if (this.onLedgerPost) for (const type of posted) this.onLedgerPost(type);
     if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);
     return result;
   }
 
   async atomic<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
     const written: OutboxWrites = { events: [], deliveries: [] };
-    const result = await work(makeRepositories(this.prisma, this.clock, false, written));
+    const result = await work(makeRepositories(this.prisma, this.clock, false, written, this.onLedgerPost));
     if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);
     return result;
   }

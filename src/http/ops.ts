@@ -10,7 +10,11 @@ export interface OpsOptions {
   queues: Queue[];
   username: string;
   password: string;
+  /** The Prometheus exposition (src/metrics.ts) served at /metrics; absent: no /metrics. */
+  metrics?: { scrape: () => Promise<string>; contentType: string };
 }
+
+export const METRICS_PATH = '/metrics';
 
 export const OPS_PATH = '/ops/queues';
 
@@ -20,7 +24,7 @@ const same = (a: string, b: string) => {
   return left.length === right.length && timingSafeEqual(left, right);
 };
 
-/** Bull Board (queues, jobs, failures, retries) behind HTTP basic auth with the operator's credentials. */
+/** Bull Board (queues, jobs, failures, retries) and /metrics behind HTTP basic auth with the operator's credentials. */
 export async function opsPlugin(app: FastifyInstance, options: OpsOptions): Promise<void> {
   await app.register(basicAuth, {
     validate: async (username, password) => {
@@ -31,6 +35,9 @@ export async function opsPlugin(app: FastifyInstance, options: OpsOptions): Prom
     authenticate: { realm: 'loyalty-ops' },
   });
   app.addHook('onRequest', app.basicAuth);
+  const { metrics } = options;
+  // Behind the same credentials as the dashboard: queue names and volumes are not for strangers.
+  if (metrics) app.get(METRICS_PATH, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()));
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(OPS_PATH);
   createBullBoard({ queues: options.queues.map((queue) => new BullMQAdapter(queue)), serverAdapter });

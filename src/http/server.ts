@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type Bot, webhookCallback } from 'grammy';
 import type { Logger } from 'pino';
 import type { BotContext } from '../bot/context.js';
+import type { Metrics } from '../metrics.js';
 import { type ApiOptions, apiPlugin } from './api/plugin.js';
 import { notFoundHandler } from './api/problems.js';
 import type { OpsOptions } from './ops.js';
@@ -17,8 +18,10 @@ export interface HttpDeps {
   webhook?: { bot: Bot<BotContext>; path: string; secretToken: string };
   /** The till/CRM API under /v1 (absent: not served). */
   api?: ApiOptions;
-  /** The queue dashboard under /ops/queues (absent: not served). */
+  /** The queue dashboard under /ops/queues and /metrics, behind the ops credentials (absent: not served). */
   ops?: OpsOptions;
+  /** Where HTTP requests are counted (by route template, never the URL); absent: not counted. */
+  metrics?: Pick<Metrics, 'apiRequests' | 'apiSeconds'>;
 }
 
 /** Health, readiness, the till/CRM API and (in webhook mode) the Telegram webhook endpoint. */
@@ -26,6 +29,16 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   // Request lines are info-level noise (and carry URLs); warnings and errors still get through.
   const level = deps.logger.levelVal > 40 ? deps.logger.level : 'warn';
   const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }, { level }) as FastifyBaseLogger });
+
+  const { metrics } = deps;
+  if (metrics) {
+    // The route template bounds the label set (a URL carries codes and ids); no route: `unmatched`.
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.apiRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      metrics.apiSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    });
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   const ops = deps.ops;

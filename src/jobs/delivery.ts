@@ -259,7 +259,12 @@ export interface DeliveryWorkerDeps {
   renderOffer?: (locale: Locale, coupon: OfferCoupon) => string;
   /** Called when a broadcast's delivery reached its final status (to notice the broadcast is done). */
   onBroadcastDelivery?: (broadcastId: number) => void;
+  /** Told what each send to Telegram came to (metrics). */
+  onSendOutcome?: (queue: string, outcome: SendOutcome) => void;
 }
+
+/** What one send to Telegram came to: sent, refused with 429 (tried again later), 403 (blocked), or failed. */
+export type SendOutcome = 'sent' | 'rate_limited' | 'blocked' | 'failed';
 
 /**
  * BullMQ's limiter, as a coarse ceiling of twice the rate (in 100 ms windows). The pace itself is
@@ -467,7 +472,16 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
         });
       }
       result.outcomes.push({ id: delivery.id, status: 'SENT', error: withoutOffer ? NO_OFFER_REASON : null });
+      deps.onSendOutcome?.(queueName, 'sent');
     } catch (error) {
+      deps.onSendOutcome?.(
+        queueName,
+        error instanceof GrammyError && error.error_code === 429
+          ? 'rate_limited'
+          : error instanceof GrammyError && error.error_code === 403
+            ? 'blocked'
+            : 'failed',
+      );
       if (error instanceof GrammyError && error.error_code === 429) {
         const seconds = error.parameters.retry_after ?? 1;
         const until = Date.now() + seconds * 1_000;

@@ -11,9 +11,10 @@ import type { BroadcastDispatch } from '../domain/broadcasts/types.js';
 import { nextAllowedTime } from '../domain/jobs/schedule-rules.js';
 import type { DomainDeps, Notification } from '../domain/ports.js';
 import type { Locale, Program } from '../domain/program.js';
+import type { Metrics } from '../metrics.js';
 import type { RedisHandle } from '../redis.js';
 import { broadcastCompletionWatcher, broadcastContentCache, createBroadcastDispatch } from './broadcasts.js';
-import { chunkSizeFor, createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, startDeliveryWorker } from './delivery.js';
+import { chunkSizeFor, createDeliveryQueue, DELIVERY_PAID_QUEUE, type DeliveryJobData, type SendOutcome, startDeliveryWorker } from './delivery.js';
 import { createEventsQueue, type EventJobData, eventHandlers, startEventsWorker, sweepPendingEvents } from './events.js';
 import { startReconciler } from './reconcile.js';
 import { JOBS } from './registry.js';
@@ -54,6 +55,8 @@ export interface QueueRuntimeOptions {
   paidRatePerSecond: number;
   /** How often the worker process checks that the schedules are still in Redis. */
   reconcileIntervalMs: number;
+  /** Where delivery outcomes are counted; absent: not counted. */
+  metrics?: Pick<Metrics, 'deliveries'>;
 }
 
 /** The queues (producers) for any process, and the workers for the processes that run them. */
@@ -104,6 +107,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
         render: (locale: Locale, notification: Notification) => renderNotification(options.i18n, program, locale, notification),
         nextAllowed: (now: Date) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
         ...broadcasts,
+        ...(options.metrics ? { onSendOutcome: (queue: string, outcome: SendOutcome) => options.metrics?.deliveries.inc({ queue, outcome }) } : {}),
       };
       workers.push(startDeliveryWorker({ ...common, ratePerSecond: options.ratePerSecond }));
       // Paid broadcasts: the same worker on their own queue, at the program's paid rate.

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import {
   type AnalyticsQuery,
@@ -12,9 +12,11 @@ import {
 } from '../../domain/analytics/report.js';
 import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
-import type { DomainDeps } from '../../domain/ports.js';
+import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import { requireKey } from './auth.js';
-import { fieldErrors, type ProblemCode, validationProblem } from './problems.js';
+import type { ApiScope } from './command.js';
+import { COMMON_PROBLEMS, problemResponses } from './openapi-doc.js';
+import { validationProblem } from './problems.js';
 
 /**
  * GET /v1/analytics/kpis and GET /v1/analytics/cohorts: "is the program paying off?" for the
@@ -45,7 +47,7 @@ const days = (fallback: number) =>
 export const analyticsQuerySchema = z
   .strictObject({
     from: localDate.describe("The first day of the period (inclusive), in the program's time zone"),
-    to: localDate.describe('The day after the period (exclusive): from=2026-01-01&to=2026-02-01 is January'),
+    to: localDate.describe(`The day after the period (exclusive): from=2026-01-01&to=2026-02-01 is January; a period is 1 to ${MAX_PERIOD_DAYS} days`),
     store: z.string().min(1).max(32).optional().describe('A store code: that store only'),
     tier: z.string().min(1).max(32).optional().describe('A tier code: members of that tier only (their tier now; tiers are not historised)'),
     activeDays: days(DEFAULT_ACTIVE_DAYS).describe(`Active = a purchase in the last N days before \`to\` (default ${DEFAULT_ACTIVE_DAYS})`),
@@ -73,74 +75,78 @@ const npsSummarySchema = z.object({
   nps: z.int().nullable(),
 });
 
-export const kpiResponseSchema = z.object({
-  period: z.object({ from: z.string(), to: z.string().describe('Exclusive'), timezone: z.string() }),
-  store: z.string().nullable(),
-  tier: z.string().nullable(),
-  activeDays: count,
-  churnDays: count,
-  economics: z.object({ grossMarginPercent: z.number(), pointCostMinor: count }),
-  membership: z.object({ members: count, newMembers: count, activeMembers: count, activeRate: rate }),
-  buying: z.object({
-    memberPurchases: count,
-    buyers: count,
-    repeatBuyers: count,
-    repeatPurchaseRate: rate,
-    purchaseFrequency: z.number().nullable().describe('Purchases per buyer in the period'),
-    memberRevenueMinor: money,
-    spendPerBuyerMinor: moneyOrNull,
-    averageCheckMembersMinor: moneyOrNull,
-    nonMemberReceipts: count,
-    nonMemberRevenueMinor: money,
-    averageCheckNonMembersMinor: moneyOrNull,
-    membersRevenueShare: rate,
-  }),
-  churn: z.object({
-    base: count.describe('Members with a purchase in the churnDays before `from`'),
-    churned: count.describe('Of those, members without a purchase in the churnDays before `to`'),
-    rate,
-    byTier: z.array(z.object({ tier: z.string(), base: count, churned: count, rate })),
-  }),
-  points: z.object({
-    issued: count,
-    redeemed: count,
-    expired: z.int().nullable().describe('Breakage (expired + forfeited at erasure); null for one store'),
-    outstanding: z.int().nullable().describe('Points held at `to`; null for one store'),
-    liabilityMinor: moneyOrNull.describe('outstanding x pointCostMinor'),
-    redemptionRate: rate,
-    breakageRate: rate,
-  }),
-  cost: z.object({
-    pointsMinor: money,
-    tierDiscountsMinor: z.null().describe('Not recorded by purchases: always null (see README)'),
-    freeCouponsMinor: money,
-    totalMinor: money,
-    couponsRedeemed: count,
-    unvaluedFreeCoupons: count,
-  }),
-  value: z.object({
-    expectedLifetimePeriods: z.number().nullable().describe('1 / churn rate, in periods of this length'),
-    cltvMinor: moneyOrNull,
-    incrementalRevenueMinor: moneyOrNull,
-    incrementalGrossMarginMinor: moneyOrNull,
-    roi: rate.describe('(incremental gross margin - program cost) / program cost'),
-  }),
-  nps: npsSummarySchema.nullable().describe('NPS of surveys sent in the period (all tiers); null for periods over 366 days'),
-});
-
-export const cohortResponseSchema = z.object({
-  period: z.object({ from: z.string(), to: z.string(), timezone: z.string() }),
-  store: z.string().nullable(),
-  tier: z.string().nullable(),
-  cohorts: z.array(
-    z.object({
-      cohort: z.string().describe('YYYY-MM: the month members registered'),
-      size: count,
-      active: z.array(count).describe('Members of the cohort with a purchase in month k after registration (k = 0: that month)'),
-      retention: z.array(rate).describe('active[k] / size'),
+export const kpiResponseSchema = z
+  .object({
+    period: z.object({ from: z.string(), to: z.string().describe('Exclusive'), timezone: z.string() }),
+    store: z.string().nullable(),
+    tier: z.string().nullable(),
+    activeDays: count,
+    churnDays: count,
+    economics: z.object({ grossMarginPercent: z.number(), pointCostMinor: count }),
+    membership: z.object({ members: count, newMembers: count, activeMembers: count, activeRate: rate }),
+    buying: z.object({
+      memberPurchases: count,
+      buyers: count,
+      repeatBuyers: count,
+      repeatPurchaseRate: rate,
+      purchaseFrequency: z.number().nullable().describe('Purchases per buyer in the period'),
+      memberRevenueMinor: money,
+      spendPerBuyerMinor: moneyOrNull,
+      averageCheckMembersMinor: moneyOrNull,
+      nonMemberReceipts: count,
+      nonMemberRevenueMinor: money,
+      averageCheckNonMembersMinor: moneyOrNull,
+      membersRevenueShare: rate,
     }),
-  ),
-});
+    churn: z.object({
+      base: count.describe('Members with a purchase in the churnDays before `from`'),
+      churned: count.describe('Of those, members without a purchase in the churnDays before `to`'),
+      rate,
+      byTier: z.array(z.object({ tier: z.string(), base: count, churned: count, rate })),
+    }),
+    points: z.object({
+      issued: count,
+      redeemed: count,
+      expired: z.int().nullable().describe('Breakage (expired + forfeited at erasure); null for one store'),
+      outstanding: z.int().nullable().describe('Points held at `to`; null for one store'),
+      liabilityMinor: moneyOrNull.describe('outstanding x pointCostMinor'),
+      redemptionRate: rate,
+      breakageRate: rate,
+    }),
+    cost: z.object({
+      pointsMinor: money,
+      tierDiscountsMinor: z.null().describe('Not recorded by purchases: always null (see README)'),
+      freeCouponsMinor: money,
+      totalMinor: money,
+      couponsRedeemed: count,
+      unvaluedFreeCoupons: count,
+    }),
+    value: z.object({
+      expectedLifetimePeriods: z.number().nullable().describe('1 / churn rate, in periods of this length'),
+      cltvMinor: moneyOrNull,
+      incrementalRevenueMinor: moneyOrNull,
+      incrementalGrossMarginMinor: moneyOrNull,
+      roi: rate.describe('(incremental gross margin - program cost) / program cost'),
+    }),
+    nps: npsSummarySchema.nullable().describe('NPS of surveys sent in the period (all tiers); null for periods over 366 days'),
+  })
+  .meta({ id: 'KpiResponse' });
+
+export const cohortResponseSchema = z
+  .object({
+    period: z.object({ from: z.string(), to: z.string(), timezone: z.string() }),
+    store: z.string().nullable(),
+    tier: z.string().nullable(),
+    cohorts: z.array(
+      z.object({
+        cohort: z.string().describe('YYYY-MM: the month members registered'),
+        size: count,
+        active: z.array(count).describe('Members of the cohort with a purchase in month k after registration (k = 0: that month)'),
+        retention: z.array(rate).describe('active[k] / size'),
+      }),
+    ),
+  })
+  .meta({ id: 'CohortResponse' });
 
 export type KpiResponse = z.infer<typeof kpiResponseSchema>;
 export type CohortResponse = z.infer<typeof cohortResponseSchema>;
@@ -176,18 +182,16 @@ export function cohortsCsv(response: CohortResponse): string {
   return csv([header, ...response.cohorts.map((row) => [row.cohort, row.size, ...Array.from({ length: width }, (_, k) => row.retention[k] ?? null)])]);
 }
 
-export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain: DomainDeps }): void {
+type AnalyticsQueryInput = z.output<typeof analyticsQuerySchema>;
+
+export function registerAnalyticsRoutes(app: ApiScope, options: { domain: DomainDeps }): void {
   const { domain } = options;
 
   /** The query, checked and resolved: the store (a bound key's own) and a tier of the program. */
-  async function parseQuery(request: FastifyRequest): Promise<{ query: AnalyticsQuery; format: 'json' | 'csv'; store: string | null }> {
-    const parsed = analyticsQuerySchema.safeParse(request.query);
-    if (!parsed.success) throw validationProblem(fieldErrors(parsed.error, 'query'));
-    const input = parsed.data;
+  async function parseQuery(input: AnalyticsQueryInput, key: ApiKeyRecord): Promise<{ query: AnalyticsQuery; format: 'json' | 'csv'; store: string | null }> {
     if (input.tier !== undefined && !domain.program.tiers.levels.some((level) => level.code === input.tier)) {
       throw validationProblem([{ field: 'tier', message: `one of the tiers: ${domain.program.tiers.levels.map((level) => level.code).join(', ')}` }]);
     }
-    const key = requireKey(request);
     let store: { id: number; code: string } | null = null;
     if (key.storeId !== null) {
       const own = await domain.repos.stores.findById(key.storeId);
@@ -215,8 +219,46 @@ export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain:
   const sendCsv = (reply: FastifyReply, name: string, body: string) =>
     reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);
 
-  app.get('/analytics/kpis', async (request, reply) => {
-    const { query, format, store } = await parseQuery(request);
+  /** JSON, or with format=csv a table (documented as a second media type of the 200). */
+  const documented = (operationId: string, summary: string, description: string, responseSchema: z.ZodType, ok: string, csvShape: string) => ({
+    operationId,
+    summary,
+    description,
+    querystring: analyticsQuerySchema,
+    response: {
+      200: {
+        description: ok,
+        content: {
+          'application/json': { schema: responseSchema },
+          'text/csv': { schema: z.string().describe(csvShape) },
+        },
+      },
+      ...problemResponses(['VALIDATION_FAILED', ...COMMON_PROBLEMS, 'FORBIDDEN', 'STORE_NOT_FOUND']),
+    },
+  });
+  const kpiSchema = documented(
+    'getAnalyticsKpis',
+    'Program KPIs for a period: membership, buying behaviour, churn, points economy, program cost, CLTV, ROI, NPS',
+    [
+      'Every KPI is defined in the README ("Analytics"). Money is in minor units, rates are fractions with 4 decimals,',
+      'and a figure whose denominator is 0 is null. ROI compares the average check of members with that of non-member',
+      'receipts (POST /v1/receipts): an estimate with limits that the README states.',
+    ].join(' '),
+    kpiResponseSchema,
+    'The KPIs; with format=csv a `metric,value` table, metrics named by their JSON path',
+    'metric,value lines (RFC 4180)',
+  );
+  const cohortSchema = documented(
+    'getAnalyticsCohorts',
+    'Retention by monthly registration cohort: members registered in the period, and who bought in each month after',
+    'Cohorts are the months members registered in; each cell is the share of the cohort with a purchase in that month after registration.',
+    cohortResponseSchema,
+    'The cohort matrix; with format=csv `cohort,size,m0,m1,...` with the retention rate in each cell',
+    'cohort,size,m0,m1,... (RFC 4180)',
+  );
+
+  app.get('/analytics/kpis', { schema: kpiSchema }, async (request, reply) => {
+    const { query, format, store } = await parseQuery(request.query, requireKey(request));
     const report: KpiReport = await computeKpiReport(domain, query);
     const { period, activeDays, churnDays, economics, membership, buying, churn, points, cost, value, nps } = report;
     const response: KpiResponse = {
@@ -245,78 +287,10 @@ export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain:
     return format === 'csv' ? sendCsv(reply, `kpis_${query.from}_${query.to}`, kpisCsv(response)) : response;
   });
 
-  app.get('/analytics/cohorts', async (request, reply) => {
-    const { query, format, store } = await parseQuery(request);
+  app.get('/analytics/cohorts', { schema: cohortSchema }, async (request, reply) => {
+    const { query, format, store } = await parseQuery(request.query, requireKey(request));
     const report: CohortReport = await computeCohortReport(domain, query);
     const response: CohortResponse = { period: report.period, store, tier: query.tier, cohorts: report.cohorts };
     return format === 'csv' ? sendCsv(reply, `cohorts_${query.from}_${query.to}`, cohortsCsv(response)) : response;
   });
-}
-
-/** The OpenAPI description of the analytics endpoints (schemas KpiResponse and CohortResponse). */
-export function analyticsPaths(helpers: {
-  ref: (id: string) => Record<string, unknown>;
-  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
-  common: ProblemCode[];
-}): Record<string, unknown> {
-  const { ref, problemsByStatus, common } = helpers;
-  const parameter = (name: string, required: boolean, description: string, schema: Record<string, unknown>) => ({
-    name,
-    in: 'query',
-    required,
-    description,
-    schema,
-  });
-  const date = { type: 'string', format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' };
-  const parameters = [
-    parameter('from', true, "The first day of the period (inclusive), YYYY-MM-DD in the program's time zone", date),
-    parameter('to', true, `The day after the period (exclusive), YYYY-MM-DD; a period is 1 to ${MAX_PERIOD_DAYS} days`, date),
-    parameter('store', false, 'A store code: that store only (a key bound to a store sees only its own)', { type: 'string', minLength: 1, maxLength: 32 }),
-    parameter('tier', false, 'A tier code of the program: members of that tier now', { type: 'string', minLength: 1, maxLength: 32 }),
-    parameter('activeDays', false, 'Active = a purchase in the last N days before `to`', {
-      type: 'integer',
-      minimum: 1,
-      maximum: 3650,
-      default: DEFAULT_ACTIVE_DAYS,
-    }),
-    parameter('churnDays', false, 'Churned = no purchase for N days', { type: 'integer', minimum: 1, maximum: 3650, default: DEFAULT_CHURN_DAYS }),
-    parameter('format', false, 'json, or csv for a table', { type: 'string', enum: ['json', 'csv'], default: 'json' }),
-  ];
-  const csvContent = (description: string) => ({ 'text/csv': { schema: { type: 'string', description } } });
-  const errors = problemsByStatus(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'STORE_NOT_FOUND']);
-  return {
-    '/v1/analytics/kpis': {
-      get: {
-        operationId: 'getAnalyticsKpis',
-        summary: 'Program KPIs for a period: membership, buying behaviour, churn, points economy, program cost, CLTV, ROI, NPS',
-        description: [
-          'Every KPI is defined in the README ("Analytics"). Money is in minor units, rates are fractions with 4 decimals,',
-          'and a figure whose denominator is 0 is null. ROI compares the average check of members with that of non-member',
-          'receipts (POST /v1/receipts): an estimate with limits that the README states.',
-        ].join(' '),
-        parameters,
-        responses: {
-          '200': {
-            description: 'The KPIs; with format=csv a `metric,value` table, metrics named by their JSON path',
-            content: { 'application/json': { schema: ref('KpiResponse') }, ...csvContent('metric,value lines (RFC 4180)') },
-          },
-          ...errors,
-        },
-      },
-    },
-    '/v1/analytics/cohorts': {
-      get: {
-        operationId: 'getAnalyticsCohorts',
-        summary: 'Retention by monthly registration cohort: members registered in the period, and who bought in each month after',
-        parameters,
-        responses: {
-          '200': {
-            description: 'The cohort matrix; with format=csv `cohort,size,m0,m1,...` with the retention rate in each cell',
-            content: { 'application/json': { schema: ref('CohortResponse') }, ...csvContent('cohort,size,m0,m1,... (RFC 4180)') },
-          },
-          ...errors,
-        },
-      },
-    },
-  };
 }

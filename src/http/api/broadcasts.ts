@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
 import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
@@ -8,9 +8,9 @@ import type { DomainDeps } from '../../domain/ports.js';
 import { MAX_POINTS } from '../../domain/purchases/request.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
-import type { PathHelpers } from './command.js';
-import { type FieldError, fieldErrors, PROBLEMS, type ProblemCode, validationProblem } from './problems.js';
-import { idempotencyKeySchema } from './schemas.js';
+import { type ApiScope, idempotencyHeaders } from './command.js';
+import { BODY_PROBLEMS, COMMON_PROBLEMS, json, problemResponses, REPLAYED_HEADER } from './openapi-doc.js';
+import { validationProblem } from './problems.js';
 
 /**
  * Broadcasts for the CRM: `POST /v1/broadcasts` creates one (now or at `scheduledAt`) for a
@@ -71,30 +71,32 @@ export const segmentSchema = z
 
 const localOrInstant = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/;
 
-export const broadcastRequestSchema = z.strictObject({
-  text: z.string().min(1).max(4096).describe('The message text, sent as is (no markup is parsed)'),
-  entities: z.array(entitySchema).max(100).optional().describe('Formatting as Telegram MessageEntity objects over `text`; omitted: plain text'),
-  button: z
-    .strictObject({
-      text: z.string().min(1).max(64),
-      url: z.string().min(1).max(2048).describe('An https URL, or a bot deep link such as https://t.me/<bot>?start=rewards'),
-    })
-    .optional()
-    .describe('An inline URL button under the message'),
-  segment: segmentSchema.default({}),
-  offerRewardCode: z
-    .string()
-    .regex(/^[a-z0-9_-]{1,32}$/, 'a reward code: lower-case letters, digits, _ and -, up to 32 characters')
-    .optional()
-    .describe(
-      'A personal offer: the code of an active catalogue reward. Each recipient gets their own free coupon of it (issued when their copy is sent, once per member), its code on a line at the end of the message; the text may then be at most 3936 characters. A member reached after the reward was paused or ran out of stock gets the message without a coupon (counted in `offer.withoutCoupon`)',
-    ),
-  scheduledAt: z
-    .string()
-    .regex(localOrInstant, 'an ISO 8601 date-time such as 2026-12-01T10:00 (program time zone) or 2026-12-01T07:00:00Z')
-    .optional()
-    .describe("When to send it; omitted: now. Without an offset it is local time in the program's time zone. Times in the quiet hours move to their end"),
-});
+export const broadcastRequestSchema = z
+  .strictObject({
+    text: z.string().min(1).max(4096).describe('The message text, sent as is (no markup is parsed)'),
+    entities: z.array(entitySchema).max(100).optional().describe('Formatting as Telegram MessageEntity objects over `text`; omitted: plain text'),
+    button: z
+      .strictObject({
+        text: z.string().min(1).max(64),
+        url: z.string().min(1).max(2048).describe('An https URL, or a bot deep link such as https://t.me/<bot>?start=rewards'),
+      })
+      .optional()
+      .describe('An inline URL button under the message'),
+    segment: segmentSchema.default({}),
+    offerRewardCode: z
+      .string()
+      .regex(/^[a-z0-9_-]{1,32}$/, 'a reward code: lower-case letters, digits, _ and -, up to 32 characters')
+      .optional()
+      .describe(
+        'A personal offer: the code of an active catalogue reward. Each recipient gets their own free coupon of it (issued when their copy is sent, once per member), its code on a line at the end of the message; the text may then be at most 3936 characters. A member reached after the reward was paused or ran out of stock gets the message without a coupon (counted in `offer.withoutCoupon`)',
+      ),
+    scheduledAt: z
+      .string()
+      .regex(localOrInstant, 'an ISO 8601 date-time such as 2026-12-01T10:00 (program time zone) or 2026-12-01T07:00:00Z')
+      .optional()
+      .describe("When to send it; omitted: now. Without an offset it is local time in the program's time zone. Times in the quiet hours move to their end"),
+  })
+  .meta({ id: 'BroadcastRequest' });
 
 const countsSchema = z.object({
   pending: z.int(),
@@ -105,26 +107,28 @@ const countsSchema = z.object({
   cancelled: z.int().describe('Not sent because the broadcast was cancelled'),
 });
 
-export const broadcastResponseSchema = z.object({
-  id: z.int(),
-  status: z.enum(['SCHEDULED', 'SENDING', 'DONE', 'CANCELLED']),
-  paid: z.boolean().describe('Sent as a paid broadcast (allow_paid_broadcast)'),
-  scheduledAt: z.string().describe('When it starts or started (ISO 8601, UTC)'),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  cancelledAt: z.string().nullable(),
-  audience: z.int().describe('Members in the delivery list, including those left out as opted out or blocked; 0 until it starts'),
-  counts: countsSchema,
-  durationMs: z.int().nullable().describe('From start to finish (or now, while it runs)'),
-  offer: z
-    .object({
-      rewardCode: z.string(),
-      withCoupon: z.int().describe('Copies sent with their coupon'),
-      withoutCoupon: z.int().describe('Copies sent without a coupon: the reward was paused or out of stock by then'),
-    })
-    .nullable()
-    .describe('The personal offer, when the broadcast carries one; null otherwise'),
-});
+export const broadcastResponseSchema = z
+  .object({
+    id: z.int(),
+    status: z.enum(['SCHEDULED', 'SENDING', 'DONE', 'CANCELLED']),
+    paid: z.boolean().describe('Sent as a paid broadcast (allow_paid_broadcast)'),
+    scheduledAt: z.string().describe('When it starts or started (ISO 8601, UTC)'),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    cancelledAt: z.string().nullable(),
+    audience: z.int().describe('Members in the delivery list, including those left out as opted out or blocked; 0 until it starts'),
+    counts: countsSchema,
+    durationMs: z.int().nullable().describe('From start to finish (or now, while it runs)'),
+    offer: z
+      .object({
+        rewardCode: z.string(),
+        withCoupon: z.int().describe('Copies sent with their coupon'),
+        withoutCoupon: z.int().describe('Copies sent without a coupon: the reward was paused or out of stock by then'),
+      })
+      .nullable()
+      .describe('The personal offer, when the broadcast carries one; null otherwise'),
+  })
+  .meta({ id: 'BroadcastResponse' });
 
 export const broadcastParamsSchema = z.strictObject({ id: z.coerce.number().int().positive().max(2_147_483_647) });
 
@@ -168,21 +172,36 @@ function authorOf(request: FastifyRequest): BroadcastAuthor {
 }
 
 /** The routes, registered in the API's authenticated scope (see plugin.ts). */
-export function registerBroadcastRoutes(app: FastifyInstance, domain: DomainDeps): void {
-  app.post('/broadcasts', { bodyLimit: 64 * 1024 }, async (request, reply) => {
-    const errors: FieldError[] = [];
-    const body = broadcastRequestSchema.safeParse(request.body);
-    if (!body.success) errors.push(...fieldErrors(body.error));
-    const key = idempotencyKeySchema.safeParse(request.headers['idempotency-key']);
-    if (!key.success) errors.push(...fieldErrors(key.error, 'Idempotency-Key'));
-    if (!body.success || !key.success) throw validationProblem(errors);
-    const input = body.data;
+export function registerBroadcastRoutes(app: ApiScope, domain: DomainDeps): void {
+  const createSchema = {
+    operationId: 'createBroadcast',
+    summary: 'Send a message to a segment of members, now or at a time (CRM campaigns)',
+    description:
+      'The audience is resolved once when it starts; each member gets it at most once. Delivery honours Telegram limits, so a large audience takes a while: follow it with GET /v1/broadcasts/{id}.',
+    headers: idempotencyHeaders,
+    body: broadcastRequestSchema,
+    response: {
+      201: json(broadcastResponseSchema, 'The broadcast was created (and started, when due)'),
+      200: { ...json(broadcastResponseSchema, 'A retry: created under this Idempotency-Key before; nothing was created now'), headers: REPLAYED_HEADER },
+      ...problemResponses([
+        ...BODY_PROBLEMS,
+        'BROADCAST_INVALID',
+        'SEGMENT_INVALID',
+        'SCHEDULE_INVALID',
+        ...COMMON_PROBLEMS,
+        'FORBIDDEN',
+        'IDEMPOTENCY_CONFLICT',
+      ]),
+    },
+  };
+  app.post('/broadcasts', { bodyLimit: 64 * 1024, schema: createSchema }, async (request, reply) => {
+    const input = request.body;
     const author = authorOf(request);
     const result = await createBroadcast(domain, author, {
       content: { text: input.text, entities: input.entities ?? [], photoFileId: null, button: input.button ?? null },
       segment: input.segment as Segment,
       scheduledAt: parseScheduledAt(input.scheduledAt, domain.program.timezone),
-      idempotencyKey: scopedIdempotencyKey(requireKey(request), key.data),
+      idempotencyKey: scopedIdempotencyKey(requireKey(request), request.headers['idempotency-key']),
       offerRewardCode: input.offerRewardCode ?? null,
     });
     const view = await getBroadcast(domain, author, result.broadcast.id);
@@ -190,49 +209,14 @@ export function registerBroadcastRoutes(app: FastifyInstance, domain: DomainDeps
     return reply.code(result.replayed ? 200 : 201).send(toResponse(view));
   });
 
-  app.get('/broadcasts/:id', async (request) => {
-    const params = broadcastParamsSchema.safeParse(request.params);
-    if (!params.success) throw validationProblem(fieldErrors(params.error, 'id'));
-    return toResponse(await getBroadcast(domain, authorOf(request), params.data.id));
-  });
-}
-
-/** The OpenAPI paths of these routes (see openapi.ts for the helpers they are built with). */
-export function broadcastPaths(helpers: PathHelpers): Record<string, unknown> {
-  const { ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors } = helpers;
-  const codes = (list: ProblemCode[]) => list.filter((code) => code in PROBLEMS);
-  return {
-    '/v1/broadcasts': {
-      post: {
-        operationId: 'createBroadcast',
-        summary: 'Send a message to a segment of members, now or at a time (CRM campaigns)',
-        description:
-          'The audience is resolved once when it starts; each member gets it at most once. Delivery honours Telegram limits, so a large audience takes a while: follow it with GET /v1/broadcasts/{id}.',
-        parameters: [idempotencyKeyParameter],
-        requestBody: { required: true, content: { 'application/json': { schema: ref('BroadcastRequest') } } },
-        responses: {
-          '201': { description: 'The broadcast was created (and started, when due)', content: { 'application/json': { schema: ref('BroadcastResponse') } } },
-          '200': {
-            description: 'A retry: created under this Idempotency-Key before; nothing was created now',
-            headers: replayedHeader,
-            content: { 'application/json': { schema: ref('BroadcastResponse') } },
-          },
-          ...problemsByStatus(
-            codes([...bodyErrors, 'BROADCAST_INVALID', 'SEGMENT_INVALID', 'SCHEDULE_INVALID', ...common, 'FORBIDDEN', 'IDEMPOTENCY_CONFLICT']),
-          ),
-        },
-      },
-    },
-    '/v1/broadcasts/{id}': {
-      get: {
-        operationId: 'getBroadcast',
-        summary: 'Status and delivery counts of a broadcast',
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
-        responses: {
-          '200': { description: 'The broadcast', content: { 'application/json': { schema: ref('BroadcastResponse') } } },
-          ...problemsByStatus(codes(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'BROADCAST_NOT_FOUND'])),
-        },
-      },
+  const getSchema = {
+    operationId: 'getBroadcast',
+    summary: 'Status and delivery counts of a broadcast',
+    params: broadcastParamsSchema,
+    response: {
+      200: json(broadcastResponseSchema, 'The broadcast'),
+      ...problemResponses(['VALIDATION_FAILED', ...COMMON_PROBLEMS, 'FORBIDDEN', 'BROADCAST_NOT_FOUND']),
     },
   };
+  app.get('/broadcasts/:id', { schema: getSchema }, async (request) => toResponse(await getBroadcast(domain, authorOf(request), request.params.id)));
 }

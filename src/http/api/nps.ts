@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Segment } from '../../domain/broadcasts/types.js';
 import { DomainError } from '../../domain/errors.js';
@@ -10,7 +9,8 @@ import type { DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
 import { segmentSchema } from './broadcasts.js';
-import { type FieldError, fieldErrors, type ProblemCode, validationProblem } from './problems.js';
+import type { ApiScope } from './command.js';
+import { BODY_PROBLEMS, COMMON_PROBLEMS, json, problemResponses } from './openapi-doc.js';
 
 /**
  * GET /v1/nps: the NPS report for the CRM, the same numbers marketers read in the bot
@@ -34,7 +34,7 @@ const localDate = z
 export const npsQuerySchema = z
   .strictObject({
     from: localDate.describe("The first day of the period (inclusive), in the program's time zone"),
-    to: localDate.describe('The last day of the period (inclusive)'),
+    to: localDate.describe(`The last day of the period (inclusive); a period is 1 to ${MAX_PERIOD_DAYS} days`),
     store: z.string().min(1).max(32).optional().describe('A store code: that store only (a key bound to a store sees only its own)'),
   })
   .superRefine((query, ctx) => {
@@ -71,10 +71,12 @@ export const npsResponseSchema = z.object({
 
 export type NpsResponse = z.infer<typeof npsResponseSchema>;
 
-export const npsCampaignRequestSchema = z.strictObject({
-  segment: segmentSchema,
-  dryRun: z.boolean().optional().describe('true: only count who would be asked and who left out (200); nothing is created or sent. Omitted: false'),
-});
+export const npsCampaignRequestSchema = z
+  .strictObject({
+    segment: segmentSchema,
+    dryRun: z.boolean().optional().describe('true: only count who would be asked and who left out (200); nothing is created or sent. Omitted: false'),
+  })
+  .meta({ id: 'NpsCampaignRequest' });
 
 /**
  * The campaign key is stored in the surveys' trigger (`campaign:api:<key id>:<Idempotency-Key>`,
@@ -83,17 +85,23 @@ export const npsCampaignRequestSchema = z.strictObject({
 export const campaignIdempotencyKeySchema = z
   .string({ error: 'the Idempotency-Key header is required' })
   .regex(/^[A-Za-z0-9:_-]{1,48}$/, 'letters, digits, :, _ and -, up to 48 characters (e.g. a UUID)')
-  .describe('The campaign key (e.g. a UUID): letters, digits, :, _ and -, up to 48 characters. Members already surveyed under it are not asked again');
+  .describe(
+    'The campaign key (e.g. a UUID): letters, digits, :, _ and -, up to 48 characters. Members already surveyed under it are not asked again. Keys are scoped to the API key.',
+  );
 
-export const npsCampaignResponseSchema = z.object({
-  dryRun: z.boolean().describe('true: a preview; the counts are what a campaign would do now, nothing was created'),
-  skipped: z.enum(['disabled']).nullable().describe('`disabled`: NPS is off in the program, nobody was asked (all counts 0); null otherwise'),
-  surveyed: z.int().describe('Members who got the survey now (in a dry run: would get it)'),
-  already: z.int().describe("Had this campaign's survey already (a retry with the same Idempotency-Key)"),
-  optedOut: z.int().describe('Turned such messages off'),
-  unreachable: z.int().describe('Blocked the bot'),
-  recentlySurveyed: z.int().describe("Were surveyed within the program's minimum days between surveys"),
-});
+const campaignHeaders = z.looseObject({ 'idempotency-key': campaignIdempotencyKeySchema });
+
+export const npsCampaignResponseSchema = z
+  .object({
+    dryRun: z.boolean().describe('true: a preview; the counts are what a campaign would do now, nothing was created'),
+    skipped: z.enum(['disabled']).nullable().describe('`disabled`: NPS is off in the program, nobody was asked (all counts 0); null otherwise'),
+    surveyed: z.int().describe('Members who got the survey now (in a dry run: would get it)'),
+    already: z.int().describe("Had this campaign's survey already (a retry with the same Idempotency-Key)"),
+    optedOut: z.int().describe('Turned such messages off'),
+    unreachable: z.int().describe('Blocked the bot'),
+    recentlySurveyed: z.int().describe("Were surveyed within the program's minimum days between surveys"),
+  })
+  .meta({ id: 'NpsCampaignResponse' });
 
 export type NpsCampaignResponse = z.infer<typeof npsCampaignResponseSchema>;
 
@@ -117,12 +125,24 @@ const summary = (s: NpsSummary) => ({
   nps: s.nps,
 });
 
-export function registerNpsRoutes(app: FastifyInstance, options: { domain: DomainDeps; defaultLocale: Locale }): void {
+export function registerNpsRoutes(app: ApiScope, options: { domain: DomainDeps; defaultLocale: Locale }): void {
   const { domain } = options;
-  app.get('/nps', async (request) => {
-    const parsed = npsQuerySchema.safeParse(request.query);
-    if (!parsed.success) throw validationProblem(fieldErrors(parsed.error, 'query'));
-    const query = parsed.data;
+  const reportSchema = {
+    operationId: 'getNps',
+    summary: 'NPS for a period: overall, per store and per week, with response rate, counts per group and the most common reasons',
+    description: [
+      "A survey belongs to the period in which it was sent (days in the program's time zone); the response rate is the share of",
+      'those surveys that were answered, and the NPS (% promoters - % detractors, promoters 9-10, passives 7-8, detractors 0-6)',
+      `is computed over those answers. A period is 1 to ${MAX_PERIOD_DAYS} days. A key bound to a store sees only that store.`,
+    ].join(' '),
+    querystring: npsQuerySchema,
+    response: {
+      200: json(npsResponseSchema, 'The report'),
+      ...problemResponses(['VALIDATION_FAILED', ...COMMON_PROBLEMS, 'FORBIDDEN', 'STORE_NOT_FOUND']),
+    },
+  };
+  app.get('/nps', { schema: reportSchema }, async (request) => {
+    const query = request.query;
     const key = requireKey(request);
     let storeId: number | null = null;
     if (key.storeId !== null) {
@@ -149,101 +169,31 @@ export function registerNpsRoutes(app: FastifyInstance, options: { domain: Domai
     return response;
   });
 
-  app.post('/nps/campaigns', { bodyLimit: 16 * 1024 }, async (request, reply) => {
-    const errors: FieldError[] = [];
-    const body = npsCampaignRequestSchema.safeParse(request.body);
-    if (!body.success) errors.push(...fieldErrors(body.error));
-    const header = campaignIdempotencyKeySchema.safeParse(request.headers['idempotency-key']);
-    if (!header.success) errors.push(...fieldErrors(header.error, 'Idempotency-Key'));
-    if (!body.success || !header.success) throw validationProblem(errors);
+  const campaignSchema = {
+    operationId: 'sendNpsCampaign',
+    summary: 'Send the NPS survey to a segment of members (a CRM campaign), or count who would get it',
+    description: [
+      'Each member of the segment gets one survey (the 0-10 question in the bot), unless they opted out of such messages, blocked the bot,',
+      "or were surveyed within the program's minimum days between surveys; each member is counted once, in the first of those that applies.",
+      'The Idempotency-Key is the campaign: members surveyed under it before are counted as `already` and not asked again, so a retry',
+      '(or a repeat to a wider segment) surveys nobody twice. The messages go out through the delivery queue, quiet hours applying.',
+      'With `dryRun: true` nothing is created (200). When NPS is off in the program the answer is still 201 (200 for a dry run),',
+      "with `skipped: 'disabled'` and all counts 0. Only API keys not bound to a store may send campaigns.",
+    ].join(' '),
+    headers: campaignHeaders,
+    body: npsCampaignRequestSchema,
+    response: {
+      201: json(npsCampaignResponseSchema, "The campaign ran: the counts of this run (`skipped: 'disabled'` when NPS is off)"),
+      200: json(npsCampaignResponseSchema, 'A dry run: what a campaign under this Idempotency-Key would do now; nothing was created'),
+      ...problemResponses([...BODY_PROBLEMS, 'SEGMENT_INVALID', ...COMMON_PROBLEMS, 'FORBIDDEN']),
+    },
+  };
+  app.post('/nps/campaigns', { bodyLimit: 16 * 1024, schema: campaignSchema }, async (request, reply) => {
     const apiKey = requireKey(request);
     const by = { kind: 'apiKey', apiKeyId: apiKey.id, storeId: apiKey.storeId } as const;
-    const input = { segment: body.data.segment as Segment, key: scopedIdempotencyKey(apiKey, header.data) };
-    const dryRun = body.data.dryRun === true;
+    const input = { segment: request.body.segment as Segment, key: scopedIdempotencyKey(apiKey, request.headers['idempotency-key']) };
+    const dryRun = request.body.dryRun === true;
     const result = dryRun ? await previewSurveyCampaign(domain, by, input) : await sendSurveyCampaign(domain, by, input);
     return reply.code(dryRun ? 200 : 201).send(campaignResponse(result, dryRun));
   });
-}
-
-/**
- * The OpenAPI description of GET /v1/nps and POST /v1/nps/campaigns (schemas: NpsResponse,
- * NpsCampaignRequest and NpsCampaignResponse, from the zod schemas above).
- */
-export function npsPaths(helpers: {
-  ref: (id: string) => Record<string, unknown>;
-  problemsByStatus: (codes: ProblemCode[]) => Record<string, unknown>;
-  common: ProblemCode[];
-  bodyErrors: ProblemCode[];
-}): Record<string, unknown> {
-  const { ref, problemsByStatus, common, bodyErrors } = helpers;
-  const dateParameter = (name: 'from' | 'to', description: string) => ({
-    name,
-    in: 'query',
-    required: true,
-    description,
-    schema: { type: 'string', format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
-  });
-  return {
-    '/v1/nps': {
-      get: {
-        operationId: 'getNps',
-        summary: 'NPS for a period: overall, per store and per week, with response rate, counts per group and the most common reasons',
-        description: [
-          "A survey belongs to the period in which it was sent (days in the program's time zone); the response rate is the share of",
-          'those surveys that were answered, and the NPS (% promoters - % detractors, promoters 9-10, passives 7-8, detractors 0-6)',
-          `is computed over those answers. A period is 1 to ${MAX_PERIOD_DAYS} days. A key bound to a store sees only that store.`,
-        ].join(' '),
-        parameters: [
-          dateParameter('from', 'The first day (inclusive), YYYY-MM-DD'),
-          dateParameter('to', 'The last day (inclusive), YYYY-MM-DD'),
-          {
-            name: 'store',
-            in: 'query',
-            required: false,
-            description: 'A store code: that store only',
-            schema: { type: 'string', minLength: 1, maxLength: 32 },
-          },
-        ],
-        responses: {
-          '200': { description: 'The report', content: { 'application/json': { schema: ref('NpsResponse') } } },
-          ...problemsByStatus(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'STORE_NOT_FOUND']),
-        },
-      },
-    },
-    '/v1/nps/campaigns': {
-      post: {
-        operationId: 'sendNpsCampaign',
-        summary: 'Send the NPS survey to a segment of members (a CRM campaign), or count who would get it',
-        description: [
-          'Each member of the segment gets one survey (the 0-10 question in the bot), unless they opted out of such messages, blocked the bot,',
-          "or were surveyed within the program's minimum days between surveys; each member is counted once, in the first of those that applies.",
-          'The Idempotency-Key is the campaign: members surveyed under it before are counted as `already` and not asked again, so a retry',
-          '(or a repeat to a wider segment) surveys nobody twice. The messages go out through the delivery queue, quiet hours applying.',
-          'With `dryRun: true` nothing is created (200). When NPS is off in the program the answer is still 201 (200 for a dry run),',
-          "with `skipped: 'disabled'` and all counts 0. Only API keys not bound to a store may send campaigns.",
-        ].join(' '),
-        parameters: [
-          {
-            name: 'Idempotency-Key',
-            in: 'header',
-            required: true,
-            description: `${campaignIdempotencyKeySchema.description ?? ''}. Keys are scoped to the API key.`,
-            schema: { type: 'string', pattern: '^[A-Za-z0-9:_-]{1,48}$' },
-          },
-        ],
-        requestBody: { required: true, content: { 'application/json': { schema: ref('NpsCampaignRequest') } } },
-        responses: {
-          '201': {
-            description: "The campaign ran: the counts of this run (`skipped: 'disabled'` when NPS is off)",
-            content: { 'application/json': { schema: ref('NpsCampaignResponse') } },
-          },
-          '200': {
-            description: 'A dry run: what a campaign under this Idempotency-Key would do now; nothing was created',
-            content: { 'application/json': { schema: ref('NpsCampaignResponse') } },
-          },
-          ...problemsByStatus([...bodyErrors, 'SEGMENT_INVALID', ...common, 'FORBIDDEN']),
-        },
-      },
-    },
-  };
 }

@@ -1,5 +1,7 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { isMemberCode, normalizeCode } from '../../domain/codes.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
@@ -14,26 +16,42 @@ import { tierByCode } from '../../domain/tiers.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
-import { BODY_LIMIT, parseCommand } from './command.js';
+import { BODY_LIMIT, idempotencyHeaders } from './command.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
 import { registerNpsRoutes } from './nps.js';
-import { buildOpenApiDocument } from './openapi.js';
-import { fieldErrors, notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
-import { createRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import {
+  BODY_PROBLEMS,
+  COMMON_PROBLEMS,
+  completeValidationProblem,
+  json,
+  jsonSerializerCompiler,
+  problemResponses,
+  recorded,
+  registerOpenApi,
+  tidyDocument,
+  zodValidatorCompiler,
+} from './openapi-doc.js';
+import { notFoundHandler, problemErrorHandler, validationProblem } from './problems.js';
+import { type RateLimitOptions, rateLimitSettings, registerRateLimit } from './rate-limit.js';
 import { registerReceiptRoutes } from './receipts.js';
 import {
   type CouponResponse,
   couponParamsSchema,
   couponRedeemRequestSchema,
+  couponResponseSchema,
   type MemberResponse,
   memberParamsSchema,
+  memberResponseSchema,
   type PurchaseResponse,
   purchaseRequestSchema,
+  purchaseResponseSchema,
   type ReturnResponse,
   returnRequestSchema,
+  returnResponseSchema,
   type SpendRequestResponse,
   spendRequestCreateSchema,
   spendRequestParamsSchema,
+  spendRequestResponseSchema,
 } from './schemas.js';
 
 export interface ApiOptions {
@@ -54,91 +72,198 @@ const firstName = (name: string | null) => name?.trim().split(/\s+/)[0] || null;
  * The till/CRM API under /v1: parse the request, call the domain use case, render the result.
  * Authentication and the per-key rate limit run before the body is read.
  */
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) => {
+function apiDescription(rateLimit: { limit: number; windowSeconds: number }): string {
+  return [
+    'Accrue and spend points for purchases, reverse them for returns, look up members, and look up and redeem coupons.',
+    'Money is in minor units (integers). Errors are RFC 9457 problem details with a stable `code`.',
+    [
+      "Spending points needs the member's proof of presence: knowing a card code is not enough. Either",
+      "(1) `spendCode`: the one-time 6-digit code on the member's Card screen in the bot (valid 2 minutes, used once; 5 wrong codes within 10 minutes lock the member's spending for 15 minutes), or",
+      '(2) `spendRequestId`: create a request with POST /v1/spend-requests (the member is asked "Pay N points at <store>?" in the chat), poll GET /v1/spend-requests/{id} until `approved`, then record the purchase with exactly those points at that store (used once, within 5 minutes).',
+      'Earning needs neither. Purchases, returns and spend requests on the card of the admin who created the API key are refused (403 OWN_CARD).',
+    ].join(' '),
+    `Each API key may send ${rateLimit.limit} requests per ${rateLimit.windowSeconds} s; over that the answer is 429 with Retry-After.`,
+  ].join('\n\n');
+}
+
+/**
+ * The till/CRM API under /v1: parse the request, call the domain use case, render the result.
+ * Authentication and the per-key rate limit run before the body is read. Every route is
+ * schema-first (command.ts): its zod schemas validate, type and document it.
+ */
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
   const { domain } = options;
   const lookups = tillLookups(domain, options.lookupCache);
-  const limiter = createRateLimiter(options.redis, options.rateLimit ?? {}, app.log);
-  const openapi = buildOpenApiDocument({
-    rateLimit: { limit: limiter.limit, windowSeconds: options.rateLimit?.windowSeconds ?? DEFAULT_RATE_LIMIT.windowSeconds },
-  });
+  const limits = rateLimitSettings(options.rateLimit ?? {});
 
-  app.setErrorHandler(problemErrorHandler);
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(jsonSerializerCompiler);
+  app.setErrorHandler((error, request, reply) =>
+    problemErrorHandler(completeValidationProblem(error, request.routeOptions.schema, request.headers), request, reply),
+  );
   app.setNotFoundHandler(notFoundHandler);
   // Bodies are JSON only: Fastify's built-in text/plain parser would hand a JSON text to the
   // schema as a string (a confusing 400); without it such a body is the documented 415.
   app.removeContentTypeParser('text/plain');
 
-  app.get('/openapi.json', async () => openapi);
+  await registerOpenApi(app, {
+    description: apiDescription(limits),
+  });
 
-  await app.register(async (secured) => {
+  let document: Record<string, unknown> | undefined;
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        operationId: 'getOpenApi',
+        summary: 'This document',
+        security: [],
+        response: { 200: { description: 'The OpenAPI 3.1 document', content: { 'application/json': { schema: z.looseObject({}) } } } },
+      },
+    },
+    // Generated once, on the first request (all routes are registered by then).
+    async () => {
+      document ??= tidyDocument(app.swagger() as unknown as Record<string, unknown>);
+      return document;
+    },
+  );
+
+  await app.register(async (plainScope) => {
+    const secured = plainScope.withTypeProvider<ZodTypeProvider>();
     secured.decorateRequest('apiKey', null);
     secured.addHook('onRequest', authenticate(domain, lookups));
-    secured.addHook('onRequest', limiter.hook);
+    await registerRateLimit(secured, options.redis, limits);
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);
     registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
     registerReceiptRoutes(secured, { domain, lookups });
     registerAnalyticsRoutes(secured, { domain });
 
-    secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-      const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
-      const key = requireKey(request);
-      if (body.spendCode !== undefined && body.spendRequestId !== undefined)
-        throw validationProblem([{ field: 'spendRequestId', message: 'send either spendCode or spendRequestId, not both' }]);
-      const store = await storeForRequest(lookups, key, body.storeCode);
-      const member = await findMemberForStaff(domain, body.memberCode);
-      const spendProof: SpendProof | null =
-        body.spendCode !== undefined
-          ? { kind: 'code', code: body.spendCode }
-          : body.spendRequestId !== undefined
-            ? { kind: 'request', requestId: body.spendRequestId }
-            : null;
-      const result = await recordPurchase(domain, {
-        memberId: member.id,
-        storeId: store.id,
-        receiptNo: body.receiptNo,
-        amountMinor: body.amountMinor,
-        pointsToSpend: body.pointsToSpend,
-        idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
-        actor: actorOfKey(key),
-        spendProof,
-        operatorTelegramId: key.createdBy,
-      });
-      const response: PurchaseResponse = {
-        purchaseId: result.purchase.id,
-        memberCode: member.code,
-        pointsEarned: result.pointsEarned,
-        pointsSpent: result.pointsSpent,
-        balance: result.balance,
-        tier: { code: result.tier.code, discountPercent: result.tier.discountPercent },
-      };
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.replayed ? 200 : 201).send(response);
-    });
+    secured.post(
+      '/purchases',
+      {
+        bodyLimit: BODY_LIMIT,
+        schema: {
+          operationId: 'recordPurchase',
+          summary: 'Record a purchase: spend points on part of the bill and earn points on the rest',
+          description:
+            "`pointsToSpend` above 0 needs `spendCode` or an approved `spendRequestId` (422 SPEND_PROOF_REQUIRED names the field `spendCode`); a wrong code is 422 SPEND_CODE_INVALID with `details.attemptsLeft`, and after too many the member's spending is locked (429 SPENDING_LOCKED with Retry-After). A retry with the same Idempotency-Key answers the first result without a new proof.",
+          headers: idempotencyHeaders,
+          body: purchaseRequestSchema,
+          response: {
+            ...recorded(purchaseResponseSchema, 'purchase'),
+            ...problemResponses([
+              ...BODY_PROBLEMS,
+              'AMOUNT_INVALID',
+              'RECEIPT_INVALID',
+              'MEMBER_CODE_INVALID',
+              'PHONE_INVALID',
+              ...COMMON_PROBLEMS,
+              'FORBIDDEN',
+              'MEMBER_NOT_FOUND',
+              'STORE_NOT_FOUND',
+              'IDEMPOTENCY_CONFLICT',
+              'RECEIPT_DUPLICATE',
+              'INSUFFICIENT_POINTS',
+              'POINTS_OVER_CAP',
+              'SPEND_PROOF_REQUIRED',
+              'SPEND_CODE_INVALID',
+              'SPEND_REQUEST_NOT_FOUND',
+              'SPEND_REQUEST_INVALID',
+              'SPENDING_LOCKED',
+              'OWN_CARD',
+            ]),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { body } = request;
+        const key = requireKey(request);
+        if (body.spendCode !== undefined && body.spendRequestId !== undefined)
+          throw validationProblem([{ field: 'spendRequestId', message: 'send either spendCode or spendRequestId, not both' }]);
+        const store = await storeForRequest(lookups, key, body.storeCode);
+        const member = await findMemberForStaff(domain, body.memberCode);
+        const spendProof: SpendProof | null =
+          body.spendCode !== undefined
+            ? { kind: 'code', code: body.spendCode }
+            : body.spendRequestId !== undefined
+              ? { kind: 'request', requestId: body.spendRequestId }
+              : null;
+        const result = await recordPurchase(domain, {
+          memberId: member.id,
+          storeId: store.id,
+          receiptNo: body.receiptNo,
+          amountMinor: body.amountMinor,
+          pointsToSpend: body.pointsToSpend,
+          idempotencyKey: scopedIdempotencyKey(key, request.headers['idempotency-key']),
+          actor: actorOfKey(key),
+          spendProof,
+          operatorTelegramId: key.createdBy,
+        });
+        const response: PurchaseResponse = {
+          purchaseId: result.purchase.id,
+          memberCode: member.code,
+          pointsEarned: result.pointsEarned,
+          pointsSpent: result.pointsSpent,
+          balance: result.balance,
+          tier: { code: result.tier.code, discountPercent: result.tier.discountPercent },
+        };
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(result.replayed ? 200 : 201).send(response);
+      },
+    );
 
-    secured.post('/returns', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-      const { body, idempotencyKey } = parseCommand(returnRequestSchema, request);
-      const key = requireKey(request);
-      const store = await storeForRequest(lookups, key, body.storeCode);
-      const result = await recordReturn(domain, {
-        storeId: store.id,
-        receiptNo: body.receiptNo,
-        amountMinor: body.amountMinor ?? null,
-        idempotencyKey: scopedIdempotencyKey(key, idempotencyKey),
-        actor: actorOfKey(key),
-        operatorTelegramId: key.createdBy,
-      });
-      const { purchaseReturn } = result;
-      const response: ReturnResponse = {
-        returnId: purchaseReturn.id,
-        pointsReversed: purchaseReturn.pointsReversed,
-        pointsRefunded: purchaseReturn.pointsRefunded,
-        shortfall: purchaseReturn.shortfall,
-        balance: result.balance,
-      };
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.replayed ? 200 : 201).send(response);
-    });
+    secured.post(
+      '/returns',
+      {
+        bodyLimit: BODY_LIMIT,
+        schema: {
+          operationId: 'recordReturn',
+          summary: 'Record a full or partial return of a purchase',
+          headers: idempotencyHeaders,
+          body: returnRequestSchema,
+          response: {
+            ...recorded(returnResponseSchema, 'return'),
+            ...problemResponses([
+              ...BODY_PROBLEMS,
+              'AMOUNT_INVALID',
+              'RECEIPT_INVALID',
+              ...COMMON_PROBLEMS,
+              'FORBIDDEN',
+              'STORE_NOT_FOUND',
+              'PURCHASE_NOT_FOUND',
+              'IDEMPOTENCY_CONFLICT',
+              'RETURN_EXCEEDS_PURCHASE',
+              'OWN_CARD',
+            ]),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { body } = request;
+        const key = requireKey(request);
+        const store = await storeForRequest(lookups, key, body.storeCode);
+        const result = await recordReturn(domain, {
+          storeId: store.id,
+          receiptNo: body.receiptNo,
+          amountMinor: body.amountMinor ?? null,
+          idempotencyKey: scopedIdempotencyKey(key, request.headers['idempotency-key']),
+          actor: actorOfKey(key),
+          operatorTelegramId: key.createdBy,
+        });
+        const { purchaseReturn } = result;
+        const response: ReturnResponse = {
+          returnId: purchaseReturn.id,
+          pointsReversed: purchaseReturn.pointsReversed,
+          pointsRefunded: purchaseReturn.pointsRefunded,
+          shortfall: purchaseReturn.shortfall,
+          balance: result.balance,
+        };
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(result.replayed ? 200 : 201).send(response);
+      },
+    );
 
     // Spend requests: the till asks the member to approve paying points in the chat, polls the
     // answer, then records the purchase with the request's id (the other proof: a spend code).
@@ -150,37 +275,70 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
       expiresAt: request.expiresAt.toISOString(),
     });
 
-    secured.post('/spend-requests', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-      const parsed = spendRequestCreateSchema.safeParse(request.body);
-      if (!parsed.success) throw validationProblem(fieldErrors(parsed.error));
-      const body = parsed.data;
-      const key = requireKey(request);
-      const store = await storeForRequest(lookups, key, body.storeCode);
-      const member = await findMemberForStaff(domain, body.memberCode);
-      const created = await createSpendRequest(domain, {
-        memberId: member.id,
-        storeId: store.id,
-        points: body.points,
-        actor: actorOfKey(key),
-        operatorTelegramId: key.createdBy,
-      });
-      return reply.code(201).send(await spendRequestResponse(created));
-    });
+    secured.post(
+      '/spend-requests',
+      {
+        bodyLimit: BODY_LIMIT,
+        schema: {
+          operationId: 'createSpendRequest',
+          summary: 'Ask the member to approve paying points in the chat ("Pay N points at <store>? Yes / No")',
+          description:
+            'Poll GET /v1/spend-requests/{id}; once `approved`, pass the id as `spendRequestId` to POST /v1/purchases with exactly these points at this store.',
+          body: spendRequestCreateSchema,
+          response: {
+            201: json(spendRequestResponseSchema, 'The member has been asked'),
+            ...problemResponses([
+              ...BODY_PROBLEMS,
+              'AMOUNT_INVALID',
+              'MEMBER_CODE_INVALID',
+              'PHONE_INVALID',
+              ...COMMON_PROBLEMS,
+              'FORBIDDEN',
+              'OWN_CARD',
+              'MEMBER_NOT_FOUND',
+              'STORE_NOT_FOUND',
+              'INSUFFICIENT_POINTS',
+            ]),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { body } = request;
+        const key = requireKey(request);
+        const store = await storeForRequest(lookups, key, body.storeCode);
+        const member = await findMemberForStaff(domain, body.memberCode);
+        const created = await createSpendRequest(domain, {
+          memberId: member.id,
+          storeId: store.id,
+          points: body.points,
+          actor: actorOfKey(key),
+          operatorTelegramId: key.createdBy,
+        });
+        return reply.code(201).send(await spendRequestResponse(created));
+      },
+    );
 
-    secured.get('/spend-requests/:id', async (request) => {
-      const params = spendRequestParamsSchema.safeParse(request.params);
-      if (!params.success) throw validationProblem(fieldErrors(params.error, 'id'));
-      const key = requireKey(request);
-      return spendRequestResponse(await getSpendRequest(domain, { requestId: params.data.id, actor: actorOfKey(key) }));
-    });
+    secured.get(
+      '/spend-requests/:id',
+      {
+        schema: {
+          operationId: 'getSpendRequest',
+          summary: "A spend request's state: pending, approved, declined, expired or used (only the API key that created it sees it)",
+          params: spendRequestParamsSchema,
+          response: {
+            200: json(spendRequestResponseSchema, 'The request'),
+            ...problemResponses(['VALIDATION_FAILED', ...COMMON_PROBLEMS, 'SPEND_REQUEST_NOT_FOUND']),
+          },
+        },
+      },
+      async (request) => {
+        const key = requireKey(request);
+        return spendRequestResponse(await getSpendRequest(domain, { requestId: request.params.id, actor: actorOfKey(key) }));
+      },
+    );
 
     // Coupons: a till looks a coupon up, then redeems it. Wrong codes count towards the
     // brute-force guard of this API key (429 TOO_MANY_ATTEMPTS with Retry-After).
-    const couponCode = (request: FastifyRequest) => {
-      const params = couponParamsSchema.safeParse(request.params);
-      if (!params.success) throw validationProblem(fieldErrors(params.error, 'code'));
-      return params.data.code;
-    };
     /** The till acting: a key bound to a store redeems there; an unbound key where it says (or online). */
     const tillOperator = async (key: ApiKeyRecord, storeCode: string | undefined): Promise<CouponOperator> => ({
       kind: 'till',
@@ -202,38 +360,101 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
       cancelledAt: coupon.cancelledAt?.toISOString() ?? null,
     });
 
-    secured.get('/coupons/:code', async (request) => {
-      const code = couponCode(request);
-      const key = requireKey(request);
-      return couponResponse(await getCouponForRedemption(domain, { code, operator: await tillOperator(key, undefined) }));
-    });
+    secured.get(
+      '/coupons/:code',
+      {
+        schema: {
+          operationId: 'getCoupon',
+          summary: 'Look up a coupon by its code: reward, first name of its owner, status, expiry',
+          description:
+            'Unknown codes count towards a brute-force guard per API key: after a few within minutes the key must wait (429 TOO_MANY_ATTEMPTS with Retry-After).',
+          params: couponParamsSchema,
+          response: {
+            200: json(couponResponseSchema, 'The coupon, whatever its status'),
+            ...problemResponses(['VALIDATION_FAILED', 'COUPON_CODE_INVALID', ...COMMON_PROBLEMS, 'COUPON_NOT_FOUND', 'TOO_MANY_ATTEMPTS']),
+          },
+        },
+      },
+      async (request) => {
+        const key = requireKey(request);
+        return couponResponse(await getCouponForRedemption(domain, { code: request.params.code, operator: await tillOperator(key, undefined) }));
+      },
+    );
 
-    secured.post('/coupons/:code/redeem', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-      const code = couponCode(request);
-      // The body is optional: no body is the same as {}.
-      if (request.body === undefined || request.body === null) request.body = {};
-      const { body, idempotencyKey } = parseCommand(couponRedeemRequestSchema, request);
-      const key = requireKey(request);
-      const result = await redeemCoupon(domain, { code, operator: await tillOperator(key, body.storeCode), idempotencyKey });
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.replayed ? 200 : 201).send(couponResponse(result));
-    });
+    secured.post(
+      '/coupons/:code/redeem',
+      {
+        bodyLimit: BODY_LIMIT,
+        schema: {
+          operationId: 'redeemCoupon',
+          summary: 'Redeem a coupon: ISSUED -> REDEEMED once, recording the store and the time; the customer is told',
+          description:
+            'Of any number of concurrent redemptions exactly one succeeds; the others get 409 ALREADY_REDEEMED with `details.redeemedAt` and `details.storeName`. An expired coupon is 422 COUPON_EXPIRED (`details.expiresAt`), a cancelled one 422 COUPON_CANCELLED (`details.cancelledAt`). The body may be left out (the same as `{}`).',
+          params: couponParamsSchema,
+          headers: idempotencyHeaders,
+          // The body is optional: no body is the same as {}.
+          body: couponRedeemRequestSchema.default({}),
+          'x-optional-body': true,
+          response: {
+            ...recorded(
+              couponResponseSchema,
+              'coupon redemption',
+              'A retry: this API key had redeemed the coupon under this Idempotency-Key before; nothing was written now',
+            ),
+            ...problemResponses([
+              ...BODY_PROBLEMS,
+              'COUPON_CODE_INVALID',
+              ...COMMON_PROBLEMS,
+              'FORBIDDEN',
+              'STORE_NOT_FOUND',
+              'COUPON_NOT_FOUND',
+              'ALREADY_REDEEMED',
+              'COUPON_EXPIRED',
+              'COUPON_CANCELLED',
+              'TOO_MANY_ATTEMPTS',
+            ]),
+          },
+        },
+      },
+      async (request, reply) => {
+        const key = requireKey(request);
+        const result = await redeemCoupon(domain, {
+          code: request.params.code,
+          operator: await tillOperator(key, request.body.storeCode),
+          idempotencyKey: request.headers['idempotency-key'],
+        });
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(result.replayed ? 200 : 201).send(couponResponse(result));
+      },
+    );
 
-    secured.get('/members/:memberCode', async (request) => {
-      const params = memberParamsSchema.safeParse(request.params);
-      if (!params.success) throw validationProblem(fieldErrors(params.error, 'memberCode'));
-      // Card codes only: a phone number in a URL would end up in access logs and proxies.
-      const code = normalizeCode(params.data.memberCode);
-      if (!isMemberCode(code)) throw new DomainError('MEMBER_CODE_INVALID', { field: 'memberCode' });
-      const member = await findMemberForStaff(domain, code);
-      const tier = tierByCode(domain.program, member.tier);
-      const response: MemberResponse = {
-        memberCode: member.code,
-        name: firstName(member.name),
-        tier: { code: tier.code, name: tier.name[options.defaultLocale], discountPercent: tier.discountPercent },
-        balance: member.balance,
-      };
-      return response;
-    });
+    secured.get(
+      '/members/:memberCode',
+      {
+        schema: {
+          operationId: 'getMember',
+          summary: 'Look up a member by card code: first name, tier and balance (what a till shows)',
+          params: memberParamsSchema,
+          response: {
+            200: json(memberResponseSchema, 'The member'),
+            ...problemResponses(['VALIDATION_FAILED', 'MEMBER_CODE_INVALID', ...COMMON_PROBLEMS, 'MEMBER_NOT_FOUND']),
+          },
+        },
+      },
+      async (request) => {
+        // Card codes only: a phone number in a URL would end up in access logs and proxies.
+        const code = normalizeCode(request.params.memberCode);
+        if (!isMemberCode(code)) throw new DomainError('MEMBER_CODE_INVALID', { field: 'memberCode' });
+        const member = await findMemberForStaff(domain, code);
+        const tier = tierByCode(domain.program, member.tier);
+        const response: MemberResponse = {
+          memberCode: member.code,
+          name: firstName(member.name),
+          tier: { code: tier.code, name: tier.name[options.defaultLocale], discountPercent: tier.discountPercent },
+          balance: member.balance,
+        };
+        return response;
+      },
+    );
   });
 };

@@ -143,22 +143,24 @@ export function fieldErrors(error: z.ZodError, root = 'body'): FieldError[] {
 }
 
 /** The body of a problem response (RFC 9457 members plus `code`, `errors` and `details`). */
-export const problemSchema = z.object({
-  type: z.string().describe('A URI identifying the problem type; stable per `code`'),
-  title: z.string(),
-  status: z.int(),
-  detail: z.string(),
-  code: z.enum(Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]).describe('Stable machine-readable code, e.g. MEMBER_NOT_FOUND'),
-  instance: z.string().optional(),
-  errors: z
-    .array(z.object({ field: z.string(), message: z.string() }))
-    .optional()
-    .describe('For input errors: which request fields are wrong and why'),
-  details: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
-    .optional()
-    .describe('Numbers a client may show, e.g. `max` for POINTS_OVER_CAP, `remaining` for RETURN_EXCEEDS_PURCHASE'),
-});
+export const problemSchema = z
+  .object({
+    type: z.string().describe('A URI identifying the problem type; stable per `code`'),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    code: z.enum(Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]]).describe('Stable machine-readable code, e.g. MEMBER_NOT_FOUND'),
+    instance: z.string().optional(),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .describe('For input errors: which request fields are wrong and why'),
+    details: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+      .optional()
+      .describe('Numbers a client may show, e.g. `max` for POINTS_OVER_CAP, `remaining` for RETURN_EXCEEDS_PURCHASE'),
+  })
+  .meta({ id: 'Problem' });
 
 export type Problem = z.infer<typeof problemSchema>;
 

@@ -15,113 +15,135 @@ const points = z.int().max(MAX_POINTS);
 const storeCode = z.string().min(1).max(32).describe('The store acting; required for a key not bound to a store, must match the bound store otherwise');
 const receiptNo = z.string().min(1).max(64).describe('The till receipt number; unique per store');
 
-export const purchaseRequestSchema = z.strictObject({
-  memberCode: z.string().min(1).max(64).describe('The member card code (as printed or scanned, any case, spaces/dashes allowed) or a phone number'),
-  storeCode: storeCode.optional(),
-  receiptNo,
-  amountMinor: minorAmount.describe('The whole bill in minor units'),
-  pointsToSpend: points
-    .nonnegative()
-    .default(0)
-    .describe(
-      `Points paying part of the bill (within the program cap; at most ${MAX_POINTS}). Above 0 it needs the member's consent: spendCode or spendRequestId`,
-    ),
-  spendCode: z
-    .string()
-    .min(1)
-    .max(16)
-    .optional()
-    .describe("The one-time spend code (6 digits) on the member's Card screen in the bot: valid 2 minutes, used once"),
-  spendRequestId: z
-    .string()
-    .min(1)
-    .max(32)
-    .optional()
-    .describe('A spend request (POST /v1/spend-requests) the member approved, for exactly these points at this store; used once'),
+export const purchaseRequestSchema = z
+  .strictObject({
+    memberCode: z.string().min(1).max(64).describe('The member card code (as printed or scanned, any case, spaces/dashes allowed) or a phone number'),
+    storeCode: storeCode.optional(),
+    receiptNo,
+    amountMinor: minorAmount.describe('The whole bill in minor units'),
+    pointsToSpend: points
+      .nonnegative()
+      .default(0)
+      .describe(
+        `Points paying part of the bill (within the program cap; at most ${MAX_POINTS}). Above 0 it needs the member's consent: spendCode or spendRequestId`,
+      ),
+    spendCode: z
+      .string()
+      .min(1)
+      .max(16)
+      .optional()
+      .describe("The one-time spend code (6 digits) on the member's Card screen in the bot: valid 2 minutes, used once"),
+    spendRequestId: z
+      .string()
+      .min(1)
+      .max(32)
+      .optional()
+      .describe('A spend request (POST /v1/spend-requests) the member approved, for exactly these points at this store; used once'),
+  })
+  .meta({ id: 'PurchaseRequest' });
+
+export const spendRequestCreateSchema = z
+  .strictObject({
+    memberCode: z.string().min(1).max(64).describe('The member card code or phone number, as for a purchase'),
+    storeCode: storeCode.optional(),
+    points: points.positive().describe(`The points the member is asked to pay (at most ${MAX_POINTS}); the purchase must spend exactly these`),
+  })
+  .meta({ id: 'SpendRequestCreate' });
+
+export const spendRequestParamsSchema = z.strictObject({ id: z.string().min(1).max(32).describe('The id from POST /v1/spend-requests') });
+
+export const spendRequestResponseSchema = z
+  .object({
+    id: z.string().describe('Pass it as spendRequestId to POST /v1/purchases once approved'),
+    status: z
+      .enum(['pending', 'approved', 'declined', 'expired', 'used'])
+      .describe('pending: the member has not answered; approved: a purchase may use it once; declined, expired, used: final'),
+    points: z.int(),
+    storeCode: z.string(),
+    expiresAt: z.string().describe('ISO 8601 date and time (UTC): after it the request can be neither answered nor used'),
+  })
+  .meta({ id: 'SpendRequestResponse' });
+
+export const returnRequestSchema = z
+  .strictObject({
+    storeCode: storeCode.optional(),
+    receiptNo: receiptNo.describe('The receipt number of the original purchase'),
+    amountMinor: minorAmount.optional().describe('The returned part of the bill in minor units; omitted: everything not yet returned'),
+  })
+  .meta({ id: 'ReturnRequest' });
+
+export const memberParamsSchema = z.strictObject({
+  memberCode: z.string().min(1).max(32).describe('The card code (any case, dashes allowed). Phone numbers are not accepted in URLs.'),
 });
-
-export const spendRequestCreateSchema = z.strictObject({
-  memberCode: z.string().min(1).max(64).describe('The member card code or phone number, as for a purchase'),
-  storeCode: storeCode.optional(),
-  points: points.positive().describe(`The points the member is asked to pay (at most ${MAX_POINTS}); the purchase must spend exactly these`),
-});
-
-export const spendRequestParamsSchema = z.strictObject({ id: z.string().min(1).max(32) });
-
-export const spendRequestResponseSchema = z.object({
-  id: z.string().describe('Pass it as spendRequestId to POST /v1/purchases once approved'),
-  status: z
-    .enum(['pending', 'approved', 'declined', 'expired', 'used'])
-    .describe('pending: the member has not answered; approved: a purchase may use it once; declined, expired, used: final'),
-  points: z.int(),
-  storeCode: z.string(),
-  expiresAt: z.string().describe('ISO 8601 date and time (UTC): after it the request can be neither answered nor used'),
-});
-
-export const returnRequestSchema = z.strictObject({
-  storeCode: storeCode.optional(),
-  receiptNo: receiptNo.describe('The receipt number of the original purchase'),
-  amountMinor: minorAmount.optional().describe('The returned part of the bill in minor units; omitted: everything not yet returned'),
-});
-
-export const memberParamsSchema = z.strictObject({ memberCode: z.string().min(1).max(32) });
 
 export const idempotencyKeySchema = z
   .string({ error: 'the Idempotency-Key header is required' })
   .regex(/^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/, 'printable ASCII')
   .max(200)
-  .describe('A unique key per operation (e.g. a UUID); a retry with the same key and body returns the first result');
+  .describe('A unique key per operation (e.g. a UUID); a retry with the same key and body returns the first result. Keys are scoped to the API key.');
 
 const tierBrief = z.object({ code: z.string(), discountPercent: z.number() });
 
-export const purchaseResponseSchema = z.object({
-  purchaseId: z.int(),
-  memberCode: z.string(),
-  pointsEarned: z.int(),
-  pointsSpent: z.int(),
-  balance: z.int().describe('The member balance after the purchase'),
-  tier: tierBrief,
+export const purchaseResponseSchema = z
+  .object({
+    purchaseId: z.int(),
+    memberCode: z.string(),
+    pointsEarned: z.int(),
+    pointsSpent: z.int(),
+    balance: z.int().describe('The member balance after the purchase'),
+    tier: tierBrief,
+  })
+  .meta({ id: 'PurchaseResponse' });
+
+export const returnResponseSchema = z
+  .object({
+    returnId: z.int(),
+    pointsReversed: z.int().describe('Earned points taken back'),
+    pointsRefunded: z.int().describe('Points that paid for the returned share, given back'),
+    shortfall: z.int().describe('Earned points that could not be taken back because the member had spent them'),
+    balance: z.int(),
+  })
+  .meta({ id: 'ReturnResponse' });
+
+export const memberResponseSchema = z
+  .object({
+    memberCode: z.string(),
+    name: z.string().nullable().describe('First name only, to greet the customer'),
+    tier: tierBrief.extend({ name: z.string().describe("In the program's default locale") }),
+    balance: z.int(),
+  })
+  .meta({ id: 'MemberResponse' });
+
+export const couponParamsSchema = z.strictObject({
+  code: z.string().min(1).max(32).describe('The coupon code as printed or scanned (12 characters; any case, spaces and dashes allowed)'),
 });
 
-export const returnResponseSchema = z.object({
-  returnId: z.int(),
-  pointsReversed: z.int().describe('Earned points taken back'),
-  pointsRefunded: z.int().describe('Points that paid for the returned share, given back'),
-  shortfall: z.int().describe('Earned points that could not be taken back because the member had spent them'),
-  balance: z.int(),
-});
-
-export const memberResponseSchema = z.object({
-  memberCode: z.string(),
-  name: z.string().nullable().describe('First name only, to greet the customer'),
-  tier: tierBrief.extend({ name: z.string().describe("In the program's default locale") }),
-  balance: z.int(),
-});
-
-export const couponParamsSchema = z.strictObject({ code: z.string().min(1).max(32) });
-
-export const couponRedeemRequestSchema = z.strictObject({
-  storeCode: storeCode
-    .optional()
-    .describe('The store where the coupon is used; a key bound to a store uses its own (naming another is 403); an unbound key may leave it out (online)'),
-});
+export const couponRedeemRequestSchema = z
+  .strictObject({
+    storeCode: storeCode
+      .optional()
+      .describe('The store where the coupon is used; a key bound to a store uses its own (naming another is 403); an unbound key may leave it out (online)'),
+  })
+  .meta({ id: 'CouponRedeemRequest' });
 
 const instant = z.string().describe('ISO 8601 date and time (UTC)');
 
-export const couponResponseSchema = z.object({
-  code: z.string().describe('The coupon code as printed, in groups of four, e.g. ABCD-EFGH-JKMN'),
-  status: z.enum(['ISSUED', 'REDEEMED', 'EXPIRED', 'CANCELLED']).describe('ISSUED: valid and unused'),
-  canRedeem: z.boolean().describe('ISSUED and unexpired: POST .../redeem will succeed unless someone redeems it first'),
-  reward: z.object({ code: z.string(), title: z.string().describe("In the program's default locale") }),
-  kind: z.enum(['PERCENT_COUPON', 'FIXED_COUPON', 'FREE_ITEM', 'GIFT']),
-  value: z.int().nullable().describe('Percent off (PERCENT_COUPON) or minor units off (FIXED_COUPON); null for FREE_ITEM and GIFT'),
-  memberName: z.string().nullable().describe('First name only, to greet the customer'),
-  issuedAt: instant,
-  expiresAt: instant,
-  redeemedAt: instant.nullable(),
-  redeemedStoreName: z.string().nullable().describe('Where it was redeemed (null: not redeemed, or redeemed online)'),
-  cancelledAt: instant.nullable(),
-});
+export const couponResponseSchema = z
+  .object({
+    code: z.string().describe('The coupon code as printed, in groups of four, e.g. ABCD-EFGH-JKMN'),
+    status: z.enum(['ISSUED', 'REDEEMED', 'EXPIRED', 'CANCELLED']).describe('ISSUED: valid and unused'),
+    canRedeem: z.boolean().describe('ISSUED and unexpired: POST .../redeem will succeed unless someone redeems it first'),
+    reward: z.object({ code: z.string(), title: z.string().describe("In the program's default locale") }),
+    kind: z.enum(['PERCENT_COUPON', 'FIXED_COUPON', 'FREE_ITEM', 'GIFT']),
+    value: z.int().nullable().describe('Percent off (PERCENT_COUPON) or minor units off (FIXED_COUPON); null for FREE_ITEM and GIFT'),
+    memberName: z.string().nullable().describe('First name only, to greet the customer'),
+    issuedAt: instant,
+    expiresAt: instant,
+    redeemedAt: instant.nullable(),
+    redeemedStoreName: z.string().nullable().describe('Where it was redeemed (null: not redeemed, or redeemed online)'),
+    cancelledAt: instant.nullable(),
+  })
+  .meta({ id: 'CouponResponse' });
 
 export type PurchaseResponse = z.infer<typeof purchaseResponseSchema>;
 export type SpendRequestResponse = z.infer<typeof spendRequestResponseSchema>;
