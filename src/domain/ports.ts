@@ -371,7 +371,7 @@ export type Notification =
   | { kind: 'pointsExpired'; points: number; balance: number }
   | { kind: 'winBack'; balance: number; inactiveDays: number }
   // One member's copy of a broadcast (src/domain/broadcasts): the content is the Broadcast row's.
-  | { kind: 'broadcast'; broadcastId: number }
+  | { kind: 'broadcast'; broadcastId: number; variant?: 'A' | 'B' }
   // Tasks and referrals (src/domain/tasks): texts as the program file had them when it happened.
   /** `claimable`: the reward waits for the member's «Claim» tap (nothing was paid yet). */
   | { kind: 'taskCompleted'; title: Localized; points: number; badge: { icon: string; name: Localized } | null; couponCode: string | null; claimable: boolean }
