@@ -3,7 +3,7 @@ import { nextAllowedTime } from '../jobs/schedule-rules.js';
 import type { DomainDeps } from '../ports.js';
 import { authorize, type BroadcastAuthor } from './access.js';
 import { assertContent } from './content.js';
-import { assertExperiment, DEFAULT_CONTROL_PERCENT } from './experiment.js';
+import { assertExperiment } from './experiment.js';
 import { assertOfferReward, OFFER_LINE_RESERVE } from './offer.js';
 import { startBroadcast } from './run-broadcast.js';
 import { assertSegment, audienceQuery, normalizeSegment } from './segment.js';
@@ -18,7 +18,7 @@ export interface CreateBroadcastInput {
   idempotencyKey?: string | null;
   /** A personal offer: each recipient gets a free coupon of this (active) catalogue reward; see offer.ts. */
   offerRewardCode?: string | null;
-  /** Percent of the recipients held back as the control group, 0-50; omitted: 10 (see experiment.ts). */
+  /** Percent of the recipients held back as the control group, 0-50; omitted: the program's `broadcasts.controlPercent` (10 by default). */
   controlPercent?: number;
   /** A second message for half of the treated members (A/B test); omitted or null: none. */
   variantB?: BroadcastContent | null;
@@ -54,7 +54,7 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
   const offerRewardCode = input.offerRewardCode ?? null;
   // With an offer, the coupon line goes at the end of the text: room is left for it.
   assertContent(input.content, offerRewardCode ? { reserve: OFFER_LINE_RESERVE } : {});
-  const controlPercent = input.controlPercent ?? DEFAULT_CONTROL_PERCENT;
+  const controlPercent = input.controlPercent ?? deps.program.broadcasts.controlPercent;
   const variantB = input.variantB ?? null;
   assertExperiment(controlPercent, variantB, offerRewardCode ? { reserve: OFFER_LINE_RESERVE } : {});
   if (offerRewardCode) await assertOfferReward(deps, offerRewardCode);

@@ -12,7 +12,6 @@ import type { BroadcastContent } from './types.js';
  */
 
 export const BUCKETS = 10_000;
-export const DEFAULT_CONTROL_PERCENT = 10;
 export const MAX_CONTROL_PERCENT = 50;
 
 export type Variant = 'A' | 'B';
