@@ -7,10 +7,10 @@ import type {
   BroadcastButton,
   BroadcastContent,
   BroadcastCounts,
+  BroadcastRepository,
   ExperimentCounts,
   LiftArm,
   LiftFacts,
-  BroadcastRepository,
   NewBroadcast,
   OfferCounts,
   Segment,
@@ -351,7 +351,9 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
     const empty: LiftArm = { members: 0, converted: 0, redeemed: 0, revenueMean: 0, revenueVariance: 0 };
     const arm = (name: string): LiftArm => {
       const row = rows.find((r) => r.arm === name);
-      return row ? { members: row.members, converted: row.converted, redeemed: row.redeemed, revenueMean: row.revenueMean, revenueVariance: row.revenueVariance } : empty;
+      return row
+        ? { members: row.members, converted: row.converted, redeemed: row.redeemed, revenueMean: row.revenueMean, revenueVariance: row.revenueVariance }
+        : empty;
     };
     const broadcast = await this.db.broadcast.findUnique({ where: { id }, select: { variantB: true } });
     const hasB = broadcast?.variantB !== null && broadcast?.variantB !== undefined;
@@ -368,7 +370,8 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
   }
 
   async markLiftReported(id: number, now: Date): Promise<boolean> {
-    const count = await this.db.$executeRaw`UPDATE "Broadcast" SET "liftReportedAt" = ${ts(now)}, "updatedAt" = now() WHERE id = ${id} AND "liftReportedAt" IS NULL`;
+    const count = await this.db
+      .$executeRaw`UPDATE "Broadcast" SET "liftReportedAt" = ${ts(now)}, "updatedAt" = now() WHERE id = ${id} AND "liftReportedAt" IS NULL`;
     return count > 0;
   }
 
