@@ -50,8 +50,9 @@ function liftFormat(locale: Locale, currency: string, timeZone: string) {
   const one = new Intl.NumberFormat(INTL[locale], { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const signedOne = new Intl.NumberFormat(INTL[locale], { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: 'exceptZero' });
   const p = new Intl.NumberFormat(INTL[locale], { maximumSignificantDigits: 2 });
-  const money = formatterFor(locale, currency, timeZone).money;
+  const { money, number } = formatterFor(locale, currency, timeZone);
   return {
+    number,
     percent: (fraction: number) => `${one.format(fraction * 100)} %`,
     points: (fraction: number) => signedOne.format(fraction * 100),
     money: (minor: number) => money(Math.round(minor)),
@@ -73,6 +74,8 @@ export function renderLiftReport(t: Translate, program: Program, locale: Locale,
     const rate = metric !== 'revenue';
     const value = rate ? f.percent : f.money;
     const lift = rate ? (x: number) => t('broadcast.lift.pp', { value: f.points(x) }) : f.signedMoney;
+    // The interval's ends without the unit for rates: "+2.6 pp (95 % CI +0.4…+4.8)".
+    const end = rate ? f.points : f.signedMoney;
     const values = {
       label: t(`broadcast.lift.metric.${metric}`),
       treated: value(comparison.treated),
@@ -84,7 +87,7 @@ export function renderLiftReport(t: Translate, program: Program, locale: Locale,
       return t('broadcast.lift.line_small', values);
     }
     const verdict = !comparison.significant ? t('broadcast.lift.verdict.unclear') : comparison.absolute > 0 ? verdicts.better : verdicts.worse;
-    return t('broadcast.lift.line', { ...values, low: lift(comparison.ciLow), high: lift(comparison.ciHigh), p: f.p(comparison.pValue), verdict });
+    return t('broadcast.lift.line', { ...values, low: end(comparison.ciLow), high: end(comparison.ciHigh), p: f.p(comparison.pValue), verdict });
   };
   const metrics = (comparison: LiftComparison, against: 'control' | 'variant_b', verdicts: { better: string; worse: string }) => [
     line('conversion', comparison.conversion, against, verdicts),
@@ -94,14 +97,14 @@ export function renderLiftReport(t: Translate, program: Program, locale: Locale,
   const lines = [t('broadcast.lift.title', { id: report.broadcastId, days: report.attributionDays })];
   if (report.sentVsControl) {
     const c = report.sentVsControl;
-    lines.push(t('broadcast.lift.groups', { treated: c.treatedMembers, control: c.controlMembers }));
+    lines.push(t('broadcast.lift.groups', { treated: f.number(c.treatedMembers), control: f.number(c.controlMembers) }));
     lines.push(...metrics(c, 'control', { better: t('broadcast.lift.verdict.worked'), worse: t('broadcast.lift.verdict.worse') }));
   } else {
     lines.push(t('broadcast.lift.no_control'));
   }
   if (report.ab) {
     const ab = report.ab;
-    lines.push('', t('broadcast.lift.ab_title', { a: ab.treatedMembers, b: ab.controlMembers }));
+    lines.push('', t('broadcast.lift.ab_title', { a: f.number(ab.treatedMembers), b: f.number(ab.controlMembers) }));
     lines.push(...metrics(ab, 'variant_b', { better: t('broadcast.lift.verdict.a_better'), worse: t('broadcast.lift.verdict.b_better') }));
     lines.push(ab.winner ? t('broadcast.lift.winner', { variant: ab.winner }) : t('broadcast.lift.no_winner'));
   }

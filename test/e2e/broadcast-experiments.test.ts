@@ -158,7 +158,9 @@ describe('the lift report', () => {
     expect(report.text).toContain('Revenue per member');
     expect((await runBroadcasts(app.domain)).lifts).toBe(0);
     // Once: the next sweeps find nothing, and no second copy arrives.
-    await eventually(async () => ((await db.prisma.delivery.count({ where: { dedupeKey: `broadcast-lift:${broadcast.id}`, status: 'SENT' } })) === 1 ? true : null));
+    await eventually(async () =>
+      (await db.prisma.delivery.count({ where: { dedupeKey: `broadcast-lift:${broadcast.id}`, status: 'SENT' } })) === 1 ? true : null,
+    );
     expect(fake.messagesTo(MARKETER).filter((m) => m.text?.includes(`Broadcast #${broadcast.id}: results`))).toHaveLength(1);
   });
 });
