@@ -150,6 +150,16 @@ describe('control group and A/B split', () => {
     expect(message?.variantB?.text).toBe('Variant B');
   });
 
+  it('a retry with the same idempotency key but another control share or variant B is a conflict, not a replay', async () => {
+    const api = { kind: 'apiKey', apiKeyId: 1, storeId: null } as const;
+    const input = { content: text('Keyed'), segment: {}, scheduledAt: null, idempotencyKey: 'exp-key', controlPercent: 20 };
+    const first = await createBroadcast(h.deps, api, input);
+    expect((await createBroadcast(h.deps, api, input)).replayed).toBe(true);
+    expect((await codeOf(createBroadcast(h.deps, api, { ...input, controlPercent: 30 }))).code).toBe('IDEMPOTENCY_CONFLICT');
+    expect((await codeOf(createBroadcast(h.deps, api, { ...input, variantB: text('B') }))).code).toBe('IDEMPOTENCY_CONFLICT');
+    expect((await h.deps.repos.broadcasts.findById(first.broadcast.id))?.controlPercent).toBe(20);
+  });
+
   it('refuses a control share outside 0..50 % or a broken variant B, naming the field, and creates nothing', async () => {
     const before = await db.prisma.broadcast.count();
     for (const controlPercent of [51, -1, 10.5, 100]) {

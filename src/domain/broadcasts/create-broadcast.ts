@@ -101,7 +101,12 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
 }
 
 function replay(broadcast: Broadcast, input: CreateBroadcastInput): CreateBroadcastResult {
-  if (broadcast.content.text !== input.content.text || broadcast.offerRewardCode !== (input.offerRewardCode ?? null))
+  if (
+    broadcast.content.text !== input.content.text ||
+    broadcast.offerRewardCode !== (input.offerRewardCode ?? null) ||
+    (input.controlPercent !== undefined && broadcast.controlPercent !== input.controlPercent) ||
+    (broadcast.variantB?.text ?? null) !== (input.variantB?.text ?? null)
+  )
     throw new DomainError('IDEMPOTENCY_CONFLICT', { broadcastId: broadcast.id });
   return { broadcast, started: broadcast.status !== 'SCHEDULED', movedByQuietHours: false, replayed: true };
 }
