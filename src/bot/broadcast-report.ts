@@ -33,7 +33,7 @@ export function renderBroadcastReport(i18n: I18n, locale: Locale, broadcast: Bro
   const t = i18n.t(locale);
   const start = broadcast.startedAt ?? broadcast.scheduledAt;
   const end = broadcast.finishedAt ?? new Date();
-  return t('broadcast.report', {
+  const report = t('broadcast.report', {
     id: broadcast.id,
     duration: formatDuration(t, end.getTime() - start.getTime()),
     sent: counts.sent,
@@ -41,6 +41,10 @@ export function renderBroadcastReport(i18n: I18n, locale: Locale, broadcast: Bro
     failed: counts.failed,
     skipped: counts.skipped,
   });
+  // An experiment: say that its results come later (renderLiftReport), so nobody reads the lift off the counts.
+  if (broadcast.controlPercent > 0) return `${report}\n${t('broadcast.lift.pending_control', { percent: broadcast.controlPercent })}`;
+  if (broadcast.variantB) return `${report}\n${t('broadcast.lift.pending_ab')}`;
+  return report;
 }
 
 const INTL: Record<Locale, string> = { ru: 'ru-RU', en: 'en-GB' };

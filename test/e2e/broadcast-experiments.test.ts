@@ -121,6 +121,9 @@ describe('the lift report', () => {
       return view.status === 'DONE' ? view : null;
     });
     expect(done.lift).toBeNull();
+    // The "done" report says the results come later, so nobody reads the lift off the delivery counts.
+    const doneReport = await fake.waitFor(() => fake.messagesTo(MARKETER).find((m) => m.text?.includes(`Broadcast #${broadcast.id} is done`)));
+    expect(doneReport.text).toContain('Control group: 30 % of the members held back (sent nothing).');
     // Half of the treated members buy within the window; nobody in the control group does.
     const holdouts = new Set((await db.prisma.broadcastHoldout.findMany({ where: { broadcastId: broadcast.id } })).map((row) => row.memberId));
     const store = await app.domain.repos.stores.findByCode('msk-01');
