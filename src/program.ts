@@ -181,9 +181,13 @@ const broadcastsSchema = z
   .object({
     paid: z.boolean().default(false),
     paidRatePerSecond: z.number().int().min(1).max(1000).default(1000),
+    /** Percent of each broadcast's recipients held back as a control group, unless the broadcast says otherwise (0-50). */
+    controlPercent: z.number().int().min(0).max(50).default(10),
+    /** A purchase (or coupon redemption) counts for a broadcast's lift within this many days of the send. */
+    attributionDays: z.number().int().min(1).max(90).default(7),
   })
   .strict()
-  .default(() => ({ paid: false, paidRatePerSecond: 1000 }));
+  .default(() => ({ paid: false, paidRatePerSecond: 1000, controlPercent: 10, attributionDays: 7 }));
 
 /**
  * What the program's analytics need to turn points into money (src/domain/analytics). Optional:

@@ -1,11 +1,16 @@
+import { BUCKETS, type Split } from '../domain/broadcasts/experiment.js';
 import { NO_OFFER_REASON } from '../domain/broadcasts/offer.js';
 import type {
   AudienceQuery,
   AudienceSize,
   Broadcast,
   BroadcastButton,
+  BroadcastContent,
   BroadcastCounts,
   BroadcastRepository,
+  ExperimentCounts,
+  LiftArm,
+  LiftFacts,
   NewBroadcast,
   OfferCounts,
   Segment,
@@ -46,9 +51,19 @@ function toBroadcast(row: BroadcastRow): Broadcast {
     reportTo: row.reportChatId === null ? null : { chatId: Number(row.reportChatId), locale: isLocale(row.reportLocale) ? row.reportLocale : 'ru' },
     idempotencyKey: row.idempotencyKey,
     offerRewardCode: row.offerRewardCode,
+    controlPercent: row.controlPercent,
+    variantB: (row.variantB as unknown as BroadcastContent | null) ?? null,
+    liftReportedAt: row.liftReportedAt,
     createdAt: row.createdAt,
   };
 }
+
+/**
+ * The bucket of experiment.ts `bucketOf` in SQL: the first 32 bits of md5("<split>:<broadcast>:<member>")
+ * as an unsigned integer, mod BUCKETS. Both must agree (test/db/broadcast-experiments.test.ts).
+ */
+const bucketSql = (split: Split, broadcast: Prisma.Sql, member: Prisma.Sql) =>
+  Prisma.sql`(('x' || substr(md5(${split} || ':' || ${broadcast} || ':' || ${member}), 1, 8))::bit(32)::bigint % ${BUCKETS})`;
 
 /**
  * The members a resolved segment matches, as SQL over `"Member" m`: ACTIVE members with a chat,
@@ -121,6 +136,8 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
           reportLocale: value.reportTo?.locale ?? null,
           idempotencyKey: value.idempotencyKey,
           offerRewardCode: value.offerRewardCode,
+          controlPercent: value.controlPercent,
+          variantB: value.variantB ? (value.variantB as unknown as Prisma.InputJsonValue) : Prisma.DbNull,
           createdAt: this.clock.now(),
         },
       });
@@ -158,21 +175,39 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
 
   async start(id: number, query: AudienceQuery, now: Date): Promise<Broadcast | null> {
     // One statement: the broadcast row is locked and re-checked (a concurrent start or cancel
-    // waits here and then finds it no longer SCHEDULED), the delivery list is written in one
-    // INSERT ... SELECT, and the status, start time and audience are set. All of it or nothing.
+    // waits here and then finds it no longer SCHEDULED), the control group and the delivery list
+    // are written in two INSERT ... SELECTs over the same members, and the status, start time and
+    // audience are set. All of it or nothing. Control: members who would receive it (opted in,
+    // reachable) whose bucket is under the cut; they get no Delivery row at all, so no worker can
+    // send them anything. With a variant B, each delivery's payload names its variant. (A
+    // data-modifying CTE runs to completion whether or not the main statement reads it.)
+    const member = Prisma.sql`matched.id`;
+    const broadcast = Prisma.sql`target.id`;
     const rows = await this.db.$queryRaw<BroadcastRow[]>`
       WITH target AS (
-        SELECT id FROM "Broadcast" WHERE id = ${id} AND status = 'SCHEDULED' FOR UPDATE
-      ), inserted AS (
-        INSERT INTO "Delivery" ("dedupeKey", "memberId", "kind", "class", "payload", "status", "error", "broadcastId", "createdAt", "updatedAt")
-        SELECT 'broadcast:' || target.id || ':' || m.id, m.id, 'broadcast', 'broadcast',
-               jsonb_build_object('kind', 'broadcast', 'broadcastId', target.id),
-               (CASE WHEN NOT m."notificationsEnabled" THEN 'SKIPPED' WHEN NOT m.reachable THEN 'BLOCKED' ELSE 'PENDING' END)::"DeliveryStatus",
-               CASE WHEN NOT m."notificationsEnabled" THEN ${OPTED_OUT} WHEN NOT m.reachable THEN ${UNREACHABLE} END,
-               target.id, ${ts(now)}, now()
+        SELECT id, "controlPercent", "variantB" IS NOT NULL AS ab FROM "Broadcast" WHERE id = ${id} AND status = 'SCHEDULED' FOR UPDATE
+      ), matched AS (
+        SELECT m.id, m."notificationsEnabled" AS opted, m.reachable,
+               (m."notificationsEnabled" AND m.reachable AND ${bucketSql('control', Prisma.sql`target.id`, Prisma.sql`m.id`)} < target."controlPercent" * ${BUCKETS / 100}) AS held
         FROM "Member" m CROSS JOIN target
         WHERE ${segmentClause(query)}
-        ORDER BY m.id
+      ), holdouts AS (
+        INSERT INTO "BroadcastHoldout" ("broadcastId", "memberId", "createdAt")
+        SELECT target.id, matched.id, ${ts(now)} FROM matched CROSS JOIN target WHERE matched.held
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+      ), inserted AS (
+        INSERT INTO "Delivery" ("dedupeKey", "memberId", "kind", "class", "payload", "status", "error", "broadcastId", "createdAt", "updatedAt")
+        SELECT 'broadcast:' || target.id || ':' || matched.id, matched.id, 'broadcast', 'broadcast',
+               jsonb_build_object('kind', 'broadcast', 'broadcastId', target.id)
+                 || CASE WHEN target.ab THEN jsonb_build_object('variant', CASE WHEN ${bucketSql('variant', broadcast, member)} < ${BUCKETS / 2} THEN 'A' ELSE 'B' END)
+                    ELSE '{}'::jsonb END,
+               (CASE WHEN NOT matched.opted THEN 'SKIPPED' WHEN NOT matched.reachable THEN 'BLOCKED' ELSE 'PENDING' END)::"DeliveryStatus",
+               CASE WHEN NOT matched.opted THEN ${OPTED_OUT} WHEN NOT matched.reachable THEN ${UNREACHABLE} END,
+               target.id, ${ts(now)}, now()
+        FROM matched CROSS JOIN target
+        WHERE NOT matched.held
+        ORDER BY matched.id
         ON CONFLICT ("dedupeKey") DO NOTHING
         RETURNING 1
       )
@@ -277,6 +312,75 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
 
   async sending(): Promise<Broadcast[]> {
     const rows = await this.db.broadcast.findMany({ where: { status: 'SENDING' }, orderBy: { id: 'asc' } });
+    return rows.map(toBroadcast);
+  }
+
+  async experimentCounts(id: number): Promise<ExperimentCounts> {
+    const [row] = await this.db.$queryRaw<ExperimentCounts[]>`
+      SELECT (SELECT COUNT(*) FROM "BroadcastHoldout" WHERE "broadcastId" = ${id})::int AS control,
+             COUNT(*) FILTER (WHERE COALESCE(payload->>'variant', 'A') = 'A')::int AS "variantA",
+             COUNT(*) FILTER (WHERE payload->>'variant' = 'B')::int AS "variantB"
+      FROM "Delivery" WHERE "broadcastId" = ${id}`;
+    return row ?? { control: 0, variantA: 0, variantB: 0 };
+  }
+
+  async liftFacts(id: number, days: number): Promise<LiftFacts> {
+    // One pass: every member of the three groups with the start of their window (treated: their
+    // own send time; control: the broadcast's start), their purchases in it (net of returns, on
+    // Purchase(memberId, createdAt)) and whether they redeemed a coupon in it.
+    const rows = await this.db.$queryRaw<(LiftArm & { arm: string })[]>`
+      WITH arms AS (
+        SELECT COALESCE(d.payload->>'variant', 'A') AS arm, d."memberId" AS member, d."sentAt" AS since
+        FROM "Delivery" d WHERE d."broadcastId" = ${id} AND d.status = 'SENT' AND d."sentAt" IS NOT NULL AND d."memberId" IS NOT NULL
+        UNION ALL
+        SELECT 'control', h."memberId", h."createdAt" FROM "BroadcastHoldout" h WHERE h."broadcastId" = ${id}
+      ), outcomes AS (
+        SELECT a.arm, COALESCE(bought.revenue, 0)::float8 AS revenue, bought.n > 0 AS converted,
+               EXISTS (SELECT 1 FROM "Coupon" c WHERE c."memberId" = a.member AND c."redeemedAt" > a.since
+                       AND c."redeemedAt" <= a.since + make_interval(days => ${days}::int)) AS redeemed
+        FROM arms a
+        CROSS JOIN LATERAL (
+          SELECT COUNT(*) AS n, SUM(p."amountMinor" - p."returnedMinor") AS revenue FROM "Purchase" p
+          WHERE p."memberId" = a.member AND p."createdAt" > a.since AND p."createdAt" <= a.since + make_interval(days => ${days}::int)
+        ) bought
+      )
+      SELECT arm, COUNT(*)::int AS members, COUNT(*) FILTER (WHERE converted)::int AS converted,
+             COUNT(*) FILTER (WHERE redeemed)::int AS redeemed,
+             COALESCE(AVG(revenue), 0)::float8 AS "revenueMean", COALESCE(VAR_SAMP(revenue), 0)::float8 AS "revenueVariance"
+      FROM outcomes GROUP BY arm`;
+    const empty: LiftArm = { members: 0, converted: 0, redeemed: 0, revenueMean: 0, revenueVariance: 0 };
+    const arm = (name: string): LiftArm => {
+      const row = rows.find((r) => r.arm === name);
+      return row
+        ? { members: row.members, converted: row.converted, redeemed: row.redeemed, revenueMean: row.revenueMean, revenueVariance: row.revenueVariance }
+        : empty;
+    };
+    const broadcast = await this.db.broadcast.findUnique({ where: { id }, select: { variantB: true } });
+    const hasB = broadcast?.variantB !== null && broadcast?.variantB !== undefined;
+    return { control: arm('control'), variantA: arm('A'), variantB: hasB ? arm('B') : null };
+  }
+
+  async liftDue(finishedBefore: Date, limit: number): Promise<Broadcast[]> {
+    const rows = await this.db.broadcast.findMany({
+      where: { status: 'DONE', finishedAt: { lte: finishedBefore }, liftReportedAt: null },
+      orderBy: { finishedAt: 'asc' },
+      take: limit,
+    });
+    return rows.map(toBroadcast);
+  }
+
+  async markLiftReported(id: number, now: Date): Promise<boolean> {
+    const count = await this.db
+      .$executeRaw`UPDATE "Broadcast" SET "liftReportedAt" = ${ts(now)}, "updatedAt" = now() WHERE id = ${id} AND "liftReportedAt" IS NULL`;
+    return count > 0;
+  }
+
+  async finishedBefore(finishedBefore: Date, limit: number): Promise<Broadcast[]> {
+    const rows = await this.db.broadcast.findMany({
+      where: { status: 'DONE', finishedAt: { lte: finishedBefore } },
+      orderBy: [{ finishedAt: 'desc' }, { id: 'desc' }],
+      take: limit,
+    });
     return rows.map(toBroadcast);
   }
 }

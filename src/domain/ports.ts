@@ -1,4 +1,5 @@
 import type { AnalyticsRepository, ReceiptRepository } from './analytics/types.js';
+import type { LiftReport } from './broadcasts/lift.js';
 import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.js';
 import type { Clock } from './clock.js';
 import type { DomainEvent } from './events.js';
@@ -371,7 +372,9 @@ export type Notification =
   | { kind: 'pointsExpired'; points: number; balance: number }
   | { kind: 'winBack'; balance: number; inactiveDays: number }
   // One member's copy of a broadcast (src/domain/broadcasts): the content is the Broadcast row's.
-  | { kind: 'broadcast'; broadcastId: number }
+  | { kind: 'broadcast'; broadcastId: number; variant?: 'A' | 'B' }
+  /** A broadcast's lift against its control group (and A vs B), to its author's chat after the attribution window. */
+  | { kind: 'broadcastLift'; report: LiftReport }
   // Tasks and referrals (src/domain/tasks): texts as the program file had them when it happened.
   /** `claimable`: the reward waits for the member's «Claim» tap (nothing was paid yet). */
   | { kind: 'taskCompleted'; title: Localized; points: number; badge: { icon: string; name: Localized } | null; couponCode: string | null; claimable: boolean }

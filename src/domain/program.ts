@@ -53,7 +53,8 @@ export interface Program {
   /** Gamified tasks, badges, referrals and the leaderboard (src/domain/tasks). */
   tasks: TasksProgram;
   /** Paid broadcasts (`allow_paid_broadcast`, billed by Telegram) and their rate, up to 1000/s. */
-  broadcasts: { paid: boolean; paidRatePerSecond: number };
+  /** `controlPercent`: the default control group of a broadcast; `attributionDays`: its lift window. */
+  broadcasts: { paid: boolean; paidRatePerSecond: number; controlPercent: number; attributionDays: number };
   /** NPS surveys after purchases and what happens with the answers (src/domain/nps). */
   nps: NpsProgram;
   /** The program's rules (terms), linked from Help. */

@@ -59,7 +59,7 @@ export function broadcastContentCache(repository: BroadcastRepository, size = 10
     if (!content) {
       content = repository
         .findById(broadcastId)
-        .then((broadcast) => (broadcast ? { content: broadcast.content, offerRewardCode: broadcast.offerRewardCode } : null));
+        .then((broadcast) => (broadcast ? { content: broadcast.content, offerRewardCode: broadcast.offerRewardCode, variantB: broadcast.variantB } : null));
       content.catch(() => cache.delete(broadcastId));
       cache.set(broadcastId, content);
       if (cache.size > size) cache.delete(cache.keys().next().value as number);

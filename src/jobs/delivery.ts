@@ -441,7 +441,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
           result.outcomes.push({ id: delivery.id, status: 'FAILED', error: 'no such broadcast' });
           return;
         }
-        broadcast = message.content;
+        // An A/B broadcast: the row's payload names the member's variant (fixed at the start).
+        broadcast = delivery.notification.variant === 'B' && message.variantB ? message.variantB : message.content;
         if (message.offerRewardCode && delivery.memberId !== null && member) {
           // Issued before sending, once per member (the coupon's key is the delivery's): a retry
           // after a 429 or a crash sends the same coupon again, never a second one.

@@ -9,6 +9,9 @@ export function exampleProgram(overrides: (raw: Record<string, unknown>) => void
   // The example's tasks pay points for first purchases and complete profiles and send messages
   // about it: tests of other areas run without them; tests of tasks use `programWithTasks`.
   delete raw.tasks;
+  // Broadcasts hold back a control group (10 % by default): tests of other areas count every
+  // recipient; tests of experiments (broadcast-experiments.test.ts) set the share per broadcast.
+  raw.broadcasts = { ...(raw.broadcasts as object | undefined), controlPercent: 0 };
   overrides(raw);
   return parseProgram(raw, 'programs/example.yaml');
 }

@@ -3,6 +3,7 @@ import { nextAllowedTime } from '../jobs/schedule-rules.js';
 import type { DomainDeps } from '../ports.js';
 import { authorize, type BroadcastAuthor } from './access.js';
 import { assertContent } from './content.js';
+import { assertExperiment } from './experiment.js';
 import { assertOfferReward, OFFER_LINE_RESERVE } from './offer.js';
 import { startBroadcast } from './run-broadcast.js';
 import { assertSegment, audienceQuery, normalizeSegment } from './segment.js';
@@ -17,6 +18,10 @@ export interface CreateBroadcastInput {
   idempotencyKey?: string | null;
   /** A personal offer: each recipient gets a free coupon of this (active) catalogue reward; see offer.ts. */
   offerRewardCode?: string | null;
+  /** Percent of the recipients held back as the control group, 0-50; omitted: the program's `broadcasts.controlPercent` (10 by default). */
+  controlPercent?: number;
+  /** A second message for half of the treated members (A/B test); omitted or null: none. */
+  variantB?: BroadcastContent | null;
 }
 
 export interface CreateBroadcastResult {
@@ -49,6 +54,9 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
   const offerRewardCode = input.offerRewardCode ?? null;
   // With an offer, the coupon line goes at the end of the text: room is left for it.
   assertContent(input.content, offerRewardCode ? { reserve: OFFER_LINE_RESERVE } : {});
+  const controlPercent = input.controlPercent ?? deps.program.broadcasts.controlPercent;
+  const variantB = input.variantB ?? null;
+  assertExperiment(controlPercent, variantB, offerRewardCode ? { reserve: OFFER_LINE_RESERVE } : {});
   if (offerRewardCode) await assertOfferReward(deps, offerRewardCode);
   assertSegment(input.segment, deps.program);
   const segment = normalizeSegment(input.segment);
@@ -72,6 +80,8 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
     reportTo: by.kind === 'staff' ? { chatId: by.telegramId, locale: by.locale } : null,
     idempotencyKey: key,
     offerRewardCode,
+    controlPercent,
+    variantB: variantB ? { ...variantB, button: variantB.button ? { text: variantB.button.text.trim(), url: variantB.button.url } : null } : null,
   });
   if (!created) {
     // A concurrent twin with the same key won.
@@ -83,7 +93,7 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
     actor,
     action: 'broadcast.created',
     subject: `broadcast:${created.id}`,
-    details: { scheduledAt: startsAt.toISOString(), segment: { ...segment }, paid: created.paid, offerRewardCode },
+    details: { scheduledAt: startsAt.toISOString(), segment: { ...segment }, paid: created.paid, offerRewardCode, controlPercent, variantB: variantB !== null },
   });
   const due = startsAt.getTime() <= now.getTime();
   const broadcast = due ? ((await startBroadcast(deps, created.id)) ?? created) : created;
@@ -91,7 +101,12 @@ export async function createBroadcast(deps: DomainDeps, by: BroadcastAuthor, inp
 }
 
 function replay(broadcast: Broadcast, input: CreateBroadcastInput): CreateBroadcastResult {
-  if (broadcast.content.text !== input.content.text || broadcast.offerRewardCode !== (input.offerRewardCode ?? null))
+  if (
+    broadcast.content.text !== input.content.text ||
+    broadcast.offerRewardCode !== (input.offerRewardCode ?? null) ||
+    (input.controlPercent !== undefined && broadcast.controlPercent !== input.controlPercent) ||
+    (broadcast.variantB?.text ?? null) !== (input.variantB?.text ?? null)
+  )
     throw new DomainError('IDEMPOTENCY_CONFLICT', { broadcastId: broadcast.id });
   return { broadcast, started: broadcast.status !== 'SCHEDULED', movedByQuietHours: false, replayed: true };
 }

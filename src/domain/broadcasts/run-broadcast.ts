@@ -1,5 +1,6 @@
 import { nextAllowedTime } from '../jobs/schedule-rules.js';
 import type { DomainDeps } from '../ports.js';
+import { reportLifts } from './lift.js';
 import { audienceQuery } from './segment.js';
 import type { Broadcast, BroadcastCounts } from './types.js';
 
@@ -93,17 +94,20 @@ export interface BroadcastsRun {
   started: number;
   queued: number;
   finished: number;
+  /** Lift reports sent to authors (their attribution window passed). */
+  lifts: number;
   [key: string]: number;
 }
 
 /**
  * The scheduler's tick (every minute, and at start-up; idempotent): starts the broadcasts that
- * are due (not in the program's quiet hours), and pumps the running ones (queueing again what a
- * crash or a lost queue left out, topping their windows up, finishing those that are done).
+ * are due (not in the program's quiet hours), pumps the running ones (queueing again what a
+ * crash or a lost queue left out, topping their windows up, finishing those that are done), and
+ * sends the lift reports whose attribution window has passed (lift.ts).
  */
 export async function runBroadcasts(deps: DomainDeps): Promise<BroadcastsRun> {
   const now = deps.clock.now();
-  const run: BroadcastsRun = { started: 0, queued: 0, finished: 0 };
+  const run: BroadcastsRun = { started: 0, queued: 0, finished: 0, lifts: 0 };
   const { quietHours } = deps.program.notifications;
   if (nextAllowedTime(now, quietHours, deps.program.timezone).getTime() <= now.getTime()) {
     for (const id of await deps.repos.broadcasts.due(now, DUE_PER_RUN)) {
@@ -116,5 +120,6 @@ export async function runBroadcasts(deps: DomainDeps): Promise<BroadcastsRun> {
     run.queued += pumped.queued;
     if (pumped.finished) run.finished++;
   }
+  run.lifts = (await reportLifts(deps)).reported;
   return run;
 }

@@ -138,6 +138,12 @@ export interface Broadcast {
    * with the message (issued at send time, once per member; see offer.ts). Null: none.
    */
   offerRewardCode: string | null;
+  /** Percent of the recipients held back as the control group (0-50; see experiment.ts). */
+  controlPercent: number;
+  /** A second message for half of the treated members (A/B test); null: one message for all. */
+  variantB: BroadcastContent | null;
+  /** When the lift report went to the author (after the attribution window); null: not yet. */
+  liftReportedAt: Date | null;
   createdAt: Date;
 }
 
@@ -150,12 +156,45 @@ export interface NewBroadcast {
   reportTo: { chatId: number; locale: Locale } | null;
   idempotencyKey: string | null;
   offerRewardCode: string | null;
+  controlPercent: number;
+  variantB: BroadcastContent | null;
 }
 
 /** What a broadcast's delivery sends: the message, and the reward of its personal offer (null: none). */
 export interface BroadcastMessage {
   content: BroadcastContent;
   offerRewardCode: string | null;
+  /** The message of the members assigned variant B (their delivery's payload says so); null: none. */
+  variantB: BroadcastContent | null;
+}
+
+/** The control group and the A/B split of a started broadcast. */
+export interface ExperimentCounts {
+  /** Members held back (BroadcastHoldout rows). */
+  control: number;
+  /** Delivery rows per variant (all of them A when there is no variant B). */
+  variantA: number;
+  variantB: number;
+}
+
+/** One group of a lift measurement: its members' outcomes within the attribution window. */
+export interface LiftArm {
+  members: number;
+  /** Members with a purchase in their window. */
+  converted: number;
+  /** Members who redeemed a coupon in their window. */
+  redeemed: number;
+  /** Mean and sample variance of the revenue per member in the window (minor units, net of returns). */
+  revenueMean: number;
+  revenueVariance: number;
+}
+
+/** The groups of a broadcast for its lift report: SENT copies by variant, and the control group. */
+export interface LiftFacts {
+  control: LiftArm;
+  variantA: LiftArm;
+  /** Null when the broadcast had no variant B. */
+  variantB: LiftArm | null;
 }
 
 export interface BroadcastRepository {
@@ -194,6 +233,19 @@ export interface BroadcastRepository {
   due(now: Date, limit: number): Promise<number[]>;
   /** Every SENDING broadcast. */
   sending(): Promise<Broadcast[]>;
+  /** Control group size and deliveries per variant. */
+  experimentCounts(id: number): Promise<ExperimentCounts>;
+  /**
+   * The outcomes of each group within `days` days: treated members (SENT deliveries, by variant)
+   * from their own send time, control members from the broadcast's start. Set-based, one query.
+   */
+  liftFacts(id: number, days: number): Promise<LiftFacts>;
+  /** DONE broadcasts finished at or before `finishedBefore` whose lift report is not sent; oldest first. */
+  liftDue(finishedBefore: Date, limit: number): Promise<Broadcast[]>;
+  /** Marks the lift report sent (once: false when it was already). */
+  markLiftReported(id: number, now: Date): Promise<boolean>;
+  /** The latest DONE broadcasts finished at or before `finishedBefore`, newest first. */
+  finishedBefore(finishedBefore: Date, limit: number): Promise<Broadcast[]>;
 }
 
 /**

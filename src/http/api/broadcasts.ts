@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
 import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
+import { MAX_CONTROL_PERCENT } from '../../domain/broadcasts/experiment.js';
 import { NPS_GROUPS, type Segment } from '../../domain/broadcasts/types.js';
 import { type BroadcastView, getBroadcast } from '../../domain/broadcasts/view-broadcasts.js';
 import type { DomainDeps } from '../../domain/ports.js';
@@ -90,6 +91,22 @@ export const broadcastRequestSchema = z
       .describe(
         'A personal offer: the code of an active catalogue reward. Each recipient gets their own free coupon of it (issued when their copy is sent, once per member), its code on a line at the end of the message; the text may then be at most 3936 characters. A member reached after the reward was paused or ran out of stock gets the message without a coupon (counted in `offer.withoutCoupon`)',
       ),
+    controlPercent: z
+      .int()
+      .min(0)
+      .max(MAX_CONTROL_PERCENT)
+      .optional()
+      .describe(
+        "Percent of the matching members who would receive it that are held back as a control group: they get nothing, and the lift report compares them with those who got it. Omitted: the program's default (10). 0: no control group",
+      ),
+    variantB: z
+      .strictObject({
+        text: z.string().min(1).max(4096),
+        entities: z.array(entitySchema).max(100).optional(),
+        button: z.strictObject({ text: z.string().min(1).max(64), url: z.string().min(1).max(2048) }).optional(),
+      })
+      .optional()
+      .describe('A second message for an A/B test: half of the members who are sent the broadcast (chosen by a fixed hash) get this one instead'),
     scheduledAt: z
       .string()
       .regex(localOrInstant, 'an ISO 8601 date-time such as 2026-12-01T10:00 (program time zone) or 2026-12-01T07:00:00Z')
@@ -106,6 +123,44 @@ const countsSchema = z.object({
   skipped: z.int().describe('Opted out of offers'),
   cancelled: z.int().describe('Not sent because the broadcast was cancelled'),
 });
+
+const comparisonSchema = z
+  .object({
+    treated: z.number().describe('The first group: the members sent the broadcast (or variant A)'),
+    control: z.number().describe('The second group: the control group (or variant B)'),
+    absolute: z.number().describe('treated - control'),
+    relative: z.number().nullable().describe('absolute / control; null when control is 0'),
+    ciLow: z.number().nullable().describe('95 % confidence interval of `absolute`; null when the sample is too small'),
+    ciHigh: z.number().nullable(),
+    pValue: z.number().nullable().describe('Two-sided; null when the sample is too small'),
+    significant: z.boolean().describe('p < 0.05'),
+    tooSmall: z
+      .boolean()
+      .describe('Rates: fewer than 5 expected successes or failures in a group (at the pooled rate). Revenue: fewer than 2 members in a group'),
+  })
+  .describe('One metric, the first group against the second');
+
+const liftComparisonSchema = z.object({
+  treatedMembers: z.int(),
+  controlMembers: z.int(),
+  conversion: comparisonSchema.describe('Share of members with a purchase in their window, as a fraction (two-proportion z-test)'),
+  revenuePerMember: comparisonSchema.describe("Revenue per member in the window, net of returns, in minor units (Welch's t-test)"),
+  redemption: comparisonSchema.describe('Share of members who redeemed a coupon in their window, as a fraction (two-proportion z-test)'),
+});
+
+const liftSchema = z
+  .object({
+    attributionDays: z.int().describe("A purchase counts within this many days of the member's delivery (the control group: of the broadcast's start)"),
+    sentVsControl: liftComparisonSchema
+      .nullable()
+      .describe('Members sent the broadcast (both variants) against the control group; null without a control group'),
+    ab: liftComparisonSchema
+      .extend({ winner: z.enum(['A', 'B']).nullable().describe('Named only when conversion differs at p < 0.05') })
+      .nullable()
+      .describe('Variant A against variant B; null without a variant B'),
+  })
+  .nullable()
+  .describe('The lift report: null until the attribution window has passed for every copy (and for a broadcast without a control group or variant B)');
 
 export const broadcastResponseSchema = z
   .object({
@@ -127,6 +182,17 @@ export const broadcastResponseSchema = z
       })
       .nullable()
       .describe('The personal offer, when the broadcast carries one; null otherwise'),
+    controlPercent: z.int().describe('Percent of the recipients held back as the control group'),
+    abTest: z.boolean().describe('The broadcast carries a variant B'),
+    experiment: z
+      .object({
+        control: z.int().describe('Members held back (sent nothing)'),
+        variantA: z.int().describe('Delivery rows of variant A (all of them without a variant B)'),
+        variantB: z.int(),
+      })
+      .nullable()
+      .describe('The groups, once it has started; null before'),
+    lift: liftSchema,
   })
   .meta({ id: 'BroadcastResponse' });
 
@@ -148,6 +214,10 @@ function toResponse(view: BroadcastView): BroadcastResponse {
     counts: view.counts,
     durationMs: view.durationMs,
     offer: broadcast.offerRewardCode && view.offer ? { rewardCode: broadcast.offerRewardCode, ...view.offer } : null,
+    controlPercent: broadcast.controlPercent,
+    abTest: broadcast.variantB !== null,
+    experiment: view.experiment ? { control: view.experiment.control, variantA: view.experiment.variantA, variantB: view.experiment.variantB } : null,
+    lift: view.lift ? { attributionDays: view.lift.attributionDays, sentVsControl: view.lift.sentVsControl, ab: view.lift.ab } : null,
   };
 }
 
@@ -203,6 +273,10 @@ export function registerBroadcastRoutes(app: ApiScope, domain: DomainDeps): void
       scheduledAt: parseScheduledAt(input.scheduledAt, domain.program.timezone),
       idempotencyKey: scopedIdempotencyKey(requireKey(request), request.headers['idempotency-key']),
       offerRewardCode: input.offerRewardCode ?? null,
+      ...(input.controlPercent !== undefined ? { controlPercent: input.controlPercent } : {}),
+      variantB: input.variantB
+        ? { text: input.variantB.text, entities: input.variantB.entities ?? [], photoFileId: null, button: input.variantB.button ?? null }
+        : null,
     });
     const view = await getBroadcast(domain, author, result.broadcast.id);
     if (result.replayed) reply.header('idempotent-replayed', 'true');
@@ -211,7 +285,7 @@ export function registerBroadcastRoutes(app: ApiScope, domain: DomainDeps): void
 
   const getSchema = {
     operationId: 'getBroadcast',
-    summary: 'Status and delivery counts of a broadcast',
+    summary: 'Status, delivery counts and, after the attribution window, the lift against the control group',
     params: broadcastParamsSchema,
     response: {
       200: json(broadcastResponseSchema, 'The broadcast'),
