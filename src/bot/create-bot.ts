@@ -9,6 +9,7 @@ import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeatures } from './features/broadcasts.js';
+import { charityAdminFeature, charityFeature } from './features/charity/index.js';
 import { fallbackFeature } from './features/fallback.js';
 import { npsFeatures } from './features/nps.js';
 import { redeemFeatures } from './features/redeem.js';
@@ -90,6 +91,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   const { nps, npsInput } = npsFeatures(deps);
   bot.use(nps);
   bot.use(rewardsAdminFeature(deps));
+  // Admins' /charity [YYYY-MM] (report + CSV); anyone else's /charity goes on to the members' screen.
+  bot.use(charityAdminFeature(deps));
   // Screens a deep link can open; each feature registers its own while it is built.
   const screens = new Screens();
   // The customer features run in private chats only; in groups a customer command gets at most
@@ -103,6 +106,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       settingsFeature(deps, buttons),
       rewardsFeature(deps, screens, buttons),
       tasksFeature(deps, screens, buttons),
+      charityFeature(deps, screens, buttons),
     ),
   );
   bot.use(staffInput);

@@ -3,6 +3,7 @@ import { formatCouponCode } from '../domain/codes.js';
 import type { Notification } from '../domain/ports.js';
 import type { Locale, Program } from '../domain/program.js';
 import { tierByCode } from '../domain/tiers.js';
+import { renderCharityReport } from './features/charity/report.js';
 import { formatterFor } from './format.js';
 import type { I18n } from './i18n.js';
 import { renderNpsAlert, renderSurveyQuestion } from './nps-messages.js';
@@ -106,6 +107,8 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
       return renderSurveyQuestion(t, program, locale, notification);
     case 'npsAlert':
       return renderNpsAlert(t, program, locale, notification);
+    case 'charityReport':
+      return { text: renderCharityReport(t, program, locale, notification) };
     case 'broadcast':
       // A broadcast is sent as its marketer wrote it (entities, photo), from the Broadcast row.
       throw new Error('broadcast deliveries are rendered from their broadcast (src/bot/broadcast-message.ts)');
