@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { analyticsPaths, cohortResponseSchema, kpiResponseSchema } from './analytics.js';
 import { broadcastPaths, broadcastRequestSchema, broadcastResponseSchema } from './broadcasts.js';
+import { charityPaths, charityResponseSchema } from './charity.js';
 import { npsCampaignRequestSchema, npsCampaignResponseSchema, npsPaths, npsResponseSchema } from './nps.js';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problems.js';
 import { receiptPaths, receiptRequestSchema, receiptResponseSchema } from './receipts.js';
@@ -52,6 +53,7 @@ function componentSchemas(): Record<string, JsonObject> {
   add('ReceiptResponse', receiptResponseSchema, 'output');
   add('KpiResponse', kpiResponseSchema, 'output');
   add('CohortResponse', cohortResponseSchema, 'output');
+  add('CharityResponse', charityResponseSchema, 'output');
   add('Problem', problemSchema, 'output');
   return schemas;
 }
@@ -302,6 +304,7 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
       ...npsPaths({ ref, problemsByStatus, common, bodyErrors }),
       ...receiptPaths({ ref, problemsByStatus, idempotencyKeyParameter, replayedHeader, common, bodyErrors }),
       ...analyticsPaths({ ref, problemsByStatus, common }),
+      ...charityPaths({ ref, problemsByStatus, common }),
       '/v1/openapi.json': {
         get: {
           operationId: 'getOpenApi',

@@ -14,6 +14,7 @@ import { tierByCode } from '../../domain/tiers.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
+import { registerCharityRoutes } from './charity.js';
 import { BODY_LIMIT, parseCommand } from './command.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
 import { registerNpsRoutes } from './nps.js';
@@ -79,6 +80,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
     registerReceiptRoutes(secured, { domain, lookups });
     registerAnalyticsRoutes(secured, { domain });
+    registerCharityRoutes(secured, { domain });
 
     secured.post('/purchases', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
       const { body, idempotencyKey } = parseCommand(purchaseRequestSchema, request);
