@@ -137,12 +137,13 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
 }
 
 const COMMANDS = ['start', 'balance', 'card', 'rewards', 'coupons', 'tasks', 'history', 'settings', 'help'] as const;
-/** The customers' commands (the command menu's): in groups they only point to the private chat. */
-export const CUSTOMER_COMMANDS: readonly string[] = COMMANDS;
+/** The customers' commands (the command menu's, and /charity): in groups they only point to the private chat. */
+export const CUSTOMER_COMMANDS: readonly string[] = [...COMMANDS, 'charity'];
 
-/** The command menu in each language, and the default language's for everyone else. */
+/** The command menu in each language, and the default language's for everyone else; /charity when the program has causes. */
 export async function registerCommands(api: Api, deps: BotDeps): Promise<void> {
-  const commandsIn = (locale: (typeof LOCALES)[number]) => COMMANDS.map((command) => ({ command, description: deps.i18n.t(locale)(`commands.${command}`) }));
+  const commands: readonly string[] = deps.domain.program.charity?.causes.some((cause) => cause.open) ? [...COMMANDS, 'charity'] : COMMANDS;
+  const commandsIn = (locale: (typeof LOCALES)[number]) => commands.map((command) => ({ command, description: deps.i18n.t(locale)(`commands.${command}`) }));
   for (const locale of LOCALES) await api.setMyCommands(commandsIn(locale), { language_code: locale });
   await api.setMyCommands(commandsIn(deps.defaultLocale));
 }

@@ -122,6 +122,8 @@ describe('a member gives points to a cause', () => {
 
     expect((await anna.says('/history')).text).toContain('· −200 · donated to Animal shelter');
     expect((await anna.says('/charity')).text).toContain('Together we have given 200 points');
+    // The command menu offers it (the program has open causes).
+    expect(await app.bot.api.getMyCommands({ language_code: 'en' })).toContainEqual({ command: 'charity', description: 'Give points to charity' });
   });
 
   it('types an amount on a cause screen: refused outside the range, confirmed within it', async () => {
