@@ -102,7 +102,7 @@ export function charityFeature(deps: BotDeps, screens: Screens, buttons: Buttons
     const [totals, balance] = await Promise.all([charityTotals(domain), balanceOf(ctx)]);
     await ack(ctx);
     if (balance < minPoints) {
-      await ctx.reply(ctx.t('charity.too_few', { min: points(ctx, minPoints), balance: points(ctx, balance) }), { parse_mode: 'HTML' });
+      await ctx.reply(ctx.t('charity.balance_low', { min: points(ctx, minPoints), balance: points(ctx, balance) }), { parse_mode: 'HTML' });
       return;
     }
     const total = given(totals, cause.code);
