@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import { charityReportKey, previousMonth, sendCharityReport } from '../../src/domain/charity/report.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { localDate } from '../../src/domain/time.js';
 import { startTestApp } from '../support/app.js';
@@ -183,9 +184,15 @@ describe('forged and replayed callbacks', () => {
     expect(await forges(mallory, `ch:ok:${annaId}:shelter:100`, fresh)).toBe('This button is no longer active.');
     // A valid-looking confirmation spends the sender's points: Mallory's 100.
     await forges(mallory, 'ch:ok:shelter:100', fresh);
+    expect((await mallory.nextMessage()).text).toContain('You gave 100 points to Animal shelter');
     expect(await balanceOf(anna)).toBe(400);
     expect(await balanceOf(mallory)).toBe(0);
     expect(await donationsOf(anna)).toEqual([]);
+    // With nothing left, a cause's screen says what is missing instead of offering amounts.
+    await mallory.says('/charity');
+    const low = await mallory.taps('ch:c:trees');
+    expect(low.text).toBe('You need at least 100 points to give; your balance is 0 points.');
+    expect(inlineButtons(low)).toEqual([]);
 
     // A stranger (not registered) gets nothing done.
     const stranger = newUser('Stranger');
@@ -214,6 +221,19 @@ describe('admins and ops', () => {
     // A member's /charity is their screen, not the report.
     const member = await registerCustomer('Eva');
     expect((await member.says(`/charity ${month}`)).text).toContain('💝 Charity');
+  });
+
+  it("the monthly job's report reaches the admin through the delivery queue, once however often it runs", async () => {
+    const admin = new Conversation(fake, { id: ADMIN_ID, first_name: 'Boss', language_code: 'en' });
+    const month = previousMonth(app.domain.clock.now(), app.domain.program.timezone);
+    const run = await sendCharityReport(app.domain);
+    expect(run).toMatchObject({ month, skipped: null, admins: 1 });
+    const message = await admin.nextMessage((m) => (m.text ?? '').includes(month));
+    // Last month had no donations in this test's database (they were all made now). The admin
+    // has no staff or member row telling their language: the program's alert language (ru).
+    expect(message.text).toBe(`В ${month} пожертвований не было.`);
+    await sendCharityReport(app.domain);
+    expect(await db.prisma.delivery.count({ where: { dedupeKey: charityReportKey(month, ADMIN_ID) } })).toBe(1);
   });
 
   it('GET /v1/charity/donations answers JSON, or CSV on Accept: text/csv; store-bound keys and bad months are refused', async () => {
