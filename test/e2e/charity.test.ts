@@ -123,7 +123,11 @@ describe('a member gives points to a cause', () => {
 
     expect((await anna.says('/history')).text).toContain('· −200 · donated to Animal shelter');
     expect((await anna.says('/charity')).text).toContain('Together we have given 200 points');
-    // The command menu offers it (the program has open causes).
+    // The menu and the command menu offer it (the program has open causes).
+    const menu = await anna.says('/help');
+    expect(menu.replyMarkup?.keyboard.at(-1).map((button: { text: string }) => button.text)).toEqual(['❓ Help', '💝 Charity']);
+    const fromMenu = await anna.says('💝 Charity');
+    expect(fromMenu.text).toContain('Together we have given 200 points');
     expect(await app.bot.api.getMyCommands({ language_code: 'en' })).toContainEqual({ command: 'charity', description: 'Give points to charity' });
   });
 

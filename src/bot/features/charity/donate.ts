@@ -9,6 +9,7 @@ import { type Buttons, forActiveMembers } from '../../buttons.js';
 import { callbackData } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
 import { popupText } from '../../coupons.js';
+import { addToMainMenu } from '../../keyboards.js';
 import type { Screens } from '../../screens.js';
 
 /**
@@ -76,6 +77,7 @@ export function charityFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   screens.register('charity', showList);
   active.command('charity', showList);
   buttons.on('menu.charity', forActiveMembers(showList));
+  if (openCauses(program).length > 0) addToMainMenu(deps.i18n, 'menu.charity');
 
   active.callbackQuery('ch:l', async (ctx) => {
     await ack(ctx);
