@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import { PrismaSessionStore } from '../../src/db/session-store.js';
 import { charityReportKey, previousMonth, sendCharityReport } from '../../src/domain/charity/report.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { localDate } from '../../src/domain/time.js';
@@ -140,6 +141,13 @@ describe('a member gives points to a cause', () => {
     const confirm = await boris.says('150');
     expect(confirm.text).toContain('Give 150 points to Tree planting?');
     await boris.taps('ch:ok:trees:150');
+    expect(await balanceOf(boris)).toBe(150);
+
+    // Another wizard's open step (here a staff one) keeps its typed input: no charity confirmation.
+    await boris.says('/charity');
+    await boris.taps('ch:c:trees');
+    await new PrismaSessionStore(db.prisma).write(`staff:${boris.user.id}`, { step: 'amount' });
+    expect((await boris.says('120')).text).not.toContain('Give');
     expect(await balanceOf(boris)).toBe(150);
   });
 

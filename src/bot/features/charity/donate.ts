@@ -7,6 +7,7 @@ import { DomainError, isDomainError } from '../../../domain/errors.js';
 import type { CharityCause } from '../../../domain/program.js';
 import { type Buttons, forActiveMembers } from '../../buttons.js';
 import { callbackData } from '../../callback-data.js';
+import { SESSION_FEATURES } from '../../chat-sessions.js';
 import type { BotContext, BotDeps } from '../../context.js';
 import { popupText } from '../../coupons.js';
 import { addToMainMenu } from '../../keyboards.js';
@@ -170,6 +171,8 @@ export function charityFeature(deps: BotDeps, screens: Screens, buttons: Buttons
     if (!/^\d{1,9}$/.test(text)) return next();
     const state = typing.safeParse(await ctx.sessions.read('charity'));
     if (!state.success || domain.clock.now().getTime() - state.data.at > TYPING_TTL_MS) return next();
+    // Another wizard open meanwhile (a cashier's amount, a comment) takes its own input first.
+    for (const feature of SESSION_FEATURES) if (feature !== 'charity' && (await ctx.sessions.read(feature)) !== undefined) return next();
     const cause = openCauses(program).find((candidate) => candidate.code === state.data.cause);
     if (!cause) {
       await ctx.sessions.delete('charity');
