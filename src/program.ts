@@ -205,6 +205,37 @@ const economicsSchema = z
   .strict()
   .default(() => ({ grossMarginPercent: DEFAULT_GROSS_MARGIN_PERCENT }));
 
+/**
+ * Charity causes (optional): members give points, worth `points.pointValueMinor` each in money,
+ * which the chain transfers to the cause monthly. A cause taken out of the file (or `open: false`)
+ * takes no new donations; what was given to it stays in the totals under its code.
+ */
+const charitySchema = z
+  .object({
+    minPoints: z.number().int().min(1).max(1_000_000).default(100),
+    causes: z
+      .array(
+        z
+          .object({
+            code: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,23}$/, 'lower-case letters, digits, _ and -, up to 24 characters'),
+            name: z.object({ ru: z.string().min(1).max(64), en: z.string().min(1).max(64) }).strict(),
+            description: z.object({ ru: z.string().min(1).max(600), en: z.string().min(1).max(600) }).strict(),
+            url: z.url().optional(),
+            open: z.boolean().default(true),
+          })
+          .strict(),
+      )
+      .max(20)
+      .superRefine((causes, ctx) => {
+        causes.forEach((cause, i) => {
+          if (causes.findIndex((other) => other.code === cause.code) !== i) {
+            ctx.addIssue({ code: 'custom', path: [i, 'code'], message: `duplicate cause code "${cause.code}"` });
+          }
+        });
+      }),
+  })
+  .strict();
+
 export const programSchema = z
   .object({
     name: localized,
@@ -291,6 +322,7 @@ export const programSchema = z
     /** Help's support contact: a Telegram @username, a URL, or a sentence (per language if it needs translating). */
     support: z.union([supportContact, localized]).optional(),
     economics: economicsSchema,
+    charity: charitySchema.optional(),
   })
   .strict()
   .superRefine((program, ctx) => {

@@ -10,6 +10,7 @@ import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeatures } from './features/broadcasts.js';
+import { charityAdminFeature, charityFeature } from './features/charity/index.js';
 import { fallbackFeature } from './features/fallback.js';
 import { npsFeatures } from './features/nps.js';
 import { redeemFeatures } from './features/redeem.js';
@@ -96,6 +97,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   const { nps, npsInput } = npsFeatures(deps);
   bot.use(nps);
   bot.use(rewardsAdminFeature(deps));
+  // Admins' /charity [YYYY-MM] (report + CSV); anyone else's /charity goes on to the members' screen.
+  bot.use(charityAdminFeature(deps));
   // Screens a deep link can open; each feature registers its own while it is built.
   const screens = new Screens();
   // The customer features run in private chats only; in groups a customer command gets at most
@@ -109,6 +112,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       settingsFeature(deps, buttons),
       rewardsFeature(deps, screens, buttons),
       tasksFeature(deps, screens, buttons),
+      charityFeature(deps, screens, buttons),
     ),
   );
   bot.use(staffInput);
@@ -139,8 +143,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
 }
 
 const COMMANDS = ['start', 'balance', 'card', 'rewards', 'coupons', 'tasks', 'history', 'settings', 'help'] as const;
-/** The customers' commands (the command menu's): in groups they only point to the private chat. */
-export const CUSTOMER_COMMANDS: readonly string[] = COMMANDS;
+/** The customers' commands (the command menu's, and /charity): in groups they only point to the private chat. */
+export const CUSTOMER_COMMANDS: readonly string[] = [...COMMANDS, 'charity'];
 /** Commands the metrics name (any other is counted as a `message`: labels stay a bounded set). */
 const METRIC_COMMANDS: readonly string[] = [
   ...COMMANDS,
@@ -154,12 +158,14 @@ const METRIC_COMMANDS: readonly string[] = [
   'broadcast',
   'redeem',
   'stats',
+  'charity',
   'cancel',
 ];
 
-/** The command menu in each language, and the default language's for everyone else. */
+/** The command menu in each language, and the default language's for everyone else; /charity when the program has causes. */
 export async function registerCommands(api: Api, deps: BotDeps): Promise<void> {
-  const commandsIn = (locale: (typeof LOCALES)[number]) => COMMANDS.map((command) => ({ command, description: deps.i18n.t(locale)(`commands.${command}`) }));
+  const commands: readonly string[] = deps.domain.program.charity?.causes.some((cause) => cause.open) ? [...COMMANDS, 'charity'] : COMMANDS;
+  const commandsIn = (locale: (typeof LOCALES)[number]) => commands.map((command) => ({ command, description: deps.i18n.t(locale)(`commands.${command}`) }));
   for (const locale of LOCALES) await api.setMyCommands(commandsIn(locale), { language_code: locale });
   await api.setMyCommands(commandsIn(deps.defaultLocale));
 }

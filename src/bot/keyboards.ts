@@ -34,6 +34,22 @@ function once(t: Translate, name: string, build: () => Keyboard): ReplyKeyboardM
 /** The customers' menu. */
 export const mainMenu = (t: Translate): ReplyKeyboardMarkup => once(t, 'main', () => buildMainMenu(t));
 
+/**
+ * Buttons a feature adds to the customers' menu when the program switches it on (charity), per
+ * bot: keyed by the bot's language functions, so two bots in one process keep their own menus.
+ */
+const mainMenuExtras = new WeakMap<Translate, string[]>();
+
+/** Adds the button labelled with `key` next to Help, in every language of this bot's `i18n`. */
+export function addToMainMenu(i18n: I18n, key: string): void {
+  for (const locale of LOCALES) {
+    const t = i18n.t(locale);
+    const keys = mainMenuExtras.get(t) ?? [];
+    if (!keys.includes(key)) mainMenuExtras.set(t, [...keys, key]);
+    built.get(t)?.delete('main');
+  }
+}
+
 /** The staff menu; staff who are also active customers get Balance and Card under it. */
 export const staffMenu = (t: Translate, customerToo = false): ReplyKeyboardMarkup =>
   once(t, customerToo ? 'staff+customer' : 'staff', () => {
@@ -54,6 +70,7 @@ function buildMainMenu(t: Translate): Keyboard {
     .text(t('menu.settings'))
     .row()
     .text(t('menu.help'))
+    .add(...(mainMenuExtras.get(t) ?? []).map((key) => Keyboard.text(t(key))))
     .resized()
     .persistent()
     .placeholder(t('menu.placeholder'));

@@ -4,6 +4,7 @@ import type { Notification } from '../domain/ports.js';
 import type { Locale, Program } from '../domain/program.js';
 import { tierByCode } from '../domain/tiers.js';
 import { renderLiftReport } from './broadcast-report.js';
+import { renderCharityReport } from './features/charity/report.js';
 import { formatterFor } from './format.js';
 import type { I18n } from './i18n.js';
 import { renderNpsAlert, renderSurveyQuestion } from './nps-messages.js';
@@ -109,6 +110,8 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
       return renderNpsAlert(t, program, locale, notification);
     case 'broadcastLift':
       return { text: renderLiftReport(t, program, locale, notification.report) };
+    case 'charityReport':
+      return { text: renderCharityReport(t, program, locale, notification) };
     case 'broadcast':
       // A broadcast is sent as its marketer wrote it (entities, photo), from the Broadcast row.
       throw new Error('broadcast deliveries are rendered from their broadcast (src/bot/broadcast-message.ts)');

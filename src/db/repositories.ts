@@ -17,6 +17,7 @@ import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/pri
 import { PrismaAnalyticsRepository, PrismaReceiptRepository } from './analytics-repository.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
+import { PrismaDonationRepository } from './donation-repository.js';
 import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './erased-identity-repository.js';
 import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
@@ -203,6 +204,7 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     domainEvents: new PrismaDomainEventRepository(db),
     receipts: new PrismaReceiptRepository(db),
     analytics: new PrismaAnalyticsRepository(db),
+    donations: new PrismaDonationRepository(db),
   };
 }
 

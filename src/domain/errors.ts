@@ -58,6 +58,10 @@ export const ERROR_CODES = [
   // Staff never book on their own card (src/domain/staff/own-card.ts).
   'OWN_CARD',
   'API_KEY_NOT_FOUND',
+  // Charity (src/domain/charity).
+  'CAUSE_NOT_FOUND',
+  'DONATION_TOO_SMALL',
+  'MONTH_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -20,7 +20,9 @@ export type DomainEvent =
    */
   | { type: 'surveyAnswered'; id: string; memberId: number; surveyCode: string; score: number | null; at: Date }
   /** A coupon was redeemed at a till or by staff. id: `coupon-redeemed:<couponId>`. */
-  | { type: 'couponRedeemed'; id: string; memberId: number; couponId: number; rewardId: number; storeId: number | null; at: Date };
+  | { type: 'couponRedeemed'; id: string; memberId: number; couponId: number; rewardId: number; storeId: number | null; at: Date }
+  /** Points given to a charity cause (src/domain/charity). id: `donation:<donationId>`. */
+  | { type: 'donationMade'; id: string; memberId: number; donationId: number; causeCode: string; points: number; at: Date };
 
 /** Follows domain events. Must be idempotent by `event.id`: an event may be handed over more than once. */
 export interface EventHandler {

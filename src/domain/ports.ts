@@ -1,6 +1,7 @@
 import type { AnalyticsRepository, ReceiptRepository } from './analytics/types.js';
 import type { LiftReport } from './broadcasts/lift.js';
 import type { BroadcastDispatch, BroadcastRepository } from './broadcasts/types.js';
+import type { DonationRepository } from './charity/types.js';
 import type { Clock } from './clock.js';
 import type { DomainEvent } from './events.js';
 import type { Actor, LedgerCommand, LedgerEntry, OpenLot, PostResult } from './ledger/types.js';
@@ -337,6 +338,8 @@ export interface Repositories {
   receipts: ReceiptRepository;
   /** The program's KPIs, counted set-based (src/domain/analytics). */
   analytics: AnalyticsRepository;
+  /** Donations of points to charity causes (src/domain/charity). */
+  donations: DonationRepository;
 }
 
 /**
@@ -383,6 +386,13 @@ export type Notification =
   // NPS (src/domain/nps): the survey question (0-10 buttons), and a detractor's answer for the
   // staff (sent to a chat, see Notifier.notifyChat); reasons are codes of the program's lists.
   | { kind: 'npsSurvey'; surveyId: number; storeName: string | null }
+  // Charity (src/domain/charity): last month's totals to an admin (money = points x pointValueMinor).
+  | {
+      kind: 'charityReport';
+      month: string;
+      causes: { causeCode: string; points: number; valueMinor: number; donors: number }[];
+      overall: { points: number; valueMinor: number; donors: number };
+    }
   | {
       kind: 'npsAlert';
       surveyId: number;

@@ -63,6 +63,27 @@ export interface Program {
   support?: string | Localized;
   /** Money figures of the program's analytics (src/domain/analytics). */
   economics: ProgramEconomics;
+  /** Causes members may give points to (src/domain/charity); absent: no charity. */
+  charity?: CharityProgram;
+}
+
+/** A cause members may give points to. `code` is what donations keep; `open: false` stops new donations. */
+export interface CharityCause {
+  code: string;
+  name: Localized;
+  description: Localized;
+  url?: string | undefined;
+  open: boolean;
+}
+
+/**
+ * Donations of points. A donated point is worth `points.pointValueMinor` in money, the same
+ * as when it pays at the till: that is what the chain transfers to the cause.
+ */
+export interface CharityProgram {
+  /** The smallest donation, in points. */
+  minPoints: number;
+  causes: CharityCause[];
 }
 
 /** What turns points and sales into money in the program's analytics. */

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
+import { sendCharityReport } from '../domain/charity/report.js';
 import { sendBirthdayGreetings } from '../domain/jobs/birthday-greetings.js';
 import { expirePoints } from '../domain/jobs/expire-points.js';
 import { sendExpiringReminders } from '../domain/jobs/expiring-reminders.js';
@@ -138,6 +139,17 @@ export const npsSurvey: JobDefinition<{ purchaseId: number }> = {
 };
 
 /**
+ * Charity: last month's totals per cause to the admins, on the 1st at 09:00 (program time zone),
+ * only when the program has charity. Idempotent: one message per month and admin (dedupe key).
+ */
+export const charityReport: JobDefinition<z.infer<typeof noPayload>> = {
+  name: JOB_NAMES.charityReport,
+  payload: noPayload,
+  schedule: (program) => (program.charity ? '0 9 1 * *' : null),
+  run: ({ domain }) => sendCharityReport(domain),
+};
+
+/**
  * Erasure fingerprints older than FINGERPRINT_RETENTION_DAYS are deleted (the retention the
  * privacy policy states). Daily; idempotent (a rerun finds nothing older to delete).
  */
@@ -160,4 +172,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   npsDispatch,
   npsSurvey,
   fingerprintPurge,
+  charityReport,
 ] as unknown as JobDefinition<never>[];

@@ -574,6 +574,7 @@ describe('GET /v1/openapi.json', () => {
       '/v1/analytics/kpis',
       '/v1/broadcasts',
       '/v1/broadcasts/{id}',
+      '/v1/charity/donations',
       '/v1/coupons/{code}',
       '/v1/coupons/{code}/redeem',
       '/v1/members/{memberCode}',

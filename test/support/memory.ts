@@ -174,6 +174,7 @@ export class MemoryStore implements Repositories {
   // The data export reads these: a member here has no purchases, surveys, tasks or referrals.
   stores = partial<Repositories['stores']>('stores', { list: async () => [] });
   purchases = partial<Repositories['purchases']>('purchases', { listByMember: async () => [] });
+  donations = partial<Repositories['donations']>('donations', { listByMember: async () => [] });
   staff = unsupported<Repositories['staff']>('staff');
   invites = unsupported<Repositories['invites']>('invites');
   apiKeys = unsupported<Repositories['apiKeys']>('apiKeys');

@@ -1,4 +1,5 @@
 import { Composer, GrammyError, InlineKeyboard, InputFile } from 'grammy';
+import { causeName } from '../../domain/charity/report.js';
 import { formatCode } from '../../domain/codes.js';
 import type { LedgerEntry } from '../../domain/ledger/types.js';
 import type { Member } from '../../domain/members/member.js';
@@ -85,6 +86,10 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   function describe(ctx: BotContext, entry: LedgerEntry): string {
     // An admin's adjustment carries the admin's own words, not a code: the member reads why.
     if (entry.type === 'ADJUST' && entry.reason) return ctx.t('history.adjusted', { reason: entry.reason });
+    // A donation names its cause (`charity:<code>`), as the program names it now.
+    if (entry.type === 'DONATION' && entry.reason?.startsWith('charity:')) {
+      return ctx.t('history.donated', { cause: causeName(domain.program, entry.reason.slice('charity:'.length))[ctx.locale] });
+    }
     const reasonKey = `history.reason.${entry.reason}`;
     const reason = entry.reason ? ctx.t(reasonKey) : reasonKey;
     const what = reason !== reasonKey ? reason : ctx.t(`history.type.${entry.type}`);

@@ -7,6 +7,7 @@ export const JOB_NAMES = {
   expiringReminders: 'expiring-reminders',
   pointsExpiry: 'points-expiry',
   winBack: 'win-back',
+  charityReport: 'charity-report',
 } as const;
 
 export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];

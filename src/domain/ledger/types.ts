@@ -1,4 +1,4 @@
-export type EntryType = 'EARN' | 'BONUS' | 'SPEND' | 'REFUND' | 'REVERSE' | 'ADJUST' | 'EXPIRE' | 'CLOSE';
+export type EntryType = 'EARN' | 'BONUS' | 'SPEND' | 'REFUND' | 'REVERSE' | 'ADJUST' | 'EXPIRE' | 'CLOSE' | 'DONATION';
 export type ActorType = 'MEMBER' | 'STAFF' | 'TILL' | 'JOB' | 'ADMIN' | 'SYSTEM';
 
 /** Who or what caused an entry. `id` is a staff/till/job identifier, never personal data. */
@@ -32,7 +32,7 @@ export interface CreditCommand extends CommandBase {
  */
 export interface DebitCommand extends CommandBase {
   kind: 'debit';
-  type: 'SPEND' | 'REVERSE' | 'ADJUST' | 'EXPIRE' | 'CLOSE';
+  type: 'SPEND' | 'REVERSE' | 'ADJUST' | 'EXPIRE' | 'CLOSE' | 'DONATION';
   upToBalance?: boolean;
 }
 

@@ -17,7 +17,7 @@ export async function setNotifications(deps: DomainDeps, telegramId: number, ena
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
 /** Minor units as a plain decimal in the program's currency (`123456` RUB -> "1234.56"). */
-function moneyOf(currency: string): (minor: number) => string {
+export function moneyOf(currency: string): (minor: number) => string {
   const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
   return (minor) => (minor / 10 ** digits).toFixed(digits);
 }
@@ -26,7 +26,7 @@ function moneyOf(currency: string): (minor: number) => string {
 export async function exportMemberData(deps: DomainDeps, telegramId: number) {
   const member = await activeMember(deps.repos, telegramId);
   const { repos, program } = deps;
-  const [entries, coupons, purchases, surveys, instances, badges, streaks, referral, referred, profile, stores] = await Promise.all([
+  const [entries, coupons, purchases, surveys, instances, badges, streaks, referral, referred, profile, stores, donations] = await Promise.all([
     repos.ledger.entries(member.id),
     repos.coupons.listByMember(member.id),
     repos.purchases.listByMember(member.id),
@@ -38,6 +38,7 @@ export async function exportMemberData(deps: DomainDeps, telegramId: number) {
     repos.referrals.stats(member.id),
     repos.tasks.gameProfile(member.id),
     repos.stores.list(),
+    repos.donations.listByMember(member.id),
   ]);
   const storeName = (id: number | null) => (id === null ? null : (stores.find((store) => store.id === id)?.name ?? null));
   const taskTitle = (code: string) => program.tasks.list.find((task) => task.code === code)?.title[member.locale] ?? code;
@@ -127,13 +128,22 @@ export async function exportMemberData(deps: DomainDeps, telegramId: number) {
       friendsWhoBought: referred.bought,
     },
     leaderboard: { optedIn: profile.leaderboard, nameShown: profile.nameStyle },
+    donations: donations.map((donation) => ({
+      at: donation.createdAt.toISOString(),
+      cause: program.charity?.causes.find((cause) => cause.code === donation.causeCode)?.name[member.locale] ?? donation.causeCode,
+      causeCode: donation.causeCode,
+      points: donation.points,
+      currency: program.currency,
+      amount: money(donation.valueMinor),
+    })),
   };
 }
 
 /**
  * Erasure: personal fields are wiped, the Telegram link is cut (so nothing is ever sent
  * again and a later /start begins afresh), remaining points are closed through the ledger,
- * and the anonymous accounting records stay (ledger, purchases, returns, task counters). Unused
+ * and the anonymous accounting records stay (ledger, purchases, returns, donations, task counters:
+ * linked only to the anonymised member row, so charity totals do not change). Unused
  * coupons are cancelled without a refund (the points are closed anyway), so a deleted member's
  * coupon can no longer be redeemed; their units go back to a limited stock. Free text and other
  * traces go too: NPS comments (score, group and reasons stay for the anonymous statistics) and

@@ -70,5 +70,7 @@ async function handle(deps: DomainDeps, event: DomainEvent): Promise<void> {
       return;
     case 'couponRedeemed':
       return; // no task counts redemptions (yet)
+    case 'donationMade':
+      return; // no task counts donations (yet)
   }
 }

@@ -16,6 +16,7 @@ import { tierByCode } from '../../domain/tiers.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { actorOfKey, authenticate, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { registerBroadcastRoutes } from './broadcasts.js';
+import { registerCharityRoutes } from './charity.js';
 import { BODY_LIMIT, idempotencyHeaders } from './command.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
 import { registerNpsRoutes } from './nps.js';
@@ -139,6 +140,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
     registerNpsRoutes(secured, { domain, defaultLocale: options.defaultLocale });
     registerReceiptRoutes(secured, { domain, lookups });
     registerAnalyticsRoutes(secured, { domain });
+    registerCharityRoutes(secured, { domain });
 
     secured.post(
       '/purchases',

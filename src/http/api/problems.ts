@@ -112,6 +112,10 @@ export const PROBLEMS: Record<ProblemCode, ProblemKind> = {
   FORBIDDEN: { status: 403, title: 'This API key may not do this' },
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many attempts; try again later' },
   SPENDING_LOCKED: { status: 429, title: "Too many wrong spend codes: the member's spending is locked for a while", field: 'spendCode' },
+  // Charity
+  CAUSE_NOT_FOUND: { status: 404, title: 'No such open charity cause', field: 'cause' },
+  DONATION_TOO_SMALL: { status: 422, title: "The donation is below the program's minimum", field: 'points' },
+  MONTH_INVALID: { status: 400, title: 'The month must be YYYY-MM', field: 'month' },
 };
 
 export interface FieldError {
