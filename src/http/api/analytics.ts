@@ -10,6 +10,7 @@ import {
   type KpiReport,
   MAX_PERIOD_DAYS,
 } from '../../domain/analytics/report.js';
+import { computeSeriesReport, type SeriesReport } from '../../domain/analytics/series.js';
 import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
 import type { DomainDeps } from '../../domain/ports.js';
@@ -50,7 +51,7 @@ export const analyticsQuerySchema = z
     tier: z.string().min(1).max(32).optional().describe('A tier code: members of that tier only (their tier now; tiers are not historised)'),
     activeDays: days(DEFAULT_ACTIVE_DAYS).describe(`Active = a purchase in the last N days before \`to\` (default ${DEFAULT_ACTIVE_DAYS})`),
     churnDays: days(DEFAULT_CHURN_DAYS).describe(`Churned = no purchase for N days (default ${DEFAULT_CHURN_DAYS})`),
-    format: z.enum(['json', 'csv']).default('json').describe('json (default) or csv'),
+    format: z.enum(['json', 'csv']).optional().describe('json or csv; without it, `Accept: text/csv` asks for csv, anything else gets json'),
   })
   .superRefine((query, ctx) => {
     if (!isCalendarDate(query.from) || !isCalendarDate(query.to)) return;
@@ -142,7 +143,30 @@ export const cohortResponseSchema = z.object({
   ),
 });
 
+export const seriesResponseSchema = z.object({
+  period: z.object({ from: z.string(), to: z.string().describe('Exclusive'), timezone: z.string() }),
+  store: z.string().nullable(),
+  tier: z.string().nullable(),
+  granularity: z.enum(['day', 'week', 'month']).describe('day up to 92 days, week (from the first day) up to 366, month beyond'),
+  points: z.array(
+    z.object({
+      start: z.string().describe("The bucket's first local date"),
+      members: count.describe("Members at the bucket's end (registered, not erased; with a store: its customers by the period's end)"),
+      newMembers: count.describe('Registered in the bucket'),
+      activeMembers: count.describe('Members with a purchase in the bucket'),
+      memberPurchases: count,
+      averageCheckMembersMinor: moneyOrNull.describe('Net of returns'),
+      nonMemberReceipts: count,
+      averageCheckNonMembersMinor: moneyOrNull,
+      pointsIssued: z.int(),
+      pointsRedeemed: z.int(),
+      pointsExpired: z.int().nullable().describe('Null for one store (expiry has no store)'),
+    }),
+  ),
+});
+
 export type KpiResponse = z.infer<typeof kpiResponseSchema>;
+export type SeriesResponse = z.infer<typeof seriesResponseSchema>;
 export type CohortResponse = z.infer<typeof cohortResponseSchema>;
 
 /** RFC 4180: quote a field that holds a comma, a quote or a line break. */
@@ -152,6 +176,25 @@ const csvField = (value: string | number | null) => {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 const csv = (rows: (string | number | null)[][]) => `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
+
+const SERIES_COLUMNS = [
+  'start',
+  'members',
+  'newMembers',
+  'activeMembers',
+  'memberPurchases',
+  'averageCheckMembersMinor',
+  'nonMemberReceipts',
+  'averageCheckNonMembersMinor',
+  'pointsIssued',
+  'pointsRedeemed',
+  'pointsExpired',
+] as const;
+
+/** One line per bucket, the JSON point's fields as columns (empty for null). */
+export function seriesCsv(response: SeriesResponse): string {
+  return csv([[...SERIES_COLUMNS], ...response.points.map((point) => SERIES_COLUMNS.map((column) => point[column]))]);
+}
 
 /** The KPI report as `metric,value` lines, metrics named by their JSON path (churn per tier by its code). */
 export function kpisCsv(response: KpiResponse): string {
@@ -198,6 +241,9 @@ export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain:
       store = await domain.repos.stores.findByCode(input.store);
       if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
     }
+    // An explicit format wins; a client that only takes CSV (Accept: text/csv) gets it.
+    const accept = String(request.headers.accept ?? '');
+    const format = input.format ?? (/\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept) ? 'csv' : 'json');
     return {
       query: {
         from: input.from,
@@ -207,7 +253,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain:
         activeDays: input.activeDays,
         churnDays: input.churnDays,
       },
-      format: input.format,
+      format,
       store: store?.code ?? null,
     };
   }
@@ -251,6 +297,13 @@ export function registerAnalyticsRoutes(app: FastifyInstance, options: { domain:
     const response: CohortResponse = { period: report.period, store, tier: query.tier, cohorts: report.cohorts };
     return format === 'csv' ? sendCsv(reply, `cohorts_${query.from}_${query.to}`, cohortsCsv(response)) : response;
   });
+
+  app.get('/analytics/series', async (request, reply) => {
+    const { query, format, store } = await parseQuery(request);
+    const report: SeriesReport = await computeSeriesReport(domain, query);
+    const response: SeriesResponse = { period: report.period, store, tier: query.tier, granularity: report.granularity, points: report.points };
+    return format === 'csv' ? sendCsv(reply, `series_${query.from}_${query.to}`, seriesCsv(response)) : response;
+  });
 }
 
 /** The OpenAPI description of the analytics endpoints (schemas KpiResponse and CohortResponse). */
@@ -280,7 +333,7 @@ export function analyticsPaths(helpers: {
       default: DEFAULT_ACTIVE_DAYS,
     }),
     parameter('churnDays', false, 'Churned = no purchase for N days', { type: 'integer', minimum: 1, maximum: 3650, default: DEFAULT_CHURN_DAYS }),
-    parameter('format', false, 'json, or csv for a table', { type: 'string', enum: ['json', 'csv'], default: 'json' }),
+    parameter('format', false, 'json, or csv for a table; without it, `Accept: text/csv` asks for csv', { type: 'string', enum: ['json', 'csv'] }),
   ];
   const csvContent = (description: string) => ({ 'text/csv': { schema: { type: 'string', description } } });
   const errors = problemsByStatus(['VALIDATION_FAILED', ...common, 'FORBIDDEN', 'STORE_NOT_FOUND']);
@@ -313,6 +366,22 @@ export function analyticsPaths(helpers: {
           '200': {
             description: 'The cohort matrix; with format=csv `cohort,size,m0,m1,...` with the retention rate in each cell',
             content: { 'application/json': { schema: ref('CohortResponse') }, ...csvContent('cohort,size,m0,m1,... (RFC 4180)') },
+          },
+          ...errors,
+        },
+      },
+    },
+    '/v1/analytics/series': {
+      get: {
+        operationId: 'getAnalyticsSeries',
+        summary: 'The program over time: members, buyers, average checks of members and non-members, points issued/redeemed/expired per day, week or month',
+        description:
+          'Buckets are local days up to 92 days, weeks from the first day up to 366 days, months beyond. activeDays and churnDays are accepted and ignored.',
+        parameters,
+        responses: {
+          '200': {
+            description: 'One point per bucket; with format=csv one line per bucket, the fields as columns',
+            content: { 'application/json': { schema: ref('SeriesResponse') }, ...csvContent(`${SERIES_COLUMNS.join(',')} (RFC 4180)`) },
           },
           ...errors,
         },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { analyticsPaths, cohortResponseSchema, kpiResponseSchema } from './analytics.js';
+import { analyticsPaths, cohortResponseSchema, kpiResponseSchema, seriesResponseSchema } from './analytics.js';
 import { broadcastPaths, broadcastRequestSchema, broadcastResponseSchema } from './broadcasts.js';
 import { npsCampaignRequestSchema, npsCampaignResponseSchema, npsPaths, npsResponseSchema } from './nps.js';
 import { PROBLEMS, type ProblemCode, problemSchema } from './problems.js';
@@ -52,6 +52,7 @@ function componentSchemas(): Record<string, JsonObject> {
   add('ReceiptResponse', receiptResponseSchema, 'output');
   add('KpiResponse', kpiResponseSchema, 'output');
   add('CohortResponse', cohortResponseSchema, 'output');
+  add('SeriesResponse', seriesResponseSchema, 'output');
   add('Problem', problemSchema, 'output');
   return schemas;
 }
