@@ -44,7 +44,7 @@ function sizes(): number[] {
 }
 
 /** Members registered over 2025-2026, purchases between registration and the end of 2026. */
-async function seed(url: string, purchases: number): Promise<void> {
+export async function seed(url: string, purchases: number): Promise<void> {
   const members = Math.max(10, Math.floor(purchases / 10));
   const client = new pg.Client({ connectionString: url });
   await client.connect();

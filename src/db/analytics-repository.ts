@@ -208,12 +208,15 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
         SELECT width_bucket(m."deletedAt", ${bounds}) AS k, count(*) AS n FROM "Member" m
         WHERE m."deletedAt" >= ${from} AND m."deletedAt" < ${to} AND m."registeredAt" < ${to}${tier}${storeCustomerClause(scope, Prisma.sql`m.id`)}
         GROUP BY 1
-      ), pur AS (
-        SELECT width_bucket(p."createdAt", ${bounds}) AS k, count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue,
-               count(DISTINCT p."memberId") AS active
+      ), per_member AS (
+        -- One hash aggregate per (bucket, member), then a count per bucket: cheaper than
+        -- count(DISTINCT), which sorts every purchase of the period.
+        SELECT width_bucket(p."createdAt", ${bounds}) AS k, p."memberId", count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue
         FROM "Purchase" p ${joinMember(Prisma.sql`p."memberId"`)}
         WHERE p."createdAt" >= ${from} AND p."createdAt" < ${to}${storeClause(scope, Prisma.sql`p."storeId"`)}${tier}
-        GROUP BY 1
+        GROUP BY 1, 2
+      ), pur AS (
+        SELECT k, sum(n) AS n, sum(revenue) AS revenue, count(*) AS active FROM per_member GROUP BY k
       ), rec AS (
         SELECT width_bucket(r."createdAt", ${bounds}) AS k, count(*) AS n, sum(r."amountMinor") AS revenue
         FROM "Receipt" r
