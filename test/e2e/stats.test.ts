@@ -96,6 +96,20 @@ describe('/stats', () => {
     expect(mediaGroupCalls(marketer.user.id)).toHaveLength(1);
   });
 
+  it('shows a marketer bound to a store that store only', async () => {
+    const invite = await admin().says('/invite marketer msk-01');
+    const payload = /start=(inv_[\w-]+)/.exec(invite.text ?? '')?.[1];
+    const marketer = newUser('Sam');
+    expect((await marketer.says(`/start ${payload}`)).text).toContain('You are now a marketer');
+    const summary = await marketer.says('/stats');
+    expect(summary.text).toContain('Store: Tverskaya 1');
+    // Members registered through the bot bought nowhere yet: not this store's customers. Expiry has no store.
+    expect(summary.text).toMatch(/Members: 0 /);
+    expect(summary.text).toMatch(/expired —/);
+    expect(summary.text).toContain('Points liability: —');
+    await albumTo(marketer.user.id, 4);
+  });
+
   it('refuses a customer, a cashier and a stranger, and renders nothing for them', async () => {
     const customer = newUser('Eve');
     await customer.registers();

@@ -29,12 +29,18 @@ export function statsFeature(deps: BotDeps, options: StatsOptions = {}): Compose
   composer.chatType('private').command(
     'stats',
     guard(async (ctx) => {
-      await requireRole(domain, ctx.from.id, ['MARKETER']);
+      const principal = await requireRole(domain, ctx.from.id, ['MARKETER']);
       const period = parseStatsPeriod(ctx.match, statsToday(domain));
       if (!period) return ctx.reply(ctx.t('stats.bad_period'), { parse_mode: 'HTML' });
+      // A marketer bound to a store sees that store only (admins and chain marketers: the chain).
+      const store = principal.storeId === null ? null : await domain.repos.stores.findById(principal.storeId);
       await ctx.replyWithChatAction('upload_photo');
-      const [report, lifts] = await Promise.all([computeStats(domain, period), options.campaignLifts?.() ?? Promise.resolve([])]);
-      await ctx.reply(summary(ctx, report, lifts.length > 0), { parse_mode: 'HTML' });
+      // Campaign lifts are chain-wide: not shown to a store's marketer.
+      const [report, lifts] = await Promise.all([
+        computeStats(domain, period, principal.storeId),
+        principal.storeId === null && options.campaignLifts ? options.campaignLifts() : Promise.resolve([]),
+      ]);
+      await ctx.reply(summary(ctx, report, lifts.length > 0, store?.name ?? null), { parse_mode: 'HTML' });
       const text: ChartText = {
         t: (key, vars) => ctx.t(key, { ...vars, interpolation: { escapeValue: false } }),
         major: (minor) => minor / 10 ** minorDigits(domain.program.currency),
@@ -61,7 +67,7 @@ export function statsFeature(deps: BotDeps, options: StatsOptions = {}): Compose
 const periodLine = (ctx: BotContext, report: StatsReport) =>
   ctx.t('stats.period', { from: ctx.fmt.calendarDate(report.period.from), to: ctx.fmt.calendarDate(addDays(report.period.to, -1)) });
 
-function summary(ctx: BotContext, report: StatsReport, hasLifts: boolean): string {
+function summary(ctx: BotContext, report: StatsReport, hasLifts: boolean, storeName: string | null): string {
   const { kpis } = report;
   const percentFormat = new Intl.NumberFormat(PERCENT_LOCALE[ctx.locale], { style: 'percent', maximumFractionDigits: 1 });
   const na = ctx.t('stats.na');
@@ -71,6 +77,7 @@ function summary(ctx: BotContext, report: StatsReport, hasLifts: boolean): strin
   const lines = [
     `<b>${ctx.t('stats.title')}</b>`,
     periodLine(ctx, report),
+    ...(storeName === null ? [] : [ctx.t('stats.store', { store: storeName })]),
     '',
     ctx.t('stats.members', {
       members: number(kpis.membership.members),

@@ -80,8 +80,9 @@ export interface StatsReport {
 /** Today in the program's time zone (one clock). */
 export const statsToday = (deps: DomainDeps) => localDate(deps.clock.now(), deps.program.timezone);
 
-export async function computeStats(deps: DomainDeps, period: StatsPeriod): Promise<StatsReport> {
-  const query = { from: period.from, to: period.to, storeId: null, tier: null, activeDays: DEFAULT_ACTIVE_DAYS, churnDays: DEFAULT_CHURN_DAYS };
+/** The chain's figures, or one store's (`storeId`: a marketer bound to a store sees only it, as its API key would). */
+export async function computeStats(deps: DomainDeps, period: StatsPeriod, storeId: number | null = null): Promise<StatsReport> {
+  const query = { from: period.from, to: period.to, storeId, tier: null, activeDays: DEFAULT_ACTIVE_DAYS, churnDays: DEFAULT_CHURN_DAYS };
   const [kpis, series, cohorts] = await Promise.all([
     computeKpiReport(deps, query),
     computeSeriesReport(deps, query),
