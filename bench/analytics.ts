@@ -143,6 +143,9 @@ export async function analytics(): Promise<BenchResult> {
   const counts = sizes();
   const results = new Map<string, number[]>();
   const loads: string[] = [];
+  // The baseline, timed in the same run on the same database: one full scan of the purchases.
+  // Ratios to it say how a query compares with reading the data once, whatever the load.
+  const baselines: number[] = [];
   let firstRenderMs = 0;
   const seedSeconds: number[] = [];
   for (const purchases of counts) {
@@ -152,6 +155,7 @@ export async function analytics(): Promise<BenchResult> {
       await seed(db.url, purchases);
       seedSeconds.push((performance.now() - started) / 1000);
       const repo = makeRepositories(db.prisma, new ManualClock()).analytics;
+      baselines.push(await time(() => db.prisma.$queryRaw`SELECT count(*), sum("amountMinor") FROM "Purchase"`));
       for (const [name, run] of queries(repo)) results.set(name, [...(results.get(name) ?? []), await time(run)]);
       // /stats as the bot runs it, on 2026-12-31 (the seed's last day): the last 30 days and a year.
       const h = await domainHarness(db, { start: new Date('2026-12-31T12:00:00Z') });
@@ -176,9 +180,12 @@ export async function analytics(): Promise<BenchResult> {
     }
   }
   const label = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
-  const rows = [...results].map(([name, ms]) => [name, ...ms.map((value) => fixed(value, 0))]);
+  const rows = [
+    ['baseline: full scan of Purchase', ...baselines.map((value) => fixed(value, 0)), '1.0'],
+    ...[...results].map(([name, ms]) => [name, ...ms.map((value) => fixed(value, 0)), fixed((ms.at(-1) ?? 0) / Math.max(1, baselines.at(-1) ?? 1), 1)]),
+  ];
   const report = [
-    formatTable(['query (ms, best of 2)', ...counts.map((n) => `${label(n)} purchases`)], rows),
+    formatTable(['query (ms, best of 2)', ...counts.map((n) => `${label(n)} purchases`), `/ baseline at ${label(counts.at(-1) ?? 0)}`], rows),
     '',
     `seed: ${counts.map((n, i) => `${label(n)} in ${fixed(seedSeconds[i] ?? 0)} s`).join(', ')}; members = purchases / 10, receipts = purchases / 3`,
     `growth from ${label(counts[0] ?? 0)} to ${label(counts.at(-1) ?? 0)} purchases (x${fixed((counts.at(-1) ?? 1) / (counts[0] ?? 1), 0)} data): ${[...results]
