@@ -20,6 +20,7 @@ import { rewardsAdminFeature } from './features/rewards-admin.js';
 import { settingsFeature } from './features/settings.js';
 import { spendingFeature } from './features/spending.js';
 import { staffFeatures } from './features/staff.js';
+import { statsFeature } from './features/stats.js';
 import { tasksFeature } from './features/tasks.js';
 import { detectLocale } from './i18n.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
@@ -90,6 +91,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(redeem);
   bot.use(staff);
   bot.use(adminFeature(deps));
+  bot.use(statsFeature(deps));
   // Before registration: a member's Yes/No must reach the use case whatever their chat state.
   bot.use(spendingFeature(deps));
   // NPS: survey and alert buttons, and the marketers' /nps (before registration); comments typed

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnalyticsQuery, computeCohortReport, computeKpiReport } from '../../src/domain/analytics/report.js';
+import { computeSeriesReport } from '../../src/domain/analytics/series.js';
+import { computeStats } from '../../src/domain/analytics/stats.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { recordReceipt } from '../../src/domain/purchases/record-receipt.js';
 import { type AnalyticsFixture, seedAnalyticsFixture } from '../support/analytics-fixture.js';
@@ -193,6 +195,87 @@ describe('retention by registration cohort', () => {
     expect(report.cohorts).toEqual([
       { cohort: '2025-12', size: 0, active: [0, 0], retention: [null, null] },
       { cohort: '2026-01', size: 3, active: [2], retention: [0.6667] },
+    ]);
+  });
+});
+
+describe('the program over time (series)', () => {
+  const row = (p: { start: string; members: number; newMembers: number; activeMembers: number; memberPurchases: number }) => [
+    p.start,
+    p.members,
+    p.newMembers,
+    p.activeMembers,
+    p.memberPurchases,
+  ];
+
+  it('cuts a period of over a year into months: members, buyers, average checks, points', async () => {
+    const report = await computeSeriesReport(h.deps, { from: '2025-12-01', to: '2027-01-01', storeId: null, tier: null });
+    expect(report.granularity).toBe('month');
+    expect(report.points).toHaveLength(13);
+    const [dec, jan, feb, mar, apr, may] = report.points;
+    // [start, members at the end, registered, buyers, purchases]
+    // Jan: M6 01-05, M1 01-10, M2 01-20 registered; M6 and M1 bought once each.
+    // Feb: M3 registered, M6 erased (3 + 1 - 1 = 3); M2 and M3 bought once each.
+    // Mar: M4, M5 registered (5); M1 twice, M3, M4 once: 4 purchases by 3 buyers. Apr: nobody bought.
+    expect([dec, jan, feb, mar, apr, may].map((p) => row(p as never))).toEqual([
+      ['2025-12-01', 0, 0, 0, 0],
+      ['2026-01-01', 3, 3, 2, 2],
+      ['2026-02-01', 3, 1, 2, 2],
+      ['2026-03-01', 5, 2, 3, 4],
+      ['2026-04-01', 5, 0, 0, 0],
+      ['2026-05-01', 5, 0, 0, 0],
+    ]);
+    // Average checks: Jan (100000 + 100000) / 2, no receipts; Feb (300000 + 50000) / 2 against one receipt of 80000;
+    // Mar 800000 / 4 (M3's return taken off) against (50000 + 150000 + 100000) / 3 (M1's twin receipt not counted).
+    expect([jan, feb, mar, apr].map((p) => [p?.averageCheckMembersMinor, p?.averageCheckNonMembersMinor])).toEqual([
+      [100_000, null],
+      [175_000, 80_000],
+      [200_000, 100_000],
+      [null, null],
+    ]);
+    // Points: Jan EARN 1000 + 1000; Feb EARN 3000 + BONUS 100, CLOSE 1000 (M6's erasure);
+    // Mar as the March KPIs (8100 / 1600 / 1000); Apr M1's EARN 700.
+    expect([jan, feb, mar, apr].map((p) => [p?.pointsIssued, p?.pointsRedeemed, p?.pointsExpired])).toEqual([
+      [2000, 0, 0],
+      [3100, 0, 1000],
+      [8100, 1600, 1000],
+      [700, 0, 0],
+    ]);
+    expect(report.points.at(-1)?.start).toBe('2026-12-01');
+  });
+
+  it('cuts a short period into local days, and one store sees its own customers and sales', async () => {
+    const chain = await computeSeriesReport(h.deps, { from: '2026-03-04', to: '2026-03-07', storeId: null, tier: null });
+    // At 03-04: M1, M2, M3, M4 (M6 erased). 03-04: M4's 400000 at B; 03-05: M1's 200000 and a receipt of 50000.
+    expect(
+      chain.points.map((p) => [p.start, p.members, p.memberPurchases, p.averageCheckMembersMinor, p.nonMemberReceipts, p.pointsIssued, p.pointsRedeemed]),
+    ).toEqual([
+      ['2026-03-04', 4, 1, 400_000, 0, 4000, 0],
+      ['2026-03-05', 4, 1, 200_000, 1, 2000, 500],
+      ['2026-03-06', 4, 0, null, 0, 0, 0],
+    ]);
+    const storeB = await computeSeriesReport(h.deps, { from: '2026-03-04', to: '2026-03-07', storeId: fx.storeB.id, tier: null });
+    // B's customers by 03-07: M4 only (M1 first bought there on 03-20). Expiry has no store.
+    expect(storeB.points.map((p) => [p.members, p.memberPurchases, p.nonMemberReceipts, p.pointsIssued, p.pointsRedeemed, p.pointsExpired])).toEqual([
+      [1, 1, 0, 4000, 0, null],
+      [1, 0, 0, 0, 0, null],
+      [1, 0, 0, 0, 0, null],
+    ]);
+  });
+
+  it('gathers what /stats shows for a month: the KPIs, a daily series and six months of cohorts', async () => {
+    const stats = await computeStats(h.deps, { from: '2026-03-01', to: '2026-04-01' });
+    expect(stats.kpis.membership).toMatchObject({ members: 5, newMembers: 2 });
+    expect(stats.series.granularity).toBe('day');
+    expect(stats.series.points).toHaveLength(31);
+    expect(stats.series.points.reduce((sum, p) => sum + p.memberPurchases, 0)).toBe(4);
+    expect(stats.cohorts.cohorts.map((c) => [c.cohort, c.size])).toEqual([
+      ['2025-10', 0],
+      ['2025-11', 0],
+      ['2025-12', 0],
+      ['2026-01', 3],
+      ['2026-02', 1],
+      ['2026-03', 2],
     ]);
   });
 });

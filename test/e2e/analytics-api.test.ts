@@ -160,6 +160,61 @@ describe('GET /v1/analytics/cohorts', () => {
   });
 });
 
+describe('GET /v1/analytics/series', () => {
+  it('answers the program over time as JSON, and as CSV for format=csv or Accept: text/csv', async () => {
+    const json = await get('/v1/analytics/series?from=2026-03-04&to=2026-03-07');
+    expect(json.statusCode).toBe(200);
+    const body = json.json();
+    expect(body).toMatchObject({ period: { from: '2026-03-04', to: '2026-03-07', timezone: 'Europe/Moscow' }, store: null, granularity: 'day' });
+    expect(body.points.map((p: { start: string; members: number; memberPurchases: number }) => [p.start, p.members, p.memberPurchases])).toEqual([
+      ['2026-03-04', 4, 1],
+      ['2026-03-05', 4, 1],
+      ['2026-03-06', 4, 0],
+    ]);
+
+    const header =
+      'start,members,newMembers,activeMembers,memberPurchases,averageCheckMembersMinor,nonMemberReceipts,averageCheckNonMembersMinor,pointsIssued,pointsRedeemed,pointsExpired';
+    const expected = [header, '2026-03-04,4,0,1,1,400000,0,,4000,0,0', '2026-03-05,4,0,1,1,200000,1,50000,2000,500,0', '2026-03-06,4,0,0,0,,0,,0,0,0', ''].join(
+      '\r\n',
+    );
+    const csv = await get('/v1/analytics/series?from=2026-03-04&to=2026-03-07&format=csv');
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).toBe('attachment; filename="series_2026-03-04_2026-03-07.csv"');
+    expect(csv.body).toBe(expected);
+    const accepted = await api.inject({
+      method: 'GET',
+      url: '/v1/analytics/series?from=2026-03-04&to=2026-03-07',
+      headers: { ...auth(crmKey), accept: 'text/csv' },
+    });
+    expect(accepted.body).toBe(expected);
+    // Accept also works for the older routes; an explicit format still wins.
+    const kpis = await api.inject({ method: 'GET', url: '/v1/analytics/kpis?from=2026-03-01&to=2026-04-01', headers: { ...auth(crmKey), accept: 'text/csv' } });
+    expect(kpis.body.split('\r\n')[0]).toBe('metric,value');
+    const explicit = await api.inject({
+      method: 'GET',
+      url: '/v1/analytics/series?from=2026-03-04&to=2026-03-07&format=json',
+      headers: { ...auth(crmKey), accept: 'text/csv' },
+    });
+    expect(explicit.json().granularity).toBe('day');
+  });
+
+  it('shows a till key only its own store, and checks the query like the other analytics routes', async () => {
+    const own = await get('/v1/analytics/series?from=2026-03-04&to=2026-03-07', tillKey);
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toMatchObject({ store: 'msk-02' });
+    expect(own.json().points.map((p: { members: number; pointsExpired: number | null }) => [p.members, p.pointsExpired])).toEqual([
+      [1, null],
+      [1, null],
+      [1, null],
+    ]);
+    expect((await get('/v1/analytics/series?from=2026-03-04&to=2026-03-07&store=msk-01', tillKey)).statusCode).toBe(403);
+    const bad = await get('/v1/analytics/series?from=2026-03-07&to=2026-03-04');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.headers['content-type']).toContain('application/problem+json');
+    expect(JSON.stringify(bad.json())).toContain('to');
+  });
+});
+
 describe('POST /v1/receipts', () => {
   const post = (body: unknown, headers: Record<string, string> = {}, key = tillKey) =>
     api.inject({
@@ -220,6 +275,8 @@ describe('POST /v1/receipts', () => {
     expect(doc.paths['/v1/receipts'].post.responses).toHaveProperty('409');
     expect(doc.components.schemas.ReceiptRequest.required.sort()).toEqual(['amountMinor', 'receiptNo']);
     expect(doc.paths['/v1/analytics/kpis'].get.responses['200'].content).toHaveProperty('text/csv');
+    expect(doc.paths['/v1/analytics/series'].get.responses['200'].content).toHaveProperty('text/csv');
+    expect(Object.keys(doc.components.schemas.SeriesResponse.properties)).toEqual(['period', 'store', 'tier', 'granularity', 'points']);
     expect(doc.paths['/v1/analytics/cohorts'].get.parameters.map((p: { name: string }) => p.name)).toEqual([
       'from',
       'to',

@@ -572,6 +572,7 @@ describe('GET /v1/openapi.json', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/v1/analytics/cohorts',
       '/v1/analytics/kpis',
+      '/v1/analytics/series',
       '/v1/broadcasts',
       '/v1/broadcasts/{id}',
       '/v1/charity/donations',

@@ -85,6 +85,31 @@ export interface CohortFacts {
   active: { offset: number; members: number }[];
 }
 
+/** One bucket of a series (series.ts): counts and sums of events in [start, next start). */
+export interface SeriesBucketFacts {
+  registered: number;
+  /** Members erased in the bucket (registered before `to`). */
+  erased: number;
+  /** Distinct members with a purchase in the bucket. */
+  activeMembers: number;
+  memberPurchases: number;
+  /** Net of returns. */
+  memberRevenueMinor: number;
+  receipts: number;
+  receiptRevenueMinor: number;
+  /** As in PointsFacts. */
+  issued: number;
+  redeemed: number;
+  expired: number;
+}
+
+export interface SeriesFacts {
+  /** Members at `from`: registered before it and not erased by then. */
+  membersBefore: number;
+  /** One per bucket start, in order. */
+  buckets: SeriesBucketFacts[];
+}
+
 /** The analytics queries: one statement each, set-based. */
 export interface AnalyticsRepository {
   membership(scope: AnalyticsScope, activeSince: Date): Promise<MembershipFacts>;
@@ -95,6 +120,8 @@ export interface AnalyticsRepository {
   coupons(scope: AnalyticsScope): Promise<CouponFacts>;
   /** Cohorts of members registered in [from, to); activity counted up to `to`. */
   cohorts(scope: AnalyticsScope): Promise<CohortFacts[]>;
+  /** Per bucket of [from, to) cut at `starts` (starts[0] = from, ascending). */
+  series(scope: AnalyticsScope, starts: Date[]): Promise<SeriesFacts>;
 }
 
 /** A till receipt without a member (POST /v1/receipts). */

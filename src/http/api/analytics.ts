@@ -10,6 +10,7 @@ import {
   type KpiReport,
   MAX_PERIOD_DAYS,
 } from '../../domain/analytics/report.js';
+import { computeSeriesReport, type SeriesReport } from '../../domain/analytics/series.js';
 import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
@@ -52,7 +53,7 @@ export const analyticsQuerySchema = z
     tier: z.string().min(1).max(32).optional().describe('A tier code: members of that tier only (their tier now; tiers are not historised)'),
     activeDays: days(DEFAULT_ACTIVE_DAYS).describe(`Active = a purchase in the last N days before \`to\` (default ${DEFAULT_ACTIVE_DAYS})`),
     churnDays: days(DEFAULT_CHURN_DAYS).describe(`Churned = no purchase for N days (default ${DEFAULT_CHURN_DAYS})`),
-    format: z.enum(['json', 'csv']).default('json').describe('json (default) or csv'),
+    format: z.enum(['json', 'csv']).optional().describe('json or csv; without it, `Accept: text/csv` asks for csv, anything else gets json'),
   })
   .superRefine((query, ctx) => {
     if (!isCalendarDate(query.from) || !isCalendarDate(query.to)) return;
@@ -148,7 +149,32 @@ export const cohortResponseSchema = z
   })
   .meta({ id: 'CohortResponse' });
 
+export const seriesResponseSchema = z
+  .object({
+    period: z.object({ from: z.string(), to: z.string().describe('Exclusive'), timezone: z.string() }),
+    store: z.string().nullable(),
+    tier: z.string().nullable(),
+    granularity: z.enum(['day', 'week', 'month']).describe('day up to 92 days, week (from the first day) up to 366, month beyond'),
+    points: z.array(
+      z.object({
+        start: z.string().describe("The bucket's first local date"),
+        members: count.describe("Members at the bucket's end (registered, not erased; with a store: its customers by the period's end)"),
+        newMembers: count.describe('Registered in the bucket'),
+        activeMembers: count.describe('Members with a purchase in the bucket'),
+        memberPurchases: count,
+        averageCheckMembersMinor: moneyOrNull.describe('Net of returns'),
+        nonMemberReceipts: count,
+        averageCheckNonMembersMinor: moneyOrNull,
+        pointsIssued: z.int(),
+        pointsRedeemed: z.int(),
+        pointsExpired: z.int().nullable().describe('Null for one store (expiry has no store)'),
+      }),
+    ),
+  })
+  .meta({ id: 'SeriesResponse' });
+
 export type KpiResponse = z.infer<typeof kpiResponseSchema>;
+export type SeriesResponse = z.infer<typeof seriesResponseSchema>;
 export type CohortResponse = z.infer<typeof cohortResponseSchema>;
 
 /** RFC 4180: quote a field that holds a comma, a quote or a line break. */
@@ -158,6 +184,25 @@ const csvField = (value: string | number | null) => {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 const csv = (rows: (string | number | null)[][]) => `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
+
+const SERIES_COLUMNS = [
+  'start',
+  'members',
+  'newMembers',
+  'activeMembers',
+  'memberPurchases',
+  'averageCheckMembersMinor',
+  'nonMemberReceipts',
+  'averageCheckNonMembersMinor',
+  'pointsIssued',
+  'pointsRedeemed',
+  'pointsExpired',
+] as const;
+
+/** One line per bucket, the JSON point's fields as columns (empty for null). */
+export function seriesCsv(response: SeriesResponse): string {
+  return csv([[...SERIES_COLUMNS], ...response.points.map((point) => SERIES_COLUMNS.map((column) => point[column]))]);
+}
 
 /** The KPI report as `metric,value` lines, metrics named by their JSON path (churn per tier by its code). */
 export function kpisCsv(response: KpiResponse): string {
@@ -188,7 +233,11 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
   const { domain } = options;
 
   /** The query, checked and resolved: the store (a bound key's own) and a tier of the program. */
-  async function parseQuery(input: AnalyticsQueryInput, key: ApiKeyRecord): Promise<{ query: AnalyticsQuery; format: 'json' | 'csv'; store: string | null }> {
+  async function parseQuery(
+    input: AnalyticsQueryInput,
+    key: ApiKeyRecord,
+    acceptHeader: string | undefined,
+  ): Promise<{ query: AnalyticsQuery; format: 'json' | 'csv'; store: string | null }> {
     if (input.tier !== undefined && !domain.program.tiers.levels.some((level) => level.code === input.tier)) {
       throw validationProblem([{ field: 'tier', message: `one of the tiers: ${domain.program.tiers.levels.map((level) => level.code).join(', ')}` }]);
     }
@@ -202,6 +251,9 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
       store = await domain.repos.stores.findByCode(input.store);
       if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
     }
+    // An explicit format wins; a client that only takes CSV (Accept: text/csv) gets it.
+    const accept = acceptHeader ?? '';
+    const format = input.format ?? (/\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept) ? 'csv' : 'json');
     return {
       query: {
         from: input.from,
@@ -211,7 +263,7 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
         activeDays: input.activeDays,
         churnDays: input.churnDays,
       },
-      format: input.format,
+      format,
       store: store?.code ?? null,
     };
   }
@@ -257,8 +309,17 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
     'cohort,size,m0,m1,... (RFC 4180)',
   );
 
+  const seriesSchema = documented(
+    'getAnalyticsSeries',
+    'The program over time: members, buyers, average checks of members and non-members, points issued/redeemed/expired per day, week or month',
+    'Buckets are local days up to 92 days, weeks from the first day up to 366 days, months beyond. activeDays and churnDays are accepted and ignored.',
+    seriesResponseSchema,
+    'One point per bucket; with format=csv one line per bucket, the fields as columns',
+    `${SERIES_COLUMNS.join(',')} (RFC 4180)`,
+  );
+
   app.get('/analytics/kpis', { schema: kpiSchema }, async (request, reply) => {
-    const { query, format, store } = await parseQuery(request.query, requireKey(request));
+    const { query, format, store } = await parseQuery(request.query, requireKey(request), request.headers.accept);
     const report: KpiReport = await computeKpiReport(domain, query);
     const { period, activeDays, churnDays, economics, membership, buying, churn, points, cost, value, nps } = report;
     const response: KpiResponse = {
@@ -288,9 +349,16 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
   });
 
   app.get('/analytics/cohorts', { schema: cohortSchema }, async (request, reply) => {
-    const { query, format, store } = await parseQuery(request.query, requireKey(request));
+    const { query, format, store } = await parseQuery(request.query, requireKey(request), request.headers.accept);
     const report: CohortReport = await computeCohortReport(domain, query);
     const response: CohortResponse = { period: report.period, store, tier: query.tier, cohorts: report.cohorts };
     return format === 'csv' ? sendCsv(reply, `cohorts_${query.from}_${query.to}`, cohortsCsv(response)) : response;
+  });
+
+  app.get('/analytics/series', { schema: seriesSchema }, async (request, reply) => {
+    const { query, format, store } = await parseQuery(request.query, requireKey(request), request.headers.accept);
+    const report: SeriesReport = await computeSeriesReport(domain, query);
+    const response: SeriesResponse = { period: report.period, store, tier: query.tier, granularity: report.granularity, points: report.points };
+    return format === 'csv' ? sendCsv(reply, `series_${query.from}_${query.to}`, seriesCsv(response)) : response;
   });
 }
