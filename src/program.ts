@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, formatIssues } from './config.js';
-import type { Program } from './domain/program.js';
+import { ConfigError } from './config.js';
+import type { EarnRate, Program } from './domain/program.js';
 import { rewardDefinitionProblems } from './domain/rewards/definition.js';
 import { REWARD_KINDS, type RewardDefinition } from './domain/rewards/types.js';
 import { npsSchema } from './program-nps.js';
@@ -27,7 +27,24 @@ const supportContact = z
   .max(200)
   .refine((value) => !value.startsWith('@') || /^@[A-Za-z][A-Za-z0-9_]{4,31}$/.test(value), 'a Telegram @username: 5-32 letters, digits and _');
 
-const earnRate = z.union([z.object({ pointsPerUnit: z.number().positive().max(1000).multipleOf(0.01) }).strict(), z.object({ percent: percent }).strict()]);
+/** True when `value` is written with at most `places` decimals (1.5 and 1.125 have 1 and 3). */
+export function hasAtMostDecimals(value: number, places: number): boolean {
+  const scaled = value * 10 ** places;
+  return Number.isFinite(scaled) && Math.abs(scaled - Math.round(scaled)) < 1e-6;
+}
+
+/** Earn rates take up to three decimals (1.5 % or 1.125 points per unit); the maths is exact in thousandths. */
+const rateNumber = (schema: z.ZodNumber) =>
+  schema.refine((value) => hasAtMostDecimals(value, 3), 'at most 3 decimals (e.g. 1.5 or 1.125); the earn maths counts thousandths');
+// One object with both keys optional (not a union) so that a bad value gets its own message.
+const earnRate = z
+  .object({ pointsPerUnit: rateNumber(z.number().positive().max(1000)).optional(), percent: rateNumber(z.number().min(0).max(100)).optional() })
+  .strict()
+  .superRefine((rate, ctx) => {
+    if ((rate.pointsPerUnit === undefined) === (rate.percent === undefined))
+      ctx.addIssue({ code: 'custom', path: [], message: 'exactly one of `pointsPerUnit` or `percent`' });
+  })
+  .transform((rate): EarnRate => (rate.pointsPerUnit !== undefined ? { pointsPerUnit: rate.pointsPerUnit } : { percent: rate.percent ?? 0 }));
 
 const tierSchema = z
   .object({
@@ -317,8 +334,30 @@ function isTimeZone(zone: string): boolean {
 
 export function parseProgram(raw: unknown, source: string): Program {
   const parsed = programSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues));
+  if (!parsed.success) throw new ConfigError(source, formatProgramIssues(raw, parsed.error.issues));
   return parsed.data;
+}
+
+/**
+ * Problems of a program file, each naming its key. An element of a list with a `code` (tier,
+ * reward, store, task, badge, NPS reason...) is named by that code, not by its position:
+ * `tiers.levels[silver].threshold`, since positions shift as the file is edited.
+ */
+export function formatProgramIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${issue.path.length ? programPath(raw, issue.path) : '(root)'}: ${issue.message}`);
+}
+
+function programPath(raw: unknown, path: readonly PropertyKey[]): string {
+  let text = '';
+  let node: unknown = raw;
+  for (const segment of path) {
+    const element = Array.isArray(node) && typeof segment === 'number' ? node[segment] : undefined;
+    const code = element !== null && typeof element === 'object' ? (element as { code?: unknown }).code : undefined;
+    if (typeof code === 'string' && code.length > 0 && code.length <= 64) text += `[${code}]`;
+    else text += text ? `.${String(segment)}` : String(segment);
+    node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined;
+  }
+  return text;
 }
 
 export async function loadProgram(path: string): Promise<Program> {
