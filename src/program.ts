@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config.js';
-import type { EarnRate, Program } from './domain/program.js';
+import { DEFAULT_POINTS_NAME, type EarnRate, type Program } from './domain/program.js';
 import { rewardDefinitionProblems } from './domain/rewards/definition.js';
 import { REWARD_KINDS, type RewardDefinition } from './domain/rewards/types.js';
 import { npsSchema } from './program-nps.js';
@@ -72,6 +72,18 @@ const cronExpression = z
   .string()
   .trim()
   .regex(/^[\d*/,\-A-Za-z?LW#]+(\s+[\d*/,\-A-Za-z?LW#]+){4}$/, 'a cron expression of 5 fields, e.g. "15 3 * * *"');
+
+/** A word of a points name: letters, spaces, hyphens and apostrophes (it goes into HTML texts and buttons). */
+const pointsWord = z
+  .string()
+  .trim()
+  .regex(/^[\p{L}\p{M}][\p{L}\p{M}' -]{0,31}$/u, "a word of up to 32 letters (spaces, - and ' allowed)");
+const pointsNameSchema = z
+  .object({
+    ru: z.object({ one: pointsWord, few: pointsWord, many: pointsWord, plural: pointsWord, instrumental: pointsWord }).strict(),
+    en: z.object({ one: pointsWord, other: pointsWord }).strict(),
+  })
+  .strict();
 
 const quietHoursDefault = () => ({ from: '22:00', to: '09:00' });
 const birthdayDefault = () => ({ enabled: true, hour: 10, points: 0 });
@@ -234,6 +246,8 @@ export const programSchema = z
       .default({ points: 0 }),
     points: z
       .object({
+        /** What the program calls its points (stars, bonuses...), in every form the texts need. */
+        name: pointsNameSchema.default(DEFAULT_POINTS_NAME),
         expiry: expirySchema.default({ kind: 'never' }),
         /** Share of a bill that may be paid with points. */
         maxBillSharePercent: percent.default(0),
@@ -241,7 +255,7 @@ export const programSchema = z
         pointValueMinor: z.number().int().min(1).default(100),
       })
       .strict()
-      .default({ expiry: { kind: 'never' }, maxBillSharePercent: 0, pointValueMinor: 100 }),
+      .default({ name: DEFAULT_POINTS_NAME, expiry: { kind: 'never' }, maxBillSharePercent: 0, pointValueMinor: 100 }),
     earn: z
       .object({
         rate: earnRate,

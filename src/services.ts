@@ -53,7 +53,7 @@ export async function startServices(config: Config, program: Program, options: {
 
     const clock = options.clock ?? systemClock;
     const repos = makeRepositories(db.prisma, clock);
-    const i18n = await createI18n(config.DEFAULT_LOCALE);
+    const i18n = await createI18n(config.DEFAULT_LOCALE, program.points.name);
     const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
     const queues = createQueueRuntime({
       redis,

@@ -11,6 +11,21 @@ export const isLocale = (value: unknown): value is Locale => value === 'ru' || v
 
 export type Localized = Record<Locale, string>;
 
+/**
+ * What the program calls its points, per language, in every form the texts need. Russian:
+ * `one`/`few`/`many` (1 звезда, 2 звезды, 5 звёзд), `plural` (обменяйте звёзды) and
+ * `instrumental` (оплата звёздами); English: `one`/`other` (1 star, 2 stars).
+ */
+export interface PointsName {
+  ru: { one: string; few: string; many: string; plural: string; instrumental: string };
+  en: { one: string; other: string };
+}
+
+export const DEFAULT_POINTS_NAME: PointsName = {
+  ru: { one: 'балл', few: 'балла', many: 'баллов', plural: 'баллы', instrumental: 'баллами' },
+  en: { one: 'point', other: 'points' },
+};
+
 export type EarnRate = { pointsPerUnit: number } | { percent: number };
 
 export interface TierLevel {
@@ -30,7 +45,7 @@ export interface Program {
   defaultCountry: string;
   policy: { url: string; version: string };
   welcomeBonus: { points: number };
-  points: { expiry: ExpiryPolicy; maxBillSharePercent: number; pointValueMinor: number };
+  points: { name: PointsName; expiry: ExpiryPolicy; maxBillSharePercent: number; pointValueMinor: number };
   earn: {
     rate: EarnRate;
     rounding: 'floor' | 'round' | 'ceil';
