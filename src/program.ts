@@ -86,7 +86,7 @@ const pointsNameSchema = z
   .strict();
 
 const quietHoursDefault = () => ({ from: '22:00', to: '09:00' });
-const birthdayDefault = () => ({ enabled: true, hour: 10, points: 0 });
+const birthdayDefault = () => ({ enabled: true, hour: 10, points: 0, reward: null });
 const expiringDefault = () => ({ daysBefore: [30, 7], hour: 12 });
 const pointsExpiryDefault = () => ({ cron: '15 3 * * *' });
 const winBackDefault = () => ({ enabled: true, inactiveDays: 60, everyDays: 30, hour: 12 });
@@ -100,6 +100,8 @@ const notificationsSchema = z
         enabled: z.boolean().default(true),
         hour: localHour.default(10),
         points: z.number().int().min(0).max(1_000_000).default(0),
+        /** A coupon of this catalogue reward as the gift (a free drink), besides or instead of points. */
+        reward: z.string().min(1).nullable().default(null),
       })
       .strict()
       .default(birthdayDefault),
@@ -328,6 +330,15 @@ export const programSchema = z
         ctx.addIssue({ code: 'custom', path: ['rewards', 'catalogue', i, 'minTier'], message: `one of the tiers: ${tiers.join(', ')}` });
       }
     });
+    const rewardCodes = program.rewards.catalogue.map((reward) => reward.code);
+    const birthdayReward = program.notifications.birthday.reward;
+    if (birthdayReward !== null && !rewardCodes.includes(birthdayReward)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['notifications', 'birthday', 'reward'],
+        message: `a reward code of rewards.catalogue: ${rewardCodes.join(', ') || '(none defined)'}`,
+      });
+    }
     // Tasks may name tiers and catalogue rewards (src/program-tasks.ts).
     for (const problem of tasksProblems(program)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   })

@@ -50,8 +50,12 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
           balance: points(notification.balance),
         }),
       };
-    case 'birthdayGreeting':
-      return { text: notification.points > 0 ? t('notify.birthday_gift', { points: points(notification.points) }) : t('notify.birthday') };
+    case 'birthdayGreeting': {
+      const lines = [notification.points > 0 ? t('notify.birthday_gift', { points: points(notification.points) }) : t('notify.birthday')];
+      const coupon = notification.coupon;
+      if (coupon) lines.push(t('notify.birthday_coupon', { title: coupon.title[locale], code: formatCouponCode(coupon.code) }));
+      return { text: lines.join('\n') };
+    }
     case 'pointsExpiring':
       return {
         text: t('notify.expiring', {

@@ -365,7 +365,8 @@ export type Notification =
   | { kind: 'couponRedeemed'; couponCode: string; title: Localized; storeName: string | null }
   | { kind: 'couponExpired'; couponCode: string; title: Localized; pointsRefunded: number }
   // From the scheduled jobs (src/domain/jobs). Plain JSON: they wait in the delivery outbox.
-  | { kind: 'birthdayGreeting'; points: number }
+  /** `coupon`: the birthday coupon, when the program gives one (absent in rows written before coupons). */
+  | { kind: 'birthdayGreeting'; points: number; coupon?: { code: string; title: Localized } | null }
   /** `at`: the local calendar date (YYYY-MM-DD, program time zone) on which `points` expire. */
   | { kind: 'pointsExpiring'; points: number; at: string }
   | { kind: 'pointsExpired'; points: number; balance: number }

@@ -123,8 +123,11 @@ export type LocalTime = string;
  */
 export interface NotificationSchedules {
   quietHours: { from: LocalTime; to: LocalTime };
-  /** A greeting (and `points` as a gift, 0 for none) on the member's birthday, from `hour` on. */
-  birthday: { enabled: boolean; hour: number; points: number };
+  /**
+   * A greeting on the member's birthday, from `hour` on, with `points` as a gift (0: none) and/or
+   * a coupon of the catalogue reward `reward` (null: none).
+   */
+  birthday: { enabled: boolean; hour: number; points: number; reward: string | null };
   /** A reminder `daysBefore` (each) points expire, from `hour` on; [] turns reminders off. */
   expiringReminders: { daysBefore: number[]; hour: number };
   /** When the points expiry job runs (cron, program time zone). */
