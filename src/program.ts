@@ -163,26 +163,27 @@ const rewardSchema = z
     title: localized,
     description: localized,
     active: z.boolean().default(true),
+    /** `online`: the coupon is a code typed at checkout on the web shop (rewards.onlineShopUrl), no QR. */
+    channel: z.enum(['store', 'online']).default('store'),
   })
   .strict()
-  .transform(
-    (r): RewardDefinition => ({
-      code: r.code,
-      kind: r.kind,
-      value: r.value ?? null,
-      cost: r.cost,
-      stock: r.stock ?? null,
-      limit: r.limit ? { count: r.limit.count, periodDays: r.limit.periodDays ?? null } : null,
-      minTier: r.minTier ?? null,
-      validityDays: r.validityDays,
-      availableFrom: r.availableFrom ?? null,
-      availableTo: r.availableTo ?? null,
-      imageUrl: r.imageUrl ?? null,
-      title: r.title,
-      description: r.description,
-      active: r.active,
-    }),
-  )
+  .transform((r): RewardDefinition & { channel: 'store' | 'online' } => ({
+    channel: r.channel,
+    code: r.code,
+    kind: r.kind,
+    value: r.value ?? null,
+    cost: r.cost,
+    stock: r.stock ?? null,
+    limit: r.limit ? { count: r.limit.count, periodDays: r.limit.periodDays ?? null } : null,
+    minTier: r.minTier ?? null,
+    validityDays: r.validityDays,
+    availableFrom: r.availableFrom ?? null,
+    availableTo: r.availableTo ?? null,
+    imageUrl: r.imageUrl ?? null,
+    title: r.title,
+    description: r.description,
+    active: r.active,
+  }))
   .superRefine((definition, ctx) => {
     for (const problem of rewardDefinitionProblems(definition, null))
       ctx.addIssue({ code: 'custom', path: problem.field.split('.'), message: problem.message });
@@ -193,16 +194,32 @@ const rewardsSchema = z
     /** Whether the points paid for a coupon come back when it expires unused. */
     refundOnExpiry: z.boolean().default(false),
     catalogue: z.array(rewardSchema).default([]),
+    /** The web shop where `channel: online` coupons are used. */
+    onlineShopUrl: z.url().optional(),
   })
   .strict()
   .superRefine((rewards, ctx) => {
+    rewards.catalogue.forEach((reward, i) => {
+      if (reward.channel === 'online' && !rewards.onlineShopUrl)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['catalogue', i, 'channel'],
+          message: 'an online reward needs rewards.onlineShopUrl, the shop where its code is entered',
+        });
+    });
     rewards.catalogue.forEach((reward, i) => {
       if (rewards.catalogue.findIndex((other) => other.code === reward.code) !== i) {
         ctx.addIssue({ code: 'custom', path: ['catalogue', i, 'code'], message: `duplicate reward code "${reward.code}"` });
       }
     });
   })
-  .default(() => ({ refundOnExpiry: false, catalogue: [] }));
+  // The channel stays out of the stored definition (and its sync fingerprint): the file says it.
+  .transform(({ refundOnExpiry, catalogue, onlineShopUrl }) => ({
+    refundOnExpiry,
+    catalogue: catalogue.map(({ channel: _channel, ...definition }): RewardDefinition => definition),
+    online: { shopUrl: onlineShopUrl ?? null, rewardCodes: catalogue.filter((reward) => reward.channel === 'online').map((reward) => reward.code) },
+  }))
+  .default(() => ({ refundOnExpiry: false, catalogue: [], online: { shopUrl: null, rewardCodes: [] } }));
 
 /**
  * Broadcasts. `paid`: send with `allow_paid_broadcast` (Telegram charges Stars for messages over

@@ -63,6 +63,8 @@ export interface Program {
     /** Whether the points paid for a coupon come back when it expires unused. */
     refundOnExpiry: boolean;
     catalogue: RewardDefinition[];
+    /** Rewards whose coupons are codes for the web shop at `shopUrl` (no QR, no till). */
+    online: { shopUrl: string | null; rewardCodes: string[] };
   };
   notifications: NotificationSchedules;
   /** Gamified tasks, badges, referrals and the leaderboard (src/domain/tasks). */
