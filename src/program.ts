@@ -196,9 +196,20 @@ const rewardsSchema = z
     catalogue: z.array(rewardSchema).default([]),
     /** The web shop where `channel: online` coupons are used. */
     onlineShopUrl: z.url().optional(),
+    /** Automatic rewards: at `whenBalanceAtLeast` points, the reward's cost becomes its coupon (repeatedly). */
+    auto: z.array(z.object({ reward: z.string().min(1), whenBalanceAtLeast: z.number().int().min(1).max(1_000_000_000) }).strict()).default([]),
   })
   .strict()
   .superRefine((rewards, ctx) => {
+    rewards.auto.forEach((rule, i) => {
+      const reward = rewards.catalogue.find((entry) => entry.code === rule.reward);
+      if (!reward) {
+        const codes = rewards.catalogue.map((entry) => entry.code).join(', ') || '(none defined)';
+        ctx.addIssue({ code: 'custom', path: ['auto', i, 'reward'], message: `a reward code of rewards.catalogue: ${codes}` });
+      } else if (rule.whenBalanceAtLeast < reward.cost) {
+        ctx.addIssue({ code: 'custom', path: ['auto', i, 'whenBalanceAtLeast'], message: `at least the reward's cost (${reward.cost}), which it takes` });
+      }
+    });
     rewards.catalogue.forEach((reward, i) => {
       if (reward.channel === 'online' && !rewards.onlineShopUrl)
         ctx.addIssue({
@@ -214,12 +225,13 @@ const rewardsSchema = z
     });
   })
   // The channel stays out of the stored definition (and its sync fingerprint): the file says it.
-  .transform(({ refundOnExpiry, catalogue, onlineShopUrl }) => ({
+  .transform(({ refundOnExpiry, catalogue, onlineShopUrl, auto }) => ({
     refundOnExpiry,
+    auto,
     catalogue: catalogue.map(({ channel: _channel, ...definition }): RewardDefinition => definition),
     online: { shopUrl: onlineShopUrl ?? null, rewardCodes: catalogue.filter((reward) => reward.channel === 'online').map((reward) => reward.code) },
   }))
-  .default(() => ({ refundOnExpiry: false, catalogue: [], online: { shopUrl: null, rewardCodes: [] } }));
+  .default(() => ({ refundOnExpiry: false, auto: [], catalogue: [], online: { shopUrl: null, rewardCodes: [] } }));
 
 /**
  * Broadcasts. `paid`: send with `allow_paid_broadcast` (Telegram charges Stars for messages over

@@ -77,6 +77,15 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
       const values = { title: notification.title[locale], code: formatCouponCode(notification.couponCode), points: points(notification.pointsRefunded) };
       return { text: t(notification.pointsRefunded > 0 ? 'notify.coupon_expired_refund' : 'notify.coupon_expired', values) };
     }
+    case 'autoRewardIssued':
+      return {
+        text: t('notify.auto_reward', {
+          points: points(notification.points),
+          title: notification.title[locale],
+          code: formatCouponCode(notification.couponCode),
+          balance: points(notification.balance),
+        }),
+      };
     case 'taskCompleted': {
       const title = notification.title[locale];
       if (notification.claimable) return { text: t('notify.task_claimable', { title }) };

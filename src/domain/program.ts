@@ -26,6 +26,12 @@ export const DEFAULT_POINTS_NAME: PointsName = {
   en: { one: 'point', other: 'points' },
 };
 
+/** When the balance is at least `whenBalanceAtLeast`, the reward's cost in points becomes its coupon. */
+export interface AutoRewardRule {
+  reward: string;
+  whenBalanceAtLeast: number;
+}
+
 export type EarnRate = { pointsPerUnit: number } | { percent: number };
 
 export interface TierLevel {
@@ -63,6 +69,8 @@ export interface Program {
     /** Whether the points paid for a coupon come back when it expires unused. */
     refundOnExpiry: boolean;
     catalogue: RewardDefinition[];
+    /** Automatic rewards: a coupon issued by itself when the balance reaches a threshold. */
+    auto: AutoRewardRule[];
     /** Rewards whose coupons are codes for the web shop at `shopUrl` (no QR, no till). */
     online: { shopUrl: string | null; rewardCodes: string[] };
   };
