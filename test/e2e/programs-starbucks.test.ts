@@ -49,6 +49,31 @@ describe('Coffee Stars (programs/starbucks.yaml)', () => {
     expect(rewards.text ?? rewards.caption ?? '').not.toMatch(/\bpoints?\b/i);
   });
 
+  it('reads in Russian: 1 звезда, 2 звезды, 5 звёзд, 21 звезда on receipts, balance, history and rewards', async () => {
+    const { user, memberId, code } = await s.customer(81_003, 'Vera');
+    await s.db.prisma.member.update({ where: { id: memberId }, data: { locale: 'ru' } });
+    // $1, $1, $3, $16 -> 1, 2, 5, 21 stars in all.
+    const steps: [number, string, string][] = [
+      [100, '+1 звезда', '1 звезда'],
+      [100, '+1 звезда', '2 звезды'],
+      [300, '+3 звезды', '5 звёзд'],
+      [1600, '+16 звёзд', '21 звезда'],
+    ];
+    for (const [i, [amountMinor, earned, balance]] of steps.entries()) {
+      await s.post('/v1/purchases', { memberCode: code, storeCode: 'sea-01', receiptNo: `V-${i}`, amountMinor });
+      const receipt = await user.nextMessage((m) => (m.text ?? '').includes(`Баланс: ${balance}.`));
+      expect(receipt.text).toContain(earned);
+    }
+    expect((await user.says('/balance')).text).toContain('21 звезда');
+    const history = await user.says('/history');
+    expect(history.text).toContain('История звёзд');
+    expect(history.text).not.toMatch(/балл/);
+    const rewards = await user.says('/rewards');
+    expect(rewards.text).toContain('Ваш баланс: <b>21 звезда</b>'.replace(/<\/?b>/g, ''));
+    expect(rewards.text).toContain('не хватает 4 звезды');
+    expect(rewards.text).not.toMatch(/балл/);
+  });
+
   it('gives the free-drink coupon on the birthday, once, and the greeting names it', async () => {
     const { user, memberId } = await s.customer(81_002, 'Boris');
     await s.db.prisma.member.update({ where: { id: memberId }, data: { birthday: new Date('1990-06-15T00:00:00Z') } });
