@@ -465,7 +465,12 @@ describe('the rewards section of the program file', () => {
     exampleProgram((raw) => edit((raw.rewards as { catalogue: Record<string, unknown>[] }).catalogue));
 
   it('defaults to no rewards and no refund on expiry', () => {
-    expect(exampleProgram((raw) => delete raw.rewards).rewards).toEqual({ refundOnExpiry: false, auto: [], catalogue: [], online: { shopUrl: null, rewardCodes: [] } });
+    expect(exampleProgram((raw) => delete raw.rewards).rewards).toEqual({
+      refundOnExpiry: false,
+      auto: [],
+      catalogue: [],
+      online: { shopUrl: null, rewardCodes: [] },
+    });
   });
 
   it.each([
