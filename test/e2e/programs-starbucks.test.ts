@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sendBirthdayGreetings } from '../../src/domain/jobs/birthday-greetings.js';
-import { expectNoViolations } from '../support/conversation.js';
+import { Conversation, expectNoViolations } from '../support/conversation.js';
 import { type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
 
 /**
@@ -72,6 +72,18 @@ describe('Coffee Stars (programs/starbucks.yaml)', () => {
     expect(rewards.text).toContain('Ваш баланс: <b>21 звезда</b>'.replace(/<\/?b>/g, ''));
     expect(rewards.text).toContain('не хватает 4 звезды');
     expect(rewards.text).not.toMatch(/балл/);
+  });
+
+  it('promises the birthday drink when registration asks for the birthday', async () => {
+    const user = new Conversation(s.fake, { id: 81_004, first_name: 'Gleb', language_code: 'en' });
+    await user.says('/start');
+    await user.taps('reg:lang:en');
+    await user.taps('reg:consent:yes');
+    await user.sharesContact('79120081004');
+    const question = await user.says('Gleb');
+    expect(question.text).toContain('When is your birthday?');
+    expect(question.text).toContain('And a gift coupon: «A birthday drink on us».');
+    expect((await user.says('Skip')).text).toContain('You are in, Gleb!');
   });
 
   it('gives the free-drink coupon on the birthday, once, and the greeting names it', async () => {
