@@ -9,8 +9,8 @@ import type { Coupon } from './types.js';
 /**
  * Automatic rewards (Nordstrom Notes): when a member's balance reaches a rule's threshold, the
  * reward's cost in points becomes a coupon by itself, as many times as the balance allows.
- * Run by the events worker after a purchase or a registration commits (never inside the
- * request). Each issue is one transaction under the reward's row lock (takes of one reward are
+ * Run by the events worker after a purchase, a registration, a profile or a survey commits
+ * (never inside the request). Each issue is one transaction under the reward's row lock (takes of one reward are
  * serialised) that re-reads the balance, issues the coupon and spends its cost through the
  * ledger: two purchases or a replayed event cannot turn one crossing into two coupons, because
  * the first issue has already taken the points the second would need.
@@ -28,7 +28,8 @@ export function autoRewardSubscriber(deps: DomainDeps): EventHandler {
   return {
     handle: async (event: DomainEvent) => {
       if (deps.program.rewards.auto.length === 0) return;
-      if (event.type !== 'purchaseRecorded' && event.type !== 'registrationCompleted') return;
+      // Events after which the balance may have grown (a purchase, a welcome bonus, task or survey rewards).
+      if (event.type === 'returnRecorded' || event.type === 'couponRedeemed') return;
       await applyAutoRewards(deps, event.memberId);
     },
   };
@@ -37,6 +38,10 @@ export function autoRewardSubscriber(deps: DomainDeps): EventHandler {
 /** Issues every automatic reward the member's balance allows now; returns the coupons issued. */
 export async function applyAutoRewards(deps: DomainDeps, memberId: number): Promise<Coupon[]> {
   const issued: Coupon[] = [];
+  // Most events leave the balance below every threshold: one read, no lock, no transaction.
+  const member = await deps.repos.members.findById(memberId);
+  const lowest = Math.min(...deps.program.rewards.auto.map((rule) => rule.whenBalanceAtLeast));
+  if (member?.status !== 'ACTIVE' || member.balance < lowest) return issued;
   for (const rule of deps.program.rewards.auto) {
     for (let i = 0; i < MAX_PER_EVENT; i++) {
       const coupon = await issueOnce(deps, memberId, rule);
