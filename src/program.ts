@@ -394,7 +394,8 @@ export function parseProgram(raw: unknown, source: string): Program {
 
 /**
  * Problems of a program file, each naming its key. An element of a list with a `code` (tier,
- * reward, store, task, badge, NPS reason...) is named by that code, not by its position:
+ * reward, store, task, badge, NPS reason; an automatic reward rule by its reward) is named by
+ * that code, not by its position:
  * `tiers.levels[silver].threshold`, since positions shift as the file is edited.
  */
 export function formatProgramIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
@@ -406,7 +407,9 @@ function programPath(raw: unknown, path: readonly PropertyKey[]): string {
   let node: unknown = raw;
   for (const segment of path) {
     const element = Array.isArray(node) && typeof segment === 'number' ? node[segment] : undefined;
-    const code = element !== null && typeof element === 'object' ? (element as { code?: unknown }).code : undefined;
+    // Automatic reward rules have no code of their own: the reward they issue names them.
+    const named = element !== null && typeof element === 'object' ? (element as { code?: unknown; reward?: unknown }) : undefined;
+    const code = typeof named?.code === 'string' ? named.code : named?.reward;
     if (typeof code === 'string' && code.length > 0 && code.length <= 64) text += `[${code}]`;
     else text += text ? `.${String(segment)}` : String(segment);
     node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined;

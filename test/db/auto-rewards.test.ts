@@ -144,10 +144,10 @@ describe('automatic rewards', () => {
 
   it('refuses a rule naming an unknown reward or a threshold below the cost, naming the key', () => {
     expect(() => exampleProgram((raw: Raw) => (raw.rewards.auto = [{ reward: 'nope', whenBalanceAtLeast: 10 }]))).toThrow(
-      /rewards\.auto\.0\.reward: a reward code of rewards\.catalogue/,
+      /rewards\.auto\[nope\]\.reward: a reward code of rewards\.catalogue/,
     );
     expect(() => exampleProgram((raw: Raw) => (raw.rewards.auto = [{ reward: 'coupon-200', whenBalanceAtLeast: 1 }]))).toThrow(
-      /rewards\.auto\.0\.whenBalanceAtLeast: at least the reward's cost/,
+      /rewards\.auto\[coupon-200\]\.whenBalanceAtLeast: at least the reward's cost/,
     );
   });
 });
