@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, formatIssues } from './config.js';
-import type { Program } from './domain/program.js';
+import { ConfigError } from './config.js';
+import { DEFAULT_POINTS_NAME, type EarnRate, type Program } from './domain/program.js';
 import { rewardDefinitionProblems } from './domain/rewards/definition.js';
 import { REWARD_KINDS, type RewardDefinition } from './domain/rewards/types.js';
 import { npsSchema } from './program-nps.js';
@@ -27,7 +27,24 @@ const supportContact = z
   .max(200)
   .refine((value) => !value.startsWith('@') || /^@[A-Za-z][A-Za-z0-9_]{4,31}$/.test(value), 'a Telegram @username: 5-32 letters, digits and _');
 
-const earnRate = z.union([z.object({ pointsPerUnit: z.number().positive().max(1000).multipleOf(0.01) }).strict(), z.object({ percent: percent }).strict()]);
+/** True when `value` is written with at most `places` decimals (1.5 and 1.125 have 1 and 3). */
+export function hasAtMostDecimals(value: number, places: number): boolean {
+  const scaled = value * 10 ** places;
+  return Number.isFinite(scaled) && Math.abs(scaled - Math.round(scaled)) < 1e-6;
+}
+
+/** Earn rates take up to three decimals (1.5 % or 1.125 points per unit); the maths is exact in thousandths. */
+const rateNumber = (schema: z.ZodNumber) =>
+  schema.refine((value) => hasAtMostDecimals(value, 3), 'at most 3 decimals (e.g. 1.5 or 1.125); the earn maths counts thousandths');
+// One object with both keys optional (not a union) so that a bad value gets its own message.
+const earnRate = z
+  .object({ pointsPerUnit: rateNumber(z.number().positive().max(1000)).optional(), percent: rateNumber(z.number().min(0).max(100)).optional() })
+  .strict()
+  .superRefine((rate, ctx) => {
+    if ((rate.pointsPerUnit === undefined) === (rate.percent === undefined))
+      ctx.addIssue({ code: 'custom', path: [], message: 'exactly one of `pointsPerUnit` or `percent`' });
+  })
+  .transform((rate): EarnRate => (rate.pointsPerUnit !== undefined ? { pointsPerUnit: rate.pointsPerUnit } : { percent: rate.percent ?? 0 }));
 
 const tierSchema = z
   .object({
@@ -56,8 +73,20 @@ const cronExpression = z
   .trim()
   .regex(/^[\d*/,\-A-Za-z?LW#]+(\s+[\d*/,\-A-Za-z?LW#]+){4}$/, 'a cron expression of 5 fields, e.g. "15 3 * * *"');
 
+/** A word of a points name: letters, spaces, hyphens and apostrophes (it goes into HTML texts and buttons). */
+const pointsWord = z
+  .string()
+  .trim()
+  .regex(/^[\p{L}\p{M}][\p{L}\p{M}' -]{0,31}$/u, "a word of up to 32 letters (spaces, - and ' allowed)");
+const pointsNameSchema = z
+  .object({
+    ru: z.object({ one: pointsWord, few: pointsWord, many: pointsWord, plural: pointsWord, instrumental: pointsWord }).strict(),
+    en: z.object({ one: pointsWord, other: pointsWord }).strict(),
+  })
+  .strict();
+
 const quietHoursDefault = () => ({ from: '22:00', to: '09:00' });
-const birthdayDefault = () => ({ enabled: true, hour: 10, points: 0 });
+const birthdayDefault = () => ({ enabled: true, hour: 10, points: 0, reward: null });
 const expiringDefault = () => ({ daysBefore: [30, 7], hour: 12 });
 const pointsExpiryDefault = () => ({ cron: '15 3 * * *' });
 const winBackDefault = () => ({ enabled: true, inactiveDays: 60, everyDays: 30, hour: 12 });
@@ -71,6 +100,8 @@ const notificationsSchema = z
         enabled: z.boolean().default(true),
         hour: localHour.default(10),
         points: z.number().int().min(0).max(1_000_000).default(0),
+        /** A coupon of this catalogue reward as the gift (a free drink), besides or instead of points. */
+        reward: z.string().min(1).nullable().default(null),
       })
       .strict()
       .default(birthdayDefault),
@@ -132,26 +163,27 @@ const rewardSchema = z
     title: localized,
     description: localized,
     active: z.boolean().default(true),
+    /** `online`: the coupon is a code typed at checkout on the web shop (rewards.onlineShopUrl), no QR. */
+    channel: z.enum(['store', 'online']).default('store'),
   })
   .strict()
-  .transform(
-    (r): RewardDefinition => ({
-      code: r.code,
-      kind: r.kind,
-      value: r.value ?? null,
-      cost: r.cost,
-      stock: r.stock ?? null,
-      limit: r.limit ? { count: r.limit.count, periodDays: r.limit.periodDays ?? null } : null,
-      minTier: r.minTier ?? null,
-      validityDays: r.validityDays,
-      availableFrom: r.availableFrom ?? null,
-      availableTo: r.availableTo ?? null,
-      imageUrl: r.imageUrl ?? null,
-      title: r.title,
-      description: r.description,
-      active: r.active,
-    }),
-  )
+  .transform((r): RewardDefinition & { channel: 'store' | 'online' } => ({
+    channel: r.channel,
+    code: r.code,
+    kind: r.kind,
+    value: r.value ?? null,
+    cost: r.cost,
+    stock: r.stock ?? null,
+    limit: r.limit ? { count: r.limit.count, periodDays: r.limit.periodDays ?? null } : null,
+    minTier: r.minTier ?? null,
+    validityDays: r.validityDays,
+    availableFrom: r.availableFrom ?? null,
+    availableTo: r.availableTo ?? null,
+    imageUrl: r.imageUrl ?? null,
+    title: r.title,
+    description: r.description,
+    active: r.active,
+  }))
   .superRefine((definition, ctx) => {
     for (const problem of rewardDefinitionProblems(definition, null))
       ctx.addIssue({ code: 'custom', path: problem.field.split('.'), message: problem.message });
@@ -162,16 +194,44 @@ const rewardsSchema = z
     /** Whether the points paid for a coupon come back when it expires unused. */
     refundOnExpiry: z.boolean().default(false),
     catalogue: z.array(rewardSchema).default([]),
+    /** The web shop where `channel: online` coupons are used. */
+    onlineShopUrl: z.url().optional(),
+    /** Automatic rewards: at `whenBalanceAtLeast` points, the reward's cost becomes its coupon (repeatedly). */
+    auto: z.array(z.object({ reward: z.string().min(1), whenBalanceAtLeast: z.number().int().min(1).max(1_000_000_000) }).strict()).default([]),
   })
   .strict()
   .superRefine((rewards, ctx) => {
+    rewards.auto.forEach((rule, i) => {
+      const reward = rewards.catalogue.find((entry) => entry.code === rule.reward);
+      if (!reward) {
+        const codes = rewards.catalogue.map((entry) => entry.code).join(', ') || '(none defined)';
+        ctx.addIssue({ code: 'custom', path: ['auto', i, 'reward'], message: `a reward code of rewards.catalogue: ${codes}` });
+      } else if (rule.whenBalanceAtLeast < reward.cost) {
+        ctx.addIssue({ code: 'custom', path: ['auto', i, 'whenBalanceAtLeast'], message: `at least the reward's cost (${reward.cost}), which it takes` });
+      }
+    });
+    rewards.catalogue.forEach((reward, i) => {
+      if (reward.channel === 'online' && !rewards.onlineShopUrl)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['catalogue', i, 'channel'],
+          message: 'an online reward needs rewards.onlineShopUrl, the shop where its code is entered',
+        });
+    });
     rewards.catalogue.forEach((reward, i) => {
       if (rewards.catalogue.findIndex((other) => other.code === reward.code) !== i) {
         ctx.addIssue({ code: 'custom', path: ['catalogue', i, 'code'], message: `duplicate reward code "${reward.code}"` });
       }
     });
   })
-  .default(() => ({ refundOnExpiry: false, catalogue: [] }));
+  // The channel stays out of the stored definition (and its sync fingerprint): the file says it.
+  .transform(({ refundOnExpiry, catalogue, onlineShopUrl, auto }) => ({
+    refundOnExpiry,
+    auto,
+    catalogue: catalogue.map(({ channel: _channel, ...definition }): RewardDefinition => definition),
+    online: { shopUrl: onlineShopUrl ?? null, rewardCodes: catalogue.filter((reward) => reward.channel === 'online').map((reward) => reward.code) },
+  }))
+  .default(() => ({ refundOnExpiry: false, auto: [], catalogue: [], online: { shopUrl: null, rewardCodes: [] } }));
 
 /**
  * Broadcasts. `paid`: send with `allow_paid_broadcast` (Telegram charges Stars for messages over
@@ -252,6 +312,8 @@ export const programSchema = z
       .default({ points: 0 }),
     points: z
       .object({
+        /** What the program calls its points (stars, bonuses...), in every form the texts need. */
+        name: pointsNameSchema.default(DEFAULT_POINTS_NAME),
         expiry: expirySchema.default({ kind: 'never' }),
         /** Share of a bill that may be paid with points. */
         maxBillSharePercent: percent.default(0),
@@ -259,7 +321,7 @@ export const programSchema = z
         pointValueMinor: z.number().int().min(1).default(100),
       })
       .strict()
-      .default({ expiry: { kind: 'never' }, maxBillSharePercent: 0, pointValueMinor: 100 }),
+      .default({ name: DEFAULT_POINTS_NAME, expiry: { kind: 'never' }, maxBillSharePercent: 0, pointValueMinor: 100 }),
     earn: z
       .object({
         rate: earnRate,
@@ -333,6 +395,15 @@ export const programSchema = z
         ctx.addIssue({ code: 'custom', path: ['rewards', 'catalogue', i, 'minTier'], message: `one of the tiers: ${tiers.join(', ')}` });
       }
     });
+    const rewardCodes = program.rewards.catalogue.map((reward) => reward.code);
+    const birthdayReward = program.notifications.birthday.reward;
+    if (birthdayReward !== null && !rewardCodes.includes(birthdayReward)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['notifications', 'birthday', 'reward'],
+        message: `a reward code of rewards.catalogue: ${rewardCodes.join(', ') || '(none defined)'}`,
+      });
+    }
     // Tasks may name tiers and catalogue rewards (src/program-tasks.ts).
     for (const problem of tasksProblems(program)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   })
@@ -353,8 +424,33 @@ function isTimeZone(zone: string): boolean {
 
 export function parseProgram(raw: unknown, source: string): Program {
   const parsed = programSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error.issues));
+  if (!parsed.success) throw new ConfigError(source, formatProgramIssues(raw, parsed.error.issues));
   return parsed.data;
+}
+
+/**
+ * Problems of a program file, each naming its key. An element of a list with a `code` (tier,
+ * reward, store, task, badge, NPS reason; an automatic reward rule by its reward) is named by
+ * that code, not by its position:
+ * `tiers.levels[silver].threshold`, since positions shift as the file is edited.
+ */
+export function formatProgramIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${issue.path.length ? programPath(raw, issue.path) : '(root)'}: ${issue.message}`);
+}
+
+function programPath(raw: unknown, path: readonly PropertyKey[]): string {
+  let text = '';
+  let node: unknown = raw;
+  for (const segment of path) {
+    const element = Array.isArray(node) && typeof segment === 'number' ? node[segment] : undefined;
+    // Automatic reward rules have no code of their own: the reward they issue names them.
+    const named = element !== null && typeof element === 'object' ? (element as { code?: unknown; reward?: unknown }) : undefined;
+    const code = typeof named?.code === 'string' ? named.code : named?.reward;
+    if (typeof code === 'string' && code.length > 0 && code.length <= 64) text += `[${code}]`;
+    else text += text ? `.${String(segment)}` : String(segment);
+    node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined;
+  }
+  return text;
 }
 
 export async function loadProgram(path: string): Promise<Program> {

@@ -19,13 +19,30 @@ export const COUPON_START_PREFIX = 'c_';
 /** The link a coupon's QR code encodes: it opens the bot on the staff confirmation. */
 export const couponLink = (botUsername: string, code: string) => `https://t.me/${botUsername}?start=${COUPON_START_PREFIX}${code}`;
 
-/** Sends the coupon as a photo: a QR code of its deep link, with the code and expiry as caption. */
+/**
+ * Sends the coupon as a photo: a QR code of its deep link, with the code and expiry as caption.
+ * An online coupon (`onlineShopUrl`) is a text instead: the code to enter at checkout on the web
+ * shop, and no QR, since no till will scan it.
+ */
 export async function sendCoupon(
   ctx: BotContext,
-  coupon: { code: string; title: Localized; expiresAt: Date },
+  coupon: { code: string; title: Localized; expiresAt: Date; onlineShopUrl?: string | null },
   extraLines: string[] = [],
   replyMarkup?: InlineKeyboard,
 ): Promise<void> {
+  if (coupon.onlineShopUrl) {
+    const text = [
+      ctx.t('coupons.online_caption', {
+        title: coupon.title[ctx.locale],
+        code: formatCouponCode(coupon.code),
+        expires: ctx.fmt.dateTime(coupon.expiresAt),
+        url: coupon.onlineShopUrl,
+      }),
+      ...extraLines,
+    ].join('\n');
+    await ctx.reply(text, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...(replyMarkup ? { reply_markup: replyMarkup } : {}) });
+    return;
+  }
   // Loaded on the first coupon drawn (see the member card in features/account.ts).
   const { default: QRCode } = await import('qrcode');
   const png = await QRCode.toBuffer(couponLink(ctx.me.username, coupon.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
@@ -38,7 +55,8 @@ export async function sendCoupon(
 
 /** One of the member's own coupons: the image while it can be used, else what became of it. */
 export async function showOwnCoupon(ctx: BotContext, coupon: CouponView): Promise<void> {
-  if (coupon.status === 'ISSUED') return sendCoupon(ctx, { code: coupon.code, title: coupon.reward.title, expiresAt: coupon.expiresAt });
+  if (coupon.status === 'ISSUED')
+    return sendCoupon(ctx, { code: coupon.code, title: coupon.reward.title, expiresAt: coupon.expiresAt, onlineShopUrl: coupon.onlineShopUrl });
   await ctx.reply(ownCouponStatus(ctx, coupon), { parse_mode: 'HTML' });
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import i18next, { type TFunction } from 'i18next';
-import { LOCALES, type Locale } from '../domain/program.js';
+import { DEFAULT_POINTS_NAME, LOCALES, type Locale, type PointsName } from '../domain/program.js';
 
 /**
  * Every word a person reads comes from locales/<lang>.json through i18next. Values interpolated
@@ -21,10 +21,35 @@ export interface I18n {
   all(key: string): string[];
 }
 
-export async function createI18n(defaultLocale: Locale): Promise<I18n> {
+/**
+ * The program's name for its points in the form for `count` in `locale`, picked by the
+ * language's plural rules (ru: 1 звезда, 2 звезды, 5 звёзд, 21 звезда; en: 1 star, 2 stars).
+ */
+export function pointsNameFor(name: PointsName, locale: Locale, count: number): string {
+  const form = new Intl.PluralRules(locale).select(count);
+  if (locale === 'ru') return form === 'one' ? name.ru.one : form === 'few' ? name.ru.few : form === 'many' ? name.ru.many : name.ru.few;
+  return form === 'one' ? name.en.one : name.en.other;
+}
+
+const capitalize = (word: string): string => word.charAt(0).toLocaleUpperCase() + word.slice(1);
+
+/**
+ * The uncounted forms of the points name, as the `unit.*` texts that locales nest with
+ * `$t(unit.plural)`: `plural` (ru nominative "баллы"; en "points"), `Plural` (capitalised),
+ * `of` (ru genitive "баллов"), `by` (ru instrumental "баллами"), `one` ("балл", "point").
+ */
+function unitTexts(name: PointsName, locale: Locale): Record<string, string> {
+  const forms =
+    locale === 'ru'
+      ? { one: name.ru.one, plural: name.ru.plural, of: name.ru.many, by: name.ru.instrumental }
+      : { one: name.en.one, plural: name.en.other, of: name.en.other, by: name.en.other };
+  return { ...forms, Plural: capitalize(forms.plural) };
+}
+
+export async function createI18n(defaultLocale: Locale, pointsName: PointsName = DEFAULT_POINTS_NAME): Promise<I18n> {
   const instance = i18next.createInstance();
   await instance.init({
-    resources: Object.fromEntries(LOCALES.map((locale) => [locale, { translation: readLocale(locale) }])),
+    resources: Object.fromEntries(LOCALES.map((locale) => [locale, { translation: { ...readLocale(locale), unit: unitTexts(pointsName, locale) } }])),
     lng: defaultLocale,
     fallbackLng: defaultLocale,
     supportedLngs: [...LOCALES],
@@ -32,6 +57,8 @@ export async function createI18n(defaultLocale: Locale): Promise<I18n> {
     returnNull: false,
     showSupportNotice: false,
   } as Parameters<typeof instance.init>[0]);
+  // `{{count, points}}`: the points name in the form for the count (pointsNameFor).
+  instance.services.formatter?.add('points', (value, lng) => pointsNameFor(pointsName, lng === 'en' ? 'en' : 'ru', Number(value)));
   const fixed = new Map(LOCALES.map((locale) => [locale, instance.getFixedT(locale)]));
   return {
     t: (locale) => fixed.get(locale) as Translate,

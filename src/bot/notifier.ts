@@ -52,8 +52,12 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
           balance: points(notification.balance),
         }),
       };
-    case 'birthdayGreeting':
-      return { text: notification.points > 0 ? t('notify.birthday_gift', { points: points(notification.points) }) : t('notify.birthday') };
+    case 'birthdayGreeting': {
+      const lines = [notification.points > 0 ? t('notify.birthday_gift', { points: points(notification.points) }) : t('notify.birthday')];
+      const coupon = notification.coupon;
+      if (coupon) lines.push(t('notify.birthday_coupon', { title: coupon.title[locale], code: formatCouponCode(coupon.code) }));
+      return { text: lines.join('\n') };
+    }
     case 'pointsExpiring':
       return {
         text: t('notify.expiring', {
@@ -75,6 +79,15 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
       const values = { title: notification.title[locale], code: formatCouponCode(notification.couponCode), points: points(notification.pointsRefunded) };
       return { text: t(notification.pointsRefunded > 0 ? 'notify.coupon_expired_refund' : 'notify.coupon_expired', values) };
     }
+    case 'autoRewardIssued':
+      return {
+        text: t('notify.auto_reward', {
+          points: points(notification.points),
+          title: notification.title[locale],
+          code: formatCouponCode(notification.couponCode),
+          balance: points(notification.balance),
+        }),
+      };
     case 'taskCompleted': {
       const title = notification.title[locale];
       if (notification.claimable) return { text: t('notify.task_claimable', { title }) };

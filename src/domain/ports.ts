@@ -368,8 +368,11 @@ export type Notification =
   // Rewards (src/domain/rewards): `title` is the reward's, as the catalogue names it.
   | { kind: 'couponRedeemed'; couponCode: string; title: Localized; storeName: string | null }
   | { kind: 'couponExpired'; couponCode: string; title: Localized; pointsRefunded: number }
+  /** An automatic reward (program `rewards.auto`): `points` became the coupon, `balance` is what is left. */
+  | { kind: 'autoRewardIssued'; couponCode: string; title: Localized; points: number; balance: number }
   // From the scheduled jobs (src/domain/jobs). Plain JSON: they wait in the delivery outbox.
-  | { kind: 'birthdayGreeting'; points: number }
+  /** `coupon`: the birthday coupon, when the program gives one (absent in rows written before coupons). */
+  | { kind: 'birthdayGreeting'; points: number; coupon?: { code: string; title: Localized } | null }
   /** `at`: the local calendar date (YYYY-MM-DD, program time zone) on which `points` expire. */
   | { kind: 'pointsExpiring'; points: number; at: string }
   | { kind: 'pointsExpired'; points: number; balance: number }

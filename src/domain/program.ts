@@ -11,6 +11,27 @@ export const isLocale = (value: unknown): value is Locale => value === 'ru' || v
 
 export type Localized = Record<Locale, string>;
 
+/**
+ * What the program calls its points, per language, in every form the texts need. Russian:
+ * `one`/`few`/`many` (1 звезда, 2 звезды, 5 звёзд), `plural` (обменяйте звёзды) and
+ * `instrumental` (оплата звёздами); English: `one`/`other` (1 star, 2 stars).
+ */
+export interface PointsName {
+  ru: { one: string; few: string; many: string; plural: string; instrumental: string };
+  en: { one: string; other: string };
+}
+
+export const DEFAULT_POINTS_NAME: PointsName = {
+  ru: { one: 'балл', few: 'балла', many: 'баллов', plural: 'баллы', instrumental: 'баллами' },
+  en: { one: 'point', other: 'points' },
+};
+
+/** When the balance is at least `whenBalanceAtLeast`, the reward's cost in points becomes its coupon. */
+export interface AutoRewardRule {
+  reward: string;
+  whenBalanceAtLeast: number;
+}
+
 export type EarnRate = { pointsPerUnit: number } | { percent: number };
 
 export interface TierLevel {
@@ -30,7 +51,7 @@ export interface Program {
   defaultCountry: string;
   policy: { url: string; version: string };
   welcomeBonus: { points: number };
-  points: { expiry: ExpiryPolicy; maxBillSharePercent: number; pointValueMinor: number };
+  points: { name: PointsName; expiry: ExpiryPolicy; maxBillSharePercent: number; pointValueMinor: number };
   earn: {
     rate: EarnRate;
     rounding: 'floor' | 'round' | 'ceil';
@@ -48,6 +69,10 @@ export interface Program {
     /** Whether the points paid for a coupon come back when it expires unused. */
     refundOnExpiry: boolean;
     catalogue: RewardDefinition[];
+    /** Automatic rewards: a coupon issued by itself when the balance reaches a threshold. */
+    auto: AutoRewardRule[];
+    /** Rewards whose coupons are codes for the web shop at `shopUrl` (no QR, no till). */
+    online: { shopUrl: string | null; rewardCodes: string[] };
   };
   notifications: NotificationSchedules;
   /** Gamified tasks, badges, referrals and the leaderboard (src/domain/tasks). */
@@ -130,8 +155,11 @@ export type LocalTime = string;
  */
 export interface NotificationSchedules {
   quietHours: { from: LocalTime; to: LocalTime };
-  /** A greeting (and `points` as a gift, 0 for none) on the member's birthday, from `hour` on. */
-  birthday: { enabled: boolean; hour: number; points: number };
+  /**
+   * A greeting on the member's birthday, from `hour` on, with `points` as a gift (0: none) and/or
+   * a coupon of the catalogue reward `reward` (null: none).
+   */
+  birthday: { enabled: boolean; hour: number; points: number; reward: string | null };
   /** A reminder `daysBefore` (each) points expire, from `hour` on; [] turns reminders off. */
   expiringReminders: { daysBefore: number[]; hour: number };
   /** When the points expiry job runs (cron, program time zone). */

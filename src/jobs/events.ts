@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { EventHandler } from '../domain/events.js';
 import { pendingDomainEvents, processDomainEvent } from '../domain/outbox.js';
 import type { DomainDeps, OutboxRelay, OutboxWrites } from '../domain/ports.js';
+import { autoRewardSubscriber } from '../domain/rewards/auto-rewards.js';
 import { taskSubscriber } from '../domain/tasks/subscriber.js';
 import type { RedisHandle } from '../redis.js';
 import { type DeliveryJobData, enqueueDelivery } from './delivery.js';
@@ -24,6 +25,7 @@ export interface EventJobData {
 /** Everyone who follows domain events. Each must be idempotent by event id. */
 export const eventHandlers = (domain: DomainDeps, queues: { jobsQueue: Queue }): EventHandler[] => [
   taskSubscriber(domain),
+  autoRewardSubscriber(domain),
   npsScheduler(domain, queues.jobsQueue),
 ];
 

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createI18n } from '../../src/bot/i18n.js';
+import { renderNotification } from '../../src/bot/notifier.js';
+import { formatCouponCode } from '../../src/domain/codes.js';
 import { isDomainError } from '../../src/domain/errors.js';
 import { sendBirthdayGreetings } from '../../src/domain/jobs/birthday-greetings.js';
 import { expirePoints } from '../../src/domain/jobs/expire-points.js';
@@ -7,6 +10,7 @@ import { JOB_NAMES, lastJobRuns, trackJobRun } from '../../src/domain/jobs/job-r
 import { sendWinBackReminders } from '../../src/domain/jobs/win-back.js';
 import type { DomainDeps, Notification, NotificationClass } from '../../src/domain/ports.js';
 import type { NotificationSchedules } from '../../src/domain/program.js';
+import { syncRewards } from '../../src/domain/rewards/catalogue.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { ledgerViolations } from '../support/ledger-invariants.js';
@@ -99,12 +103,12 @@ describe('birthday greetings', () => {
 
     // 04:30 on 24 Nov in Vladivostok (UTC+10): not yet the configured hour.
     h.clock.set('2026-11-23T18:30:00Z');
-    expect(await sendBirthdayGreetings(deps)).toEqual({ date: '2026-11-24', skipped: 'beforeHour', members: 0, gifts: 0, points: 0 });
+    expect(await sendBirthdayGreetings(deps)).toEqual({ date: '2026-11-24', skipped: 'beforeHour', members: 0, gifts: 0, points: 0, coupons: 0 });
     expect(sent).toEqual([]);
 
     // 06:00 on 24 Nov there, 20:00 on 23 Nov in UTC. Batches of 2 page through the three members.
     h.clock.set('2026-11-23T20:00:00Z');
-    expect(await sendBirthdayGreetings(deps, { batchSize: 2 })).toEqual({ date: '2026-11-24', skipped: null, members: 3, gifts: 3, points: 600 });
+    expect(await sendBirthdayGreetings(deps, { batchSize: 2 })).toEqual({ date: '2026-11-24', skipped: null, members: 3, gifts: 3, points: 600, coupons: 0 });
     const ids = born24.map((m) => m.id).sort((a, b) => a - b);
     expect(sent).toEqual(
       ids.map((id) => ({ memberId: id, notification: { kind: 'birthdayGreeting', points: 200 }, dedupeKey: `birthday:${id}:2026`, class: 'reminder' })),
@@ -195,6 +199,41 @@ describe('birthday greetings', () => {
     const off = jobDeps('Europe/Moscow', { birthday: { enabled: false, points: 100 } });
     expect(await sendBirthdayGreetings(off.deps)).toMatchObject({ skipped: 'disabled', members: 0 });
     expect(off.sent).toEqual([]);
+  });
+});
+
+describe('birthday coupons', () => {
+  it('gives a coupon of a catalogue reward once a year, named in the greeting; a rerun issues none', async () => {
+    const { deps, sent } = jobDeps('Europe/Moscow', { birthday: { hour: 10, points: 0, reward: 'free-coffee' } });
+    await syncRewards(deps);
+    const born = await member({ birthday: '1990-03-10' });
+    h.clock.set('2026-03-10T07:00:00Z');
+    expect(await sendBirthdayGreetings(deps)).toMatchObject({ members: 1, gifts: 0, coupons: 1 });
+    expect(await sendBirthdayGreetings(deps)).toMatchObject({ members: 1, gifts: 0, coupons: 0 });
+    const coupons = await db.prisma.coupon.findMany({ where: { memberId: born.id } });
+    expect(coupons).toHaveLength(1);
+    expect(coupons[0]).toMatchObject({ cost: 0, status: 'ISSUED', idempotencyKey: `birthday:${born.id}:2026:coupon` });
+    // Both runs hand over the same greeting, with the same coupon (the outbox sends it once).
+    const code = coupons[0]?.code as string;
+    expect(sent.map((s) => s.notification)).toEqual([
+      { kind: 'birthdayGreeting', points: 0, coupon: { code, title: { ru: expect.any(String), en: expect.any(String) } } },
+      { kind: 'birthdayGreeting', points: 0, coupon: { code, title: { ru: expect.any(String), en: expect.any(String) } } },
+    ]);
+    const text = renderNotification(await createI18n('en'), deps.program, 'en', sent[0]?.notification as Notification).text;
+    expect(text).toContain('Happy birthday');
+    expect(text).toContain(formatCouponCode(code));
+    expect(text).toContain(deps.program.rewards.catalogue.find((r) => r.code === 'free-coffee')?.title.en);
+    // Next year: another coupon.
+    h.clock.set('2027-03-10T07:00:00Z');
+    expect(await sendBirthdayGreetings(deps)).toMatchObject({ coupons: 1 });
+    expect(await db.prisma.coupon.count({ where: { memberId: born.id } })).toBe(2);
+    await expectLedgerConsistent();
+  });
+
+  it('refuses a birthday reward that is not in the catalogue, naming the key', () => {
+    expect(() => jobDeps('Europe/Moscow', { birthday: { reward: 'free-unicorn' } })).toThrow(
+      /notifications\.birthday\.reward: a reward code of rewards\.catalogue/,
+    );
   });
 });
 

@@ -465,17 +465,26 @@ describe('the rewards section of the program file', () => {
     exampleProgram((raw) => edit((raw.rewards as { catalogue: Record<string, unknown>[] }).catalogue));
 
   it('defaults to no rewards and no refund on expiry', () => {
-    expect(exampleProgram((raw) => delete raw.rewards).rewards).toEqual({ refundOnExpiry: false, catalogue: [] });
+    expect(exampleProgram((raw) => delete raw.rewards).rewards).toEqual({
+      refundOnExpiry: false,
+      auto: [],
+      catalogue: [],
+      online: { shopUrl: null, rewardCodes: [] },
+    });
   });
 
   it.each([
-    ['an unknown key', (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { price: 1 }), /rewards\.catalogue\.0: Unrecognized key/],
-    ['a value on a free item', (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { value: 5 }), /rewards\.catalogue\.0\.value: must be left out/],
-    ['a percent over 100', (c: Record<string, unknown>[]) => Object.assign(c[1] as object, { value: 150 }), /rewards\.catalogue\.1\.value/],
+    ['an unknown key', (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { price: 1 }), /rewards\.catalogue\[free-coffee\]: Unrecognized key/],
+    [
+      'a value on a free item',
+      (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { value: 5 }),
+      /rewards\.catalogue\[free-coffee\]\.value: must be left out/,
+    ],
+    ['a percent over 100', (c: Record<string, unknown>[]) => Object.assign(c[1] as object, { value: 150 }), /rewards\.catalogue\[discount-10\]\.value/],
     [
       'an unknown tier',
       (c: Record<string, unknown>[]) => Object.assign(c[1] as object, { minTier: 'diamond' }),
-      /rewards\.catalogue\.1\.minTier: one of the tiers/,
+      /rewards\.catalogue\[discount-10\]\.minTier: one of the tiers/,
     ],
     ['a duplicate code', (c: Record<string, unknown>[]) => Object.assign(c[1] as object, { code: 'free-coffee' }), /duplicate reward code "free-coffee"/],
     [
@@ -483,7 +492,11 @@ describe('the rewards section of the program file', () => {
       (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { availableFrom: '2026-12-31', availableTo: '2026-12-01' }),
       /availableTo/,
     ],
-    ['a missing locale', (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { title: { ru: 'Кофе' } }), /rewards\.catalogue\.0\.title\.en/],
+    [
+      'a missing locale',
+      (c: Record<string, unknown>[]) => Object.assign(c[0] as object, { title: { ru: 'Кофе' } }),
+      /rewards\.catalogue\[free-coffee\]\.title\.en/,
+    ],
   ])('refuses %s, naming the key', (_, edit, message) => {
     expect(withCatalogue(edit)).toThrow(message);
   });

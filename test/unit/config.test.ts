@@ -97,7 +97,7 @@ describe('program file', () => {
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^timezone: /),
-        expect.stringMatching(/^tiers\.levels\.2\.threshold: thresholds must increase/),
+        expect.stringMatching(/^tiers\.levels\[gold\]\.threshold: thresholds must increase/),
         expect.stringMatching(/^earn\.rate/),
         expect.stringMatching(/^welcomeBonus: .*typo/),
       ]),

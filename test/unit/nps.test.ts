@@ -137,7 +137,7 @@ describe('the nps section of the program file', () => {
       exampleProgram((raw) => {
         raw.nps = { reasons: { detractor: [{ code: 'This Is Too Long For Callback Data', title: { ru: 'x', en: 'x' } }] } };
       }),
-    ).toThrow(/nps\.reasons\.detractor\.0\.code/);
+    ).toThrow(/nps\.reasons\.detractor\[This Is Too Long For Callback Data\]\.code/);
     expect(() =>
       exampleProgram((raw) => {
         raw.nps = { delayMinuts: 10 };

@@ -368,12 +368,12 @@ describe('the program file', () => {
     ).toThrow(
       expect.objectContaining({
         problems: expect.arrayContaining([
-          expect.stringMatching(/^tasks\.list\.10\.period: a profile task happens once/),
-          expect.stringMatching(/^tasks\.list\.10\.reward: a task must reward something/),
-          expect.stringMatching(/^tasks\.list\.11\.streak: only for checkIn tasks/),
-          expect.stringMatching(/^tasks\.list\.11\.reward\.badge: one of tasks\.badges/),
-          expect.stringMatching(/^tasks\.list\.11\.reward\.coupon: a reward code of rewards\.catalogue/),
-          expect.stringMatching(/^tasks\.list\.12\.kind: a channel task needs tasks\.channel/),
+          expect.stringMatching(/^tasks\.list\[bad\]\.period: a profile task happens once/),
+          expect.stringMatching(/^tasks\.list\[bad\]\.reward: a task must reward something/),
+          expect.stringMatching(/^tasks\.list\[bad2\]\.streak: only for checkIn tasks/),
+          expect.stringMatching(/^tasks\.list\[bad2\]\.reward\.badge: one of tasks\.badges/),
+          expect.stringMatching(/^tasks\.list\[bad2\]\.reward\.coupon: a reward code of rewards\.catalogue/),
+          expect.stringMatching(/^tasks\.list\[bad3\]\.kind: a channel task needs tasks\.channel/),
         ]),
       }),
     );

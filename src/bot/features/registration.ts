@@ -64,9 +64,11 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
       case 'BIRTHDAY': {
         // A gift is promised only when the program gives one.
         const { birthday } = domain.program.notifications;
-        const gift = birthday.enabled && birthday.points > 0;
-        const question = t('registration.birthday');
-        const text = gift ? `${question} ${t('registration.birthday_gift', { points: t('common.points', { count: birthday.points }) })}` : question;
+        const lines = [t('registration.birthday')];
+        if (birthday.enabled && birthday.points > 0) lines.push(t('registration.birthday_gift', { points: t('common.points', { count: birthday.points }) }));
+        const coupon = birthday.enabled && birthday.reward !== null ? domain.program.rewards.catalogue.find((r) => r.code === birthday.reward) : undefined;
+        if (coupon) lines.push(t('registration.birthday_coupon', { title: coupon.title[ctx.locale] }));
+        const text = lines.join(' ');
         await ctx.reply(text, {
           reply_markup: new Keyboard().text(t('registration.birthday_skip')).resized(),
         });

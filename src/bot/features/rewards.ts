@@ -4,6 +4,7 @@ import type { Member } from '../../domain/members/member.js';
 import type { Localized } from '../../domain/program.js';
 import { CATALOGUE_PAGE_SIZE, type CatalogueItem, listCatalogue } from '../../domain/rewards/catalogue.js';
 import type { CouponView } from '../../domain/rewards/coupon.js';
+import { onlineShopFor } from '../../domain/rewards/coupon.js';
 import { REWARD_DESCRIPTION_MAX } from '../../domain/rewards/definition.js';
 import { cancelCoupon, listMyCoupons } from '../../domain/rewards/my-coupons.js';
 import { takeReward } from '../../domain/rewards/take-reward.js';
@@ -229,7 +230,8 @@ export function rewardsFeature(deps: BotDeps, screens: Screens, buttons: Buttons
       }
       await ack(ctx, ctx.t('rewards.taken'));
       await dropButtons(ctx);
-      await sendCoupon(ctx, { code: result.coupon.code, title: result.reward.title, expiresAt: result.coupon.expiresAt }, [
+      const onlineShopUrl = onlineShopFor(program, result.reward.code);
+      await sendCoupon(ctx, { code: result.coupon.code, title: result.reward.title, expiresAt: result.coupon.expiresAt, onlineShopUrl }, [
         ctx.t('coupons.balance', { balance: points(ctx, result.balance) }),
       ]);
     }),

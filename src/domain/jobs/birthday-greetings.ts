@@ -1,6 +1,8 @@
 import { isDomainError } from '../errors.js';
 import { expiryFor } from '../ledger/expiry.js';
-import type { DomainDeps, MemberNotice } from '../ports.js';
+import type { DomainDeps, MemberNotice, Repositories } from '../ports.js';
+import type { Localized } from '../program.js';
+import { issueGiftCoupon } from '../rewards/issue-gift.js';
 import { localDate } from '../time.js';
 import { JOB_NAMES, jobActor, type SkipReason } from './job-runs.js';
 import { notifyAll } from './notify-all.js';
@@ -15,6 +17,8 @@ export interface BirthdayRun {
   /** Gifts posted by this run, and their points; a rerun posts none. */
   gifts: number;
   points: number;
+  /** Birthday coupons issued by this run (a rerun issues none). */
+  coupons: number;
 }
 
 /** `birthday:<memberId>:<year>`: the gift's ledger key and the greeting's dedupe key. */
@@ -34,7 +38,7 @@ export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSi
   const { timezone } = deps.program;
   const config = deps.program.notifications.birthday;
   const today = localDate(now, timezone);
-  const run: BirthdayRun = { date: today, skipped: null, members: 0, gifts: 0, points: 0 };
+  const run: BirthdayRun = { date: today, skipped: null, members: 0, gifts: 0, points: 0, coupons: 0 };
   if (!config.enabled) return { ...run, skipped: 'disabled' };
   if (!localHourReached(now, config.hour, timezone)) return { ...run, skipped: 'beforeHour' };
 
@@ -73,7 +77,19 @@ export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSi
           throw error;
         }
       }
-      greetings.push({ memberId, notification: { kind: 'birthdayGreeting', points }, dedupeKey: key, class: 'reminder' });
+      // The coupon's key is per member and year as well: a rerun finds the first coupon.
+      const coupon = config.reward === null ? null : await deps.uow.run((repos) => birthdayCoupon(repos, config.reward as string, memberId, key, now));
+      if (coupon?.issued) run.coupons++;
+      greetings.push({
+        memberId,
+        // No coupon key when the program gives none: the greeting stays what it was.
+        notification:
+          config.reward === null
+            ? { kind: 'birthdayGreeting', points }
+            : { kind: 'birthdayGreeting', points, coupon: coupon ? { code: coupon.code, title: coupon.title } : null },
+        dedupeKey: key,
+        class: 'reminder',
+      });
     }
     await notifyAll(deps.notifier, greetings);
     const last = ids.at(-1);
@@ -81,4 +97,23 @@ export async function sendBirthdayGreetings(deps: DomainDeps, options: { batchSi
     afterId = last;
   }
   return run;
+}
+
+/**
+ * The birthday coupon (`birthday:<member>:<year>:coupon`): null when the reward is paused or out
+ * of stock (the greeting still goes out, with the points if any).
+ */
+async function birthdayCoupon(
+  repos: Repositories,
+  rewardCode: string,
+  memberId: number,
+  key: string,
+  now: Date,
+): Promise<{ code: string; title: Localized; issued: boolean } | null> {
+  const idempotencyKey = `${key}:coupon`;
+  const earlier = await repos.coupons.findByKey(idempotencyKey);
+  const coupon = earlier ?? (await issueGiftCoupon(repos, { memberId, rewardCode, idempotencyKey, now }));
+  if (!coupon) return null;
+  const reward = await repos.rewards.findByCode(rewardCode);
+  return { code: coupon.code, title: reward?.title ?? { ru: rewardCode, en: rewardCode }, issued: !earlier };
 }

@@ -2,7 +2,8 @@ import type { EarnRate, Program, TierLevel } from '../program.js';
 
 /**
  * How many points a purchase earns. Exact rational arithmetic (BigInt) so that no currency
- * amount is ever pushed through a float: rates have two decimals, amounts are minor units.
+ * amount is ever pushed through a float: rates have up to three decimals (1.5 %, 1.125 points
+ * per unit) and are counted in thousandths, multipliers and shares have two, amounts are minor units.
  */
 
 export function minorDigits(currency: string): number {
@@ -11,6 +12,8 @@ export function minorDigits(currency: string): number {
 
 /** A value with two decimals as an integer number of hundredths (1.25 -> 125). */
 const hundredths = (value: number): bigint => BigInt(Math.round(value * 100));
+/** A rate with up to three decimals as an integer number of thousandths (1.5 -> 1500). */
+const thousandths = (value: number): bigint => BigInt(Math.round(value * 1000));
 
 function divide(numerator: bigint, denominator: bigint, rounding: Program['earn']['rounding']): number {
   const quotient = numerator / denominator;
@@ -41,11 +44,11 @@ export function pointsForPurchase(program: Program, tier: TierLevel, input: { bi
   const paid = BigInt(input.paidMinor);
   if ('pointsPerUnit' in rate) {
     const unit = 10n ** BigInt(minorDigits(program.currency));
-    return divide(paid * hundredths(rate.pointsPerUnit) * multiplier, unit * 100n * 100n, program.earn.rounding);
+    return divide(paid * thousandths(rate.pointsPerUnit) * multiplier, unit * 1000n * 100n, program.earn.rounding);
   }
   const pointValue = BigInt(program.points.pointValueMinor);
-  // percent has two decimals: hundredths of a percent, i.e. / 100 / 100.
-  return divide(paid * hundredths(rate.percent) * multiplier, 100n * 100n * pointValue * 100n, program.earn.rounding);
+  // thousandths of a percent (/ 1000 / 100), the multiplier in hundredths (/ 100).
+  return divide(paid * thousandths(rate.percent) * multiplier, 1000n * 100n * pointValue * 100n, program.earn.rounding);
 }
 
 /** The most points a bill may be paid with: the program's share of the bill, in whole points. */

@@ -1,6 +1,7 @@
 import { formatCouponCode } from '../codes.js';
 import type { Actor } from '../ledger/types.js';
 import type { Repositories } from '../ports.js';
+import type { Program } from '../program.js';
 import type { CouponDetails, CouponStatus } from './types.js';
 
 /** Ledger idempotency keys of a coupon's point movements: each happens once, whatever retries. */
@@ -32,10 +33,19 @@ export interface CouponView {
   redeemedStoreName: string | null;
   cancelledAt: Date | null;
   pointsRefunded: number;
+  /** Used on the web shop at this address (enter the code at checkout), not shown at a till. */
+  onlineShopUrl: string | null;
 }
 
-export function couponView(coupon: CouponDetails, now: Date): CouponView {
+/** The web shop where a reward's coupons are used, or null for a coupon shown at the till. */
+export function onlineShopFor(program: Pick<Program, 'rewards'>, rewardCode: string): string | null {
+  const { online } = program.rewards;
+  return online.shopUrl !== null && online.rewardCodes.includes(rewardCode) ? online.shopUrl : null;
+}
+
+export function couponView(coupon: CouponDetails, now: Date, program: Pick<Program, 'rewards'>): CouponView {
   return {
+    onlineShopUrl: onlineShopFor(program, coupon.reward.code),
     id: coupon.id,
     code: coupon.code,
     displayCode: formatCouponCode(coupon.code),

@@ -21,7 +21,7 @@ export async function listMyCoupons(deps: DomainDeps, who: MemberRef): Promise<M
   const now = deps.clock.now();
   const groups: MyCoupons = { active: [], used: [], expired: [], cancelled: [] };
   for (const coupon of await deps.repos.coupons.listByMember(member.id)) {
-    const view = couponView(coupon, now);
+    const view = couponView(coupon, now, deps.program);
     const group = { ISSUED: groups.active, REDEEMED: groups.used, EXPIRED: groups.expired, CANCELLED: groups.cancelled }[view.status];
     group.push(view);
   }

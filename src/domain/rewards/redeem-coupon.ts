@@ -58,14 +58,14 @@ async function lookUp(deps: DomainDeps, input: { code: string; operator: CouponO
   return coupon;
 }
 
-function present(coupon: CouponDetails, now: Date): CouponForRedemption {
-  const view = couponView(coupon, now);
+function present(deps: DomainDeps, coupon: CouponDetails, now: Date): CouponForRedemption {
+  const view = couponView(coupon, now, deps.program);
   return { coupon: view, memberFirstName: firstName(coupon.member.name), canRedeem: view.status === 'ISSUED' };
 }
 
 /** Shows a coupon before confirmation: reward, member's first name, status, expiry. */
 export async function getCouponForRedemption(deps: DomainDeps, input: { code: string; operator: CouponOperator }): Promise<CouponForRedemption> {
-  return present(await lookUp(deps, input), deps.clock.now());
+  return present(deps, await lookUp(deps, input), deps.clock.now());
 }
 
 /**
@@ -111,11 +111,11 @@ export async function redeemCoupon(deps: DomainDeps, input: { code: string; oper
   const coupon = await deps.repos.coupons.findById(found.id);
   if (!coupon) throw new DomainError('COUPON_NOT_FOUND');
 
-  if (redeemed) return { ...present(coupon, now), replayed: false };
+  if (redeemed) return { ...present(deps, coupon, now), replayed: false };
 
   switch (effectiveStatus(coupon, now)) {
     case 'REDEEMED':
-      if (redeemKey !== null && coupon.redeemKey === redeemKey) return { ...present(coupon, now), replayed: true };
+      if (redeemKey !== null && coupon.redeemKey === redeemKey) return { ...present(deps, coupon, now), replayed: true };
       throw new DomainError('ALREADY_REDEEMED', {
         redeemedAt: coupon.redeemedAt?.toISOString() ?? null,
         storeName: coupon.redeemedStoreName,

@@ -1,0 +1,78 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { formatCouponCode } from '../../src/domain/codes.js';
+import { type Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
+import type { SentMessage } from '../support/fake-bot-api/server.js';
+import { type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
+
+/**
+ * programs/body-shop.yaml: 1 point per pound, points for coupons; the £5 and £10 coupons are
+ * online coupons (a code for the web shop's checkout, no QR), the tote bag is shown at the till.
+ */
+
+let s: ProgramScenario;
+beforeAll(async () => {
+  s = await startProgramScenario('body-shop', '2026-06-15T11:00:00Z');
+});
+afterAll(async () => s?.stop());
+afterEach(() => expectNoViolations(s.fake));
+
+const button = (message: SentMessage, prefix: string) => {
+  const found = inlineButtons(message).find((b) => b.data?.startsWith(prefix));
+  if (!found?.data) throw new Error(`no button ${prefix}… in ${JSON.stringify(inlineButtons(message))}`);
+  return found.data;
+};
+
+async function take(user: Conversation, rewardCode: string): Promise<SentMessage> {
+  await user.says('/rewards');
+  const card = await user.taps(`rw:v:${rewardCode}`);
+  const confirm = await user.taps(button(card, 'rw:t:'));
+  return user.taps(button(confirm, 'rw:ok:'));
+}
+
+describe('Beauty Lovers Club (programs/body-shop.yaml)', () => {
+  it('earns points per pound and takes an online coupon: a code for the website, no QR', async () => {
+    const { user, memberId, code } = await s.customer(83_001, 'Mia');
+    // 50 welcome points + £75.99 -> 75: 125.
+    expect((await s.post('/v1/purchases', { memberCode: code, storeCode: 'ldn-01', receiptNo: 'B-1', amountMinor: 7599 })).body).toMatchObject({
+      pointsEarned: 75,
+      balance: 125,
+    });
+    await user.nextMessage((m) => /Purchase at/.test(m.text ?? ''));
+    const coupon = await take(user, 'online-5');
+    expect(coupon.method).toBe('sendMessage');
+    expect(coupon.photo).toBeUndefined();
+    const row = await s.db.prisma.coupon.findFirstOrThrow({ where: { memberId } });
+    expect(row).toMatchObject({ cost: 100, value: 500, status: 'ISSUED' });
+    expect(coupon.text).toContain('£5 off online');
+    expect(coupon.text).toContain(formatCouponCode(row.code));
+    expect(coupon.text).toContain('Enter this code at checkout on the website: https://shop.example.com/checkout');
+    expect(coupon.text).not.toMatch(/QR|till/);
+    expect(coupon.text).toContain('Your balance: 25 points.');
+    // Opened again from «My coupons»: still the website code, no QR.
+    await user.says('/coupons');
+    const again = await user.taps(`cp:s:${row.id}`);
+    expect(again.method).toBe('sendMessage');
+    expect(again.text).toContain('Enter this code at checkout on the website');
+  });
+
+  it('a till coupon of the same program still comes as a QR to show at the till', async () => {
+    const { user, code } = await s.customer(83_002, 'Zoe');
+    // 50 + £200.00 -> 200: 250, the tote bag's cost.
+    await s.post('/v1/purchases', { memberCode: code, storeCode: 'ldn-01', receiptNo: 'B-2', amountMinor: 20_000 });
+    await user.nextMessage((m) => /Purchase at/.test(m.text ?? ''));
+    const coupon = await take(user, 'tote-bag');
+    expect(coupon.method).toBe('sendPhoto');
+    expect(coupon.caption).toContain('Show this QR code at the till');
+  });
+
+  it('refuses an online reward without the shop address, naming the reward', async () => {
+    const { parseProgram } = await import('../../src/program.js');
+    const { shippedProgram } = await import('../support/program-scenario.js');
+    expect(shippedProgram('body-shop').rewards.online).toEqual({ shopUrl: 'https://shop.example.com/checkout', rewardCodes: ['online-5', 'online-10'] });
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const raw = parse(readFileSync(new URL('../../programs/body-shop.yaml', import.meta.url), 'utf8'));
+    delete raw.rewards.onlineShopUrl;
+    expect(() => parseProgram(raw, 'body-shop.yaml')).toThrow(/rewards\.catalogue\[online-5\]\.channel: an online reward needs rewards\.onlineShopUrl/);
+  });
+});

@@ -1,0 +1,61 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { issueSpendCode } from '../../src/domain/spending/spend-codes.js';
+import { expectNoViolations } from '../support/conversation.js';
+import { type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
+
+/**
+ * programs/cashback.yaml: 3.5 % back in points worth 0.01 RUB each ("bonuses"), which pay up to
+ * 30 % of a bill; the part paid with points earns nothing. Figures by hand in the comments.
+ */
+
+let s: ProgramScenario;
+beforeAll(async () => {
+  s = await startProgramScenario('cashback', '2026-06-15T09:00:00Z');
+});
+afterAll(async () => s?.stop());
+afterEach(() => expectNoViolations(s.fake));
+
+describe('Cashback Club (programs/cashback.yaml)', () => {
+  it('pays 3.5 % back and lets bonuses pay up to 30 % of the next bill', async () => {
+    const { user, memberId, code } = await s.customer(84_001, 'Ivan');
+    // 1 000.00 RUB -> 35.00 RUB back = 3 500 bonuses.
+    expect((await s.post('/v1/purchases', { memberCode: code, storeCode: 'msk-01', receiptNo: 'C-1', amountMinor: 100_000 })).body).toMatchObject({
+      pointsEarned: 3500,
+      balance: 3500,
+    });
+    // 123.45 RUB -> 4.32075 RUB -> 432 bonuses (rounded down): 3 932.
+    expect((await s.post('/v1/purchases', { memberCode: code, storeCode: 'msk-01', receiptNo: 'C-2', amountMinor: 12_345 })).body).toMatchObject({
+      pointsEarned: 432,
+      balance: 3932,
+    });
+    // A 100.00 RUB bill: at most 30 % = 30.00 RUB = 3 000 bonuses; more is refused.
+    const spendCode = async () => (await issueSpendCode(s.app.domain, memberId)).code;
+    const over = await s.post('/v1/purchases', {
+      memberCode: code,
+      storeCode: 'msk-01',
+      receiptNo: 'C-3',
+      amountMinor: 10_000,
+      pointsToSpend: 3001,
+      spendCode: await spendCode(),
+    });
+    expect(over.status).toBe(422);
+    // 3 000 bonuses pay 30.00; 70.00 paid in money earns 2.45 RUB = 245: 3 932 - 3 000 + 245 = 1 177.
+    expect(
+      (
+        await s.post('/v1/purchases', {
+          memberCode: code,
+          storeCode: 'msk-01',
+          receiptNo: 'C-3',
+          amountMinor: 10_000,
+          pointsToSpend: 3000,
+          spendCode: await spendCode(),
+        })
+      ).body,
+    ).toMatchObject({ pointsSpent: 3000, pointsEarned: 245, balance: 1177 });
+    // The receipts arrive in the chat; the last one names the balance.
+    await user.nextMessage((m) => /1,177 bonuses/.test(m.text ?? ''));
+    const balance = await user.says('/balance');
+    expect(balance.text).toContain('1,177 bonuses');
+    expect(balance.text).not.toMatch(/\bpoints?\b/i);
+  });
+});
