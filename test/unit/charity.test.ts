@@ -31,7 +31,7 @@ describe('the charity section of the program file', () => {
         causes.push({ ...causes[0] });
       }),
     );
-    expect(problems).toEqual([expect.stringMatching(/charity\.causes\.3\.code.*duplicate cause code "shelter"/)]);
+    expect(problems).toEqual([expect.stringMatching(/charity\.causes\[shelter\]\.code.*duplicate cause code "shelter"/)]);
   });
 
   it('names the key of a bad code, a missing translation and an unknown key', () => {
@@ -44,8 +44,8 @@ describe('the charity section of the program file', () => {
       }),
     );
     const text = problems.join('\n');
-    expect(text).toContain('charity.causes.3.code');
-    expect(text).toContain('charity.causes.4.name.ru');
+    expect(text).toContain('charity.causes[Bad Code].code');
+    expect(text).toContain('charity.causes[half].name.ru');
     expect(text).toContain('minPoint');
   });
 });

@@ -171,7 +171,7 @@ describe('the notifications section of the program file', () => {
     });
     expect(program.notifications).toEqual({
       quietHours: { from: '22:00', to: '09:00' },
-      birthday: { enabled: true, hour: 10, points: 0 },
+      birthday: { enabled: true, hour: 10, points: 0, reward: null },
       expiringReminders: { daysBefore: [30, 7], hour: 12 },
       pointsExpiry: { cron: '15 3 * * *' },
       winBack: { enabled: true, inactiveDays: 60, everyDays: 30, hour: 12 },
@@ -179,7 +179,7 @@ describe('the notifications section of the program file', () => {
     const partial = exampleProgram((raw) => {
       raw.notifications = { birthday: { points: 150 } };
     });
-    expect(partial.notifications.birthday).toEqual({ enabled: true, hour: 10, points: 150 });
+    expect(partial.notifications.birthday).toEqual({ enabled: true, hour: 10, points: 150, reward: null });
     expect(partial.notifications.quietHours).toEqual({ from: '22:00', to: '09:00' });
   });
 
