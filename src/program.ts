@@ -216,14 +216,19 @@ export const programSchema = z
       .strict()
       .default({ points: 0 }),
     points: z
-      .object({
-        expiry: expirySchema.default({ kind: 'never' }),
-        /** Share of a bill that may be paid with points. */
-        maxBillSharePercent: percent.default(0),
-        /** What one point is worth when paying, in minor currency units. */
-        pointValueMinor: z.number().int().min(1).default(100),
-      })
-      .strict()
+      .union([
+        // A discount-only program (issue 15): tiers give discounts, no points are earned or spent.
+        z.literal('none').transform(() => ({ expiry: { kind: 'never' as const }, maxBillSharePercent: 0, pointValueMinor: 100, enabled: false })),
+        z
+          .object({
+            expiry: expirySchema.default({ kind: 'never' }),
+            /** Share of a bill (after the tier discount) that may be paid with points. */
+            maxBillSharePercent: percent.default(0),
+            /** What one point is worth when paying, in minor currency units. */
+            pointValueMinor: z.number().int().min(1).default(100),
+          })
+          .strict(),
+      ])
       .default({ expiry: { kind: 'never' }, maxBillSharePercent: 0, pointValueMinor: 100 }),
     earn: z
       .object({
@@ -244,7 +249,8 @@ export const programSchema = z
           )
           .default([]),
       })
-      .strict(),
+      .strict()
+      .optional(),
     tiers: z
       .object({
         qualification: z
@@ -290,6 +296,11 @@ export const programSchema = z
   })
   .strict()
   .superRefine((program, ctx) => {
+    // `earn` says how points are earned: required with points, meaningless without them.
+    const pointsOff = 'enabled' in program.points && program.points.enabled === false;
+    if (!pointsOff && !program.earn) ctx.addIssue({ code: 'custom', path: ['earn'], message: 'required (or `points: none` for a discount-only program)' });
+    if (pointsOff && program.earn)
+      ctx.addIssue({ code: 'custom', path: ['earn'], message: 'not allowed with `points: none` (a discount-only program earns no points)' });
     // A reward's minimum tier must be one of the program's tiers.
     const tiers = program.tiers.levels.map((level) => level.code);
     program.rewards.catalogue.forEach((reward, i) => {
@@ -301,8 +312,10 @@ export const programSchema = z
     for (const problem of tasksProblems(program)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   })
   // A point's cost defaults to its face value at the till, which lives in another section.
-  .transform(({ economics, ...program }) => ({
+  .transform(({ economics, earn, ...program }) => ({
     ...program,
+    // Without points nothing is earned: a zero rate keeps every earn rule answering 0.
+    earn: earn ?? { rate: { percent: 0 }, rounding: 'floor' as const, minPurchaseMinor: 0, promos: [] },
     economics: { grossMarginPercent: economics.grossMarginPercent, pointCostMinor: economics.pointCostMinor ?? program.points.pointValueMinor },
   }));
 

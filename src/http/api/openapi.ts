@@ -11,6 +11,8 @@ import {
   memberResponseSchema,
   purchaseRequestSchema,
   purchaseResponseSchema,
+  quoteRequestSchema,
+  quoteResponseSchema,
   returnRequestSchema,
   returnResponseSchema,
   spendRequestCreateSchema,
@@ -36,6 +38,8 @@ function componentSchemas(): Record<string, JsonObject> {
   };
   add('PurchaseRequest', purchaseRequestSchema, 'input');
   add('PurchaseResponse', purchaseResponseSchema, 'output');
+  add('QuoteRequest', quoteRequestSchema, 'input');
+  add('QuoteResponse', quoteResponseSchema, 'output');
   add('ReturnRequest', returnRequestSchema, 'input');
   add('ReturnResponse', returnResponseSchema, 'output');
   add('MemberResponse', memberResponseSchema, 'output');
@@ -174,6 +178,31 @@ export function buildOpenApiDocument(options: { rateLimit: { limit: number; wind
               'SPEND_REQUEST_INVALID',
               'SPENDING_LOCKED',
               'OWN_CARD',
+            ]),
+          },
+        },
+      },
+      '/v1/purchases/quote': {
+        post: {
+          operationId: 'quotePurchase',
+          summary: "What a purchase would book now: the member's tier discount, the points cap, the money due and the points to earn",
+          description:
+            "Writes nothing and spends nothing: no Idempotency-Key and no spend proof. The discount is the tier percent of the bill rounded down to a minor unit; at most `points.maxBillSharePercent` of the bill after the discount may be paid with points; points are earned on the money paid. POST /v1/purchases with the same member, bill and points books exactly these figures unless the member's tier or balance changes meanwhile.",
+          requestBody: { required: true, content: { 'application/json': { schema: ref('QuoteRequest') } } },
+          responses: {
+            '200': { description: 'The quote', content: { 'application/json': { schema: ref('QuoteResponse') } } },
+            ...problemsByStatus([
+              ...bodyErrors,
+              'AMOUNT_INVALID',
+              'MEMBER_CODE_INVALID',
+              'PHONE_INVALID',
+              ...common,
+              'FORBIDDEN',
+              'OWN_CARD',
+              'MEMBER_NOT_FOUND',
+              'STORE_NOT_FOUND',
+              'INSUFFICIENT_POINTS',
+              'POINTS_OVER_CAP',
             ]),
           },
         },

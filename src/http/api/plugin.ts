@@ -5,6 +5,7 @@ import { DomainError } from '../../domain/errors.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
 import { findMemberForStaff } from '../../domain/purchases/find-member.js';
+import { quoteAtTill } from '../../domain/purchases/quote-at-till.js';
 import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
 import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
@@ -29,6 +30,8 @@ import {
   memberParamsSchema,
   type PurchaseResponse,
   purchaseRequestSchema,
+  type QuoteResponse,
+  quoteRequestSchema,
   type ReturnResponse,
   returnRequestSchema,
   type SpendRequestResponse,
@@ -111,9 +114,40 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
         pointsSpent: result.pointsSpent,
         balance: result.balance,
         tier: { code: result.tier.code, discountPercent: result.tier.discountPercent },
+        discountPercent: result.discountPercent,
+        discountMinor: result.discountMinor,
+        amountDueMinor: result.amountDueMinor,
+        savingMinor: result.savingMinor,
       };
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.replayed ? 200 : 201).send(response);
+    });
+
+    // What the purchase would book now: discount, points cap, money due, points to earn. Writes
+    // nothing and spends nothing, so no Idempotency-Key and no spend proof; the same key, store
+    // and member checks as a purchase, and no more about the member than a purchase answers.
+    secured.post('/purchases/quote', { bodyLimit: BODY_LIMIT }, async (request) => {
+      const parsed = quoteRequestSchema.safeParse(request.body);
+      if (!parsed.success) throw validationProblem(fieldErrors(parsed.error));
+      const body = parsed.data;
+      const key = requireKey(request);
+      await storeForRequest(lookups, key, body.storeCode);
+      const member = await findMemberForStaff(domain, body.memberCode);
+      const quote = quoteAtTill(domain, member, { amountMinor: body.amountMinor, pointsToSpend: body.pointsToSpend, operatorTelegramId: key.createdBy });
+      const response: QuoteResponse = {
+        memberCode: member.code,
+        tier: { code: quote.tierCode, discountPercent: quote.discountPercent },
+        discountMinor: quote.discountMinor,
+        amountDueMinor: quote.amountDueMinor,
+        savingMinor: quote.savingMinor,
+        netMinor: quote.netMinor,
+        maxPoints: quote.maxPoints,
+        pointsToSpend: quote.pointsToSpend,
+        pointsValueMinor: quote.pointsValueMinor,
+        pointsToEarn: quote.pointsToEarn,
+        balance: member.balance,
+      };
+      return response;
     });
 
     secured.post('/returns', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
@@ -135,6 +169,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
         pointsRefunded: purchaseReturn.pointsRefunded,
         shortfall: purchaseReturn.shortfall,
         balance: result.balance,
+        refundMinor: purchaseReturn.refundMinor,
+        discountMinor: purchaseReturn.discountMinor,
       };
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.replayed ? 200 : 201).send(response);
