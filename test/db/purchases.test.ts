@@ -5,6 +5,7 @@ import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
 import { recordReturn } from '../../src/domain/purchases/record-return.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
+import { exampleProgram } from '../support/program.js';
 import { approvedRequestProof, spendCodeProof } from '../support/spend.js';
 
 let db: TestDatabase;
@@ -356,5 +357,97 @@ describe('adjustments', () => {
       ['ADJUST', -20, 'double accrual'],
     ]);
     expect(await db.prisma.auditLog.count({ where: { action: 'points.adjusted', subject: `member:${member.id}` } })).toBe(1);
+  });
+});
+
+describe('returns and tiers', () => {
+  // 53 191.49 RUB - 6 % (3 191.48) = 50 000.01 RUB: Gold (50 000) from Basic in one purchase.
+  const bigBill = 5_319_149;
+
+  it('does not keep a tier bought with goods that came back, even under `downgrade: never`', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    const bought = await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-gold',
+      amountMinor: bigBill,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-gold',
+      actor: till,
+    });
+    expect(bought).toMatchObject({ upgradedTo: { code: 'gold' }, discountMinor: 319_148 });
+    // A return of a tenth leaves 45 000.00 after the discount: Silver by the total, but `never`
+    // keeps Gold only when it was earned; it was bought with the goods that came back, so the
+    // tier follows the total down (not below the Basic held before the purchase).
+    await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-gold', amountMinor: 531_915, idempotencyKey: 'r-gold-1', actor: till });
+    expect((await h.deps.repos.members.findById(member.id))?.tier).toBe('silver');
+    await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-gold', amountMinor: null, idempotencyKey: 'r-gold-2', actor: till });
+    expect((await h.deps.repos.members.findById(member.id))?.tier).toBe('basic');
+    // The next purchase gets Basic's 6 %, not Gold's 12 %.
+    const next = await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-after-gold',
+      amountMinor: 10_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-after-gold',
+      actor: till,
+    });
+    expect(next).toMatchObject({ discountPercent: 6, discountMinor: 600 });
+  });
+
+  it('under `never` keeps a tier the member held before the returned purchase', async () => {
+    const member = await h.member(nextUser++);
+    await db.prisma.member.update({ where: { id: member.id }, data: { tier: 'gold' } });
+    const store = await h.store();
+    await recordPurchase(h.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-kept',
+      amountMinor: 10_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-kept',
+      actor: till,
+    });
+    await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-kept', amountMinor: null, idempotencyKey: 'r-kept', actor: till });
+    expect((await h.deps.repos.members.findById(member.id))?.tier).toBe('gold');
+  });
+
+  it('under `reevaluate` a return moves the tier down with the total', async () => {
+    const reevaluate = await domainHarness(db, {
+      program: exampleProgram((raw) => {
+        (raw.tiers as { downgrade: string }).downgrade = 'reevaluate';
+      }),
+    });
+    const member = await reevaluate.member(nextUser++);
+    const store = await reevaluate.store();
+    await recordPurchase(reevaluate.deps, {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-re',
+      amountMinor: bigBill,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-re',
+      actor: till,
+    });
+    expect((await reevaluate.deps.repos.members.findById(member.id))?.tier).toBe('gold');
+    await recordReturn(reevaluate.deps, { storeId: store.id, receiptNo: 'R-re', amountMinor: 1, idempotencyKey: 'r-re', actor: till });
+    // One kopeck back: 50 000.01 - (0.01 - 0.00 of the discount) = 50 000.00, still Gold.
+    expect((await reevaluate.deps.repos.members.findById(member.id))?.tier).toBe('gold');
+    await recordReturn(reevaluate.deps, { storeId: store.id, receiptNo: 'R-re', amountMinor: 2, idempotencyKey: 'r-re-2', actor: till });
+    expect((await reevaluate.deps.repos.members.findById(member.id))?.tier).toBe('silver');
+  });
+
+  it('refuses a return larger than the purchase and a replayed purchase with another amount', async () => {
+    const member = await h.member(nextUser++);
+    const store = await h.store();
+    const input = { memberId: member.id, storeId: store.id, receiptNo: 'R-attack', amountMinor: 10_000, pointsToSpend: 0, idempotencyKey: 'k-attack', actor: till };
+    await recordPurchase(h.deps, input);
+    expect(await codeOf(recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-attack', amountMinor: 10_001, idempotencyKey: 'r-attack', actor: till }))).toBe(
+      'RETURN_EXCEEDS_PURCHASE',
+    );
+    expect(await codeOf(recordPurchase(h.deps, { ...input, amountMinor: 1_000 }))).toBe('IDEMPOTENCY_CONFLICT');
+    expect((await db.prisma.member.findUniqueOrThrow({ where: { id: member.id } })).savedMinor).toBe(600n);
   });
 });
