@@ -301,6 +301,16 @@ export const programSchema = z
     if (!pointsOff && !program.earn) ctx.addIssue({ code: 'custom', path: ['earn'], message: 'required (or `points: none` for a discount-only program)' });
     if (pointsOff && program.earn)
       ctx.addIssue({ code: 'custom', path: ['earn'], message: 'not allowed with `points: none` (a discount-only program earns no points)' });
+    if (pointsOff) {
+      // Nothing may pay or cost points in a program without them.
+      const noPoints = 'not allowed with `points: none` (a discount-only program has no points)';
+      if (program.welcomeBonus.points > 0) ctx.addIssue({ code: 'custom', path: ['welcomeBonus', 'points'], message: noPoints });
+      if (program.notifications.birthday.points > 0) ctx.addIssue({ code: 'custom', path: ['notifications', 'birthday', 'points'], message: noPoints });
+      if (program.rewards.catalogue.length > 0) ctx.addIssue({ code: 'custom', path: ['rewards', 'catalogue'], message: noPoints });
+      program.tiers.levels.forEach((level, i) => {
+        if (level.earn) ctx.addIssue({ code: 'custom', path: ['tiers', 'levels', i, 'earn'], message: noPoints });
+      });
+    }
     // A reward's minimum tier must be one of the program's tiers.
     const tiers = program.tiers.levels.map((level) => level.code);
     program.rewards.catalogue.forEach((reward, i) => {

@@ -266,7 +266,14 @@ describe('returns', () => {
     expect(third.purchaseReturn).toMatchObject({ pointsRefunded: 99, pointsReversed: 6, shortfall: 0, discountMinor: 1999, refundMinor: 21_333 });
     expect((await db.prisma.member.findUniqueOrThrow({ where: { id: member.id } })).savedMinor).toBe(6000n - 1999n);
     const rest = await recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-ret', amountMinor: null, idempotencyKey: 'r-2', actor: till });
-    expect(rest.purchaseReturn).toMatchObject({ amountMinor: 66_667, pointsRefunded: 201, pointsReversed: 13, shortfall: 0, discountMinor: 4001, refundMinor: 42_667 });
+    expect(rest.purchaseReturn).toMatchObject({
+      amountMinor: 66_667,
+      pointsRefunded: 201,
+      pointsReversed: 13,
+      shortfall: 0,
+      discountMinor: 4001,
+      refundMinor: 42_667,
+    });
     expect((await h.deps.repos.members.findById(member.id))?.balance).toBe(300);
     // Everything back: no saving left, and the qualifying spend is back to 0.
     expect((await db.prisma.member.findUniqueOrThrow({ where: { id: member.id } })).savedMinor).toBe(0n);
@@ -442,7 +449,15 @@ describe('returns and tiers', () => {
   it('refuses a return larger than the purchase and a replayed purchase with another amount', async () => {
     const member = await h.member(nextUser++);
     const store = await h.store();
-    const input = { memberId: member.id, storeId: store.id, receiptNo: 'R-attack', amountMinor: 10_000, pointsToSpend: 0, idempotencyKey: 'k-attack', actor: till };
+    const input = {
+      memberId: member.id,
+      storeId: store.id,
+      receiptNo: 'R-attack',
+      amountMinor: 10_000,
+      pointsToSpend: 0,
+      idempotencyKey: 'k-attack',
+      actor: till,
+    };
     await recordPurchase(h.deps, input);
     expect(await codeOf(recordReturn(h.deps, { storeId: store.id, receiptNo: 'R-attack', amountMinor: 10_001, idempotencyKey: 'r-attack', actor: till }))).toBe(
       'RETURN_EXCEEDS_PURCHASE',
