@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { startTestApp } from '../support/app.js';
-import { exampleProgram } from '../support/program.js';
 import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
+import { exampleProgram } from '../support/program.js';
 
 const ADMIN_ID = 900_001;
 
