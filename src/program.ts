@@ -310,6 +310,12 @@ export const programSchema = z
       program.tiers.levels.forEach((level, i) => {
         if (level.earn) ctx.addIssue({ code: 'custom', path: ['tiers', 'levels', i, 'earn'], message: noPoints });
       });
+      if (program.nps.rewardPoints > 0) ctx.addIssue({ code: 'custom', path: ['nps', 'rewardPoints'], message: noPoints });
+      const { referrals, list } = program.tasks;
+      if (referrals.referrerPoints > 0 || referrals.friendPoints > 0) ctx.addIssue({ code: 'custom', path: ['tasks', 'referrals'], message: noPoints });
+      list.forEach((task, i) => {
+        if (task.reward.points > 0) ctx.addIssue({ code: 'custom', path: ['tasks', 'list', i, 'reward', 'points'], message: noPoints });
+      });
     }
     // A reward's minimum tier must be one of the program's tiers.
     const tiers = program.tiers.levels.map((level) => level.code);

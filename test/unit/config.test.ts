@@ -116,6 +116,9 @@ describe('program file', () => {
         expect.stringMatching(/^welcomeBonus\.points: not allowed/),
         expect.stringMatching(/^notifications\.birthday\.points: not allowed/),
         expect.stringMatching(/^rewards\.catalogue: not allowed/),
+        expect.stringMatching(/^nps\.rewardPoints: not allowed/),
+        expect.stringMatching(/^tasks\.referrals: not allowed/),
+        expect.stringMatching(/^tasks\.list\.0\.reward\.points: not allowed/),
       ]),
     );
     delete raw.points;

@@ -92,6 +92,7 @@ describe('quotePurchase', () => {
       raw.welcomeBonus = { points: 0 };
       (raw.notifications as { birthday: { points: number } }).birthday.points = 0;
       raw.rewards = { catalogue: [] };
+      (raw.nps as { rewardPoints: number }).rewardPoints = 0;
     });
     expect(quotePurchase(discountOnly, { tier: platinum, balance: 0, billMinor: 100_000, pointsToSpend: 0, localDay: day })).toMatchObject({
       discountMinor: 15_000,
