@@ -311,16 +311,23 @@ export const programSchema = z
       .strict()
       .default({ points: 0 }),
     points: z
-      .object({
-        /** What the program calls its points (stars, bonuses...), in every form the texts need. */
-        name: pointsNameSchema.default(DEFAULT_POINTS_NAME),
-        expiry: expirySchema.default({ kind: 'never' }),
-        /** Share of a bill that may be paid with points. */
-        maxBillSharePercent: percent.default(0),
-        /** What one point is worth when paying, in minor currency units. */
-        pointValueMinor: z.number().int().min(1).default(100),
-      })
-      .strict()
+      .union([
+        // A discount-only program (issue 15): tiers give discounts, no points are earned or spent.
+        z
+          .literal('none')
+          .transform(() => ({ name: DEFAULT_POINTS_NAME, expiry: { kind: 'never' as const }, maxBillSharePercent: 0, pointValueMinor: 100, enabled: false })),
+        z
+          .object({
+            /** What the program calls its points (stars, bonuses...), in every form the texts need. */
+            name: pointsNameSchema.default(DEFAULT_POINTS_NAME),
+            expiry: expirySchema.default({ kind: 'never' }),
+            /** Share of a bill (after the tier discount) that may be paid with points. */
+            maxBillSharePercent: percent.default(0),
+            /** What one point is worth when paying, in minor currency units. */
+            pointValueMinor: z.number().int().min(1).default(100),
+          })
+          .strict(),
+      ])
       .default({ name: DEFAULT_POINTS_NAME, expiry: { kind: 'never' }, maxBillSharePercent: 0, pointValueMinor: 100 }),
     earn: z
       .object({
@@ -341,7 +348,8 @@ export const programSchema = z
           )
           .default([]),
       })
-      .strict(),
+      .strict()
+      .optional(),
     tiers: z
       .object({
         qualification: z
@@ -388,6 +396,27 @@ export const programSchema = z
   })
   .strict()
   .superRefine((program, ctx) => {
+    // `earn` says how points are earned: required with points, meaningless without them.
+    const pointsOff = 'enabled' in program.points && program.points.enabled === false;
+    if (!pointsOff && !program.earn) ctx.addIssue({ code: 'custom', path: ['earn'], message: 'required (or `points: none` for a discount-only program)' });
+    if (pointsOff && program.earn)
+      ctx.addIssue({ code: 'custom', path: ['earn'], message: 'not allowed with `points: none` (a discount-only program earns no points)' });
+    if (pointsOff) {
+      // Nothing may pay or cost points in a program without them.
+      const noPoints = 'not allowed with `points: none` (a discount-only program has no points)';
+      if (program.welcomeBonus.points > 0) ctx.addIssue({ code: 'custom', path: ['welcomeBonus', 'points'], message: noPoints });
+      if (program.notifications.birthday.points > 0) ctx.addIssue({ code: 'custom', path: ['notifications', 'birthday', 'points'], message: noPoints });
+      if (program.rewards.catalogue.length > 0) ctx.addIssue({ code: 'custom', path: ['rewards', 'catalogue'], message: noPoints });
+      program.tiers.levels.forEach((level, i) => {
+        if (level.earn) ctx.addIssue({ code: 'custom', path: ['tiers', 'levels', i, 'earn'], message: noPoints });
+      });
+      if (program.nps.rewardPoints > 0) ctx.addIssue({ code: 'custom', path: ['nps', 'rewardPoints'], message: noPoints });
+      const { referrals, list } = program.tasks;
+      if (referrals.referrerPoints > 0 || referrals.friendPoints > 0) ctx.addIssue({ code: 'custom', path: ['tasks', 'referrals'], message: noPoints });
+      list.forEach((task, i) => {
+        if (task.reward.points > 0) ctx.addIssue({ code: 'custom', path: ['tasks', 'list', i, 'reward', 'points'], message: noPoints });
+      });
+    }
     // A reward's minimum tier must be one of the program's tiers.
     const tiers = program.tiers.levels.map((level) => level.code);
     program.rewards.catalogue.forEach((reward, i) => {
@@ -408,8 +437,10 @@ export const programSchema = z
     for (const problem of tasksProblems(program)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   })
   // A point's cost defaults to its face value at the till, which lives in another section.
-  .transform(({ economics, ...program }) => ({
+  .transform(({ economics, earn, ...program }) => ({
     ...program,
+    // Without points nothing is earned: a zero rate keeps every earn rule answering 0.
+    earn: earn ?? { rate: { percent: 0 }, rounding: 'floor' as const, minPurchaseMinor: 0, promos: [] },
     economics: { grossMarginPercent: economics.grossMarginPercent, pointCostMinor: economics.pointCostMinor ?? program.points.pointValueMinor },
   }));
 

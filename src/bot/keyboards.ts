@@ -1,6 +1,7 @@
 import { InlineKeyboard, Keyboard } from 'grammy';
 import type { ReplyKeyboardMarkup } from 'grammy/types';
-import { LOCALES } from '../domain/program.js';
+import { LOCALES, type Program } from '../domain/program.js';
+import { hasPoints } from '../domain/purchases/quote.js';
 import { callbackData } from './callback-data.js';
 import type { I18n, Translate } from './i18n.js';
 
@@ -31,8 +32,25 @@ function once(t: Translate, name: string, build: () => Keyboard): ReplyKeyboardM
   return markup;
 }
 
-/** The customers' menu. */
-export const mainMenu = (t: Translate): ReplyKeyboardMarkup => once(t, 'main', () => buildMainMenu(t));
+/** The customers' menu; a discount-only program (`points: none`) has no Rewards or History to show. */
+export const mainMenu = (t: Translate, program?: Program): ReplyKeyboardMarkup => {
+  const points = !program || hasPoints(program);
+  return once(t, points ? 'main' : 'main-no-points', () => (points ? buildMainMenu(t) : buildDiscountMenu(t)));
+};
+
+function buildDiscountMenu(t: Translate): Keyboard {
+  return new Keyboard()
+    .text(t('menu.balance'))
+    .text(t('menu.card'))
+    .row()
+    .text(t('menu.tasks'))
+    .text(t('menu.settings'))
+    .row()
+    .text(t('menu.help'))
+    .resized()
+    .persistent()
+    .placeholder(t('menu.placeholder'));
+}
 
 /**
  * Buttons a feature adds to the customers' menu when the program switches it on (charity), per

@@ -22,10 +22,12 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
   const t = i18n.t(locale);
   const points = (count: number) => t('common.points', { count });
   switch (notification.kind) {
-    case 'purchaseRecorded':
-      return {
-        text:
-          notification.pointsSpent > 0
+    case 'purchaseRecorded': {
+      // A discount-only program never mentions points (no "+0 points").
+      const lines = [
+        notification.points === false
+          ? t('notify.purchase_plain', { store: notification.storeName })
+          : notification.pointsSpent > 0
             ? t('notify.purchase_spent', {
                 store: notification.storeName,
                 spent: points(notification.pointsSpent),
@@ -33,18 +35,29 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
                 balance: points(notification.balance),
               })
             : t('notify.purchase', { store: notification.storeName, earned: points(notification.pointsEarned), balance: points(notification.balance) }),
-      };
+      ];
+      if (notification.savingMinor) {
+        lines.push(t('notify.purchase_saved', { saving: formatterFor(locale, program.currency, program.timezone).money(notification.savingMinor) }));
+      }
+      return { text: lines.join('\n') };
+    }
     case 'returnRecorded':
       return {
-        text: t('notify.return', {
-          store: notification.storeName,
-          reversed: points(notification.pointsReversed),
-          refunded: points(notification.pointsRefunded),
-          balance: points(notification.balance),
-        }),
+        text:
+          notification.points === false
+            ? t('notify.return_plain', { store: notification.storeName })
+            : t('notify.return', {
+                store: notification.storeName,
+                reversed: points(notification.pointsReversed),
+                refunded: points(notification.pointsRefunded),
+                balance: points(notification.balance),
+              }),
       };
-    case 'tierUpgraded':
-      return { text: t('notify.tier', { tier: tierByCode(program, notification.tierCode).name[locale], discount: notification.discountPercent }) };
+    case 'tierUpgraded': {
+      const tier = tierByCode(program, notification.tierCode).name[locale];
+      // A tier without a discount is not "your discount is now 0 %".
+      return { text: notification.discountPercent > 0 ? t('notify.tier', { tier, discount: notification.discountPercent }) : t('notify.tier_plain', { tier }) };
+    }
     case 'pointsAdjusted':
       return {
         text: t(notification.amount > 0 ? 'notify.adjusted_plus' : 'notify.adjusted_minus', {

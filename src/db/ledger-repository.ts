@@ -9,7 +9,7 @@ import { qualifyingTotalSql } from './qualification.js';
 import type { Db } from './repositories.js';
 import { ts, tsOrNull } from './sql.js';
 
-const toEntry = (row: EntryRow & { store?: { name: string } | null }): LedgerEntry => ({
+const toEntry = (row: EntryRow & { store?: { name: string } | null; purchase?: { discountMinor: bigint; pointsEarned: number } | null }): LedgerEntry => ({
   id: row.id,
   memberId: row.memberId,
   type: row.type,
@@ -23,6 +23,10 @@ const toEntry = (row: EntryRow & { store?: { name: string } | null }): LedgerEnt
   storeName: row.store?.name ?? null,
   purchaseId: row.purchaseId,
   createdAt: row.createdAt,
+  // One line per purchase carries its saving: the earn, or the spend when nothing was earned.
+  ...(row.purchase && (row.type === 'EARN' || (row.type === 'SPEND' && row.purchase.pointsEarned === 0))
+    ? { savingMinor: Number(row.purchase.discountMinor) }
+    : {}),
 });
 
 /** The row `ledger_post` returns: its outcome, the balance it locked, and the entry's columns. */
@@ -90,7 +94,8 @@ export class PrismaLedgerRepository implements LedgerRepository {
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         skip: page.offset,
         take: page.limit,
-        include: { store: { select: { name: true } } },
+        // The purchase's discount comes with the page (a join, not one more query per line).
+        include: { store: { select: { name: true } }, purchase: { select: { discountMinor: true, pointsEarned: true } } },
       }),
       this.db.ledgerEntry.count({ where: { memberId } }),
     ]);

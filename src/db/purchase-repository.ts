@@ -33,6 +33,9 @@ const toPurchase = (row: PurchaseRow): Purchase => ({
   idempotencyKey: row.idempotencyKey,
   requestHash: row.requestHash,
   createdAt: row.createdAt,
+  tierCode: row.tierCode,
+  discountMinor: Number(row.discountMinor),
+  paidMinor: row.paidMinor === null ? null : Number(row.paidMinor),
 });
 
 const toReturn = (row: ReturnRow): PurchaseReturn => ({
@@ -45,6 +48,8 @@ const toReturn = (row: ReturnRow): PurchaseReturn => ({
   idempotencyKey: row.idempotencyKey,
   requestHash: row.requestHash,
   createdAt: row.createdAt,
+  discountMinor: Number(row.discountMinor),
+  refundMinor: row.refundMinor === null ? null : Number(row.refundMinor),
 });
 
 /** The one row `snapshot` reads: member, store and earlier purchase columns, prefixed, null when absent. */
@@ -89,7 +94,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
              p.id AS "p_id", p."memberId" AS "p_memberId", p."storeId" AS "p_storeId", p."receiptNo" AS "p_receiptNo",
              p."amountMinor" AS "p_amountMinor", p."paidWithPoints" AS "p_paidWithPoints", p."pointsEarned" AS "p_pointsEarned",
              p."returnedMinor" AS "p_returnedMinor", p."idempotencyKey" AS "p_idempotencyKey", p."requestHash" AS "p_requestHash",
-             p."createdAt" AS "p_createdAt",
+             p."createdAt" AS "p_createdAt", p."tierCode" AS "p_tierCode", p."discountMinor" AS "p_discountMinor", p."paidMinor" AS "p_paidMinor",
              (SELECT e."balanceAfter" FROM "LedgerEntry" e
               WHERE e."idempotencyKey" IN ('purchase:' || p.id || ':spend', 'purchase:' || p.id || ':earn')
               ORDER BY e.id DESC LIMIT 1) AS "balanceAfter",
@@ -118,6 +123,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
             idempotencyKey: row.p_idempotencyKey as string,
             requestHash: row.p_requestHash as string,
             createdAt: row.p_createdAt as Date,
+            tierCode: row.p_tierCode,
+            discountMinor: Number(row.p_discountMinor),
+            paidMinor: row.p_paidMinor === null ? null : Number(row.p_paidMinor),
           };
     return {
       member:
@@ -157,7 +165,8 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
           ${keys.event}::text, ${eventType}::text, ${JSON.stringify(eventPayload)}::jsonb,
           ${ts(plan.at)},
           ${plan.spendProof?.kind === 'code' ? plan.spendProof.codeId : null}::int,
-          ${plan.spendProof?.kind === 'request' ? plan.spendProof.requestId : null}::text
+          ${plan.spendProof?.kind === 'request' ? plan.spendProof.requestId : null}::text,
+          ${purchase.tierCode}::text, ${BigInt(purchase.discountMinor)}::bigint, ${purchase.paidMinor === null ? null : BigInt(purchase.paidMinor)}::bigint
         ) AS r`;
     } catch (error) {
       // The proof of presence was used by a concurrent purchase (or ran out) since it was checked.
@@ -212,7 +221,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     return toPurchase(await this.db.purchase.findUniqueOrThrow({ where: { id } }));
   }
 
-  async create(value: Omit<Purchase, 'id' | 'createdAt' | 'returnedMinor' | 'pointsEarned'> & { actor: Actor }) {
+  async create(value: Omit<Purchase, 'id' | 'createdAt' | 'returnedMinor' | 'pointsEarned' | 'tierCode' | 'discountMinor' | 'paidMinor'> & { actor: Actor }) {
     // ON CONFLICT DO NOTHING keeps the transaction usable when a concurrent twin (same key or
     // same store + receipt) got there first: it waits for the twin to commit, then inserts nothing.
     const rows = await this.db.$queryRaw<{ id: number }[]>`
@@ -229,8 +238,10 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     await this.db.purchase.update({ where: { id }, data: { pointsEarned: points } });
   }
 
-  async addReturned(id: number, amountMinor: number) {
-    await this.db.purchase.update({ where: { id }, data: { returnedMinor: { increment: BigInt(amountMinor) } } });
+  async addReturned(id: number, amountMinor: number, discountMinor = 0) {
+    const row = await this.db.purchase.update({ where: { id }, data: { returnedMinor: { increment: BigInt(amountMinor) } }, select: { memberId: true } });
+    // The savings shown on the balance screen are net of returns.
+    if (discountMinor > 0) await this.db.member.update({ where: { id: row.memberId }, data: { savedMinor: { decrement: BigInt(discountMinor) } } });
   }
 
   async findReturnByKey(idempotencyKey: string) {
@@ -239,9 +250,17 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
   }
 
   async createReturn(value: Omit<PurchaseReturn, 'id' | 'createdAt'> & { actor: Actor }) {
-    const { actor, amountMinor, ...rest } = value;
+    const { actor, amountMinor, discountMinor, refundMinor, ...rest } = value;
     const row = await this.db.purchaseReturn.create({
-      data: { ...rest, amountMinor: BigInt(amountMinor), actorType: actor.type, actorId: actor.id ?? null, createdAt: this.clock.now() },
+      data: {
+        ...rest,
+        amountMinor: BigInt(amountMinor),
+        discountMinor: BigInt(discountMinor),
+        refundMinor: refundMinor === null ? null : BigInt(refundMinor),
+        actorType: actor.type,
+        actorId: actor.id ?? null,
+        createdAt: this.clock.now(),
+      },
     });
     return toReturn(row);
   }

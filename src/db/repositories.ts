@@ -65,6 +65,7 @@ export function toMember(row: MemberRow): Member {
     referralToken: row.referralToken,
     returning: row.returning,
     inheritedTakes: takesFromJson(row.inheritedTakes),
+    savedMinor: Number(row.savedMinor),
   };
 }
 

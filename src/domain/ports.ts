@@ -101,6 +101,12 @@ export interface Purchase {
   idempotencyKey: string;
   requestHash: string;
   createdAt: Date;
+  /** The tier whose discount the bill got; null for purchases recorded before discounts existed. */
+  tierCode: string | null;
+  /** The tier discount taken off the bill (src/domain/purchases/quote.ts). */
+  discountMinor: number;
+  /** What the customer paid in money; null for purchases recorded before discounts existed. */
+  paidMinor: number | null;
 }
 
 export interface PurchaseReturn {
@@ -113,6 +119,10 @@ export interface PurchaseReturn {
   idempotencyKey: string;
   requestHash: string;
   createdAt: Date;
+  /** The share of the purchase's discount this return took back. */
+  discountMinor: number;
+  /** The money given back; null when the purchase's money part is unknown. */
+  refundMinor: number | null;
 }
 
 export interface PurchaseRepository {
@@ -121,9 +131,12 @@ export interface PurchaseRepository {
   /** Reads the purchase and locks it until the transaction ends (returns are serialised). */
   lockByReceipt(storeId: number, receiptNo: string): Promise<Purchase | null>;
   /** Null when the key or the store+receipt pair is already taken (a concurrent twin won). */
-  create(purchase: Omit<Purchase, 'id' | 'createdAt' | 'returnedMinor' | 'pointsEarned'> & { actor: Actor }): Promise<Purchase | null>;
+  create(
+    purchase: Omit<Purchase, 'id' | 'createdAt' | 'returnedMinor' | 'pointsEarned' | 'tierCode' | 'discountMinor' | 'paidMinor'> & { actor: Actor },
+  ): Promise<Purchase | null>;
   setPointsEarned(id: number, points: number): Promise<void>;
-  addReturned(id: number, amountMinor: number): Promise<void>;
+  /** Adds the returned amount and takes the returned discount share off the member's savings. */
+  addReturned(id: number, amountMinor: number, discountMinor?: number): Promise<void>;
   findReturnByKey(idempotencyKey: string): Promise<PurchaseReturn | null>;
   createReturn(value: Omit<PurchaseReturn, 'id' | 'createdAt'> & { actor: Actor }): Promise<PurchaseReturn>;
   finishReturn(id: number, outcome: { pointsReversed: number; shortfall: number }): Promise<PurchaseReturn>;
@@ -357,8 +370,18 @@ export interface ChatSessionRepository {
  * sent after the commit; the adapter renders them in the member's language.
  */
 export type Notification =
-  | { kind: 'purchaseRecorded'; pointsEarned: number; pointsSpent: number; balance: number; storeName: string }
-  | { kind: 'returnRecorded'; pointsReversed: number; pointsRefunded: number; balance: number; storeName: string }
+  | {
+      kind: 'purchaseRecorded';
+      pointsEarned: number;
+      pointsSpent: number;
+      balance: number;
+      storeName: string;
+      /** What the tier discount saved (absent in messages queued before discounts existed). */
+      savingMinor?: number;
+      /** False in a discount-only program: the message says nothing about points. */
+      points?: boolean;
+    }
+  | { kind: 'returnRecorded'; pointsReversed: number; pointsRefunded: number; balance: number; storeName: string; points?: boolean }
   | { kind: 'tierUpgraded'; tierCode: string; discountPercent: number }
   | { kind: 'pointsAdjusted'; amount: number; balance: number }
   // Spending with the member's consent (src/domain/spending): the question to the member (Yes /

@@ -51,7 +51,8 @@ export interface Program {
   defaultCountry: string;
   policy: { url: string; version: string };
   welcomeBonus: { points: number };
-  points: { name: PointsName; expiry: ExpiryPolicy; maxBillSharePercent: number; pointValueMinor: number };
+  /** `enabled: false` (the file's `points: none`): a discount-only program, points hidden everywhere. */
+  points: { name: PointsName; expiry: ExpiryPolicy; maxBillSharePercent: number; pointValueMinor: number; enabled?: boolean };
   earn: {
     rate: EarnRate;
     rounding: 'floor' | 'round' | 'ceil';

@@ -402,12 +402,13 @@ describe('leaderboard', () => {
       await setLeaderboardProfile(h.deps, tid(cy), { leaderboard: true, nameStyle: 'HIDDEN' });
       const board = await getLeaderboard(h.deps, tid(bob));
       const ours = board.top.filter((line) => line.name === null || ['Ann', 'B. R.'].includes(line.name));
+      // Points earned: 3 % of 940.00, 1 880.00 and 2 820.00 paid after the 6 % discount.
       expect(ours.map((line) => [line.name, line.score, line.own])).toEqual([
-        [null, 3000, false],
-        ['B. R.', 2000, true],
-        ['Ann', 1000, false],
+        [null, 84, false],
+        ['B. R.', 56, true],
+        ['Ann', 28, false],
       ]);
-      expect(board.own).toMatchObject({ score: 2000, own: true });
+      expect(board.own).toMatchObject({ score: 56, own: true });
       // Di has not opted in: not on the board, and no rank of her own.
       const dis = await getLeaderboard(h.deps, tid(di));
       expect(dis.own).toBeNull();

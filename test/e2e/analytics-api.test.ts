@@ -234,6 +234,8 @@ describe('POST /v1/receipts', () => {
       receiptNo: 'api-1',
       amountMinor: 4200,
       recordedAt: '2026-04-11T08:00:00.000Z',
+      // Basic's 6 % of 42.00 would have been 2.52 with a card.
+      memberSavingMinor: 252,
     });
     const retry = await post({ receiptNo: 'api-1', amountMinor: 4200 }, { 'idempotency-key': 'rk-1' });
     expect(retry.statusCode).toBe(200);

@@ -226,14 +226,18 @@ describe('POST /v1/purchases', () => {
     const first = await post('/v1/purchases', body, { idempotencyKey: 'till-7:P-1' });
     expect(first.statusCode).toBe(201);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
-    // 1234.56 RUB, 200.00 paid with points: 1034 points earned on the rest.
+    // 1234.56 RUB - 6 % (74.07) = 1160.49; 200.00 paid with points, 960.49 in money: 3 % = 28 points.
     expect(first.json()).toEqual({
       purchaseId: expect.any(Number),
       memberCode: m.code,
-      pointsEarned: 1034,
+      pointsEarned: 28,
       pointsSpent: 200,
-      balance: 500 - 200 + 1034,
+      balance: 500 - 200 + 28,
       tier: { code: 'basic', discountPercent: 6 },
+      discountPercent: 6,
+      discountMinor: 7407,
+      amountDueMinor: 96_049,
+      savingMinor: 7407,
     });
 
     const again = await post('/v1/purchases', body, { idempotencyKey: 'till-7:P-1' });
@@ -245,7 +249,7 @@ describe('POST /v1/purchases', () => {
     expect(entries.map((e) => [e.type, e.amount])).toEqual([
       ['BONUS', 500],
       ['SPEND', -200],
-      ['EARN', 1034],
+      ['EARN', 28],
     ]);
     expect(entries[2]).toMatchObject({ actorType: 'TILL', actorId: expect.stringMatching(/^apikey:\d+$/) });
   });
@@ -262,7 +266,8 @@ describe('POST /v1/purchases', () => {
     expect(twin.statusCode).toBe(200);
     expect(twin.headers['idempotent-replayed']).toBe('true');
     expect(await db.prisma.purchase.count({ where: { memberId: m.id } })).toBe(1);
-    expect((await h.deps.repos.members.findById(m.id))?.balance).toBe(100);
+    // 100.00 - 6 % = 94.00 paid: 3 % = 2.82, 2 points.
+    expect((await h.deps.repos.members.findById(m.id))?.balance).toBe(2);
   });
 
   it('scopes Idempotency-Key to the API key: two tills using the same key record two purchases', async () => {
@@ -308,7 +313,8 @@ describe('POST /v1/purchases', () => {
     const m = await member();
     const byPhone = await post('/v1/purchases', { memberCode: m.phone, storeCode: 'msk-01', receiptNo: 'M-1', amountMinor: 5000 });
     expect(byPhone.statusCode).toBe(201);
-    expect(byPhone.json()).toMatchObject({ memberCode: m.code, pointsEarned: 50 });
+    // 50.00 - 6 % = 47.00 paid: 3 % = 1.41, 1 point.
+    expect(byPhone.json()).toMatchObject({ memberCode: m.code, pointsEarned: 1 });
 
     let unknown = generateMemberCode();
     while (await h.deps.repos.members.findByCode(unknown)) unknown = generateMemberCode();
@@ -327,7 +333,8 @@ describe('POST /v1/purchases', () => {
       422,
       'POINTS_OVER_CAP',
     );
-    expect(overCap.details).toEqual({ max: 50 });
+    // Half of the 94.00 left after the 6 % discount.
+    expect(overCap.details).toEqual({ max: 47 });
     expect(fieldsOf(overCap)).toEqual(['pointsToSpend']);
     problem(
       await post('/v1/purchases', {
@@ -345,35 +352,105 @@ describe('POST /v1/purchases', () => {
   });
 });
 
+describe('POST /v1/purchases/quote', () => {
+  it('quotes the tier discount, the points cap, the money due and the points to earn, and the purchase books exactly that', async () => {
+    const m = await member(1000);
+    await db.prisma.member.update({ where: { id: m.id }, data: { tier: 'gold' } });
+    const body = { memberCode: formatCode(m.code).toLowerCase(), amountMinor: 250_000, pointsToSpend: 300 };
+    // No Idempotency-Key and no spend proof: nothing is written or spent.
+    const quoted = await post('/v1/purchases/quote', body, { key: tillKey, idempotencyKey: null });
+    expect(quoted.statusCode).toBe(200);
+    // 2500.00 at Gold: 12 % = 300.00 off, 2200.00; up to 1100 points by the cap, 1000 by the
+    // balance; 300 points = 300.00, 1900.00 in money: 3 % = 57 points.
+    expect(quoted.json()).toEqual({
+      memberCode: m.code,
+      tier: { code: 'gold', discountPercent: 12 },
+      discountMinor: 30_000,
+      netMinor: 220_000,
+      maxPoints: 1000,
+      pointsToSpend: 300,
+      pointsValueMinor: 30_000,
+      amountDueMinor: 190_000,
+      savingMinor: 30_000,
+      pointsToEarn: 57,
+      balance: 1000,
+    });
+    // Nothing about the person beyond what a purchase answers.
+    expect(quoted.body).not.toMatch(/Anna|Petrova|7916|1990|phone|birthday/i);
+    expect(await db.prisma.purchase.count({ where: { memberId: m.id } })).toBe(0);
+    expect((await h.deps.repos.members.findById(m.id))?.balance).toBe(1000);
+
+    const booked = await post(
+      '/v1/purchases',
+      { memberCode: m.code, receiptNo: 'Q-1', amountMinor: 250_000, pointsToSpend: 300, spendCode: await spendCodeOf(m) },
+      { key: tillKey },
+    );
+    expect(booked.statusCode).toBe(201);
+    expect(booked.json()).toMatchObject({
+      pointsEarned: 57,
+      pointsSpent: 300,
+      discountPercent: 12,
+      discountMinor: 30_000,
+      amountDueMinor: 190_000,
+      savingMinor: 30_000,
+    });
+  });
+
+  it("needs a key and the till's own store, refuses points over the cap or the balance and amounts out of range", async () => {
+    const m = await member(100);
+    const body = { memberCode: m.code, storeCode: 'msk-01', amountMinor: 10_000 };
+    problem(await post('/v1/purchases/quote', body, { key: null, idempotencyKey: null }), 401, 'UNAUTHORIZED');
+    expect(problem(await post('/v1/purchases/quote', { ...body, pointsToSpend: 48 }), 422, 'POINTS_OVER_CAP').details).toEqual({ max: 47 });
+    problem(await post('/v1/purchases/quote', { ...body, amountMinor: 1_000_000, pointsToSpend: 101 }), 422, 'INSUFFICIENT_POINTS');
+    expect(fieldsOf(problem(await post('/v1/purchases/quote', { ...body, amountMinor: 10 ** 15 }), 400, 'VALIDATION_FAILED'))).toEqual(['amountMinor']);
+    expect(fieldsOf(problem(await post('/v1/purchases/quote', { ...body, amountMinor: 0 }), 400, 'VALIDATION_FAILED'))).toEqual(['amountMinor']);
+    // The quote takes no spend proof: sending one is a mistake, not silently ignored.
+    expect(fieldsOf(problem(await post('/v1/purchases/quote', { ...body, spendCode: '123456' }), 400, 'VALIDATION_FAILED'))).toEqual(['spendCode']);
+    problem(await post('/v1/purchases/quote', { ...body, storeCode: 'msk-02' }, { key: tillKey }), 403, 'FORBIDDEN');
+    // The largest bill quotes in safe integers.
+    const largest = await post('/v1/purchases/quote', { ...body, amountMinor: 10_000_000_000 });
+    expect(largest.json()).toMatchObject({ discountMinor: 600_000_000, amountDueMinor: 9_400_000_000, pointsToEarn: 2_820_000 });
+  });
+});
+
 describe('POST /v1/returns', () => {
   it('returns part of a purchase, then the rest, and refuses more', async () => {
     const m = await member(1000);
-    // 100.00 RUB bill, 20 points spent: 80 points earned.
+    // 1000.00 RUB bill - 6 % = 940.00; 200 points spent, 740.00 in money: 22 points earned (3 % = 22.20).
     const bought = await post('/v1/purchases', {
       memberCode: m.code,
       storeCode: 'msk-01',
       receiptNo: 'R-1',
-      amountMinor: 10_000,
-      pointsToSpend: 20,
+      amountMinor: 100_000,
+      pointsToSpend: 200,
       spendCode: await spendCodeOf(m),
     });
-    expect(bought.json()).toMatchObject({ pointsEarned: 80, balance: 1060 });
+    expect(bought.json()).toMatchObject({ pointsEarned: 22, balance: 822, discountMinor: 6000, amountDueMinor: 74_000 });
 
-    const partialBody = { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 2500 };
+    const partialBody = { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 25_000 };
     const partial = await post('/v1/returns', partialBody, { idempotencyKey: 'ret-1' });
     expect(partial.statusCode).toBe(201);
-    // A quarter of the bill: a quarter of the 20 points spent comes back, a quarter of the 80 earned goes.
-    expect(partial.json()).toEqual({ returnId: expect.any(Number), pointsReversed: 20, pointsRefunded: 5, shortfall: 0, balance: 1045 });
+    // A quarter of the bill: a quarter of the 200 points spent comes back, a quarter of the 22
+    // earned goes (5), 185.00 of the money paid is given back and 15.00 of the discount is undone.
+    expect(partial.json()).toEqual({
+      returnId: expect.any(Number),
+      pointsReversed: 5,
+      pointsRefunded: 50,
+      shortfall: 0,
+      balance: 867,
+      refundMinor: 18_500,
+      discountMinor: 1500,
+    });
 
     const replay = await post('/v1/returns', partialBody, { idempotencyKey: 'ret-1' });
     expect(replay.statusCode).toBe(200);
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.json()).toEqual(partial.json());
-    problem(await post('/v1/returns', { ...partialBody, amountMinor: 3000 }, { idempotencyKey: 'ret-1' }), 409, 'IDEMPOTENCY_CONFLICT');
+    problem(await post('/v1/returns', { ...partialBody, amountMinor: 30_000 }, { idempotencyKey: 'ret-1' }), 409, 'IDEMPOTENCY_CONFLICT');
 
     const rest = await post('/v1/returns', { receiptNo: 'R-1' }, { key: tillKey });
     expect(rest.statusCode).toBe(201);
-    expect(rest.json()).toMatchObject({ pointsReversed: 60, pointsRefunded: 15, shortfall: 0, balance: 1000 });
+    expect(rest.json()).toMatchObject({ pointsReversed: 17, pointsRefunded: 150, shortfall: 0, balance: 1000, refundMinor: 55_500, discountMinor: 4500 });
 
     const more = problem(await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-1', amountMinor: 1 }), 422, 'RETURN_EXCEEDS_PURCHASE');
     expect(more.details).toEqual({ remaining: 0 });
@@ -385,10 +462,11 @@ describe('POST /v1/returns', () => {
 
   it('records a shortfall when the earned points were already spent, and the balance stays at zero', async () => {
     const m = await member();
-    expect((await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'R-2', amountMinor: 10_000 })).json()).toMatchObject({
-      balance: 100,
+    // 4000.00 - 6 % = 3760.00 paid: 112 points (3 % = 112.80).
+    expect((await post('/v1/purchases', { memberCode: m.code, storeCode: 'msk-01', receiptNo: 'R-2', amountMinor: 400_000 })).json()).toMatchObject({
+      balance: 112,
     });
-    // 70 of the 100 earned points are gone (an adjustment standing in for a coupon exchange).
+    // 70 of the 112 earned points are gone (an adjustment standing in for a coupon exchange).
     await h.deps.repos.ledger.post({
       kind: 'debit',
       type: 'ADJUST',
@@ -399,7 +477,7 @@ describe('POST /v1/returns', () => {
     });
     const full = await post('/v1/returns', { storeCode: 'msk-01', receiptNo: 'R-2' });
     expect(full.statusCode).toBe(201);
-    expect(full.json()).toMatchObject({ pointsReversed: 30, pointsRefunded: 0, shortfall: 70, balance: 0 });
+    expect(full.json()).toMatchObject({ pointsReversed: 42, pointsRefunded: 0, shortfall: 70, balance: 0 });
   });
 });
 
@@ -583,6 +661,7 @@ describe('GET /v1/openapi.json', () => {
       '/v1/nps/campaigns',
       '/v1/openapi.json',
       '/v1/purchases',
+      '/v1/purchases/quote',
       '/v1/receipts',
       '/v1/returns',
       '/v1/spend-requests',
@@ -616,7 +695,8 @@ describe("spending needs the member's proof of presence", () => {
     memberCode: m.code,
     storeCode: 'msk-01',
     receiptNo,
-    amountMinor: 100_000,
+    // 1200.00 - 6 % = 1128.00: up to 564 points.
+    amountMinor: 120_000,
     pointsToSpend: 500,
     ...extra,
   });
@@ -625,7 +705,7 @@ describe("spending needs the member's proof of presence", () => {
   it('refuses a till key that knows only the card code (422 naming spendCode), and earning still needs nothing', async () => {
     const victim = await member(2000);
     const refused = problem(
-      await post('/v1/purchases', bill(victim, 'X-1', { pointsToSpend: 2000, amountMinor: 400_000 }), { key: tillKey }),
+      await post('/v1/purchases', bill(victim, 'X-1', { pointsToSpend: 2000, amountMinor: 500_000 }), { key: tillKey }),
       422,
       'SPEND_PROOF_REQUIRED',
     );
@@ -711,8 +791,9 @@ describe("spending needs the member's proof of presence", () => {
       status: 'declined',
     });
     problem(await post('/v1/purchases', bill(m, 'SR-5', { pointsToSpend: 100, spendRequestId: declined.id }), { key: tillKey }), 422, 'SPEND_REQUEST_INVALID');
-    // 500 points spent, 500 earned on the 500.00 paid in money; nothing from the declined one.
-    expect(await balance(m)).toBe(2000 - 500 + 500);
+    // 500 points spent, 18 earned on the 628.00 paid in money (1128.00 - 500.00; 3 % = 18.84);
+    // nothing from the declined one.
+    expect(await balance(m)).toBe(2000 - 500 + 18);
   });
 
   it("refuses another member's answer to a request (a forged button)", async () => {
@@ -739,6 +820,8 @@ describe('keys and bad input', () => {
     );
     expect(fieldsOf(refused)).toEqual(['memberCode']);
     expect(await db.prisma.purchase.count({ where: { memberId: mine.id } })).toBe(0);
+    // Nor a quote: the creator learns nothing about their own card through their till.
+    problem(await post('/v1/purchases/quote', { memberCode: mine.code, storeCode: 'msk-01', amountMinor: 1000 }, { idempotencyKey: null }), 403, 'OWN_CARD');
 
     const { key, record } = await createApiKey(h.deps, ADMIN, { name: 'soon revoked', storeCode: 'msk-01' });
     const m = await member();

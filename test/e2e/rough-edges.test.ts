@@ -53,6 +53,15 @@ async function customer(lang: 'en' | 'ru', firstName: string) {
 }
 
 /** A till purchase at the app's clock, as the HTTP API records it. */
+/** A purchase that lifts the customer to Silver: the receipt and the tier message arrive in either order. */
+async function bigPurchase(user: Conversation) {
+  await purchase(user, 3_600_050);
+  const tierUp = (m: { text?: string }) => /🏆/.test(m.text ?? '');
+  await fake.waitFor(() => fake.messagesTo(user.user.id).some(tierUp));
+  // Still unread when it came after the receipt: read it, so that the next answer is the bot's reply.
+  if (tierUp(fake.lastMessageTo(user.user.id) ?? {})) await user.nextMessage(tierUp);
+}
+
 async function purchase(user: Conversation, amountMinor: number, storeCode = 'msk-01') {
   const store = await app.domain.repos.stores.findByCode(storeCode);
   const member = await memberOf(user);
@@ -114,20 +123,25 @@ describe('registration', () => {
 
 describe('numbers, dates and words', () => {
   it('shows money with two decimals, points with separators and English dates with the month spelled', async () => {
+    // 36 000.50 RUB - 6 % (2 160.03) = 33 840.47 paid: 1 015 points (3 %), and Silver; Gold needs
+    // 50 000 - 33 840.47 = 16 159.53 more.
     const emma = await customer('en', 'Emma');
-    await purchase(emma, 150_050);
+    await bigPurchase(emma);
     const balance = plain(await emma.says('/balance'));
-    expect(balance).toContain('1,600 points');
-    expect(balance).toContain('Spend RUB 13,499.50 more to reach Silver.');
+    expect(balance).toContain('1,115 points');
+    expect(balance).toContain('Spend RUB 16,159.53 more to reach Gold.');
     expect(balance).toMatch(/points expire on 4 Dec 2027\./);
-    expect(plain(await emma.says('/history'))).toContain('4 Dec 2026 · +1,500 · purchase');
+    expect(balance).toContain('Saved with the program: RUB 2,160.03');
+    const history = plain(await emma.says('/history'));
+    expect(history).toContain('4 Dec 2026 · +1,015 · purchase, Tverskaya 1 · saved RUB 2,160.03');
 
     const ivan = await customer('ru', 'Иван');
-    await purchase(ivan, 150_050);
+    await bigPurchase(ivan);
     const rub = plain(await ivan.says('/balance'));
-    expect(rub).toContain('1 600 баллов');
-    expect(rub).toContain('До уровня «Серебряный» осталось потратить 13 499,50 ₽.');
+    expect(rub).toContain('1 115 баллов');
+    expect(rub).toContain('До уровня «Золотой» осталось потратить 16 159,53 ₽.');
     expect(rub).toContain('04.12.2027');
+    expect(rub).toContain('Сэкономлено с программой: 2 160,03 ₽');
   });
 
   it('shows a customer the reason of an admin adjustment, and refuses a debit beyond the balance before asking to confirm', async () => {

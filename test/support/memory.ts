@@ -96,6 +96,7 @@ export class MemoryStore implements Repositories {
         referralToken: null,
         returning: false,
         inheritedTakes: [],
+        savedMinor: 0,
       };
       this.memberRows.set(member.id, member);
       return { ...member };

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ConfigError, loadConfig, loadDatabaseConfig } from '../../src/config.js';
 import { parseProgram } from '../../src/program.js';
 import { exampleProgram } from '../support/program.js';
@@ -83,7 +85,7 @@ describe('program file', () => {
   it('accepts the shipped example', () => {
     const program = exampleProgram();
     expect(program.tiers.levels.map((level) => level.discountPercent)).toEqual([6, 9, 12, 15]);
-    expect(program.earn.rate).toEqual({ pointsPerUnit: 1 });
+    expect(program.earn.rate).toEqual({ percent: 3 });
   });
 
   it('names the path of each bad value', () => {
@@ -102,5 +104,25 @@ describe('program file', () => {
         expect.stringMatching(/^welcomeBonus: .*typo/),
       ]),
     );
+  });
+
+  it('a discount-only program (`points: none`) has no earn section and nothing that pays or costs points', () => {
+    const raw = parse(readFileSync(new URL('../../programs/example.yaml', import.meta.url), 'utf8'));
+    raw.points = 'none';
+    const found = problems(() => parseProgram(raw, 'program.yaml'));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^earn: not allowed with `points: none`/),
+        expect.stringMatching(/^welcomeBonus\.points: not allowed/),
+        expect.stringMatching(/^notifications\.birthday\.points: not allowed/),
+        expect.stringMatching(/^rewards\.catalogue: not allowed/),
+        expect.stringMatching(/^nps\.rewardPoints: not allowed/),
+        expect.stringMatching(/^tasks\.referrals: not allowed/),
+        expect.stringMatching(/^tasks\.list\.0\.reward\.points: not allowed/),
+      ]),
+    );
+    delete raw.points;
+    delete raw.earn;
+    expect(problems(() => parseProgram(raw, 'program.yaml'))).toEqual([expect.stringMatching(/^earn: required \(or `points: none`/)]);
   });
 });

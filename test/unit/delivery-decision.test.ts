@@ -29,6 +29,7 @@ const member = (patch: Partial<Member> = {}): Member => ({
   referralToken: null,
   returning: false,
   inheritedTakes: [],
+  savedMinor: 0,
   ...patch,
 });
 

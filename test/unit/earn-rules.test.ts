@@ -5,7 +5,13 @@ import { exampleProgram } from '../support/program.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests poke values into the raw program document.
 type Raw = Record<string, any>;
-const program = (change: (raw: Raw) => void = () => {}) => exampleProgram(change as (raw: Record<string, unknown>) => void);
+// These tests are about the earn rules themselves: they start from 1 point per currency unit (the
+// example program earns 3 % cashback, tested below with the percent rule).
+const program = (change: (raw: Raw) => void = () => {}) =>
+  exampleProgram((raw: Raw) => {
+    raw.earn.rate = { pointsPerUnit: 1 };
+    change(raw);
+  });
 const day = '2026-11-23';
 
 describe('earning points', () => {

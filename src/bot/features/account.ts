@@ -5,6 +5,7 @@ import type { LedgerEntry } from '../../domain/ledger/types.js';
 import type { Member } from '../../domain/members/member.js';
 import { getHistory, getOverview } from '../../domain/members/overview.js';
 import { rememberCardFile } from '../../domain/members/settings.js';
+import { hasPoints } from '../../domain/purchases/quote.js';
 import { issueSpendCode, SPEND_CODE_TTL_MS } from '../../domain/spending/spend-codes.js';
 import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
@@ -24,12 +25,12 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   async function showBalance(ctx: BotContext) {
     const overview = await getOverview(domain, ctx.member as Member);
     const { t, fmt } = ctx;
+    const tierValues = { tier: overview.tier.name[ctx.locale], discount: overview.tier.discountPercent };
+    // A discount-only program shows no "0 points".
     const lines = [
-      t('balance.text', {
-        points: t('common.points', { count: overview.balance }),
-        tier: overview.tier.name[ctx.locale],
-        discount: overview.tier.discountPercent,
-      }),
+      hasPoints(domain.program)
+        ? t('balance.text', { points: t('common.points', { count: overview.balance }), ...tierValues })
+        : t('balance.text_plain', tierValues),
     ];
     if (!overview.next) lines.push(t('balance.top'));
     else if (overview.next.metric === 'spend')
@@ -38,7 +39,10 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
     if (overview.nearestExpiry) {
       lines.push(t('balance.expiry', { points: t('common.points', { count: overview.nearestExpiry.points }), date: fmt.date(overview.nearestExpiry.at) }));
     }
-    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(t) });
+    // The running total kept on the member row: no query beyond the overview's.
+    const saved = (ctx.member as Member).savedMinor;
+    if (saved > 0) lines.push(t('balance.saved', { amount: fmt.money(saved) }));
+    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(t, deps.domain.program) });
   }
 
   /** A fresh one-time spend code, and its text: the card lets the cashier find the member, this lets them pay with points. */
@@ -100,7 +104,14 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
     const history = await getHistory(domain, ctx.member as Member, page);
     if (history.entries.length === 0 && history.page === 0) return { text: ctx.t('history.empty'), keyboard: undefined };
     const lines = history.entries.map((entry) =>
-      ctx.t('history.line', { date: ctx.fmt.date(entry.createdAt), amount: ctx.fmt.signed(entry.amount), what: describe(ctx, entry) }),
+      entry.savingMinor
+        ? ctx.t('history.line_saved', {
+            date: ctx.fmt.date(entry.createdAt),
+            amount: ctx.fmt.signed(entry.amount),
+            what: describe(ctx, entry),
+            saving: ctx.fmt.money(entry.savingMinor),
+          })
+        : ctx.t('history.line', { date: ctx.fmt.date(entry.createdAt), amount: ctx.fmt.signed(entry.amount), what: describe(ctx, entry) }),
     );
     const keyboard = new InlineKeyboard();
     if (history.page > 0) keyboard.text(ctx.t('history.newer'), callbackData('hist', history.page - 1));
@@ -118,7 +129,7 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
     // Never a dead end: without a configured contact, Help says to ask at the till.
     const contact = supportContact(program, ctx.locale);
     lines.push(contact ? ctx.t('help.support', { contact }) : ctx.t('help.support_till'));
-    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t), link_preview_options: { is_disabled: true } });
+    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t, deps.domain.program), link_preview_options: { is_disabled: true } });
   }
 
   const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');

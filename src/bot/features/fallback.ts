@@ -17,7 +17,7 @@ export function fallbackFeature(deps: BotDeps): Composer<BotContext> {
   composer.on('callback_query', (ctx) => ctx.answerCallbackQuery({ text: ctx.t('common.stale_button') }));
 
   composer.chatType('private').on('message', async (ctx) => {
-    if (ctx.member?.status === 'ACTIVE') await ctx.reply(ctx.t('menu.hint'), { reply_markup: mainMenu(ctx.t) });
+    if (ctx.member?.status === 'ACTIVE') await ctx.reply(ctx.t('menu.hint'), { reply_markup: mainMenu(ctx.t, deps.domain.program) });
     else await ctx.reply(ctx.t('common.not_registered'));
   });
 

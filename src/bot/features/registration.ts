@@ -103,7 +103,7 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
         await screen(ctx);
         return;
       }
-      await ctx.reply(ctx.t('registration.already', { name: result.member.name ?? '' }), { reply_markup: mainMenu(ctx.t) });
+      await ctx.reply(ctx.t('registration.already', { name: result.member.name ?? '' }), { reply_markup: mainMenu(ctx.t, deps.domain.program) });
       return;
     }
     if (!result.created && result.member.registrationStep !== 'LANGUAGE') await ctx.reply(ctx.t('registration.resume'));
@@ -163,7 +163,7 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
         useMember(ctx, active, deps);
         const lines = [ctx.t('registration.done', { name: active.name ?? '', code: formatCode(active.code) })];
         if (welcomeBonus > 0) lines.push(ctx.t('registration.welcome_bonus', { points: ctx.t('common.points', { count: welcomeBonus }) }));
-        await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t) });
+        await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t, deps.domain.program) });
         return;
       }
       default:

@@ -65,7 +65,7 @@ export function settingsFeature(deps: BotDeps, buttons: Buttons): Composer<BotCo
     const { text, keyboard } = settingsScreen(ctx, member);
     await editTo(ctx, text, keyboard);
     // The reply keyboard is part of the language too.
-    await ctx.reply(ctx.t('language.changed'), { reply_markup: mainMenu(ctx.t) });
+    await ctx.reply(ctx.t('language.changed'), { reply_markup: mainMenu(ctx.t, deps.domain.program) });
   });
 
   active.callbackQuery(/^set:notif:(on|off)$/, async (ctx) => {

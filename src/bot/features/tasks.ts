@@ -328,7 +328,7 @@ export async function replyToStoreVisit(deps: BotDeps, ctx: BotContext, member: 
   for (const update of result.outcome.updates) {
     if (update.completed) lines.push(ctx.t('tasks.completed', { title: update.task.title[ctx.locale] }));
   }
-  await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t) });
+  await ctx.reply(lines.join('\n'), { parse_mode: 'HTML', reply_markup: mainMenu(ctx.t, deps.domain.program) });
 }
 
 const escapeHtml = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -53,6 +53,8 @@ export interface LedgerEntry {
   storeName?: string | null;
   purchaseId: number | null;
   createdAt: Date;
+  /** In the history: what the tier discount saved on the purchase this entry belongs to (shown once per purchase). */
+  savingMinor?: number | null;
 }
 
 export interface PostResult {

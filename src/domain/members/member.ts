@@ -35,6 +35,8 @@ export interface Member {
   returning: boolean;
   /** Reward takes of the erased accounts this member returned from: per-member limits count them. */
   inheritedTakes: RewardTake[];
+  /** What tier discounts saved the member, net of returns, minor units (kept by purchases and returns). */
+  savedMinor: number;
 }
 
 /** A coupon taken, as an erased account's history keeps it: the reward's code and when. */

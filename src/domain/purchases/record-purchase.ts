@@ -1,5 +1,4 @@
 import { DomainError, isDomainError } from '../errors.js';
-import { maxPointsForBill, pointsForPurchase } from '../ledger/earn-rules.js';
 import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
 import { qualification as qualificationOf, qualifyingTotal } from '../members/overview.js';
@@ -8,8 +7,9 @@ import type { Program, TierLevel } from '../program.js';
 import { type CheckedProof, checkSpendProof } from '../spending/proof.js';
 import type { SpendProof } from '../spending/types.js';
 import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
-import { resolveTier, tierBand, tierByCode } from '../tiers.js';
+import { resolveTier, tierBand, tierByCode, tierForTotal } from '../tiers.js';
 import { localDate } from '../time.js';
+import { hasPoints, type PurchaseQuote, pointsCapFor, quotePurchase } from './quote.js';
 import { assertMinorAmount, MAX_POINTS, normalizeReceipt, requestHash } from './request.js';
 
 export interface RecordPurchaseInput {
@@ -33,6 +33,13 @@ export interface PurchaseResult {
   pointsEarned: number;
   pointsSpent: number;
   balance: number;
+  /** The tier discount on the bill (the tier the member held before the purchase). */
+  discountPercent: number;
+  discountMinor: number;
+  /** What the customer paid in money. */
+  amountDueMinor: number;
+  /** What the program saved the customer on this purchase (the discount). */
+  savingMinor: number;
   tier: TierLevel;
   /** Set when this purchase lifted the member to a higher tier. */
   upgradedTo: TierLevel | null;
@@ -40,17 +47,30 @@ export interface PurchaseResult {
   replayed: boolean;
 }
 
-/** Re-evaluates the member's tier from the qualifying window; returns the new tier if it changed. */
+/**
+ * Re-evaluates the member's tier from the qualifying window; returns the new tier if it changed.
+ * After a return (`returned`: the purchase goods came back from) the tier follows the total down
+ * even under `downgrade: never`, but not below the tier the member held before that purchase:
+ * `never` keeps a tier earned, not one bought with goods that were returned.
+ */
 export async function reevaluateTier(
   deps: DomainDeps,
   repos: Repositories,
   memberId: number,
+  options: { returned?: Purchase } = {},
 ): Promise<{ tier: TierLevel; changed: boolean; upgraded: boolean }> {
   const member = await repos.members.findById(memberId);
   if (!member) throw new DomainError('MEMBER_NOT_FOUND');
   const current = tierByCode(deps.program, member.tier);
   const total = await qualifyingTotal(repos, deps.program, memberId, deps.clock.now());
-  const tier = resolveTier(deps.program, member.tier, total);
+  let tier = resolveTier(deps.program, member.tier, total);
+  const heldBefore = options.returned?.tierCode;
+  if (deps.program.tiers.downgrade === 'never' && heldBefore && member.tier !== null) {
+    const earned = tierForTotal(deps.program, total);
+    const floor = tierByCode(deps.program, heldBefore);
+    const allowed = earned.threshold > floor.threshold ? earned : floor;
+    if (allowed.threshold < current.threshold) tier = allowed;
+  }
   if (tier.code === member.tier) return { tier, changed: false, upgraded: false };
   await repos.members.update(memberId, { tier: tier.code });
   return { tier, changed: true, upgraded: tier.threshold > current.threshold };
@@ -71,7 +91,7 @@ const purchaseKeys = (id: number | '{id}') => ({
  */
 const MAX_PLANS = 10;
 
-export type PurchaseDecision = { kind: 'answer'; result: PurchaseResult } | { kind: 'write'; plan: PurchasePlan };
+export type PurchaseDecision = { kind: 'answer'; result: PurchaseResult } | { kind: 'write'; plan: PurchasePlan; quote: PurchaseQuote };
 
 /**
  * The purchase decided from one read of the world, pure: a replay is answered from the earlier
@@ -96,13 +116,18 @@ export function planPurchase(
       throw new DomainError('RECEIPT_DUPLICATE', { receiptNo });
     if (earlier.purchase.requestHash !== hash) throw new DomainError('IDEMPOTENCY_CONFLICT', { purchaseId: earlier.purchase.id });
     // The first answer again: the balance is the one right after the purchase, not today's.
+    const { purchase } = earlier;
     return {
       kind: 'answer',
       result: {
-        purchase: earlier.purchase,
-        pointsEarned: earlier.purchase.pointsEarned,
-        pointsSpent: earlier.purchase.paidWithPoints,
+        purchase,
+        pointsEarned: purchase.pointsEarned,
+        pointsSpent: purchase.paidWithPoints,
         balance: earlier.balanceAfter ?? member?.balance ?? 0,
+        discountPercent: purchase.tierCode === null ? 0 : tierByCode(program, purchase.tierCode).discountPercent,
+        discountMinor: purchase.discountMinor,
+        amountDueMinor: purchase.paidMinor ?? purchase.amountMinor - purchase.discountMinor - purchase.paidWithPoints * program.points.pointValueMinor,
+        savingMinor: purchase.discountMinor,
         tier: tierByCode(program, member?.tier),
         upgradedTo: null,
         replayed: true,
@@ -110,25 +135,33 @@ export function planPurchase(
     };
   }
 
-  const cap = maxPointsForBill(program, input.amountMinor);
+  // Over the cap is refused first (the cap follows the bill after the tier's discount).
+  const tierBefore = tierByCode(program, member?.tier);
+  const cap = pointsCapFor(program, tierBefore, input.amountMinor);
   if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
   if (!store?.active) throw new DomainError('STORE_NOT_FOUND');
   if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
   assertNotOwnCard(member, operatorTelegramIdOf(input.actor, input.operatorTelegramId));
   if (input.pointsToSpend > 0 && !spendProof) throw new DomainError('SPEND_PROOF_REQUIRED', { field: 'spendCode' });
-  if (member.balance < input.pointsToSpend) throw new DomainError('INSUFFICIENT_POINTS', { balance: member.balance, needed: input.pointsToSpend });
 
-  const tierBefore = tierByCode(program, member.tier);
-  const paidMinor = input.amountMinor - input.pointsToSpend * program.points.pointValueMinor;
-  const pointsEarned = pointsForPurchase(program, tierBefore, { billMinor: input.amountMinor, paidMinor, localDay: localDate(now, program.timezone) });
+  // The discount, the points and the earn: computed once, in quote.ts.
+  const quote = quotePurchase(program, {
+    tier: tierBefore,
+    balance: member.balance,
+    billMinor: input.amountMinor,
+    pointsToSpend: input.pointsToSpend,
+    localDay: localDate(now, program.timezone),
+  });
+  const pointsEarned = quote.pointsToEarn;
   // Points are 32-bit columns: an earn that would not fit is refused, not a database error.
   if (pointsEarned > MAX_POINTS || member.balance - input.pointsToSpend + pointsEarned > MAX_POINTS) {
     throw new DomainError('AMOUNT_INVALID', { field: 'amountMinor' });
   }
 
-  // The purchase moves the qualifying total by a known amount: the bill, or the points earned.
+  // The purchase moves the qualifying total by a known amount: the bill after the discount (what
+  // the member paid, with money and points; see qualifying_total), or the points earned.
   const qualification = qualificationOf(program, now);
-  const delta = qualification.metric === 'spend' ? input.amountMinor : pointsEarned;
+  const delta = qualification.metric === 'spend' ? quote.netMinor : pointsEarned;
   const totalAfter = snapshot.qualifyingTotal + delta;
   const tierAfter = resolveTier(program, member.tier, totalAfter);
   const band = tierBand(program, totalAfter);
@@ -147,6 +180,9 @@ export function planPurchase(
         idempotencyKey: input.idempotencyKey,
         requestHash: hash,
         actor: input.actor,
+        tierCode: quote.tierCode,
+        discountMinor: quote.discountMinor,
+        paidMinor: quote.amountDueMinor,
       },
       assumes: {
         tierBefore: member.tier,
@@ -160,12 +196,20 @@ export function planPurchase(
       // The receipt, a tier reached and the event the task engine follows commit with the
       // purchase: a crash after the commit loses none of them, and their keys make a second
       // write a no-op.
-      receipt: { kind: 'purchaseRecorded', pointsEarned, pointsSpent: input.pointsToSpend, storeName: store.name },
+      receipt: {
+        kind: 'purchaseRecorded',
+        pointsEarned,
+        pointsSpent: input.pointsToSpend,
+        storeName: store.name,
+        savingMinor: quote.savingMinor,
+        points: hasPoints(program),
+      },
       tierNotice: upgraded ? { kind: 'tierUpgraded', tierCode: tierAfter.code, discountPercent: tierAfter.discountPercent } : null,
       event: { type: 'purchaseRecorded', memberId: member.id, storeId: input.storeId, amountMinor: input.amountMinor, at: now },
       at: now,
       spendProof: input.pointsToSpend > 0 ? spendProof : null,
     },
+    quote,
   };
 }
 
@@ -203,7 +247,7 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
     });
     if (proof === undefined && input.pointsToSpend > 0 && !snapshot.earlier) {
       // Over the cap is refused before any proof is asked for (planPurchase checks it again).
-      const cap = maxPointsForBill(deps.program, input.amountMinor);
+      const cap = pointsCapFor(deps.program, tierByCode(deps.program, snapshot.member?.tier), input.amountMinor);
       if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
       // Refused once and no twin committed meanwhile: refused (checked once, so a wrong code
       // counts once against the guessing limit).
@@ -220,7 +264,7 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
     }
     const decision = planPurchase(deps.program, input, snapshot, now, proof ?? null);
     if (decision.kind === 'answer') return decision.result;
-    const { plan } = decision;
+    const { plan, quote } = decision;
 
     const done = await deps.uow.atomic((repos) => repos.purchases.record(plan));
     if (done.outcome === 'STALE') continue;
@@ -240,6 +284,10 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       pointsEarned: plan.purchase.pointsEarned,
       pointsSpent: input.pointsToSpend,
       balance: done.balance,
+      discountPercent: quote.discountPercent,
+      discountMinor: quote.discountMinor,
+      amountDueMinor: quote.amountDueMinor,
+      savingMinor: quote.savingMinor,
       tier,
       upgradedTo: plan.tierNotice ? tier : null,
       replayed: false,

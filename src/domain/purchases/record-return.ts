@@ -4,6 +4,7 @@ import { expiryFor } from '../ledger/expiry.js';
 import type { Actor } from '../ledger/types.js';
 import type { DomainDeps, PurchaseReturn, Repositories } from '../ports.js';
 import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
+import { hasPoints } from './quote.js';
 import { reevaluateTier } from './record-purchase.js';
 import { assertMinorAmount, normalizeReceipt, requestHash } from './request.js';
 
@@ -66,6 +67,10 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
     const returnedAfter = purchase.returnedMinor + amount;
     const refund = proportionalShare(purchase.paidWithPoints, purchase.amountMinor, purchase.returnedMinor, returnedAfter);
     const reverse = proportionalShare(purchase.pointsEarned, purchase.amountMinor, purchase.returnedMinor, returnedAfter);
+    // The returned goods' share of the discount comes off the savings, and the money back is the
+    // returned share of what was paid in money (cumulative shares: a full return gives all back).
+    const discountBack = proportionalShare(purchase.discountMinor, purchase.amountMinor, purchase.returnedMinor, returnedAfter);
+    const refundMinor = purchase.paidMinor === null ? null : proportionalShare(purchase.paidMinor, purchase.amountMinor, purchase.returnedMinor, returnedAfter);
 
     const draft = await repos.purchases.createReturn({
       purchaseId: purchase.id,
@@ -73,6 +78,8 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
       pointsReversed: 0,
       pointsRefunded: refund,
       shortfall: 0,
+      discountMinor: discountBack,
+      refundMinor,
       idempotencyKey: input.idempotencyKey,
       requestHash: hash,
       actor: input.actor,
@@ -106,8 +113,9 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
       balance = reversed.entry.balanceAfter;
     }
     const purchaseReturn = await repos.purchases.finishReturn(draft.id, { pointsReversed: taken, shortfall: reverse - taken });
-    await repos.purchases.addReturned(purchase.id, amount);
-    await reevaluateTier(deps, repos, purchase.memberId);
+    await repos.purchases.addReturned(purchase.id, amount, discountBack);
+    // A tier bought with goods that came back is not kept, even under `downgrade: never`.
+    await reevaluateTier(deps, repos, purchase.memberId, { returned: purchase });
     // The customer's message and the event (tasks take back the progress the purchase gave)
     // commit with the return.
     await repos.outbox.notify(
@@ -118,6 +126,7 @@ export async function recordReturn(deps: DomainDeps, input: RecordReturnInput): 
         pointsRefunded: purchaseReturn.pointsRefunded,
         balance,
         storeName: store?.name ?? '',
+        points: hasPoints(deps.program),
       },
       { dedupeKey: `return:${purchaseReturn.id}:receipt` },
     );

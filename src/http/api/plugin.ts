@@ -7,6 +7,7 @@ import { DomainError } from '../../domain/errors.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
 import { findMemberForStaff } from '../../domain/purchases/find-member.js';
+import { quoteAtTill } from '../../domain/purchases/quote-at-till.js';
 import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
 import { type CouponForRedemption, type CouponOperator, getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
@@ -46,6 +47,9 @@ import {
   type PurchaseResponse,
   purchaseRequestSchema,
   purchaseResponseSchema,
+  type QuoteResponse,
+  quoteRequestSchema,
+  quoteResponseSchema,
   type ReturnResponse,
   returnRequestSchema,
   returnResponseSchema,
@@ -210,9 +214,67 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
           pointsSpent: result.pointsSpent,
           balance: result.balance,
           tier: { code: result.tier.code, discountPercent: result.tier.discountPercent },
+          discountPercent: result.discountPercent,
+          discountMinor: result.discountMinor,
+          amountDueMinor: result.amountDueMinor,
+          savingMinor: result.savingMinor,
         };
         if (result.replayed) reply.header('idempotent-replayed', 'true');
         return reply.code(result.replayed ? 200 : 201).send(response);
+      },
+    );
+
+    // What the purchase would book now: discount, points cap, money due, points to earn. Writes
+    // nothing and spends nothing, so no Idempotency-Key and no spend proof; the same key, store
+    // and member checks as a purchase, and no more about the member than a purchase answers.
+    secured.post(
+      '/purchases/quote',
+      {
+        bodyLimit: BODY_LIMIT,
+        schema: {
+          operationId: 'quotePurchase',
+          summary: "What a purchase would book now: the member's tier discount, the points cap, the money due and the points to earn",
+          description:
+            "Writes nothing and spends nothing: no Idempotency-Key and no spend proof. The discount is the tier percent of the bill rounded down to a minor unit; at most `points.maxBillSharePercent` of the bill after the discount may be paid with points; points are earned on the money paid. POST /v1/purchases with the same member, bill and points books exactly these figures unless the member's tier or balance changes meanwhile.",
+          body: quoteRequestSchema,
+          response: {
+            200: json(quoteResponseSchema, 'The quote'),
+            ...problemResponses([
+              ...BODY_PROBLEMS,
+              'AMOUNT_INVALID',
+              'MEMBER_CODE_INVALID',
+              'PHONE_INVALID',
+              ...COMMON_PROBLEMS,
+              'FORBIDDEN',
+              'OWN_CARD',
+              'MEMBER_NOT_FOUND',
+              'STORE_NOT_FOUND',
+              'INSUFFICIENT_POINTS',
+              'POINTS_OVER_CAP',
+            ]),
+          },
+        },
+      },
+      async (request) => {
+        const { body } = request;
+        const key = requireKey(request);
+        await storeForRequest(lookups, key, body.storeCode);
+        const member = await findMemberForStaff(domain, body.memberCode);
+        const quote = quoteAtTill(domain, member, { amountMinor: body.amountMinor, pointsToSpend: body.pointsToSpend, operatorTelegramId: key.createdBy });
+        const response: QuoteResponse = {
+          memberCode: member.code,
+          tier: { code: quote.tierCode, discountPercent: quote.discountPercent },
+          discountMinor: quote.discountMinor,
+          amountDueMinor: quote.amountDueMinor,
+          savingMinor: quote.savingMinor,
+          netMinor: quote.netMinor,
+          maxPoints: quote.maxPoints,
+          pointsToSpend: quote.pointsToSpend,
+          pointsValueMinor: quote.pointsValueMinor,
+          pointsToEarn: quote.pointsToEarn,
+          balance: member.balance,
+        };
+        return response;
       },
     );
 
@@ -261,6 +323,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
           pointsRefunded: purchaseReturn.pointsRefunded,
           shortfall: purchaseReturn.shortfall,
           balance: result.balance,
+          refundMinor: purchaseReturn.refundMinor,
+          discountMinor: purchaseReturn.discountMinor,
         };
         if (result.replayed) reply.header('idempotent-replayed', 'true');
         return reply.code(result.replayed ? 200 : 201).send(response);

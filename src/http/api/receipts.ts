@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { DomainDeps } from '../../domain/ports.js';
+import type { TierLevel } from '../../domain/program.js';
+import { discountFor } from '../../domain/purchases/quote.js';
 import { recordReceipt } from '../../domain/purchases/record-receipt.js';
 import { actorOfKey, requireKey, scopedIdempotencyKey, storeForRequest } from './auth.js';
 import { type ApiScope, BODY_LIMIT, idempotencyHeaders } from './command.js';
@@ -30,6 +32,9 @@ export const receiptResponseSchema = z
     receiptNo: z.string(),
     amountMinor: z.int(),
     recordedAt: z.string().describe('ISO 8601 date and time (UTC)'),
+    memberSavingMinor: z
+      .int()
+      .describe("What the customer would have saved on this bill with a member card (the first tier's discount, rounded down): for the till to print"),
   })
   .meta({ id: 'ReceiptResponse' });
 
@@ -84,6 +89,8 @@ export function registerReceiptRoutes(app: ApiScope, options: { domain: DomainDe
       receiptNo: receipt.receiptNo,
       amountMinor: receipt.amountMinor,
       recordedAt: receipt.createdAt.toISOString(),
+      // A sale without a member saved nothing; what a card would have saved is the invitation.
+      memberSavingMinor: discountFor(options.domain.program.tiers.levels[0] as TierLevel, receipt.amountMinor),
     };
     if (result.replayed) reply.header('idempotent-replayed', 'true');
     return reply.code(result.replayed ? 200 : 201).send(response);

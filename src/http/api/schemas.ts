@@ -42,6 +42,19 @@ export const purchaseRequestSchema = z
   })
   .meta({ id: 'PurchaseRequest' });
 
+/** A quote (POST /v1/purchases/quote): the purchase's body without receipt-bound or proof fields. */
+export const quoteRequestSchema = z
+  .strictObject({
+    memberCode: z.string().min(1).max(64).describe('The member card code or phone number, as for a purchase'),
+    storeCode: storeCode.optional(),
+    amountMinor: minorAmount.describe('The whole bill in minor units, before the tier discount'),
+    pointsToSpend: points
+      .nonnegative()
+      .default(0)
+      .describe(`Points the member wants to pay with (within the cap: \`maxPoints\` of the answer); no proof needed, nothing is spent`),
+  })
+  .meta({ id: 'QuoteRequest' });
+
 export const spendRequestCreateSchema = z
   .strictObject({
     memberCode: z.string().min(1).max(64).describe('The member card code or phone number, as for a purchase'),
@@ -84,6 +97,13 @@ export const idempotencyKeySchema = z
 
 const tierBrief = z.object({ code: z.string(), discountPercent: z.number() });
 
+/** What the tier discount did to the bill (src/domain/purchases/quote.ts), in minor units. */
+const discountFields = {
+  discountMinor: z.int().describe("The tier discount: the tier's percent of the bill, rounded down to a minor unit"),
+  amountDueMinor: z.int().describe('What the customer pays in money: bill - discount - points value'),
+  savingMinor: z.int().describe('What the program saved the customer on this bill (the discount)'),
+};
+
 export const purchaseResponseSchema = z
   .object({
     purchaseId: z.int(),
@@ -91,9 +111,25 @@ export const purchaseResponseSchema = z
     pointsEarned: z.int(),
     pointsSpent: z.int(),
     balance: z.int().describe('The member balance after the purchase'),
-    tier: tierBrief,
+    tier: tierBrief.describe('The tier after the purchase'),
+    ...discountFields,
+    discountPercent: z.number().describe('The discount percent applied (the tier the member held before the purchase)'),
   })
   .meta({ id: 'PurchaseResponse' });
+
+export const quoteResponseSchema = z
+  .object({
+    memberCode: z.string(),
+    tier: tierBrief.describe("The member's tier now: its discount applies"),
+    ...discountFields,
+    netMinor: z.int().describe('The bill after the discount'),
+    maxPoints: z.int().describe("The most points this bill may be paid with: the program's share of the bill after the discount, within the balance"),
+    pointsToSpend: z.int(),
+    pointsValueMinor: z.int().describe('What `pointsToSpend` pays, in minor units'),
+    pointsToEarn: z.int().describe('Points the purchase would earn (on the money paid)'),
+    balance: z.int().describe('The member balance now'),
+  })
+  .meta({ id: 'QuoteResponse' });
 
 export const returnResponseSchema = z
   .object({
@@ -102,6 +138,11 @@ export const returnResponseSchema = z
     pointsRefunded: z.int().describe('Points that paid for the returned share, given back'),
     shortfall: z.int().describe('Earned points that could not be taken back because the member had spent them'),
     balance: z.int(),
+    refundMinor: z
+      .int()
+      .nullable()
+      .describe('Money to give back: the returned share of what was paid in money (null: not known for purchases recorded before discounts)'),
+    discountMinor: z.int().describe("The returned goods' share of the purchase's discount (not given back)"),
   })
   .meta({ id: 'ReturnResponse' });
 
@@ -146,6 +187,7 @@ export const couponResponseSchema = z
   .meta({ id: 'CouponResponse' });
 
 export type PurchaseResponse = z.infer<typeof purchaseResponseSchema>;
+export type QuoteResponse = z.infer<typeof quoteResponseSchema>;
 export type SpendRequestResponse = z.infer<typeof spendRequestResponseSchema>;
 export type CouponResponse = z.infer<typeof couponResponseSchema>;
 export type ReturnResponse = z.infer<typeof returnResponseSchema>;
