@@ -390,8 +390,10 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
         .catch(() => undefined);
       throw error;
     }
-    await deps.repos.deliveries.settle([...settled, ...sends.outcomes]);
+    // Unreachable first: whoever sees a row BLOCKED also sees its member marked (and a crash in
+    // between leaves the row to be sent again, which answers 403 again).
     for (const memberId of sends.blockedMembers) await deps.repos.members.update(memberId, { reachable: false });
+    await deps.repos.deliveries.settle([...settled, ...sends.outcomes]);
     if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
 
     if (sends.pauseMs !== null) {

@@ -39,7 +39,7 @@ const marketer = { kind: 'staff', telegramId: MARKETER, locale: 'en' } as const;
 beforeAll(async () => {
   fake = await FakeBotApi.start({ botUsername: 'loyalty_test_bot' });
   db = await createTestDatabase();
-  app = await startTestApp({ fake, databaseUrl: db.url, clock, env: { ADMIN_TELEGRAM_IDS: String(ADMIN) } });
+  app = await startTestApp({ fake, databaseUrl: db.url, clock, env: { ADMIN_TELEGRAM_IDS: String(ADMIN), API_RATE_LIMIT: '1000' } });
   await app.domain.repos.staff.upsert({ telegramId: MARKETER, role: 'MARKETER', storeId: null, name: 'Mia' });
   crmKey = (await createApiKey(app.domain, ADMIN, { name: 'crm', storeCode: null })).key;
 });

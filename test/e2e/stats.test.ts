@@ -106,7 +106,7 @@ describe('/stats', () => {
     // Members registered through the bot bought nowhere yet: not this store's customers. Expiry has no store.
     expect(summary.text).toMatch(/Members: 0 /);
     expect(summary.text).toMatch(/expired —/);
-    expect(summary.text).toContain('Points liability: —');
+    expect(summary.text).toContain('Outstanding points in money: —');
     await albumTo(marketer.user.id, 4);
   });
 

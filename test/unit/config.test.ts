@@ -118,7 +118,7 @@ describe('program file', () => {
         expect.stringMatching(/^rewards\.catalogue: not allowed/),
         expect.stringMatching(/^nps\.rewardPoints: not allowed/),
         expect.stringMatching(/^tasks\.referrals: not allowed/),
-        expect.stringMatching(/^tasks\.list\.0\.reward\.points: not allowed/),
+        expect.stringMatching(/^tasks\.list\[daily-checkin\]\.reward\.points: not allowed/),
       ]),
     );
     delete raw.points;
