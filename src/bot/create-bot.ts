@@ -9,15 +9,15 @@ import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeatures } from './features/broadcasts.js';
+import { cashierFeatures } from './features/cashier/index.js';
 import { fallbackFeature } from './features/fallback.js';
 import { npsFeatures } from './features/nps.js';
-import { redeemFeatures } from './features/redeem.js';
+import { redeemFeatures } from './features/redeem/index.js';
 import { registrationFeature } from './features/registration.js';
 import { rewardsFeature } from './features/rewards.js';
 import { rewardsAdminFeature } from './features/rewards-admin.js';
 import { settingsFeature } from './features/settings.js';
 import { spendingFeature } from './features/spending.js';
-import { staffFeatures } from './features/staff.js';
 import { tasksFeature } from './features/tasks.js';
 import { detectLocale } from './i18n.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
@@ -74,14 +74,14 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   const buttons = new Buttons(deps.i18n);
   bot.use(buttons.middleware());
   // Staff and admin first: an invite or a staff command must never start a customer registration.
-  const { staff, staffInput } = staffFeatures(deps, buttons);
+  const { cashier, cashierInput } = cashierFeatures(deps, buttons);
   // Coupon redemption (commands, QR deep link c_<code>, typed codes) before staff.ts: its typed-code step shares the staff session.
   const { redeem, redeemInput } = redeemFeatures(deps, buttons);
   // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
   const { broadcasts, broadcastInput } = broadcastFeatures(deps);
   bot.use(broadcasts);
   bot.use(redeem);
-  bot.use(staff);
+  bot.use(cashier);
   bot.use(adminFeature(deps));
   // Before registration: a member's Yes/No must reach the use case whatever their chat state.
   bot.use(spendingFeature(deps));
@@ -105,7 +105,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       tasksFeature(deps, screens, buttons),
     ),
   );
-  bot.use(staffInput);
+  bot.use(cashierInput);
   bot.use(npsInput);
   bot.use(redeemInput);
   bot.use(broadcastInput);

@@ -20,7 +20,7 @@ import { progressLine } from '../broadcast-report.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { domainErrorGuard } from '../guard.js';
-import { ack, errorText } from './staff.js';
+import { ack, errorText } from '../replies.js';
 
 /**
  * Broadcasts in the chat, for marketers (and admins): the /broadcast wizard (compose, button,

@@ -1,18 +1,18 @@
 import { Composer, InlineKeyboard, type NextFunction } from 'grammy';
 import { z } from 'zod';
-import { normalizeCode } from '../../domain/codes.js';
-import { type DomainError, isDomainError } from '../../domain/errors.js';
-import { listMyCoupons } from '../../domain/rewards/my-coupons.js';
-import type { CouponForRedemption, CouponOperator } from '../../domain/rewards/redeem-coupon.js';
-import { getCouponForRedemption, redeemCoupon } from '../../domain/rewards/redeem-coupon.js';
-import { findPrincipal, type Principal, requireRole } from '../../domain/staff/access.js';
-import { type Buttons, inPrivateChats } from '../buttons.js';
-import { callbackData } from '../callback-data.js';
-import type { BotContext, BotDeps } from '../context.js';
-import { COUPON_START_PREFIX, popupText, rewardErrorText, showOwnCoupon } from '../coupons.js';
-import { domainErrorGuard } from '../guard.js';
-import { staffMenu } from '../keyboards.js';
-import { ack } from './staff.js';
+import { normalizeCode } from '../../../domain/codes.js';
+import { type DomainError, isDomainError } from '../../../domain/errors.js';
+import { listMyCoupons } from '../../../domain/rewards/my-coupons.js';
+import type { CouponForRedemption, CouponOperator } from '../../../domain/rewards/redeem-coupon.js';
+import { getCouponForRedemption, redeemCoupon } from '../../../domain/rewards/redeem-coupon.js';
+import { findPrincipal, type Principal, requireRole } from '../../../domain/staff/access.js';
+import { type Buttons, inPrivateChats } from '../../buttons.js';
+import { decodeCallback, encodeCallback } from '../../callback-data.js';
+import type { BotContext, BotDeps } from '../../context.js';
+import { COUPON_START_PREFIX, popupText, rewardErrorText, showOwnCoupon } from '../../coupons.js';
+import { domainErrorGuard } from '../../guard.js';
+import { staffMenu } from '../../keyboards.js';
+import { ack, dropButtons } from '../../replies.js';
 
 /**
  * Staff confirm coupons: by a code typed after "Redeem coupon" (any case, spaces and dashes
@@ -25,7 +25,7 @@ import { ack } from './staff.js';
  * the code only as a hint of what was shown; the domain checks it all again.
  *
  * The "type a code" step shares the staff session (one open staff step per person): starting a
- * purchase ends it, and starting it ends a purchase in progress.
+ * purchase ends it, and starting it ends a purchase in progress (features/cashier/dialog.ts).
  */
 
 const STEP_TTL_MS = 30 * 60_000;
@@ -49,7 +49,6 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
   const staffOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['STAFF']);
   const operator = (principal: Principal): CouponOperator => ({ kind: 'staff', principal });
   const menu = (ctx: BotContext) => staffMenu(ctx.t, ctx.member?.status === 'ACTIVE');
-  const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
 
   async function awaitingCode(ctx: BotContext): Promise<boolean> {
     const parsed = stepSchema.safeParse(await ctx.sessions.read('staff'));
@@ -111,14 +110,14 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
     await ctx.reply(`${text}\n\n${ctx.t('redeem.tap_confirm')}`, {
       parse_mode: 'HTML',
       reply_markup: new InlineKeyboard()
-        .text(ctx.t('staff.confirm'), callbackData('rdm', 'ok', found.coupon.code))
-        .text(ctx.t('common.cancel'), callbackData('rdm', 'no')),
+        .text(ctx.t('staff.confirm'), encodeCallback('rdm:ok', found.coupon.code))
+        .text(ctx.t('common.cancel'), encodeCallback('rdm:no')),
     });
   }
 
   async function askCode(ctx: BotContext) {
     await ctx.sessions.write('staff', { kind: 'redeem', step: 'code', touchedAt: domain.clock.now().getTime() } satisfies z.infer<typeof stepSchema>);
-    await ctx.reply(ctx.t('redeem.ask'), { parse_mode: 'HTML', reply_markup: new InlineKeyboard().text(ctx.t('common.cancel'), callbackData('rdm', 'no')) });
+    await ctx.reply(ctx.t('redeem.ask'), { parse_mode: 'HTML', reply_markup: new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('rdm:no')) });
   }
 
   // --- entry points ------------------------------------------------------------------------------
@@ -171,49 +170,40 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
 
   // --- buttons: each re-checks the role; the code is only what was shown ---------------------------
 
-  composer.callbackQuery(
-    /^rdm:ok:([A-Z0-9]{12})$/,
-    guarded(async (ctx) => {
-      const principal = await staffOnly(ctx);
-      const messageId = ctx.callbackQuery.message?.message_id;
-      if (messageId === undefined) return ack(ctx, ctx.t('common.stale_button'));
-      try {
-        const result = await redeemCoupon(domain, { code: ctx.match[1] as string, operator: operator(principal), idempotencyKey: `tg-confirm:${messageId}` });
-        await dropButtons(ctx);
-        if (result.replayed) return ack(ctx, ctx.t('redeem.replayed'), true);
-        await ack(ctx, ctx.t('redeem.done_popup'));
-        await ctx.reply(
-          ctx.t('redeem.done', { title: result.coupon.reward.title[ctx.locale], code: result.coupon.displayCode, name: result.memberFirstName ?? '—' }),
-          { parse_mode: 'HTML', reply_markup: menu(ctx) },
-        );
-      } catch (error) {
-        if (!isDomainError(error) || error.code === 'FORBIDDEN' || error.code === 'TOO_MANY_ATTEMPTS') throw error;
-        // Redeemed by someone else meanwhile, expired, cancelled: said in the chat, with when.
-        await ack(ctx);
-        await dropButtons(ctx);
-        await ctx.reply(rewardErrorText(ctx, error, program, 'staff'), { parse_mode: 'HTML', reply_markup: menu(ctx) });
-      }
-    }),
-  );
+  // One entry for every `rdm:` tap: the role first, then the codec; anything undeclared acts on nothing.
+  async function onTap(ctx: BotContext) {
+    const principal = await staffOnly(ctx);
+    const tap = decodeCallback(ctx.callbackQuery?.data);
+    if (tap.route === 'rdm:ok') return confirm(ctx, principal, tap.args[0]);
+    if (tap.route !== 'rdm:no') return ack(ctx, ctx.t('common.stale_button'));
+    await endStep(ctx);
+    await ack(ctx);
+    await dropButtons(ctx);
+    await ctx.reply(ctx.t('redeem.cancelled'), { reply_markup: menu(ctx) });
+  }
 
-  composer.callbackQuery(
-    'rdm:no',
-    guarded(async (ctx) => {
-      await staffOnly(ctx);
-      await endStep(ctx);
+  async function confirm(ctx: BotContext, principal: Principal, code: string) {
+    const messageId = ctx.callbackQuery?.message?.message_id;
+    if (messageId === undefined) return ack(ctx, ctx.t('common.stale_button'));
+    try {
+      const result = await redeemCoupon(domain, { code, operator: operator(principal), idempotencyKey: `tg-confirm:${messageId}` });
+      await dropButtons(ctx);
+      if (result.replayed) return ack(ctx, ctx.t('redeem.replayed'), true);
+      await ack(ctx, ctx.t('redeem.done_popup'));
+      await ctx.reply(
+        ctx.t('redeem.done', { title: result.coupon.reward.title[ctx.locale], code: result.coupon.displayCode, name: result.memberFirstName ?? '—' }),
+        { parse_mode: 'HTML', reply_markup: menu(ctx) },
+      );
+    } catch (error) {
+      if (!isDomainError(error) || error.code === 'FORBIDDEN' || error.code === 'TOO_MANY_ATTEMPTS') throw error;
+      // Redeemed by someone else meanwhile, expired, cancelled: said in the chat, with when.
       await ack(ctx);
       await dropButtons(ctx);
-      await ctx.reply(ctx.t('redeem.cancelled'), { reply_markup: menu(ctx) });
-    }),
-  );
+      await ctx.reply(rewardErrorText(ctx, error, program, 'staff'), { parse_mode: 'HTML', reply_markup: menu(ctx) });
+    }
+  }
 
-  composer.callbackQuery(
-    /^rdm:/,
-    guarded(async (ctx) => {
-      await staffOnly(ctx);
-      await ack(ctx, ctx.t('common.stale_button'));
-    }),
-  );
+  composer.filter((ctx) => ctx.callbackQuery?.data?.startsWith('rdm:') === true, guarded(onTap));
 
   // Typed codes of people who are not active customers (active ones: redeemInput, after the
   // customer features, so that customers' buttons never wait on the session store).
