@@ -12,8 +12,8 @@ import { staffMenu } from '../../keyboards.js';
 /**
  * The cashier's open dialog (a purchase or a return), kept in the session store (the database,
  * ChatSession `staff:<telegramId>`), so a restart or another instance carries on and erasing the
- * member erases it. One open staff step per person: a coupon code awaited (features/redeem) uses
- * the same row, so starting one ends the other.
+ * member erases it. One open staff step per person: starting this ends a coupon code dialog
+ * (features/redeem), and starting that deletes this row.
  */
 
 const DIALOG_TTL_MS = 30 * 60_000;

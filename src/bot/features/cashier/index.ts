@@ -7,6 +7,7 @@ import { type Buttons, inPrivateChats } from '../../buttons.js';
 import { decodeCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
 import { ack, dropButtons, guard } from '../../replies.js';
+import { endCodeDialog } from '../redeem/index.js';
 import { cashierKit, type Dialog, newDialogId, type Step } from './dialog.js';
 import { acceptStaffInvite } from './invites.js';
 import { purchaseDialog } from './purchase.js';
@@ -38,6 +39,8 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
 
   async function begin(ctx: BotContext, principal: Principal, kind: Dialog['kind'], memberQuery?: string) {
     const dialog: Dialog = { kind, step: 'store', id: newDialogId(), storeId: principal.storeId, touchedAt: 0 };
+    // One open staff step per person: a coupon code awaited ends here.
+    await endCodeDialog(ctx);
     if (memberQuery !== undefined) dialog.memberId = (await findMemberForStaff(domain, memberQuery)).id;
     if (dialog.storeId === null) return askStore(ctx, dialog);
     return afterStore(ctx, dialog);
@@ -124,6 +127,7 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
     guard(async (ctx, next) => {
       if (!(await findPrincipal(domain, ctx.from.id))) return next();
       await clear(ctx);
+      await endCodeDialog(ctx);
       await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
     }),
   );
