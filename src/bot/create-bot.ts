@@ -73,9 +73,14 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // filters; each feature registers its buttons while it is built.
   const buttons = new Buttons(deps.i18n);
   bot.use(buttons.middleware());
-  // Staff and admin first: an invite or a staff command must never start a customer registration.
+  // Order still matters where two features may want the same update; each case says why.
+  // The cashier (features/cashier) before registration: an invite or a staff command must never
+  // start a customer registration. Its dialog taps and answers are routed by the callback codec
+  // and its dialog row, not by position.
   const { cashier, cashierInput } = cashierFeatures(deps, buttons);
-  // Coupon redemption (commands, QR deep link c_<code>, typed codes) before staff.ts: its typed-code step shares the staff session.
+  // Coupon redemption (commands, QR deep link c_<code>, typed codes) before the cashier: a staff
+  // member who is not a customer and types a code during the code dialog must reach the dialog
+  // before the cashier's "use the menu" hint answers it.
   const { redeem, redeemInput } = redeemFeatures(deps, buttons);
   // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
   const { broadcasts, broadcastInput } = broadcastFeatures(deps);
@@ -105,6 +110,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       tasksFeature(deps, screens, buttons),
     ),
   );
+  // Dialog answers of staff and marketers who are also active customers come after the customer
+  // features, so that customers' own updates never wait on the dialog rows.
   bot.use(cashierInput);
   bot.use(npsInput);
   bot.use(redeemInput);
