@@ -8,7 +8,7 @@ import { Buttons } from './buttons.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
-import { broadcastFeatures } from './features/broadcasts.js';
+import { broadcastFeatures } from './features/broadcasts/index.js';
 import { cashierFeatures } from './features/cashier/index.js';
 import { fallbackFeature } from './features/fallback.js';
 import { npsFeatures } from './features/nps.js';

@@ -1,0 +1,164 @@
+import { InlineKeyboard } from 'grammy';
+import { contentProblems, MAX_CAPTION, MAX_TEXT } from '../../../domain/broadcasts/content.js';
+import { createBroadcast } from '../../../domain/broadcasts/create-broadcast.js';
+import { assertOfferReward, OFFER_LINE_RESERVE } from '../../../domain/broadcasts/offer.js';
+import type { BroadcastContent, TextEntity } from '../../../domain/broadcasts/types.js';
+import { getBroadcast, measureAudience } from '../../../domain/broadcasts/view-broadcasts.js';
+import { nextAllowedTime } from '../../../domain/jobs/schedule-rules.js';
+import { offerLine, PREVIEW_COUPON_CODE, sendBroadcastMessage, withOffer } from '../../broadcast-message.js';
+import { callbackData } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { ack } from '../../replies.js';
+import type { AudienceScreens } from './audience.js';
+import { type BroadcastKit, ID, type Wizard } from './wizard.js';
+
+/** The preview, the personal offer, and sending now or at a time. */
+export function sending(kit: BroadcastKit, audience: AudienceScreens) {
+  const { domain, program, composer, marketerOnly, author, load, save, dropButtons, guarded, current } = kit;
+
+  const { showAudience } = audience;
+  function contentOf(wizard: Wizard): BroadcastContent {
+    const content = wizard.content ?? { text: '', entities: [], photoFileId: null };
+    return { text: content.text, entities: content.entities as TextEntity[], photoFileId: content.photoFileId, button: wizard.button ?? null };
+  }
+
+  async function preview(ctx: BotContext, wizard: Wizard) {
+    await save(ctx, { ...wizard, step: 'audience' });
+    // Exactly what members get: the same function sends their copies (a sample coupon code here).
+    const offer = wizard.offer ? await domain.repos.rewards.findByCode(wizard.offer) : null;
+    const sample = offer ? { code: PREVIEW_COUPON_CODE, expiresAt: new Date(domain.clock.now().getTime() + offer.validityDays * 86_400_000) } : null;
+    const content = sample ? withOffer(contentOf(wizard), offerLine(ctx.t, ctx.fmt, sample), sample.code) : contentOf(wizard);
+    await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, content);
+    const size = await measureAudience(domain, author(ctx), wizard.segment);
+    const keyboard = new InlineKeyboard()
+      .text(ctx.t('broadcast.send_now', { count: size.recipients }), callbackData('bc', 'go', wizard.id))
+      .row()
+      .text(ctx.t('broadcast.schedule'), callbackData('bc', 'sc', wizard.id))
+      .text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id))
+      .row()
+      .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+    const lines = [ctx.t('broadcast.preview', { count: size.recipients })];
+    // Said before the tap, not after it: "Send now" in the quiet hours waits until they end.
+    const { quietHours } = program.notifications;
+    const now = domain.clock.now();
+    const startsAt = nextAllowedTime(now, quietHours, program.timezone);
+    if (startsAt.getTime() > now.getTime()) lines.push(ctx.t('broadcast.preview_quiet', { ...quietHours, at: ctx.fmt.dateTime(startsAt) }));
+    await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: keyboard });
+  }
+
+  async function launch(ctx: BotContext, wizard: Wizard, scheduledAt: Date | null) {
+    const result = await createBroadcast(domain, author(ctx), {
+      content: contentOf(wizard),
+      segment: wizard.segment,
+      scheduledAt,
+      // A double tap (or the same tap served twice) creates one broadcast.
+      idempotencyKey: `bot:${ctx.from?.id}:${wizard.id}`,
+      offerRewardCode: wizard.offer ?? null,
+    });
+    await save(ctx, { ...wizard, step: 'done' });
+    const { broadcast } = result;
+    if (result.replayed) {
+      await ctx.reply(ctx.t('broadcast.already', { id: broadcast.id }), { parse_mode: 'HTML' });
+      return;
+    }
+    if (result.started) {
+      const { counts } = await getBroadcast(domain, author(ctx), broadcast.id);
+      await ctx.reply(ctx.t('broadcast.started', { id: broadcast.id, count: counts.pending + counts.sent + counts.failed }), { parse_mode: 'HTML' });
+      return;
+    }
+    const lines = [ctx.t('broadcast.scheduled', { id: broadcast.id, at: ctx.fmt.dateTime(broadcast.scheduledAt), zone: program.timezone })];
+    if (result.movedByQuietHours) lines.push(ctx.t('broadcast.quiet_hours', { at: ctx.fmt.dateTime(broadcast.scheduledAt) }));
+    await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
+  }
+
+  composer.callbackQuery(
+    new RegExp(`^bc:pv:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'message');
+      if (!wizard) return;
+      await ack(ctx);
+      await dropButtons(ctx);
+      await preview(ctx, wizard);
+    }),
+  );
+
+  // --- the personal offer: a free coupon of a catalogue reward for each member ------------------
+
+  composer.callbackQuery(
+    new RegExp(`^bc:of:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'message');
+      if (!wizard) return;
+      const rewards = (await domain.repos.rewards.list({ activeOnly: true })).slice(0, 30);
+      if (rewards.length === 0) return ack(ctx, ctx.t('broadcast.offer_empty'), true);
+      await ack(ctx);
+      await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
+      const keyboard = new InlineKeyboard();
+      for (const reward of rewards) {
+        const label = reward.title[ctx.locale] || reward.code;
+        keyboard.text(wizard.offer === reward.code ? `✓ ${label}` : label, callbackData('bc', 'or', wizard.id, reward.code)).row();
+      }
+      keyboard.text(ctx.t('broadcast.offer_none'), callbackData('bc', 'on', wizard.id)).text(ctx.t('broadcast.done'), callbackData('bc', 'a', wizard.id));
+      await ctx.editMessageText(ctx.t('broadcast.offer_pick'), { parse_mode: 'HTML', reply_markup: keyboard });
+    }),
+  );
+
+  composer.callbackQuery(
+    new RegExp(`^bc:(or|on):${ID}(?::([a-z0-9_-]{1,32}))?$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[2] as string, ['audience'], 'message');
+      if (!wizard) return;
+      const code = ctx.match[3];
+      if (ctx.match[1] === 'on' || code === undefined) {
+        await ack(ctx);
+        return showAudience(ctx, { ...wizard, offer: null }, 'edit');
+      }
+      // Callback data is a hint: the reward must exist and be active now (refused in the marketer's words).
+      await assertOfferReward(domain, code);
+      const content = contentOf(wizard);
+      if (contentProblems(content, { reserve: OFFER_LINE_RESERVE }).some((p) => p.field === 'text')) {
+        const max = (content.photoFileId ? MAX_CAPTION : MAX_TEXT) - OFFER_LINE_RESERVE;
+        return ack(ctx, ctx.t('broadcast.offer_too_long', { length: content.text.length, max }), true);
+      }
+      await ack(ctx);
+      await showAudience(ctx, { ...wizard, offer: code }, 'edit');
+    }),
+  );
+
+  composer.callbackQuery(
+    new RegExp(`^bc:go:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await load(ctx);
+      if (!wizard || wizard.id !== ctx.match[1] || wizard.mode === 'survey' || !(wizard.step === 'audience' || wizard.step === 'done'))
+        return ack(ctx, ctx.t('common.stale_button'));
+      await ack(ctx);
+      await dropButtons(ctx);
+      await launch(ctx, wizard, null);
+    }),
+  );
+
+  composer.callbackQuery(
+    new RegExp(`^bc:sc:${ID}$`),
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      const wizard = await current(ctx, ctx.match[1] as string, ['audience'], 'message');
+      if (!wizard) return;
+      await ack(ctx);
+      await dropButtons(ctx);
+      await save(ctx, { ...wizard, step: 'schedule' });
+      await ctx.reply(ctx.t('broadcast.ask_time', { zone: program.timezone, example: ctx.fmt.dateTime(new Date(domain.clock.now().getTime() + 86_400_000)) }), {
+        parse_mode: 'HTML',
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id))
+          .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id)),
+      });
+    }),
+  );
+
+  return { launch };
+}
+export type Sending = ReturnType<typeof sending>;
