@@ -15,7 +15,17 @@ const ARG_KINDS = {
   request: { pattern: /^[A-Za-z0-9_-]{12}$/, parse: (raw: string) => raw },
   /** A coupon code as issued (upper-case letters and digits). */
   coupon: { pattern: /^[A-Z0-9]{12}$/, parse: (raw: string) => raw },
-  /** A non-negative integer: a store id, points. */
+  /** A broadcast button's kind: a link, none, or a deep link into the bot. */
+  buttonKind: { pattern: /^(url|none|rewards|card|balance)$/, parse: (raw: string) => raw },
+  /** An audience filter's short code (features/broadcasts/wizard.ts NUMBERS, LISTS, FLAGS; x: clear). */
+  filter: { pattern: /^(t|l|s|n|o|w|r|e|b|bd|np|x)$/, parse: (raw: string) => raw },
+  /** A list filter's short code. */
+  list: { pattern: /^(t|l|s|n)$/, parse: (raw: string) => raw },
+  /** A value picked from a list (a tier, language, store code or NPS group). */
+  value: { pattern: /^[A-Za-z0-9_-]{1,32}$/, parse: (raw: string) => raw },
+  /** A reward's code. */
+  reward: { pattern: /^[a-z0-9_-]{1,32}$/, parse: (raw: string) => raw },
+  /** A non-negative integer: a store id, points, a broadcast id. */
   int: { pattern: /^\d{1,9}$/, parse: (raw: string) => Number(raw) },
 } as const;
 type ArgKind = keyof typeof ARG_KINDS;
@@ -34,6 +44,25 @@ export const CALLBACKS = {
   // Coupon redemption (features/redeem): the code is only what was shown.
   'rdm:ok': ['coupon'],
   'rdm:no': [],
+  // Broadcasts (features/broadcasts): the wizard id, then what was chosen; list screens take the broadcast id.
+  'bc:bt': ['dialog', 'buttonKind'],
+  'bc:f': ['dialog', 'filter'],
+  'bc:tg': ['dialog', 'list', 'value'],
+  'bc:a': ['dialog'],
+  'bc:pv': ['dialog'],
+  'bc:of': ['dialog'],
+  'bc:or': ['dialog', 'reward'],
+  'bc:on': ['dialog'],
+  'bc:go': ['dialog'],
+  'bc:sc': ['dialog'],
+  'bc:no': ['dialog'],
+  'bc:nps': [],
+  'bc:sv': ['dialog'],
+  'bc:sg': ['dialog'],
+  'bc:ls': [],
+  'bc:x': ['int'],
+  'bc:xy': ['int'],
+  'bc:xn': [],
 } as const satisfies Record<string, readonly ArgKind[]>;
 
 export type CallbackRoute = keyof typeof CALLBACKS;
@@ -87,6 +116,19 @@ export function decodeCallback(data: string | undefined): DecodedCallback {
     args.push(ARG_KINDS[kind].parse(value));
   }
   return { route, args } as unknown as DecodedCallback;
+}
+
+/** A filter for one route: the tap's data is exactly that route (see `callbackArgs`). */
+export const isCallback =
+  (...routes: CallbackRoute[]) =>
+  (ctx: { callbackQuery?: { data?: string } }): boolean =>
+    routes.includes(decodeCallback(ctx.callbackQuery?.data).route as CallbackRoute);
+
+/** The arguments of a tap already matched by `isCallback(route)`. */
+export function callbackArgs<R extends CallbackRoute>(ctx: { callbackQuery?: { data?: string } }, route: R): CallbackArgs<R> {
+  const args = matchCallback(route, ctx.callbackQuery?.data);
+  if (!args) throw new Error(`not a ${route} tap`);
+  return args;
 }
 
 /** The route's arguments when `data` is exactly that route, else null. */

@@ -2,6 +2,19 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CALLBACK_DATA_MAX_BYTES, CALLBACKS, callbackData, decodeCallback, encodeCallback, matchCallback } from '../../src/bot/callback-data.js';
 
+/** The longest well-formed argument of each kind. */
+const LONGEST = {
+  dialog: 'A'.repeat(8),
+  request: 'A'.repeat(12),
+  coupon: 'A'.repeat(12),
+  int: '9'.repeat(9),
+  buttonKind: 'rewards',
+  filter: 'np',
+  list: 't',
+  value: 'a'.repeat(32),
+  reward: 'a'.repeat(32),
+};
+
 describe('the callback codec', () => {
   it('round-trips every declared route with typed arguments, in the wire format the buttons always had', () => {
     expect(encodeCallback('stf:pts', 'AbC_-123', 250)).toBe('stf:pts:AbC_-123:250');
@@ -12,6 +25,8 @@ describe('the callback codec', () => {
     expect(decodeCallback(encodeCallback('rdm:ok', 'ABCD2345EFGH'))).toEqual({ route: 'rdm:ok', args: ['ABCD2345EFGH'] });
     expect(matchCallback('stf:st', 'stf:st:AAAAAAAA:7')).toEqual(['AAAAAAAA', 7]);
     expect(matchCallback('stf:no', 'stf:st:AAAAAAAA:7')).toBeNull();
+    expect(decodeCallback('bc:tg:AAAAAAAA:s:msk-01')).toEqual({ route: 'bc:tg', args: ['AAAAAAAA', 's', 'msk-01'] });
+    expect(decodeCallback('bc:x:42')).toEqual({ route: 'bc:x', args: [42] });
   });
 
   it('round-trips any well-formed dialog id and integer', () => {
@@ -33,7 +48,7 @@ describe('the callback codec', () => {
     expect(() => encodeCallback('rdm:ok', 'lowercase123')).toThrow(/malformed/);
     // Every declared route fits in 64 bytes with its longest arguments.
     for (const [route, kinds] of Object.entries(CALLBACKS)) {
-      const longest = kinds.map((kind) => ({ dialog: 'A'.repeat(8), request: 'A'.repeat(12), coupon: 'A'.repeat(12), int: '9'.repeat(9) })[kind]);
+      const longest = kinds.map((kind) => LONGEST[kind]);
       expect(Buffer.byteLength([route, ...longest].join(':'))).toBeLessThanOrEqual(CALLBACK_DATA_MAX_BYTES);
     }
   });
@@ -55,6 +70,9 @@ describe('the callback codec', () => {
       'stf:pts:AAAAAAAA: 1',
       'stf:whatever',
       'rdm:no:extra',
+      'bc:f:AAAAAAAA:zz',
+      'bc:bt:AAAAAAAA:javascript',
+      'bc:or:AAAAAAAA:Cake',
       'rdm:ok:abcd2345efgh',
       'rdm:ok:ABCD2345EFGH:',
       'constructor:x',

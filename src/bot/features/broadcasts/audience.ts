@@ -4,10 +4,10 @@ import { NPS_GROUPS, type Segment } from '../../../domain/broadcasts/types.js';
 import { measureAudience } from '../../../domain/broadcasts/view-broadcasts.js';
 import { previewSurveyCampaign } from '../../../domain/nps/campaign.js';
 import { LOCALES } from '../../../domain/program.js';
-import { callbackData } from '../../callback-data.js';
+import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack } from '../../replies.js';
-import { type BroadcastKit, FLAGS, type FlagCode, ID, inlineData, LISTS, type ListCode, NUMBERS, type NumberCode, type Wizard } from './wizard.js';
+import { type BroadcastKit, FLAGS, type FlagCode, inlineData, LISTS, type ListCode, NUMBERS, type NumberCode, type Wizard } from './wizard.js';
 
 /** The audience builder: filters, pickers and the live size (broadcasts and NPS surveys share it). */
 export function audienceScreens(kit: BroadcastKit) {
@@ -46,10 +46,10 @@ export function audienceScreens(kit: BroadcastKit) {
     ].join('\n\n');
     const id = wizard.id;
     const keyboard = filterKeyboard(ctx, wizard)
-      .text(offer ? ctx.t('broadcast.offer_button_set', { title: offer.title[ctx.locale] }) : ctx.t('broadcast.offer_button'), callbackData('bc', 'of', id))
+      .text(offer ? ctx.t('broadcast.offer_button_set', { title: offer.title[ctx.locale] }) : ctx.t('broadcast.offer_button'), encodeCallback('bc:of', id))
       .row()
-      .text(ctx.t('broadcast.preview_button'), callbackData('bc', 'pv', id))
-      .text(ctx.t('common.cancel'), callbackData('bc', 'no', id));
+      .text(ctx.t('broadcast.preview_button'), encodeCallback('bc:pv', id))
+      .text(ctx.t('common.cancel'), encodeCallback('bc:no', id));
     return { text, keyboard };
   }
 
@@ -59,21 +59,21 @@ export function audienceScreens(kit: BroadcastKit) {
     const mark = (on: boolean, label: string) => (on ? `✓ ${label}` : label);
     const s = wizard.segment;
     const keyboard = new InlineKeyboard()
-      .text(mark(!!s.tiers, ctx.t('broadcast.filter.tiers')), callbackData('bc', 'f', id, 't'))
-      .text(mark(!!s.languages, ctx.t('broadcast.filter.languages')), callbackData('bc', 'f', id, 'l'))
+      .text(mark(!!s.tiers, ctx.t('broadcast.filter.tiers')), encodeCallback('bc:f', id, 't'))
+      .text(mark(!!s.languages, ctx.t('broadcast.filter.languages')), encodeCallback('bc:f', id, 'l'))
       .row()
-      .text(mark(!!s.stores, ctx.t('broadcast.filter.stores')), callbackData('bc', 'f', id, 's'))
-      .text(mark(!!s.npsGroups, ctx.t('broadcast.filter.npsGroups')), callbackData('bc', 'f', id, 'n'))
+      .text(mark(!!s.stores, ctx.t('broadcast.filter.stores')), encodeCallback('bc:f', id, 's'))
+      .text(mark(!!s.npsGroups, ctx.t('broadcast.filter.npsGroups')), encodeCallback('bc:f', id, 'n'))
       .row();
     (Object.keys(NUMBERS) as NumberCode[]).forEach((code, i) => {
       const key = NUMBERS[code].key;
-      keyboard.text(mark(s[key] !== undefined, ctx.t(`broadcast.filter.${key}`)), callbackData('bc', 'f', id, code));
+      keyboard.text(mark(s[key] !== undefined, ctx.t(`broadcast.filter.${key}`)), encodeCallback('bc:f', id, code));
       if (i % 2 === 1) keyboard.row();
     });
-    keyboard.text(mark(!!s.birthdayThisMonth, ctx.t('broadcast.filter.birthdayThisMonth')), callbackData('bc', 'f', id, 'bd')).row();
+    keyboard.text(mark(!!s.birthdayThisMonth, ctx.t('broadcast.filter.birthdayThisMonth')), encodeCallback('bc:f', id, 'bd')).row();
     return keyboard
-      .text(mark(!!s.neverPurchased, ctx.t('broadcast.filter.neverPurchased')), callbackData('bc', 'f', id, 'np'))
-      .text(ctx.t('broadcast.filter.clear'), callbackData('bc', 'f', id, 'x'))
+      .text(mark(!!s.neverPurchased, ctx.t('broadcast.filter.neverPurchased')), encodeCallback('bc:f', id, 'np'))
+      .text(ctx.t('broadcast.filter.clear'), encodeCallback('bc:f', id, 'x'))
       .row();
   }
 
@@ -93,8 +93,8 @@ export function audienceScreens(kit: BroadcastKit) {
       }),
     ].join('\n\n');
     const keyboard = filterKeyboard(ctx, wizard)
-      .text(ctx.t('broadcast.survey.continue'), callbackData('bc', 'sv', wizard.id))
-      .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+      .text(ctx.t('broadcast.survey.continue'), encodeCallback('bc:sv', wizard.id))
+      .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
     return { text, keyboard };
   }
 
@@ -136,21 +136,21 @@ export function audienceScreens(kit: BroadcastKit) {
     const keyboard = new InlineKeyboard();
     const choices = await listChoices(ctx, code);
     choices.forEach((choice, i) => {
-      keyboard.text(chosen.includes(choice.value) ? `✓ ${choice.label}` : choice.label, callbackData('bc', 'tg', wizard.id, code, choice.value));
+      keyboard.text(chosen.includes(choice.value) ? `✓ ${choice.label}` : choice.label, encodeCallback('bc:tg', wizard.id, code, choice.value));
       if (i % 2 === 1) keyboard.row();
     });
     if (choices.length % 2 === 1) keyboard.row();
-    keyboard.text(ctx.t('broadcast.done'), callbackData('bc', 'a', wizard.id));
+    keyboard.text(ctx.t('broadcast.done'), encodeCallback('bc:a', wizard.id));
     await ctx.editMessageText(ctx.t('broadcast.pick', { filter: ctx.t(`broadcast.filter.${LISTS[code]}`) }), { parse_mode: 'HTML', reply_markup: keyboard });
   }
 
-  composer.callbackQuery(
-    new RegExp(`^bc:f:${ID}:(t|l|s|n|o|w|r|e|b|bd|np|x)$`),
+  composer.filter(
+    isCallback('bc:f'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number']);
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:f')[0], ['audience', 'number']);
       if (!wizard) return;
-      const code = ctx.match[2] as string;
+      const code = callbackArgs(ctx, 'bc:f')[1];
       await ack(ctx);
       if (code in LISTS) {
         const next: Wizard = { ...wizard, step: 'audience', numberFor: undefined };
@@ -176,14 +176,14 @@ export function audienceScreens(kit: BroadcastKit) {
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:tg:${ID}:(t|l|s|n):([A-Za-z0-9_-]{1,32})$`),
+  composer.filter(
+    isCallback('bc:tg'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience']);
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:tg')[0], ['audience']);
       if (!wizard) return;
-      const code = ctx.match[2] as ListCode;
-      const value = ctx.match[3] as string;
+      const code = callbackArgs(ctx, 'bc:tg')[1] as ListCode;
+      const value = callbackArgs(ctx, 'bc:tg')[2];
       if (!(await listChoices(ctx, code)).some((choice) => choice.value === value)) return ack(ctx, ctx.t('common.stale_button'));
       const key = LISTS[code];
       const chosen = (wizard.segment[key] ?? []) as string[];
@@ -196,11 +196,11 @@ export function audienceScreens(kit: BroadcastKit) {
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:a:${ID}$`),
+  composer.filter(
+    isCallback('bc:a'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number', 'schedule']);
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:a')[0], ['audience', 'number', 'schedule']);
       if (!wizard) return;
       await ack(ctx);
       // From a picker: the same message becomes the audience screen again; from the preview: a new one.

@@ -4,12 +4,12 @@ import { contentProblems, isButtonUrl, MAX_BUTTON_TEXT, MAX_CAPTION, MAX_TEXT } 
 import { normalizeSegment } from '../../../domain/broadcasts/segment.js';
 import type { BroadcastContent, Segment, TextEntity } from '../../../domain/broadcasts/types.js';
 import { zonedTimeToUtc } from '../../../domain/time.js';
-import { callbackData } from '../../callback-data.js';
+import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack } from '../../replies.js';
 import type { AudienceScreens } from './audience.js';
 import type { Sending } from './send.js';
-import { type BroadcastKit, DEEP_LINKS, ID, NUMBERS, newId, type Wizard } from './wizard.js';
+import { type BroadcastKit, NUMBERS, newId, type Wizard } from './wizard.js';
 
 /** /broadcast: the message (text or photo), its button, and what the marketer types at each step. */
 export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Sending) {
@@ -35,14 +35,14 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     const next: Wizard = { ...wizard, step: 'button', content: { text: content.text, entities: content.entities, photoFileId: content.photoFileId } };
     await save(ctx, next);
     const keyboard = new InlineKeyboard()
-      .text(ctx.t('broadcast.button_url'), callbackData('bc', 'bt', wizard.id, 'url'))
-      .text(ctx.t('broadcast.deep_link.rewards'), callbackData('bc', 'bt', wizard.id, 'rewards'))
+      .text(ctx.t('broadcast.button_url'), encodeCallback('bc:bt', wizard.id, 'url'))
+      .text(ctx.t('broadcast.deep_link.rewards'), encodeCallback('bc:bt', wizard.id, 'rewards'))
       .row()
-      .text(ctx.t('broadcast.deep_link.card'), callbackData('bc', 'bt', wizard.id, 'card'))
-      .text(ctx.t('broadcast.deep_link.balance'), callbackData('bc', 'bt', wizard.id, 'balance'))
+      .text(ctx.t('broadcast.deep_link.card'), encodeCallback('bc:bt', wizard.id, 'card'))
+      .text(ctx.t('broadcast.deep_link.balance'), encodeCallback('bc:bt', wizard.id, 'balance'))
       .row()
-      .text(ctx.t('broadcast.button_none'), callbackData('bc', 'bt', wizard.id, 'none'))
-      .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+      .text(ctx.t('broadcast.button_none'), encodeCallback('bc:bt', wizard.id, 'none'))
+      .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
     await ctx.reply(ctx.t('broadcast.button_ask'), { parse_mode: 'HTML', reply_markup: keyboard });
   }
 
@@ -158,15 +158,15 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:bt:${ID}:(url|none|${DEEP_LINKS.join('|')})$`),
+  composer.filter(
+    isCallback('bc:bt'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['button'], 'message');
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:bt')[0], ['button'], 'message');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);
-      const kind = ctx.match[2] as string;
+      const kind = callbackArgs(ctx, 'bc:bt')[1];
       if (kind === 'none') return showAudience(ctx, { ...wizard, button: null }, 'reply');
       if (kind === 'url') {
         await save(ctx, { ...wizard, step: 'buttonUrl' });
@@ -179,11 +179,11 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:no:${ID}$`),
+  composer.filter(
+    isCallback('bc:no'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['compose', 'button', 'buttonUrl', 'buttonLabel', 'audience', 'number', 'schedule']);
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:no')[0], ['compose', 'button', 'buttonUrl', 'buttonLabel', 'audience', 'number', 'schedule']);
       if (!wizard) return;
       await clear(ctx);
       await ack(ctx);

@@ -2,7 +2,7 @@ import { InlineKeyboard } from 'grammy';
 import { cancelBroadcast } from '../../../domain/broadcasts/cancel-broadcast.js';
 import { type BroadcastView, getBroadcast, listBroadcasts } from '../../../domain/broadcasts/view-broadcasts.js';
 import { progressLine } from '../../broadcast-report.js';
-import { callbackData } from '../../callback-data.js';
+import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack } from '../../replies.js';
 import { type BroadcastKit, LIST_SIZE } from './wizard.js';
@@ -13,7 +13,7 @@ export function broadcastList(kit: BroadcastKit) {
 
   function listScreen(ctx: BotContext, views: BroadcastView[]) {
     const keyboard = new InlineKeyboard();
-    if (views.length === 0) return { text: ctx.t('broadcast.list_empty'), keyboard: keyboard.text(ctx.t('broadcast.refresh'), 'bc:ls') };
+    if (views.length === 0) return { text: ctx.t('broadcast.list_empty'), keyboard: keyboard.text(ctx.t('broadcast.refresh'), encodeCallback('bc:ls')) };
     const blocks = views.map(({ broadcast, counts }) => {
       const excerpt = broadcast.content.text.replace(/\s+/g, ' ').trim();
       const head = ctx.t('broadcast.line', {
@@ -27,10 +27,10 @@ export function broadcastList(kit: BroadcastKit) {
     });
     for (const { broadcast } of views) {
       if (broadcast.status === 'SCHEDULED' || broadcast.status === 'SENDING') {
-        keyboard.text(ctx.t('broadcast.cancel_button', { id: broadcast.id }), callbackData('bc', 'x', broadcast.id)).row();
+        keyboard.text(ctx.t('broadcast.cancel_button', { id: broadcast.id }), encodeCallback('bc:x', broadcast.id)).row();
       }
     }
-    keyboard.text(ctx.t('broadcast.refresh'), 'bc:ls');
+    keyboard.text(ctx.t('broadcast.refresh'), encodeCallback('bc:ls'));
     return { text: [ctx.t('broadcast.list_title'), ...blocks].join('\n\n'), keyboard };
   }
 
@@ -43,8 +43,8 @@ export function broadcastList(kit: BroadcastKit) {
     }),
   );
 
-  composer.callbackQuery(
-    'bc:ls',
+  composer.filter(
+    isCallback('bc:ls'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
       const { text, keyboard } = listScreen(ctx, await listBroadcasts(domain, author(ctx), LIST_SIZE));
@@ -53,34 +53,34 @@ export function broadcastList(kit: BroadcastKit) {
     }),
   );
 
-  composer.callbackQuery(
-    /^bc:x:(\d{1,9})$/,
+  composer.filter(
+    isCallback('bc:x'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const { broadcast } = await getBroadcast(domain, author(ctx), Number(ctx.match[1]));
+      const { broadcast } = await getBroadcast(domain, author(ctx), callbackArgs(ctx, 'bc:x')[0]);
       await ack(ctx);
       await ctx.reply(ctx.t('broadcast.cancel_confirm', { id: broadcast.id }), {
         parse_mode: 'HTML',
         reply_markup: new InlineKeyboard()
-          .text(ctx.t('broadcast.cancel_yes'), callbackData('bc', 'xy', broadcast.id))
-          .text(ctx.t('broadcast.cancel_no'), 'bc:xn'),
+          .text(ctx.t('broadcast.cancel_yes'), encodeCallback('bc:xy', broadcast.id))
+          .text(ctx.t('broadcast.cancel_no'), encodeCallback('bc:xn')),
       });
     }),
   );
 
-  composer.callbackQuery(
-    /^bc:xy:(\d{1,9})$/,
+  composer.filter(
+    isCallback('bc:xy'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const broadcast = await cancelBroadcast(domain, author(ctx), Number(ctx.match[1]));
+      const broadcast = await cancelBroadcast(domain, author(ctx), callbackArgs(ctx, 'bc:xy')[0]);
       await ack(ctx);
       await dropButtons(ctx);
       await ctx.reply(ctx.t('broadcast.cancelled', { id: broadcast.id, count: broadcast.final.cancelled, sent: broadcast.final.sent }), { parse_mode: 'HTML' });
     }),
   );
 
-  composer.callbackQuery(
-    'bc:xn',
+  composer.filter(
+    isCallback('bc:xn'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
       await ack(ctx);

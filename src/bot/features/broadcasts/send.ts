@@ -6,11 +6,11 @@ import type { BroadcastContent, TextEntity } from '../../../domain/broadcasts/ty
 import { getBroadcast, measureAudience } from '../../../domain/broadcasts/view-broadcasts.js';
 import { nextAllowedTime } from '../../../domain/jobs/schedule-rules.js';
 import { offerLine, PREVIEW_COUPON_CODE, sendBroadcastMessage, withOffer } from '../../broadcast-message.js';
-import { callbackData } from '../../callback-data.js';
+import { callbackArgs, decodeCallback, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack } from '../../replies.js';
 import type { AudienceScreens } from './audience.js';
-import { type BroadcastKit, ID, type Wizard } from './wizard.js';
+import type { BroadcastKit, Wizard } from './wizard.js';
 
 /** The preview, the personal offer, and sending now or at a time. */
 export function sending(kit: BroadcastKit, audience: AudienceScreens) {
@@ -31,12 +31,12 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
     await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, content);
     const size = await measureAudience(domain, author(ctx), wizard.segment);
     const keyboard = new InlineKeyboard()
-      .text(ctx.t('broadcast.send_now', { count: size.recipients }), callbackData('bc', 'go', wizard.id))
+      .text(ctx.t('broadcast.send_now', { count: size.recipients }), encodeCallback('bc:go', wizard.id))
       .row()
-      .text(ctx.t('broadcast.schedule'), callbackData('bc', 'sc', wizard.id))
-      .text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id))
+      .text(ctx.t('broadcast.schedule'), encodeCallback('bc:sc', wizard.id))
+      .text(ctx.t('broadcast.edit_audience'), encodeCallback('bc:a', wizard.id))
       .row()
-      .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+      .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
     const lines = [ctx.t('broadcast.preview', { count: size.recipients })];
     // Said before the tap, not after it: "Send now" in the quiet hours waits until they end.
     const { quietHours } = program.notifications;
@@ -71,11 +71,11 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
     await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
   }
 
-  composer.callbackQuery(
-    new RegExp(`^bc:pv:${ID}$`),
+  composer.filter(
+    isCallback('bc:pv'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'message');
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:pv')[0], ['audience', 'number'], 'message');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);
@@ -85,11 +85,11 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
 
   // --- the personal offer: a free coupon of a catalogue reward for each member ------------------
 
-  composer.callbackQuery(
-    new RegExp(`^bc:of:${ID}$`),
+  composer.filter(
+    isCallback('bc:of'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'message');
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:of')[0], ['audience', 'number'], 'message');
       if (!wizard) return;
       const rewards = (await domain.repos.rewards.list({ activeOnly: true })).slice(0, 30);
       if (rewards.length === 0) return ack(ctx, ctx.t('broadcast.offer_empty'), true);
@@ -98,21 +98,23 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
       const keyboard = new InlineKeyboard();
       for (const reward of rewards) {
         const label = reward.title[ctx.locale] || reward.code;
-        keyboard.text(wizard.offer === reward.code ? `✓ ${label}` : label, callbackData('bc', 'or', wizard.id, reward.code)).row();
+        keyboard.text(wizard.offer === reward.code ? `✓ ${label}` : label, encodeCallback('bc:or', wizard.id, reward.code)).row();
       }
-      keyboard.text(ctx.t('broadcast.offer_none'), callbackData('bc', 'on', wizard.id)).text(ctx.t('broadcast.done'), callbackData('bc', 'a', wizard.id));
+      keyboard.text(ctx.t('broadcast.offer_none'), encodeCallback('bc:on', wizard.id)).text(ctx.t('broadcast.done'), encodeCallback('bc:a', wizard.id));
       await ctx.editMessageText(ctx.t('broadcast.offer_pick'), { parse_mode: 'HTML', reply_markup: keyboard });
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:(or|on):${ID}(?::([a-z0-9_-]{1,32}))?$`),
+  composer.filter(
+    isCallback('bc:or', 'bc:on'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[2] as string, ['audience'], 'message');
+      const tap = decodeCallback(ctx.callbackQuery?.data);
+      if (tap.route !== 'bc:or' && tap.route !== 'bc:on') return;
+      const wizard = await current(ctx, tap.args[0], ['audience'], 'message');
       if (!wizard) return;
-      const code = ctx.match[3];
-      if (ctx.match[1] === 'on' || code === undefined) {
+      const code = tap.route === 'bc:or' ? tap.args[1] : undefined;
+      if (code === undefined) {
         await ack(ctx);
         return showAudience(ctx, { ...wizard, offer: null }, 'edit');
       }
@@ -128,12 +130,12 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:go:${ID}$`),
+  composer.filter(
+    isCallback('bc:go'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
       const wizard = await load(ctx);
-      if (!wizard || wizard.id !== ctx.match[1] || wizard.mode === 'survey' || !(wizard.step === 'audience' || wizard.step === 'done'))
+      if (!wizard || wizard.id !== callbackArgs(ctx, 'bc:go')[0] || wizard.mode === 'survey' || !(wizard.step === 'audience' || wizard.step === 'done'))
         return ack(ctx, ctx.t('common.stale_button'));
       await ack(ctx);
       await dropButtons(ctx);
@@ -141,11 +143,11 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:sc:${ID}$`),
+  composer.filter(
+    isCallback('bc:sc'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience'], 'message');
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:sc')[0], ['audience'], 'message');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);
@@ -153,8 +155,8 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
       await ctx.reply(ctx.t('broadcast.ask_time', { zone: program.timezone, example: ctx.fmt.dateTime(new Date(domain.clock.now().getTime() + 86_400_000)) }), {
         parse_mode: 'HTML',
         reply_markup: new InlineKeyboard()
-          .text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id))
-          .text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id)),
+          .text(ctx.t('broadcast.edit_audience'), encodeCallback('bc:a', wizard.id))
+          .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id)),
       });
     }),
   );

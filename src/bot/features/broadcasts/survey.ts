@@ -1,17 +1,17 @@
 import { InlineKeyboard } from 'grammy';
 import { previewSurveyCampaign, sendSurveyCampaign } from '../../../domain/nps/campaign.js';
-import { callbackData } from '../../callback-data.js';
+import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import { ack } from '../../replies.js';
 import type { AudienceScreens } from './audience.js';
-import { type BroadcastKit, ID, newId } from './wizard.js';
+import { type BroadcastKit, newId } from './wizard.js';
 
 /** An NPS survey to a segment (from /nps): the same audience builder, then a confirmation. */
 export function surveys(kit: BroadcastKit, audience: AudienceScreens) {
   const { domain, program, composer, marketerOnly, author, save, dropButtons, guarded, current } = kit;
 
   const { showAudience, surveyKey } = audience;
-  composer.callbackQuery(
-    'bc:nps',
+  composer.filter(
+    isCallback('bc:nps'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
       if (!program.nps.enabled) return ack(ctx, ctx.t('broadcast.survey.disabled'), true);
@@ -21,11 +21,11 @@ export function surveys(kit: BroadcastKit, audience: AudienceScreens) {
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:sv:${ID}$`),
+  composer.filter(
+    isCallback('bc:sv'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'number'], 'survey');
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:sv')[0], ['audience', 'number'], 'survey');
       if (!wizard) return;
       const size = await previewSurveyCampaign(domain, author(ctx), { segment: wizard.segment, key: surveyKey(ctx, wizard) });
       if (size.skipped === 'disabled') return ack(ctx, ctx.t('broadcast.survey.disabled'), true);
@@ -39,18 +39,18 @@ export function surveys(kit: BroadcastKit, audience: AudienceScreens) {
         unreachable: size.unreachable,
       });
       const keyboard = new InlineKeyboard();
-      if (size.surveyed > 0) keyboard.text(ctx.t('broadcast.survey.send', { count: size.surveyed }), callbackData('bc', 'sg', wizard.id)).row();
-      keyboard.text(ctx.t('broadcast.edit_audience'), callbackData('bc', 'a', wizard.id)).text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+      if (size.surveyed > 0) keyboard.text(ctx.t('broadcast.survey.send', { count: size.surveyed }), encodeCallback('bc:sg', wizard.id)).row();
+      keyboard.text(ctx.t('broadcast.edit_audience'), encodeCallback('bc:a', wizard.id)).text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
       const head = size.surveyed > 0 ? ctx.t('broadcast.survey.confirm', { count: size.surveyed }) : ctx.t('broadcast.survey.nobody');
       await ctx.reply(`${head}\n\n${leftOut}`, { parse_mode: 'HTML', reply_markup: keyboard });
     }),
   );
 
-  composer.callbackQuery(
-    new RegExp(`^bc:sg:${ID}$`),
+  composer.filter(
+    isCallback('bc:sg'),
     guarded(async (ctx) => {
       await marketerOnly(ctx);
-      const wizard = await current(ctx, ctx.match[1] as string, ['audience', 'done'], 'survey');
+      const wizard = await current(ctx, callbackArgs(ctx, 'bc:sg')[0], ['audience', 'done'], 'survey');
       if (!wizard) return;
       await ack(ctx);
       await dropButtons(ctx);

@@ -5,7 +5,7 @@ import type { BroadcastAuthor } from '../../../domain/broadcasts/access.js';
 import { NPS_GROUPS } from '../../../domain/broadcasts/types.js';
 import { LOCALES } from '../../../domain/program.js';
 import { requireRole } from '../../../domain/staff/access.js';
-import { callbackData } from '../../callback-data.js';
+import { encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
 import { domainErrorGuard } from '../../guard.js';
 import { ack, errorText } from '../../replies.js';
@@ -23,8 +23,6 @@ import { ack, errorText } from '../../replies.js';
 export const WIZARD_TTL_MS = 60 * 60_000;
 export const LIST_SIZE = 10;
 export const newId = () => randomBytes(6).toString('base64url');
-export const ID = '([A-Za-z0-9_-]{8})';
-export const DEEP_LINKS = ['rewards', 'card', 'balance'] as const;
 
 /** Filters that take a number, by their short code in callback data. */
 export const NUMBERS = {
@@ -96,7 +94,7 @@ export function broadcastKit(deps: BotDeps) {
   const save = (ctx: BotContext, wizard: Wizard) => ctx.sessions.write('broadcast', { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
   const clear = (ctx: BotContext) => ctx.sessions.delete('broadcast');
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
-  const cancelKeyboard = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), callbackData('bc', 'no', wizard.id));
+  const cancelKeyboard = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
 
   /** Domain refusals as answers in the marketer's words; anything else goes on to bot.catch. */
   const guarded = domainErrorGuard(async (ctx, error) => {
