@@ -1,4 +1,5 @@
 import { GrammyError, InlineKeyboard } from 'grammy';
+import { chosenOffer, storeChoices } from '../../../domain/broadcasts/choices.js';
 import { assertSegment, normalizeSegment } from '../../../domain/broadcasts/segment.js';
 import { NPS_GROUPS, type Segment } from '../../../domain/broadcasts/types.js';
 import { measureAudience } from '../../../domain/broadcasts/view-broadcasts.js';
@@ -37,7 +38,7 @@ export function audienceScreens(kit: BroadcastKit) {
     if (wizard.mode === 'survey') return surveyAudienceScreen(ctx, wizard);
     const size = await measureAudience(domain, author(ctx), wizard.segment);
     const lines = filterLines(ctx, wizard.segment);
-    const offer = wizard.offer ? await domain.repos.rewards.findByCode(wizard.offer) : null;
+    const offer = await chosenOffer(domain, wizard.offer);
     const text = [
       ctx.t('broadcast.audience', { count: size.recipients }),
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
@@ -122,10 +123,7 @@ export function audienceScreens(kit: BroadcastKit) {
       case 'l':
         return LOCALES.map((locale) => ({ value: locale, label: deps.i18n.t(locale)('language.name') }));
       case 's':
-        return (await domain.repos.stores.list())
-          .filter((store) => store.active)
-          .slice(0, 30)
-          .map((store) => ({ value: store.code, label: store.name }));
+        return (await storeChoices(domain, 30)).map((store) => ({ value: store.code, label: store.name }));
       case 'n':
         return NPS_GROUPS.map((group) => ({ value: group, label: ctx.t(`broadcast.nps.${group}`) }));
     }

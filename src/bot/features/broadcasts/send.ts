@@ -1,4 +1,5 @@
 import { InlineKeyboard } from 'grammy';
+import { chosenOffer, offerChoices } from '../../../domain/broadcasts/choices.js';
 import { contentProblems, MAX_CAPTION, MAX_TEXT } from '../../../domain/broadcasts/content.js';
 import { createBroadcast } from '../../../domain/broadcasts/create-broadcast.js';
 import { assertOfferReward, OFFER_LINE_RESERVE } from '../../../domain/broadcasts/offer.js';
@@ -25,7 +26,7 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
   async function preview(ctx: BotContext, wizard: Wizard) {
     await save(ctx, { ...wizard, step: 'audience' });
     // Exactly what members get: the same function sends their copies (a sample coupon code here).
-    const offer = wizard.offer ? await domain.repos.rewards.findByCode(wizard.offer) : null;
+    const offer = await chosenOffer(domain, wizard.offer);
     const sample = offer ? { code: PREVIEW_COUPON_CODE, expiresAt: new Date(domain.clock.now().getTime() + offer.validityDays * 86_400_000) } : null;
     const content = sample ? withOffer(contentOf(wizard), offerLine(ctx.t, ctx.fmt, sample), sample.code) : contentOf(wizard);
     await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, content);
@@ -91,7 +92,7 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
       await marketerOnly(ctx);
       const wizard = await current(ctx, callbackArgs(ctx, 'bc:of')[0], ['audience', 'number'], 'message');
       if (!wizard) return;
-      const rewards = (await domain.repos.rewards.list({ activeOnly: true })).slice(0, 30);
+      const rewards = await offerChoices(domain, 30);
       if (rewards.length === 0) return ack(ctx, ctx.t('broadcast.offer_empty'), true);
       await ack(ctx);
       await save(ctx, { ...wizard, step: 'audience', numberFor: undefined });
