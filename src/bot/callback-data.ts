@@ -19,10 +19,6 @@ const ARG_KINDS = {
   buttonKind: { pattern: /^(url|none|rewards|card|balance)$/, parse: (raw: string) => raw },
   /** An audience filter's short code (features/broadcasts/wizard.ts NUMBERS, LISTS, FLAGS; x: clear). */
   filter: { pattern: /^(t|l|s|n|o|w|r|e|b|bd|np|x)$/, parse: (raw: string) => raw },
-  /** A list filter's short code. */
-  list: { pattern: /^(t|l|s|n)$/, parse: (raw: string) => raw },
-  /** A value picked from a list (a tier, language, store code or NPS group). */
-  value: { pattern: /^[A-Za-z0-9_-]{1,32}$/, parse: (raw: string) => raw },
   /** A reward's code. */
   reward: { pattern: /^[a-z0-9_-]{1,32}$/, parse: (raw: string) => raw },
   /** A non-negative integer: a store id, points, a broadcast id. */
@@ -45,9 +41,9 @@ export const CALLBACKS = {
   'rdm:ok': ['coupon'],
   'rdm:no': [],
   // Broadcasts (features/broadcasts): the wizard id, then what was chosen; list screens take the broadcast id.
+  // (The audience's list pickers are a @grammyjs/menu, `bc-pick/...`, with the menu's own format.)
   'bc:bt': ['dialog', 'buttonKind'],
   'bc:f': ['dialog', 'filter'],
-  'bc:tg': ['dialog', 'list', 'value'],
   'bc:a': ['dialog'],
   'bc:pv': ['dialog'],
   'bc:of': ['dialog'],

@@ -25,7 +25,7 @@ describe('the callback codec', () => {
     expect(decodeCallback(encodeCallback('rdm:ok', 'ABCD2345EFGH'))).toEqual({ route: 'rdm:ok', args: ['ABCD2345EFGH'] });
     expect(matchCallback('stf:st', 'stf:st:AAAAAAAA:7')).toEqual(['AAAAAAAA', 7]);
     expect(matchCallback('stf:no', 'stf:st:AAAAAAAA:7')).toBeNull();
-    expect(decodeCallback('bc:tg:AAAAAAAA:s:msk-01')).toEqual({ route: 'bc:tg', args: ['AAAAAAAA', 's', 'msk-01'] });
+    expect(decodeCallback('bc:f:AAAAAAAA:bd')).toEqual({ route: 'bc:f', args: ['AAAAAAAA', 'bd'] });
     expect(decodeCallback('bc:x:42')).toEqual({ route: 'bc:x', args: [42] });
   });
 

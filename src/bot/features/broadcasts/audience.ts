@@ -1,3 +1,4 @@
+import { Menu, type MenuFlavor } from '@grammyjs/menu';
 import { GrammyError, InlineKeyboard } from 'grammy';
 import { chosenOffer, storeChoices } from '../../../domain/broadcasts/choices.js';
 import { assertSegment, normalizeSegment } from '../../../domain/broadcasts/segment.js';
@@ -12,7 +13,7 @@ import { type BroadcastKit, FLAGS, type FlagCode, inlineData, LISTS, type ListCo
 
 /** The audience builder: filters, pickers and the live size (broadcasts and NPS surveys share it). */
 export function audienceScreens(kit: BroadcastKit) {
-  const { deps, domain, program, composer, marketerOnly, author, save, dropButtons, guarded, current } = kit;
+  const { deps, domain, program, composer, marketerOnly, author, load, save, dropButtons, guarded, current } = kit;
 
   function filterLines(ctx: BotContext, segment: Segment): string[] {
     const lines: string[] = [];
@@ -129,17 +130,71 @@ export function audienceScreens(kit: BroadcastKit) {
     }
   }
 
-  async function showPicker(ctx: BotContext, wizard: Wizard, code: ListCode) {
-    const chosen = (wizard.segment[LISTS[code]] ?? []) as string[];
-    const keyboard = new InlineKeyboard();
-    const choices = await listChoices(ctx, code);
+  /**
+   * The list pickers (tiers, languages, stores, NPS groups) are a @grammyjs/menu: its buttons
+   * carry no arguments, only their place in the menu and a fingerprint of the menu as rendered
+   * for the tapper now (their open wizard, the list, what is chosen). A tap on a keyboard that is
+   * not what this person's wizard shows now (an older picker, another wizard's, another person's)
+   * is outdated: nothing is toggled, the popup says the button is no longer active.
+   */
+  const pickerState = async (ctx: BotContext) => {
+    const wizard = await load(ctx);
+    if (!wizard?.pickerFor || wizard.step !== 'audience') return null;
+    return { wizard, code: wizard.pickerFor, chosen: (wizard.segment[LISTS[wizard.pickerFor]] ?? []) as string[] };
+  };
+  const picker = new Menu<BotContext>('bc-pick', {
+    autoAnswer: false,
+    onMenuOutdated: guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      await ack(ctx, ctx.t('common.stale_button'));
+    }),
+    fingerprint: async (ctx) => {
+      const state = await pickerState(ctx);
+      return state ? `${state.wizard.id}:${state.code}:${state.chosen.join(',')}` : '-';
+    },
+  });
+  picker.dynamic(async (ctx, range) => {
+    const state = await pickerState(ctx);
+    if (!state) return;
+    const choices = await listChoices(ctx, state.code);
     choices.forEach((choice, i) => {
-      keyboard.text(chosen.includes(choice.value) ? `✓ ${choice.label}` : choice.label, encodeCallback('bc:tg', wizard.id, code, choice.value));
-      if (i % 2 === 1) keyboard.row();
+      range.text(
+        state.chosen.includes(choice.value) ? `✓ ${choice.label}` : choice.label,
+        guarded((tap) => toggle(tap, choice.value)),
+      );
+      if (i % 2 === 1) range.row();
     });
-    if (choices.length % 2 === 1) keyboard.row();
-    keyboard.text(ctx.t('broadcast.done'), encodeCallback('bc:a', wizard.id));
-    await ctx.editMessageText(ctx.t('broadcast.pick', { filter: ctx.t(`broadcast.filter.${LISTS[code]}`) }), { parse_mode: 'HTML', reply_markup: keyboard });
+    if (choices.length % 2 === 1) range.row();
+    range.text(
+      ctx.t('broadcast.done'),
+      guarded(async (tap) => {
+        await marketerOnly(tap);
+        const now = await pickerState(tap);
+        if (!now) return ack(tap, tap.t('common.stale_button'));
+        await ack(tap);
+        await showAudience(tap, now.wizard, 'edit');
+      }),
+    );
+  });
+  composer.use(picker);
+
+  async function toggle(ctx: BotContext & MenuFlavor, value: string) {
+    await marketerOnly(ctx);
+    const state = await pickerState(ctx);
+    if (!state) return ack(ctx, ctx.t('common.stale_button'));
+    const key = LISTS[state.code];
+    const segment = normalizeSegment({
+      ...state.wizard.segment,
+      [key]: state.chosen.includes(value) ? state.chosen.filter((v) => v !== value) : [...state.chosen, value],
+    });
+    assertSegment(segment, program);
+    await save(ctx, { ...state.wizard, segment });
+    await ack(ctx);
+    ctx.menu.update();
+  }
+
+  async function showPicker(ctx: BotContext, code: ListCode) {
+    await ctx.editMessageText(ctx.t('broadcast.pick', { filter: ctx.t(`broadcast.filter.${LISTS[code]}`) }), { parse_mode: 'HTML', reply_markup: picker });
   }
 
   composer.filter(
@@ -151,9 +206,8 @@ export function audienceScreens(kit: BroadcastKit) {
       const code = callbackArgs(ctx, 'bc:f')[1];
       await ack(ctx);
       if (code in LISTS) {
-        const next: Wizard = { ...wizard, step: 'audience', numberFor: undefined };
-        await save(ctx, next);
-        return showPicker(ctx, next, code as ListCode);
+        await save(ctx, { ...wizard, step: 'audience', numberFor: undefined, pickerFor: code as ListCode });
+        return showPicker(ctx, code as ListCode);
       }
       if (code in FLAGS) {
         const key = FLAGS[code as FlagCode];
@@ -171,26 +225,6 @@ export function audienceScreens(kit: BroadcastKit) {
         }),
         { parse_mode: 'HTML' },
       );
-    }),
-  );
-
-  composer.filter(
-    isCallback('bc:tg'),
-    guarded(async (ctx) => {
-      await marketerOnly(ctx);
-      const wizard = await current(ctx, callbackArgs(ctx, 'bc:tg')[0], ['audience']);
-      if (!wizard) return;
-      const code = callbackArgs(ctx, 'bc:tg')[1] as ListCode;
-      const value = callbackArgs(ctx, 'bc:tg')[2];
-      if (!(await listChoices(ctx, code)).some((choice) => choice.value === value)) return ack(ctx, ctx.t('common.stale_button'));
-      const key = LISTS[code];
-      const chosen = (wizard.segment[key] ?? []) as string[];
-      const segment = normalizeSegment({ ...wizard.segment, [key]: chosen.includes(value) ? chosen.filter((v) => v !== value) : [...chosen, value] });
-      const next = { ...wizard, segment };
-      assertSegment(segment, program);
-      await save(ctx, next);
-      await ack(ctx);
-      await showPicker(ctx, next, code);
     }),
   );
 

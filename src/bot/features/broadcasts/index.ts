@@ -34,9 +34,9 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   surveys(kit, audience);
   broadcastList(kit);
 
-  // Anything else under the prefix: still only for marketers, and never acted upon.
+  // Anything else under the prefix (or the picker menu's, malformed): still only for marketers, and never acted upon.
   composer.callbackQuery(
-    /^bc:/,
+    /^bc(:|-pick\/)/,
     guarded(async (ctx) => {
       await marketerOnly(ctx);
       await ack(ctx, ctx.t('common.stale_button'));

@@ -67,6 +67,8 @@ const wizardSchema = z.object({
   button: z.object({ text: z.string(), url: z.string() }).nullable().optional(),
   segment: segmentSchema,
   numberFor: z.enum(Object.keys(NUMBERS) as [NumberCode, ...NumberCode[]]).optional(),
+  /** The list the picker menu (audience.ts) shows. */
+  pickerFor: z.enum(Object.keys(LISTS) as [ListCode, ...ListCode[]]).optional(),
   /** The reward of the personal offer (a free coupon for each member); null or absent: none. */
   offer: z.string().nullable().optional(),
   /** `survey`: the audience builder opened from /nps, to send the NPS survey instead of a message. */
