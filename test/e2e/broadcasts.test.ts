@@ -108,6 +108,9 @@ describe('a marketer in the chat', () => {
     expect(inlineButtons(picked).map((b) => b.text)).toContain('✓ English');
     // The keyboard it replaced is outdated now: its button toggles nothing back.
     expect(await marketer.sendsCallback(labelled(languages, 'English'))).toBe('This button is no longer active.');
+    // Another marketer (the admin) replaying Mia's current picker acts on nothing: it is not their wizard's.
+    const boss = new Conversation(fake, { id: ADMIN, first_name: 'Boss', language_code: 'en' });
+    expect(await boss.sendsCallback(labelled(picked, '✓ English'))).toBe('This button is no longer active.');
     const filtered = await marketer.tapsAndSeesEdit(labelled(picked, '✅ Done'), /Audience/);
     expect(filtered.text).toContain('Audience: 4 members');
     expect(filtered.text).toContain('Language: English');
