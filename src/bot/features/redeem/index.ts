@@ -57,8 +57,9 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
   const plugin = dialogPlugin('redeem', DIALOG_VERSION);
   const dialog = createConversation<BotContext, Context>(codeDialog(deps), CODE_DIALOG);
   const withDialogs = (handler: MiddlewareFn<DialogContext>) => {
-    const chain = new Composer<BotContext>(plugin as never, dialog as never, handler as never).middleware();
-    return async (ctx: BotContext, next: NextFunction) => chain(ctx, next);
+    const chain = new Composer<DialogContext>(plugin, dialog, handler).middleware();
+    // The plugin's middleware (first in the chain) adds `ctx.conversation` before the handler runs.
+    return async (ctx: BotContext, next: NextFunction) => chain(ctx as DialogContext, next);
   };
 
   async function begin(ctx: DialogContext, typed: string) {
