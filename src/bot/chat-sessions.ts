@@ -3,10 +3,11 @@ import type { SessionStore } from './context.js';
 /**
  * Every feature that keeps conversation state between updates. A user's state for a feature is
  * the ChatSession row `<feature>:<telegramId>` (the domain deletes them all with the member).
- * 'staff' holds one open staff step per person: a purchase, a return, or a coupon code awaited
- * (features/redeem.ts). 'charity' remembers the cause whose amount may be typed (features/charity).
+ * 'staff' holds the cashier's open purchase or return (features/cashier); 'redeem' the coupon-code
+ * dialog (features/redeem, a @grammyjs/conversations state); starting either ends the other.
+ * 'charity' remembers the cause whose amount may be typed (features/charity).
  */
-export const SESSION_FEATURES = ['staff', 'broadcast', 'nps', 'adjust', 'charity'] as const;
+export const SESSION_FEATURES = ['staff', 'redeem', 'broadcast', 'nps', 'adjust', 'charity'] as const;
 export type SessionFeature = (typeof SESSION_FEATURES)[number];
 
 export const sessionKey = (feature: SessionFeature, telegramId: number) => `${feature}:${telegramId}`;

@@ -5,7 +5,7 @@ import type { Localized, Program } from '../domain/program.js';
 import type { CouponView } from '../domain/rewards/coupon.js';
 import { tierByCode } from '../domain/tiers.js';
 import type { BotContext } from './context.js';
-import { errorText } from './features/staff.js';
+import { errorText } from './replies.js';
 
 /**
  * What the customer's and the staff's coupon screens share: the coupon image (code, QR deep link

@@ -9,17 +9,17 @@ import { Buttons } from './buttons.js';
 import type { BotContext, BotDeps } from './context.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
-import { broadcastFeatures } from './features/broadcasts.js';
+import { broadcastFeatures } from './features/broadcasts/index.js';
+import { cashierFeatures } from './features/cashier/index.js';
 import { charityAdminFeature, charityFeature } from './features/charity/index.js';
 import { fallbackFeature } from './features/fallback.js';
 import { npsFeatures } from './features/nps.js';
-import { redeemFeatures } from './features/redeem.js';
+import { redeemFeatures } from './features/redeem/index.js';
 import { registrationFeature } from './features/registration.js';
 import { rewardsFeature } from './features/rewards.js';
 import { rewardsAdminFeature } from './features/rewards-admin.js';
 import { settingsFeature } from './features/settings.js';
 import { spendingFeature } from './features/spending.js';
-import { staffFeatures } from './features/staff.js';
 import { statsFeature } from './features/stats.js';
 import { tasksFeature } from './features/tasks.js';
 import { detectLocale } from './i18n.js';
@@ -81,15 +81,20 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // filters; each feature registers its buttons while it is built.
   const buttons = new Buttons(deps.i18n);
   bot.use(buttons.middleware());
-  // Staff and admin first: an invite or a staff command must never start a customer registration.
-  const { staff, staffInput } = staffFeatures(deps, buttons);
-  // Coupon redemption (commands, QR deep link c_<code>, typed codes) before staff.ts: its typed-code step shares the staff session.
+  // Order still matters where two features may want the same update; each case says why.
+  // The cashier (features/cashier) before registration: an invite or a staff command must never
+  // start a customer registration. Its dialog taps and answers are routed by the callback codec
+  // and its dialog row, not by position.
+  const { cashier, cashierInput } = cashierFeatures(deps, buttons);
+  // Coupon redemption (commands, QR deep link c_<code>, typed codes) before the cashier: a staff
+  // member who is not a customer and types a code during the code dialog must reach the dialog
+  // before the cashier's "use the menu" hint answers it.
   const { redeem, redeemInput } = redeemFeatures(deps, buttons);
   // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
   const { broadcasts, broadcastInput } = broadcastFeatures(deps);
   bot.use(broadcasts);
   bot.use(redeem);
-  bot.use(staff);
+  bot.use(cashier);
   bot.use(adminFeature(deps));
   bot.use(statsFeature(deps));
   // Before registration: a member's Yes/No must reach the use case whatever their chat state.
@@ -117,7 +122,9 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       charityFeature(deps, screens, buttons),
     ),
   );
-  bot.use(staffInput);
+  // Dialog answers of staff and marketers who are also active customers come after the customer
+  // features, so that customers' own updates never wait on the dialog rows.
+  bot.use(cashierInput);
   bot.use(npsInput);
   bot.use(redeemInput);
   bot.use(broadcastInput);

@@ -4,6 +4,7 @@ import type { Notification } from '../domain/ports.js';
 import type { Locale, Program } from '../domain/program.js';
 import { tierByCode } from '../domain/tiers.js';
 import { renderLiftReport } from './broadcast-report.js';
+import { encodeCallback } from './callback-data.js';
 import { renderCharityReport } from './features/charity/report.js';
 import { formatterFor } from './format.js';
 import type { I18n } from './i18n.js';
@@ -128,7 +129,7 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
     case 'spendAnswered':
       return {
         text: t(notification.approved ? 'staff.spend.approved' : 'staff.spend.declined', { points: points(notification.points) }),
-        replyMarkup: { inline_keyboard: [[{ text: t('staff.spend.continue'), callback_data: `stf:chk:${notification.requestId}` }]] },
+        replyMarkup: { inline_keyboard: [[{ text: t('staff.spend.continue'), callback_data: encodeCallback('stf:chk', notification.requestId) }]] },
       };
     case 'npsSurvey':
       return renderSurveyQuestion(t, program, locale, notification);

@@ -6,7 +6,7 @@ import { runBroadcasts } from '../../src/domain/broadcasts/run-broadcast.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { startTestApp } from '../support/app.js';
-import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons, labelled } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type SentMessage } from '../support/fake-bot-api/server.js';
@@ -103,9 +103,15 @@ describe('a marketer in the chat', () => {
     expect(audience.text).toContain('left out: 1 opted out, 1 blocked the bot');
 
     // Filters: English speakers only. The audience size follows each change.
-    await marketer.tapsAndSeesEdit(`bc:f:${id}:l`, /Language/);
-    await marketer.tapsAndSeesEdit(`bc:tg:${id}:l:en`, /Language/);
-    const filtered = await marketer.tapsAndSeesEdit(`bc:a:${id}`, /Audience/);
+    const languages = await marketer.tapsAndSeesEdit(`bc:f:${id}:l`, /Language/);
+    const picked = await marketer.tapsAndSeesKeyboard(labelled(languages, 'English'));
+    expect(inlineButtons(picked).map((b) => b.text)).toContain('✓ English');
+    // The keyboard it replaced is outdated now: its button toggles nothing back.
+    expect(await marketer.sendsCallback(labelled(languages, 'English'))).toBe('This button is no longer active.');
+    // Another marketer (the admin) replaying Mia's current picker acts on nothing: it is not their wizard's.
+    const boss = new Conversation(fake, { id: ADMIN, first_name: 'Boss', language_code: 'en' });
+    expect(await boss.sendsCallback(labelled(picked, '✓ English'))).toBe('This button is no longer active.');
+    const filtered = await marketer.tapsAndSeesEdit(labelled(picked, '✅ Done'), /Audience/);
     expect(filtered.text).toContain('Audience: 4 members');
     expect(filtered.text).toContain('Language: English');
 
@@ -166,9 +172,9 @@ describe('a marketer in the chat', () => {
     expect(audience.text).toContain('Audience:');
 
     // Tier Silver, and a numeric filter tried and removed again.
-    await marketer.tapsAndSeesEdit(`bc:f:${id}:t`, /Tier/);
-    await marketer.tapsAndSeesEdit(`bc:tg:${id}:t:silver`, /Tier/);
-    expect((await marketer.tapsAndSeesEdit(`bc:a:${id}`, /Audience/)).text).toContain('Audience: 2 members');
+    const tiers = await marketer.tapsAndSeesEdit(`bc:f:${id}:t`, /Tier/);
+    const silver = await marketer.tapsAndSeesKeyboard(labelled(tiers, 'Silver'));
+    expect((await marketer.tapsAndSeesEdit(labelled(silver, '✅ Done'), /Audience/)).text).toContain('Audience: 2 members');
     expect((await marketer.taps(`bc:f:${id}:b`)).text).toContain('Balance at least N');
     expect((await marketer.says('lots')).text).toContain('Please send a whole number');
     const rich = await marketer.says('100');
@@ -306,8 +312,18 @@ describe('who may broadcast', () => {
     ]) {
       expect((await user.says('/broadcast')).text).toBe(forbidden);
       expect((await user.says('/broadcasts')).text).toBe(forbidden);
-      for (const forged of [`bc:x:${broadcast.id}`, `bc:xy:${broadcast.id}`, 'bc:ls', 'bc:go:AAAAAAAA', 'bc:f:AAAAAAAA:t', 'bc:tg:AAAAAAAA:t:gold', 'bc:zz']) {
-        expect(await user.sendsCallback(forged)).toBe(forbidden);
+      for (const forged of [
+        `bc:x:${broadcast.id}`,
+        `bc:xy:${broadcast.id}`,
+        'bc:ls',
+        'bc:go:AAAAAAAA',
+        'bc:f:AAAAAAAA:t',
+        'bc:tg:AAAAAAAA:t:gold',
+        'bc-pick/0/0//fAAAA',
+        'bc-pick/0/0//x',
+        'bc:zz',
+      ]) {
+        expect([forged, await user.sendsCallback(forged)]).toEqual([forged, forbidden]);
       }
     }
     expect(await db.prisma.broadcast.findUnique({ where: { id: broadcast.id } })).toMatchObject({ status: 'SCHEDULED', cancelledAt: null });
@@ -453,9 +469,9 @@ describe('personal offers', () => {
     fake.sendUserPhoto(marketer.user, { caption, caption_entities: [{ type: 'bold', offset: 0, length: 7 }] });
     const id = wizardId(await marketer.nextMessage());
     await marketer.taps(`bc:bt:${id}:none`);
-    await marketer.tapsAndSeesEdit(`bc:f:${id}:t`, /Tier/);
-    await marketer.tapsAndSeesEdit(`bc:tg:${id}:t:platinum`, /Tier/);
-    await marketer.tapsAndSeesEdit(`bc:a:${id}`, /Audience/);
+    const tiers = await marketer.tapsAndSeesEdit(`bc:f:${id}:t`, /Tier/);
+    const platinum = await marketer.tapsAndSeesKeyboard(labelled(tiers, 'Platinum'));
+    await marketer.tapsAndSeesEdit(labelled(platinum, '✅ Done'), /Audience/);
     await marketer.taps(`bc:f:${id}:r`);
     expect((await marketer.says('1')).text).toContain('Audience: 4 members');
 

@@ -7,6 +7,7 @@ import type { RewardDefinition } from '../../src/domain/rewards/types.js';
 import { startTestApp } from '../support/app.js';
 import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { eventually } from '../support/eventually.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 import { readQr } from '../support/qr.js';
@@ -322,6 +323,38 @@ describe('staff redeem coupons', () => {
     expect((await carl.says(`/redeem ${generateCouponCode()}`)).text).toContain('Attempts left: 0.');
     expect((await carl.says(`/redeem ${toCancel.code}`)).text).toBe('Too many wrong coupon codes. Try again in 10 minutes.');
     expect(await db.prisma.auditLog.count({ where: { action: 'coupon.lookup_blocked', subject: `staff:${carl.user.id}` } })).toBe(1);
+  });
+
+  it('keeps an awaited code across a restart, and asks the role again when the code arrives: a cashier revoked meanwhile sees and redeems nothing', async () => {
+    const carl = await hireCashier('Carl');
+    const { user: anna } = await registerCustomer('Anna', 200);
+    const first = await take(anna, 'cake');
+    const second = await take(anna, 'cake');
+    const dialogRow = () => db.prisma.chatSession.count({ where: { key: `redeem:${carl.user.id}` } });
+
+    // The open step is a row of the session store (erasing the member erases it), so a restart carries on.
+    expect((await carl.says('🎟 Redeem coupon')).text).toContain('Type the coupon code');
+    // (Written once the update is handled, which may be just after the reply.)
+    await eventually(async () => (await dialogRow()) === 1, { what: 'the dialog row' });
+    await app.stop();
+    app = await startTestApp({ fake, databaseUrl: db.url, env: { ADMIN_TELEGRAM_IDS: String(ADMIN_ID) } });
+    expect((await carl.says(formatCouponCode(first.code))).text).toContain('Customer: Anna');
+    await eventually(async () => (await dialogRow()) === 0, { what: 'the dialog row gone' });
+
+    // Revoked between "Redeem coupon" and the code.
+    await carl.says('🎟 Redeem coupon');
+    expect((await admin().says(`/revoke ${carl.user.id}`)).text).toContain('no longer has access');
+    const before = fake.messagesTo(carl.user.id).length;
+    expect((await carl.says(formatCouponCode(second.code))).text).toBe('This is only for store staff and administrators.');
+    expect(
+      fake
+        .messagesTo(carl.user.id)
+        .slice(before)
+        .some((m) => m.text?.includes('Anna')),
+    ).toBe(false);
+    await eventually(async () => (await dialogRow()) === 0, { what: 'the dialog row gone' });
+    expect(await couponByCode(second.code)).toMatchObject({ status: 'ISSUED' });
+    expect(await couponByCode(first.code)).toMatchObject({ status: 'ISSUED' });
   });
 
   it('leaves the purchase menu working while a code is awaited', async () => {

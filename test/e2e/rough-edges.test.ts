@@ -3,7 +3,7 @@ import type { App } from '../../src/app.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
 import { startTestApp } from '../support/app.js';
-import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons, labelled, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type SentMessage } from '../support/fake-bot-api/server.js';
@@ -238,7 +238,7 @@ describe('broadcasts', () => {
     const picker = await mia.tapsAndSeesEdit(`bc:f:${id}:n`, /NPS/);
     expect(inlineButtons(picker).map((b) => b.text)).toEqual(expect.arrayContaining([expect.stringContaining('нейтральные')]));
 
-    await mia.tapsAndSeesEdit(`bc:a:${id}`, /Аудитория/);
+    await mia.tapsAndSeesEdit(labelled(picker, '✅ Готово'), /Аудитория/);
     await mia.taps(`bc:pv:${id}`);
     const preview = await mia.nextMessage((m) => (m.text ?? '').includes('Так сообщение увидят'));
     expect(plain(preview)).toContain(

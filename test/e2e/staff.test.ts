@@ -440,6 +440,30 @@ describe('refusals', () => {
     expect((await carl.taps(ok)).text).toContain('Customer balance: 129 points');
   });
 
+  it("refuses a cashier's taps on another cashier's dialog: nothing is booked or cancelled, and both carry on", async () => {
+    const carl = await hireCashier('Carl');
+    const olga = await hireCashier('Olga');
+    const { code, memberId } = await registerCustomer('Paula');
+    await carl.says('🧾 New purchase');
+    await carl.says(code);
+    await carl.says('500');
+    const points = await carl.says('R-77');
+    const confirm = await carl.taps(button(points, 'stf:pts:'));
+    const ok = button(confirm, 'stf:ok:');
+
+    // Olga, staff too, with a dialog of her own open, replays Carl's buttons (ids are not secrets).
+    expect((await olga.says('🧾 New purchase')).text).toContain('type the card number');
+    for (const data of [ok, button(confirm, 'stf:no:'), button(points, 'stf:pts:'), button(points, 'stf:pts:').replace(/:0$/, ':100')]) {
+      expect(await olga.sendsCallback(data)).toBe('This button is no longer active.');
+    }
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
+
+    // Her own dialog still waits for a card; Carl's confirmation still books, once.
+    expect((await olga.says(code)).text).toContain('Type the purchase amount');
+    expect((await carl.taps(ok)).text).toContain('Customer balance:');
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(1);
+  });
+
   it('leaves a scanned card link to an outsider as the start of a registration', async () => {
     const { code } = await registerCustomer('Paul');
     const stranger = newUser('Sam');

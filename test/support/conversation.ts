@@ -42,6 +42,22 @@ export class Conversation {
   }
 
   /**
+   * Taps an inline button whose answer is a new keyboard on the message it sits on (a menu
+   * re-rendered in place); returns that message with its new keyboard.
+   */
+  async tapsAndSeesKeyboard(callbackData: string): Promise<SentMessage> {
+    const before = this.fake.calls.length;
+    this.fake.tapButton(this.user, callbackData);
+    return this.fake.waitFor(
+      () => {
+        const edit = this.fake.calls.slice(before).find((call) => call.method === 'editMessageReplyMarkup' && call.ok);
+        return edit ? this.fake.messagesTo(this.user.id).find((m) => m.messageId === edit.params.message_id) : undefined;
+      },
+      { what: 'a new keyboard' },
+    );
+  }
+
+  /**
    * Sends callback data as if from a button (forged: no such button need be on screen) and
    * returns the popup text the bot answers with.
    */
@@ -75,6 +91,13 @@ export class Conversation {
 export function inlineButtons(message: SentMessage): { text: string; data?: string; url?: string }[] {
   const rows: { text: string; callback_data?: string; url?: string }[][] = message.replyMarkup?.inline_keyboard ?? [];
   return rows.flat().map((button) => ({ text: button.text, data: button.callback_data, url: button.url }));
+}
+
+/** The callback data of the inline button labelled `label` (menus' data is opaque: taps go by label). */
+export function labelled(message: SentMessage, label: string): string {
+  const found = inlineButtons(message).find((b) => b.text === label);
+  if (!found?.data) throw new Error(`no button ${JSON.stringify(label)} in ${JSON.stringify(inlineButtons(message))}`);
+  return found.data;
 }
 
 export function replyKeyboard(message: SentMessage): string[] {

@@ -11,7 +11,7 @@ import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../dom
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { describeOutcome } from '../job-outcome.js';
-import { ack, guard } from './staff.js';
+import { ack, guard } from '../replies.js';
 
 /**
  * Administration in the chat, for the Telegram ids in ADMIN_TELEGRAM_IDS: invites, revoking,

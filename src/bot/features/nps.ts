@@ -10,7 +10,7 @@ import { inviteLink } from '../../domain/tasks/referrals.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { alertText, NPS_PREFIX, reasonKeyboard, scoreKeyboard } from '../nps-messages.js';
-import { ack, guard } from './staff.js';
+import { ack, guard } from '../replies.js';
 
 /**
  * NPS in the chat. Customers: the 0-10 answer, the follow-up (quick-reply reasons, or a comment

@@ -3,7 +3,7 @@ import { editReward, listRewards, pauseReward, resumeReward } from '../../domain
 import type { Reward } from '../../domain/rewards/types.js';
 import { findPrincipal, requireRole } from '../../domain/staff/access.js';
 import type { BotContext, BotDeps } from '../context.js';
-import { guard } from './staff.js';
+import { guard } from '../replies.js';
 
 /**
  * The catalogue in an admin's hands: `/rewards` lists every reward with its status and stock,

@@ -12,8 +12,8 @@ import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { popupText, rewardErrorText, sendCoupon, showOwnCoupon } from '../coupons.js';
+import { ack } from '../replies.js';
 import type { Screens } from '../screens.js';
-import { ack } from './staff.js';
 
 /**
  * Rewards for customers: the paged catalogue, a reward's card (photo + caption when it has an

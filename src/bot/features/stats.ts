@@ -4,9 +4,9 @@ import { addDays } from '../../domain/jobs/schedule-rules.js';
 import { minorDigits } from '../../domain/ledger/earn-rules.js';
 import { requireRole } from '../../domain/staff/access.js';
 import type { BotContext, BotDeps } from '../context.js';
+import { guard } from '../replies.js';
 import { averageCheckChart, type CampaignLift, type ChartText, cohortHeatmap, liftChart, membersChart, pointsChart } from '../stats/charts.js';
 import { type ChartOption, renderPngs } from '../stats/render.js';
-import { guard } from './staff.js';
 
 /**
  * `/stats [period]` for marketers and admins (issue 16): the program's KPIs as a short text and

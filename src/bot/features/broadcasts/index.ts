@@ -1,0 +1,55 @@
+import { Composer } from 'grammy';
+import type { BotContext, BotDeps } from '../../context.js';
+import { ack } from '../../replies.js';
+import { audienceScreens } from './audience.js';
+import { composing } from './compose.js';
+import { broadcastList } from './list.js';
+import { sending } from './send.js';
+import { surveys } from './survey.js';
+import { broadcastKit } from './wizard.js';
+
+/**
+ * Broadcasts in the chat, for marketers (and admins): the /broadcast wizard (compose.ts: message
+ * and button; audience.ts: audience with its live size; send.ts: preview, offer, send now or at a
+ * time) and /broadcasts (list.ts: progress, cancel). Every command, message and button re-checks
+ * the role on the server (`requireRole` through the use cases, and here before anything is read),
+ * whatever led there: callback data is only a hint. Wizard state lives in the session store, so
+ * restarts and other instances carry on. From /nps, the same audience builder sends an NPS survey
+ * instead (survey.ts, `mode: 'survey'`, `bc:nps`): the message-only buttons refuse such a wizard.
+ */
+
+export interface BroadcastFeatures {
+  /** Commands, buttons, and the wizard's input from people who are not active customers: first. */
+  broadcasts: Composer<BotContext>;
+  /** The wizard's input from marketers who are also active customers: after the customer features. */
+  broadcastInput: Composer<BotContext>;
+}
+
+export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
+  const kit = broadcastKit(deps);
+  const { composer, privateChats, marketerOnly, guarded } = kit;
+  const audience = audienceScreens(kit);
+  const send = sending(kit, audience);
+  const { wizardInput } = composing(kit, audience, send);
+  surveys(kit, audience);
+  broadcastList(kit);
+
+  // Anything else under the prefix (or the picker menu's, malformed): still only for marketers, and never acted upon.
+  composer.callbackQuery(
+    /^bc(:|-pick\/)/,
+    guarded(async (ctx) => {
+      await marketerOnly(ctx);
+      await ack(ctx, ctx.t('common.stale_button'));
+    }),
+  );
+
+  privateChats.filter((ctx) => ctx.member?.status !== 'ACTIVE').on(['message:text', 'message:photo'], guarded(wizardInput));
+
+  const broadcastInput = new Composer<BotContext>();
+  broadcastInput
+    .chatType('private')
+    .filter((ctx) => ctx.member?.status === 'ACTIVE')
+    .on(['message:text', 'message:photo'], guarded(wizardInput));
+
+  return { broadcasts: composer, broadcastInput };
+}

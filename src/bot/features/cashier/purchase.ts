@@ -1,0 +1,254 @@
+import { InlineKeyboard } from 'grammy';
+import { formatCode } from '../../../domain/codes.js';
+import { DomainError } from '../../../domain/errors.js';
+import { minorDigits } from '../../../domain/ledger/earn-rules.js';
+import type { Member } from '../../../domain/members/member.js';
+import { findMemberForStaff } from '../../../domain/purchases/find-member.js';
+import { recordPurchase } from '../../../domain/purchases/record-purchase.js';
+import { normalizeReceipt } from '../../../domain/purchases/request.js';
+import { normalizeSpendCode, SPEND_CODE_PATTERN } from '../../../domain/spending/spend-codes.js';
+import { createSpendRequest, SPEND_REQUEST_TTL_MS } from '../../../domain/spending/spend-requests.js';
+import type { SpendProof } from '../../../domain/spending/types.js';
+import { actorOf, type Principal } from '../../../domain/staff/access.js';
+import { assertNotOwnCard } from '../../../domain/staff/own-card.js';
+import { assertReceiptFree, memberAtTill, spendRequestStatus, storeName } from '../../../domain/staff/till.js';
+import { parseMoney, parsePoints } from '../../amount.js';
+import { encodeCallback } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { ack, dropButtons, errorText } from '../../replies.js';
+import type { CashierKit, Dialog } from './dialog.js';
+import { newDialogId } from './dialog.js';
+import { previewPurchase } from './preview.js';
+
+/**
+ * The purchase dialog: member -> amount -> receipt -> points -> the customer's consent -> confirm.
+ * Each function asks its step's question; the dialog is saved before the question is sent.
+ */
+export function purchaseDialog(kit: CashierKit) {
+  const { domain, program, save, clear, menu, cancelButton } = kit;
+
+  // The single call site of the preview maths (see preview.ts).
+  const preview = (member: Member, dialog: Dialog) => previewPurchase(program, member, dialog.amountMinor ?? 0, dialog.pointsToSpend ?? 0, domain.clock.now());
+  const withoutProof = (dialog: Dialog): Dialog => ({ ...dialog, spendCode: undefined, spendRequestId: undefined });
+  const maxPoints = async (dialog: Dialog) => preview(await memberAtTill(domain, dialog.memberId), { ...dialog, pointsToSpend: 0 }).maxPoints;
+
+  async function askMember(ctx: BotContext, dialog: Dialog) {
+    await save(ctx, { ...dialog, step: 'member' });
+    await ctx.reply(ctx.t('staff.purchase.find'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+  }
+
+  async function askAmount(ctx: BotContext, dialog: Dialog, member: Member) {
+    // Refused at once, so that a cashier does not type a whole purchase for their own card
+    // (recordPurchase refuses it again).
+    assertNotOwnCard(member, ctx.from?.id ?? null);
+    await save(ctx, { ...dialog, memberId: member.id, step: 'amount' });
+    await ctx.reply(`${kit.memberText(ctx, member)}\n\n${ctx.t('staff.purchase.amount')}`, { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+  }
+
+  async function askReceipt(ctx: BotContext, dialog: Dialog) {
+    await save(ctx, { ...dialog, step: 'receipt' });
+    await ctx.reply(ctx.t('staff.purchase.receipt'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+  }
+
+  async function askPoints(ctx: BotContext, given: Dialog) {
+    const dialog = withoutProof(given);
+    const member = await memberAtTill(domain, dialog.memberId);
+    const max = preview(member, { ...dialog, pointsToSpend: 0 }).maxPoints;
+    if (max === 0) return confirm(ctx, { ...dialog, pointsToSpend: 0 });
+    await save(ctx, { ...dialog, step: 'points' });
+    const keyboard = new InlineKeyboard()
+      .text(ctx.t('staff.purchase.points_no'), encodeCallback('stf:pts', dialog.id, 0))
+      .text(ctx.t('staff.purchase.points_max', { max }), encodeCallback('stf:pts', dialog.id, max))
+      .row()
+      .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id));
+    await ctx.reply(
+      ctx.t('staff.purchase.points', {
+        balance: ctx.t('common.points', { count: member.balance }),
+        max: ctx.t('common.points', { count: max }),
+        value: ctx.fmt.money(program.points.pointValueMinor),
+      }),
+      { parse_mode: 'HTML', reply_markup: keyboard },
+    );
+  }
+
+  /** Points chosen: none go straight to the confirmation, any need the customer's consent first. */
+  async function afterPoints(ctx: BotContext, dialog: Dialog, points: number) {
+    if (points === 0) return confirm(ctx, { ...withoutProof(dialog), pointsToSpend: 0 });
+    return askProof(ctx, { ...withoutProof(dialog), pointsToSpend: points });
+  }
+
+  /**
+   * Knowing the card is not proof (DESIGN principle 10): the customer either reads out the spend
+   * code from their Card screen in the bot, or approves a request in their chat.
+   */
+  async function askProof(ctx: BotContext, dialog: Dialog) {
+    await save(ctx, { ...withoutProof(dialog), step: 'proof' });
+    await ctx.reply(ctx.t('staff.spend.ask', { points: ctx.t('common.points', { count: dialog.pointsToSpend ?? 0 }) }), {
+      parse_mode: 'HTML',
+      reply_markup: new InlineKeyboard()
+        .text(ctx.t('staff.spend.request_button'), encodeCallback('stf:req', dialog.id))
+        .row()
+        .text(ctx.t('staff.spend.no_points'), encodeCallback('stf:pts', dialog.id, 0))
+        .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+    });
+  }
+
+  async function confirm(ctx: BotContext, dialog: Dialog) {
+    const member = await memberAtTill(domain, dialog.memberId);
+    const amountMinor = dialog.amountMinor ?? 0;
+    const points = dialog.pointsToSpend ?? 0;
+    const { paidMinor, earn } = preview(member, dialog);
+    const confirmId = newDialogId();
+    await save(ctx, { ...dialog, step: 'confirm', confirmId });
+    await ctx.reply(
+      ctx.t('staff.purchase.confirm', {
+        name: kit.firstName(member),
+        code: formatCode(member.code),
+        store: (await storeName(domain, dialog.storeId)) ?? '—',
+        amount: ctx.fmt.money(amountMinor),
+        receipt: dialog.receiptNo ?? '',
+        points: ctx.t('common.points', { count: points }),
+        cash: ctx.fmt.money(paidMinor),
+        earn: ctx.t('common.points', { count: earn }),
+      }),
+      {
+        parse_mode: 'HTML',
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId))
+          .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+      },
+    );
+  }
+
+  /** What the cashier types at a purchase step; false when the step takes no text. */
+  async function onText(ctx: BotContext, text: string, dialog: Dialog): Promise<boolean> {
+    switch (dialog.step) {
+      case 'member':
+        await askAmount(ctx, dialog, await findMemberForStaff(domain, text));
+        return true;
+      case 'amount': {
+        const amount = parseMoney(text, minorDigits(program.currency));
+        if (amount === null) await ctx.reply(ctx.t('staff.amount_invalid'), { parse_mode: 'HTML' });
+        else await askReceipt(ctx, { ...dialog, amountMinor: amount });
+        return true;
+      }
+      case 'receipt': {
+        const receiptNo = normalizeReceipt(text);
+        await assertReceiptFree(domain, dialog.storeId ?? 0, receiptNo);
+        await askPoints(ctx, { ...dialog, receiptNo });
+        return true;
+      }
+      case 'points': {
+        const points = parsePoints(text);
+        const max = await maxPoints(dialog);
+        if (points === null || points > max) await ctx.reply(ctx.t('staff.purchase.points_invalid', { max }), { parse_mode: 'HTML' });
+        else await afterPoints(ctx, dialog, points);
+        return true;
+      }
+      case 'proof': {
+        const code = normalizeSpendCode(text.trim());
+        if (!SPEND_CODE_PATTERN.test(code)) await ctx.reply(ctx.t('staff.spend.code_format'), { parse_mode: 'HTML' });
+        // Checked (and used up) when the purchase is confirmed, in the same transaction as the spend.
+        else await confirm(ctx, { ...dialog, spendCode: code, spendRequestId: undefined });
+        return true;
+      }
+      case 'await':
+        await ctx.reply(ctx.t('staff.spend.waiting_hint'), { parse_mode: 'HTML' });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** A tap on "no points" / "all points" (or "pay without points" on the consent screen). */
+  async function onPoints(ctx: BotContext, dialog: Dialog, points: number) {
+    // On the consent screen the only choice is to pay without points.
+    if (dialog.step === 'proof' && points !== 0) return ack(ctx, ctx.t('common.stale_button'));
+    const max = await maxPoints(dialog);
+    if (points > max) throw new DomainError('POINTS_OVER_CAP', { max });
+    await ack(ctx);
+    await dropButtons(ctx);
+    await afterPoints(ctx, dialog, points);
+  }
+
+  /** The cashier asks the customer to confirm in their chat; the screen waits for the answer. */
+  async function onRequest(ctx: BotContext, dialog: Dialog, principal: Principal) {
+    const { request } = await createSpendRequest(domain, {
+      memberId: dialog.memberId ?? 0,
+      storeId: principal.storeId ?? dialog.storeId ?? 0,
+      points: dialog.pointsToSpend ?? 0,
+      actor: actorOf(principal),
+      operatorTelegramId: principal.telegramId,
+      notify: { chatId: ctx.chat?.id ?? principal.telegramId, locale: ctx.locale },
+    });
+    await save(ctx, { ...dialog, step: 'await', spendRequestId: request.id, spendCode: undefined });
+    await ack(ctx);
+    await dropButtons(ctx);
+    await ctx.reply(ctx.t('staff.spend.waiting', { points: ctx.t('common.points', { count: request.points }), minutes: SPEND_REQUEST_TTL_MS / 60_000 }), {
+      parse_mode: 'HTML',
+      reply_markup: new InlineKeyboard()
+        .text(ctx.t('staff.spend.check'), encodeCallback('stf:chk', request.id))
+        .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+    });
+  }
+
+  /** "Check" on the waiting screen, or "Continue" under the customer's answer (src/bot/notifier.ts). */
+  async function onCheck(ctx: BotContext, dialog: Dialog) {
+    const state = await spendRequestStatus(domain, dialog.spendRequestId ?? '');
+    if (state === 'pending') return ack(ctx, ctx.t('staff.spend.still_waiting'));
+    await ack(ctx);
+    await dropButtons(ctx);
+    if (state === 'approved') return confirm(ctx, dialog);
+    await ctx.reply(ctx.t(state === 'declined' ? 'staff.spend.declined_back' : 'staff.spend.expired_back'), { parse_mode: 'HTML' });
+    if (state === 'declined') return askPoints(ctx, dialog);
+    return askProof(ctx, dialog);
+  }
+
+  const proofOf = (dialog: Dialog): SpendProof | null =>
+    dialog.spendCode ? { kind: 'code', code: dialog.spendCode } : dialog.spendRequestId ? { kind: 'request', requestId: dialog.spendRequestId } : null;
+
+  async function finish(ctx: BotContext, dialog: Dialog, principal: Principal, storeId: number, idempotencyKey: string) {
+    const result = await recordPurchase(domain, {
+      memberId: dialog.memberId ?? 0,
+      storeId,
+      receiptNo: dialog.receiptNo ?? '',
+      amountMinor: dialog.amountMinor ?? 0,
+      pointsToSpend: dialog.pointsToSpend ?? 0,
+      idempotencyKey,
+      actor: actorOf(principal),
+      spendProof: proofOf(dialog),
+    });
+    await save(ctx, { ...dialog, step: 'done' });
+    await ack(ctx, ctx.t('staff.recorded'));
+    await dropButtons(ctx);
+    const lines = [
+      ctx.t('staff.purchase.done', {
+        amount: ctx.fmt.money(result.purchase.amountMinor),
+        receipt: result.purchase.receiptNo,
+        spent: ctx.t('common.points', { count: result.pointsSpent }),
+        earned: ctx.t('common.points', { count: result.pointsEarned }),
+        balance: ctx.t('common.points', { count: result.balance }),
+      }),
+    ];
+    if (result.upgradedTo)
+      lines.push(ctx.t('staff.purchase.upgraded', { tier: result.upgradedTo.name[ctx.locale], discount: result.upgradedTo.discountPercent }));
+    if (result.replayed) lines.push(ctx.t('staff.replayed'));
+    await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: menu(ctx) });
+  }
+
+  /** A refused confirmation goes back to the step that can fix it, or ends the dialog. */
+  async function rewind(ctx: BotContext, dialog: Dialog, error: DomainError) {
+    await ctx.reply(errorText(ctx, error), { parse_mode: 'HTML' });
+    const back = { ...dialog, confirmId: undefined };
+    if (error.code === 'RECEIPT_DUPLICATE' || error.code === 'RECEIPT_INVALID') return askReceipt(ctx, back);
+    if (error.code === 'POINTS_OVER_CAP' || error.code === 'INSUFFICIENT_POINTS') return askPoints(ctx, back);
+    // A wrong or used code, or a request no longer good: ask for the consent again; spending
+    // locked after wrong codes: the purchase can still go through without points.
+    if (['SPEND_CODE_INVALID', 'SPEND_REQUEST_INVALID', 'SPEND_REQUEST_NOT_FOUND', 'SPEND_PROOF_REQUIRED'].includes(error.code)) return askProof(ctx, back);
+    if (error.code === 'SPENDING_LOCKED') return askPoints(ctx, back);
+    await clear(ctx);
+    await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
+  }
+
+  return { askMember, askAmount, onText, onPoints, onRequest, onCheck, finish, rewind };
+}

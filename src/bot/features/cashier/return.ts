@@ -1,0 +1,127 @@
+import { InlineKeyboard } from 'grammy';
+import { DomainError } from '../../../domain/errors.js';
+import { minorDigits } from '../../../domain/ledger/earn-rules.js';
+import { recordReturn } from '../../../domain/purchases/record-return.js';
+import { normalizeReceipt } from '../../../domain/purchases/request.js';
+import { actorOf, type Principal } from '../../../domain/staff/access.js';
+import { purchaseToReturn } from '../../../domain/staff/till.js';
+import { parseMoney } from '../../amount.js';
+import { encodeCallback } from '../../callback-data.js';
+import type { BotContext } from '../../context.js';
+import { ack, dropButtons, errorText } from '../../replies.js';
+import type { CashierKit, Dialog } from './dialog.js';
+import { newDialogId } from './dialog.js';
+
+/** The return dialog: receipt -> amount (or everything left) -> confirm. */
+export function returnDialog(kit: CashierKit) {
+  const { domain, program, save, clear, menu, cancelButton } = kit;
+
+  async function askReceipt(ctx: BotContext, dialog: Dialog) {
+    await save(ctx, { ...dialog, step: 'receipt' });
+    await ctx.reply(ctx.t('staff.return.receipt'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+  }
+
+  async function askAmount(ctx: BotContext, dialog: Dialog, receiptNo: string) {
+    const { purchase, leftMinor, member } = await purchaseToReturn(domain, dialog.storeId ?? 0, receiptNo);
+    await save(ctx, { ...dialog, step: 'amount', receiptNo: purchase.receiptNo, leftMinor, memberId: purchase.memberId });
+    await ctx.reply(
+      ctx.t('staff.return.purchase', {
+        receipt: purchase.receiptNo,
+        date: ctx.fmt.date(purchase.createdAt),
+        name: member ? kit.firstName(member) : '—',
+        amount: ctx.fmt.money(purchase.amountMinor),
+        returned: ctx.fmt.money(purchase.returnedMinor),
+        left: ctx.fmt.money(leftMinor),
+      }),
+      {
+        parse_mode: 'HTML',
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t('staff.return.full', { amount: ctx.fmt.money(leftMinor) }), encodeCallback('stf:rfull', dialog.id))
+          .row()
+          .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+      },
+    );
+  }
+
+  async function confirm(ctx: BotContext, dialog: Dialog) {
+    const confirmId = newDialogId();
+    await save(ctx, { ...dialog, step: 'confirm', confirmId });
+    const amount = dialog.amountMinor ?? dialog.leftMinor ?? 0;
+    await ctx.reply(
+      ctx.t(dialog.amountMinor === null ? 'staff.return.confirm_full' : 'staff.return.confirm', {
+        receipt: dialog.receiptNo ?? '',
+        amount: ctx.fmt.money(amount),
+      }),
+      {
+        parse_mode: 'HTML',
+        reply_markup: new InlineKeyboard()
+          .text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId))
+          .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+      },
+    );
+  }
+
+  /** What the cashier types at a return step; false when the step takes no text. */
+  async function onText(ctx: BotContext, text: string, dialog: Dialog): Promise<boolean> {
+    switch (dialog.step) {
+      case 'receipt':
+        await askAmount(ctx, dialog, normalizeReceipt(text));
+        return true;
+      case 'amount': {
+        const amount = parseMoney(text, minorDigits(program.currency));
+        if (amount === null) {
+          await ctx.reply(ctx.t('staff.amount_invalid'), { parse_mode: 'HTML' });
+          return true;
+        }
+        const left = dialog.leftMinor ?? 0;
+        if (amount > left) throw new DomainError('RETURN_EXCEEDS_PURCHASE', { remaining: left });
+        await confirm(ctx, { ...dialog, amountMinor: amount === left ? null : amount });
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** "Everything left" under the returnable purchase. */
+  async function onFull(ctx: BotContext, dialog: Dialog) {
+    await ack(ctx);
+    await dropButtons(ctx);
+    await confirm(ctx, { ...dialog, amountMinor: null });
+  }
+
+  async function finish(ctx: BotContext, dialog: Dialog, principal: Principal, storeId: number, idempotencyKey: string) {
+    const result = await recordReturn(domain, {
+      storeId,
+      receiptNo: dialog.receiptNo ?? '',
+      amountMinor: dialog.amountMinor ?? null,
+      idempotencyKey,
+      actor: actorOf(principal),
+    });
+    await save(ctx, { ...dialog, step: 'done' });
+    await ack(ctx, ctx.t('staff.recorded'));
+    await dropButtons(ctx);
+    const { purchaseReturn } = result;
+    const lines = [
+      ctx.t('staff.return.done', {
+        amount: ctx.fmt.money(purchaseReturn.amountMinor),
+        receipt: dialog.receiptNo ?? '',
+        reversed: ctx.t('common.points', { count: purchaseReturn.pointsReversed }),
+        refunded: ctx.t('common.points', { count: purchaseReturn.pointsRefunded }),
+        balance: ctx.t('common.points', { count: result.balance }),
+      }),
+    ];
+    if (purchaseReturn.shortfall > 0) lines.push(ctx.t('staff.return.shortfall', { points: ctx.t('common.points', { count: purchaseReturn.shortfall }) }));
+    if (result.replayed) lines.push(ctx.t('staff.replayed'));
+    await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: menu(ctx) });
+  }
+
+  /** A refused return ends the dialog (nothing to fix at an earlier step). */
+  async function rewind(ctx: BotContext, error: DomainError) {
+    await ctx.reply(errorText(ctx, error), { parse_mode: 'HTML' });
+    await clear(ctx);
+    await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
+  }
+
+  return { askReceipt, onText, onFull, finish, rewind };
+}
