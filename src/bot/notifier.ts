@@ -1,18 +1,25 @@
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import { formatCouponCode } from '../domain/codes.js';
-import type { Notification } from '../domain/ports.js';
+import type { DomainDeps, Notification } from '../domain/ports.js';
 import type { Locale, Program } from '../domain/program.js';
 import { tierByCode } from '../domain/tiers.js';
 import { renderLiftReport } from './broadcast-report.js';
 import { encodeCallback } from './callback-data.js';
-import { renderCharityReport } from './features/charity/report.js';
+import { charityCsvDocument, renderCharityReport } from './features/charity/report.js';
 import { formatterFor } from './format.js';
 import type { I18n } from './i18n.js';
 import { renderNpsAlert, renderSurveyQuestion } from './nps-messages.js';
 
+/** A file a notification carries; its message's text becomes the caption (at most 1024 characters). */
+export interface OutgoingDocument {
+  filename: string;
+  bytes: Uint8Array;
+}
+
 export interface RenderedMessage {
   text: string;
   replyMarkup?: InlineKeyboardMarkup;
+  document?: OutgoingDocument;
 }
 
 /**
@@ -138,9 +145,26 @@ export function renderNotification(i18n: I18n, program: Program, locale: Locale,
     case 'broadcastLift':
       return { text: renderLiftReport(t, program, locale, notification.report) };
     case 'charityReport':
+      // The caption of the month's CSV (renderDelivery attaches it), or the only text of an empty month.
       return { text: renderCharityReport(t, program, locale, notification) };
     case 'broadcast':
       // A broadcast is sent as its marketer wrote it (entities, photo), from the Broadcast row.
       throw new Error('broadcast deliveries are rendered from their broadcast (src/bot/broadcast-message.ts)');
   }
+}
+
+/**
+ * What the delivery queue sends for a notification: its text, and for the kinds that carry a file
+ * the file, built now from the database (the outbox row stores only what names it, e.g. a month).
+ */
+export async function renderDelivery(i18n: I18n, domain: DomainDeps, locale: Locale, notification: Notification): Promise<RenderedMessage> {
+  const message = renderNotification(i18n, domain.program, locale, notification);
+  const document = await documentOf(domain, notification);
+  return document ? { ...message, document } : message;
+}
+
+function documentOf(domain: DomainDeps, notification: Notification): Promise<OutgoingDocument | null> {
+  // A month without donations is one line of text: no empty sheet.
+  if (notification.kind === 'charityReport' && notification.causes.length > 0) return charityCsvDocument(domain, notification.month);
+  return Promise.resolve(null);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
-import { type Api, GrammyError } from 'grammy';
+import { type Api, GrammyError, InputFile } from 'grammy';
 import type { Logger } from 'pino';
 import { type OfferCoupon, sendBroadcastMessage, withOffer } from '../bot/broadcast-message.js';
 import type { RenderedMessage } from '../bot/notifier.js';
@@ -239,7 +239,8 @@ export interface DeliveryWorkerDeps {
   clock: Clock;
   logger: Logger;
   ratePerSecond: number;
-  render: (locale: Locale, notification: Notification) => RenderedMessage;
+  /** A notification's message; async when it carries a document built at send time. */
+  render: (locale: Locale, notification: Notification) => RenderedMessage | Promise<RenderedMessage>;
   /** When a reminder may go out (quiet hours); identity when there are none. */
   nextAllowed: (now: Date) => Date;
   /** The queue to work (default: the delivery queue); its 429 pause is its own. */
@@ -459,6 +460,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
           }
         }
       }
+      // Rendered before the slot: a document's bytes may come from the database.
+      const message = broadcast ? null : await deps.render(delivery.chat?.locale ?? (member as NonNullable<typeof member>).locale, delivery.notification);
       // The global rate and the chat's gate, measured where messages leave: the slot is taken
       // after all database work, immediately before the call, and the gate closes from that slot.
       const slot = await slotFor(`${deps.prefix}:chat-gate:${chatId}`, sendBy);
@@ -466,8 +469,14 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
       if (pausedHereUntil > Date.now()) return later(delivery.id, pausedHereUntil);
       if (broadcast) {
         await sendBroadcastMessage(deps.api, chatId, broadcast, { paid: deps.paidBroadcast === true });
-      } else {
-        const message = deps.render(delivery.chat?.locale ?? (member as NonNullable<typeof member>).locale, delivery.notification);
+      } else if (message?.document) {
+        // One call, so a document is sent (or refused) exactly like a text: the text is its caption.
+        await deps.api.sendDocument(chatId, new InputFile(message.document.bytes, message.document.filename), {
+          caption: message.text,
+          parse_mode: 'HTML',
+          ...(message.replyMarkup ? { reply_markup: message.replyMarkup } : {}),
+        });
+      } else if (message) {
         await deps.api.sendMessage(chatId, message.text, {
           parse_mode: 'HTML',
           link_preview_options: { is_disabled: true },

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type OfferCoupon, offerLine } from '../bot/broadcast-message.js';
 import { formatterFor } from '../bot/format.js';
 import type { I18n } from '../bot/i18n.js';
-import { renderNotification } from '../bot/notifier.js';
+import { renderDelivery } from '../bot/notifier.js';
 import { issueBroadcastOffer } from '../domain/broadcasts/offer.js';
 import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
 import type { BroadcastDispatch } from '../domain/broadcasts/types.js';
@@ -104,7 +104,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
         api: options.api,
         clock: domain.clock,
         logger: options.logger,
-        render: (locale: Locale, notification: Notification) => renderNotification(options.i18n, program, locale, notification),
+        render: (locale: Locale, notification: Notification) => renderDelivery(options.i18n, domain, locale, notification),
         nextAllowed: (now: Date) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
         ...broadcasts,
         ...(options.metrics ? { onSendOutcome: (queue: string, outcome: SendOutcome) => options.metrics?.deliveries.inc({ queue, outcome }) } : {}),

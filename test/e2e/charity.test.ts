@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { PrismaSessionStore } from '../../src/db/session-store.js';
-import { charityReportKey, previousMonth, sendCharityReport } from '../../src/domain/charity/report.js';
+import { charityReportKey, monthRange, previousMonth, sendCharityReport } from '../../src/domain/charity/report.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { localDate } from '../../src/domain/time.js';
 import { startTestApp } from '../support/app.js';
+import { eventually } from '../support/eventually.js';
 import { charityProgram } from '../support/charity.js';
 import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -246,6 +247,41 @@ describe('admins and ops', () => {
     expect(message.text).toBe(`В ${month} пожертвований не было.`);
     await sendCharityReport(app.domain);
     expect(await db.prisma.delivery.count({ where: { dedupeKey: charityReportKey(month, ADMIN_ID) } })).toBe(1);
+  });
+
+  it("the monthly report carries the month's transfer CSV as a document, equal to the API's CSV, sent once", async () => {
+    const month = thisMonth();
+    // The job runs on the 1st of the next month (program time zone) and reports this one.
+    const firstOfNext = new Date(monthRange(month, app.domain.program.timezone).to.getTime() + 9 * 3_600_000);
+    const nextMonth = { ...app.domain, clock: { now: () => firstOfNext } };
+    const before = fake.calls.length;
+    expect(await sendCharityReport(nextMonth)).toMatchObject({ month, skipped: null, admins: 1, points: 550 });
+    await sendCharityReport(nextMonth);
+    await eventually(async () => (await db.prisma.delivery.findUnique({ where: { dedupeKey: charityReportKey(month, ADMIN_ID) } }))?.status === 'SENT', {
+      what: 'the report delivered',
+    });
+
+    const sends = fake.calls.slice(before).filter((call) => call.ok && call.chatId === ADMIN_ID);
+    expect(sends.map((call) => call.method)).toEqual(['sendDocument']);
+    const message = fake.messagesTo(ADMIN_ID).find((m) => m.method === 'sendDocument' && (m.caption ?? '').includes(`Благотворительность, ${month}`));
+    if (!message) throw new Error('the report message was not found');
+    // The admin's language is the program's alert language (ru): totals, then the file's hint.
+    expect(message.caption).toMatch(/Приют \(shelter\): 400 баллов/);
+    expect(message.caption).toContain('Итого: 550 баллов');
+    expect(message.caption).toContain('Таблица для переводов (CSV) — в файле.');
+    const document = message.document;
+    if (!document || typeof document === 'string') throw new Error('the CSV must be an uploaded file');
+    expect(document.filename).toBe(`charity-${month}.csv`);
+
+    const { key } = await createApiKey(app.domain, ADMIN_ID, { name: 'report-check', storeCode: null });
+    const api = await app.http.inject({
+      method: 'GET',
+      url: `/v1/charity/donations?month=${month}`,
+      headers: { authorization: `Bearer ${key}`, accept: 'text/csv' },
+    });
+    expect(api.statusCode).toBe(200);
+    expect(document.data.toString('utf8')).toBe(api.body);
+    expect(api.body).toContain(`${month},shelter,Animal shelter,`);
   });
 
   it('GET /v1/charity/donations answers JSON, or CSV on Accept: text/csv; store-bound keys and bad months are refused', async () => {

@@ -107,8 +107,8 @@ export const charityReportKey = (month: string, chatId: number) => `${JOB_NAMES.
 /**
  * The monthly job (the 1st, program time zone): last month's totals per cause to every admin,
  * through the delivery queue. The dedupe key per month and admin makes a rerun (a retry, a second
- * instance, a late run on the 2nd) send nothing twice. The CSV for the transfer comes with
- * `/charity YYYY-MM` (the queue sends text only).
+ * instance, a late run on the 2nd) send nothing twice. The message carries the month's transfer CSV
+ * as a document, built when it is sent (src/bot/notifier.ts renderDelivery), not stored in the row.
  */
 export async function sendCharityReport(deps: DomainDeps): Promise<CharityReportRun> {
   const month = previousMonth(deps.clock.now(), deps.program.timezone);
