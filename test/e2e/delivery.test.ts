@@ -103,6 +103,32 @@ describe('delivery queue', () => {
     await fake.waitFor(() => sentTo(member.chatId).length === 1);
   });
 
+  it('sends a document (the charity report with its CSV) like a text: once, after a 429, and never again after a 403', async () => {
+    const app = await start();
+    const report = (month: string) => ({
+      kind: 'charityReport' as const,
+      month,
+      causes: [{ causeCode: 'shelter', points: 100, valueMinor: 10_000, donors: 1 }],
+      overall: { points: 100, valueMinor: 10_000, donors: 1 },
+    });
+    const documentsTo = (chatId: number) => fake.calls.filter((call) => call.method === 'sendDocument' && call.chatId === chatId);
+    const admin = 930_001;
+    fake.failNext('sendDocument', 429, 1);
+    await app.domain.notifier.notifyChat?.({ chatId: admin, locale: 'en' }, report('2026-10'), { dedupeKey: 'doc:429' });
+    await app.domain.notifier.notifyChat?.({ chatId: admin, locale: 'en' }, report('2026-10'), { dedupeKey: 'doc:429' });
+    await eventually(async () => (await statusOf('doc:429')) === 'SENT', { what: 'the document sent after the pause' });
+    expect(documentsTo(admin).map((call) => call.errorCode ?? 'ok')).toEqual([429, 'ok']);
+    const message = fake.messagesTo(admin).find((m) => m.method === 'sendDocument');
+    expect(message?.caption).toContain('Charity, 2026-10');
+    expect(message?.document).toMatchObject({ filename: 'charity-2026-10.csv' });
+
+    const blocked = 930_002;
+    fake.blockUser(blocked);
+    await app.domain.notifier.notifyChat?.({ chatId: blocked, locale: 'en' }, report('2026-10'), { dedupeKey: 'doc:403' });
+    await eventually(async () => (await statusOf('doc:403')) === 'BLOCKED', { what: 'the document refused for good' });
+    expect(documentsTo(blocked)).toHaveLength(1);
+  });
+
   it('skips reminders for members who turned notifications off, but not receipts', async () => {
     const app = await start();
     const [member] = await members.add(1, { notificationsEnabled: false });
