@@ -411,6 +411,8 @@ export const programSchema = z
         if (level.earn) ctx.addIssue({ code: 'custom', path: ['tiers', 'levels', i, 'earn'], message: noPoints });
       });
       if (program.nps.rewardPoints > 0) ctx.addIssue({ code: 'custom', path: ['nps', 'rewardPoints'], message: noPoints });
+      // Donations are points given away: nothing to give without them.
+      if (program.charity) ctx.addIssue({ code: 'custom', path: ['charity'], message: noPoints });
       const { referrals, list } = program.tasks;
       if (referrals.referrerPoints > 0 || referrals.friendPoints > 0) ctx.addIssue({ code: 'custom', path: ['tasks', 'referrals'], message: noPoints });
       list.forEach((task, i) => {

@@ -1,8 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createI18n } from '../../src/bot/i18n.js';
+import { renderNotification } from '../../src/bot/notifier.js';
 import { ConfigError } from '../../src/config.js';
 import { openCauses } from '../../src/domain/charity/donate.js';
 import { type CharityReport, charityCsv, isMonth, monthRange, previousMonth } from '../../src/domain/charity/report.js';
 import { prefersCsv } from '../../src/http/api/charity.js';
+import { parseProgram } from '../../src/program.js';
 import { charityProgram } from '../support/charity.js';
 import { exampleProgram } from '../support/program.js';
 
@@ -47,6 +52,41 @@ describe('the charity section of the program file', () => {
     expect(text).toContain('charity.causes[Bad Code].code');
     expect(text).toContain('charity.causes[half].name.ru');
     expect(text).toContain('minPoint');
+  });
+});
+
+describe('a discount-only program (`points: none`)', () => {
+  it('refuses a charity section, naming the key: there are no points to give', () => {
+    const raw = parse(readFileSync(new URL('../../programs/briju.yaml', import.meta.url), 'utf8'));
+    expect(raw.points).toBe('none');
+    expect(parseProgram(raw, 'briju.yaml').charity).toBeUndefined();
+    raw.charity = { causes: [{ code: 'shelter', name: { ru: 'Приют', en: 'Shelter' }, description: { ru: 'Корм', en: 'Food' } }] };
+    expect(problemsOf(() => parseProgram(raw, 'briju.yaml'))).toEqual([expect.stringMatching(/^charity: not allowed with `points: none`/)]);
+  });
+});
+
+describe('the monthly report message', () => {
+  it('is the caption of its CSV: it says the sheet is attached, and a report too long for a caption keeps its title and total', async () => {
+    const i18n = await createI18n('ru');
+    const program = charityProgram();
+    const cause = (causeCode: string) => ({ causeCode, points: 100, valueMinor: 10_000, donors: 1 });
+    const report = (causes: ReturnType<typeof cause>[]) => ({
+      kind: 'charityReport' as const,
+      month: '2026-11',
+      causes,
+      overall: { points: 100 * causes.length, valueMinor: 10_000 * causes.length, donors: causes.length },
+    });
+    const short = renderNotification(i18n, program, 'en', report([cause('shelter')])).text;
+    expect(short).toContain('Animal shelter (<code>shelter</code>): 100 points');
+    expect(short).toContain('The transfer sheet (CSV) is attached.');
+    // 40 causes (e.g. removed from the file since, named by their codes) overflow 1024 characters.
+    const many = renderNotification(i18n, program, 'en', report(Array.from({ length: 40 }, (_, i) => cause(`cause-number-${i}`)))).text;
+    expect(many.length).toBeLessThanOrEqual(1024);
+    expect(many).not.toContain('cause-number-0');
+    expect(many).toContain('Charity, 2026-11');
+    expect(many).toContain('Total: <b>4,000 points</b>');
+    expect(many).toContain('The transfer sheet (CSV) is attached.');
+    expect(renderNotification(i18n, program, 'en', report([])).text).toBe('No donations in 2026-11.');
   });
 });
 
