@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatCouponCode } from '../../src/domain/codes.js';
-import { type Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
-import { type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
+import { ADMIN_ID, type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
 
 /**
  * programs/body-shop.yaml: 1 point per pound, points for coupons; the £5 and £10 coupons are
@@ -74,5 +74,49 @@ describe('Beauty Lovers Club (programs/body-shop.yaml)', () => {
     const raw = parse(readFileSync(new URL('../../programs/body-shop.yaml', import.meta.url), 'utf8'));
     delete raw.rewards.onlineShopUrl;
     expect(() => parseProgram(raw, 'body-shop.yaml')).toThrow(/rewards\.catalogue\[online-5\]\.channel: an online reward needs rewards\.onlineShopUrl/);
+  });
+
+  it("a member gives points to a charity campaign with a confirmation; the totals show it and the admin's /charity CSV has it", async () => {
+    const { user, memberId, code } = await s.customer(83_101, 'Ava');
+    // 50 welcome points + £120.00 -> 120: 170.
+    await s.post('/v1/purchases', { memberCode: code, storeCode: 'ldn-01', receiptNo: 'B-C1', amountMinor: 12_000 });
+    await user.nextMessage((m) => /Purchase at/.test(m.text ?? ''));
+
+    const list = await user.says('/charity');
+    expect(list.text).toContain('Forever Against Animal Testing: 0 points (£0)');
+    expect(list.text).toContain('The smallest donation is 50 points; 1 point = £0.05 for the cause.');
+    const cause = await user.taps('ch:c:animal-testing');
+    expect(inlineButtons(cause).map((b) => b.data ?? b.url)).toEqual([
+      'ch:a:animal-testing:50',
+      'ch:a:animal-testing:100',
+      'ch:a:animal-testing:170',
+      'https://example.org/against-animal-testing',
+      'ch:l',
+    ]);
+    const confirm = await user.taps('ch:a:animal-testing:100');
+    expect(confirm.text).toContain('Give 100 points to Forever Against Animal Testing?');
+    expect(confirm.text).toContain('The chain transfers £5 to the cause.');
+    // Nothing leaves before the confirmation.
+    expect((await s.db.prisma.member.findUniqueOrThrow({ where: { id: memberId } })).balance).toBe(170);
+    const done = await user.taps('ch:ok:animal-testing:100');
+    expect(done.text).toContain('You gave 100 points to Forever Against Animal Testing.');
+    expect(done.text).toContain('Your balance: 70 points.');
+
+    const totals = await user.says('/charity');
+    expect(totals.text).toContain('Together we have given 100 points (£5).');
+    expect(totals.text).toContain('Forever Against Animal Testing: 100 points (£5)');
+
+    const admin = new Conversation(s.fake, { id: ADMIN_ID, first_name: 'Admin', language_code: 'en' });
+    const report = await admin.says('/charity 2026-06');
+    expect(report.text).toContain('Forever Against Animal Testing (animal-testing): 100 points, £5, 1 donor');
+    const csv = await admin.nextMessage();
+    const document = csv.document;
+    if (csv.method !== 'sendDocument' || !document || typeof document === 'string') throw new Error('the CSV must come as an uploaded file');
+    expect(document.filename).toBe('charity-2026-06.csv');
+    expect(document.data.toString('utf8').split('\r\n')).toEqual([
+      'month,cause_code,cause_name,url,points,amount,currency,donors,donations',
+      '2026-06,animal-testing,Forever Against Animal Testing,https://example.org/against-animal-testing,100,5.00,GBP,1,1',
+      '',
+    ]);
   });
 });
