@@ -5,10 +5,10 @@ import { charityReportKey, monthRange, previousMonth, sendCharityReport } from '
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { localDate } from '../../src/domain/time.js';
 import { startTestApp } from '../support/app.js';
-import { eventually } from '../support/eventually.js';
 import { charityProgram } from '../support/charity.js';
 import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type SentMessage } from '../support/fake-bot-api/server.js';
 
 /**

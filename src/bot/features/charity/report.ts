@@ -32,7 +32,11 @@ export function renderCharityReport(t: Translate, program: Program, locale: Loca
       }),
     );
   }
-  const total = t('charity.report_total', { points: points(report.overall.points), money: money(report.overall.valueMinor), donors: donors(report.overall.donors) });
+  const total = t('charity.report_total', {
+    points: points(report.overall.points),
+    money: money(report.overall.valueMinor),
+    donors: donors(report.overall.donors),
+  });
   lines.push('', total);
   if (!asCaption) return lines.join('\n');
   lines.push(t('charity.report_csv'));
