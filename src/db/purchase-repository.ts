@@ -64,6 +64,12 @@ type SnapshotRow = {
   storeActive: boolean | null;
   balanceAfter: number | null;
   total: bigint;
+  codeId: number | null;
+  codeHash: string | null;
+  codeExpiresAt: Date | null;
+  throttleFailures: number | null;
+  throttleWindowStart: Date | null;
+  throttleBlockedUntil: Date | null;
 } & { [K in keyof PurchaseRow as `p_${K}`]: PurchaseRow[K] | null };
 
 type RecordRow = {
@@ -86,6 +92,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
   ) {}
 
   async snapshot(query: PurchaseQuery): Promise<PurchaseSnapshot> {
+    const spend = query.spendCode ?? null;
     // One round trip: the member, the store, the purchase recorded before under the key (else
     // under the store + receipt) with the balance its last entry left, and the qualifying total.
     const [row] = await this.db.$queryRaw<SnapshotRow[]>`
@@ -98,7 +105,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
              (SELECT e."balanceAfter" FROM "LedgerEntry" e
               WHERE e."idempotencyKey" IN ('purchase:' || p.id || ':spend', 'purchase:' || p.id || ':earn')
               ORDER BY e.id DESC LIMIT 1) AS "balanceAfter",
-             qualifying_total(${query.memberId}::int, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total
+             qualifying_total(${query.memberId}::int, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total,
+             c.id AS "codeId", c."codeHash" AS "codeHash", c."expiresAt" AS "codeExpiresAt",
+             t.failures AS "throttleFailures", t."windowStart" AS "throttleWindowStart", t."blockedUntil" AS "throttleBlockedUntil"
       FROM (SELECT 1) AS one
       LEFT JOIN "Member" m ON m.id = ${query.memberId}
       LEFT JOIN "Store" s ON s.id = ${query.storeId}
@@ -106,7 +115,15 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
         SELECT * FROM "Purchase" x
         WHERE x."idempotencyKey" = ${query.idempotencyKey} OR (x."storeId" = ${query.storeId} AND x."receiptNo" = ${query.receiptNo})
         ORDER BY (x."idempotencyKey" = ${query.idempotencyKey}) DESC LIMIT 1
-      ) AS p ON true`;
+      ) AS p ON true
+      -- Paying with a spend code: the member's current code and guessing lock, as
+      -- SpendCodeRepository.current and LookupThrottleRepository.get read them.
+      LEFT JOIN LATERAL (
+        SELECT y.id, y."codeHash", y."expiresAt" FROM "SpendCode" y
+        WHERE ${spend !== null} AND y."memberId" = ${query.memberId} AND y."usedAt" IS NULL AND y."expiresAt" > ${spend?.now ?? null}::timestamp(3)
+        ORDER BY y.id DESC LIMIT 1
+      ) AS c ON true
+      LEFT JOIN "LookupThrottle" t ON ${spend !== null} AND t.key = ${spend?.throttleKey ?? null}`;
     if (!row) throw new Error('the purchase snapshot read no row');
     const earlier: Purchase | null =
       row.p_id === null
@@ -141,6 +158,17 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
       store: row.storeId === null ? null : { id: row.storeId, name: row.storeName as string, active: row.storeActive === true },
       earlier: earlier ? { purchase: earlier, balanceAfter: row.balanceAfter } : null,
       qualifyingTotal: Number(row.total),
+      ...(spend
+        ? {
+            spendCode: {
+              current: row.codeId === null ? null : { id: row.codeId, codeHash: row.codeHash as string, expiresAt: row.codeExpiresAt as Date },
+              throttle:
+                row.throttleFailures === null
+                  ? null
+                  : { failures: row.throttleFailures, windowStart: row.throttleWindowStart as Date, blockedUntil: row.throttleBlockedUntil },
+            },
+          }
+        : {}),
     };
   }
 

@@ -5,6 +5,7 @@ import { qualification as qualificationOf, qualifyingTotal } from '../members/ov
 import type { DomainDeps, Purchase, PurchasePlan, PurchaseSnapshot, Repositories } from '../ports.js';
 import type { Program, TierLevel } from '../program.js';
 import { type CheckedProof, checkSpendProof } from '../spending/proof.js';
+import { spendThrottleKey } from '../spending/spend-codes.js';
 import type { SpendProof } from '../spending/types.js';
 import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
 import { resolveTier, tierBand, tierByCode, tierForTotal } from '../tiers.js';
@@ -244,6 +245,10 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       receiptNo,
       idempotencyKey: input.idempotencyKey,
       qualification: qualificationOf(deps.program, now),
+      // A spend code is checked against what this same read brings (one round trip, not three).
+      ...(input.pointsToSpend > 0 && input.spendProof?.kind === 'code' && proof === undefined
+        ? { spendCode: { now, throttleKey: spendThrottleKey(input.memberId) } }
+        : {}),
     });
     if (proof === undefined && input.pointsToSpend > 0 && !snapshot.earlier) {
       // Over the cap is refused before any proof is asked for (planPurchase checks it again).
@@ -253,7 +258,12 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       // counts once against the guessing limit).
       if (refused) throw refused;
       try {
-        proof = await checkSpendProof(deps, { memberId: input.memberId, storeId: input.storeId, points: input.pointsToSpend }, input.spendProof);
+        proof = await checkSpendProof(
+          deps,
+          { memberId: input.memberId, storeId: input.storeId, points: input.pointsToSpend },
+          input.spendProof,
+          snapshot.spendCode,
+        );
       } catch (error) {
         // A twin of this request (same key) may have used the proof and committed since the
         // read: read again, and it is answered as a replay; otherwise the proof is refused.

@@ -2,6 +2,8 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import type { DomainDeps } from '../ports.js';
 import { afterFailure, type ThrottlePolicy, waitSeconds } from '../rewards/lookup-throttle.js';
+import type { ThrottleState } from '../rewards/types.js';
+import type { SpendCodeState } from './types.js';
 
 /**
  * One-time spend codes: six digits on the member's Card screen that a cashier or till types to
@@ -51,27 +53,36 @@ export async function issueSpendCode(deps: DomainDeps, memberId: number): Promis
 
 /** Throws SPENDING_LOCKED while the member's spending is locked after wrong codes. */
 export async function assertSpendingNotLocked(deps: DomainDeps, memberId: number): Promise<void> {
-  const wait = waitSeconds(await deps.repos.lookupThrottle.get(spendThrottleKey(memberId)), deps.clock.now());
+  assertNotLocked(await deps.repos.lookupThrottle.get(spendThrottleKey(memberId)), deps.clock.now());
+}
+
+function assertNotLocked(throttle: ThrottleState | null, now: Date): void {
+  const wait = waitSeconds(throttle, now);
   if (wait > 0) throw new DomainError('SPENDING_LOCKED', { retryAfterSeconds: wait });
 }
 
 /**
  * The id of the member's current code if `typed` is it. A wrong or expired code counts towards
  * the member's lock (in its own transaction: it must stick although the purchase fails) and
- * throws SPEND_CODE_INVALID with the attempts left.
+ * throws SPEND_CODE_INVALID with the attempts left. `read`: the member's code and lock as the
+ * caller already read them (the purchase reads them with its snapshot, saving two round trips).
  */
-export async function verifySpendCode(deps: DomainDeps, memberId: number, typed: string): Promise<number> {
-  await assertSpendingNotLocked(deps, memberId);
-  const code = normalizeSpendCode(typed);
+export async function verifySpendCode(deps: DomainDeps, memberId: number, typed: string, read?: SpendCodeState): Promise<number> {
   const now = deps.clock.now();
-  const current = await deps.repos.spendCodes.current(memberId, now);
+  const state = read ?? {
+    throttle: await deps.repos.lookupThrottle.get(spendThrottleKey(memberId)),
+    current: await deps.repos.spendCodes.current(memberId, now),
+  };
+  assertNotLocked(state.throttle, now);
+  const code = normalizeSpendCode(typed);
+  const current = state.current;
   if (current && SPEND_CODE_PATTERN.test(code)) {
     const expected = Buffer.from(current.codeHash, 'hex');
     const given = Buffer.from(hashSpendCode(deps, memberId, code), 'hex');
     if (expected.length === given.length && timingSafeEqual(expected, given)) return current.id;
   }
   const key = spendThrottleKey(memberId);
-  const state = await deps.uow.run(async (repos) => {
+  const after = await deps.uow.run(async (repos) => {
     const next = afterFailure(await repos.lookupThrottle.lock(key, now), now, SPEND_CODE_POLICY);
     await repos.lookupThrottle.save(key, next);
     await repos.audit.record({
@@ -82,5 +93,5 @@ export async function verifySpendCode(deps: DomainDeps, memberId: number, typed:
     });
     return next;
   });
-  throw new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: Math.max(0, SPEND_CODE_POLICY.maxFailures - state.failures) });
+  throw new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: Math.max(0, SPEND_CODE_POLICY.maxFailures - after.failures) });
 }

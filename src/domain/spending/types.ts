@@ -1,5 +1,6 @@
 import type { Actor } from '../ledger/types.js';
 import type { Locale } from '../program.js';
+import type { ThrottleState } from '../rewards/types.js';
 
 /**
  * What a till or cashier presents, beside the points, to show that the member is there and
@@ -15,6 +16,12 @@ export interface StoredSpendCode {
   id: number;
   codeHash: string;
   expiresAt: Date;
+}
+
+/** What checking a typed spend code reads: the member's current code and their guessing lock. */
+export interface SpendCodeState {
+  current: StoredSpendCode | null;
+  throttle: ThrottleState | null;
 }
 
 export interface SpendCodeRepository {
