@@ -206,6 +206,9 @@ const rewardsSchema = z
       if (!reward) {
         const codes = rewards.catalogue.map((entry) => entry.code).join(', ') || '(none defined)';
         ctx.addIssue({ code: 'custom', path: ['auto', i, 'reward'], message: `a reward code of rewards.catalogue: ${codes}` });
+      } else if (reward.cost < 1) {
+        // Nothing to take: every event would issue coupons until the per-event limit.
+        ctx.addIssue({ code: 'custom', path: ['auto', i, 'reward'], message: 'a reward that costs points (this one costs 0)' });
       } else if (rule.whenBalanceAtLeast < reward.cost) {
         ctx.addIssue({ code: 'custom', path: ['auto', i, 'whenBalanceAtLeast'], message: `at least the reward's cost (${reward.cost}), which it takes` });
       }

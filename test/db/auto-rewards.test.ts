@@ -151,5 +151,12 @@ describe('automatic rewards', () => {
     expect(() => exampleProgram((raw: Raw) => (raw.rewards.auto = [{ reward: 'coupon-200', whenBalanceAtLeast: 1 }]))).toThrow(
       /rewards\.auto\[coupon-200\]\.whenBalanceAtLeast: at least the reward's cost/,
     );
+    // A free reward has nothing to take: every event would issue coupons up to the per-event limit.
+    const free = (raw: Raw) => {
+      const coffee = raw.rewards.catalogue.find((reward: { code: string }) => reward.code === 'free-coffee');
+      coffee.cost = 0;
+      raw.rewards.auto = [{ reward: 'free-coffee', whenBalanceAtLeast: 10 }];
+    };
+    expect(() => exampleProgram(free)).toThrow(/rewards\.auto\[free-coffee\]\.reward: a reward that costs points/);
   });
 });

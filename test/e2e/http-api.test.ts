@@ -400,6 +400,10 @@ describe('POST /v1/purchases/quote', () => {
     const m = await member(100);
     const body = { memberCode: m.code, storeCode: 'msk-01', amountMinor: 10_000 };
     problem(await post('/v1/purchases/quote', body, { key: null, idempotencyKey: null }), 401, 'UNAUTHORIZED');
+    // A verified phone finds the member for a purchase (which leaves a record and a message), but
+    // a quote tells nobody: it must not turn a phone number into a card code, balance and tier.
+    const byPhone = problem(await post('/v1/purchases/quote', { ...body, memberCode: m.phone }), 400, 'MEMBER_CODE_INVALID');
+    expect(JSON.stringify(byPhone)).not.toContain(m.code);
     expect(problem(await post('/v1/purchases/quote', { ...body, pointsToSpend: 48 }), 422, 'POINTS_OVER_CAP').details).toEqual({ max: 47 });
     problem(await post('/v1/purchases/quote', { ...body, amountMinor: 1_000_000, pointsToSpend: 101 }), 422, 'INSUFFICIENT_POINTS');
     expect(fieldsOf(problem(await post('/v1/purchases/quote', { ...body, amountMinor: 10 ** 15 }), 400, 'VALIDATION_FAILED'))).toEqual(['amountMinor']);

@@ -258,8 +258,12 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
       async (request) => {
         const { body } = request;
         const key = requireKey(request);
+        // Card codes only: a quote writes and tells nobody, so a phone number must not turn into
+        // a card code, balance and tier here (a purchase by phone leaves a record and a message).
+        const code = normalizeCode(body.memberCode);
+        if (!isMemberCode(code)) throw new DomainError('MEMBER_CODE_INVALID', { field: 'memberCode' });
         await storeForRequest(lookups, key, body.storeCode);
-        const member = await findMemberForStaff(domain, body.memberCode);
+        const member = await findMemberForStaff(domain, code);
         const quote = quoteAtTill(domain, member, { amountMinor: body.amountMinor, pointsToSpend: body.pointsToSpend, operatorTelegramId: key.createdBy });
         const response: QuoteResponse = {
           memberCode: member.code,

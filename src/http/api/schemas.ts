@@ -45,7 +45,11 @@ export const purchaseRequestSchema = z
 /** A quote (POST /v1/purchases/quote): the purchase's body without receipt-bound or proof fields. */
 export const quoteRequestSchema = z
   .strictObject({
-    memberCode: z.string().min(1).max(64).describe('The member card code or phone number, as for a purchase'),
+    memberCode: z
+      .string()
+      .min(1)
+      .max(64)
+      .describe('The member card code (as printed or scanned); not a phone number: a quote is read by nobody, so it must not turn a phone into a card'),
     storeCode: storeCode.optional(),
     amountMinor: minorAmount.describe('The whole bill in minor units, before the tier discount'),
     pointsToSpend: points
