@@ -694,6 +694,25 @@ describe('paying with points needs the customer', () => {
     expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
   });
 
+  it('goes back to the choice of points when the balance fell after the points were chosen', async () => {
+    const carl = await hireCashier('Carl');
+    const boss = admin();
+    const { user: gil, code, memberId } = await registerCustomer('Gil');
+    // RUB 1,000 less 6 %: 940, half of it 470 points; the balance (100) is the limit: Max 100.
+    const ask = await upToConsent(carl, code, 'BF-1');
+    expect(ask.text).toContain('Paying 100 points');
+    const adjust = await boss.says(`/adjust ${code} -60 spent elsewhere`);
+    await boss.taps(button(adjust, 'adm:adj:'));
+    // The code is read out; the quote for 100 points no longer holds: no confirmation screen.
+    expect((await carl.says(await spendCodeOf(gil))).text).toContain('Not enough points');
+    const again = await carl.nextMessage();
+    expect(again.text).toContain('At most: 40 points');
+    expect(inlineButtons(again).map((b) => b.text)).toEqual(['No', 'Max (40)', 'Cancel']);
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
+    expect(await balanceOf(gil)).toBe(40);
+    expect((await carl.says('/cancel')).text).toContain('Cancelled');
+  });
+
   it('refuses a cashier who rings up a purchase on their own card', async () => {
     const carl = await hireCashier('Carl');
     await carl.registers();
