@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatCouponCode } from '../../src/domain/codes.js';
+import { sellWithoutPoints } from '../support/cashier.js';
 import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
 import { ADMIN_ID, type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
+import { plain } from '../support/till-scenario.js';
 
 /**
  * programs/body-shop.yaml: 1 point per pound, points for coupons; the £5 and £10 coupons are
@@ -63,6 +65,48 @@ describe('Beauty Lovers Club (programs/body-shop.yaml)', () => {
     const coupon = await take(user, 'tote-bag');
     expect(coupon.method).toBe('sendPhoto');
     expect(coupon.caption).toContain('Show this QR code at the till');
+  });
+
+  it('a cashier books a sale in the chat; at the till the tote bag is redeemed, the website coupon refused', async () => {
+    const { user: lea, memberId, code } = await s.customer(83_003, 'Lea');
+    const carl = await s.cashier(83_100, 'Carl', 'ldn-01');
+    // £300.00 -> 300 points (1 per pound), no tier discount, no paying with points (cap 0 %).
+    const { confirm, done } = await sellWithoutPoints(carl, code, '300', 'CG-1');
+    expect(confirm.text).not.toContain('Discount');
+    expect(confirm.text).toContain('Paid with points: 0 points');
+    expect(plain(confirm)).toContain('To pay: £300');
+    expect(plain(confirm)).not.toContain('saved');
+    expect(confirm.text).toContain('Points to earn: 300 points');
+    expect(plain(done)).toContain('Purchase recorded: £300, receipt CG-1.');
+    // 50 welcome + 300.
+    expect(done.text).toContain('Customer balance: 350 points');
+    expect((await lea.nextMessage((m) => /Purchase at/.test(m.text ?? ''))).text).toContain('Purchase at Covent Garden: +300 points');
+
+    // 350 - 100 (£5 online) - 250 (tote bag) = 0.
+    await take(lea, 'online-5');
+    await take(lea, 'tote-bag');
+    const online = await s.db.prisma.coupon.findFirstOrThrow({ where: { memberId, reward: { code: 'online-5' } } });
+    const tote = await s.db.prisma.coupon.findFirstOrThrow({ where: { memberId, reward: { code: 'tote-bag' } } });
+
+    // The website coupon, typed at the till: shown, with no Confirm, and said to be for the website.
+    const typed = await carl.says(`/redeem ${formatCouponCode(online.code)}`);
+    expect(typed.text).toContain('£5 off online');
+    expect(typed.text).toContain('This coupon is for the website, not the till');
+    expect(typed.text).toContain('https://shop.example.com/checkout');
+    expect(inlineButtons(typed)).toEqual([]);
+    // Through the code dialog too.
+    await carl.says('🎟 Redeem coupon');
+    expect((await carl.says(online.code.toLowerCase())).text).toContain('This coupon is for the website');
+    // A forged Confirm under it redeems nothing either.
+    await carl.sendsCallback(`rdm:ok:${online.code}`);
+    expect((await carl.nextMessage()).text).toContain('This coupon is for the website');
+    expect(await s.db.prisma.coupon.findUniqueOrThrow({ where: { id: online.id } })).toMatchObject({ status: 'ISSUED', redeemedAt: null });
+
+    // The till coupon goes through as before.
+    const bag = await carl.says(`/redeem ${tote.code}`);
+    expect(bag.text).not.toContain('website');
+    expect((await carl.taps(button(bag, 'rdm:ok:'))).text).toContain('Redeemed');
+    expect(await s.db.prisma.coupon.findUniqueOrThrow({ where: { id: tote.id } })).toMatchObject({ status: 'REDEEMED' });
   });
 
   it('refuses an online reward without the shop address, naming the reward', async () => {

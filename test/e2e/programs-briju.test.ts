@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buttonData } from '../support/cashier.js';
 import { expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
 import { plain, startTillScenario, type TillScenario } from '../support/till-scenario.js';
 
@@ -92,5 +93,41 @@ describe('programs/briju.yaml', () => {
     expect(plain(await boris.nextMessage((m) => /Purchase at/.test(m.text ?? '')))).toBe('🧾 Purchase at Briju Mega.\n💰 Your discount saved you RUB 250.');
     const row = await s.db.prisma.purchase.findFirstOrThrow({ where: { memberId } });
     expect(row).toMatchObject({ tierCode: 'welcome', discountMinor: 25_000n, paidMinor: 475_000n, pointsEarned: 0 });
+  });
+
+  it('shows the discount and the money due, never a point, in the purchase and the return', async () => {
+    const { user: dina, code, memberId } = await s.customer('Dina');
+    const carl = await s.cashier('Carl', 'br-01');
+    await carl.says('🧾 New purchase');
+    const found = await carl.says(code);
+    expect(found.text).toContain('Tier: Welcome · discount 5%');
+    expect(found.text).not.toMatch(/point|balance/i);
+    await carl.says('8000');
+    // No points step: the receipt leads straight to the confirmation.
+    const confirm = await carl.says('BR-1');
+    expect(inlineButtons(confirm).map((b) => b.text)).toEqual(['✅ Confirm', 'Cancel']);
+    // 5 % of RUB 8,000 = 400 off, 7,600 to pay.
+    expect(plain(confirm)).toContain('Amount: RUB 8,000');
+    expect(plain(confirm)).toContain('Discount 5% (Welcome): −RUB 400');
+    expect(plain(confirm)).toContain('To pay: RUB 7,600, saved RUB 400');
+    expect(confirm.text).not.toMatch(/point|earn/i);
+    const done = await carl.taps(buttonData(confirm, 'stf:ok:'));
+    expect(plain(done)).toContain('Purchase recorded: RUB 8,000, receipt BR-1.');
+    expect(plain(done)).toContain('To pay: RUB 7,600, saved RUB 400');
+    expect(done.text).not.toMatch(/point|balance/i);
+    expect(plain(await dina.nextMessage((m) => /Purchase at/.test(m.text ?? '')))).toBe('🧾 Purchase at Briju Tverskaya.\n💰 Your discount saved you RUB 400.');
+    expect(await s.db.prisma.purchase.findFirstOrThrow({ where: { memberId } })).toMatchObject({
+      discountMinor: 40_000n,
+      paidMinor: 760_000n,
+      pointsEarned: 0,
+    });
+
+    // The whole ring comes back: the 7,600 paid in money is what the cashier hands back.
+    await carl.says('↩️ Return');
+    const shown = await carl.says('BR-1');
+    const back = await carl.taps(buttonData(await carl.taps(buttonData(shown, 'stf:rfull:')), 'stf:ok:'));
+    expect(plain(back)).toContain('Return recorded: RUB 8,000, receipt BR-1.');
+    expect(plain(back)).toContain('Money to give back: RUB 7,600');
+    expect(back.text).not.toMatch(/point|balance/i);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatCouponCode } from '../../src/domain/codes.js';
+import { sellWithoutPoints } from '../support/cashier.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { eventually } from '../support/eventually.js';
 import { ledgerViolations } from '../support/ledger-invariants.js';
@@ -42,6 +43,24 @@ describe('Nord Club (programs/nordstrom.yaml)', () => {
     expect(message.text).toContain(formatCouponCode(note?.code as string));
     expect(message.text).toContain('Balance: 0 points.');
     expect(await balanceOf(memberId)).toBe(0);
+  });
+
+  it('a cashier books a sale in the chat, and the points it crosses 2 000 with become a Note', async () => {
+    const { user, memberId, code } = await s.customer(82_003, 'Pia');
+    const carl = await s.cashier(82_100, 'Carl', 'sea-flagship');
+    // $1 340.00 at Member: 1.5 points per dollar = 2 010 points; no tier discount, no paying with points.
+    const { confirm, done } = await sellWithoutPoints(carl, code, '1340', 'N-C1');
+    expect(confirm.text).not.toContain('Discount');
+    expect(confirm.text).toContain('To pay: US$1,340');
+    expect(confirm.text).toContain('Points to earn: 2,010 points');
+    expect(done.text).toContain('Points earned: 2,010 points');
+    // The balance when the purchase was booked; the Note follows it.
+    expect(done.text).toContain('Customer balance: 2,010 points');
+    const message = await user.nextMessage((m) => /became a coupon/.test(m.text ?? ''));
+    expect(message.text).toContain('Your 2,000 points became a coupon: «A $20 Note»');
+    expect(message.text).toContain('Balance: 10 points.');
+    expect(await notesOf(memberId)).toHaveLength(1);
+    expect(await balanceOf(memberId)).toBe(10);
   });
 
   it('attack: the till resends the crossing purchase and two purchases cross at once: one Note per 2 000 points', async () => {

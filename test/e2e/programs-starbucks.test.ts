@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sendBirthdayGreetings } from '../../src/domain/jobs/birthday-greetings.js';
+import { sellWithoutPoints } from '../support/cashier.js';
 import { Conversation, expectNoViolations } from '../support/conversation.js';
 import { type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
 
@@ -47,6 +48,22 @@ describe('Coffee Stars (programs/starbucks.yaml)', () => {
     expect(history.text).not.toMatch(/\bpoints?\b/i);
     const rewards = await user.says('/rewards');
     expect(rewards.text ?? rewards.caption ?? '').not.toMatch(/\bpoints?\b/i);
+  });
+
+  it('a cashier books a sale in the chat: stars on every line, no points', async () => {
+    const { user, code } = await s.customer(81_005, 'Dana');
+    const carl = await s.cashier(81_100, 'Carl', 'sea-01');
+    // US$8.40 at Green: 8 stars (1 per whole dollar); no tier discount, stars do not pay bills.
+    const { confirm, done } = await sellWithoutPoints(carl, code, '8.40', 'SB-C1');
+    expect(confirm.text).not.toContain('Discount');
+    expect(confirm.text).toContain('Paid with stars: 0 stars');
+    expect(confirm.text).toContain('To pay: US$8.40');
+    expect(confirm.text).toContain('Stars to earn: 8 stars');
+    expect(done.text).toContain('Purchase recorded: US$8.40, receipt SB-C1.');
+    expect(done.text).toContain('Stars earned: 8 stars');
+    expect(done.text).toContain('Customer balance: 8 stars');
+    for (const screen of [confirm, done]) expect(screen.text).not.toMatch(/\bpoints?\b/i);
+    expect((await user.nextMessage((m) => /Purchase at/.test(m.text ?? ''))).text).toContain('+8 stars');
   });
 
   it('reads in Russian: 1 звезда, 2 звезды, 5 звёзд, 21 звезда on receipts, balance, history and rewards', async () => {

@@ -15,14 +15,11 @@ let app: App;
 let nextUserId = 61_000;
 
 /**
- * The example program without tier discounts: the cashier dialog (src/bot/features/staff.ts) does
- * not show the discount yet (it moves onto @grammyjs/conversations first and then gets the quote of
- * src/domain/purchases/quote.ts), so its figures and the booked ones agree only without one.
- * Points are earned as in the example: 3 % of the money paid (1 point = 1 RUB).
+ * The example program as shipped: Basic takes 6 % off the bill (rounded down to a kopeck), points
+ * pay at most half of the bill after the discount (1 point = 1 RUB), and 3 % of the money paid
+ * comes back in points (rounded down). Every figure below is worked out by hand in its comment.
  */
-const program = exampleProgram((raw) => {
-  for (const level of (raw.tiers as { levels: { discountPercent: number }[] }).levels) level.discountPercent = 0;
-});
+const program = exampleProgram();
 const startApp = () => startTestApp({ fake, databaseUrl: db.url, env: { ADMIN_TELEGRAM_IDS: String(ADMIN_ID) }, program });
 
 beforeAll(async () => {
@@ -158,11 +155,12 @@ describe('invites', () => {
     await olga.says('🧾 Новая покупка');
     const found = await olga.says(code.toLowerCase());
     expect(found.text).toContain('Nina');
-    expect(found.text).toContain('Уровень: Базовый · скидка 0%');
+    expect(found.text).toContain('Уровень: Базовый · скидка 6%');
     expect(found.text).toContain('Баланс: 100 баллов');
     expect((await olga.says('12,5 рублей')).text).toContain('Введите сумму числом');
     await olga.says('1 234,56');
     const points = await olga.says('Ч-77');
+    // 6 % of 1 234,56 = 74,0736: 74,07 off, 1 160,49 left; half of it is 580 points, the balance 100.
     expect(points.text).toContain('Максимум: 100 баллов');
     expect(inlineButtons(points).map((b) => b.text)).toEqual(['Нет', 'Максимум (100)', 'Отмена']);
     expect((await olga.says('101')).text).toContain('Введите целое число баллов от 0 до 100');
@@ -171,15 +169,19 @@ describe('invites', () => {
     expect(inlineButtons(ask).map((b) => b.text)).toEqual(['📲 Запросить подтверждение в чате', 'Без баллов', 'Отмена']);
     expect((await olga.says('12345')).text).toContain('Код списания — это 6 цифр');
     const confirm = await olga.says(await spendCodeOf(customer));
-    expect(confirm.text).toMatch(/Сумма: 1\s234,56\s₽/);
+    expect(plain(confirm)).toContain('Сумма: 1 234,56 ₽');
+    expect(plain(confirm)).toContain('Скидка 6% (Базовый): −74,07 ₽');
     expect(confirm.text).toContain('Оплата баллами: 1 балл');
-    expect(confirm.text).toMatch(/К оплате деньгами: 1\s233,56\s₽/);
-    // 3 % of 1 233,56 ₽ = 37,0068: 37 points.
-    expect(confirm.text).toContain('Будет начислено: 37 баллов');
+    // 1 160,49 - 1 ₽ of points.
+    expect(plain(confirm)).toContain('К оплате: 1 159,49 ₽, экономия 74,07 ₽');
+    // 3 % of 1 159,49 ₽ = 34,78: 34 points.
+    expect(confirm.text).toContain('Будет начислено: 34 балла');
     const done = await olga.taps(button(confirm, 'stf:ok:'));
     expect(done.text).toContain('Покупка записана');
-    expect(done.text).toContain('Баланс покупателя: 136 баллов');
-    expect((await customer.nextMessage()).text).toContain('Purchase at Arbat 12: paid 1 point, earned 37 points');
+    expect(plain(done)).toContain('К оплате: 1 159,49 ₽, экономия 74,07 ₽');
+    // 100 - 1 + 34.
+    expect(done.text).toContain('Баланс покупателя: 133 балла');
+    expect((await customer.nextMessage()).text).toContain('Purchase at Arbat 12: paid 1 point, earned 34 points');
   });
 });
 
@@ -199,7 +201,7 @@ describe('a purchase', () => {
     const typed = `${code.slice(0, 3)} ${code.slice(3, 6)}-${code.slice(6)}`.toLowerCase();
     const found = await carl.says(typed);
     expect(found.text).toContain('Anna');
-    expect(found.text).toContain('Tier: Basic · discount 0%');
+    expect(found.text).toContain('Tier: Basic · discount 6%');
     expect(found.text).toContain('Balance: 100 points');
     expect(found.text).toContain('Type the purchase amount');
 
@@ -208,7 +210,7 @@ describe('a purchase', () => {
     expect((await carl.says('1 234,56')).text).toContain('Type the receipt number');
     expect((await carl.says('R 1001')).text).toContain('A receipt number is 1 to 64 letters');
     const points = await carl.says('R-1001');
-    // The cap is half the bill (617 points); the balance (100) is lower.
+    // The cap is half the bill after the discount (580 points of 1 160.49); the balance (100) is lower.
     expect(points.text).toContain('At most: 100 points');
     expect(inlineButtons(points).map((b) => b.text)).toEqual(['No', 'Max (100)', 'Cancel']);
 
@@ -220,24 +222,29 @@ describe('a purchase', () => {
     expect(confirm.text).toContain('Check the purchase');
     expect(plain(confirm)).toContain('Amount: RUB 1,234.56');
     expect(confirm.text).toContain('Receipt: R-1001');
+    // 6 % of RUB 1,234.56 = 74.0736: 74.07 off.
+    expect(plain(confirm)).toContain('Discount 6% (Basic): −RUB 74.07');
     expect(confirm.text).toContain('Paid with points: 100 points');
-    expect(plain(confirm)).toContain('To pay in money: RUB 1,134.56');
-    // 3 % of RUB 1,134.56 = 34.04: 34 points.
-    expect(confirm.text).toContain('Points to earn: 34 points');
+    // 1,234.56 - 74.07 - 100.
+    expect(plain(confirm)).toContain('To pay: RUB 1,060.49, saved RUB 74.07');
+    // 3 % of RUB 1,060.49 = 31.81: 31 points.
+    expect(confirm.text).toContain('Points to earn: 31 points');
     expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
 
     const done = await carl.taps(button(confirm, 'stf:ok:'));
     expect(plain(done)).toContain('Purchase recorded: RUB 1,234.56, receipt R-1001');
+    expect(plain(done)).toContain('Discount 6% (Basic): −RUB 74.07');
+    expect(plain(done)).toContain('To pay: RUB 1,060.49, saved RUB 74.07');
     expect(done.text).toContain('Paid with points: 100 points');
-    expect(done.text).toContain('Points earned: 34 points');
-    expect(done.text).toContain('Customer balance: 34 points');
+    expect(done.text).toContain('Points earned: 31 points');
+    expect(done.text).toContain('Customer balance: 31 points');
 
-    const told = await anna.nextMessage();
-    expect(told.text).toContain('Purchase at Tverskaya 1: paid 100 points, earned 34 points');
-    expect(told.text).toContain('Balance: 34 points');
+    const told = await anna.nextMessage((m) => /Purchase at/.test(m.text ?? ''));
+    expect(told.text).toContain('Purchase at Tverskaya 1: paid 100 points, earned 31 points');
+    expect(told.text).toContain('Balance: 31 points');
 
     const store = await storeByCode('msk-01');
-    expect(await balanceOf(anna)).toBe(34);
+    expect(await balanceOf(anna)).toBe(31);
     const bought = await db.prisma.purchase.findMany({ where: { memberId } });
     expect(bought).toEqual([
       expect.objectContaining({
@@ -245,10 +252,10 @@ describe('a purchase', () => {
         receiptNo: 'R-1001',
         amountMinor: 123456n,
         paidWithPoints: 100,
-        pointsEarned: 34,
+        pointsEarned: 31,
         tierCode: 'basic',
-        discountMinor: 0n,
-        paidMinor: 113_456n,
+        discountMinor: 7_407n,
+        paidMinor: 106_049n,
         actorType: 'STAFF',
         actorId: String(carl.user.id),
       }),
@@ -257,7 +264,7 @@ describe('a purchase', () => {
     expect(entries.map((e) => [e.type, e.amount, e.balanceAfter])).toEqual([
       ['BONUS', 100, 100],
       ['SPEND', -100, 0],
-      ['EARN', 34, 34],
+      ['EARN', 31, 31],
     ]);
 
     // The same receipt twice in one store is refused at the receipt step, nothing booked.
@@ -280,24 +287,64 @@ describe('a purchase', () => {
     const points = await carl.says('Q-1');
     const confirm = await carl.taps(button(points, 'stf:pts:'));
     expect(confirm.text).toContain('Paid with points: 0 points');
-    // 3 % of RUB 500.
-    expect(confirm.text).toContain('Points to earn: 15 points');
+    // 6 % of RUB 500 = 30 off, 470 to pay; 3 % of 470 = 14.1: 14 points.
+    expect(plain(confirm)).toContain('Discount 6% (Basic): −RUB 30');
+    expect(plain(confirm)).toContain('To pay: RUB 470, saved RUB 30');
+    expect(confirm.text).toContain('Points to earn: 14 points');
 
     const ok = button(confirm, 'stf:ok:');
     const before = fake.calls.length;
     fake.tapButton(carl.user, ok);
     fake.tapButton(carl.user, ok);
     const done = await carl.nextMessage();
-    expect(done.text).toContain('Customer balance: 115 points');
+    expect(done.text).toContain('Customer balance: 114 points');
     await fake.waitFor(() => callbackAnswers(before).length === 2, { what: 'both taps answered' });
     expect(callbackAnswers(before)).toEqual(['Recorded.', 'Already recorded: nothing was booked twice.']);
     // A forged replay of the same confirmation later changes nothing either.
     expect(await carl.sendsCallback(ok)).toBe('Already recorded: nothing was booked twice.');
 
     expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(1);
-    expect(await balanceOf(bob)).toBe(115);
-    expect((await bob.nextMessage()).text).toContain('Purchase at Tverskaya 1: +15 points');
+    expect(await balanceOf(bob)).toBe(114);
+    expect((await bob.nextMessage((m) => /Purchase at/.test(m.text ?? ''))).text).toContain('Purchase at Tverskaya 1: +14 points');
     expect(fake.messagesTo(bob.user.id).filter((m) => m.text?.includes('Purchase at'))).toHaveLength(1);
+  });
+
+  it('offers as Max only the points the bill takes after the discount, and books exactly the quoted figures', async () => {
+    const carl = await hireCashier('Carl');
+    const boss = admin();
+    const { user: max, code, memberId } = await registerCustomer('Maxim');
+    const adjust = await boss.says(`/adjust ${code} +900 welcome back`);
+    await boss.taps(button(adjust, 'adm:adj:'));
+    expect(await balanceOf(max)).toBe(1000);
+
+    await carl.says('🧾 New purchase');
+    await carl.says(code);
+    await carl.says('1000');
+    // Half of RUB 1,000 would be 500 points; half of the 940 left after 6 % off is 470.
+    const points = await carl.says('MX-1');
+    expect(points.text).toContain('At most: 470 points');
+    expect(inlineButtons(points).map((b) => b.text)).toEqual(['No', 'Max (470)', 'Cancel']);
+    // 471 typed is refused; a forged "Max" tap for the old cap is refused too.
+    expect((await carl.says('471')).text).toContain('Please type a whole number of points from 0 to 470');
+    expect(await carl.sendsCallback(button(points, 'stf:pts:').replace(/:0$/, ':500'))).toContain('470');
+    const ask = await carl.taps(inlineButtons(points)[1]?.data as string);
+    expect(ask.text).toContain("Paying 470 points needs the customer's consent");
+    const confirm = await carl.says(await spendCodeOf(max));
+    expect(plain(confirm)).toContain('Discount 6% (Basic): −RUB 60');
+    expect(confirm.text).toContain('Paid with points: 470 points');
+    // 940 - 470 = 470 in money; 3 % of it = 14.1: 14 points.
+    expect(plain(confirm)).toContain('To pay: RUB 470, saved RUB 60');
+    expect(confirm.text).toContain('Points to earn: 14 points');
+    const done = await carl.taps(button(confirm, 'stf:ok:'));
+    expect(plain(done)).toContain('To pay: RUB 470, saved RUB 60');
+    // 1 000 - 470 + 14.
+    expect(done.text).toContain('Customer balance: 544 points');
+    expect(await db.prisma.purchase.findFirstOrThrow({ where: { memberId } })).toMatchObject({
+      paidWithPoints: 470,
+      pointsEarned: 14,
+      discountMinor: 6_000n,
+      paidMinor: 47_000n,
+    });
   });
 
   it('asks an admin without a store which store it is for', async () => {
@@ -313,8 +360,8 @@ describe('a purchase', () => {
     const points = await boss.says('A-1');
     const confirm = await boss.taps(button(points, 'stf:pts:'));
     expect(confirm.text).toContain('Store: Arbat 12');
-    // 3 % of RUB 300.
-    expect((await boss.taps(button(confirm, 'stf:ok:'))).text).toContain('Customer balance: 109 points');
+    // 6 % of RUB 300 = 18 off; 3 % of the 282 paid = 8.46: 8 points.
+    expect((await boss.taps(button(confirm, 'stf:ok:'))).text).toContain('Customer balance: 108 points');
     expect(await db.prisma.purchase.findFirst({ where: { memberId } })).toMatchObject({ storeId: arbat.id, actorType: 'ADMIN', actorId: String(ADMIN_ID) });
   });
 
@@ -330,7 +377,7 @@ describe('a purchase', () => {
     expect((await carl.says('250')).text).toContain('Type the receipt number');
     const points = await carl.says('RS-1');
     const confirm = await carl.taps(button(points, 'stf:pts:'));
-    // 3 % of RUB 250 = 7.50: 7 points.
+    // 6 % of RUB 250 = 15 off; 3 % of the 235 paid = 7.05: 7 points.
     expect((await carl.taps(button(confirm, 'stf:ok:'))).text).toContain('Customer balance: 107 points');
     expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(1);
   });
@@ -340,8 +387,9 @@ describe('a return', () => {
   it('is recorded in part and then in full, giving back the points paid and taking back the points earned', async () => {
     const carl = await hireCashier('Carl');
     const { user: vera, memberId, code } = await registerCustomer('Vera');
-    // 1 000.00 paid with 100 points: 27 points earned on the 900.00 paid in money (3 %).
-    expect((await purchase(carl, code, '1000', 'RET-1', 'max', vera)).text).toContain('Customer balance: 27 points');
+    // 1 000.00 less 6 % (60.00) = 940.00, 100 of it paid with points: 25 points earned on the
+    // 840.00 paid in money (3 % = 25.2).
+    expect((await purchase(carl, code, '1000', 'RET-1', 'max', vera)).text).toContain('Customer balance: 25 points');
     await vera.nextMessage();
 
     const ask = await carl.says('↩️ Return');
@@ -358,12 +406,16 @@ describe('a return', () => {
     expect(plain(confirm)).toContain('Returned amount: RUB 400');
     const partial = await carl.taps(button(confirm, 'stf:ok:'));
     expect(plain(partial)).toContain('Return recorded: RUB 400, receipt RET-1');
-    // 40 % of the bill: 10 of the 27 earned (10.8), 40 of the 100 paid.
+    // 40 % of the bill: 10 of the 25 earned, 40 of the 100 points paid, and 40 % of the 840.00
+    // paid in money back in money.
+    expect(plain(partial)).toContain('Money to give back: RUB 336');
     expect(partial.text).toContain('Points taken back: 10 points');
     expect(partial.text).toContain('Points given back to the customer: 40 points');
-    expect(partial.text).toContain('Customer balance: 57 points');
-    expect((await vera.nextMessage()).text).toContain('Return at Tverskaya 1: 10 points taken back, 40 points returned to you');
-    expect(await balanceOf(vera)).toBe(57);
+    expect(partial.text).toContain('Customer balance: 55 points');
+    expect((await vera.nextMessage((m) => /Return at/.test(m.text ?? ''))).text).toContain(
+      'Return at Tverskaya 1: 10 points taken back, 40 points returned to you',
+    );
+    expect(await balanceOf(vera)).toBe(55);
 
     await carl.says('↩️ Return');
     const rest = await carl.says('RET-1');
@@ -372,7 +424,9 @@ describe('a return', () => {
     const confirmFull = await carl.taps(button(rest, 'stf:rfull:'));
     expect(plain(confirmFull)).toContain('Full return: RUB 600');
     const full = await carl.taps(button(confirmFull, 'stf:ok:'));
-    expect(full.text).toContain('Points taken back: 17 points');
+    // The rest: 840.00 - 336.00 in money, 25 - 10 points taken back, 100 - 40 given back.
+    expect(plain(full)).toContain('Money to give back: RUB 504');
+    expect(full.text).toContain('Points taken back: 15 points');
     expect(full.text).toContain('Points given back to the customer: 60 points');
     expect(full.text).toContain('Customer balance: 100 points');
     expect(await balanceOf(vera)).toBe(100);
@@ -384,7 +438,7 @@ describe('a return', () => {
     expect(bought.returnedMinor).toBe(100000n);
     expect(bought.returns.map((r) => [r.amountMinor, r.pointsRefunded, r.pointsReversed, r.shortfall])).toEqual([
       [40000n, 40, 10, 0],
-      [60000n, 60, 17, 0],
+      [60000n, 60, 15, 0],
     ]);
   });
 
@@ -392,22 +446,23 @@ describe('a return', () => {
     const carl = await hireCashier('Carl');
     const boss = admin();
     const { user: ivan, code, memberId } = await registerCustomer('Ivan');
-    // 3 % of RUB 2,000: 60 points.
-    expect((await purchase(carl, code, '2000', 'SF-1')).text).toContain('Customer balance: 160 points');
+    // RUB 2,000 less 6 % = 1,880; 3 % of it: 56 points (56.4).
+    expect((await purchase(carl, code, '2000', 'SF-1')).text).toContain('Customer balance: 156 points');
     const adjust = await boss.says(`/adjust ${code} -150 spent at a partner store`);
     await boss.taps(button(adjust, 'adm:adj:'));
-    expect(await balanceOf(ivan)).toBe(10);
+    expect(await balanceOf(ivan)).toBe(6);
 
     await carl.says('↩️ Return');
     const shown = await carl.says('SF-1');
     const confirm = await carl.taps(button(shown, 'stf:rfull:'));
     const done = await carl.taps(button(confirm, 'stf:ok:'));
-    expect(done.text).toContain('Points taken back: 10 points');
+    expect(plain(done)).toContain('Money to give back: RUB 1,880');
+    expect(done.text).toContain('Points taken back: 6 points');
     expect(done.text).toContain('Customer balance: 0 points');
     expect(done.text).toContain('50 points could not be taken back: the customer had already spent them');
     expect(await balanceOf(ivan)).toBe(0);
     const returned = await db.prisma.purchaseReturn.findFirstOrThrow({ where: { purchase: { memberId } } });
-    expect(returned).toMatchObject({ pointsReversed: 10, shortfall: 50 });
+    expect(returned).toMatchObject({ pointsReversed: 6, shortfall: 50 });
   });
 });
 
@@ -437,7 +492,8 @@ describe('refusals', () => {
     expect(await db.prisma.staff.findUnique({ where: { telegramId: BigInt(mallory.user.id) } })).toBeNull();
 
     // The cashier's screen is untouched and still works.
-    expect((await carl.taps(ok)).text).toContain('Customer balance: 129 points');
+    // RUB 999 less 6 % (59.94) = 939.06; 3 % = 28.17: 28 points.
+    expect((await carl.taps(ok)).text).toContain('Customer balance: 128 points');
   });
 
   it("refuses a cashier's taps on another cashier's dialog: nothing is booked or cancelled, and both carry on", async () => {
@@ -617,8 +673,8 @@ describe('paying with points needs the customer', () => {
     const confirm = await carl.taps(button(told, 'stf:chk:'));
     expect(confirm.text).toContain('Paid with points: 100 points');
     const done = await carl.taps(button(confirm, 'stf:ok:'));
-    // 3 % of the RUB 900 paid in money: 27 points.
-    expect(done.text).toContain('Customer balance: 27 points');
+    // RUB 1,000 less 6 % = 940, 100 paid with points: 3 % of the RUB 840 paid in money, 25 points.
+    expect(done.text).toContain('Customer balance: 25 points');
     expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(1);
     expect(await db.prisma.spendRequest.findFirstOrThrow({ where: { memberId } })).toMatchObject({ status: 'APPROVED', usedAt: expect.any(Date) });
   });
@@ -636,6 +692,25 @@ describe('paying with points needs the customer', () => {
     expect((await carl.nextMessage()).text).toContain('Pay part of the bill with points?');
     expect(await balanceOf(nick)).toBe(100);
     expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
+  });
+
+  it('goes back to the choice of points when the balance fell after the points were chosen', async () => {
+    const carl = await hireCashier('Carl');
+    const boss = admin();
+    const { user: gil, code, memberId } = await registerCustomer('Gil');
+    // RUB 1,000 less 6 %: 940, half of it 470 points; the balance (100) is the limit: Max 100.
+    const ask = await upToConsent(carl, code, 'BF-1');
+    expect(ask.text).toContain('Paying 100 points');
+    const adjust = await boss.says(`/adjust ${code} -60 spent elsewhere`);
+    await boss.taps(button(adjust, 'adm:adj:'));
+    // The code is read out; the quote for 100 points no longer holds: no confirmation screen.
+    expect((await carl.says(await spendCodeOf(gil))).text).toContain('Not enough points');
+    const again = await carl.nextMessage();
+    expect(again.text).toContain('At most: 40 points');
+    expect(inlineButtons(again).map((b) => b.text)).toEqual(['No', 'Max (40)', 'Cancel']);
+    expect(await db.prisma.purchase.count({ where: { memberId } })).toBe(0);
+    expect(await balanceOf(gil)).toBe(40);
+    expect((await carl.says('/cancel')).text).toContain('Cancelled');
   });
 
   it('refuses a cashier who rings up a purchase on their own card', async () => {

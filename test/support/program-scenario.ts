@@ -6,6 +6,7 @@ import type { Program } from '../../src/domain/program.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { parseProgram } from '../../src/program.js';
 import { startTestApp } from './app.js';
+import { hireCashier } from './cashier.js';
 import { Conversation } from './conversation.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { FakeBotApi } from './fake-bot-api/server.js';
@@ -22,6 +23,8 @@ export interface ProgramScenario {
   clock: ManualClock;
   /** A customer who registered through the bot (in English), and their card code. */
   customer(id: number, firstName: string): Promise<{ user: Conversation; memberId: number; code: string }>;
+  /** A cashier of `storeCode` (in English), invited by the admin in the chat. */
+  cashier(id: number, firstName: string, storeCode: string): Promise<Conversation>;
   /** POST to the till API with a CRM key and a fresh Idempotency-Key. */
   post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
@@ -54,6 +57,12 @@ export async function startProgramScenario(name: string, start: string): Promise
       const member = await db.prisma.member.findUniqueOrThrow({ where: { telegramId: BigInt(id) } });
       return { user, memberId: member.id, code: member.code };
     },
+    cashier: (id, firstName, storeCode) =>
+      hireCashier(
+        new Conversation(fake, { id: ADMIN_ID, first_name: 'Boss', language_code: 'en' }),
+        new Conversation(fake, { id, first_name: firstName, language_code: 'en' }),
+        storeCode,
+      ),
     async post(path, body) {
       const response = await fetch(`${app.httpUrl}${path}`, {
         method: 'POST',

@@ -3,6 +3,7 @@ import type { Program } from '../../src/domain/program.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { loadProgram } from '../../src/program.js';
 import { startTestApp } from './app.js';
+import { hireCashier } from './cashier.js';
 import { Conversation } from './conversation.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import type { SentMessage } from './fake-bot-api/server.js';
@@ -53,14 +54,7 @@ export async function startTillScenario(file: string): Promise<TillScenario> {
       const member = await db.prisma.member.findUniqueOrThrow({ where: { telegramId: BigInt(user.user.id) } });
       return { user, code: member.code, memberId: member.id };
     },
-    async cashier(firstName, storeCode) {
-      const invite = (await admin.says(`/invite staff ${storeCode}`)) as SentMessage;
-      const payload = /start=(inv_[\w-]+)/.exec(invite.text ?? '')?.[1];
-      if (!payload) throw new Error(`no invite link in ${invite.text}`);
-      const cashier = newUser(firstName);
-      await cashier.says(`/start ${payload}`);
-      return cashier;
-    },
+    cashier: (firstName, storeCode) => hireCashier(admin, newUser(firstName), storeCode),
     async till(url, body, idempotencyKey) {
       const response = await app.http.inject({
         method: 'POST',

@@ -3,6 +3,7 @@ import { InlineKeyboard } from 'grammy';
 import { z } from 'zod';
 import { formatCode } from '../../../domain/codes.js';
 import type { Member } from '../../../domain/members/member.js';
+import { hasPoints } from '../../../domain/purchases/quote.js';
 import { requireRole } from '../../../domain/staff/access.js';
 import { tierByCode } from '../../../domain/tiers.js';
 import { encodeCallback } from '../../callback-data.js';
@@ -74,7 +75,8 @@ export function cashierKit(deps: BotDeps) {
 
     memberText(ctx: BotContext, member: Member): string {
       const tier = tierByCode(program, member.tier);
-      return ctx.t('staff.member', {
+      // Discount-only programs: no balance line.
+      return ctx.t(hasPoints(program) ? 'staff.member' : 'staff.member_plain', {
         name: firstName(member),
         code: formatCode(member.code),
         tier: tier.name[ctx.locale],

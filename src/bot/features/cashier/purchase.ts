@@ -1,9 +1,11 @@
 import { InlineKeyboard } from 'grammy';
 import { formatCode } from '../../../domain/codes.js';
-import { DomainError } from '../../../domain/errors.js';
+import { DomainError, isDomainError } from '../../../domain/errors.js';
 import { minorDigits } from '../../../domain/ledger/earn-rules.js';
 import type { Member } from '../../../domain/members/member.js';
 import { findMemberForStaff } from '../../../domain/purchases/find-member.js';
+import { hasPoints, type PurchaseQuote } from '../../../domain/purchases/quote.js';
+import { quoteAtTill } from '../../../domain/purchases/quote-at-till.js';
 import { recordPurchase } from '../../../domain/purchases/record-purchase.js';
 import { normalizeReceipt } from '../../../domain/purchases/request.js';
 import { normalizeSpendCode, SPEND_CODE_PATTERN } from '../../../domain/spending/spend-codes.js';
@@ -12,13 +14,13 @@ import type { SpendProof } from '../../../domain/spending/types.js';
 import { actorOf, type Principal } from '../../../domain/staff/access.js';
 import { assertNotOwnCard } from '../../../domain/staff/own-card.js';
 import { assertReceiptFree, memberAtTill, spendRequestStatus, storeName } from '../../../domain/staff/till.js';
+import { tierByCode } from '../../../domain/tiers.js';
 import { parseMoney, parsePoints } from '../../amount.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
 import type { CashierKit, Dialog } from './dialog.js';
 import { newDialogId } from './dialog.js';
-import { previewPurchase } from './preview.js';
 
 /**
  * The purchase dialog: member -> amount -> receipt -> points -> the customer's consent -> confirm.
@@ -27,10 +29,13 @@ import { previewPurchase } from './preview.js';
 export function purchaseDialog(kit: CashierKit) {
   const { domain, program, save, clear, menu, cancelButton } = kit;
 
-  // The single call site of the preview maths (see preview.ts).
-  const preview = (member: Member, dialog: Dialog) => previewPurchase(program, member, dialog.amountMinor ?? 0, dialog.pointsToSpend ?? 0, domain.clock.now());
+  // Every figure the cashier sees is the till's quote (discount, points cap, money due, points
+  // to earn): the numbers recordPurchase books, computed in one place (domain/purchases/quote.ts).
+  const quote = (ctx: BotContext, member: Member, dialog: Dialog) =>
+    quoteAtTill(domain, member, { amountMinor: dialog.amountMinor ?? 0, pointsToSpend: dialog.pointsToSpend ?? 0, operatorTelegramId: ctx.from?.id ?? null });
   const withoutProof = (dialog: Dialog): Dialog => ({ ...dialog, spendCode: undefined, spendRequestId: undefined });
-  const maxPoints = async (dialog: Dialog) => preview(await memberAtTill(domain, dialog.memberId), { ...dialog, pointsToSpend: 0 }).maxPoints;
+  const maxPoints = async (ctx: BotContext, dialog: Dialog) =>
+    quote(ctx, await memberAtTill(domain, dialog.memberId), { ...dialog, pointsToSpend: 0 }).maxPoints;
 
   async function askMember(ctx: BotContext, dialog: Dialog) {
     await save(ctx, { ...dialog, step: 'member' });
@@ -50,10 +55,11 @@ export function purchaseDialog(kit: CashierKit) {
     await ctx.reply(ctx.t('staff.purchase.receipt'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
   }
 
-  async function askPoints(ctx: BotContext, given: Dialog) {
+  async function askPoints(ctx: BotContext, given: Dialog): Promise<unknown> {
     const dialog = withoutProof(given);
     const member = await memberAtTill(domain, dialog.memberId);
-    const max = preview(member, { ...dialog, pointsToSpend: 0 }).maxPoints;
+    // Discount-only programs have no points step at all.
+    const max = hasPoints(program) ? quote(ctx, member, { ...dialog, pointsToSpend: 0 }).maxPoints : 0;
     if (max === 0) return confirm(ctx, { ...dialog, pointsToSpend: 0 });
     await save(ctx, { ...dialog, step: 'points' });
     const keyboard = new InlineKeyboard()
@@ -93,31 +99,37 @@ export function purchaseDialog(kit: CashierKit) {
     });
   }
 
-  async function confirm(ctx: BotContext, dialog: Dialog) {
+  async function confirm(ctx: BotContext, dialog: Dialog): Promise<unknown> {
     const member = await memberAtTill(domain, dialog.memberId);
-    const amountMinor = dialog.amountMinor ?? 0;
-    const points = dialog.pointsToSpend ?? 0;
-    const { paidMinor, earn } = preview(member, dialog);
+    let figures: PurchaseQuote;
+    try {
+      figures = quote(ctx, member, dialog);
+    } catch (error) {
+      // The balance fell since the points were chosen: choose again.
+      if (isDomainError(error, 'POINTS_OVER_CAP') || isDomainError(error, 'INSUFFICIENT_POINTS')) return rewind(ctx, dialog, error);
+      throw error;
+    }
     const confirmId = newDialogId();
     await save(ctx, { ...dialog, step: 'confirm', confirmId });
-    await ctx.reply(
+    const lines = [
       ctx.t('staff.purchase.confirm', {
         name: kit.firstName(member),
         code: formatCode(member.code),
         store: (await storeName(domain, dialog.storeId)) ?? '—',
-        amount: ctx.fmt.money(amountMinor),
+        amount: ctx.fmt.money(dialog.amountMinor ?? 0),
         receipt: dialog.receiptNo ?? '',
-        points: ctx.t('common.points', { count: points }),
-        cash: ctx.fmt.money(paidMinor),
-        earn: ctx.t('common.points', { count: earn }),
       }),
-      {
-        parse_mode: 'HTML',
-        reply_markup: new InlineKeyboard()
-          .text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId))
-          .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
-      },
-    );
+      ...discountLines(ctx, figures),
+    ];
+    if (hasPoints(program)) lines.push(ctx.t('staff.purchase.paid_points', { points: ctx.t('common.points', { count: figures.pointsToSpend }) }));
+    lines.push(dueLine(ctx, figures));
+    if (hasPoints(program)) lines.push(ctx.t('staff.purchase.earn', { earn: ctx.t('common.points', { count: figures.pointsToEarn }) }));
+    await ctx.reply(lines.join('\n'), {
+      parse_mode: 'HTML',
+      reply_markup: new InlineKeyboard()
+        .text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId))
+        .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+    });
   }
 
   /** What the cashier types at a purchase step; false when the step takes no text. */
@@ -140,7 +152,7 @@ export function purchaseDialog(kit: CashierKit) {
       }
       case 'points': {
         const points = parsePoints(text);
-        const max = await maxPoints(dialog);
+        const max = await maxPoints(ctx, dialog);
         if (points === null || points > max) await ctx.reply(ctx.t('staff.purchase.points_invalid', { max }), { parse_mode: 'HTML' });
         else await afterPoints(ctx, dialog, points);
         return true;
@@ -164,7 +176,7 @@ export function purchaseDialog(kit: CashierKit) {
   async function onPoints(ctx: BotContext, dialog: Dialog, points: number) {
     // On the consent screen the only choice is to pay without points.
     if (dialog.step === 'proof' && points !== 0) return ack(ctx, ctx.t('common.stale_button'));
-    const max = await maxPoints(dialog);
+    const max = await maxPoints(ctx, dialog);
     if (points > max) throw new DomainError('POINTS_OVER_CAP', { max });
     await ack(ctx);
     await dropButtons(ctx);
@@ -221,23 +233,43 @@ export function purchaseDialog(kit: CashierKit) {
     await save(ctx, { ...dialog, step: 'done' });
     await ack(ctx, ctx.t('staff.recorded'));
     await dropButtons(ctx);
-    const lines = [
-      ctx.t('staff.purchase.done', {
-        amount: ctx.fmt.money(result.purchase.amountMinor),
-        receipt: result.purchase.receiptNo,
-        spent: ctx.t('common.points', { count: result.pointsSpent }),
-        earned: ctx.t('common.points', { count: result.pointsEarned }),
-        balance: ctx.t('common.points', { count: result.balance }),
-      }),
+    const header = [
+      ctx.t('staff.purchase.done', { amount: ctx.fmt.money(result.purchase.amountMinor), receipt: result.purchase.receiptNo }),
+      ...discountLines(ctx, { ...result, tierCode: result.purchase.tierCode ?? result.tier.code }),
+      dueLine(ctx, result),
     ];
+    if (hasPoints(program))
+      header.push(
+        ctx.t('staff.purchase.done_points', {
+          spent: ctx.t('common.points', { count: result.pointsSpent }),
+          earned: ctx.t('common.points', { count: result.pointsEarned }),
+          balance: ctx.t('common.points', { count: result.balance }),
+        }),
+      );
+    const lines = [header.join('\n')];
     if (result.upgradedTo)
       lines.push(ctx.t('staff.purchase.upgraded', { tier: result.upgradedTo.name[ctx.locale], discount: result.upgradedTo.discountPercent }));
     if (result.replayed) lines.push(ctx.t('staff.replayed'));
     await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: menu(ctx) });
   }
 
+  /** "Discount 6% (Basic): −RUB 60", when there is a discount. */
+  function discountLines(ctx: BotContext, figures: Pick<PurchaseQuote, 'tierCode' | 'discountPercent' | 'discountMinor'>): string[] {
+    if (figures.discountMinor <= 0) return [];
+    const tier = tierByCode(program, figures.tierCode);
+    return [
+      ctx.t('staff.purchase.discount', { percent: figures.discountPercent, tier: tier.name[ctx.locale], discount: ctx.fmt.money(figures.discountMinor) }),
+    ];
+  }
+
+  /** "To pay: X, saved Y", or just "To pay: X" without a saving. */
+  const dueLine = (ctx: BotContext, figures: Pick<PurchaseQuote, 'amountDueMinor' | 'savingMinor'>) =>
+    figures.savingMinor > 0
+      ? ctx.t('staff.purchase.due_saved', { due: ctx.fmt.money(figures.amountDueMinor), saving: ctx.fmt.money(figures.savingMinor) })
+      : ctx.t('staff.purchase.due', { due: ctx.fmt.money(figures.amountDueMinor) });
+
   /** A refused confirmation goes back to the step that can fix it, or ends the dialog. */
-  async function rewind(ctx: BotContext, dialog: Dialog, error: DomainError) {
+  async function rewind(ctx: BotContext, dialog: Dialog, error: DomainError): Promise<unknown> {
     await ctx.reply(errorText(ctx, error), { parse_mode: 'HTML' });
     const back = { ...dialog, confirmId: undefined };
     if (error.code === 'RECEIPT_DUPLICATE' || error.code === 'RECEIPT_INVALID') return askReceipt(ctx, back);

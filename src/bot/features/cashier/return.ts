@@ -1,6 +1,7 @@
 import { InlineKeyboard } from 'grammy';
 import { DomainError } from '../../../domain/errors.js';
 import { minorDigits } from '../../../domain/ledger/earn-rules.js';
+import { hasPoints } from '../../../domain/purchases/quote.js';
 import { recordReturn } from '../../../domain/purchases/record-return.js';
 import { normalizeReceipt } from '../../../domain/purchases/request.js';
 import { actorOf, type Principal } from '../../../domain/staff/access.js';
@@ -102,15 +103,19 @@ export function returnDialog(kit: CashierKit) {
     await ack(ctx, ctx.t('staff.recorded'));
     await dropButtons(ctx);
     const { purchaseReturn } = result;
-    const lines = [
-      ctx.t('staff.return.done', {
-        amount: ctx.fmt.money(purchaseReturn.amountMinor),
-        receipt: dialog.receiptNo ?? '',
-        reversed: ctx.t('common.points', { count: purchaseReturn.pointsReversed }),
-        refunded: ctx.t('common.points', { count: purchaseReturn.pointsRefunded }),
-        balance: ctx.t('common.points', { count: result.balance }),
-      }),
-    ];
+    const header = [ctx.t('staff.return.done', { amount: ctx.fmt.money(purchaseReturn.amountMinor), receipt: dialog.receiptNo ?? '' })];
+    // The money to hand back: the returned share of what was paid in money (after the discount
+    // and the points), unknown for purchases booked before it was recorded.
+    if (purchaseReturn.refundMinor !== null) header.push(ctx.t('staff.return.refund_money', { refund: ctx.fmt.money(purchaseReturn.refundMinor) }));
+    if (hasPoints(program))
+      header.push(
+        ctx.t('staff.return.done_points', {
+          reversed: ctx.t('common.points', { count: purchaseReturn.pointsReversed }),
+          refunded: ctx.t('common.points', { count: purchaseReturn.pointsRefunded }),
+          balance: ctx.t('common.points', { count: result.balance }),
+        }),
+      );
+    const lines = [header.join('\n')];
     if (purchaseReturn.shortfall > 0) lines.push(ctx.t('staff.return.shortfall', { points: ctx.t('common.points', { count: purchaseReturn.shortfall }) }));
     if (result.replayed) lines.push(ctx.t('staff.replayed'));
     await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML', reply_markup: menu(ctx) });

@@ -59,6 +59,12 @@ function couponText(ctx: BotContext, found: CouponForRedemption): string {
 export async function showCoupon(ctx: BotContext, domain: DomainDeps, principal: Principal, code: string) {
   const found = await getCouponForRedemption(domain, { code, operator: operator(principal) });
   const text = couponText(ctx, found);
+  const { onlineShopUrl } = found.coupon;
+  if (found.canRedeem && onlineShopUrl) {
+    // A web-shop coupon is used at checkout online, never at a till: no Confirm.
+    await ctx.reply(`${text}\n\n${ctx.t('redeem.online_only', { url: onlineShopUrl })}`, { parse_mode: 'HTML', reply_markup: menu(ctx) });
+    return;
+  }
   if (!found.canRedeem) {
     await ctx.reply(text, { parse_mode: 'HTML', reply_markup: menu(ctx) });
     return;

@@ -3,7 +3,7 @@ import { Composer, type Context, InlineKeyboard, type MiddlewareFn, type NextFun
 import { normalizeCode } from '../../../domain/codes.js';
 import { isDomainError } from '../../../domain/errors.js';
 import { listMyCoupons } from '../../../domain/rewards/my-coupons.js';
-import { redeemCoupon } from '../../../domain/rewards/redeem-coupon.js';
+import { getCouponForRedemption, redeemCoupon } from '../../../domain/rewards/redeem-coupon.js';
 import { findPrincipal, type Principal, requireRole } from '../../../domain/staff/access.js';
 import { type Buttons, inPrivateChats } from '../../buttons.js';
 import { decodeCallback, encodeCallback } from '../../callback-data.js';
@@ -123,6 +123,13 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
     const messageId = ctx.callbackQuery?.message?.message_id;
     if (messageId === undefined) return ack(ctx, ctx.t('common.stale_button'));
     try {
+      // A forged or old Confirm under a web-shop coupon redeems nothing: such coupons are used online.
+      const { coupon } = await getCouponForRedemption(domain, { code, operator: operator(principal) });
+      if (coupon.onlineShopUrl) {
+        await ack(ctx);
+        await dropButtons(ctx);
+        return ctx.reply(ctx.t('redeem.online_only', { url: coupon.onlineShopUrl }), { parse_mode: 'HTML', reply_markup: menu(ctx) });
+      }
       const result = await redeemCoupon(domain, { code, operator: operator(principal), idempotencyKey: `tg-confirm:${messageId}` });
       await dropButtons(ctx);
       if (result.replayed) return ack(ctx, ctx.t('redeem.replayed'), true);
