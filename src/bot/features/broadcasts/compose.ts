@@ -84,7 +84,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
       }
       case 'number': {
         const filter = wizard.numberFor ? NUMBERS[wizard.numberFor] : undefined;
-        const value = /^\s*\d{1,9}\s*$/.test(text) ? Number(text) : Number.NaN;
+        const value = /^\s*\d{1,10}\s*$/.test(text) ? Number(text) : Number.NaN;
         if (!filter || !(value === 0 || (value >= filter.min && value <= filter.max))) {
           await ctx.reply(ctx.t('broadcast.number_invalid', { min: filter?.min ?? 1, max: filter?.max ?? 1 }), { parse_mode: 'HTML' });
           return;

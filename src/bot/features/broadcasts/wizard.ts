@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { z } from 'zod';
 import type { BroadcastAuthor } from '../../../domain/broadcasts/access.js';
-import { NPS_GROUPS } from '../../../domain/broadcasts/types.js';
-import { LOCALES } from '../../../domain/program.js';
+import { segmentSchema } from '../../../domain/broadcasts/segment-schema.js';
 import { requireRole } from '../../../domain/staff/access.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
@@ -24,13 +23,19 @@ export const WIZARD_TTL_MS = 60 * 60_000;
 export const LIST_SIZE = 10;
 export const newId = () => randomBytes(6).toString('base64url');
 
+type NumberKey = 'lastPurchaseOlderThanDays' | 'lastPurchaseWithinDays' | 'registeredWithinDays' | 'pointsExpiringWithinDays' | 'minBalance';
+/** The bounds the marketer may type, from the segment schema (0 clears a filter, so at least 1). */
+function numberFilter<K extends NumberKey>(key: K) {
+  const field = segmentSchema.shape[key].unwrap();
+  return { key, min: Math.max(1, field.minValue ?? 1), max: field.maxValue ?? Number.MAX_SAFE_INTEGER };
+}
 /** Filters that take a number, by their short code in callback data. */
 export const NUMBERS = {
-  o: { key: 'lastPurchaseOlderThanDays', min: 1, max: 3650 },
-  w: { key: 'lastPurchaseWithinDays', min: 1, max: 3650 },
-  r: { key: 'registeredWithinDays', min: 1, max: 3650 },
-  e: { key: 'pointsExpiringWithinDays', min: 1, max: 3650 },
-  b: { key: 'minBalance', min: 1, max: 100_000_000 },
+  o: numberFilter('lastPurchaseOlderThanDays'),
+  w: numberFilter('lastPurchaseWithinDays'),
+  r: numberFilter('registeredWithinDays'),
+  e: numberFilter('pointsExpiringWithinDays'),
+  b: numberFilter('minBalance'),
 } as const;
 export type NumberCode = keyof typeof NUMBERS;
 /** Filters that list values to pick from. */
@@ -38,20 +43,6 @@ export const LISTS = { t: 'tiers', l: 'languages', s: 'stores', n: 'npsGroups' }
 export type ListCode = keyof typeof LISTS;
 export const FLAGS = { bd: 'birthdayThisMonth', np: 'neverPurchased' } as const;
 export type FlagCode = keyof typeof FLAGS;
-
-const segmentSchema = z.object({
-  tiers: z.array(z.string()).optional(),
-  languages: z.array(z.enum(LOCALES as ['ru', 'en'])).optional(),
-  stores: z.array(z.string()).optional(),
-  lastPurchaseOlderThanDays: z.number().int().optional(),
-  lastPurchaseWithinDays: z.number().int().optional(),
-  registeredWithinDays: z.number().int().optional(),
-  birthdayThisMonth: z.boolean().optional(),
-  npsGroups: z.array(z.enum(NPS_GROUPS)).optional(),
-  pointsExpiringWithinDays: z.number().int().optional(),
-  minBalance: z.number().int().optional(),
-  neverPurchased: z.boolean().optional(),
-});
 
 const wizardSchema = z.object({
   id: z.string(),
@@ -65,6 +56,7 @@ const wizardSchema = z.object({
     .optional(),
   buttonUrl: z.string().optional(),
   button: z.object({ text: z.string(), url: z.string() }).nullable().optional(),
+  /** Validated by the domain's one segment schema: a stored segment of another shape is no wizard. */
   segment: segmentSchema,
   numberFor: z.enum(Object.keys(NUMBERS) as [NumberCode, ...NumberCode[]]).optional(),
   /** The list the picker menu (audience.ts) shows. */
