@@ -1,6 +1,7 @@
 import { InlineKeyboard, type NextFunction } from 'grammy';
 import type { Message } from 'grammy/types';
 import { contentProblems, isButtonUrl, MAX_BUTTON_TEXT, MAX_CAPTION, MAX_TEXT } from '../../../domain/broadcasts/content.js';
+import { OFFER_LINE_RESERVE } from '../../../domain/broadcasts/offer.js';
 import { normalizeSegment } from '../../../domain/broadcasts/segment.js';
 import type { BroadcastContent, Segment, TextEntity } from '../../../domain/broadcasts/types.js';
 import { zonedTimeToUtc } from '../../../domain/time.js';
@@ -24,15 +25,19 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
   }
 
   async function onContent(ctx: BotContext, wizard: Wizard, content: BroadcastContent) {
-    const problem = contentProblems(content).find((p) => p.field === 'text' || p.field.startsWith('entities'));
+    const forB = wizard.part === 'B';
+    // Variant B is checked as message A is; with a personal offer already chosen, room is left for its coupon line.
+    const reserve = forB && wizard.offer ? OFFER_LINE_RESERVE : 0;
+    const problem = contentProblems(content, { reserve }).find((p) => p.field === 'text' || p.field.startsWith('entities'));
     if (problem) {
-      const max = content.photoFileId ? MAX_CAPTION : MAX_TEXT;
+      const max = (content.photoFileId ? MAX_CAPTION : MAX_TEXT) - reserve;
       await ctx.reply(content.text.length > max ? ctx.t('broadcast.too_long', { length: content.text.length, max }) : ctx.t('broadcast.unsupported'), {
         parse_mode: 'HTML',
       });
       return;
     }
-    const next: Wizard = { ...wizard, step: 'button', content: { text: content.text, entities: content.entities, photoFileId: content.photoFileId } };
+    const message = { text: content.text, entities: content.entities, photoFileId: content.photoFileId };
+    const next: Wizard = forB ? { ...wizard, step: 'button', variantB: { ...message, button: null } } : { ...wizard, step: 'button', content: message };
     await save(ctx, next);
     const keyboard = new InlineKeyboard()
       .text(ctx.t('broadcast.button_url'), encodeCallback('bc:bt', wizard.id, 'url'))
@@ -44,6 +49,12 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
       .text(ctx.t('broadcast.button_none'), encodeCallback('bc:bt', wizard.id, 'none'))
       .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
     await ctx.reply(ctx.t('broadcast.button_ask'), { parse_mode: 'HTML', reply_markup: keyboard });
+  }
+
+  /** The button chosen for the message being composed (A, or variant B), and back to the audience. */
+  function withButton(wizard: Wizard, button: { text: string; url: string } | null): Wizard {
+    if (wizard.part === 'B' && wizard.variantB) return { ...wizard, variantB: { ...wizard.variantB, button }, part: undefined, buttonUrl: undefined };
+    return { ...wizard, button, buttonUrl: undefined };
   }
 
   // --- what the marketer sends during the wizard ----------------------------------------------
@@ -80,7 +91,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
           await ctx.reply(ctx.t('broadcast.label_invalid', { max: MAX_BUTTON_TEXT }), { parse_mode: 'HTML' });
           return;
         }
-        return showAudience(ctx, { ...wizard, button: { text: label, url: wizard.buttonUrl }, buttonUrl: undefined }, 'reply');
+        return showAudience(ctx, withButton(wizard, { text: label, url: wizard.buttonUrl }), 'reply');
       }
       case 'number': {
         const filter = wizard.numberFor ? NUMBERS[wizard.numberFor] : undefined;
@@ -167,7 +178,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
       await ack(ctx);
       await dropButtons(ctx);
       const kind = callbackArgs(ctx, 'bc:bt')[1];
-      if (kind === 'none') return showAudience(ctx, { ...wizard, button: null }, 'reply');
+      if (kind === 'none') return showAudience(ctx, withButton(wizard, null), 'reply');
       if (kind === 'url') {
         await save(ctx, { ...wizard, step: 'buttonUrl' });
         await ctx.reply(ctx.t('broadcast.ask_url'), { parse_mode: 'HTML', reply_markup: cancelKeyboard(ctx, wizard) });

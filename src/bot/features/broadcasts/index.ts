@@ -3,6 +3,7 @@ import type { BotContext, BotDeps } from '../../context.js';
 import { ack } from '../../replies.js';
 import { audienceScreens } from './audience.js';
 import { composing } from './compose.js';
+import { experimentSteps } from './experiment.js';
 import { broadcastList } from './list.js';
 import { sending } from './send.js';
 import { surveys } from './survey.js';
@@ -29,6 +30,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   const kit = broadcastKit(deps);
   const { composer, privateChats, marketerOnly, guarded } = kit;
   const audience = audienceScreens(kit);
+  experimentSteps(kit, audience);
   const send = sending(kit, audience);
   const { wizardInput } = composing(kit, audience, send);
   surveys(kit, audience);

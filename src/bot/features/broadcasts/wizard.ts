@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { z } from 'zod';
 import type { BroadcastAuthor } from '../../../domain/broadcasts/access.js';
+import { MAX_CONTROL_PERCENT } from '../../../domain/broadcasts/experiment.js';
 import { segmentSchema } from '../../../domain/broadcasts/segment-schema.js';
 import { requireRole } from '../../../domain/staff/access.js';
 import { encodeCallback } from '../../callback-data.js';
@@ -44,18 +45,25 @@ export type ListCode = keyof typeof LISTS;
 export const FLAGS = { bd: 'birthdayThisMonth', np: 'neverPurchased' } as const;
 export type FlagCode = keyof typeof FLAGS;
 
+const messageSchema = z.object({
+  text: z.string(),
+  entities: z.array(z.looseObject({ type: z.string(), offset: z.number(), length: z.number() })),
+  photoFileId: z.string().nullable(),
+});
+const buttonSchema = z.object({ text: z.string(), url: z.string() });
+
 const wizardSchema = z.object({
   id: z.string(),
   step: z.enum(['compose', 'button', 'buttonUrl', 'buttonLabel', 'audience', 'number', 'schedule', 'done']),
-  content: z
-    .object({
-      text: z.string(),
-      entities: z.array(z.looseObject({ type: z.string(), offset: z.number(), length: z.number() })),
-      photoFileId: z.string().nullable(),
-    })
-    .optional(),
+  content: messageSchema.optional(),
+  /** Which message the compose and button steps are filling: the broadcast's (A, the default) or variant B. */
+  part: z.enum(['A', 'B']).optional(),
+  /** The A/B test's second message with its own button; null or absent: one message for all. */
+  variantB: messageSchema.extend({ button: buttonSchema.nullable() }).nullable().optional(),
+  /** Percent held back as the control group; absent: the program's default. */
+  controlPercent: z.int().min(0).max(MAX_CONTROL_PERCENT).optional(),
   buttonUrl: z.string().optional(),
-  button: z.object({ text: z.string(), url: z.string() }).nullable().optional(),
+  button: buttonSchema.nullable().optional(),
   /** Validated by the domain's one segment schema: a stored segment of another shape is no wizard. */
   segment: segmentSchema,
   numberFor: z.enum(Object.keys(NUMBERS) as [NumberCode, ...NumberCode[]]).optional(),
