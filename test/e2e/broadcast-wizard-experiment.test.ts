@@ -189,3 +189,59 @@ describe('who may set them', () => {
     expect((await marketer.tapsAndSeesEdit(`bc:cp:${id}`, /Control group: 10 %/)).text).toContain('Audience');
   });
 });
+
+describe('the compose step as a dialog (@grammyjs/conversations over the session store)', () => {
+  const dialogRow = () => db.prisma.chatSession.findUnique({ where: { key: `broadcast-compose:${MARKETER}` } });
+
+  it('lives in the session store: a restarted bot takes the message where the old one asked for it, and the dialog ends with the step', async () => {
+    fake.sendText(mia().user, '/broadcast');
+    await mia().nextMessage((m) => /New broadcast/.test(m.text ?? ''));
+    await eventually(async () => ((await dialogRow()) !== null ? true : null));
+
+    // Another process (a restart, or another instance) gets the answer.
+    await app.stop();
+    app = await startTestApp({ fake, databaseUrl: db.url, clock, env: { ADMIN_TELEGRAM_IDS: String(ADMIN) } });
+    fake.sendText(mia().user, 'After the restart');
+    const askButton = await mia().nextMessage((m) => /Add a button/.test(m.text ?? ''));
+    const id = data(askButton, 'bc:bt:').split(':')[2] as string;
+    // The plugin writes its state when the update's middleware ends, after the reply.
+    await eventually(async () => ((await dialogRow()) === null ? true : null));
+    const preview = await mia()
+      .taps(`bc:bt:${id}:none`)
+      .then(() => mia().taps(`bc:pv:${id}`));
+    expect(preview.text).toBe('After the restart');
+  });
+
+  it('a marketer who is also an active customer composes through the same dialog (their text also passes the redeem dialog mount)', async () => {
+    const [member] = await members.add(1, { tier: 'gold', locale: 'en' });
+    if (!member) throw new Error('no member');
+    await app.domain.repos.staff.upsert({ telegramId: member.chatId, role: 'MARKETER', storeId: null, name: 'Cy' });
+    const cy = new Conversation(fake, { id: member.chatId, first_name: 'Cy', language_code: 'en' });
+    fake.sendText(cy.user, '/broadcast');
+    await cy.nextMessage((m) => /New broadcast/.test(m.text ?? ''));
+    const askButton = await cy.says('From a customer-marketer');
+    const id = data(askButton, 'bc:bt:').split(':')[2] as string;
+    expect((await cy.taps(`bc:bt:${id}:url`)).text).toContain('Send the link');
+    expect((await cy.says('https://example.com/c')).text).toContain('Send the text of the button');
+    expect((await cy.says('Go')).text).toContain('Audience');
+    await cy.taps(`bc:vb:${id}`);
+    expect((await cy.says('Variant B from Cy')).text).toContain('Add a button');
+  });
+
+  it('times out by the injected clock: an answer after the wizard expired is not taken as the message', async () => {
+    const marketer = mia();
+    fake.sendText(marketer.user, '/broadcast');
+    await marketer.nextMessage((m) => /New broadcast/.test(m.text ?? ''));
+    await eventually(async () => ((await dialogRow()) !== null ? true : null));
+    clock.advance(61 * 60_000);
+    const reply = await marketer.says('Much later');
+    expect(reply.text).not.toContain('Add a button');
+    expect(await dialogRow()).toBeNull();
+    expect(await db.prisma.chatSession.findUnique({ where: { key: `broadcast:${MARKETER}` } })).toMatchObject({ value: { step: 'compose' } });
+    // Within the hour it is taken.
+    fake.sendText(marketer.user, '/broadcast');
+    await marketer.nextMessage((m) => /New broadcast/.test(m.text ?? ''));
+    clock.advance(59 * 60_000);
+    expect((await marketer.says('Just in time')).text).toContain('Add a button');
+  });
+});

@@ -48,7 +48,7 @@ export function experimentButtons(ctx: BotContext, kit: BroadcastKit, wizard: Wi
 }
 
 export function experimentSteps(kit: BroadcastKit, audience: AudienceScreens) {
-  const { composer, marketerOnly, save, guarded, current, cancelKeyboard } = kit;
+  const { composer, marketerOnly, guarded, current } = kit;
   const { showAudience } = audience;
 
   composer.filter(
@@ -59,21 +59,6 @@ export function experimentSteps(kit: BroadcastKit, audience: AudienceScreens) {
       if (!wizard) return;
       await ack(ctx);
       await showAudience(ctx, { ...wizard, controlPercent: nextControlPercent(controlPercentOf(kit, wizard)) }, 'edit');
-    }),
-  );
-
-  composer.filter(
-    isCallback('bc:vb'),
-    guarded(async (ctx) => {
-      await marketerOnly(ctx);
-      const wizard = await current(ctx, callbackArgs(ctx, 'bc:vb')[0], ['audience', 'number'], 'message');
-      if (!wizard) return;
-      await ack(ctx);
-      await kit.dropButtons(ctx);
-      // The compose and button steps again, filling variant B this time (compose.ts).
-      const next: Wizard = { ...wizard, step: 'compose', part: 'B', variantB: null, numberFor: undefined, pickerFor: undefined };
-      await save(ctx, next);
-      await ctx.reply(ctx.t('broadcast.variant_b_compose'), { parse_mode: 'HTML', reply_markup: cancelKeyboard(ctx, next) });
     }),
   );
 

@@ -32,7 +32,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   const audience = audienceScreens(kit);
   experimentSteps(kit, audience);
   const send = sending(kit, audience);
-  const { wizardInput } = composing(kit, audience, send);
+  const { wizardInput, composeInput } = composing(kit, audience, send);
   surveys(kit, audience);
   broadcastList(kit);
 
@@ -45,6 +45,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     }),
   );
 
+  privateChats.on(['message:text', 'message:photo'], guarded(composeInput));
   privateChats.filter((ctx) => ctx.member?.status !== 'ACTIVE').on(['message:text', 'message:photo'], guarded(wizardInput));
 
   const broadcastInput = new Composer<BotContext>();
