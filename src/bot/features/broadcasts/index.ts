@@ -11,8 +11,9 @@ import { broadcastKit } from './wizard.js';
 
 /**
  * Broadcasts in the chat, for marketers (and admins): the /broadcast wizard (compose.ts: message
- * and button; audience.ts: audience with its live size; send.ts: preview, offer, send now or at a
- * time) and /broadcasts (list.ts: progress, cancel). Every command, message and button re-checks
+ * and button, the message's answer awaited by a @grammyjs/conversations dialog, compose-dialog.ts;
+ * audience.ts: audience with its live size; experiment.ts: control group and variant B; send.ts:
+ * preview, offer, send now or at a time) and /broadcasts (list.ts: progress, cancel). Every command, message and button re-checks
  * the role on the server (`requireRole` through the use cases, and here before anything is read),
  * whatever led there: callback data is only a hint. Wizard state lives in the session store, so
  * restarts and other instances carry on. From /nps, the same audience builder sends an NPS survey
