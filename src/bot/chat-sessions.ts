@@ -5,9 +5,10 @@ import type { SessionStore } from './context.js';
  * the ChatSession row `<feature>:<telegramId>` (the domain deletes them all with the member).
  * 'staff' holds the cashier's open purchase or return (features/cashier); 'redeem' the coupon-code
  * dialog (features/redeem, a @grammyjs/conversations state); starting either ends the other.
- * 'charity' remembers the cause whose amount may be typed (features/charity).
+ * 'charity' remembers the cause whose amount may be typed (features/charity). 'broadcast' is the
+ * broadcast wizard; 'broadcast-compose' its compose step's dialog (a @grammyjs/conversations state).
  */
-export const SESSION_FEATURES = ['staff', 'redeem', 'broadcast', 'nps', 'adjust', 'charity'] as const;
+export const SESSION_FEATURES = ['staff', 'redeem', 'broadcast', 'broadcast-compose', 'nps', 'adjust', 'charity'] as const;
 export type SessionFeature = (typeof SESSION_FEATURES)[number];
 
 export const sessionKey = (feature: SessionFeature, telegramId: number) => `${feature}:${telegramId}`;

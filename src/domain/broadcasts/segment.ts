@@ -1,12 +1,12 @@
+import type { z } from 'zod';
 import { DomainError } from '../errors.js';
-import { NPS_GROUPS } from '../nps/score.js';
 import type { DomainDeps } from '../ports.js';
-import { LOCALES, type Program } from '../program.js';
+import type { Program } from '../program.js';
 import { zonedParts } from '../time.js';
+import { MAX_SEGMENT_DAYS, segmentSchema } from './segment-schema.js';
 import type { AudienceQuery, Segment } from './types.js';
 
 const DAY_MS = 86_400_000;
-const MAX_DAYS = 3650;
 
 export interface FieldProblem {
   /** Dotted path under the segment, e.g. `segment.tiers`. */
@@ -14,29 +14,18 @@ export interface FieldProblem {
   message: string;
 }
 
-const isDays = (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_DAYS;
-
-/** What is wrong with a segment for this program (codes, ranges, contradictions); [] when nothing. */
+/**
+ * What is wrong with a segment for this program; [] when nothing. Shapes and ranges come from the
+ * one schema (segment-schema.ts); here only what needs the program (tier codes) or several fields
+ * at once (contradictions that nobody would match).
+ */
 export function segmentProblems(segment: Segment, program: Program): FieldProblem[] {
+  const parsed = segmentSchema.safeParse(segment);
+  if (!parsed.success) return parsed.error.issues.map(shapeProblem);
   const problems: FieldProblem[] = [];
   const tiers = program.tiers.levels.map((level) => level.code);
-  const list = (field: keyof Segment, values: readonly string[] | undefined, allowed: readonly string[] | null) => {
-    if (values === undefined) return;
-    if (values.length === 0) problems.push({ field: `segment.${field}`, message: 'lists at least one value (leave it out for any)' });
-    for (const value of values) {
-      if (allowed && !allowed.includes(value)) problems.push({ field: `segment.${field}`, message: `"${value}" is not one of ${allowed.join(', ')}` });
-    }
-  };
-  list('tiers', segment.tiers, tiers);
-  list('languages', segment.languages, LOCALES);
-  list('stores', segment.stores, null);
-  list('npsGroups', segment.npsGroups, NPS_GROUPS);
-  for (const field of ['lastPurchaseOlderThanDays', 'lastPurchaseWithinDays', 'registeredWithinDays', 'pointsExpiringWithinDays'] as const) {
-    const value = segment[field];
-    if (value !== undefined && !isDays(value)) problems.push({ field: `segment.${field}`, message: `a whole number of days from 1 to ${MAX_DAYS}` });
-  }
-  if (segment.minBalance !== undefined && !(Number.isInteger(segment.minBalance) && segment.minBalance >= 0)) {
-    problems.push({ field: 'segment.minBalance', message: 'a whole number of points, 0 or more' });
+  for (const value of segment.tiers ?? []) {
+    if (!tiers.includes(value)) problems.push({ field: 'segment.tiers', message: `"${value}" is not one of ${tiers.join(', ')}` });
   }
   if (segment.neverPurchased) {
     for (const field of ['lastPurchaseOlderThanDays', 'lastPurchaseWithinDays', 'stores'] as const) {
@@ -49,6 +38,17 @@ export function segmentProblems(segment: Segment, program: Program): FieldProble
     problems.push({ field: 'segment.lastPurchaseOlderThanDays', message: 'must be less than lastPurchaseWithinDays (nobody would match)' });
   }
   return problems;
+}
+
+/** A schema issue in the words the marketer (or the CRM's developer) reads. */
+function shapeProblem(issue: z.core.$ZodIssue): FieldProblem {
+  const key = String(issue.path[0] ?? '');
+  const field = key ? `segment.${key}` : 'segment';
+  if (issue.code === 'unrecognized_keys') return { field: `segment.${issue.keys[0] ?? ''}`, message: 'is not a filter' };
+  if (key.endsWith('Days')) return { field, message: `a whole number of days from 1 to ${MAX_SEGMENT_DAYS}` };
+  if (key === 'minBalance') return { field, message: 'a whole number of points, 0 or more' };
+  if (issue.code === 'too_small' && issue.path.length === 1) return { field, message: 'lists at least one value (leave it out for any)' };
+  return { field, message: issue.message };
 }
 
 export function assertSegment(segment: Segment, program: Program): void {

@@ -1,6 +1,7 @@
 import type { Actor } from '../ledger/types.js';
 import type { NpsGroup } from '../nps/score.js';
 import type { Locale } from '../program.js';
+import type { Segment } from './segment-schema.js';
 
 /**
  * Broadcasts: a marketer's (or the CRM's) message to a segment of members. Plain data here; the
@@ -39,31 +40,8 @@ export interface BroadcastContent {
 
 export { NPS_GROUPS, type NpsGroup } from '../nps/score.js';
 
-/**
- * Who a broadcast goes to. Every filter that is set must hold (AND); a list matches any of its
- * values (OR). An empty segment is everyone. Whatever the filters, only ACTIVE members who take
- * marketing messages (`notificationsEnabled`) and are reachable receive it.
- */
-export interface Segment {
-  /** Tier codes of the program. */
-  tiers?: string[];
-  languages?: Locale[];
-  /** Home store codes: a member's home store is the store of their latest purchase. */
-  stores?: string[];
-  /** The latest purchase is more than N days old (members who never bought do not match: see `neverPurchased`). */
-  lastPurchaseOlderThanDays?: number;
-  /** At least one purchase in the last N days. */
-  lastPurchaseWithinDays?: number;
-  registeredWithinDays?: number;
-  /** Birthday in the current month of the program's time zone. */
-  birthdayThisMonth?: boolean;
-  /** NPS group of the member's latest answered survey (members who never answered do not match). */
-  npsGroups?: NpsGroup[];
-  /** Points (open lots) expiring within the next N days. */
-  pointsExpiringWithinDays?: number;
-  minBalance?: number;
-  neverPurchased?: boolean;
-}
+/** Who a broadcast goes to: declared once, as a zod schema (segment-schema.ts). */
+export type { Segment };
 
 /** A segment resolved against the clock and the database: what the audience query runs. */
 export interface AudienceQuery {

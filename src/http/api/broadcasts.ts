@@ -3,10 +3,9 @@ import { z } from 'zod';
 import type { BroadcastAuthor } from '../../domain/broadcasts/access.js';
 import { createBroadcast } from '../../domain/broadcasts/create-broadcast.js';
 import { MAX_CONTROL_PERCENT } from '../../domain/broadcasts/experiment.js';
-import { NPS_GROUPS, type Segment } from '../../domain/broadcasts/types.js';
+import { segmentSchema } from '../../domain/broadcasts/segment-schema.js';
 import { type BroadcastView, getBroadcast } from '../../domain/broadcasts/view-broadcasts.js';
 import type { DomainDeps } from '../../domain/ports.js';
-import { MAX_POINTS } from '../../domain/purchases/request.js';
 import { zonedTimeToUtc } from '../../domain/time.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
 import { type ApiScope, idempotencyHeaders } from './command.js';
@@ -49,26 +48,8 @@ const entitySchema = z.strictObject({
   custom_emoji_id: z.string().max(64).optional().describe('For custom_emoji'),
 });
 
-const days = z.int().min(1).max(3650);
-
-export const segmentSchema = z
-  .strictObject({
-    tiers: z.array(z.string().min(1).max(32)).min(1).max(20).optional().describe('Tier codes of the program (any of)'),
-    languages: z
-      .array(z.enum(['ru', 'en']))
-      .min(1)
-      .optional(),
-    stores: z.array(z.string().min(1).max(32)).min(1).max(100).optional().describe('Home store codes: the store of the latest purchase'),
-    lastPurchaseOlderThanDays: days.optional().describe('The latest purchase is more than N days old (members who never bought do not match)'),
-    lastPurchaseWithinDays: days.optional().describe('At least one purchase in the last N days'),
-    registeredWithinDays: days.optional(),
-    birthdayThisMonth: z.boolean().optional().describe("In the program's time zone"),
-    npsGroups: z.array(z.enum(NPS_GROUPS)).min(1).optional().describe('Group of the latest NPS answer'),
-    pointsExpiringWithinDays: days.optional(),
-    minBalance: z.int().nonnegative().max(MAX_POINTS).optional().describe(`Points; at most ${MAX_POINTS}`),
-    neverPurchased: z.boolean().optional(),
-  })
-  .describe('Every filter given must hold; a list matches any of its values. Only active members who accept offers and are reachable receive it.');
+// The segment is declared once, in the domain (with its OpenAPI descriptions); /v1/nps/campaigns takes it too.
+export { segmentSchema };
 
 const localOrInstant = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/;
 
@@ -269,7 +250,7 @@ export function registerBroadcastRoutes(app: ApiScope, domain: DomainDeps): void
     const author = authorOf(request);
     const result = await createBroadcast(domain, author, {
       content: { text: input.text, entities: input.entities ?? [], photoFileId: null, button: input.button ?? null },
-      segment: input.segment as Segment,
+      segment: input.segment,
       scheduledAt: parseScheduledAt(input.scheduledAt, domain.program.timezone),
       idempotencyKey: scopedIdempotencyKey(requireKey(request), request.headers['idempotency-key']),
       offerRewardCode: input.offerRewardCode ?? null,

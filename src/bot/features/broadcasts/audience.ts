@@ -9,6 +9,7 @@ import { LOCALES } from '../../../domain/program.js';
 import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack } from '../../replies.js';
+import { experimentButtons, experimentLines } from './experiment.js';
 import { type BroadcastKit, FLAGS, type FlagCode, inlineData, LISTS, type ListCode, NUMBERS, type NumberCode, type Wizard } from './wizard.js';
 
 /** The audience builder: filters, pickers and the live size (broadcasts and NPS surveys share it). */
@@ -45,13 +46,14 @@ export function audienceScreens(kit: BroadcastKit) {
       lines.length ? lines.map((line) => `• ${line}`).join('\n') : ctx.t('broadcast.no_filters'),
       ctx.t('broadcast.audience_rule', { optedOut: size.optedOut, unreachable: size.unreachable }),
       ...(offer ? [ctx.t('broadcast.offer_chosen', { title: offer.title[ctx.locale], days: ctx.t('common.days', { count: offer.validityDays }) })] : []),
+      ...experimentLines(ctx, kit, wizard, size.recipients),
     ].join('\n\n');
     const id = wizard.id;
     const keyboard = filterKeyboard(ctx, wizard)
       .text(offer ? ctx.t('broadcast.offer_button_set', { title: offer.title[ctx.locale] }) : ctx.t('broadcast.offer_button'), encodeCallback('bc:of', id))
-      .row()
-      .text(ctx.t('broadcast.preview_button'), encodeCallback('bc:pv', id))
-      .text(ctx.t('common.cancel'), encodeCallback('bc:no', id));
+      .row();
+    for (const [label, data] of experimentButtons(ctx, kit, wizard)) keyboard.text(label, data);
+    keyboard.row().text(ctx.t('broadcast.preview_button'), encodeCallback('bc:pv', id)).text(ctx.t('common.cancel'), encodeCallback('bc:no', id));
     return { text, keyboard };
   }
 

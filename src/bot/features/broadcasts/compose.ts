@@ -1,13 +1,16 @@
 import { InlineKeyboard, type NextFunction } from 'grammy';
 import type { Message } from 'grammy/types';
 import { contentProblems, isButtonUrl, MAX_BUTTON_TEXT, MAX_CAPTION, MAX_TEXT } from '../../../domain/broadcasts/content.js';
+import { OFFER_LINE_RESERVE } from '../../../domain/broadcasts/offer.js';
 import { normalizeSegment } from '../../../domain/broadcasts/segment.js';
-import type { BroadcastContent, Segment, TextEntity } from '../../../domain/broadcasts/types.js';
+import type { BroadcastContent, Segment } from '../../../domain/broadcasts/types.js';
 import { zonedTimeToUtc } from '../../../domain/time.js';
 import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
+import type { DialogContext } from '../../dialogs.js';
 import { ack } from '../../replies.js';
 import type { AudienceScreens } from './audience.js';
+import { COMPOSE_DIALOG, composeDialogs } from './compose-dialog.js';
 import type { Sending } from './send.js';
 import { type BroadcastKit, NUMBERS, newId, type Wizard } from './wizard.js';
 
@@ -17,22 +20,30 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
 
   const { showAudience } = audience;
   const { launch } = send;
-  async function begin(ctx: BotContext) {
-    const wizard: Wizard = { id: newId(), step: 'compose', segment: {}, touchedAt: 0 };
+  /** The compose step: the wizard row at `compose`, the question, and the dialog that waits for the answer. */
+  async function askContent(ctx: DialogContext, wizard: Wizard) {
     await save(ctx, wizard);
-    await ctx.reply(ctx.t('broadcast.compose'), { parse_mode: 'HTML', reply_markup: cancelKeyboard(ctx, wizard) });
+    const question = wizard.part === 'B' ? 'broadcast.variant_b_compose' : 'broadcast.compose';
+    await ctx.reply(ctx.t(question), { parse_mode: 'HTML', reply_markup: cancelKeyboard(ctx, wizard) });
+    await ctx.conversation.exitAll();
+    await ctx.conversation.enter(COMPOSE_DIALOG);
   }
 
-  async function onContent(ctx: BotContext, wizard: Wizard, content: BroadcastContent) {
-    const problem = contentProblems(content).find((p) => p.field === 'text' || p.field.startsWith('entities'));
+  /** The message (A or variant B) checked and kept, and the button question; false: refused, asked again. */
+  async function onContent(ctx: BotContext, wizard: Wizard, content: BroadcastContent): Promise<boolean> {
+    const forB = wizard.part === 'B';
+    // Variant B is checked as message A is; with a personal offer already chosen, room is left for its coupon line.
+    const reserve = forB && wizard.offer ? OFFER_LINE_RESERVE : 0;
+    const problem = contentProblems(content, { reserve }).find((p) => p.field === 'text' || p.field.startsWith('entities'));
     if (problem) {
-      const max = content.photoFileId ? MAX_CAPTION : MAX_TEXT;
+      const max = (content.photoFileId ? MAX_CAPTION : MAX_TEXT) - reserve;
       await ctx.reply(content.text.length > max ? ctx.t('broadcast.too_long', { length: content.text.length, max }) : ctx.t('broadcast.unsupported'), {
         parse_mode: 'HTML',
       });
-      return;
+      return false;
     }
-    const next: Wizard = { ...wizard, step: 'button', content: { text: content.text, entities: content.entities, photoFileId: content.photoFileId } };
+    const message = { text: content.text, entities: content.entities, photoFileId: content.photoFileId };
+    const next: Wizard = forB ? { ...wizard, step: 'button', variantB: { ...message, button: null } } : { ...wizard, step: 'button', content: message };
     await save(ctx, next);
     const keyboard = new InlineKeyboard()
       .text(ctx.t('broadcast.button_url'), encodeCallback('bc:bt', wizard.id, 'url'))
@@ -44,6 +55,14 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
       .text(ctx.t('broadcast.button_none'), encodeCallback('bc:bt', wizard.id, 'none'))
       .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
     await ctx.reply(ctx.t('broadcast.button_ask'), { parse_mode: 'HTML', reply_markup: keyboard });
+    return true;
+  }
+  const withDialogs = composeDialogs(kit, onContent);
+
+  /** The button chosen for the message being composed (A, or variant B), and back to the audience. */
+  function withButton(wizard: Wizard, button: { text: string; url: string } | null): Wizard {
+    if (wizard.part === 'B' && wizard.variantB) return { ...wizard, variantB: { ...wizard.variantB, button }, part: undefined, buttonUrl: undefined };
+    return { ...wizard, button, buttonUrl: undefined };
   }
 
   // --- what the marketer sends during the wizard ----------------------------------------------
@@ -62,8 +81,6 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
   async function onText(ctx: BotContext, wizard: Wizard, message: Message) {
     const text = message.text ?? '';
     switch (wizard.step) {
-      case 'compose':
-        return onContent(ctx, wizard, { text, entities: (message.entities ?? []) as TextEntity[], photoFileId: null, button: null });
       case 'buttonUrl': {
         const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim()) ? text.trim() : `https://${text.trim()}`;
         if (!isButtonUrl(url) || /\s/.test(text.trim())) {
@@ -80,11 +97,11 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
           await ctx.reply(ctx.t('broadcast.label_invalid', { max: MAX_BUTTON_TEXT }), { parse_mode: 'HTML' });
           return;
         }
-        return showAudience(ctx, { ...wizard, button: { text: label, url: wizard.buttonUrl }, buttonUrl: undefined }, 'reply');
+        return showAudience(ctx, withButton(wizard, { text: label, url: wizard.buttonUrl }), 'reply');
       }
       case 'number': {
         const filter = wizard.numberFor ? NUMBERS[wizard.numberFor] : undefined;
-        const value = /^\s*\d{1,9}\s*$/.test(text) ? Number(text) : Number.NaN;
+        const value = /^\s*\d{1,10}\s*$/.test(text) ? Number(text) : Number.NaN;
         if (!filter || !(value === 0 || (value >= filter.min && value <= filter.max))) {
           await ctx.reply(ctx.t('broadcast.number_invalid', { min: filter?.min ?? 1, max: filter?.max ?? 1 }), { parse_mode: 'HTML' });
           return;
@@ -109,20 +126,6 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     }
   }
 
-  async function onPhoto(ctx: BotContext, wizard: Wizard, message: Message) {
-    const photo = message.photo?.[message.photo.length - 1];
-    if (wizard.step !== 'compose' || !photo) {
-      await ctx.reply(ctx.t(wizard.step === 'compose' ? 'broadcast.unsupported' : 'broadcast.tap_button'), { parse_mode: 'HTML' });
-      return;
-    }
-    return onContent(ctx, wizard, {
-      text: message.caption ?? '',
-      entities: (message.caption_entities ?? []) as TextEntity[],
-      photoFileId: photo.file_id,
-      button: null,
-    });
-  }
-
   /**
    * A message while a wizard is open is its answer. Anyone without an open wizard passes on
    * after one keyed read; commands always pass on.
@@ -131,21 +134,62 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     const message = ctx.message;
     if (!message || message.text?.startsWith('/')) return next();
     const wizard = await load(ctx);
-    if (!wizard || wizard.step === 'done') return next();
+    // The compose step's answers are the dialog's (composeInput).
+    if (!wizard || wizard.step === 'done' || wizard.step === 'compose') return next();
     await marketerOnly(ctx);
-    if (message.photo) return onPhoto(ctx, wizard, message);
-    if (message.text !== undefined) return onText(ctx, wizard, message);
-    await ctx.reply(ctx.t(wizard.step === 'compose' ? 'broadcast.unsupported' : 'broadcast.tap_button'), { parse_mode: 'HTML' });
+    if (message.text !== undefined && !message.photo) return onText(ctx, wizard, message);
+    await ctx.reply(ctx.t('broadcast.tap_button'), { parse_mode: 'HTML' });
+  }
+
+  /** Reached only when no dialog took the answer: its state was lost (a new dialog version), so it is asked again. */
+  const composeAnswer = withDialogs(async (ctx) => {
+    const wizard = await load(ctx);
+    if (wizard?.step !== 'compose') return;
+    await marketerOnly(ctx);
+    await askContent(ctx, wizard);
+  });
+
+  /**
+   * The answer to the compose step, from anyone with a wizard there, whatever their membership:
+   * mounted before the features that install another conversations plugin (the redeem dialog's;
+   * grammY allows one per update), and it never passes the update on once its plugin ran.
+   */
+  async function composeInput(ctx: BotContext, next: NextFunction) {
+    if (!ctx.message || ctx.message.text?.startsWith('/')) return next();
+    const wizard = await load(ctx);
+    if (wizard?.step !== 'compose') {
+      // A dialog left behind by a wizard that expired (the injected clock, in `load`) ends here.
+      if ((await ctx.sessions.read('broadcast-compose')) !== undefined) await ctx.sessions.delete('broadcast-compose');
+      return next();
+    }
+    return composeAnswer(ctx, async () => undefined);
   }
 
   // --- commands ---------------------------------------------------------------------------------
 
   privateChats.command(
     'broadcast',
-    guarded(async (ctx) => {
-      await marketerOnly(ctx);
-      await begin(ctx);
-    }),
+    guarded(
+      withDialogs(async (ctx) => {
+        await marketerOnly(ctx);
+        await askContent(ctx, { id: newId(), step: 'compose', segment: {}, touchedAt: 0 });
+      }),
+    ),
+  );
+
+  // Variant B: the compose and button steps again, filling the second message this time.
+  composer.filter(
+    isCallback('bc:vb'),
+    guarded(
+      withDialogs(async (ctx) => {
+        await marketerOnly(ctx);
+        const wizard = await current(ctx, callbackArgs(ctx, 'bc:vb')[0], ['audience', 'number'], 'message');
+        if (!wizard) return;
+        await ack(ctx);
+        await dropButtons(ctx);
+        await askContent(ctx, { ...wizard, step: 'compose', part: 'B', variantB: null, numberFor: undefined, pickerFor: undefined });
+      }),
+    ),
   );
 
   privateChats.command(
@@ -167,7 +211,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
       await ack(ctx);
       await dropButtons(ctx);
       const kind = callbackArgs(ctx, 'bc:bt')[1];
-      if (kind === 'none') return showAudience(ctx, { ...wizard, button: null }, 'reply');
+      if (kind === 'none') return showAudience(ctx, withButton(wizard, null), 'reply');
       if (kind === 'url') {
         await save(ctx, { ...wizard, step: 'buttonUrl' });
         await ctx.reply(ctx.t('broadcast.ask_url'), { parse_mode: 'HTML', reply_markup: cancelKeyboard(ctx, wizard) });
@@ -192,5 +236,5 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     }),
   );
 
-  return { wizardInput };
+  return { wizardInput, composeInput };
 }

@@ -3,6 +3,7 @@ import type { BotContext, BotDeps } from '../../context.js';
 import { ack } from '../../replies.js';
 import { audienceScreens } from './audience.js';
 import { composing } from './compose.js';
+import { experimentSteps } from './experiment.js';
 import { broadcastList } from './list.js';
 import { sending } from './send.js';
 import { surveys } from './survey.js';
@@ -10,8 +11,9 @@ import { broadcastKit } from './wizard.js';
 
 /**
  * Broadcasts in the chat, for marketers (and admins): the /broadcast wizard (compose.ts: message
- * and button; audience.ts: audience with its live size; send.ts: preview, offer, send now or at a
- * time) and /broadcasts (list.ts: progress, cancel). Every command, message and button re-checks
+ * and button, the message's answer awaited by a @grammyjs/conversations dialog, compose-dialog.ts;
+ * audience.ts: audience with its live size; experiment.ts: control group and variant B; send.ts:
+ * preview, offer, send now or at a time) and /broadcasts (list.ts: progress, cancel). Every command, message and button re-checks
  * the role on the server (`requireRole` through the use cases, and here before anything is read),
  * whatever led there: callback data is only a hint. Wizard state lives in the session store, so
  * restarts and other instances carry on. From /nps, the same audience builder sends an NPS survey
@@ -29,8 +31,9 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
   const kit = broadcastKit(deps);
   const { composer, privateChats, marketerOnly, guarded } = kit;
   const audience = audienceScreens(kit);
+  experimentSteps(kit, audience);
   const send = sending(kit, audience);
-  const { wizardInput } = composing(kit, audience, send);
+  const { wizardInput, composeInput } = composing(kit, audience, send);
   surveys(kit, audience);
   broadcastList(kit);
 
@@ -43,6 +46,7 @@ export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
     }),
   );
 
+  privateChats.on(['message:text', 'message:photo'], guarded(composeInput));
   privateChats.filter((ctx) => ctx.member?.status !== 'ACTIVE').on(['message:text', 'message:photo'], guarded(wizardInput));
 
   const broadcastInput = new Composer<BotContext>();

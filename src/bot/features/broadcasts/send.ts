@@ -11,6 +11,7 @@ import { callbackArgs, decodeCallback, encodeCallback, isCallback } from '../../
 import type { BotContext } from '../../context.js';
 import { ack } from '../../replies.js';
 import type { AudienceScreens } from './audience.js';
+import { controlPercentOf, heldBack, variantBContent } from './experiment.js';
 import type { BroadcastKit, Wizard } from './wizard.js';
 
 /** The preview, the personal offer, and sending now or at a time. */
@@ -28,17 +29,22 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
     // Exactly what members get: the same function sends their copies (a sample coupon code here).
     const offer = await chosenOffer(domain, wizard.offer);
     const sample = offer ? { code: PREVIEW_COUPON_CODE, expiresAt: new Date(domain.clock.now().getTime() + offer.validityDays * 86_400_000) } : null;
-    const content = sample ? withOffer(contentOf(wizard), offerLine(ctx.t, ctx.fmt, sample), sample.code) : contentOf(wizard);
-    await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, content);
+    const dressed = (content: BroadcastContent) => (sample ? withOffer(content, offerLine(ctx.t, ctx.fmt, sample), sample.code) : content);
+    await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, dressed(contentOf(wizard)));
+    const variantB = variantBContent(wizard);
+    if (variantB) await sendBroadcastMessage(ctx.api, ctx.chat?.id as number, dressed(variantB));
     const size = await measureAudience(domain, author(ctx), wizard.segment);
+    const percent = controlPercentOf(kit, wizard);
+    const held = heldBack(size.recipients, percent);
     const keyboard = new InlineKeyboard()
-      .text(ctx.t('broadcast.send_now', { count: size.recipients }), encodeCallback('bc:go', wizard.id))
+      .text(ctx.t('broadcast.send_now'), encodeCallback('bc:go', wizard.id))
       .row()
       .text(ctx.t('broadcast.schedule'), encodeCallback('bc:sc', wizard.id))
       .text(ctx.t('broadcast.edit_audience'), encodeCallback('bc:a', wizard.id))
       .row()
       .text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
-    const lines = [ctx.t('broadcast.preview', { count: size.recipients })];
+    const lines = [ctx.t(variantB ? 'broadcast.preview_ab' : 'broadcast.preview', { count: size.recipients - held })];
+    if (percent > 0) lines.push(ctx.t('broadcast.preview_control', { count: held, percent }));
     // Said before the tap, not after it: "Send now" in the quiet hours waits until they end.
     const { quietHours } = program.notifications;
     const now = domain.clock.now();
@@ -55,6 +61,9 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
       // A double tap (or the same tap served twice) creates one broadcast.
       idempotencyKey: `bot:${ctx.from?.id}:${wizard.id}`,
       offerRewardCode: wizard.offer ?? null,
+      // Explicit, so the broadcast holds what the marketer saw (not a default changed meanwhile).
+      controlPercent: controlPercentOf(kit, wizard),
+      variantB: variantBContent(wizard),
     });
     await save(ctx, { ...wizard, step: 'done' });
     const { broadcast } = result;
@@ -121,8 +130,9 @@ export function sending(kit: BroadcastKit, audience: AudienceScreens) {
       }
       // Callback data is a hint: the reward must exist and be active now (refused in the marketer's words).
       await assertOfferReward(domain, code);
-      const content = contentOf(wizard);
-      if (contentProblems(content, { reserve: OFFER_LINE_RESERVE }).some((p) => p.field === 'text')) {
+      // Both messages get the coupon line: each must leave room for it.
+      for (const content of [contentOf(wizard), variantBContent(wizard)]) {
+        if (!content || !contentProblems(content, { reserve: OFFER_LINE_RESERVE }).some((p) => p.field === 'text')) continue;
         const max = (content.photoFileId ? MAX_CAPTION : MAX_TEXT) - OFFER_LINE_RESERVE;
         return ack(ctx, ctx.t('broadcast.offer_too_long', { length: content.text.length, max }), true);
       }

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { z } from 'zod';
 import type { BroadcastAuthor } from '../../../domain/broadcasts/access.js';
-import { NPS_GROUPS } from '../../../domain/broadcasts/types.js';
-import { LOCALES } from '../../../domain/program.js';
+import { MAX_CONTROL_PERCENT } from '../../../domain/broadcasts/experiment.js';
+import { segmentSchema } from '../../../domain/broadcasts/segment-schema.js';
 import { requireRole } from '../../../domain/staff/access.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
@@ -24,13 +24,19 @@ export const WIZARD_TTL_MS = 60 * 60_000;
 export const LIST_SIZE = 10;
 export const newId = () => randomBytes(6).toString('base64url');
 
+type NumberKey = 'lastPurchaseOlderThanDays' | 'lastPurchaseWithinDays' | 'registeredWithinDays' | 'pointsExpiringWithinDays' | 'minBalance';
+/** The bounds the marketer may type, from the segment schema (0 clears a filter, so at least 1). */
+function numberFilter<K extends NumberKey>(key: K) {
+  const field = segmentSchema.shape[key].unwrap();
+  return { key, min: Math.max(1, field.minValue ?? 1), max: field.maxValue ?? Number.MAX_SAFE_INTEGER };
+}
 /** Filters that take a number, by their short code in callback data. */
 export const NUMBERS = {
-  o: { key: 'lastPurchaseOlderThanDays', min: 1, max: 3650 },
-  w: { key: 'lastPurchaseWithinDays', min: 1, max: 3650 },
-  r: { key: 'registeredWithinDays', min: 1, max: 3650 },
-  e: { key: 'pointsExpiringWithinDays', min: 1, max: 3650 },
-  b: { key: 'minBalance', min: 1, max: 100_000_000 },
+  o: numberFilter('lastPurchaseOlderThanDays'),
+  w: numberFilter('lastPurchaseWithinDays'),
+  r: numberFilter('registeredWithinDays'),
+  e: numberFilter('pointsExpiringWithinDays'),
+  b: numberFilter('minBalance'),
 } as const;
 export type NumberCode = keyof typeof NUMBERS;
 /** Filters that list values to pick from. */
@@ -39,32 +45,26 @@ export type ListCode = keyof typeof LISTS;
 export const FLAGS = { bd: 'birthdayThisMonth', np: 'neverPurchased' } as const;
 export type FlagCode = keyof typeof FLAGS;
 
-const segmentSchema = z.object({
-  tiers: z.array(z.string()).optional(),
-  languages: z.array(z.enum(LOCALES as ['ru', 'en'])).optional(),
-  stores: z.array(z.string()).optional(),
-  lastPurchaseOlderThanDays: z.number().int().optional(),
-  lastPurchaseWithinDays: z.number().int().optional(),
-  registeredWithinDays: z.number().int().optional(),
-  birthdayThisMonth: z.boolean().optional(),
-  npsGroups: z.array(z.enum(NPS_GROUPS)).optional(),
-  pointsExpiringWithinDays: z.number().int().optional(),
-  minBalance: z.number().int().optional(),
-  neverPurchased: z.boolean().optional(),
+const messageSchema = z.object({
+  text: z.string(),
+  entities: z.array(z.looseObject({ type: z.string(), offset: z.number(), length: z.number() })),
+  photoFileId: z.string().nullable(),
 });
+const buttonSchema = z.object({ text: z.string(), url: z.string() });
 
 const wizardSchema = z.object({
   id: z.string(),
   step: z.enum(['compose', 'button', 'buttonUrl', 'buttonLabel', 'audience', 'number', 'schedule', 'done']),
-  content: z
-    .object({
-      text: z.string(),
-      entities: z.array(z.looseObject({ type: z.string(), offset: z.number(), length: z.number() })),
-      photoFileId: z.string().nullable(),
-    })
-    .optional(),
+  content: messageSchema.optional(),
+  /** Which message the compose and button steps are filling: the broadcast's (A, the default) or variant B. */
+  part: z.enum(['A', 'B']).optional(),
+  /** The A/B test's second message with its own button; null or absent: one message for all. */
+  variantB: messageSchema.extend({ button: buttonSchema.nullable() }).nullable().optional(),
+  /** Percent held back as the control group; absent: the program's default. */
+  controlPercent: z.int().min(0).max(MAX_CONTROL_PERCENT).optional(),
   buttonUrl: z.string().optional(),
-  button: z.object({ text: z.string(), url: z.string() }).nullable().optional(),
+  button: buttonSchema.nullable().optional(),
+  /** Validated by the domain's one segment schema: a stored segment of another shape is no wizard. */
   segment: segmentSchema,
   numberFor: z.enum(Object.keys(NUMBERS) as [NumberCode, ...NumberCode[]]).optional(),
   /** The list the picker menu (audience.ts) shows. */
@@ -94,7 +94,11 @@ export function broadcastKit(deps: BotDeps) {
     return parsed.data;
   }
   const save = (ctx: BotContext, wizard: Wizard) => ctx.sessions.write('broadcast', { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
-  const clear = (ctx: BotContext) => ctx.sessions.delete('broadcast');
+  // The wizard and its compose dialog end together (the dialog also checks the wizard after each wait).
+  const clear = async (ctx: BotContext) => {
+    await ctx.sessions.delete('broadcast-compose');
+    await ctx.sessions.delete('broadcast');
+  };
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
   const cancelKeyboard = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
 
