@@ -6,8 +6,8 @@ import { isDomainError } from '../../domain/errors.js';
 import { adjustPoints } from '../../domain/ledger/adjust-points.js';
 import type { StaffRole } from '../../domain/ports.js';
 import { findMemberForStaff } from '../../domain/purchases/find-member.js';
-import { addStore, createInvite, requireRole, revokeStaff } from '../../domain/staff/access.js';
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../domain/staff/api-keys.js';
+import { addStore, createInvite, listStaff, listStores, requireRole, revokeStaff } from '../../domain/staff/access.js';
+import { createApiKey, findActiveApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../domain/staff/api-keys.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { describeOutcome } from '../job-outcome.js';
@@ -90,8 +90,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
   privateChats.command(
     'staff_list',
     guard(async (ctx) => {
-      await adminOnly(ctx);
-      const staff = await domain.repos.staff.list();
+      const staff = await listStaff(domain, ctx.from.id);
       const lines = [ctx.t('admin.staff_title', { count: staff.length })];
       if (staff.length === 0) lines.push(ctx.t('admin.staff_empty'));
       for (const member of staff.slice(0, MAX_LIST)) {
@@ -113,8 +112,7 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
   privateChats.command(
     'stores',
     guard(async (ctx) => {
-      await adminOnly(ctx);
-      const stores = await domain.repos.stores.list();
+      const stores = await listStores(domain, ctx.from.id);
       const lines = [ctx.t('admin.stores_title', { count: stores.length })];
       for (const store of stores.slice(0, MAX_LIST)) {
         lines.push(ctx.t(store.active ? 'admin.store_line' : 'admin.store_line_inactive', { code: store.code, name: store.name }));
@@ -178,8 +176,8 @@ export function adminFeature(deps: BotDeps): Composer<BotContext> {
       await adminOnly(ctx);
       const [id, ...rest] = words(String(ctx.match ?? ''));
       if (!id || rest.length > 0 || !/^\d{1,9}$/.test(id)) return usage(ctx, `apikey_${action}`);
-      const key = await domain.repos.apiKeys.findById(Number(id));
-      if (!key || key.revokedAt) {
+      const key = await findActiveApiKey(domain, ctx.from?.id as number, Number(id));
+      if (!key) {
         await ctx.reply(ctx.t('errors.API_KEY_NOT_FOUND'), { parse_mode: 'HTML' });
         return;
       }
