@@ -11,7 +11,8 @@ import { introspectDatabase, type RawQuery, readDatamodel, type SchemaShape, sha
  * The migrations are written by hand (Prisma's schema engine cannot be downloaded here), so
  * nothing else checks that they build the database schema.prisma describes. This test reads the
  * schema with Prisma's own getDMMF, migrates real PostgreSQL and embedded PGlite, introspects both
- * and compares tables, columns, types, nullability, primary and unique keys, and enums.
+ * and compares tables, columns, types, nullability, primary and unique keys, plain indexes,
+ * foreign keys with their actions, and enums.
  */
 
 const SCHEMA_URL = new URL('../../prisma/schema.prisma', import.meta.url);
@@ -66,6 +67,14 @@ describe('schema.prisma and the migrations', () => {
     expect(declared.tables.Purchase?.uniques).toContainEqual(['storeId', 'receiptNo']);
     expect(declared.tables.Member?.columns.birthday).toEqual({ type: 'date', nullable: true });
     expect(declared.enums.EntryType).toContain('EXPIRE');
+    expect(declared.tables.DomainEvent?.indexes).toContainEqual(['status', 'createdAt']);
+    expect(declared.tables.BroadcastHoldout?.foreignKeys).toContainEqual({
+      columns: ['broadcastId'],
+      table: 'Broadcast',
+      references: ['id'],
+      onDelete: 'Cascade',
+      onUpdate: 'Cascade',
+    });
     expect(Object.keys(postgresShape.tables).length).toBeGreaterThan(0);
     expect(Object.keys(postgresShape.enums).length).toBeGreaterThan(0);
   });
@@ -97,6 +106,17 @@ describe('the comparison catches drift', () => {
     { drift: 'an enum value added', edit: (s) => s.replace(/^(\s*)CLOSE$/m, '$1CLOSE\n$1VOID') },
     { drift: 'a table renamed with @@map', edit: (s) => s.replace(/^(model AuditLog \{\n)/m, '$1  @@map("audit_log")\n') },
     { drift: 'a model added', edit: (s) => `${s}\nmodel Extra {\n  id Int @id\n}\n` },
+    { drift: 'an index removed', edit: (s) => s.replace(/^\s*@@index\(\[status, createdAt\]\)\n/m, '') },
+    { drift: 'an index added', edit: (s) => s.replace(/^(\s*)@@index\(\[status, createdAt\]\)$/m, '$1@@index([status, createdAt])\n$1@@index([attempts])') },
+    { drift: 'an ON DELETE action changed', edit: (s) => s.replace('references: [id], onDelete: Cascade)', 'references: [id], onDelete: SetNull)') },
+    {
+      drift: 'a relation (foreign key) removed',
+      // Both sides go: Prisma refuses a relation field without its opposite.
+      edit: (s) =>
+        s
+          .replace(/^\s*broadcast Broadcast\? @relation\(fields: \[broadcastId\], references: \[id\]\)\n/m, '')
+          .replace(/(^model Broadcast \{[\s\S]*?)^\s*deliveries\s+Delivery\[\]\n/m, '$1'),
+    },
   ];
 
   it.each(edits)('$drift', async ({ edit }) => {
@@ -109,7 +129,7 @@ describe('the comparison catches drift', () => {
     expect(shape).not.toEqual(pgliteShape);
   });
 
-  it('sees a unique index dropped and a NOT NULL relaxed in the database', async () => {
+  it('sees a unique index, a foreign key and an index dropped and a NOT NULL relaxed in the database', async () => {
     if (!postgres) throw new Error('PostgreSQL was not set up');
     // One connection, so that the drift stays inside a transaction that is rolled back.
     const client = new pg.Client({ connectionString: postgres.url });
@@ -119,11 +139,15 @@ describe('the comparison catches drift', () => {
       await client.query('DROP INDEX "Member_phone_key"');
       await client.query('ALTER TABLE "Member" ALTER COLUMN "locale" DROP NOT NULL');
       await client.query('ALTER TABLE "Member" ALTER COLUMN "tier" TYPE varchar(16)');
+      await client.query('ALTER TABLE "Delivery" DROP CONSTRAINT "Delivery_memberId_fkey"');
+      await client.query('DROP INDEX "Delivery_memberId_idx"');
       const drifted = await introspectDatabase(async (sql) => (await client.query(sql)).rows);
       expect(drifted).not.toEqual(declared);
       expect(drifted.tables.Member?.uniques).not.toContainEqual(['phone']);
       expect(drifted.tables.Member?.columns.locale).toEqual({ type: 'text', nullable: true });
       expect(drifted.tables.Member?.columns.tier).toEqual({ type: 'character varying(16)', nullable: true });
+      expect(drifted.tables.Delivery?.foreignKeys.map((fk) => fk.columns)).not.toContainEqual(['memberId']);
+      expect(drifted.tables.Delivery?.indexes).not.toContainEqual(['memberId']);
     } finally {
       await client.query('ROLLBACK');
       await client.end();
@@ -186,7 +210,7 @@ describe('shapeFromDmmf', () => {
     expect(await parseSchema(source)).toEqual({
       enums: { colour: ['red', 'GREEN'] },
       tables: {
-        Owner: { columns: { id: { type: 'bigint', nullable: false } }, primaryKey: ['id'], uniques: [] },
+        Owner: { columns: { id: { type: 'bigint', nullable: false } }, primaryKey: ['id'], uniques: [], indexes: [], foreignKeys: [] },
         pets: {
           columns: {
             owner_id: { type: 'bigint', nullable: false },
@@ -199,6 +223,8 @@ describe('shapeFromDmmf', () => {
           },
           primaryKey: ['owner_id', 'name'],
           uniques: [['name', 'colour']],
+          indexes: [['colour']],
+          foreignKeys: [{ columns: ['owner_id'], table: 'Owner', references: ['id'], onDelete: 'Restrict', onUpdate: 'Cascade' }],
         },
       },
     });

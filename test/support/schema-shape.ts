@@ -9,8 +9,8 @@ import type { getDMMF } from '@prisma/internals';
  * - introspectDatabase: what a migrated PostgreSQL or PGlite database actually looks like.
  *
  * Both report tables, columns (PostgreSQL type as format_type() prints it, nullability), primary
- * keys, unique keys and enums. Defaults, foreign keys, plain indexes, checks and partial indexes
- * are deliberately out of scope. Anything the mapping does not understand is an error, never
+ * keys, unique keys, plain indexes, foreign keys (with their ON DELETE / ON UPDATE actions) and
+ * enums. Defaults, checks and partial indexes are deliberately out of scope. Anything the mapping does not understand is an error, never
  * skipped: a silently ignored type would make the parity check pass for the wrong reason.
  */
 
@@ -26,7 +26,22 @@ export interface TableShape {
   primaryKey: string[];
   /** Unique keys other than the primary key, each in key order; the list itself is sorted. */
   uniques: string[][];
+  /** Plain (non-unique, non-partial) indexes, each in key order; sorted. */
+  indexes: string[][];
+  /** Sorted. */
+  foreignKeys: ForeignKeyShape[];
 }
+
+export interface ForeignKeyShape {
+  columns: string[];
+  /** The referenced table and its columns, in the same order. */
+  table: string;
+  references: string[];
+  onDelete: ReferentialAction;
+  onUpdate: ReferentialAction;
+}
+
+export type ReferentialAction = 'Cascade' | 'Restrict' | 'NoAction' | 'SetNull' | 'SetDefault';
 
 export interface SchemaShape {
   /** Keyed by database name (after @@map). */
@@ -96,15 +111,39 @@ export async function readDatamodel(datamodel: string): Promise<Datamodel> {
 /** The normalised shape of the database a DMMF datamodel describes. */
 export function shapeFromDmmf(datamodel: Datamodel): SchemaShape {
   const enumNames = new Map(datamodel.enums.map((e) => [e.name, e.dbName ?? e.name]));
+  const models = new Map(datamodel.models.map((model) => [model.name, model]));
+  const tableOf = (modelName: string) => {
+    const model = models.get(modelName);
+    if (!model) throw new Error(`unknown model ${modelName}`);
+    return model.dbName ?? model.name;
+  };
+  const columnOfField = (modelName: string, fieldName: string) => {
+    const field = models.get(modelName)?.fields.find((candidate) => candidate.name === fieldName);
+    if (!field || field.kind === 'object') throw new Error(`${modelName} has no scalar field ${fieldName}`);
+    return field.dbName ?? field.name;
+  };
   const tables = datamodel.models.map((model): [string, TableShape] => {
     const where = (field: string) => `${model.name}.${field}`;
     const columnOf = new Map<string, string>();
     const columns: [string, ColumnShape][] = [];
     const singleUniques: string[][] = [];
+    const foreignKeys: ForeignKeyShape[] = [];
     let primaryKey: string[] = [];
     for (const field of model.fields) {
-      // Relation fields are the Prisma-side view of a foreign key: their columns are scalars.
-      if (field.kind === 'object') continue;
+      // Relation fields are the Prisma-side view of a foreign key: their columns are scalars. The
+      // side that names `fields:` owns the constraint; Prisma's defaults are those of `migrate`.
+      if (field.kind === 'object') {
+        const from = field.relationFromFields ?? [];
+        if (from.length === 0) continue;
+        foreignKeys.push({
+          columns: from.map((name) => columnOfField(model.name, name)),
+          table: tableOf(field.type),
+          references: (field.relationToFields ?? []).map((name) => columnOfField(field.type, name)),
+          onDelete: referentialAction(field.relationOnDelete ?? (field.isRequired ? 'Restrict' : 'SetNull'), where(field.name)),
+          onUpdate: referentialAction(field.relationOnUpdate ?? 'Cascade', where(field.name)),
+        });
+        continue;
+      }
       if (field.kind !== 'scalar' && field.kind !== 'enum') throw new Error(`unsupported field kind ${field.kind} of ${where(field.name)}`);
       // Scalar lists would be PostgreSQL arrays; the project has none, so they are not modelled.
       if (field.isList) throw new Error(`scalar list ${where(field.name)} is not supported`);
@@ -122,12 +161,26 @@ export function shapeFromDmmf(datamodel: Datamodel): SchemaShape {
       });
     if (model.primaryKey) primaryKey = toColumns(model.primaryKey.fields);
     const uniques = [...singleUniques, ...model.uniqueFields.map(toColumns)];
-    return [model.dbName ?? model.name, { columns: sortedRecord(columns), primaryKey, uniques: sortKeys(uniques) }];
+    const indexes = datamodel.indexes
+      .filter((index) => index.model === model.name && index.type === 'normal')
+      .map((index) => toColumns(index.fields.map((field) => field.name)));
+    return [
+      model.dbName ?? model.name,
+      { columns: sortedRecord(columns), primaryKey, uniques: sortKeys(uniques), indexes: sortKeys(indexes), foreignKeys: sortKeys(foreignKeys) },
+    ];
   });
   return {
     tables: sortedRecord(tables),
     enums: sortedRecord(datamodel.enums.map((e) => [e.dbName ?? e.name, e.values.map((value) => value.dbName ?? value.name)])),
   };
+}
+
+const ACTIONS: readonly ReferentialAction[] = ['Cascade', 'Restrict', 'NoAction', 'SetNull', 'SetDefault'];
+
+function referentialAction(value: string, where: string): ReferentialAction {
+  const action = ACTIONS.find((candidate) => candidate === value);
+  if (!action) throw new Error(`unsupported referential action ${value} on ${where}`);
+  return action;
 }
 
 function columnType(field: Datamodel['models'][number]['fields'][number], enumNames: Map<string, string>, where: string): string {
@@ -193,6 +246,35 @@ const UNIQUE_INDEXES_SQL = `
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE ${SCOPE} AND (i.indisunique OR i.indisprimary) AND i.indpred IS NULL`;
 
+// Plain indexes: not unique, not partial (migrations add partial ones on purpose; Prisma cannot
+// express them). An expression key shows up as "(expr)" so it cannot match a declared one.
+const PLAIN_INDEXES_SQL = `
+  SELECT c.relname AS "table",
+    (SELECT json_agg(CASE WHEN k.attnum = 0 THEN '(' || pg_get_indexdef(i.indexrelid, k.ord::int, true) || ')' ELSE a.attname::text END ORDER BY k.ord)
+     FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+     LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE k.ord <= i.indnkeyatts) AS "columns"
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE ${SCOPE} AND NOT i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL`;
+
+const FOREIGN_KEYS_SQL = `
+  SELECT c.relname AS "table", f.relname AS "references",
+    (SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(fk.conkey) WITH ORDINALITY AS k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = fk.conrelid AND a.attnum = k.attnum) AS "columns",
+    (SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(fk.confkey) WITH ORDINALITY AS k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = fk.confrelid AND a.attnum = k.attnum) AS "referencedColumns",
+    fk.confdeltype::text AS "onDelete", fk.confupdtype::text AS "onUpdate"
+  FROM pg_constraint fk
+  JOIN pg_class c ON c.oid = fk.conrelid
+  JOIN pg_class f ON f.oid = fk.confrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE ${SCOPE} AND fk.contype = 'f'`;
+
+/** pg_constraint's one-letter actions. */
+const PG_ACTIONS: Record<string, ReferentialAction> = { a: 'NoAction', r: 'Restrict', c: 'Cascade', n: 'SetNull', d: 'SetDefault' };
+
 const ENUMS_SQL = `
   SELECT t.typname AS "name",
     coalesce((SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '[]'::json) AS "values"
@@ -215,11 +297,17 @@ export async function introspectDatabase(query: RawQuery): Promise<SchemaShape> 
   const tableRows = await rows<{ table: string }>(query, TABLES_SQL);
   const columnRows = await rows<{ table: string; column: string; type: string; nullable: boolean }>(query, COLUMNS_SQL);
   const indexRows = await rows<{ table: string; primary: boolean; columns: string[] }>(query, UNIQUE_INDEXES_SQL);
+  const plainRows = await rows<{ table: string; columns: string[] }>(query, PLAIN_INDEXES_SQL);
+  const fkRows = await rows<{ table: string; references: string; columns: string[]; referencedColumns: string[]; onDelete: string; onUpdate: string }>(
+    query,
+    FOREIGN_KEYS_SQL,
+  );
   const enumRows = await rows<{ name: string; values: string[] }>(query, ENUMS_SQL);
 
-  const tables = new Map<string, { columns: [string, ColumnShape][]; primaryKey: string[]; uniques: string[][] }>(
-    tableRows.map(({ table }) => [table, { columns: [], primaryKey: [], uniques: [] }]),
-  );
+  const tables = new Map<
+    string,
+    { columns: [string, ColumnShape][]; primaryKey: string[]; uniques: string[][]; indexes: string[][]; foreignKeys: ForeignKeyShape[] }
+  >(tableRows.map(({ table }) => [table, { columns: [], primaryKey: [], uniques: [], indexes: [], foreignKeys: [] }]));
   const tableOf = (name: string) => {
     const table = tables.get(name);
     if (!table) throw new Error(`introspection: unknown table ${name}`);
@@ -231,9 +319,33 @@ export async function introspectDatabase(query: RawQuery): Promise<SchemaShape> 
     if (row.primary) table.primaryKey = row.columns;
     else table.uniques.push(row.columns);
   }
+  for (const row of plainRows) tableOf(row.table).indexes.push(row.columns);
+  for (const row of fkRows) {
+    const action = (code: string) => {
+      const known = PG_ACTIONS[code];
+      if (!known) throw new Error(`introspection: unknown referential action ${code}`);
+      return known;
+    };
+    tableOf(row.table).foreignKeys.push({
+      columns: row.columns,
+      table: row.references,
+      references: row.referencedColumns,
+      onDelete: action(row.onDelete),
+      onUpdate: action(row.onUpdate),
+    });
+  }
   return {
     tables: sortedRecord(
-      [...tables].map(([name, table]) => [name, { columns: sortedRecord(table.columns), primaryKey: table.primaryKey, uniques: sortKeys(table.uniques) }]),
+      [...tables].map(([name, table]) => [
+        name,
+        {
+          columns: sortedRecord(table.columns),
+          primaryKey: table.primaryKey,
+          uniques: sortKeys(table.uniques),
+          indexes: sortKeys(table.indexes),
+          foreignKeys: sortKeys(table.foreignKeys),
+        },
+      ]),
     ),
     enums: sortedRecord(enumRows.map(({ name, values }) => [name, values])),
   };
@@ -250,7 +362,7 @@ function sortedRecord<T>(entries: [string, T][]): Record<string, T> {
   return Object.fromEntries([...entries].sort(([a], [b]) => compare(a, b)));
 }
 
-/** Sorts a list of keys (each kept in its own column order). */
-function sortKeys(keys: string[][]): string[][] {
+/** Sorts a list of keys (each kept in its own column order) or of foreign keys. */
+function sortKeys<T>(keys: T[]): T[] {
   return [...keys].sort((a, b) => compare(JSON.stringify(a), JSON.stringify(b)));
 }
