@@ -17,15 +17,17 @@ import type {
   TextEntity,
 } from '../domain/broadcasts/types.js';
 import type { Clock } from '../domain/clock.js';
+import { INELIGIBLE } from '../domain/delivery/eligibility.js';
 import { isLocale } from '../domain/program.js';
 import { type Broadcast as BroadcastRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { isUniqueViolation } from './errors.js';
+import { activeMember, ineligibility, offerEligible } from './offer-eligibility.js';
 import type { Db } from './repositories.js';
 import { ts } from './sql.js';
 
-/** Why a member in the segment is not sent the broadcast (the same words as decideDelivery). */
-export const OPTED_OUT = 'notifications off';
-export const UNREACHABLE = 'member blocked the bot';
+/** Why a member in the segment is not sent the broadcast (the words of decideDelivery). */
+export const OPTED_OUT = INELIGIBLE.optedOut.reason;
+export const UNREACHABLE = INELIGIBLE.unreachable.reason;
 export const CANCELLED = 'cancelled';
 
 function toBroadcast(row: BroadcastRow): Broadcast {
@@ -71,7 +73,7 @@ const bucketSql = (split: Split, broadcast: Prisma.Sql, member: Prisma.Sql) =>
  * caller, so that the same clause serves the audience size and the delivery list.
  */
 export function segmentClause(query: AudienceQuery): Prisma.Sql {
-  const clauses: Prisma.Sql[] = [Prisma.sql`m."status" = 'ACTIVE'`, Prisma.sql`m."telegramId" IS NOT NULL`];
+  const clauses: Prisma.Sql[] = [activeMember];
   if (query.tiers) clauses.push(Prisma.sql`COALESCE(m."tier", ${query.firstTier}) IN (${Prisma.join(query.tiers)})`);
   if (query.locales) clauses.push(Prisma.sql`m."locale" IN (${Prisma.join(query.locales)})`);
   if (query.storeIds) {
@@ -165,9 +167,9 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
 
   async audienceSize(query: AudienceQuery): Promise<AudienceSize> {
     const [row] = await this.db.$queryRaw<AudienceSize[]>`
-      SELECT COUNT(*) FILTER (WHERE m."notificationsEnabled" AND m.reachable)::int AS recipients,
-             COUNT(*) FILTER (WHERE NOT m."notificationsEnabled")::int AS "optedOut",
-             COUNT(*) FILTER (WHERE m."notificationsEnabled" AND NOT m.reachable)::int AS unreachable
+      SELECT COUNT(*) FILTER (WHERE ${offerEligible})::int AS recipients,
+             COUNT(*) FILTER (WHERE ${ineligibility} = 'optedOut')::int AS "optedOut",
+             COUNT(*) FILTER (WHERE ${ineligibility} = 'unreachable')::int AS unreachable
       FROM "Member" m
       WHERE ${segmentClause(query)}`;
     return row ?? { recipients: 0, optedOut: 0, unreachable: 0 };
@@ -187,8 +189,8 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
       WITH target AS (
         SELECT id, "controlPercent", "variantB" IS NOT NULL AS ab FROM "Broadcast" WHERE id = ${id} AND status = 'SCHEDULED' FOR UPDATE
       ), matched AS (
-        SELECT m.id, m."notificationsEnabled" AS opted, m.reachable,
-               (m."notificationsEnabled" AND m.reachable AND ${bucketSql('control', Prisma.sql`target.id`, Prisma.sql`m.id`)} < target."controlPercent" * ${BUCKETS / 100}) AS held
+        SELECT m.id, ${ineligibility} AS refused,
+               (${offerEligible} AND ${bucketSql('control', Prisma.sql`target.id`, Prisma.sql`m.id`)} < target."controlPercent" * ${BUCKETS / 100}) AS held
         FROM "Member" m CROSS JOIN target
         WHERE ${segmentClause(query)}
       ), holdouts AS (
@@ -202,8 +204,8 @@ export class PrismaBroadcastRepository implements BroadcastRepository {
                jsonb_build_object('kind', 'broadcast', 'broadcastId', target.id)
                  || CASE WHEN target.ab THEN jsonb_build_object('variant', CASE WHEN ${bucketSql('variant', broadcast, member)} < ${BUCKETS / 2} THEN 'A' ELSE 'B' END)
                     ELSE '{}'::jsonb END,
-               (CASE WHEN NOT matched.opted THEN 'SKIPPED' WHEN NOT matched.reachable THEN 'BLOCKED' ELSE 'PENDING' END)::"DeliveryStatus",
-               CASE WHEN NOT matched.opted THEN ${OPTED_OUT} WHEN NOT matched.reachable THEN ${UNREACHABLE} END,
+               (CASE matched.refused WHEN 'optedOut' THEN 'SKIPPED' WHEN 'unreachable' THEN 'BLOCKED' ELSE 'PENDING' END)::"DeliveryStatus",
+               CASE matched.refused WHEN 'optedOut' THEN ${OPTED_OUT} WHEN 'unreachable' THEN ${UNREACHABLE} END,
                target.id, ${ts(now)}, now()
         FROM matched CROSS JOIN target
         WHERE NOT matched.held

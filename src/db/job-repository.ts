@@ -2,6 +2,7 @@ import type { Actor } from '../domain/ledger/types.js';
 import type { ExpiredPoints, ExpiringPoints, InactiveMember, JobRepository, JobRun, JobRunRepository } from '../domain/ports.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { LedgerPostObserver } from './ledger-repository.js';
+import { offerEligible } from './offer-eligibility.js';
 import type { Db } from './repositories.js';
 import { ts } from './sql.js';
 
@@ -44,7 +45,7 @@ export class PrismaJobRepository implements JobRepository {
         FROM "PointLot" l JOIN "Member" m ON m.id = l."memberId"
         WHERE l.remaining > 0 AND l."expiresAt" > ${ts(query.after)} AND l."expiresAt" < ${ts(query.before)}
           AND l."memberId" > ${query.afterMemberId}
-          AND m."status" = 'ACTIVE' AND m."notificationsEnabled" AND m.reachable
+          AND ${offerEligible}
         ORDER BY 1
         LIMIT ${query.limitMembers}
       )
@@ -63,7 +64,7 @@ export class PrismaJobRepository implements JobRepository {
       SELECT m.id, GREATEST(m."registeredAt", p.last) AS "lastActiveAt", m.balance
       FROM "Member" m
       LEFT JOIN LATERAL (SELECT MAX("createdAt") AS last FROM "Purchase" WHERE "memberId" = m.id) p ON true
-      WHERE m."status" = 'ACTIVE' AND m."registeredAt" IS NOT NULL AND m."notificationsEnabled" AND m.reachable
+      WHERE ${offerEligible} AND m."registeredAt" IS NOT NULL
         AND m.id > ${query.afterId}
         AND m."registeredAt" < ${ts(query.activeBefore)}
         AND (p.last IS NULL OR p.last < ${ts(query.activeBefore)})

@@ -12,6 +12,7 @@ import type {
 } from '../domain/nps/types.js';
 import { Prisma, type PrismaClient, type Survey as SurveyRow } from '../generated/prisma/client.js';
 import { segmentClause } from './broadcast-repository.js';
+import { ineligibility, offerEligible } from './offer-eligibility.js';
 import type { Db } from './repositories.js';
 import { ts } from './sql.js';
 
@@ -101,7 +102,7 @@ export class PrismaSurveyRepository implements SurveyRepository {
         WHERE p."createdAt" > ${ts(query.purchasedAfter)} AND p."createdAt" <= ${ts(query.purchasedBefore)}
           AND (${query.purchaseId ?? null}::int IS NULL OR p.id = ${query.purchaseId ?? null}::int)
           AND p."returnedMinor" < p."amountMinor"
-          AND m."status" = 'ACTIVE' AND m."telegramId" IS NOT NULL AND m."notificationsEnabled" AND m.reachable
+          AND ${offerEligible}
           AND NOT EXISTS (SELECT 1 FROM "Survey" s WHERE s."purchaseId" = p.id)
           AND NOT EXISTS (SELECT 1 FROM "Survey" s WHERE s."memberId" = p."memberId" AND s."sentAt" > ${ts(query.surveyedSince)})
         ORDER BY p."memberId", p."createdAt" DESC, p.id DESC
@@ -127,8 +128,8 @@ export class PrismaSurveyRepository implements SurveyRepository {
           SELECT m.id,
                  CASE
                    WHEN EXISTS (SELECT 1 FROM "Survey" s WHERE s."memberId" = m.id AND s."trigger" = ${query.trigger}) THEN 'already'
-                   WHEN NOT m."notificationsEnabled" THEN 'optedOut'
-                   WHEN NOT m.reachable THEN 'unreachable'
+                   -- The segment holds active members only: what is left is 'optedOut' or 'unreachable'.
+                   WHEN ${ineligibility} IS NOT NULL THEN ${ineligibility}
                    WHEN EXISTS (SELECT 1 FROM "Survey" s WHERE s."memberId" = m.id AND s."sentAt" > ${ts(query.surveyedSince)}) THEN 'recent'
                    ELSE 'eligible'
                  END AS bucket

@@ -375,11 +375,17 @@ describe('the follow-up and closing the loop', () => {
       const refused = await markAlertHandled(deps, outsider, surveyId).catch((error: unknown) => error);
       expect(isDomainError(refused, 'FORBIDDEN')).toBe(true);
     }
-    expect(await markAlertHandled(deps, 800_020, surveyId)).toMatchObject({ outcome: 'handled', handledBy: 800_020, alert: { score: 1 } });
+    expect(await markAlertHandled(deps, 800_020, surveyId)).toMatchObject({
+      outcome: 'handled',
+      handledBy: 800_020,
+      handlerName: 'Cashier 800020',
+      alert: { score: 1 },
+    });
     h.clock.advance(MINUTE);
     expect(await markAlertHandled(deps, ADMIN, surveyId)).toMatchObject({
       outcome: 'already',
       handledBy: 800_020,
+      handlerName: 'Cashier 800020',
       handledAt: new Date('2026-11-23T09:00:00Z'),
     });
   });

@@ -2,25 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { Composer, InlineKeyboard } from 'grammy';
 import { z } from 'zod';
 import { formatCode } from '../../domain/codes.js';
-import { isDomainError } from '../../domain/errors.js';
 import { adjustPoints } from '../../domain/ledger/adjust-points.js';
-import type { StaffRole } from '../../domain/ports.js';
 import { findMemberForStaff } from '../../domain/purchases/find-member.js';
-import { addStore, createInvite, requireRole, revokeStaff } from '../../domain/staff/access.js';
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../../domain/staff/api-keys.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
-import { describeOutcome } from '../job-outcome.js';
 import { ack, guard } from '../replies.js';
+import { accessCommands } from './admin/access.js';
+import { apiKeyCommands } from './admin/api-keys.js';
+import { adminKit } from './admin/kit.js';
+import { queuesCommand } from './admin/queues.js';
 
 /**
  * Administration in the chat, for the Telegram ids in ADMIN_TELEGRAM_IDS: invites, revoking,
  * stores, API keys and manual point adjustments. Each command checks the role on the server
  * first (the use cases check it again); wrong usage gets the usage line, never silence.
+ * Here: /adjust; access, API keys and /queues are in admin/.
  */
 
 const ADJUST_TTL_MS = 30 * 60_000;
-const MAX_LIST = 50;
 
 const adjustSchema = z.object({
   id: z.string(),
@@ -33,221 +32,17 @@ const adjustSchema = z.object({
 });
 type PendingAdjustment = z.infer<typeof adjustSchema>;
 
-const ROLES: Record<string, StaffRole> = { staff: 'STAFF', marketer: 'MARKETER' };
-
 export function adminFeature(deps: BotDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain } = deps;
   const privateChats = composer.chatType('private');
 
-  const adminOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['ADMIN']);
-  const words = (text: string) => text.trim().split(/\s+/).filter(Boolean);
-  const usage = (ctx: BotContext, command: string) => ctx.reply(ctx.t(`admin.usage.${command}`), { parse_mode: 'HTML' });
-
-  privateChats.command(
-    'admin',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      await ctx.reply(ctx.t('admin.help'), { parse_mode: 'HTML' });
-    }),
-  );
-
-  privateChats.command(
-    'invite',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const [roleWord, storeCode, ...rest] = words(ctx.match);
-      const role = roleWord ? ROLES[roleWord.toLowerCase()] : undefined;
-      if (!role || rest.length > 0 || (role === 'STAFF' && !storeCode)) return usage(ctx, 'invite');
-      const invite = await createInvite(domain, ctx.from.id, { role, storeCode: storeCode ?? null });
-      const link = `https://t.me/${ctx.me.username}?start=${invite.payload}`;
-      const key = role === 'STAFF' ? 'admin.invite_staff' : invite.store ? 'admin.invite_marketer_store' : 'admin.invite_marketer';
-      await ctx.reply(ctx.t(key, { link, store: invite.store?.name ?? '', expires: ctx.fmt.date(invite.expiresAt) }), {
-        parse_mode: 'HTML',
-        link_preview_options: { is_disabled: true },
-      });
-    }),
-  );
-
-  privateChats.command(
-    'revoke',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const [id, ...rest] = words(ctx.match);
-      if (!id || rest.length > 0 || !/^\d{1,15}$/.test(id)) return usage(ctx, 'revoke');
-      const telegramId = Number(id);
-      try {
-        // A wizard they left open stays, and its next step refuses them (every step checks the role).
-        const staff = await revokeStaff(domain, ctx.from.id, telegramId);
-        await ctx.reply(ctx.t('admin.revoked', { name: staff.name ?? id, id }), { parse_mode: 'HTML' });
-      } catch (error) {
-        if (!isDomainError(error, 'FORBIDDEN') || error.details.reason !== 'not staff') throw error;
-        await ctx.reply(ctx.t('admin.revoke_unknown', { id }), { parse_mode: 'HTML' });
-      }
-    }),
-  );
-
-  privateChats.command(
-    'staff_list',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const staff = await domain.repos.staff.list();
-      const lines = [ctx.t('admin.staff_title', { count: staff.length })];
-      if (staff.length === 0) lines.push(ctx.t('admin.staff_empty'));
-      for (const member of staff.slice(0, MAX_LIST)) {
-        lines.push(
-          ctx.t(member.revokedAt ? 'admin.staff_line_revoked' : 'admin.staff_line', {
-            name: member.name ?? '—',
-            id: member.telegramId,
-            role: ctx.t(`admin.role.${member.role}`),
-            store: member.storeName ?? '—',
-          }),
-        );
-      }
-      if (staff.length > MAX_LIST) lines.push(ctx.t('admin.more', { count: staff.length - MAX_LIST }));
-      lines.push('', ctx.t('admin.admins', { ids: domain.adminTelegramIds.join(', ') }));
-      await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
-    }),
-  );
-
-  privateChats.command(
-    'stores',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const stores = await domain.repos.stores.list();
-      const lines = [ctx.t('admin.stores_title', { count: stores.length })];
-      for (const store of stores.slice(0, MAX_LIST)) {
-        lines.push(ctx.t(store.active ? 'admin.store_line' : 'admin.store_line_inactive', { code: store.code, name: store.name }));
-      }
-      if (stores.length > MAX_LIST) lines.push(ctx.t('admin.more', { count: stores.length - MAX_LIST }));
-      await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
-    }),
-  );
-
-  privateChats.command(
-    'addstore',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const match = /^(\S+)\s+(.+)$/s.exec(ctx.match.trim());
-      if (!match) return usage(ctx, 'addstore');
-      const store = await addStore(domain, ctx.from.id, match[1] as string, match[2] as string);
-      await ctx.reply(ctx.t('admin.store_saved', { code: store.code, name: store.name }), { parse_mode: 'HTML' });
-    }),
-  );
-
-  privateChats.command(
-    'apikey',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const [name, storeCode, ...rest] = words(ctx.match);
-      if (!name || rest.length > 0 || name.length > 64) return usage(ctx, 'apikey');
-      const { key } = await createApiKey(domain, ctx.from.id, { name, storeCode: storeCode ?? null });
-      await ctx.reply(ctx.t('admin.apikey', { name, key, store: storeCode ?? ctx.t('admin.all_stores') }), { parse_mode: 'HTML' });
-    }),
-  );
-
-  // --- API keys: listed, revoked and rotated after a confirmation --------------------------------
-
-  privateChats.command(
-    'apikeys',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const keys = await listApiKeys(domain, ctx.from.id);
-      const lines = [ctx.t('admin.apikeys_title', { count: keys.length })];
-      if (keys.length === 0) lines.push(ctx.t('admin.apikeys_empty'));
-      for (const key of keys.slice(0, MAX_LIST)) {
-        lines.push(
-          ctx.t(key.revokedAt ? 'admin.apikey_line_revoked' : 'admin.apikey_line', {
-            id: key.id,
-            name: key.name,
-            prefix: key.prefix,
-            store: key.storeCode ?? ctx.t('admin.all_stores'),
-            created: ctx.fmt.date(key.createdAt),
-            used: key.lastUsedAt ? ctx.fmt.dateTime(key.lastUsedAt) : ctx.t('admin.apikey_never_used'),
-          }),
-        );
-      }
-      if (keys.length > MAX_LIST) lines.push(ctx.t('admin.more', { count: keys.length - MAX_LIST }));
-      await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
-    }),
-  );
-
-  /** Asks before revoking or rotating: the buttons carry the key id, and the tap checks everything again. */
-  const askAboutKey = (action: 'revoke' | 'rotate') =>
-    guard(async (ctx: BotContext) => {
-      await adminOnly(ctx);
-      const [id, ...rest] = words(String(ctx.match ?? ''));
-      if (!id || rest.length > 0 || !/^\d{1,9}$/.test(id)) return usage(ctx, `apikey_${action}`);
-      const key = await domain.repos.apiKeys.findById(Number(id));
-      if (!key || key.revokedAt) {
-        await ctx.reply(ctx.t('errors.API_KEY_NOT_FOUND'), { parse_mode: 'HTML' });
-        return;
-      }
-      await ctx.reply(ctx.t(`admin.apikey_${action}_confirm`, { id: key.id, name: key.name, prefix: key.prefix }), {
-        parse_mode: 'HTML',
-        reply_markup: new InlineKeyboard()
-          .text(ctx.t('staff.confirm'), callbackData('adm', action === 'revoke' ? 'krv' : 'krt', key.id))
-          .text(ctx.t('common.cancel'), callbackData('adm', 'kno', key.id)),
-      });
-    });
-  privateChats.command('apikey_revoke', askAboutKey('revoke'));
-  privateChats.command('apikey_rotate', askAboutKey('rotate'));
-
-  composer.callbackQuery(
-    /^adm:krv:(\d{1,9})$/,
-    guard(async (ctx) => {
-      const admin = await adminOnly(ctx);
-      const { record, revoked } = await revokeApiKey(domain, admin.telegramId, Number(ctx.match[1]));
-      await ack(ctx, revoked ? ctx.t('staff.recorded') : ctx.t('staff.already_done'));
-      await ctx.editMessageReplyMarkup().catch(() => undefined);
-      if (revoked) await ctx.reply(ctx.t('admin.apikey_revoked', { id: record.id, name: record.name }), { parse_mode: 'HTML' });
-    }),
-  );
-
-  composer.callbackQuery(
-    /^adm:krt:(\d{1,9})$/,
-    guard(async (ctx) => {
-      const admin = await adminOnly(ctx);
-      const { key, record, previous } = await rotateApiKey(domain, admin.telegramId, Number(ctx.match[1]));
-      await ack(ctx, ctx.t('staff.recorded'));
-      await ctx.editMessageReplyMarkup().catch(() => undefined);
-      await ctx.reply(ctx.t('admin.apikey_rotated', { id: previous.id, newId: record.id, name: record.name, key }), { parse_mode: 'HTML' });
-    }),
-  );
-
-  composer.callbackQuery(
-    /^adm:kno:(\d{1,9})$/,
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      await ack(ctx);
-      await ctx.editMessageReplyMarkup().catch(() => undefined);
-      await ctx.reply(ctx.t('admin.adjust_cancelled'));
-    }),
-  );
-
-  // The operator view: queue depth, failures kept for inspection, last run of each job.
-  privateChats.command(
-    'queues',
-    guard(async (ctx) => {
-      await adminOnly(ctx);
-      const status = await deps.operations.status();
-      const lines = [ctx.t('admin.queues_title')];
-      for (const q of status.queues) lines.push(ctx.t('admin.queue_line', { ...q }));
-      lines.push('', ctx.t('admin.runs_title'));
-      if (status.lastRuns.length === 0) lines.push(ctx.t('admin.runs_empty'));
-      for (const run of status.lastRuns) {
-        const when = ctx.fmt.dateTime(run.finishedAt ?? run.startedAt);
-        if (run.error) lines.push(ctx.t('admin.run_failed', { name: run.name, when, error: run.error.slice(0, 200) }));
-        else if (!run.finishedAt) lines.push(ctx.t('admin.run_running', { name: run.name, when }));
-        else lines.push(ctx.t('admin.run_ok', { name: run.name, when, outcome: describeOutcome(ctx.t, ctx.fmt, run.outcome) }));
-      }
-      if (status.failed.length > 0) {
-        lines.push('', ctx.t('admin.failed_title'));
-        for (const job of status.failed) lines.push(ctx.t('admin.failed_line', { queue: job.queue, name: job.name, reason: job.reason }));
-      }
-      await ctx.reply(lines.join('\n'), { parse_mode: 'HTML' });
-    }),
-  );
+  const kit = adminKit(deps);
+  const { adminOnly, usage } = kit;
+  const parts = { composer, privateChats };
+  accessCommands(parts, kit);
+  apiKeyCommands(parts, kit);
+  queuesCommand(parts, kit, deps);
 
   // --- /adjust: parsed and shown, booked only after Confirm -----------------------------------
 

@@ -170,8 +170,7 @@ export function npsFeatures(deps: BotDeps): NpsFeatures {
       const telegramId = ctx.from?.id as number;
       const result = await markAlertHandled(domain, telegramId, Number(ctx.match?.[1]));
       if (result.outcome === 'unknown') return ack(ctx, ctx.t('common.stale_button'));
-      const staff = await domain.repos.staff.findByTelegramId(result.handledBy);
-      const name = staff?.name ?? (result.handledBy === telegramId ? ctx.from?.first_name : null) ?? String(result.handledBy);
+      const name = result.handlerName ?? (result.handledBy === telegramId ? ctx.from?.first_name : null) ?? String(result.handledBy);
       await ack(ctx, result.outcome === 'handled' ? ctx.t('nps.alert.handled') : ctx.t('nps.alert.already', { name }));
       const text = `${alertText(ctx.t, program, ctx.locale, result.alert)}\n\n${ctx.t('nps.alert.handled_line', { name, date: ctx.fmt.dateTime(result.handledAt) })}`;
       await ctx.editMessageText(text, { parse_mode: 'HTML' }).catch(() => undefined);

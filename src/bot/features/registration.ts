@@ -10,7 +10,7 @@ import type { BotContext, BotDeps } from '../context.js';
 import { languageKeyboard, mainMenu } from '../keyboards.js';
 import { useMember } from '../middleware.js';
 import type { Screens } from '../screens.js';
-import { replyToStoreVisit } from './tasks.js';
+import { replyToStoreVisit } from './tasks/index.js';
 
 /**
  * /start and the registration steps. The step lives on the member row, so each update is

@@ -1,5 +1,6 @@
 import type { Member } from '../members/member.js';
 import type { Delivery } from '../ports.js';
+import { INELIGIBLE, ineligibility } from './eligibility.js';
 
 /**
  * What to do with a message at the moment it is due to go out. Decided when sending, not when
@@ -15,10 +16,9 @@ export function decideDelivery(delivery: Delivery, member: Member | null, now: D
   if (delivery.status !== 'PENDING') return { action: 'drop', status: 'SKIPPED', reason: `already ${delivery.status.toLowerCase()}` };
   // A message to a chat that is not a member's (a staff alert): no member settings apply.
   if (delivery.chat) return { action: 'send', chatId: delivery.chat.chatId };
-  if (member?.status !== 'ACTIVE' || member.telegramId === null) return { action: 'drop', status: 'SKIPPED', reason: 'not an active member' };
-  if (!member.reachable) return { action: 'drop', status: 'BLOCKED', reason: 'member blocked the bot' };
+  const refused = ineligibility(member, { transactional: delivery.class === 'transactional' });
+  if (refused !== null || member === null || member.telegramId === null) return { action: 'drop', ...INELIGIBLE[refused ?? 'inactive'] };
   if (delivery.class !== 'transactional') {
-    if (!member.notificationsEnabled) return { action: 'drop', status: 'SKIPPED', reason: 'notifications off' };
     const allowed = nextAllowed(now);
     if (allowed.getTime() > now.getTime()) return { action: 'wait', until: allowed };
   }

@@ -11,6 +11,8 @@ export type HandleAlertResult =
       handledAt: Date;
       /** Telegram id of who marked it handled (this person, or whoever was first). */
       handledBy: number;
+      /** Their name as staff, null for admins and names never given. */
+      handlerName: string | null;
     }
   | { outcome: 'unknown' };
 
@@ -37,5 +39,7 @@ export async function markAlertHandled(deps: DomainDeps, telegramId: number, sur
   const member = await deps.repos.members.findById(current.memberId);
   const alert = member ? await alertFor(deps.repos, current, member) : null;
   if (!alert) return { outcome: 'unknown' };
-  return { outcome: handled ? 'handled' : 'already', alert, handledAt: current.handledAt ?? now, handledBy: current.handledBy ?? telegramId };
+  const handledBy = current.handledBy ?? telegramId;
+  const handler = await deps.repos.staff.findByTelegramId(handledBy);
+  return { outcome: handled ? 'handled' : 'already', alert, handledAt: current.handledAt ?? now, handledBy, handlerName: handler?.name ?? null };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import type { Actor } from '../ledger/types.js';
-import type { DomainDeps, StaffMember, StaffRole, Store } from '../ports.js';
+import type { DomainDeps, Repositories, StaffMember, StaffRole, Store } from '../ports.js';
 import type { Locale } from '../program.js';
 
 /**
@@ -17,7 +17,16 @@ export interface Principal {
   staffId: number | null;
 }
 
-export async function findPrincipal(deps: DomainDeps, telegramId: number): Promise<Principal | null> {
+/** What a role check reads: the configured admins and the staff table, nothing else. */
+export interface AccessDeps {
+  adminTelegramIds: DomainDeps['adminTelegramIds'];
+  repos: Pick<Repositories, 'staff'>;
+}
+
+/** A narrow port: the role check plus the repositories a use case reads. */
+export type AdminDeps<R extends keyof Repositories> = AccessDeps & { repos: Pick<Repositories, 'staff' | R> };
+
+export async function findPrincipal(deps: AccessDeps, telegramId: number): Promise<Principal | null> {
   if (deps.adminTelegramIds.includes(telegramId)) return { telegramId, role: 'ADMIN', storeId: null, staffId: null };
   const staff = await deps.repos.staff.findByTelegramId(telegramId);
   if (!staff || staff.revokedAt) return null;
@@ -25,7 +34,7 @@ export async function findPrincipal(deps: DomainDeps, telegramId: number): Promi
 }
 
 /** The principal if they hold one of `roles` (admins hold every role); FORBIDDEN otherwise. */
-export async function requireRole(deps: DomainDeps, telegramId: number, roles: readonly StaffRole[]): Promise<Principal> {
+export async function requireRole(deps: AccessDeps, telegramId: number, roles: readonly StaffRole[]): Promise<Principal> {
   const principal = await findPrincipal(deps, telegramId);
   if (!principal || !(principal.role === 'ADMIN' || roles.includes(principal.role))) throw new DomainError('FORBIDDEN');
   return principal;
@@ -85,12 +94,24 @@ export async function revokeStaff(deps: DomainDeps, adminTelegramId: number, sta
   });
 }
 
+/** Everyone with a staff role, revoked ones included (admins only). */
+export async function listStaff(deps: AccessDeps, adminTelegramId: number): Promise<(StaffMember & { storeName: string | null })[]> {
+  await requireRole(deps, adminTelegramId, ['ADMIN']);
+  return deps.repos.staff.list();
+}
+
+/** Every store, closed ones included (admins only). */
+export async function listStores(deps: AdminDeps<'stores'>, adminTelegramId: number): Promise<Store[]> {
+  await requireRole(deps, adminTelegramId, ['ADMIN']);
+  return deps.repos.stores.list();
+}
+
 /** Stores named in the program file exist in the database (created or renamed at start-up). */
 export async function seedStores(deps: DomainDeps): Promise<void> {
   for (const store of deps.program.stores) await deps.repos.stores.upsert(store.code, store.name);
 }
 
-export async function addStore(deps: DomainDeps, adminTelegramId: number, code: string, name: string): Promise<Store> {
+export async function addStore(deps: AdminDeps<'stores' | 'audit'>, adminTelegramId: number, code: string, name: string): Promise<Store> {
   await requireRole(deps, adminTelegramId, ['ADMIN']);
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(code) || name.trim().length === 0 || name.length > 100) throw new DomainError('STORE_CODE_INVALID');
   const store = await deps.repos.stores.upsert(code, name.trim());

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import type { ApiKeyRecord, DomainDeps } from '../ports.js';
-import { requireRole } from './access.js';
+import { type AdminDeps, requireRole } from './access.js';
 
 /**
  * API keys for tills and CRMs. The key is shown once, at creation; only its SHA-256 is stored
@@ -58,9 +58,16 @@ export async function authenticateApiKey(
   return record;
 }
 
-export async function listApiKeys(deps: DomainDeps, adminTelegramId: number) {
+export async function listApiKeys(deps: AdminDeps<'apiKeys'>, adminTelegramId: number) {
   await requireRole(deps, adminTelegramId, ['ADMIN']);
   return deps.repos.apiKeys.list();
+}
+
+/** A key that may still be revoked or rotated (admins only); null when unknown or revoked already. */
+export async function findActiveApiKey(deps: AdminDeps<'apiKeys'>, adminTelegramId: number, id: number): Promise<ApiKeyRecord | null> {
+  await requireRole(deps, adminTelegramId, ['ADMIN']);
+  const record = await deps.repos.apiKeys.findById(id);
+  return record && !record.revokedAt ? record : null;
 }
 
 /** Revokes the key at once (authentication reads the database every request). */
