@@ -99,7 +99,7 @@ async function time(work: () => Promise<unknown>): Promise<number> {
   return best;
 }
 
-function queries(repo: AnalyticsRepository): [string, () => Promise<unknown>][] {
+export function queries(repo: AnalyticsRepository): [string, () => Promise<unknown>][] {
   const month = scope('2026-11-01', '2026-12-01');
   const year = scope('2026-01-01', '2027-01-01');
   const activeSince = (s: AnalyticsScope) => new Date(s.to.getTime() - 30 * 86_400_000);
