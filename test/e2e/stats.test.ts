@@ -192,6 +192,7 @@ describe('/stats', () => {
     expect(summary.text).toContain('Campaign lift (conversion against the control group');
     expect(summary.text).toMatch(/• Spring sale: \+65 pp \(95 % CI \+\d+(\.\d)? … \+\d+(\.\d)?\)/);
     expect(summary.text).not.toContain('no campaigns with a finished attribution window yet');
+    expect(summary.text).toMatch(/Program cost: .+ \(points .+, tier discounts .+, free coupons .+\)/);
     const photos = await albumTo(ADMIN_ID, 5);
     for (const photo of photos) {
       const png = PNG.sync.read((photo.photo as UploadedFile).data);
