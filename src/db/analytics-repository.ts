@@ -71,14 +71,17 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
   }
 
   async membership(scope: AnalyticsScope, activeSince: Date): Promise<MembershipFacts> {
+    // The active buyers are one set (a hash of the window's distinct buyers) joined to the
+    // members, not an EXISTS per member (a subplan run for each of 100k members).
     const [row] = await this.read<{ members: number; newMembers: number; activeMembers: number }[]>(Prisma.sql`
+      WITH active AS (
+        SELECT DISTINCT p."memberId" FROM "Purchase" p
+        WHERE p."createdAt" >= ${ts(activeSince)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}
+      )
       SELECT count(*)::int AS members,
              count(*) FILTER (WHERE m."registeredAt" >= ${ts(scope.from)})::int AS "newMembers",
-             count(*) FILTER (WHERE EXISTS (
-               SELECT 1 FROM "Purchase" p
-               WHERE p."memberId" = m.id AND p."createdAt" >= ${ts(activeSince)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}
-             ))::int AS "activeMembers"
-      FROM "Member" m
+             count(a."memberId")::int AS "activeMembers"
+      FROM "Member" m LEFT JOIN active a ON a."memberId" = m.id
       WHERE m."registeredAt" < ${ts(scope.to)} AND (m."deletedAt" IS NULL OR m."deletedAt" >= ${ts(scope.to)})
         ${tierClause(scope, Prisma.sql`m`)}${storeCustomerClause(scope, Prisma.sql`m.id`)}`);
     return { members: row?.members ?? 0, newMembers: row?.newMembers ?? 0, activeMembers: row?.activeMembers ?? 0 };
@@ -134,18 +137,17 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
   }
 
   async churn(scope: AnalyticsScope, churnDays: number): Promise<ChurnFacts[]> {
+    // Two sets of distinct buyers (the base window and the last window) joined, not a NOT EXISTS per member.
     const rows = await this.read<{ tier: string; base: number; churned: number }[]>(Prisma.sql`
       WITH base AS (
         SELECT DISTINCT p."memberId" FROM "Purchase" p
         WHERE p."createdAt" >= ${ts(minus(scope.from, churnDays))} AND p."createdAt" < ${ts(scope.from)}${storeClause(scope, Prisma.sql`p."storeId"`)}
+      ), recent AS (
+        SELECT DISTINCT q."memberId" FROM "Purchase" q
+        WHERE q."createdAt" >= ${ts(minus(scope.to, churnDays))} AND q."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`q."storeId"`)}
       )
-      SELECT COALESCE(m."tier", ${scope.baseTier}) AS tier, count(*)::int AS base,
-             (count(*) FILTER (WHERE NOT EXISTS (
-               SELECT 1 FROM "Purchase" q
-               WHERE q."memberId" = b."memberId" AND q."createdAt" >= ${ts(minus(scope.to, churnDays))} AND q."createdAt" < ${ts(scope.to)}
-                 ${storeClause(scope, Prisma.sql`q."storeId"`)}
-             )))::int AS churned
-      FROM base b JOIN "Member" m ON m.id = b."memberId"
+      SELECT COALESCE(m."tier", ${scope.baseTier}) AS tier, count(*)::int AS base, count(*) FILTER (WHERE r."memberId" IS NULL)::int AS churned
+      FROM base b JOIN "Member" m ON m.id = b."memberId" LEFT JOIN recent r ON r."memberId" = b."memberId"
       WHERE true${tierClause(scope, Prisma.sql`m`)}
       GROUP BY 1 ORDER BY 1`);
     return rows.map((row) => ({ tier: row.tier, base: row.base, churned: row.churned }));
