@@ -105,24 +105,30 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
         receiptRevenue: bigint;
       }[]
     >(Prisma.sql`
-      WITH per_member AS (
-        SELECT p."memberId", count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue, sum(p."discountMinor") AS discount
+      WITH totals AS (
+        SELECT count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue, sum(p."discountMinor") AS discount
+        FROM "Purchase" p ${joinMember}
+        WHERE ${period}
+      ), per_member AS (
+        -- Only the count per member: a narrow row to group (the sums above need no grouping).
+        SELECT count(*) AS n
         FROM "Purchase" p ${joinMember}
         WHERE ${period}
         GROUP BY p."memberId"
       ), returned AS (
+        -- A return comes after its purchase: only returns since \`from\` can belong to the period's purchases.
         SELECT sum(r."discountMinor") AS discount
         FROM "PurchaseReturn" r JOIN "Purchase" p ON p.id = r."purchaseId" ${joinMember}
-        WHERE r."discountMinor" > 0 AND ${period}
+        WHERE r."discountMinor" > 0 AND r."createdAt" >= ${ts(scope.from)} AND ${period}
       ), receipts AS (
         SELECT count(*) AS n, sum(r."amountMinor") AS revenue
         FROM "Receipt" r
         WHERE r."createdAt" >= ${ts(scope.from)} AND r."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`r."storeId"`)}
           AND NOT EXISTS (SELECT 1 FROM "Purchase" x WHERE x."storeId" = r."storeId" AND x."receiptNo" = r."receiptNo")
       )
-      SELECT COALESCE(sum(pm.n), 0)::bigint AS "memberPurchases", COALESCE(sum(pm.revenue), 0)::bigint AS "memberRevenue",
-             COALESCE(sum(pm.discount), 0)::bigint AS discount, COALESCE((SELECT discount FROM returned), 0)::bigint AS "returnedDiscount",
-             count(pm."memberId")::int AS buyers, (count(pm."memberId") FILTER (WHERE pm.n >= 2))::int AS "repeatBuyers",
+      SELECT (SELECT n FROM totals)::bigint AS "memberPurchases", COALESCE((SELECT revenue FROM totals), 0)::bigint AS "memberRevenue",
+             COALESCE((SELECT discount FROM totals), 0)::bigint AS discount, COALESCE((SELECT discount FROM returned), 0)::bigint AS "returnedDiscount",
+             count(*)::int AS buyers, (count(*) FILTER (WHERE pm.n >= 2))::int AS "repeatBuyers",
              (SELECT n FROM receipts)::bigint AS receipts, COALESCE((SELECT revenue FROM receipts), 0)::bigint AS "receiptRevenue"
       FROM per_member pm`);
     return {
