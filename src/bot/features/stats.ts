@@ -19,8 +19,8 @@ import { type ChartOption, renderPngs } from '../stats/render.js';
 const CHART_SIZE = { width: 1000, height: 560 };
 const PERCENT_LOCALE = { ru: 'ru-RU', en: 'en-GB' } as const;
 
-/** The latest campaigns on the lift chart; the text names the first few. */
-const LIFT_CAMPAIGNS = 8;
+/** The latest campaigns on the lift chart (each is measured live: few), the text names the first three. */
+const LIFT_CAMPAIGNS = 5;
 const LIFT_LINES = 3;
 
 export function statsFeature(deps: BotDeps): Composer<BotContext> {
