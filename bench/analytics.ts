@@ -6,6 +6,7 @@
 // query at 1M purchases; a query over it fails the benchmark only at that size.
 //
 // The seed is for reading: member balances equal their entries, but no point lots are written.
+// Purchases carry their tier discount; every 50th is half returned (its discount share with it).
 //
 // Also timed at each size: the series behind the /stats charts (series.ts, one statement) and
 // /stats end to end as the bot runs it: every query of computeStats, then the four charts built
@@ -61,6 +62,13 @@ export async function seed(url: string, purchases: number): Promise<void> {
         SELECT m.id, 1 + g % 10, 'b' || g, 10000 + (random() * 290000)::int, 0, 'bench:' || g, 'x', 'TILL',
                m."registeredAt" + random() * (timestamp '2026-12-31 20:00' - m."registeredAt")
         FROM generate_series(1, ${purchases}) g JOIN "Member" m ON m.id = 1 + (g::bigint * 7919) % ${members};
+      -- The tier discount of the 4-level program (6/9/12/15 %), and every 50th purchase half returned.
+      UPDATE "Purchase" p SET "discountMinor" = p."amountMinor" * (CASE m.tier WHEN 'silver' THEN 9 WHEN 'gold' THEN 12 WHEN 'platinum' THEN 15 ELSE 6 END) / 100
+        FROM "Member" m WHERE m.id = p."memberId";
+      INSERT INTO "PurchaseReturn" ("purchaseId", "amountMinor", "pointsReversed", "pointsRefunded", shortfall, "discountMinor", "idempotencyKey", "requestHash", "actorType", "createdAt")
+        SELECT p.id, p."amountMinor" / 2, 0, 0, 0, p."discountMinor" / 2, 'bench:return:' || p.id, 'x', 'TILL', p."createdAt" + interval '1 day'
+        FROM "Purchase" p WHERE p.id % 50 = 0;
+      UPDATE "Purchase" p SET "returnedMinor" = p."amountMinor" / 2 WHERE p.id % 50 = 0;
       INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "storeId", "purchaseId", "createdAt")
         SELECT p."memberId", 'EARN', p."amountMinor" / 100, 0, 'bench:earn:' || p.id, 'TILL', p."storeId", p.id, p."createdAt" FROM "Purchase" p;
       INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "storeId", "purchaseId", "createdAt")
@@ -99,7 +107,7 @@ async function time(work: () => Promise<unknown>): Promise<number> {
   return best;
 }
 
-function queries(repo: AnalyticsRepository): [string, () => Promise<unknown>][] {
+export function queries(repo: AnalyticsRepository): [string, () => Promise<unknown>][] {
   const month = scope('2026-11-01', '2026-12-01');
   const year = scope('2026-01-01', '2027-01-01');
   const activeSince = (s: AnalyticsScope) => new Date(s.to.getTime() - 30 * 86_400_000);

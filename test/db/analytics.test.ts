@@ -104,25 +104,26 @@ describe('the KPI report for March, the whole chain', () => {
 
   it('puts the program cost, CLTV and ROI in money', async () => {
     const { cost, value } = await computeKpiReport(h.deps, march());
-    // Points: 1600 x 100 = 160000. Free coupons: M4's FIXED 50000 (M1's free item has no value; M3's
-    // coupon was paid with points, already in the 1600). Total 210000.
+    // Points: 1600 x 100 = 160000. Tier discounts on March purchases: M1 12000 + 6000, M3 9000 less the
+    // 3000 its return took back, M4 36000 = 60000. Free coupons: M4's FIXED 50000 (M1's free item has
+    // no value; M3's coupon was paid with points, already in the 1600). Total 270000.
     expect(cost).toEqual({
       pointsMinor: 160_000,
-      tierDiscountsMinor: null,
+      tierDiscountsMinor: 60_000,
       freeCouponsMinor: 50_000,
-      totalMinor: 210_000,
+      totalMinor: 270_000,
       couponsRedeemed: 3,
       unvaluedFreeCoupons: 1,
     });
     // Lifetime = 1 / (1/3) = 3 months; CLTV = 200000 x 4/3 x 3 = 800000.
     // Increment = (200000 - 100000) x 4 member purchases = 400000; x 25 % = 100000 gross margin.
-    // ROI = (100000 - 210000) / 210000 = -0.52381.
+    // ROI = (100000 - 270000) / 270000 = -0.62963.
     expect(value).toEqual({
       expectedLifetimePeriods: 3,
       cltvMinor: 800_000,
       incrementalRevenueMinor: 400_000,
       incrementalGrossMarginMinor: 100_000,
-      roi: -0.5238,
+      roi: -0.6296,
     });
   });
 
@@ -161,8 +162,9 @@ describe('the KPI report for one store and one tier', () => {
       redemptionRate: 0.1667,
       breakageRate: null,
     });
-    // Coupons redeemed at msk-01: M1's free item (unvalued), M3's paid coupon.
-    expect(report.cost).toMatchObject({ couponsRedeemed: 2, freeCouponsMinor: 0, unvaluedFreeCoupons: 1, totalMinor: 50_000 });
+    // Coupons redeemed at msk-01: M1's free item (unvalued), M3's paid coupon. Discounts there:
+    // M1 12000, M3 9000 - 3000 = 18000; cost 500 x 100 + 18000.
+    expect(report.cost).toMatchObject({ couponsRedeemed: 2, freeCouponsMinor: 0, unvaluedFreeCoupons: 1, tierDiscountsMinor: 18_000, totalMinor: 68_000 });
   });
 
   it('limits members to their current tier', async () => {
@@ -174,6 +176,20 @@ describe('the KPI report for one store and one tier', () => {
     expect(report.churn.byTier).toEqual([{ tier: 'silver', base: 1, churned: 1, rate: 1 }]);
     // Silver points in March: issued M4 4000; redeemed M4 800; expired M2 1000; outstanding 2000 + 3200.
     expect(report.points).toMatchObject({ issued: 4000, redeemed: 800, expired: 1000, outstanding: 5200 });
+    // Silver discounts in March: M4's 36000.
+    expect(report.cost.tierDiscountsMinor).toBe(36_000);
+  });
+
+  it('counts a discount in the period of its purchase, net of the share returns took back', async () => {
+    // February: M2's 27000 (M3's 02-06 purchase predates discounts: 0). January: M1 6000, M6 0.
+    expect((await computeKpiReport(h.deps, march({ from: '2026-02-01', to: '2026-03-01' }))).cost.tierDiscountsMinor).toBe(27_000);
+    expect((await computeKpiReport(h.deps, march({ from: '2026-01-01', to: '2026-02-01' }))).cost.tierDiscountsMinor).toBe(6_000);
+    // The return's share is taken from its purchase's period only: the day of M3's purchase keeps 9000 - 3000,
+    // and a period holding the return but not the purchase has no discount at all.
+    expect((await computeKpiReport(h.deps, march({ from: '2026-03-10', to: '2026-03-11' }))).cost.tierDiscountsMinor).toBe(6_000);
+    expect((await computeKpiReport(h.deps, march({ from: '2026-03-12', to: '2026-03-13' }))).cost.tierDiscountsMinor).toBe(0);
+    // One store, msk-02 in March: M1 6000 + M4 36000.
+    expect((await computeKpiReport(h.deps, march({ storeId: fx.storeB.id }))).cost.tierDiscountsMinor).toBe(42_000);
   });
 });
 
@@ -242,6 +258,30 @@ describe('the program over time (series)', () => {
       [700, 0, 0],
     ]);
     expect(report.points.at(-1)?.start).toBe('2026-12-01');
+  });
+
+  it('counts buyers per day the same way past 62 days (pairs) as within them (one bitmask per buyer)', async () => {
+    // 90 days, daily: too many buckets for one 64-bit mask, so buyers are counted as (day, member) pairs.
+    const long = await computeSeriesReport(h.deps, { from: '2026-01-01', to: '2026-04-01', storeId: null, tier: null });
+    expect(long.granularity).toBe('day');
+    expect(long.points).toHaveLength(90);
+    const halves = [
+      ...(await computeSeriesReport(h.deps, { from: '2026-01-01', to: '2026-02-15', storeId: null, tier: null })).points,
+      ...(await computeSeriesReport(h.deps, { from: '2026-02-15', to: '2026-04-01', storeId: null, tier: null })).points,
+    ];
+    const buyers = (points: typeof long.points) => points.filter((p) => p.activeMembers > 0).map((p) => [p.start, p.activeMembers]);
+    expect(buyers(long.points)).toEqual(buyers(halves));
+    // The buyers' days by hand: M6 01-06, M1 01-15, M3 02-06, M2 02-10, M4 03-04, M1 03-05, M3 03-10, M1 03-20.
+    expect(buyers(long.points).map(([day]) => day)).toEqual([
+      '2026-01-06',
+      '2026-01-15',
+      '2026-02-06',
+      '2026-02-10',
+      '2026-03-04',
+      '2026-03-05',
+      '2026-03-10',
+      '2026-03-20',
+    ]);
   });
 
   it('cuts a short period into local days, and one store sees its own customers and sales', async () => {

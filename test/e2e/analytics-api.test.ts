@@ -79,8 +79,8 @@ describe('GET /v1/analytics/kpis', () => {
       churnDays: 45,
       membership: { members: 5, newMembers: 2, activeMembers: 3 },
       buying: { averageCheckMembersMinor: 200_000, averageCheckNonMembersMinor: 100_000 },
-      cost: { totalMinor: 210_000, tierDiscountsMinor: null },
-      value: { cltvMinor: 800_000, roi: -0.5238 },
+      cost: { totalMinor: 270_000, tierDiscountsMinor: 60_000 },
+      value: { cltvMinor: 800_000, roi: -0.6296 },
       nps: { nps: 0 },
     });
   });
@@ -101,8 +101,9 @@ describe('GET /v1/analytics/kpis', () => {
         'buying.membersRevenueShare,0.7273',
         'churn.byTier.silver.rate,1',
         'points.liabilityMinor,960000',
-        'cost.tierDiscountsMinor,',
-        'value.roi,-0.5238',
+        'cost.tierDiscountsMinor,60000',
+        'cost.totalMinor,270000',
+        'value.roi,-0.6296',
         'nps.nps,0',
       ]),
     );

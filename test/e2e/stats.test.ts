@@ -128,4 +128,90 @@ describe('/stats', () => {
     }
     expect((await cashier.says('/stats')).text).toContain('only for');
   });
+
+  it('adds the lift chart and names the lift once a campaign with a control group is measured; a store’s marketer gets neither', async () => {
+    const boss = admin();
+    expect((await boss.says('/stats')).text).toContain('no campaigns with a finished attribution window yet');
+    await albumTo(ADMIN_ID, 4);
+
+    // A broadcast that finished 29 days ago (the window is the program's attributionDays, 7):
+    // 20 members got it and 15 of them bought within the window; of 20 held back, 2 did.
+    const now = Date.now();
+    const daysAgo = (days: number) => new Date(now - days * 86_400_000);
+    const store = await db.prisma.store.findFirstOrThrow({ where: { code: 'msk-01' } });
+    await db.prisma.$executeRaw`
+      INSERT INTO "Member" ("telegramId", code, status, "registrationStep", locale, name, tier, "registeredAt", "createdAt", "updatedAt")
+      SELECT 8800000 + g, 'LIFT' || g, 'ACTIVE', NULL, 'en', 'Test', 'basic', ${daysAgo(60)}, ${daysAgo(60)}, ${daysAgo(60)}
+      FROM generate_series(1, 40) AS g`;
+    const members = (await db.prisma.member.findMany({ where: { code: { startsWith: 'LIFT' } }, orderBy: { id: 'asc' } })).map((m) => m.id);
+    const treated = members.slice(0, 20);
+    const control = members.slice(20);
+    const broadcast = await db.prisma.broadcast.create({
+      data: {
+        status: 'DONE',
+        text: 'Spring sale\nEverything -20 %',
+        entities: [],
+        segment: {},
+        scheduledAt: daysAgo(30),
+        startedAt: daysAgo(30),
+        finishedAt: daysAgo(29),
+        controlPercent: 50,
+        createdByType: 'STAFF',
+        createdById: String(ADMIN_ID),
+      },
+    });
+    await db.prisma.delivery.createMany({
+      data: treated.map((memberId) => ({
+        dedupeKey: `broadcast:${broadcast.id}:${memberId}`,
+        memberId,
+        kind: 'broadcast',
+        class: 'broadcast',
+        payload: { kind: 'broadcast', broadcastId: broadcast.id },
+        status: 'SENT',
+        sentAt: daysAgo(30),
+        broadcastId: broadcast.id,
+      })),
+    });
+    await db.prisma.broadcastHoldout.createMany({ data: control.map((memberId) => ({ broadcastId: broadcast.id, memberId, createdAt: daysAgo(30) })) });
+    const buyers = [...treated.slice(0, 15), ...control.slice(0, 2)];
+    await db.prisma.purchase.createMany({
+      data: buyers.map((memberId) => ({
+        memberId,
+        storeId: store.id,
+        receiptNo: `lift-${memberId}`,
+        amountMinor: 100_000n,
+        idempotencyKey: `lift-${memberId}`,
+        requestHash: 'x',
+        actorType: 'TILL',
+        createdAt: daysAgo(28),
+      })),
+    });
+
+    // 75 % against 10 %: +65 percentage points.
+    const summary = await boss.says('/stats');
+    expect(summary.text).toContain('Campaign lift (conversion against the control group');
+    expect(summary.text).toMatch(/• Spring sale: \+65 pp \(95 % CI \+\d+(\.\d)? … \+\d+(\.\d)?\)/);
+    expect(summary.text).not.toContain('no campaigns with a finished attribution window yet');
+    expect(summary.text).toMatch(/Program cost: .+ \(points .+, tier discounts .+, free coupons .+\)/);
+    const photos = await albumTo(ADMIN_ID, 5);
+    for (const photo of photos) {
+      const png = PNG.sync.read((photo.photo as UploadedFile).data);
+      expect([png.width, png.height]).toEqual([1000, 560]);
+    }
+    const album = mediaGroupCalls(ADMIN_ID).at(-1);
+    expect(album?.params.media).toHaveLength(5);
+
+    // Lifts are chain-wide: a marketer bound to a store sees its store's figures only.
+    const invite = await boss.says('/invite marketer msk-01');
+    const payload = /start=(inv_[\w-]+)/.exec(invite.text ?? '')?.[1];
+    const local = newUser('Lou');
+    expect((await local.says(`/start ${payload}`)).text).toContain('You are now a marketer');
+    const theirs = await local.says('/stats');
+    expect(theirs.text).toContain('Store: Tverskaya 1');
+    expect(theirs.text).not.toContain('Spring sale');
+    expect(theirs.text).not.toContain('Campaign lift');
+    await albumTo(local.user.id, 4);
+    const localAlbum = mediaGroupCalls(local.user.id).at(-1);
+    expect(localAlbum?.params.media).toHaveLength(4);
+  });
 });

@@ -19,6 +19,10 @@ import type { DomainHarness } from './domain.js';
  *   M5      basic   03-15       -                                                  03-15 BONUS 100
  *   M6      basic   01-05, erased 02-20   01-06 A 100000                            01-06 EARN 1000; 02-20 CLOSE 1000
  *
+ * Tier discounts on purchases (Purchase.discountMinor): M1 01-15 6000, 03-05 12000, 03-20 6000; M2 02-10
+ * 27000; M3 03-10 9000, of which its return (03-12) took back 3000; M4 03-04 36000; the others 0 (rows
+ * from before discounts were recorded). March: 12000 + 6000 + 9000 - 3000 + 36000 = 60000.
+ *
  * Non-member receipts: 02-10 A 80000; 03-05 A 50000; 03-12 A 150000; 03-25 B 100000; and 03-05 A
  * "m1-0305" 200000, the number of M1's purchase (a till sent the sale twice): never counted.
  * Coupons redeemed in March: M4 FIXED 50000 free (03-30, B); M1 FREE_ITEM free (03-21, A);
@@ -55,7 +59,7 @@ export async function seedAnalyticsFixture(db: TestDatabase, h: DomainHarness, t
   };
 
   const purchases: Record<string, number> = {};
-  const purchase = async (memberId: number, store: Store, date: string, amountMinor: number, returnedMinor = 0) => {
+  const purchase = async (memberId: number, store: Store, date: string, amountMinor: number, returnedMinor = 0, discountMinor = 0) => {
     const receiptNo = `p-${memberId}-${date}`;
     const row = await prisma.purchase.create({
       data: {
@@ -64,6 +68,7 @@ export async function seedAnalyticsFixture(db: TestDatabase, h: DomainHarness, t
         receiptNo: memberId === members.m1 && date === '03-05' ? 'm1-0305' : receiptNo,
         amountMinor: BigInt(amountMinor),
         returnedMinor: BigInt(returnedMinor),
+        discountMinor: BigInt(discountMinor),
         idempotencyKey: `fixture:${receiptNo}`,
         requestHash: 'fixture',
         actorType: 'TILL',
@@ -72,14 +77,30 @@ export async function seedAnalyticsFixture(db: TestDatabase, h: DomainHarness, t
     });
     purchases[`${memberId}:${date}`] = row.id;
   };
-  await purchase(members.m1, storeA, '01-15', 100_000);
-  await purchase(members.m1, storeA, '03-05', 200_000);
-  await purchase(members.m1, storeB, '03-20', 100_000);
-  await purchase(members.m2, storeA, '02-10', 300_000);
+  await purchase(members.m1, storeA, '01-15', 100_000, 0, 6_000);
+  await purchase(members.m1, storeA, '03-05', 200_000, 0, 12_000);
+  await purchase(members.m1, storeB, '03-20', 100_000, 0, 6_000);
+  await purchase(members.m2, storeA, '02-10', 300_000, 0, 27_000);
   await purchase(members.m3, storeA, '02-06', 50_000);
-  await purchase(members.m3, storeA, '03-10', 150_000, 50_000);
-  await purchase(members.m4, storeB, '03-04', 400_000);
+  await purchase(members.m3, storeA, '03-10', 150_000, 50_000, 9_000);
+  await purchase(members.m4, storeB, '03-04', 400_000, 0, 36_000);
   await purchase(members.m6, storeA, '01-06', 100_000);
+  // M3's return of a third of its 03-10 purchase: a third of the discount goes back with it.
+  await prisma.purchaseReturn.create({
+    data: {
+      purchaseId: purchases[`${members.m3}:03-10`] as number,
+      amountMinor: 50_000n,
+      pointsReversed: 500,
+      pointsRefunded: 0,
+      shortfall: 0,
+      discountMinor: 3_000n,
+      refundMinor: 47_000n,
+      idempotencyKey: 'fixture:return:m3-0310',
+      requestHash: 'fixture',
+      actorType: 'TILL',
+      createdAt: at('03-12'),
+    },
+  });
 
   let key = 0;
   const post = async (memberId: number, date: string, type: EntryType, amount: number, store: Store | null = null) => {

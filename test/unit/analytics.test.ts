@@ -52,7 +52,7 @@ describe('the program file: economics', () => {
 
 const none: KpiFacts = {
   membership: { members: 0, newMembers: 0, activeMembers: 0 },
-  buying: { memberPurchases: 0, memberRevenueMinor: 0, buyers: 0, repeatBuyers: 0, receipts: 0, receiptRevenueMinor: 0 },
+  buying: { memberPurchases: 0, memberRevenueMinor: 0, buyers: 0, repeatBuyers: 0, tierDiscountMinor: 0, receipts: 0, receiptRevenueMinor: 0 },
   churn: [],
   points: { issued: 0, redeemed: 0, expired: 0, outstanding: 0 },
   coupons: { redeemed: 0, freeFixedValueMinor: 0, freeUnvalued: 0 },
@@ -72,7 +72,7 @@ describe('KPIs without data', () => {
     const kpis = computeKpis(
       {
         ...none,
-        buying: { memberPurchases: 2, memberRevenueMinor: 3000, buyers: 1, repeatBuyers: 1, receipts: 1, receiptRevenueMinor: 1000 },
+        buying: { memberPurchases: 2, memberRevenueMinor: 3000, buyers: 1, repeatBuyers: 1, tierDiscountMinor: 0, receipts: 1, receiptRevenueMinor: 1000 },
         churn: [{ tier: 'basic', base: 1, churned: 0 }],
       },
       { grossMarginPercent: 20, pointCostMinor: 100 },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { averageCheckChart, bucketLabel, type ChartText, cohortHeatmap, liftChart, membersChart, pointsChart } from '../../src/bot/stats/charts.js';
+import { averageCheckChart, bucketLabel, type ChartText, cohortHeatmap, liftChart, liftPoints, membersChart, pointsChart } from '../../src/bot/stats/charts.js';
 import { renderPngs, renderSvg } from '../../src/bot/stats/render.js';
 import { cohortMatrix } from '../../src/domain/analytics/cohorts.js';
 import { bucketStarts, granularityOf, type SeriesPoint, seriesFromFacts } from '../../src/domain/analytics/series.js';
@@ -155,10 +155,10 @@ describe('charts', () => {
         cohortHeatmap(cohorts, text),
         pointsChart(sample, 'day', text),
         liftChart(
-          [
-            { broadcastId: 1, title: 'Black Friday', metric: 'revenue', lift: 0.12, ciLow: 0.03, ciHigh: 0.21, pValue: 0.01 },
-            { broadcastId: 2, title: 'Зимняя', metric: 'visits', lift: -0.02, ciLow: -0.09, ciHigh: 0.05, pValue: 0.6 },
-          ],
+          liftPoints([
+            { broadcastId: 1, title: 'Black Friday', metric: 'conversion', lift: 12, ciLow: 3, ciHigh: 21, pValue: 0.01 },
+            { broadcastId: 2, title: 'Зимняя', metric: 'conversion', lift: -2, ciLow: null, ciHigh: null, pValue: null },
+          ]),
           text,
         ),
       ];
@@ -181,4 +181,24 @@ describe('charts', () => {
       }
     });
   }
+});
+
+describe('the campaign-lift chart', () => {
+  it('takes recentCampaignLifts() in percentage points and plots them once as such, not x100 twice or /100 forgotten', () => {
+    const points = liftPoints([
+      { broadcastId: 7, title: 'Spring', metric: 'conversion', lift: 3.2, ciLow: -1, ciHigh: 7.4, pValue: 0.15 },
+      { broadcastId: 8, title: 'Tiny', metric: 'conversion', lift: 5, ciLow: null, ciHigh: null, pValue: null },
+    ]);
+    expect(points[0]?.lift).toBeCloseTo(0.032, 10);
+    expect(points[0]?.ciLow).toBeCloseTo(-0.01, 10);
+    expect(points[0]?.ciHigh).toBeCloseTo(0.074, 10);
+    expect(points[1]).toMatchObject({ ciLow: null, ciHigh: null });
+    const option = liftChart(points, textFor('en')) as { series: { data: unknown[] }[] };
+    // Candlestick [open, close, low, high] in %: the interval around the point; none -> collapsed on it.
+    expect(option.series[0]?.data).toEqual([
+      [3.2, 3.2, -1, 7.4],
+      [5, 5, 5, 5],
+    ]);
+    expect(option.series[1]?.data).toEqual([3.2, 5]);
+  });
 });

@@ -1,11 +1,13 @@
 import { Composer, InputFile, InputMediaBuilder } from 'grammy';
 import { computeStats, parseStatsPeriod, type StatsReport, statsToday } from '../../domain/analytics/stats.js';
+import { marketer } from '../../domain/broadcasts/access.js';
+import { recentCampaignLifts } from '../../domain/broadcasts/lift.js';
 import { addDays } from '../../domain/jobs/schedule-rules.js';
 import { minorDigits } from '../../domain/ledger/earn-rules.js';
 import { requireRole } from '../../domain/staff/access.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { guard } from '../replies.js';
-import { averageCheckChart, type CampaignLift, type ChartText, cohortHeatmap, liftChart, membersChart, pointsChart } from '../stats/charts.js';
+import { averageCheckChart, type ChartText, cohortHeatmap, type LiftPoint, liftChart, liftPoints, membersChart, pointsChart } from '../stats/charts.js';
 import { type ChartOption, renderPngs } from '../stats/render.js';
 
 /**
@@ -17,12 +19,11 @@ import { type ChartOption, renderPngs } from '../stats/render.js';
 const CHART_SIZE = { width: 1000, height: 560 };
 const PERCENT_LOCALE = { ru: 'ru-RU', en: 'en-GB' } as const;
 
-export interface StatsOptions {
-  /** Campaign lifts for the lift chart; none until broadcasts measure them. */
-  campaignLifts?: () => Promise<CampaignLift[]>;
-}
+/** The latest campaigns on the lift chart (each is measured live: few), the text names the first three. */
+const LIFT_CAMPAIGNS = 5;
+const LIFT_LINES = 3;
 
-export function statsFeature(deps: BotDeps, options: StatsOptions = {}): Composer<BotContext> {
+export function statsFeature(deps: BotDeps): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain } = deps;
 
@@ -35,12 +36,14 @@ export function statsFeature(deps: BotDeps, options: StatsOptions = {}): Compose
       // A marketer bound to a store sees that store only (admins and chain marketers: the chain).
       const store = principal.storeId === null ? null : await domain.repos.stores.findById(principal.storeId);
       await ctx.replyWithChatAction('upload_photo');
-      // Campaign lifts are chain-wide: not shown to a store's marketer.
+      // Campaign lifts are chain-wide: never read for a marketer bound to a store.
       const [report, lifts] = await Promise.all([
         computeStats(domain, period, principal.storeId),
-        principal.storeId === null && options.campaignLifts ? options.campaignLifts() : Promise.resolve([]),
+        principal.storeId === null
+          ? recentCampaignLifts(domain, marketer(ctx.from.id, ctx.locale), LIFT_CAMPAIGNS).then(liftPoints)
+          : Promise.resolve<LiftPoint[]>([]),
       ]);
-      await ctx.reply(summary(ctx, report, lifts.length > 0, store?.name ?? null), { parse_mode: 'HTML' });
+      await ctx.reply(summary(ctx, report, principal.storeId === null ? lifts : null, store?.name ?? null), { parse_mode: 'HTML' });
       const text: ChartText = {
         t: (key, vars) => ctx.t(key, { ...vars, interpolation: { escapeValue: false } }),
         major: (minor) => minor / 10 ** minorDigits(domain.program.currency),
@@ -67,7 +70,8 @@ export function statsFeature(deps: BotDeps, options: StatsOptions = {}): Compose
 const periodLine = (ctx: BotContext, report: StatsReport) =>
   ctx.t('stats.period', { from: ctx.fmt.calendarDate(report.period.from), to: ctx.fmt.calendarDate(addDays(report.period.to, -1)) });
 
-function summary(ctx: BotContext, report: StatsReport, hasLifts: boolean, storeName: string | null): string {
+/** `lifts` null: a store-bound reader, who gets no campaign lines. */
+function summary(ctx: BotContext, report: StatsReport, lifts: LiftPoint[] | null, storeName: string | null): string {
   const { kpis } = report;
   const percentFormat = new Intl.NumberFormat(PERCENT_LOCALE[ctx.locale], { style: 'percent', maximumFractionDigits: 1 });
   const na = ctx.t('stats.na');
@@ -91,10 +95,32 @@ function summary(ctx: BotContext, report: StatsReport, hasLifts: boolean, storeN
     ctx.t('stats.churn', { rate: percent(kpis.churn.rate), days: kpis.churnDays }),
     ctx.t('stats.points', { issued: number(kpis.points.issued), redeemed: number(kpis.points.redeemed), expired: number(kpis.points.expired) }),
     ctx.t('stats.liability', { amount: money(kpis.points.liabilityMinor) }),
-    ctx.t('stats.cost', { amount: money(kpis.cost.totalMinor) }),
+    ctx.t('stats.cost', {
+      amount: money(kpis.cost.totalMinor),
+      points: money(kpis.cost.pointsMinor),
+      discounts: money(kpis.cost.tierDiscountsMinor),
+      coupons: money(kpis.cost.freeCouponsMinor),
+    }),
     kpis.value.roi === null ? ctx.t('stats.roi_unknown') : ctx.t('stats.roi', { rate: percent(kpis.value.roi) }),
     kpis.nps === null || kpis.nps.nps === null ? ctx.t('stats.nps_none') : ctx.t('stats.nps', { nps: kpis.nps.nps, answered: number(kpis.nps.answered) }),
   ];
-  if (!hasLifts) lines.push('', ctx.t('stats.no_campaigns'));
+  if (lifts !== null) lines.push('', ...liftLines(ctx, lifts));
   return lines.join('\n');
+}
+
+/** "Spring sale: +3.2 pp (95 % CI −1 … +7.4 pp)": lift in percentage points of conversion. */
+function liftLines(ctx: BotContext, lifts: LiftPoint[]): string[] {
+  if (lifts.length === 0) return [ctx.t('stats.no_campaigns')];
+  const pp = new Intl.NumberFormat(PERCENT_LOCALE[ctx.locale], { maximumFractionDigits: 1, signDisplay: 'exceptZero' });
+  const points = (fraction: number) => pp.format(fraction * 100);
+  return [
+    ctx.t('stats.campaigns_title'),
+    ...lifts
+      .slice(0, LIFT_LINES)
+      .map((lift) =>
+        lift.ciLow === null || lift.ciHigh === null
+          ? ctx.t('stats.campaign_no_ci', { title: lift.title, lift: points(lift.lift) })
+          : ctx.t('stats.campaign', { title: lift.title, lift: points(lift.lift), low: points(lift.ciLow), high: points(lift.ciHigh) }),
+      ),
+  ];
 }

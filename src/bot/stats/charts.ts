@@ -1,5 +1,6 @@
 import type { CohortRow } from '../../domain/analytics/cohorts.js';
 import type { Granularity, SeriesPoint } from '../../domain/analytics/series.js';
+import type { CampaignLift } from '../../domain/broadcasts/lift.js';
 import type { ChartOption } from './render.js';
 
 /**
@@ -14,16 +15,26 @@ export interface ChartText {
   major: (minor: number) => number;
 }
 
-/** A campaign's lift with its 95 % interval (b-experiments' recentCampaignLifts()). Lift and bounds are fractions. */
-export interface CampaignLift {
+/** A campaign's lift for the chart, as fractions (0.032 = 3.2 percentage points); no interval when the sample is too small. */
+export interface LiftPoint {
   broadcastId: number;
   title: string;
-  metric: string;
   lift: number;
-  ciLow: number;
-  ciHigh: number;
+  ciLow: number | null;
+  ciHigh: number | null;
   pValue: number | null;
 }
+
+/** The one place where recentCampaignLifts()'s percentage points become the chart's fractions. */
+export const liftPoints = (lifts: CampaignLift[]): LiftPoint[] =>
+  lifts.map((lift) => ({
+    broadcastId: lift.broadcastId,
+    title: lift.title,
+    lift: lift.lift / 100,
+    ciLow: lift.ciLow === null ? null : lift.ciLow / 100,
+    ciHigh: lift.ciHigh === null ? null : lift.ciHigh / 100,
+    pValue: lift.pValue,
+  }));
 
 const COLORS = ['#2f6fdf', '#e0692b', '#2a9d6f', '#8a5cd1', '#c0392b'];
 
@@ -128,8 +139,8 @@ export function cohortHeatmap(rows: CohortRow[], text: ChartText): ChartOption {
   };
 }
 
-/** Each campaign's lift as a point with its 95 % interval as a whisker (a candlestick whose body is the point). */
-export function liftChart(lifts: CampaignLift[], text: ChartText): ChartOption {
+/** Each campaign's lift (fractions, liftPoints()) as a point with its 95 % interval as a whisker (a candlestick whose body is the point). */
+export function liftChart(lifts: LiftPoint[], text: ChartText): ChartOption {
   const percent = (value: number) => Math.round(value * 1000) / 10;
   return {
     ...base(text.t('stats.chart.lift_title'), text.t('stats.chart.lift_subtitle')),
@@ -144,7 +155,8 @@ export function liftChart(lifts: CampaignLift[], text: ChartText): ChartOption {
         type: 'candlestick',
         name: text.t('stats.chart.lift'),
         barWidth: 14,
-        data: lifts.map((lift) => [percent(lift.lift), percent(lift.lift), percent(lift.ciLow), percent(lift.ciHigh)]),
+        // Without an interval the whisker collapses onto the point.
+        data: lifts.map((lift) => [percent(lift.lift), percent(lift.lift), percent(lift.ciLow ?? lift.lift), percent(lift.ciHigh ?? lift.lift)]),
         itemStyle: { color: COLORS[0], color0: COLORS[0], borderColor: COLORS[0], borderColor0: COLORS[0] },
         markLine: { symbol: 'none', silent: true, data: [{ yAxis: 0 }], lineStyle: { color: '#888', type: 'dashed' } },
       },

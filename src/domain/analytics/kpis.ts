@@ -57,8 +57,8 @@ export interface Kpis {
   cost: {
     /** Points redeemed x pointCostMinor. */
     pointsMinor: number;
-    /** Not recorded: purchases keep the bill, not the tier discount on it (see README). */
-    tierDiscountsMinor: null;
+    /** Tier discounts on the period's member purchases, net of returns (0 for purchases before discounts were recorded). */
+    tierDiscountsMinor: number;
     /** Face value of fixed-amount coupons redeemed that cost no points. */
     freeCouponsMinor: number;
     totalMinor: number;
@@ -94,7 +94,7 @@ export function computeKpis(facts: KpiFacts, economics: ProgramEconomics): Kpis 
   const churnExact = churnBase === 0 ? null : churned / churnBase;
 
   const redeemedMinor = points.redeemed * economics.pointCostMinor;
-  const costMinor = redeemedMinor + coupons.freeFixedValueMinor;
+  const costMinor = redeemedMinor + buying.tierDiscountMinor + coupons.freeFixedValueMinor;
 
   // The increment: what members spend per visit above non-members, on every member visit.
   // Both averages must exist; see README for the assumption and its limits.
@@ -134,7 +134,7 @@ export function computeKpis(facts: KpiFacts, economics: ProgramEconomics): Kpis 
     },
     cost: {
       pointsMinor: redeemedMinor,
-      tierDiscountsMinor: null,
+      tierDiscountsMinor: buying.tierDiscountMinor,
       freeCouponsMinor: coupons.freeFixedValueMinor,
       totalMinor: costMinor,
       couponsRedeemed: coupons.redeemed,

@@ -39,6 +39,8 @@ export interface BuyingFacts {
   buyers: number;
   /** Of those, members with two purchases or more. */
   repeatBuyers: number;
+  /** Tier discounts given on those purchases (Purchase.discountMinor) minus the shares their returns took back. */
+  tierDiscountMinor: number;
   receipts: number;
   receiptRevenueMinor: number;
 }

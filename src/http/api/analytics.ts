@@ -116,7 +116,7 @@ export const kpiResponseSchema = z
     }),
     cost: z.object({
       pointsMinor: money,
-      tierDiscountsMinor: z.null().describe('Not recorded by purchases: always null (see README)'),
+      tierDiscountsMinor: money.describe('Tier discounts on the period’s member purchases, net of returns (see README)'),
       freeCouponsMinor: money,
       totalMinor: money,
       couponsRedeemed: count,
