@@ -347,7 +347,7 @@ export async function broadcast(): Promise<BenchResult> {
     await seedMembers(db, config.members, config.restart);
     const seedS = (Date.now() - seedStarted) / 1000;
     const scenarios: Scenario[] = [
-      { label: '(a) limited', rate: 25, limit: 30, paid: false },
+      { label: '(a) limited', rate: 30, limit: 30, paid: false },
       { label: '(b) unlimited', rate: 0, limit: null, paid: false },
       { label: '(c) paid', rate: 1000, limit: 1000, paid: true },
     ];
