@@ -13,9 +13,13 @@
 // spread over BENCH_OPEN_USERS users, whatever the replies do). Then how a Balance tap's cost
 // grows with one member's history (BENCH_HISTORY entries, comma-separated), loyalty bot only.
 // Latency: reply reached the fake minus update queued in the fake, both Date.now() there.
+// Growth (issue 12's table): BENCH_EXTRA_MEMBERS (0) more members in the tables, each with an
+// entry and a lot, seeded set-based before the loyalty bot starts; with BENCH_HISTORY, a Balance
+// tap's cost against both the program's size and one member's history.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { makeRepositories } from '../src/db/repositories.js';
 import { systemClock } from '../src/domain/clock.js';
@@ -26,7 +30,7 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/support/env.js';
 import type { FakeUser } from '../test/support/fake-bot-api/server.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import type { FakeApiIn, FakeApiOut } from './fake-api-process.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio } from './lib.js';
+import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio, seedFillerMembers } from './lib.js';
 
 const FIRST_USER_ID = 910_000_001;
 const BALANCE = '💰 Balance';
@@ -41,6 +45,7 @@ interface Config {
   openUsers: number;
   history: number[];
   timeoutMs: number;
+  extraMembers: number;
 }
 
 function readConfig(): Config {
@@ -53,6 +58,7 @@ function readConfig(): Config {
     openUsers: envInt('BENCH_OPEN_USERS', 500),
     history: (process.env.BENCH_HISTORY ?? '1,100,1000,10000').split(',').map(Number),
     timeoutMs: envInt('BENCH_TIMEOUT_MS', 15_000),
+    extraMembers: envInt('BENCH_EXTRA_MEMBERS', 0, 0),
   };
 }
 
@@ -350,6 +356,7 @@ export async function botThroughput(): Promise<BenchResult> {
   try {
     await seedMembers(db, users);
     for (const [i, entries] of config.history.entries()) await seedHistory(db, historyIds[i] as number, entries);
+    await seedFillerMembers(db.prisma, config.extraMembers, 700_000_001);
     const loyalty = await runBot(
       'loyalty',
       (fake) =>
@@ -428,7 +435,11 @@ function report(config: Config, members: number, bare: BotRun, loyalty: BotRun):
   const c = statsOf(loyalty.closed);
   const b = statsOf(bare.closed);
   const report = [
-    `Balance taps; ${members} members; closed loop ${config.users} users x ${config.taps} taps; open loop ${config.openRate}/s offered for ${config.openSeconds} s over ${config.openUsers} users. Each party in its own process, NODE_ENV=production.`,
+    `Balance taps; ${members} members (+ ${config.extraMembers} more in the tables); load average ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(
+        ' ',
+      )} at the end; closed loop ${config.users} users x ${config.taps} taps; open loop ${config.openRate}/s offered for ${config.openSeconds} s over ${config.openUsers} users. Each party in its own process, NODE_ENV=production.`,
     '',
     ...tables.flatMap((t) => [t, '']),
     history,
@@ -442,6 +453,12 @@ function report(config: Config, members: number, bare: BotRun, loyalty: BotRun):
       'closed updates/s loyalty/bare': ratio(c.perSecond, b.perSecond),
       [`open p99 at ${config.openRate}/s`]: `${fixed(l.p99)} ms`,
       'idle RSS': mib(loyalty.idleRss),
+      ...Object.fromEntries(
+        loyalty.history.map((phase) => {
+          const s = statsOf(phase);
+          return [`${phase.label}: CPU ms/tap, p50`, `${fixed(s.cpuPerUpdate, 2)}, ${fixed(s.p50)} ms`];
+        }),
+      ),
     },
   };
 }

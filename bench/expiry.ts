@@ -13,6 +13,7 @@
 // as the jobs process does; no delivery worker runs (sending is the delivery benchmarks' part).
 
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
@@ -68,7 +69,20 @@ export async function expiry(): Promise<BenchResult> {
   try {
     const harness = await domainHarness(db);
     // The production notifier at the default rate's chunk size: the outbox and the queue.
-    harness.deps.notifier = new QueuedNotifier(harness.deps.repos, queue, logger, chunkSizeFor(25));
+    // BENCH_EXPIRY_NOTICE_CHUNK overrides the chunk size (notices per queued job) to see what it costs.
+    const notifier = new QueuedNotifier(harness.deps.repos, queue, logger, envInt('BENCH_EXPIRY_NOTICE_CHUNK', chunkSizeFor(25)));
+    // The time spent in the notifier (outbox INSERT + addBulk), to tell it from the ledger work.
+    let notifierMs = 0;
+    const notifyMany = notifier.notifyMany.bind(notifier);
+    notifier.notifyMany = async (notices) => {
+      const started = performance.now();
+      try {
+        return await notifyMany(notices);
+      } finally {
+        notifierMs += performance.now() - started;
+      }
+    };
+    harness.deps.notifier = notifier;
     const now = sqlTimestamp(harness.clock.now());
     const sql = (text: string, ...params: unknown[]) => db.prisma.$executeRawUnsafe(text, ...params);
 
@@ -169,7 +183,10 @@ export async function expiry(): Promise<BenchResult> {
       table,
       '',
       `"vs UPDATE" is seconds relative to the plain UPDATE (higher is slower). expirePoints took ${run.points} points, ` +
-        `${notifications} outbox rows written and ${queuedJobs} chunk jobs queued (real notifier), complete: ${run.complete}`,
+        `${notifications} outbox rows written and ${queuedJobs} chunk jobs queued (real notifier, ${fixed(notifierMs / 1000, 1)} s of the run in it), complete: ${run.complete}`,
+      `load average at the end: ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' ')}`,
       `process RSS before ${mib(rssBefore.rss)}, peak during expiry ${mib(peakRss)}, after ${mib(rssAfter.rss)} (heap used ${mib(rssAfter.heapUsed)})`,
       `ledger invariant violations: ${violations.length}; due lots left with points: ${left?.n ?? '?'} (checked in ${fixed(checkS, 1)} s)`,
     ].join('\n');

@@ -91,3 +91,57 @@ export function runProcess(command: string, args: string[]): Promise<{ code: num
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** What the seeders below need of a database client (Prisma's raw SQL). */
+interface RawSql {
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
+/**
+ * `count` more active members, set-based, each with one ledger entry and its open lot (balance 1),
+ * consistent with the ledger invariants: the tables a growing program has, beside the members a
+ * bench measures. Telegram ids from `firstTelegramId`, codes 'F' + 10 digits (never a real code).
+ */
+export async function seedFillerMembers(db: RawSql, count: number, firstTelegramId: number): Promise<void> {
+  if (count <= 0) return;
+  await db.$executeRawUnsafe(
+    `INSERT INTO "Member" ("telegramId", code, locale, status, "registrationStep", name, tier, balance, "registeredAt", "createdAt", "updatedAt")
+     SELECT $1::bigint + g, 'F' || lpad(g::text, 10, '0'), 'en', 'ACTIVE', NULL, 'Filler', 'basic', 1, now(), now(), now()
+     FROM generate_series(0, $2::int - 1) g`,
+    firstTelegramId,
+    count,
+  );
+  await db.$executeRawUnsafe(
+    `WITH e AS (
+       INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "createdAt")
+       SELECT id, 'BONUS', 1, 1, 'bench-filler:' || id, 'SYSTEM', now() - interval '1 day' FROM "Member" WHERE code LIKE 'F%' AND name = 'Filler'
+       RETURNING id, "memberId", "createdAt"
+     )
+     INSERT INTO "PointLot" ("memberId", "entryId", amount, remaining, "expiresAt", "createdAt")
+     SELECT e."memberId", e.id, 1, 1, e."createdAt" + interval '365 days', e."createdAt" FROM e`,
+  );
+  await db.$executeRawUnsafe('ANALYZE');
+}
+
+/**
+ * `entries` ledger entries of 1 point each (each an open lot) for every member in `memberIds`
+ * who has none yet, set-based, before any other entry of theirs: a long history, consistent
+ * with the ledger invariants (balance = entries = lots, running balanceAfter).
+ */
+export async function seedHistories(db: RawSql, memberIds: readonly number[], entries: number): Promise<void> {
+  if (entries <= 0 || memberIds.length === 0) return;
+  await db.$executeRawUnsafe(
+    `WITH e AS (
+       INSERT INTO "LedgerEntry" ("memberId", type, amount, "balanceAfter", "idempotencyKey", "actorType", "createdAt")
+       SELECT m, 'BONUS', 1, n, 'bench-history:' || m || ':' || n, 'SYSTEM', now() - ($2::int - n) * interval '1 minute'
+       FROM unnest($1::int[]) AS m, generate_series(1, $2::int) AS n
+       ORDER BY m, n
+       RETURNING id, "memberId", "createdAt"
+     )
+     INSERT INTO "PointLot" ("memberId", "entryId", amount, remaining, "expiresAt", "createdAt")
+     SELECT e."memberId", e.id, 1, 1, e."createdAt" + interval '365 days', e."createdAt" FROM e`,
+    memberIds,
+    entries,
+  );
+  await db.$executeRawUnsafe(`UPDATE "Member" SET balance = balance + $2::int WHERE id = ANY($1::int[])`, memberIds, entries);
+}

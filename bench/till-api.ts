@@ -14,12 +14,16 @@
 // round robin. After the run the ledger invariants are checked over the whole database.
 //
 // BENCH_TILL_CLIENTS (16), BENCH_TILL_SECONDS per row (8), BENCH_TILL_MEMBERS (2000).
+// Growth (issue 12's table): BENCH_TILL_EXTRA_MEMBERS (0) more members in the tables, each with
+// an entry and a lot, and BENCH_TILL_HISTORY (0) more entries per purchasing member, both seeded
+// set-based: how a purchase's cost grows with the program, not with the load.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { generateMemberCode } from '../src/domain/codes.js';
 import { hashSpendCode } from '../src/domain/spending/spend-codes.js';
@@ -31,12 +35,14 @@ import { FakeBotApi } from '../test/support/fake-bot-api/server.js';
 import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import { dropDatabase } from './bot-throughput.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio, runProcess } from './lib.js';
+import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio, runProcess, seedFillerMembers, seedHistories } from './lib.js';
 
 interface Config {
   clients: number;
   seconds: number;
   members: number;
+  extraMembers: number;
+  history: number;
 }
 
 interface Measured {
@@ -50,6 +56,8 @@ interface Measured {
   /** CPU of the server process per request (ms); NaN for pgbench. */
   serverCpuMsPerReq: number;
   serverRssBytes: number;
+  /** 1-minute load average at the end of the row. */
+  load: number;
 }
 
 const API_KEYS = 200;
@@ -61,6 +69,8 @@ function readConfig(): Config {
     clients: envInt('BENCH_TILL_CLIENTS', 16),
     seconds: envInt('BENCH_TILL_SECONDS', 8),
     members: envInt('BENCH_TILL_MEMBERS', 2_000),
+    extraMembers: envInt('BENCH_TILL_EXTRA_MEMBERS', 0, 0),
+    history: envInt('BENCH_TILL_HISTORY', 0, 0),
   };
 }
 
@@ -118,11 +128,17 @@ async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]
      SELECT c, 'en', 'ACTIVE', NULL, 'Bench', 'basic', now(), now(), now() FROM unnest($1::text[]) AS c`,
     codes,
   );
+  const members = await db.prisma.$queryRawUnsafe<{ id: number }[]>(`SELECT id FROM "Member" ORDER BY id`);
+  // A long history first (older entries), then the points the purchases spend.
+  await seedHistories(
+    db.prisma,
+    members.map(({ id }) => id),
+    config.history,
+  );
   // Through ledger_post, so that balances, entries and lots agree as the invariants demand.
   await db.prisma.$executeRawUnsafe(
     `SELECT ledger_post(id, 'credit', 'BONUS', 1000000, false, 'bench:' || id, 'SYSTEM', NULL, NULL, NULL, NULL, NULL, now()::timestamp(3)) FROM "Member"`,
   );
-  const members = await db.prisma.$queryRawUnsafe<{ id: number }[]>(`SELECT id FROM "Member" ORDER BY id`);
   const memberIds: number[] = [];
   const hashes: string[] = [];
   // Newest first use: ids grow as rows go in, and the current code is the member's newest unused.
@@ -145,6 +161,7 @@ async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]
     keys,
     keys.map(hashApiKey),
   );
+  await seedFillerMembers(db.prisma, config.extraMembers, 800_000_001);
   return { codes, keys };
 }
 
@@ -224,6 +241,7 @@ async function drive(label: string, port: number, config: Config, body: (seq: nu
     ...(firstError ? { firstError } : {}),
     serverCpuMsPerReq: cpuMs / Math.max(1, latencies.length),
     serverRssBytes: rssOf(pid),
+    load: loadavg()[0] as number,
   };
 }
 
@@ -254,6 +272,7 @@ async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
     errors: Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0),
     serverCpuMsPerReq: Number.NaN,
     serverRssBytes: Number.NaN,
+    load: loadavg()[0] as number,
   };
 }
 
@@ -367,6 +386,7 @@ function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Meas
   const lines = [
     `POST /v1/purchases (spend 10 points + earn) over ${config.clients} keep-alive connections, closed loop, ${config.seconds} s per row after ${WARMUP_MS / 1000} s of warm-up; ` +
       `${config.members} members, ${API_KEYS} API keys; each server in its own process with NODE_ENV=production.`,
+    `Growth: ${config.extraMembers} more members in the tables, ${config.history} more entries per purchasing member; load average at the end of the loyalty row: ${fixed(loyalty.load, 2)}.`,
     '',
     formatTable(['row', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'server RSS'], [row(loyalty), row(bare), row(pgbench)]),
     '(pgbench: the p50 column is its mean latency; it reports no percentiles.)',
@@ -385,6 +405,9 @@ function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Meas
       'p99 ms': fixed(loyalty.p99Ms),
       'vs pgbench -N': ratio(loyalty.rps, pgbench.rps),
       'vs bare Fastify': ratio(loyalty.rps, bare.rps),
+      'CPU ms/purchase': fixed(loyalty.serverCpuMsPerReq, 2),
+      members: String(config.members + config.extraMembers),
+      'entries/member': String(config.history + 1),
     },
   };
 }

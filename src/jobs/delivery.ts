@@ -23,16 +23,17 @@ import type {
 } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { RedisHandle } from '../redis.js';
-import { SendRateLimiter } from './send-rate.js';
+import { SendRateLimiter, type SlotReservation } from './send-rate.js';
 
 /**
  * The one outbound queue for messages that are not direct replies. A message is first written
  * to the Delivery outbox (unique dedupe key: a second request for the same message is a no-op),
  * then queued. A job carries one delivery (transactional messages) or a chunk of them (a range
  * of a broadcast's rows, or a batch of bulk notices): the worker reads the chunk's rows with their
- * members in one query, claims them in one statement, sends them concurrently, each under the
- * global rate (a GCRA in Redis, shared by all workers of the queue, taken right before each call:
- * ./send-rate.ts) and one message per second per chat, and settles them in one statement. A 429
+ * members in one query, claims them in one statement, reserves a slot for each under the global
+ * rate (a GCRA in Redis, shared by all workers of the queue: ./send-rate.ts) and one message per
+ * second per chat, all in one Redis call after the chunk's database work, sends each at its slot,
+ * and settles them in one statement. A 429
  * `retry_after` pauses the whole queue; 403 marks the member unreachable (no retry); 400 is final.
  *
  * A chunk job completes only when none of its rows is PENDING any more: what it could not send
@@ -71,8 +72,8 @@ export interface DeliveryJobData {
  * worker holds (chunks in hand, see `startDeliveryWorker`) are what a cancel or a stop cannot
  * take back any more, so they stay within about half a second of sending; and a transactional
  * message waits at most for a chunk to finish. 50 rows make a broadcast's database work (3
- * statements per chunk) and its queue work (a few Redis calls per chunk) small beside the one
- * Redis call per message of the rate.
+ * statements per chunk) and its queue and rate work (a few Redis calls per chunk) small beside
+ * the sends themselves.
  */
 export function chunkSizeFor(ratePerSecond: number): number {
   return Math.max(5, Math.min(50, Math.round(ratePerSecond / 4)));
@@ -394,7 +395,9 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     // Unreachable first: whoever sees a row BLOCKED also sees its member marked (and a crash in
     // between leaves the row to be sent again, which answers 403 again).
     for (const memberId of sends.blockedMembers) await deps.repos.members.update(memberId, { reachable: false });
-    await deps.repos.deliveries.settle([...settled, ...sends.outcomes]);
+    // In id order, the order a cancel's UPDATE of the broadcast's rows takes their locks in: the
+    // two never wait for each other crosswise (a deadlock aborted a cancel under load).
+    await deps.repos.deliveries.settle([...settled, ...sends.outcomes].sort((a, b) => a.id - b.id));
     if (job.data.broadcastId !== undefined) deps.onBroadcastDelivery?.(job.data.broadcastId);
 
     if (sends.pauseMs !== null) {
@@ -410,63 +413,134 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     return `${sends.outcomes.filter((o) => o.status === 'SENT').length} sent`;
   }
 
-  /** Sends claimed rows concurrently (SEND_POOL at a time), each at its slot; never throws for a row. */
+  /** A claimed row with what it sends: a broadcast's content (with its coupon), or null for a notification. */
+  interface Prepared {
+    row: DeliveryToSend;
+    chatId: number;
+    /** A broadcast's content (with its coupon), or else the rendered notification. */
+    broadcast: BroadcastContent | null;
+    message: RenderedMessage | null;
+    withoutOffer: boolean;
+  }
+
+  const chatGateKey = (chatId: number) => `${deps.prefix}:chat-gate:${chatId}`;
+
+  /** Runs `task` over `items`, SEND_POOL at a time, in order. */
+  async function inPool<T>(items: readonly T[], task: (item: T, index: number) => Promise<void>): Promise<void> {
+    const next = items.entries();
+    const lane = async () => {
+      for (let item = next.next(); !item.done; item = next.next()) await task(item.value[1], item.value[0]);
+    };
+    await Promise.all(Array.from({ length: Math.min(SEND_POOL, items.length) }, lane));
+  }
+
+  /**
+   * Sends claimed rows; never throws for a row. First each row's database work (the broadcast's
+   * content, a personal coupon), then one slot per row under the rate and its chat's gate in one
+   * Redis call for the whole chunk (./send-rate.ts reserveMany), then the sends at their slots.
+   * A row whose slot was too far ahead, or that woke too late for it, takes
+   * a slot of its own as before (slotFor).
+   */
   async function sendChunk(items: { row: DeliveryToSend; chatId: number }[], sendBy: number): Promise<ChunkSends> {
     const result: ChunkSends = { outcomes: [], blockedMembers: [], pauseMs: null, error: null, retryAt: Number.POSITIVE_INFINITY };
     const later = (id: number, at: number) => {
       result.outcomes.push({ id, status: 'PENDING' });
       result.retryAt = Math.min(result.retryAt, at);
     };
-    const next = items.values();
-    const lane = async () => {
-      for (let item = next.next(); !item.done; item = next.next()) {
-        const { row, chatId } = item.value;
-        const id = row.delivery.id;
-        // After a 429, or a row that failed, the rest waits for the job's retry.
-        if (pausedHereUntil > Date.now()) later(id, pausedHereUntil);
-        else if (result.error) later(id, Date.now());
-        else await sendOne(row, chatId, sendBy, result, later);
+    const slotted: (Prepared | null)[] = new Array(items.length).fill(null);
+    await inPool(items, async ({ row, chatId }, index) => {
+      slotted[index] = await prepare(row, chatId, result, later);
+    });
+    const ready = slotted.filter((item): item is Prepared => item !== null);
+    if (ready.length === 0) return result;
+    let slots: SlotReservation[];
+    try {
+      slots = await sendRate.reserveMany(
+        ready.map((item) => chatGateKey(item.chatId)),
+        CHAT_GATE_MS,
+      );
+    } catch (error) {
+      result.error ??= error;
+      for (const item of ready) later(item.row.delivery.id, Date.now());
+      return result;
+    }
+    const send = async (item: Prepared, index: number) => {
+      const id = item.row.delivery.id;
+      // After a 429, or a row that failed, the rest waits for the job's retry.
+      if (pausedHereUntil > Date.now()) return later(id, pausedHereUntil);
+      if (result.error) return later(id, Date.now());
+      const slot = slots[index] as SlotReservation;
+      let go: 'go' | number;
+      try {
+        if (!slot.reserved) go = slot.reason === 'gated' ? Date.now() + Math.ceil(slot.waitMs) : await slotFor(chatGateKey(item.chatId), sendBy);
+        else if (await sendRate.waitFor(slot)) go = 'go';
+        else {
+          // Woken too late for a contended slot: let its gate go and take a slot of its own.
+          await redis.del(chatGateKey(item.chatId));
+          go = await slotFor(chatGateKey(item.chatId), sendBy);
+        }
+      } catch (error) {
+        log.warn({ err: error, deliveryId: id }, 'delivery failed for now; retried');
+        result.error ??= error;
+        return later(id, Date.now());
       }
+      if (go !== 'go') return later(id, go);
+      if (pausedHereUntil > Date.now()) return later(id, pausedHereUntil);
+      await transmit(item, result, later);
     };
-    await Promise.all(Array.from({ length: Math.min(SEND_POOL, items.length) }, lane));
+    // Paced: each send waits for its own slot at once, so that none wakes late behind another's
+    // round trip (a late slot is given up: wasted); the slots space them. Unpaced: SEND_POOL at
+    // a time, so that a chunk does not open 50 connections at once.
+    if (sendRate.intervalUs > 0) await Promise.all(ready.map(send));
+    else await inPool(ready, send);
     return result;
   }
 
-  async function sendOne(row: DeliveryToSend, chatId: number, sendBy: number, result: ChunkSends, later: (id: number, at: number) => void): Promise<void> {
+  /** A row's message (a broadcast's content and coupon): null when the row is settled or left for later here. */
+  async function prepare(row: DeliveryToSend, chatId: number, result: ChunkSends, later: (id: number, at: number) => void): Promise<Prepared | null> {
     const { delivery, member } = row;
-    let broadcast: BroadcastContent | null = null;
-    let withoutOffer = false;
     try {
-      if (delivery.notification.kind === 'broadcast') {
-        const broadcastId = delivery.notification.broadcastId;
-        const message = (await deps.broadcastMessage?.(broadcastId)) ?? null;
-        if (!message) {
-          result.outcomes.push({ id: delivery.id, status: 'FAILED', error: 'no such broadcast' });
-          return;
-        }
-        // An A/B broadcast: the row's payload names the member's variant (fixed at the start).
-        broadcast = delivery.notification.variant === 'B' && message.variantB ? message.variantB : message.content;
-        if (message.offerRewardCode && delivery.memberId !== null && member) {
-          // Issued before sending, once per member (the coupon's key is the delivery's): a retry
-          // after a 429 or a crash sends the same coupon again, never a second one.
-          const coupon = (await deps.broadcastOffer?.({ id: broadcastId, offerRewardCode: message.offerRewardCode }, delivery.memberId)) ?? null;
-          if (coupon && deps.renderOffer) broadcast = withOffer(broadcast, deps.renderOffer(member.locale, coupon), coupon.code);
-          else {
-            withoutOffer = true;
-            log.warn(
-              { broadcastId, deliveryId: delivery.id, reward: message.offerRewardCode },
-              'personal offer unavailable (paused or out of stock): sent without a coupon',
-            );
-          }
+      if (delivery.notification.kind !== 'broadcast') {
+        // Rendered before the slot: a document's bytes may come from the database.
+        const message = await deps.render(delivery.chat?.locale ?? (member as NonNullable<typeof member>).locale, delivery.notification);
+        return { row, chatId, broadcast: null, message, withoutOffer: false };
+      }
+      const broadcastId = delivery.notification.broadcastId;
+      const message = (await deps.broadcastMessage?.(broadcastId)) ?? null;
+      if (!message) {
+        result.outcomes.push({ id: delivery.id, status: 'FAILED', error: 'no such broadcast' });
+        return null;
+      }
+      // An A/B broadcast: the row's payload names the member's variant (fixed at the start).
+      let broadcast = delivery.notification.variant === 'B' && message.variantB ? message.variantB : message.content;
+      let withoutOffer = false;
+      if (message.offerRewardCode && delivery.memberId !== null && member) {
+        // Issued before sending, once per member (the coupon's key is the delivery's): a retry
+        // after a 429 or a crash sends the same coupon again, never a second one.
+        const coupon = (await deps.broadcastOffer?.({ id: broadcastId, offerRewardCode: message.offerRewardCode }, delivery.memberId)) ?? null;
+        if (coupon && deps.renderOffer) broadcast = withOffer(broadcast, deps.renderOffer(member.locale, coupon), coupon.code);
+        else {
+          withoutOffer = true;
+          log.warn(
+            { broadcastId, deliveryId: delivery.id, reward: message.offerRewardCode },
+            'personal offer unavailable (paused or out of stock): sent without a coupon',
+          );
         }
       }
-      // Rendered before the slot: a document's bytes may come from the database.
-      const message = broadcast ? null : await deps.render(delivery.chat?.locale ?? (member as NonNullable<typeof member>).locale, delivery.notification);
-      // The global rate and the chat's gate, measured where messages leave: the slot is taken
-      // after all database work, immediately before the call, and the gate closes from that slot.
-      const slot = await slotFor(`${deps.prefix}:chat-gate:${chatId}`, sendBy);
-      if (slot !== 'go') return later(delivery.id, slot);
-      if (pausedHereUntil > Date.now()) return later(delivery.id, pausedHereUntil);
+      return { row, chatId, broadcast, message: null, withoutOffer };
+    } catch (error) {
+      log.warn({ err: error, deliveryId: delivery.id }, 'delivery failed for now; retried');
+      result.error ??= error;
+      later(delivery.id, Date.now());
+      return null;
+    }
+  }
+
+  /** The call to Telegram, at its slot, and what it came to. */
+  async function transmit(item: Prepared, result: ChunkSends, later: (id: number, at: number) => void): Promise<void> {
+    const { row, chatId, broadcast, message, withoutOffer } = item;
+    const { delivery, member } = row;
+    try {
       if (broadcast) {
         await sendBroadcastMessage(deps.api, chatId, broadcast, { paid: deps.paidBroadcast === true });
       } else if (message?.document) {

@@ -62,6 +62,48 @@ end
 return {1, wait, tat}
 `;
 
+// Many slots in one call, one per gate key (a chunk of sends): KEYS[1] the TAT key, KEYS[2..] the
+// gates (one per message, in sending order). ARGV as RESERVE_SLOT's. An interval of 0 (no rate)
+// leaves the TAT key alone: only the gates are kept. Returns {now, outcome1, value1, outcome2, ...}
+// where an outcome is RESERVE_SLOT's (1 reserved: value = slot µs; 0 busy / 2 gated: value = wait
+// µs). Same rules as one call per message, in key order: the gate a message closes is seen by a
+// later message to the same chat in the same call.
+const RESERVE_SLOTS = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local maxWait = tonumber(ARGV[2])
+local gateMs = tonumber(ARGV[3])
+local tat = now
+if interval > 0 then
+  tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat < now then tat = now end
+end
+local out = {now}
+local reserved = false
+for i = 2, #KEYS do
+  local gateUntil = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if gateUntil > now then
+    out[#out + 1] = 2
+    out[#out + 1] = gateUntil - now
+  elseif tat - now > maxWait then
+    out[#out + 1] = 0
+    out[#out + 1] = tat - now
+  else
+    out[#out + 1] = 1
+    out[#out + 1] = tat
+    local gateEnd = tat + gateMs
+    redis.call('SET', KEYS[i], string.format('%.0f', gateEnd), 'PX', math.ceil((gateEnd - now) / 1000))
+    tat = tat + interval
+    reserved = true
+  end
+end
+if interval > 0 and reserved then
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
+return out
+`;
+
 export type SlotReservation =
   /** Send after `waitMs`; `slotUs` is the slot on Redis's clock (µs since the epoch). */
   | { reserved: true; waitMs: number; slotUs: number }
@@ -77,7 +119,10 @@ export interface SlotGate {
   ms: number;
 }
 
-type WithReserveSlot = Redis & { gcraReserveSlot(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number, number]> };
+type WithReserveSlot = Redis & {
+  gcraReserveSlot(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number, number]>;
+  gcraReserveSlots(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
+};
 
 export interface SendRateLimiterOptions {
   /** Longest wait for a slot that a caller is given one for (default 1,000 ms). */
@@ -117,6 +162,7 @@ export class SendRateLimiter {
     this.lateUs = Math.round((options.lateMs ?? 10) * 1_000);
     // The number of keys is given per call: 1, or 2 with a gate.
     if (!('gcraReserveSlot' in redis)) redis.defineCommand('gcraReserveSlot', { lua: RESERVE_SLOT });
+    if (!('gcraReserveSlots' in redis)) redis.defineCommand('gcraReserveSlots', { lua: RESERVE_SLOTS });
     this.redis = redis as WithReserveSlot;
   }
 
@@ -136,6 +182,34 @@ export class SendRateLimiter {
   }
 
   /**
+   * One slot per gate, in order, in one round trip (a chunk's sends): the same as `reserve(gate)`
+   * for each in turn, without a call per message. Every gate closes for the same `gateMs`.
+   */
+  async reserveMany(gateKeys: readonly string[], gateMs: number): Promise<SlotReservation[]> {
+    if (gateKeys.length === 0) return [];
+    const reply = await this.redis.gcraReserveSlots(1 + gateKeys.length, this.key, ...gateKeys, this.intervalUs, this.maxWaitUs, Math.round(gateMs * 1_000));
+    const nowUs = reply[0] as number;
+    this.observeClock(nowUs);
+    return gateKeys.map((_, i) => {
+      const outcome = reply[1 + 2 * i] as number;
+      const value = reply[2 + 2 * i] as number;
+      if (outcome === 1) return { reserved: true, waitMs: (value - nowUs) / 1_000, slotUs: value };
+      return { reserved: false, reason: outcome === 2 ? 'gated' : 'busy', waitMs: value / 1_000 };
+    });
+  }
+
+  /**
+   * Sleeps until a reserved slot's instant on this machine; false when woken more than `lateMs`
+   * after it while slots were contended (see `take`): the caller should not use it.
+   */
+  async waitFor(slot: { waitMs: number; slotUs: number }): Promise<boolean> {
+    const dueUs = slot.slotUs + this.offsetUs;
+    const sleepMs = (dueUs - localNowUs()) / 1_000;
+    if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    return slot.waitMs === 0 || localNowUs() - dueUs <= this.lateUs;
+  }
+
+  /**
    * Reserves a slot and waits for it. The wait ends at the slot's instant on this machine (Redis's
    * clock mapped to ours), not `waitMs` after the reply: a reply that was slow does not make the
    * send late. A caller woken more than `lateMs` after its slot (a busy event loop, a slow reply)
@@ -147,12 +221,9 @@ export class SendRateLimiter {
     for (let tries = 0; tries < 4; tries++) {
       const slot = await this.reserve(gate);
       if (!slot.reserved) return { go: false, reason: slot.reason, waitMs: slot.waitMs };
-      const dueUs = slot.slotUs + this.offsetUs;
-      const sleepMs = (dueUs - localNowUs()) / 1_000;
-      if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
       // A slot that was free at once (the rate is not saturated) has no queue of slots right
       // behind it to crowd: lateness only matters when callers wait for slots.
-      if (slot.waitMs === 0 || localNowUs() - dueUs <= this.lateUs) return { go: true };
+      if (await this.waitFor(slot)) return { go: true };
       // The gate (if any) now holds from a slot that was not used; the new slot must pass it.
       if (gate) await this.redis.del(gate.key);
     }

@@ -128,6 +128,70 @@ describe('the send rate limiter (GCRA in Redis)', () => {
     expect(other.slotUs - first.slotUs).toBe(limiter.intervalUs);
   });
 
+  it('reserves a chunk of slots in one call: at most 30 in any second across processes, gates kept, at least 97 % of 30/s', async () => {
+    // 4 connections, each taking chunks of 8 (the delivery worker's chunk at 30/s) as fast as
+    // it is given them, every message to a chat of its own: the chunks' slots interleave.
+    const key = `${prefix}:many:gcra`;
+    const slots: number[] = [];
+    let horizon = Number.POSITIVE_INFINITY;
+    let chat = 0;
+    const acquirer = async (limiter: SendRateLimiter) => {
+      for (;;) {
+        const chunk = await limiter.reserveMany(
+          Array.from({ length: 8 }, () => `${prefix}:many-gate:${chat++}`),
+          1_100,
+        );
+        for (const slot of chunk) {
+          if (!slot.reserved) continue;
+          if (horizon === Number.POSITIVE_INFINITY) horizon = slot.slotUs + 4_000_000;
+          if (slot.slotUs < horizon) slots.push(slot.slotUs);
+        }
+        const last = chunk.filter((slot) => slot.reserved).at(-1);
+        if (last?.reserved && last.slotUs >= horizon) return;
+        await sleep(Math.max(0, Math.min(...chunk.map((slot) => slot.waitMs)) - 500));
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, () => acquirer(new SendRateLimiter(connect(), key, 30, { maxWaitMs: 1_000 }))));
+    slots.sort((a, b) => a - b);
+    expect(peakWithin(slots, 1_000_000)).toBeLessThanOrEqual(30);
+    const gaps = slots.slice(1).map((slot, i) => slot - (slots[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(emissionIntervalUs(30));
+    const perSecond = (slots.length - 1) / (((slots.at(-1) as number) - (slots[0] as number)) / 1_000_000);
+    expect(perSecond).toBeGreaterThanOrEqual(0.97 * 30);
+    expect(slots.length).toBeGreaterThanOrEqual(Math.floor(0.97 * 30 * 4));
+  });
+
+  it('in one call: a chat twice is gated the second time, a closed gate takes no slot, slots beyond the longest wait are refused', async () => {
+    const redis = connect();
+    const key = `${prefix}:many-rules:gcra`;
+    // One per 10 s, 15 s longest wait: two slots are within reach, the third is not.
+    const limiter = new SendRateLimiter(redis, key, 0.1, { maxWaitMs: 15_000 });
+    const [a, b, c] = [1, 2, 3].map((n) => `${prefix}:many-rules-gate:${n}`) as [string, string, string];
+    const [first, again, second, third] = await limiter.reserveMany([a, a, b, c], 1_100);
+    if (!first?.reserved || !second?.reserved) throw new Error('no slot');
+    expect(again).toMatchObject({ reserved: false, reason: 'gated' });
+    // The gated message took no slot: the next chat's slot follows the first directly.
+    expect(second.slotUs - first.slotUs).toBe(limiter.intervalUs);
+    expect(third).toMatchObject({ reserved: false, reason: 'busy' });
+    expect(third?.waitMs).toBeGreaterThan(15_000);
+    expect(Number(await redis.get(a))).toBe(first.slotUs + 1_100_000);
+    expect(Number(await redis.get(b))).toBe(second.slotUs + 1_100_000);
+    expect(await redis.get(c)).toBeNull();
+    // The schedule moved by the two slots taken, as two single reservations would have moved it.
+    expect(Number(await redis.get(key))).toBe(second.slotUs + limiter.intervalUs);
+  });
+
+  it('with no rate (Infinity) reserves every open gate at once and keeps no schedule', async () => {
+    const redis = connect();
+    const key = `${prefix}:many-unlimited:gcra`;
+    const limiter = new SendRateLimiter(redis, key, Number.POSITIVE_INFINITY);
+    const gates = Array.from({ length: 50 }, (_, n) => `${prefix}:many-unlimited-gate:${n}`);
+    const chunk = await limiter.reserveMany([...gates, gates[0] as string], 1_100);
+    expect(chunk.slice(0, 50).every((slot) => slot.reserved && slot.waitMs === 0)).toBe(true);
+    expect(chunk[50]).toMatchObject({ reserved: false, reason: 'gated' });
+    expect(await redis.get(key)).toBeNull();
+  });
+
   it('keeps one budget per key: a busy queue does not slow another', async () => {
     const redis = connect();
     const busy = new SendRateLimiter(redis, `${prefix}:busy:gcra`, 0.1);
