@@ -1,7 +1,7 @@
 import { addDays, daysBetween, startOfLocalDay } from '../jobs/schedule-rules.js';
 import type { DomainDeps } from '../ports.js';
 import { type AnalyticsQuery, scopeOf } from './report.js';
-import type { AnalyticsScope, SeriesFacts } from './types.js';
+import type { SeriesFacts } from './types.js';
 
 /**
  * The program over time (issue 16, /stats charts and GET /v1/analytics/series): the period cut
