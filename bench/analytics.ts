@@ -89,6 +89,7 @@ const scope = (from: string, to: string): AnalyticsScope => ({
   to: startOfLocalDay(to, ZONE),
   storeId: null,
   tier: null,
+  segment: null,
   baseTier: 'basic',
   timeZone: ZONE,
 });

@@ -16,6 +16,7 @@ import type {
 } from '../domain/analytics/types.js';
 import { zonedParts, zonedTimeToUtc } from '../domain/time.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import { segmentClause } from './broadcast-repository.js';
 import type { Db } from './repositories.js';
 import { ts } from './sql.js';
 
@@ -30,10 +31,22 @@ const DAY_MS = 86_400_000;
 const minus = (date: Date, days: number) => new Date(date.getTime() - days * DAY_MS);
 const num = (value: bigint | number | null | undefined) => Number(value ?? 0);
 
-/** `AND <member alias> is of the scope's tier` (tiers are not historised: the current tier). */
-function tierClause(scope: AnalyticsScope, alias: Prisma.Sql): Prisma.Sql {
-  return scope.tier === null ? Prisma.empty : Prisma.sql` AND COALESCE(${alias}."tier", ${scope.baseTier}) = ${scope.tier}`;
+/**
+ * `AND <member "m"> is of the scope's tier and in its segment` (both resolved now: tiers are not
+ * historised, and the segment's relative filters count from the clock). segmentClause reads the
+ * member as `m`, so every caller aliases "Member" as `m`.
+ */
+function memberClause(scope: AnalyticsScope): Prisma.Sql {
+  const tier = scope.tier === null ? Prisma.empty : Prisma.sql` AND COALESCE(m."tier", ${scope.baseTier}) = ${scope.tier}`;
+  const segment = scope.segment === null ? Prisma.empty : Prisma.sql` AND (${segmentClause(scope.segment, { activeOnly: false })})`;
+  return Prisma.sql`${tier}${segment}`;
 }
+
+/** Whether the scope restricts members: rows that are not "Member" then need it joined as `m`. */
+const filtersMembers = (scope: AnalyticsScope) => scope.tier !== null || scope.segment !== null;
+
+/** `JOIN "Member" m ON m.id = <column>` when the scope restricts members, else nothing. */
+const joinMember = (scope: AnalyticsScope, column: Prisma.Sql) => (filtersMembers(scope) ? Prisma.sql`JOIN "Member" m ON m.id = ${column}` : Prisma.empty);
 
 /** `AND <alias>."storeId" = the scope's store` for rows that carry a store. */
 function storeClause(scope: AnalyticsScope, column: Prisma.Sql): Prisma.Sql {
@@ -83,13 +96,13 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
              count(a."memberId")::int AS "activeMembers"
       FROM "Member" m LEFT JOIN active a ON a."memberId" = m.id
       WHERE m."registeredAt" < ${ts(scope.to)} AND (m."deletedAt" IS NULL OR m."deletedAt" >= ${ts(scope.to)})
-        ${tierClause(scope, Prisma.sql`m`)}${storeCustomerClause(scope, Prisma.sql`m.id`)}`);
+        ${memberClause(scope)}${storeCustomerClause(scope, Prisma.sql`m.id`)}`);
     return { members: row?.members ?? 0, newMembers: row?.newMembers ?? 0, activeMembers: row?.activeMembers ?? 0 };
   }
 
   async buying(scope: AnalyticsScope): Promise<BuyingFacts> {
-    const period = Prisma.sql`p."createdAt" >= ${ts(scope.from)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}${tierClause(scope, Prisma.sql`m`)}`;
-    const joinMember = scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = p."memberId"`;
+    const period = Prisma.sql`p."createdAt" >= ${ts(scope.from)} AND p."createdAt" < ${ts(scope.to)}${storeClause(scope, Prisma.sql`p."storeId"`)}${memberClause(scope)}`;
+    const joinPurchaseMember = joinMember(scope, Prisma.sql`p."memberId"`);
     // Receipts that a till also sent as a member's purchase (same store and number) are the
     // member's: skipped here, so that a sale is never counted on both sides. The discount given
     // back by returns is read from the returns (few) joined to their purchases by key.
@@ -107,18 +120,18 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
     >(Prisma.sql`
       WITH totals AS (
         SELECT count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue, sum(p."discountMinor") AS discount
-        FROM "Purchase" p ${joinMember}
+        FROM "Purchase" p ${joinPurchaseMember}
         WHERE ${period}
       ), per_member AS (
         -- Only the count per member: a narrow row to group (the sums above need no grouping).
         SELECT count(*) AS n
-        FROM "Purchase" p ${joinMember}
+        FROM "Purchase" p ${joinPurchaseMember}
         WHERE ${period}
         GROUP BY p."memberId"
       ), returned AS (
         -- A return comes after its purchase: only returns since \`from\` can belong to the period's purchases.
         SELECT sum(r."discountMinor") AS discount
-        FROM "PurchaseReturn" r JOIN "Purchase" p ON p.id = r."purchaseId" ${joinMember}
+        FROM "PurchaseReturn" r JOIN "Purchase" p ON p.id = r."purchaseId" ${joinPurchaseMember}
         WHERE r."discountMinor" > 0 AND r."createdAt" >= ${ts(scope.from)} AND ${period}
       ), receipts AS (
         SELECT count(*) AS n, sum(r."amountMinor") AS revenue
@@ -154,27 +167,27 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
       )
       SELECT COALESCE(m."tier", ${scope.baseTier}) AS tier, count(*)::int AS base, count(*) FILTER (WHERE r."memberId" IS NULL)::int AS churned
       FROM base b JOIN "Member" m ON m.id = b."memberId" LEFT JOIN recent r ON r."memberId" = b."memberId"
-      WHERE true${tierClause(scope, Prisma.sql`m`)}
+      WHERE true${memberClause(scope)}
       GROUP BY 1 ORDER BY 1`);
     return rows.map((row) => ({ tier: row.tier, base: row.base, churned: row.churned }));
   }
 
   async points(scope: AnalyticsScope): Promise<PointsFacts> {
-    const joinMember = scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = e."memberId"`;
+    const joinEntryMember = joinMember(scope, Prisma.sql`e."memberId"`);
     const [row] = await this.read<{ issued: bigint; redeemed: bigint; expired: bigint }[]>(Prisma.sql`
       SELECT COALESCE(sum(e.amount) FILTER (WHERE e.type IN ('EARN', 'BONUS', 'ADJUST', 'REVERSE')), 0)::bigint AS issued,
              COALESCE(-sum(e.amount) FILTER (WHERE e.type IN ('SPEND', 'REFUND')), 0)::bigint AS redeemed,
              COALESCE(-sum(e.amount) FILTER (WHERE e.type IN ('EXPIRE', 'CLOSE')), 0)::bigint AS expired
-      FROM "LedgerEntry" e ${joinMember}
+      FROM "LedgerEntry" e ${joinEntryMember}
       WHERE e."createdAt" >= ${ts(scope.from)} AND e."createdAt" < ${ts(scope.to)}
-        ${storeClause(scope, Prisma.sql`e."storeId"`)}${tierClause(scope, Prisma.sql`m`)}`);
+        ${storeClause(scope, Prisma.sql`e."storeId"`)}${memberClause(scope)}`);
     if (scope.storeId !== null) return { issued: num(row?.issued), redeemed: num(row?.redeemed), expired: null, outstanding: null };
     // Balances at `to`: today's balances (kept equal to the sum of entries, DESIGN.md 2) minus
     // what was entered since `to`. For a recent `to` this reads the members and a few entries
     // instead of the whole ledger.
     const [balance] = await this.read<{ outstanding: bigint }[]>(Prisma.sql`
-      SELECT (SELECT COALESCE(sum(m.balance), 0) FROM "Member" m WHERE true${tierClause(scope, Prisma.sql`m`)})
-           - (SELECT COALESCE(sum(e.amount), 0) FROM "LedgerEntry" e ${joinMember} WHERE e."createdAt" >= ${ts(scope.to)}${tierClause(scope, Prisma.sql`m`)})
+      SELECT (SELECT COALESCE(sum(m.balance), 0) FROM "Member" m WHERE true${memberClause(scope)})
+           - (SELECT COALESCE(sum(e.amount), 0) FROM "LedgerEntry" e ${joinEntryMember} WHERE e."createdAt" >= ${ts(scope.to)}${memberClause(scope)})
              AS outstanding`);
     return { issued: num(row?.issued), redeemed: num(row?.redeemed), expired: num(row?.expired), outstanding: num(balance?.outstanding) };
   }
@@ -184,9 +197,9 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
       SELECT count(*)::int AS redeemed,
              COALESCE(sum(c.value) FILTER (WHERE c.cost = 0 AND c.kind = 'FIXED_COUPON'), 0)::bigint AS "freeFixedValue",
              (count(*) FILTER (WHERE c.cost = 0 AND c.kind <> 'FIXED_COUPON'))::int AS "freeUnvalued"
-      FROM "Coupon" c ${scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = c."memberId"`}
+      FROM "Coupon" c ${joinMember(scope, Prisma.sql`c."memberId"`)}
       WHERE c."redeemedAt" >= ${ts(scope.from)} AND c."redeemedAt" < ${ts(scope.to)}
-        ${storeClause(scope, Prisma.sql`c."redeemedStoreId"`)}${tierClause(scope, Prisma.sql`m`)}`);
+        ${storeClause(scope, Prisma.sql`c."redeemedStoreId"`)}${memberClause(scope)}`);
     return { redeemed: row?.redeemed ?? 0, freeFixedValueMinor: num(row?.freeFixedValue), freeUnvalued: row?.freeUnvalued ?? 0 };
   }
 
@@ -209,7 +222,7 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
         SELECT width_bucket(m."registeredAt", ${starts}) AS cohort, a.months, count(*) AS n
         FROM "Member" m LEFT JOIN per_member a ON a."memberId" = m.id
         WHERE m."registeredAt" >= ${ts(scope.from)} AND m."registeredAt" < ${ts(scope.to)}
-          ${tierClause(scope, Prisma.sql`m`)}${storeCustomerClause(scope, Prisma.sql`m.id`)}
+          ${memberClause(scope)}${storeCustomerClause(scope, Prisma.sql`m.id`)}
         GROUP BY 1, 2
       ), sizes AS (
         SELECT cohort, sum(n)::int AS size FROM masks GROUP BY 1
@@ -244,9 +257,8 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
     const bounds = Prisma.sql`ARRAY[${Prisma.join(starts.map((start) => ts(start)))}]::timestamp[]`;
     const from = ts(scope.from);
     const to = ts(scope.to);
-    const tier = tierClause(scope, Prisma.sql`m`);
-    const joinMember = (column: Prisma.Sql) => (scope.tier === null ? Prisma.empty : Prisma.sql`JOIN "Member" m ON m.id = ${column}`);
-    const purchases = Prisma.sql`p."createdAt" >= ${from} AND p."createdAt" < ${to}${storeClause(scope, Prisma.sql`p."storeId"`)}${tier}`;
+    const members = memberClause(scope);
+    const purchases = Prisma.sql`p."createdAt" >= ${from} AND p."createdAt" < ${to}${storeClause(scope, Prisma.sql`p."storeId"`)}${members}`;
     // Distinct buyers per bucket. Up to 62 buckets, each buyer's buckets are one bitmask (bit k =
     // bucket k): one group per member, then each bit summed, instead of one group per
     // (bucket, member), which at 1M purchases spilled to disk. Longer daily series keep the pairs.
@@ -254,7 +266,7 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
       starts.length <= 62
         ? Prisma.sql`per_member AS (
             SELECT bit_or(1::bigint << width_bucket(p."createdAt", ${bounds})) AS buckets
-            FROM "Purchase" p ${joinMember(Prisma.sql`p."memberId"`)}
+            FROM "Purchase" p ${joinMember(scope, Prisma.sql`p."memberId"`)}
             WHERE ${purchases}
             GROUP BY p."memberId"
           ), act AS (
@@ -265,7 +277,7 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
           )`
         : Prisma.sql`pairs AS (
             SELECT DISTINCT width_bucket(p."createdAt", ${bounds}) AS k, p."memberId"
-            FROM "Purchase" p ${joinMember(Prisma.sql`p."memberId"`)}
+            FROM "Purchase" p ${joinMember(scope, Prisma.sql`p."memberId"`)}
             WHERE ${purchases}
           ), act AS (
             SELECT k, count(*) AS active FROM pairs GROUP BY 1
@@ -273,15 +285,15 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
     const rows = await this.read<SeriesRow[]>(Prisma.sql`
       WITH reg AS (
         SELECT width_bucket(m."registeredAt", ${bounds}) AS k, count(*) AS n FROM "Member" m
-        WHERE m."registeredAt" >= ${from} AND m."registeredAt" < ${to}${tier}${storeCustomerClause(scope, Prisma.sql`m.id`)}
+        WHERE m."registeredAt" >= ${from} AND m."registeredAt" < ${to}${members}${storeCustomerClause(scope, Prisma.sql`m.id`)}
         GROUP BY 1
       ), del AS (
         SELECT width_bucket(m."deletedAt", ${bounds}) AS k, count(*) AS n FROM "Member" m
-        WHERE m."deletedAt" >= ${from} AND m."deletedAt" < ${to} AND m."registeredAt" < ${to}${tier}${storeCustomerClause(scope, Prisma.sql`m.id`)}
+        WHERE m."deletedAt" >= ${from} AND m."deletedAt" < ${to} AND m."registeredAt" < ${to}${members}${storeCustomerClause(scope, Prisma.sql`m.id`)}
         GROUP BY 1
       ), ${activeBuyers}, pur AS (
         SELECT width_bucket(p."createdAt", ${bounds}) AS k, count(*) AS n, sum(p."amountMinor" - p."returnedMinor") AS revenue
-        FROM "Purchase" p ${joinMember(Prisma.sql`p."memberId"`)}
+        FROM "Purchase" p ${joinMember(scope, Prisma.sql`p."memberId"`)}
         WHERE ${purchases}
         GROUP BY 1
       ), rec AS (
@@ -295,13 +307,13 @@ export class PrismaAnalyticsRepository implements AnalyticsRepository {
                COALESCE(sum(e.amount) FILTER (WHERE e.type IN ('EARN', 'BONUS', 'ADJUST', 'REVERSE')), 0) AS issued,
                COALESCE(-sum(e.amount) FILTER (WHERE e.type IN ('SPEND', 'REFUND')), 0) AS redeemed,
                COALESCE(-sum(e.amount) FILTER (WHERE e.type IN ('EXPIRE', 'CLOSE')), 0) AS expired
-        FROM "LedgerEntry" e ${joinMember(Prisma.sql`e."memberId"`)}
-        WHERE e."createdAt" >= ${from} AND e."createdAt" < ${to}${storeClause(scope, Prisma.sql`e."storeId"`)}${tier}
+        FROM "LedgerEntry" e ${joinMember(scope, Prisma.sql`e."memberId"`)}
+        WHERE e."createdAt" >= ${from} AND e."createdAt" < ${to}${storeClause(scope, Prisma.sql`e."storeId"`)}${members}
         GROUP BY 1
       )
       SELECT b.k::int AS bucket,
              (SELECT count(*) FROM "Member" m
-               WHERE m."registeredAt" < ${from} AND (m."deletedAt" IS NULL OR m."deletedAt" >= ${from})${tier}${storeCustomerClause(scope, Prisma.sql`m.id`)}
+               WHERE m."registeredAt" < ${from} AND (m."deletedAt" IS NULL OR m."deletedAt" >= ${from})${members}${storeCustomerClause(scope, Prisma.sql`m.id`)}
              )::int AS "membersBefore",
              COALESCE(reg.n, 0)::int AS registered, COALESCE(del.n, 0)::int AS erased,
              COALESCE(act.active, 0)::int AS "activeMembers", COALESCE(pur.n, 0)::int AS "memberPurchases",

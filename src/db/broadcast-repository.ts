@@ -72,8 +72,10 @@ const bucketSql = (split: Split, broadcast: Prisma.Sql, member: Prisma.Sql) =>
  * and every filter that is set. Who of them receives it (opted in, reachable) is decided by the
  * caller, so that the same clause serves the audience size and the delivery list.
  */
-export function segmentClause(query: AudienceQuery): Prisma.Sql {
-  const clauses: Prisma.Sql[] = [activeMember];
+export function segmentClause(query: AudienceQuery, options: { activeOnly: boolean } = { activeOnly: true }): Prisma.Sql {
+  // Analytics (analytics-repository.ts) counts erased members in the periods they were members:
+  // there the segment is the member's attributes only, not who can be sent a message.
+  const clauses: Prisma.Sql[] = options.activeOnly ? [activeMember] : [Prisma.sql`true`];
   if (query.tiers) clauses.push(Prisma.sql`COALESCE(m."tier", ${query.firstTier}) IN (${Prisma.join(query.tiers)})`);
   if (query.locales) clauses.push(Prisma.sql`m."locale" IN (${Prisma.join(query.locales)})`);
   if (query.storeIds) {

@@ -33,6 +33,7 @@ const march = (overrides: Partial<AnalyticsQuery> = {}): AnalyticsQuery => ({
   to: '2026-04-01',
   storeId: null,
   tier: null,
+  segment: null,
   activeDays: 30,
   churnDays: 45,
   ...overrides,
@@ -180,6 +181,56 @@ describe('the KPI report for one store and one tier', () => {
     expect(report.cost.tierDiscountsMinor).toBe(36_000);
   });
 
+  it("limits members to a segment: a segment of one tier gives the tier filter's figures", async () => {
+    for (const tier of ['silver', 'basic']) {
+      expect(await computeKpiReport(h.deps, march({ segment: { tiers: [tier] } }))).toEqual(await computeKpiReport(h.deps, march({ tier })));
+      // January to April: the erased M6 (basic) counts in the segment as in the tier while a member.
+      const long = { from: '2026-01-01', to: '2026-04-01', storeId: null };
+      expect(await computeCohortReport(h.deps, march({ ...long, segment: { tiers: [tier] } }))).toEqual(
+        await computeCohortReport(h.deps, march({ ...long, tier })),
+      );
+      expect(await computeSeriesReport(h.deps, { ...long, tier: null, segment: { tiers: [tier] } })).toEqual(
+        await computeSeriesReport(h.deps, { ...long, tier, segment: null }),
+      );
+    }
+  });
+
+  it("limits members to a segment by language, receipts staying the chain's", async () => {
+    const report = await computeKpiReport(h.deps, march({ segment: { languages: ['en'] } }));
+    // English: M1, M4. New in March: M4. Active in [03-02, 04-01): M1 (03-05), M4 (03-04) = 2 / 2.
+    expect(report.membership).toEqual({ members: 2, newMembers: 1, activeMembers: 2, activeRate: 1 });
+    // M1 200000 + 100000, M4 400000: 3 purchases, 700000, buyers 2, repeat M1. Receipts have no member: all 3, 300000.
+    expect(report.buying).toMatchObject({
+      memberPurchases: 3,
+      buyers: 2,
+      repeatBuyers: 1,
+      memberRevenueMinor: 700_000,
+      nonMemberReceipts: 3,
+      nonMemberRevenueMinor: 300_000,
+    });
+    // Base [01-15, 03-01): of M1, M2, M3 only M1 is English; M1 bought since 02-15: not churned.
+    expect(report.churn.byTier).toEqual([{ tier: 'basic', base: 1, churned: 0, rate: 0 }]);
+    // Issued M1 2000 + 1000, M4 4000 = 7000; redeemed M1 500, M4 1000 - 200 = 1300; no expiry;
+    // outstanding at 04-01: M1 1000 + 2000 - 500 + 1000 = 3500 (04-05's 700 is after), M4 3200 = 6700.
+    expect(report.points).toMatchObject({ issued: 7000, redeemed: 1300, expired: 0, outstanding: 6700 });
+    // Coupons: M4's free FIXED 50000, M1's free item. Discounts: M1 12000 + 6000, M4 36000.
+    expect(report.cost).toMatchObject({ couponsRedeemed: 2, freeCouponsMinor: 50_000, unvaluedFreeCoupons: 1, tierDiscountsMinor: 54_000 });
+    // Cohorts January to March: January M1 (bought 01-15, 03-05), March M4 (03-04); February's M3 is Russian.
+    const cohorts = await computeCohortReport(h.deps, march({ from: '2026-01-01', segment: { languages: ['en'] } }));
+    expect(cohorts.cohorts.map((row) => [row.cohort, row.size, row.active])).toEqual([
+      ['2026-01', 1, [1, 0, 1]],
+      ['2026-02', 0, [0, 0]],
+      ['2026-03', 1, [1]],
+    ]);
+  });
+
+  it('refuses a segment naming a store that does not exist', async () => {
+    await expect(computeKpiReport(h.deps, march({ segment: { stores: ['nowhere'] } }))).rejects.toMatchObject({
+      code: 'SEGMENT_INVALID',
+      details: { field: 'segment.stores' },
+    });
+  });
+
   it('counts a discount in the period of its purchase, net of the share returns took back', async () => {
     // February: M2's 27000 (M3's 02-06 purchase predates discounts: 0). January: M1 6000, M6 0.
     expect((await computeKpiReport(h.deps, march({ from: '2026-02-01', to: '2026-03-01' }))).cost.tierDiscountsMinor).toBe(27_000);
@@ -225,7 +276,7 @@ describe('the program over time (series)', () => {
   ];
 
   it('cuts a period of over a year into months: members, buyers, average checks, points', async () => {
-    const report = await computeSeriesReport(h.deps, { from: '2025-12-01', to: '2027-01-01', storeId: null, tier: null });
+    const report = await computeSeriesReport(h.deps, { from: '2025-12-01', to: '2027-01-01', storeId: null, tier: null, segment: null });
     expect(report.granularity).toBe('month');
     expect(report.points).toHaveLength(13);
     const [dec, jan, feb, mar, apr, may] = report.points;
@@ -262,12 +313,12 @@ describe('the program over time (series)', () => {
 
   it('counts buyers per day the same way past 62 days (pairs) as within them (one bitmask per buyer)', async () => {
     // 90 days, daily: too many buckets for one 64-bit mask, so buyers are counted as (day, member) pairs.
-    const long = await computeSeriesReport(h.deps, { from: '2026-01-01', to: '2026-04-01', storeId: null, tier: null });
+    const long = await computeSeriesReport(h.deps, { from: '2026-01-01', to: '2026-04-01', storeId: null, tier: null, segment: null });
     expect(long.granularity).toBe('day');
     expect(long.points).toHaveLength(90);
     const halves = [
-      ...(await computeSeriesReport(h.deps, { from: '2026-01-01', to: '2026-02-15', storeId: null, tier: null })).points,
-      ...(await computeSeriesReport(h.deps, { from: '2026-02-15', to: '2026-04-01', storeId: null, tier: null })).points,
+      ...(await computeSeriesReport(h.deps, { from: '2026-01-01', to: '2026-02-15', storeId: null, tier: null, segment: null })).points,
+      ...(await computeSeriesReport(h.deps, { from: '2026-02-15', to: '2026-04-01', storeId: null, tier: null, segment: null })).points,
     ];
     const buyers = (points: typeof long.points) => points.filter((p) => p.activeMembers > 0).map((p) => [p.start, p.activeMembers]);
     expect(buyers(long.points)).toEqual(buyers(halves));
@@ -285,7 +336,7 @@ describe('the program over time (series)', () => {
   });
 
   it('cuts a short period into local days, and one store sees its own customers and sales', async () => {
-    const chain = await computeSeriesReport(h.deps, { from: '2026-03-04', to: '2026-03-07', storeId: null, tier: null });
+    const chain = await computeSeriesReport(h.deps, { from: '2026-03-04', to: '2026-03-07', storeId: null, tier: null, segment: null });
     // At 03-04: M1, M2, M3, M4 (M6 erased). 03-04: M4's 400000 at B; 03-05: M1's 200000 and a receipt of 50000.
     expect(
       chain.points.map((p) => [p.start, p.members, p.memberPurchases, p.averageCheckMembersMinor, p.nonMemberReceipts, p.pointsIssued, p.pointsRedeemed]),
@@ -294,7 +345,7 @@ describe('the program over time (series)', () => {
       ['2026-03-05', 4, 1, 200_000, 1, 2000, 500],
       ['2026-03-06', 4, 0, null, 0, 0, 0],
     ]);
-    const storeB = await computeSeriesReport(h.deps, { from: '2026-03-04', to: '2026-03-07', storeId: fx.storeB.id, tier: null });
+    const storeB = await computeSeriesReport(h.deps, { from: '2026-03-04', to: '2026-03-07', storeId: fx.storeB.id, tier: null, segment: null });
     // B's customers by 03-07: M4 only (M1 first bought there on 03-20). Expiry has no store.
     expect(storeB.points.map((p) => [p.members, p.memberPurchases, p.nonMemberReceipts, p.pointsIssued, p.pointsRedeemed, p.pointsExpired])).toEqual([
       [1, 1, 0, 4000, 0, null],

@@ -119,6 +119,69 @@ describe('GET /v1/analytics/kpis', () => {
     expect(other.json().code).toBe('FORBIDDEN');
   });
 
+  it('limits members to a segment given as JSON, like the tier filter, on every analytics route', async () => {
+    const segment = (value: unknown) => `segment=${encodeURIComponent(JSON.stringify(value))}`;
+    const period = 'from=2026-03-01&to=2026-04-01';
+    for (const route of ['kpis', 'cohorts', 'series']) {
+      const byTier = await get(`/v1/analytics/${route}?${period}&tier=silver`);
+      const bySegment = await get(`/v1/analytics/${route}?${period}&${segment({ tiers: ['silver'] })}`);
+      expect(bySegment.statusCode, route).toBe(200);
+      // The same figures; only the echoed tier differs.
+      expect({ ...bySegment.json(), tier: 'silver' }, route).toEqual(byTier.json());
+    }
+    // English members (M1, M4) in March: 3 purchases, 700000; receipts are not members': all 3.
+    const english = await get(`/v1/analytics/kpis?${period}&${segment({ languages: ['en'] })}`);
+    expect(english.json()).toMatchObject({
+      tier: null,
+      membership: { members: 2, newMembers: 1, activeMembers: 2 },
+      buying: { memberPurchases: 3, memberRevenueMinor: 700_000, nonMemberReceipts: 3 },
+    });
+    // The CSV keeps its shape: a segment adds no line; the same metrics as the tier filter's, in the same order.
+    const csvLines = async (query: string) =>
+      (await get(`/v1/analytics/kpis?${period}&format=csv&${query}`)).body.split('\r\n').map((line) => line.split(',')[0]);
+    expect(await csvLines(segment({ tiers: ['silver'] }))).toEqual(await csvLines('tier=silver'));
+  });
+
+  it('keeps a store-bound key to its store whatever the segment says', async () => {
+    const segment = (value: unknown) => `segment=${encodeURIComponent(JSON.stringify(value))}`;
+    // msk-02 in March, silver members: M4's 400000; the store's receipt 100000.
+    const silver = await get(`/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&${segment({ tiers: ['silver'] })}`, tillKey);
+    expect(silver.json()).toMatchObject({ store: 'msk-02', buying: { memberPurchases: 1, memberRevenueMinor: 400_000, nonMemberReceipts: 1 } });
+    // A segment of msk-01's customers (home store msk-01: M2, M3) does not open msk-01's sales: none of them bought at msk-02.
+    const otherStore = await get(`/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&${segment({ stores: ['msk-01'] })}`, tillKey);
+    expect(otherStore.statusCode).toBe(200);
+    expect(otherStore.json()).toMatchObject({
+      store: 'msk-02',
+      membership: { members: 0 },
+      buying: { memberPurchases: 0, memberRevenueMinor: 0, nonMemberReceipts: 1, nonMemberRevenueMinor: 100_000 },
+    });
+  });
+
+  it('refuses a bad segment with problem details naming the field', async () => {
+    const cases: [string, string][] = [
+      ['not json', 'segment'],
+      ['[1]', 'segment'],
+      ['"en"', 'segment'],
+      ['{"languages":["de"]}', 'segment.languages'],
+      ['{"tiers":["diamond"]}', 'segment.tiers'],
+      ['{"minBalance":-1}', 'segment.minBalance'],
+      ['{"colour":"red"}', 'segment.colour'],
+      ['{"neverPurchased":true,"lastPurchaseWithinDays":30}', 'segment.lastPurchaseWithinDays'],
+    ];
+    for (const [value, field] of cases) {
+      for (const route of ['kpis', 'cohorts', 'series']) {
+        const response = await get(`/v1/analytics/${route}?from=2026-03-01&to=2026-04-01&segment=${encodeURIComponent(value)}`);
+        expect(response.statusCode, value).toBe(400);
+        expect(response.headers['content-type']).toContain('application/problem+json');
+        expect(response.json(), value).toMatchObject({ code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ field })] });
+      }
+    }
+    const unknownStore = await get(`/v1/analytics/kpis?from=2026-03-01&to=2026-04-01&segment=${encodeURIComponent('{"stores":["nowhere"]}')}`);
+    expect(unknownStore.statusCode).toBe(400);
+    expect(unknownStore.json()).toMatchObject({ code: 'SEGMENT_INVALID' });
+    expect(JSON.stringify(unknownStore.json())).toContain('segment.stores');
+  });
+
   it('refuses bad parameters with problem details naming the field', async () => {
     const cases: [string, string][] = [
       ['to=2026-04-01', 'from'],
@@ -285,10 +348,18 @@ describe('POST /v1/receipts', () => {
       'to',
       'store',
       'tier',
+      'segment',
       'activeDays',
       'churnDays',
       'format',
     ]);
+    for (const route of ['kpis', 'cohorts', 'series']) {
+      const segment = doc.paths[`/v1/analytics/${route}`].get.parameters.find((p: { name: string }) => p.name === 'segment');
+      expect(segment, route).toMatchObject({ in: 'query', required: false, schema: { type: 'string' } });
+      // Its fields are the broadcast segment's, named in the description.
+      expect(segment.description ?? segment.schema.description).toContain('lastPurchaseWithinDays');
+      expect(doc.paths[`/v1/analytics/${route}`].get.responses).toHaveProperty('400');
+    }
     expect(Object.keys(doc.components.schemas.KpiResponse.properties)).toEqual(
       expect.arrayContaining(['membership', 'buying', 'churn', 'points', 'cost', 'value', 'nps']),
     );

@@ -19,6 +19,8 @@ import type { DomainHarness } from './domain.js';
  *   M5      basic   03-15       -                                                  03-15 BONUS 100
  *   M6      basic   01-05, erased 02-20   01-06 A 100000                            01-06 EARN 1000; 02-20 CLOSE 1000
  *
+ * Languages (for segment filters): M1 and M4 en, the others ru.
+ *
  * Tier discounts on purchases (Purchase.discountMinor): M1 01-15 6000, 03-05 12000, 03-20 6000; M2 02-10
  * 27000; M3 03-10 9000, of which its return (03-12) took back 3000; M4 03-04 36000; the others 0 (rows
  * from before discounts were recorded). March: 12000 + 6000 + 9000 - 3000 + 36000 = 60000.
@@ -43,19 +45,19 @@ export async function seedAnalyticsFixture(db: TestDatabase, h: DomainHarness, t
   const storeB = await h.store('msk-02');
   const prisma = db.prisma;
 
-  const member = async (n: number, registered: string, tier: string) => {
+  const member = async (n: number, registered: string, tier: string, locale: 'ru' | 'en') => {
     h.clock.set(at(registered));
     const created = await h.member(telegramBase + n);
-    await prisma.member.update({ where: { id: created.id }, data: { tier } });
+    await prisma.member.update({ where: { id: created.id }, data: { tier, locale } });
     return created.id;
   };
   const members = {
-    m1: await member(1, '01-10', 'basic'),
-    m2: await member(2, '01-20', 'silver'),
-    m3: await member(3, '02-05', 'basic'),
-    m4: await member(4, '03-03', 'silver'),
-    m5: await member(5, '03-15', 'basic'),
-    m6: await member(6, '01-05', 'basic'),
+    m1: await member(1, '01-10', 'basic', 'en'),
+    m2: await member(2, '01-20', 'silver', 'ru'),
+    m3: await member(3, '02-05', 'basic', 'ru'),
+    m4: await member(4, '03-03', 'silver', 'en'),
+    m5: await member(5, '03-15', 'basic', 'ru'),
+    m6: await member(6, '01-05', 'basic', 'ru'),
   };
 
   const purchases: Record<string, number> = {};

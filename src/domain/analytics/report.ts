@@ -1,3 +1,5 @@
+import { audienceQuery } from '../broadcasts/segment.js';
+import type { Segment } from '../broadcasts/types.js';
 import { addDays, daysBetween, startOfLocalDay } from '../jobs/schedule-rules.js';
 import { computeNpsReport, MAX_PERIOD_DAYS as NPS_MAX_PERIOD_DAYS } from '../nps/report.js';
 import type { NpsSummary } from '../nps/score.js';
@@ -18,6 +20,8 @@ export interface AnalyticsQuery {
   to: string;
   storeId: number | null;
   tier: string | null;
+  /** Members of this broadcast segment (segment-schema.ts) only; null: every member. */
+  segment: Segment | null;
   /** Active = a purchase in the last `activeDays` days before `to`. */
   activeDays: number;
   /** Churned = no purchase for `churnDays` days. */
@@ -43,7 +47,8 @@ export interface CohortReport {
   cohorts: CohortRow[];
 }
 
-function scopeOf(deps: DomainDeps, query: AnalyticsQuery): AnalyticsScope {
+/** The query as a scope: the period as instants, the segment resolved against the clock now. */
+export async function scopeOf(deps: DomainDeps, query: Pick<AnalyticsQuery, 'from' | 'to' | 'storeId' | 'tier' | 'segment'>): Promise<AnalyticsScope> {
   const days = daysBetween(query.from, query.to);
   if (days < 1 || days > MAX_PERIOD_DAYS) throw new RangeError(`an analytics period is 1 to ${MAX_PERIOD_DAYS} days: [${query.from}, ${query.to})`);
   const { timezone, tiers } = deps.program;
@@ -52,13 +57,15 @@ function scopeOf(deps: DomainDeps, query: AnalyticsQuery): AnalyticsScope {
     to: startOfLocalDay(query.to, timezone),
     storeId: query.storeId,
     tier: query.tier,
+    // Strict: an unknown store code is the caller's mistake (SEGMENT_INVALID), not an empty report.
+    segment: query.segment === null ? null : await audienceQuery(deps, query.segment, { strict: true }),
     baseTier: tiers.levels[0]?.code ?? '',
     timeZone: timezone,
   };
 }
 
 export async function computeKpiReport(deps: DomainDeps, query: AnalyticsQuery): Promise<KpiReport> {
-  const scope = scopeOf(deps, query);
+  const scope = await scopeOf(deps, query);
   const analytics = deps.repos.analytics;
   const activeSince = new Date(scope.to.getTime() - query.activeDays * 86_400_000);
   const lastDay = addDays(query.to, -1);
@@ -88,7 +95,7 @@ export async function computeKpiReport(deps: DomainDeps, query: AnalyticsQuery):
 }
 
 export async function computeCohortReport(deps: DomainDeps, query: AnalyticsQuery): Promise<CohortReport> {
-  const scope = scopeOf(deps, query);
+  const scope = await scopeOf(deps, query);
   const facts = await deps.repos.analytics.cohorts(scope);
   return {
     period: { from: query.from, to: query.to, timezone: scope.timeZone },

@@ -1,7 +1,7 @@
 import { addDays, daysBetween, startOfLocalDay } from '../jobs/schedule-rules.js';
 import type { DomainDeps } from '../ports.js';
-import { type AnalyticsQuery, MAX_PERIOD_DAYS } from './report.js';
-import type { AnalyticsScope, SeriesFacts } from './types.js';
+import { type AnalyticsQuery, scopeOf } from './report.js';
+import type { SeriesFacts } from './types.js';
 
 /**
  * The program over time (issue 16, /stats charts and GET /v1/analytics/series): the period cut
@@ -94,20 +94,15 @@ export function seriesFromFacts(starts: string[], facts: SeriesFacts, perStore: 
   });
 }
 
-export async function computeSeriesReport(deps: DomainDeps, query: Pick<AnalyticsQuery, 'from' | 'to' | 'storeId' | 'tier'>): Promise<SeriesReport> {
-  const days = daysBetween(query.from, query.to);
-  if (days < 1 || days > MAX_PERIOD_DAYS) throw new RangeError(`an analytics period is 1 to ${MAX_PERIOD_DAYS} days: [${query.from}, ${query.to})`);
-  const { timezone, tiers } = deps.program;
-  const granularity = granularityOf(days);
+export async function computeSeriesReport(
+  deps: DomainDeps,
+  query: Pick<AnalyticsQuery, 'from' | 'to' | 'storeId' | 'tier' | 'segment'>,
+): Promise<SeriesReport> {
+  // scopeOf checks the period's length before the buckets are cut.
+  const scope = await scopeOf(deps, query);
+  const { timezone } = deps.program;
+  const granularity = granularityOf(daysBetween(query.from, query.to));
   const starts = bucketStarts(query.from, query.to, granularity);
-  const scope: AnalyticsScope = {
-    from: startOfLocalDay(query.from, timezone),
-    to: startOfLocalDay(query.to, timezone),
-    storeId: query.storeId,
-    tier: query.tier,
-    baseTier: tiers.levels[0]?.code ?? '',
-    timeZone: timezone,
-  };
   const facts = await deps.repos.analytics.series(
     scope,
     starts.map((day) => startOfLocalDay(day, timezone)),

@@ -82,7 +82,7 @@ export const statsToday = (deps: DomainDeps) => localDate(deps.clock.now(), deps
 
 /** The chain's figures, or one store's (`storeId`: a marketer bound to a store sees only it, as its API key would). */
 export async function computeStats(deps: DomainDeps, period: StatsPeriod, storeId: number | null = null): Promise<StatsReport> {
-  const query = { from: period.from, to: period.to, storeId, tier: null, activeDays: DEFAULT_ACTIVE_DAYS, churnDays: DEFAULT_CHURN_DAYS };
+  const query = { from: period.from, to: period.to, storeId, tier: null, segment: null, activeDays: DEFAULT_ACTIVE_DAYS, churnDays: DEFAULT_CHURN_DAYS };
   const [kpis, series, cohorts] = await Promise.all([
     computeKpiReport(deps, query),
     computeSeriesReport(deps, query),

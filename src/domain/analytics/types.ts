@@ -1,3 +1,4 @@
+import type { AudienceQuery } from '../broadcasts/types.js';
 import type { Actor } from '../ledger/types.js';
 
 /**
@@ -15,6 +16,12 @@ export interface AnalyticsScope {
   storeId: number | null;
   /** Members whose tier is this code now (tiers are not historised); null: every tier. */
   tier: string | null;
+  /**
+   * Members in this broadcast segment, resolved at the clock's now (like the tier: their
+   * attributes now, relative filters counted back from today); null: every member. Erased members
+   * are not excluded by it: they count in the periods they were members.
+   */
+  segment: AudienceQuery | null;
   /** The tier a member without one holds (the program's first level). */
   baseTier: string;
   /** The program's time zone: cohorts are its calendar months. */

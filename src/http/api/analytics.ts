@@ -11,9 +11,13 @@ import {
   MAX_PERIOD_DAYS,
 } from '../../domain/analytics/report.js';
 import { computeSeriesReport, type SeriesReport } from '../../domain/analytics/series.js';
+import { segmentProblems } from '../../domain/broadcasts/segment.js';
+import { segmentSchema } from '../../domain/broadcasts/segment-schema.js';
+import type { Segment } from '../../domain/broadcasts/types.js';
 import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
+import type { Program } from '../../domain/program.js';
 import { requireKey } from './auth.js';
 import type { ApiScope } from './command.js';
 import { COMMON_PROBLEMS, problemResponses } from './openapi-doc.js';
@@ -51,6 +55,18 @@ export const analyticsQuerySchema = z
     to: localDate.describe(`The day after the period (exclusive): from=2026-01-01&to=2026-02-01 is January; a period is 1 to ${MAX_PERIOD_DAYS} days`),
     store: z.string().min(1).max(32).optional().describe('A store code: that store only'),
     tier: z.string().min(1).max(32).optional().describe('A tier code: members of that tier only (their tier now; tiers are not historised)'),
+    segment: z
+      .string()
+      .min(2)
+      .max(4000)
+      .optional()
+      .describe(
+        [
+          "Members of a broadcast segment only: the segment as a URL-encoded JSON object, the same as a broadcast's",
+          `(fields ${Object.keys(segmentSchema.shape).join(', ')}; every filter given must hold), e.g. {"languages":["en"]}.`,
+          'Resolved now: members who match today, relative filters counted back from today. Non-member receipts are not filtered.',
+        ].join(' '),
+      ),
     activeDays: days(DEFAULT_ACTIVE_DAYS).describe(`Active = a purchase in the last N days before \`to\` (default ${DEFAULT_ACTIVE_DAYS})`),
     churnDays: days(DEFAULT_CHURN_DAYS).describe(`Churned = no purchase for N days (default ${DEFAULT_CHURN_DAYS})`),
     format: z.enum(['json', 'csv']).optional().describe('json or csv; without it, `Accept: text/csv` asks for csv, anything else gets json'),
@@ -229,6 +245,19 @@ export function cohortsCsv(response: CohortResponse): string {
 
 type AnalyticsQueryInput = z.output<typeof analyticsQuerySchema>;
 
+/** The `segment` parameter: JSON, then the broadcasts' one segment schema and its program checks (tier codes, contradictions). */
+function parseSegment(text: string, program: Program): Segment {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw validationProblem([{ field: 'segment', message: 'a JSON object of segment filters' }]);
+  }
+  const problems = segmentProblems(value as Segment, program);
+  if (problems.length > 0) throw validationProblem(problems);
+  return segmentSchema.parse(value);
+}
+
 export function registerAnalyticsRoutes(app: ApiScope, options: { domain: DomainDeps }): void {
   const { domain } = options;
 
@@ -241,6 +270,7 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
     if (input.tier !== undefined && !domain.program.tiers.levels.some((level) => level.code === input.tier)) {
       throw validationProblem([{ field: 'tier', message: `one of the tiers: ${domain.program.tiers.levels.map((level) => level.code).join(', ')}` }]);
     }
+    const segment = input.segment === undefined ? null : parseSegment(input.segment, domain.program);
     let store: { id: number; code: string } | null = null;
     if (key.storeId !== null) {
       const own = await domain.repos.stores.findById(key.storeId);
@@ -260,6 +290,7 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
         to: input.to,
         storeId: store?.id ?? null,
         tier: input.tier ?? null,
+        segment,
         activeDays: input.activeDays,
         churnDays: input.churnDays,
       },
@@ -285,7 +316,7 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
           'text/csv': { schema: z.string().describe(csvShape) },
         },
       },
-      ...problemResponses(['VALIDATION_FAILED', ...COMMON_PROBLEMS, 'FORBIDDEN', 'STORE_NOT_FOUND']),
+      ...problemResponses(['VALIDATION_FAILED', 'SEGMENT_INVALID', ...COMMON_PROBLEMS, 'FORBIDDEN', 'STORE_NOT_FOUND']),
     },
   });
   const kpiSchema = documented(
