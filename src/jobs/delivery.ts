@@ -539,7 +539,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
   /** The call to Telegram, at its slot, and what it came to. */
   async function transmit(item: Prepared, result: ChunkSends, later: (id: number, at: number) => void): Promise<void> {
     const { row, chatId, broadcast, message, withoutOffer } = item;
-    const { delivery, member } = row;
+    const { delivery } = row;
     try {
       if (broadcast) {
         await sendBroadcastMessage(deps.api, chatId, broadcast, { paid: deps.paidBroadcast === true });
