@@ -43,6 +43,10 @@ const dialogSchema = z.object({
   touchedAt: z.number(),
 });
 export type Dialog = z.infer<typeof dialogSchema>;
+
+/** Confirm (with the confirmation's own id, so a second tap is answered, not booked twice) or Cancel. */
+export const confirmKeyboard = (ctx: BotContext, confirmId: string, dialogId: string) =>
+  new InlineKeyboard().text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId)).text(ctx.t('common.cancel'), encodeCallback('stf:no', dialogId));
 export type Step = Dialog['step'];
 
 const firstName = (member: Member) => member.name?.trim().split(/\s+/)[0] || '—';

@@ -20,7 +20,7 @@ import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
 import type { CashierKit, Dialog } from './dialog.js';
-import { newDialogId } from './dialog.js';
+import { confirmKeyboard, newDialogId } from './dialog.js';
 
 /**
  * The purchase dialog: member -> amount -> receipt -> points -> the customer's consent -> confirm.
@@ -126,9 +126,7 @@ export function purchaseDialog(kit: CashierKit) {
     if (hasPoints(program)) lines.push(ctx.t('staff.purchase.earn', { earn: ctx.t('common.points', { count: figures.pointsToEarn }) }));
     await ctx.reply(lines.join('\n'), {
       parse_mode: 'HTML',
-      reply_markup: new InlineKeyboard()
-        .text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId))
-        .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+      reply_markup: confirmKeyboard(ctx, confirmId, dialog.id),
     });
   }
 

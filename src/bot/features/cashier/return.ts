@@ -11,7 +11,7 @@ import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
 import type { CashierKit, Dialog } from './dialog.js';
-import { newDialogId } from './dialog.js';
+import { confirmKeyboard, newDialogId } from './dialog.js';
 
 /** The return dialog: receipt -> amount (or everything left) -> confirm. */
 export function returnDialog(kit: CashierKit) {
@@ -55,9 +55,7 @@ export function returnDialog(kit: CashierKit) {
       }),
       {
         parse_mode: 'HTML',
-        reply_markup: new InlineKeyboard()
-          .text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId))
-          .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
+        reply_markup: confirmKeyboard(ctx, confirmId, dialog.id),
       },
     );
   }
