@@ -652,6 +652,7 @@ describe('GET /v1/openapi.json', () => {
     const doc = JSON.parse(response.body);
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/v1/analytics/campaigns',
       '/v1/analytics/cohorts',
       '/v1/analytics/kpis',
       '/v1/analytics/series',

@@ -1,6 +1,7 @@
 import { PNG } from 'pngjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
+import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { startTestApp } from '../support/app.js';
 import { Conversation, expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -213,5 +214,26 @@ describe('/stats', () => {
     await albumTo(local.user.id, 4);
     const localAlbum = mediaGroupCalls(local.user.id).at(-1);
     expect(localAlbum?.params.media).toHaveLength(4);
+
+    // The table behind the chart, over the API: JSON and CSV for a chain-wide key, refused to a store's.
+    const chainKey = (await createApiKey(app.domain, ADMIN_ID, { name: 'bi', storeCode: null })).key;
+    const storeKey = (await createApiKey(app.domain, ADMIN_ID, { name: 'till', storeCode: 'msk-01' })).key;
+    const get = (key: string, url: string, accept = 'application/json') =>
+      app.http.inject({ method: 'GET', url, headers: { authorization: `Bearer ${key}`, accept } });
+    const campaigns = await get(chainKey, '/v1/analytics/campaigns');
+    expect(campaigns.statusCode).toBe(200);
+    const [campaign] = campaigns.json().campaigns;
+    expect(campaign).toMatchObject({ broadcastId: broadcast.id, title: 'Spring sale', metric: 'conversion' });
+    expect(campaign.lift).toBeCloseTo(65, 6);
+    expect(campaign.ciLow).toBeLessThan(65);
+    expect(campaign.ciHigh).toBeGreaterThan(65);
+    const table = await get(chainKey, '/v1/analytics/campaigns?limit=5', 'text/csv');
+    expect(table.headers['content-type']).toContain('text/csv');
+    expect(table.body.split('\r\n')[0]).toBe('broadcastId,title,metric,lift,ciLow,ciHigh,pValue');
+    expect(table.body).toContain(`${broadcast.id},Spring sale,conversion,`);
+    expect((await get(storeKey, '/v1/analytics/campaigns')).statusCode).toBe(403);
+    const badLimit = await get(chainKey, '/v1/analytics/campaigns?limit=500');
+    expect(badLimit.statusCode).toBe(400);
+    expect(badLimit.json().errors.map((error: { field: string }) => error.field)).toEqual(['limit']);
   });
 });

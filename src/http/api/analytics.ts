@@ -11,6 +11,7 @@ import {
   MAX_PERIOD_DAYS,
 } from '../../domain/analytics/report.js';
 import { computeSeriesReport, type SeriesReport } from '../../domain/analytics/series.js';
+import { recentCampaignLifts } from '../../domain/broadcasts/lift.js';
 import { segmentProblems } from '../../domain/broadcasts/segment.js';
 import { segmentSchema } from '../../domain/broadcasts/segment-schema.js';
 import type { Segment } from '../../domain/broadcasts/types.js';
@@ -189,9 +190,44 @@ export const seriesResponseSchema = z
   })
   .meta({ id: 'SeriesResponse' });
 
+/** GET /v1/analytics/campaigns: the table behind the /stats campaign-lift chart. */
+export const campaignsQuerySchema = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,2}$/, 'a whole number from 1 to 50')
+    .transform(Number)
+    .pipe(z.int().min(1).max(50))
+    .optional()
+    .describe('How many of the latest measured broadcasts (default 10)'),
+  format: z.enum(['json', 'csv']).optional().describe('json or csv; without it, `Accept: text/csv` asks for csv'),
+});
+
+export const campaignsResponseSchema = z
+  .object({
+    campaigns: z.array(
+      z.object({
+        broadcastId: z.int(),
+        title: z.string().describe("The broadcast's first words"),
+        metric: z.literal('conversion').describe('A purchase within the attribution window'),
+        lift: z.number().describe('Absolute lift over the control group, in percentage points'),
+        ciLow: z.number().nullable().describe('95 % confidence interval of the lift (percentage points); null when the sample is too small'),
+        ciHigh: z.number().nullable(),
+        pValue: z.number().nullable().describe('Two-proportion z-test, two-sided; null when the sample is too small'),
+      }),
+    ),
+  })
+  .meta({ id: 'CampaignsResponse' });
+
+export type CampaignsResponse = z.infer<typeof campaignsResponseSchema>;
+const CAMPAIGN_COLUMNS = ['broadcastId', 'title', 'metric', 'lift', 'ciLow', 'ciHigh', 'pValue'] as const;
+
 export type KpiResponse = z.infer<typeof kpiResponseSchema>;
 export type SeriesResponse = z.infer<typeof seriesResponseSchema>;
 export type CohortResponse = z.infer<typeof cohortResponseSchema>;
+
+/** An explicit format wins; a client that only takes CSV (Accept: text/csv) gets it. */
+const formatOf = (explicit: 'json' | 'csv' | undefined, accept: string | undefined): 'json' | 'csv' =>
+  explicit ?? (/\btext\/csv\b/.test(accept ?? '') && !/\bapplication\/json\b/.test(accept ?? '') ? 'csv' : 'json');
 
 /** RFC 4180: quote a field that holds a comma, a quote or a line break. */
 const csvField = (value: string | number | null) => {
@@ -281,9 +317,7 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
       store = await domain.repos.stores.findByCode(input.store);
       if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
     }
-    // An explicit format wins; a client that only takes CSV (Accept: text/csv) gets it.
-    const accept = acceptHeader ?? '';
-    const format = input.format ?? (/\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept) ? 'csv' : 'json');
+    const format = formatOf(input.format, acceptHeader);
     return {
       query: {
         from: input.from,
@@ -391,5 +425,31 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
     const report: SeriesReport = await computeSeriesReport(domain, query);
     const response: SeriesResponse = { period: report.period, store, tier: query.tier, granularity: report.granularity, points: report.points };
     return format === 'csv' ? sendCsv(reply, `series_${query.from}_${query.to}`, seriesCsv(response)) : response;
+  });
+
+  const campaignsSchema = {
+    operationId: 'getAnalyticsCampaigns',
+    summary: 'Campaign lift: the latest broadcasts with a control group whose attribution window has passed, newest first',
+    description:
+      'The table behind the campaign-lift chart of /stats: conversion of the members sent the broadcast against its control group (README "Campaign lift"). Chain-wide: a key bound to a store is refused (403).',
+    querystring: campaignsQuerySchema,
+    response: {
+      200: {
+        description: 'The campaigns; with format=csv one line per campaign',
+        content: {
+          'application/json': { schema: campaignsResponseSchema },
+          'text/csv': { schema: z.string().describe(`${CAMPAIGN_COLUMNS.join(',')} (RFC 4180)`) },
+        },
+      },
+      ...problemResponses(['VALIDATION_FAILED', ...COMMON_PROBLEMS, 'FORBIDDEN']),
+    },
+  };
+  app.get('/analytics/campaigns', { schema: campaignsSchema }, async (request, reply) => {
+    const key = requireKey(request);
+    const campaigns = await recentCampaignLifts(domain, { kind: 'apiKey', apiKeyId: key.id, storeId: key.storeId }, request.query.limit ?? 10);
+    if (formatOf(request.query.format, request.headers.accept) === 'csv')
+      return sendCsv(reply, 'campaigns', csv([[...CAMPAIGN_COLUMNS], ...campaigns.map((row) => CAMPAIGN_COLUMNS.map((column) => row[column]))]));
+    const response: CampaignsResponse = { campaigns };
+    return response;
   });
 }
