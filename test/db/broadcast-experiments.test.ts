@@ -326,4 +326,19 @@ describe('lift', () => {
     expect((await codeOf(recentCampaignLifts(deps, cashier, 5))).code).toBe('FORBIDDEN');
     expect((await codeOf(getBroadcast(deps, cashier, broadcastId))).code).toBe('FORBIDDEN');
   });
+
+  it('is chain-wide, so an author since bound to a store, or revoked, is not sent it', async () => {
+    const sent = chats.length;
+    const again = () => db.prisma.broadcast.update({ where: { id: broadcastId }, data: { liftReportedAt: null } });
+    await h.deps.repos.staff.upsert({ telegramId: MARKETER, role: 'MARKETER', storeId: (await h.store()).id, name: 'Mark' });
+    await again();
+    expect(await reportLifts(deps)).toEqual({ reported: 0 });
+    await h.deps.repos.staff.upsert({ telegramId: MARKETER, role: 'MARKETER', storeId: null, name: 'Mark' });
+    await h.deps.repos.staff.revoke(MARKETER, h.clock.now());
+    await again();
+    expect(await reportLifts(deps)).toEqual({ reported: 0 });
+    expect(chats).toHaveLength(sent);
+    // Marked all the same: the sweep does not come back to it every minute.
+    expect((await db.prisma.broadcast.findUniqueOrThrow({ where: { id: broadcastId } })).liftReportedAt).not.toBeNull();
+  });
 });

@@ -1,5 +1,6 @@
 import { type Comparison, twoProportionTest, welchTest } from '../analytics/significance.js';
 import type { DomainDeps } from '../ports.js';
+import { findPrincipal } from '../staff/access.js';
 import { authorize, type BroadcastAuthor } from './access.js';
 import type { Broadcast, LiftArm, LiftFacts } from './types.js';
 
@@ -160,7 +161,11 @@ export async function reportLifts(deps: DomainDeps): Promise<LiftReportsRun> {
   let reported = 0;
   for (const broadcast of due) {
     const report = await measureLift(deps, broadcast);
-    if (report && broadcast.reportTo && deps.notifier.notifyChat) {
+    // Chain-wide figures: only for an author who still may read them (a marketer or admin not
+    // bound to a store, as /stats shows lifts); the others' broadcasts are marked all the same.
+    const reader = broadcast.reportTo ? await findPrincipal(deps, broadcast.reportTo.chatId) : null;
+    const mayRead = reader !== null && (reader.role === 'ADMIN' || reader.role === 'MARKETER') && reader.storeId === null;
+    if (report && broadcast.reportTo && mayRead && deps.notifier.notifyChat) {
       await deps.notifier.notifyChat(
         broadcast.reportTo,
         { kind: 'broadcastLift', report },
