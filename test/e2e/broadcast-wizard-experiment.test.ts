@@ -120,6 +120,8 @@ describe('the control group and variant B in the chat', () => {
     expect((row.variantB as { photoFileId: string | null }).photoFileId).toEqual(expect.any(String));
 
     await eventually(async () => ((await db.prisma.broadcast.findUniqueOrThrow({ where: { id: broadcastId } })).status === 'DONE' ? true : null));
+    // Its report reaches this chat: read it here, not as a later test's reply.
+    await marketer.nextMessage((m) => new RegExp(`Broadcast #${broadcastId} is done`).test(m.text ?? ''));
     const holdouts = new Set((await db.prisma.broadcastHoldout.findMany({ where: { broadcastId } })).map((h) => h.memberId));
     const deliveries = await db.prisma.delivery.findMany({ where: { broadcastId } });
     const variantOf = new Map(deliveries.map((d) => [d.memberId, (d.payload as { variant?: string }).variant]));
@@ -161,6 +163,8 @@ describe('the control group and variant B in the chat', () => {
     const started = await marketer.taps(`bc:go:${id}`);
     const broadcastId = Number(/#(\d+)/.exec(started.text ?? '')?.[1]);
     expect(await db.prisma.broadcast.findUniqueOrThrow({ where: { id: broadcastId } })).toMatchObject({ controlPercent: 0, variantB: null });
+    // Its report reaches this chat when it is done: read it here, not as a later test's reply.
+    await marketer.nextMessage((m) => new RegExp(`Broadcast #${broadcastId} is done`).test(m.text ?? ''));
   });
 });
 
