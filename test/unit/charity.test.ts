@@ -6,7 +6,7 @@ import { renderNotification } from '../../src/bot/notifier.js';
 import { ConfigError } from '../../src/config.js';
 import { openCauses } from '../../src/domain/charity/donate.js';
 import { type CharityReport, charityCsv, isMonth, monthRange, previousMonth } from '../../src/domain/charity/report.js';
-import { prefersCsv } from '../../src/http/api/charity.js';
+import { prefersCsv } from '../../src/http/api/command.js';
 import { parseProgram } from '../../src/program.js';
 import { charityProgram } from '../support/charity.js';
 import { exampleProgram } from '../support/program.js';

@@ -1,5 +1,6 @@
 import { Composer, InputFile, type NextFunction } from 'grammy';
 import { z } from 'zod';
+import { csvCell } from '../../domain/csv.js';
 import { markAlertHandled } from '../../domain/nps/handle-alert.js';
 import { exportNpsAnswers, MAX_PERIOD_DAYS, type NpsReport, npsReportForMarketer } from '../../domain/nps/report.js';
 import type { NpsSummary } from '../../domain/nps/score.js';
@@ -37,14 +38,6 @@ export interface NpsFeatures {
   nps: Composer<BotContext>;
   /** A comment typed during the follow-up: after the customer menus (their buttons win). */
   npsInput: Composer<BotContext>;
-}
-
-/** One CSV cell: quoted when needed, and never read as a formula by a spreadsheet. */
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  let text = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n;]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** The answers as CSV (UTF-8 with a BOM, so that spreadsheets read Cyrillic right); times in UTC, ISO 8601. */

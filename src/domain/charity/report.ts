@@ -1,3 +1,4 @@
+import { csvCell } from '../csv.js';
 import { DomainError } from '../errors.js';
 import { JOB_NAMES } from '../jobs/job-runs.js';
 import { moneyOf } from '../members/settings.js';
@@ -52,13 +53,6 @@ export function causeName(program: Program, code: string): Localized {
   return program.charity?.causes.find((cause) => cause.code === code)?.name ?? { ru: code, en: code };
 }
 
-/** A cell a spreadsheet will not run as a formula, quoted when it has to be. */
-function cell(value: string | number): string {
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 /**
  * The transfer sheet of a month: one row per cause that was given to (amount in the program's
  * currency, as a plain decimal), for the accountant who sends the money. English headers.
@@ -80,7 +74,7 @@ export function charityCsv(program: Program, report: CharityReport): string {
       cause.donations,
     ]);
   }
-  return `${rows.map((row) => row.map(cell).join(',')).join('\r\n')}\r\n`;
+  return `${rows.map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
 }
 
 /** Admins by configuration, in the language they use the bot in (else the program's alert language). */

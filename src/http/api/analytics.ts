@@ -15,12 +15,13 @@ import { recentCampaignLifts } from '../../domain/broadcasts/lift.js';
 import { segmentProblems } from '../../domain/broadcasts/segment.js';
 import { segmentSchema } from '../../domain/broadcasts/segment-schema.js';
 import type { Segment } from '../../domain/broadcasts/types.js';
+import { csvCell } from '../../domain/csv.js';
 import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import type { Program } from '../../domain/program.js';
 import { requireKey } from './auth.js';
-import type { ApiScope } from './command.js';
+import { type ApiScope, prefersCsv } from './command.js';
 import { COMMON_PROBLEMS, problemResponses } from './openapi-doc.js';
 import { validationProblem } from './problems.js';
 
@@ -226,16 +227,9 @@ export type SeriesResponse = z.infer<typeof seriesResponseSchema>;
 export type CohortResponse = z.infer<typeof cohortResponseSchema>;
 
 /** An explicit format wins; a client that only takes CSV (Accept: text/csv) gets it. */
-const formatOf = (explicit: 'json' | 'csv' | undefined, accept: string | undefined): 'json' | 'csv' =>
-  explicit ?? (/\btext\/csv\b/.test(accept ?? '') && !/\bapplication\/json\b/.test(accept ?? '') ? 'csv' : 'json');
+const formatOf = (explicit: 'json' | 'csv' | undefined, accept: string | undefined): 'json' | 'csv' => explicit ?? (prefersCsv(accept) ? 'csv' : 'json');
 
-/** RFC 4180: quote a field that holds a comma, a quote or a line break. */
-const csvField = (value: string | number | null) => {
-  if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};
-const csv = (rows: (string | number | null)[][]) => `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
+const csv = (rows: (string | number | null)[][]) => `${rows.map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
 
 const SERIES_COLUMNS = [
   'start',

@@ -3,7 +3,7 @@ import { charityCsv, charityReport, isMonth, previousMonth } from '../../domain/
 import { DomainError } from '../../domain/errors.js';
 import type { DomainDeps } from '../../domain/ports.js';
 import { requireKey } from './auth.js';
-import type { ApiScope } from './command.js';
+import { type ApiScope, prefersCsv } from './command.js';
 import { COMMON_PROBLEMS, problemResponses } from './openapi-doc.js';
 
 /**
@@ -39,25 +39,6 @@ export const charityResponseSchema = z
   })
   .meta({ id: 'CharityResponse' });
 export type CharityResponse = z.infer<typeof charityResponseSchema>;
-
-/** Whether the Accept header ranks text/csv above JSON (by q, then by order); JSON by default. */
-export function prefersCsv(accept: string | undefined): boolean {
-  let best: { csv: boolean; q: number } | null = null;
-  for (const part of (accept ?? '').split(',')) {
-    const [type = '', ...params] = part.trim().toLowerCase().split(';');
-    const csv = type.trim() === 'text/csv';
-    if (!csv && type.trim() !== 'application/json') continue;
-    const q = Number(
-      params
-        .map((param) => param.trim())
-        .find((param) => param.startsWith('q='))
-        ?.slice(2) ?? 1,
-    );
-    if (!Number.isFinite(q) || q <= 0) continue;
-    if (!best || q > best.q) best = { csv, q };
-  }
-  return best?.csv ?? false;
-}
 
 export function registerCharityRoutes(app: ApiScope, options: { domain: DomainDeps }): void {
   const { domain } = options;

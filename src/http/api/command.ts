@@ -36,3 +36,22 @@ export const idempotencyHeaders = z.looseObject({ 'idempotency-key': idempotency
 
 /** The scope route modules register on: request parts typed from the route's zod schemas. */
 export type ApiScope = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+/** Whether the Accept header ranks text/csv above JSON (by q, then by order); JSON by default. */
+export function prefersCsv(accept: string | undefined): boolean {
+  let best: { csv: boolean; q: number } | null = null;
+  for (const part of (accept ?? '').split(',')) {
+    const [type = '', ...params] = part.trim().toLowerCase().split(';');
+    const csv = type.trim() === 'text/csv';
+    if (!csv && type.trim() !== 'application/json') continue;
+    const q = Number(
+      params
+        .map((param) => param.trim())
+        .find((param) => param.startsWith('q='))
+        ?.slice(2) ?? 1,
+    );
+    if (!Number.isFinite(q) || q <= 0) continue;
+    if (!best || q > best.q) best = { csv, q };
+  }
+  return best?.csv ?? false;
+}
