@@ -20,6 +20,7 @@ import { registerBroadcastRoutes } from './broadcasts.js';
 import { registerCharityRoutes } from './charity.js';
 import { BODY_LIMIT, idempotencyHeaders } from './command.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
+import { type LookupLimitOptions, lookupGuard } from './lookup-limit.js';
 import { registerNpsRoutes } from './nps.js';
 import {
   BODY_PROBLEMS,
@@ -68,6 +69,8 @@ export interface ApiOptions {
   rateLimit?: RateLimitOptions;
   /** API keys and stores kept briefly in memory (lookup-cache.ts); absent: read on every request. */
   lookupCache?: LookupCacheOptions;
+  /** API-key lookups per client address that find no key (lookup-limit.ts; counted under rateLimit.keyPrefix). */
+  lookupLimit?: LookupLimitOptions;
 }
 
 /** First name only: the till greets the customer, it does not need more. */
@@ -137,7 +140,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
   await app.register(async (plainScope) => {
     const secured = plainScope.withTypeProvider<ZodTypeProvider>();
     secured.decorateRequest('apiKey', null);
-    secured.addHook('onRequest', authenticate(domain, lookups));
+    secured.addHook('onRequest', authenticate(domain, lookups, lookupGuard(options.redis, limits.keyPrefix, options.lookupLimit ?? {}, plainScope.log)));
     await registerRateLimit(secured, options.redis, limits);
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);
