@@ -12,8 +12,7 @@ import type {
   PurchaseReturn,
   PurchaseSnapshot,
 } from '../domain/ports.js';
-import type { Purchase as PurchaseRow, PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
-import { Prisma } from '../generated/prisma/client.js';
+import { Prisma, type Purchase as PurchaseRow, type PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
 import { sqlStateOf } from './errors.js';
 import type { LedgerPostObserver } from './ledger-repository.js';
 import type { Db } from './repositories.js';
