@@ -5,7 +5,7 @@ import { formatCouponCode, generateCouponCode } from '../../src/domain/codes.js'
 import { addReward } from '../../src/domain/rewards/admin.js';
 import type { RewardDefinition } from '../../src/domain/rewards/types.js';
 import { startTestApp } from '../support/app.js';
-import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons, labelled, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
@@ -201,9 +201,9 @@ describe('a customer takes a reward', () => {
 
   it('pages the catalogue in place and speaks Russian with its plural forms', async () => {
     const { user } = await registerCustomer('Olga', 1900);
-    await user.says('/settings');
-    await user.tapsAndSeesEdit('set:lang', /Choose your language/);
-    expect(replyKeyboard(await user.taps('set:lang:ru'))).toContain('🎁 Награды');
+    const settings = await user.says('/settings');
+    const languages = await user.tapsAndSeesEdit(labelled(settings, '🌐 Language'), /Choose your language/);
+    expect(replyKeyboard(await user.taps(labelled(languages, 'Русский')))).toContain('🎁 Награды');
     for (let i = 1; i <= 4; i++) await addReward(app.domain, ADMIN_ID, reward({ code: `gift-${i}`, cost: 20 + i, validityDays: 21 }));
     try {
       const first = await user.says('🎁 Награды');
@@ -479,10 +479,10 @@ describe('my coupons', () => {
     const carl = await hireCashier('Carl');
     const { user: dora } = await registerCustomer('Dora', 100);
     const { code } = await take(dora, 'cake');
-    await dora.says('/settings');
-    await dora.tapsAndSeesEdit('set:data', /My data/);
-    await dora.tapsAndSeesEdit('set:del', /Delete your account\?/);
-    expect((await dora.taps('set:del:yes')).text).toContain('Your account is deleted');
+    const settings = await dora.says('/settings');
+    const myData = await dora.tapsAndSeesEdit(labelled(settings, '📄 My data'), /My data/);
+    const confirm = await dora.tapsAndSeesEdit(labelled(myData, '🗑 Delete my account'), /Delete your account\?/);
+    expect((await dora.taps(labelled(confirm, 'Yes, delete everything'))).text).toContain('Your account is deleted');
     const row = await couponByCode(code);
     expect(row).toMatchObject({ status: 'CANCELLED', pointsRefunded: 0 });
     const shown = await carl.says(`/redeem ${code}`);
