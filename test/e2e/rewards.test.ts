@@ -563,4 +563,27 @@ describe('administration of rewards', () => {
     expect((await carl.says('/reward_pause cake')).text).toBe('This is only for store staff and administrators.');
     expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: true, stock: null });
   });
+
+  it('pauses and resumes a reward from the toggles under the list; an outdated or foreign tap changes nothing', async () => {
+    const boss = admin();
+    const list = await boss.says('/rewards');
+    const pause = labelled(list, '⏸ cake');
+    const before = fake.calls.length;
+    const paused = await boss.tapsAndSeesEdit(pause, /<code>cake<\/code> · A piece of cake · 100 points · stock: unlimited · ⏸ paused/);
+    expect(callbackAnswers(before)).toEqual(['⏸ cake is paused: it is no longer offered. Coupons already taken stay valid.']);
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: false });
+    const resume = labelled(paused, '▶️ cake');
+
+    // The old "pause" button no longer reads so for cake: outdated, nothing toggled back.
+    expect(await boss.sendsCallback(pause)).toBe('This button is no longer active.');
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: false });
+    // The admin's buttons replayed by a customer or a cashier: refused, nothing changed.
+    const { user } = await registerCustomer('Tim');
+    const carl = await hireCashier('Cid');
+    for (const other of [user, carl]) expect(await other.sendsCallback(resume)).toBe('This is only for store staff and administrators.');
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: false });
+
+    await boss.tapsAndSeesEdit(resume, /<code>cake<\/code> · A piece of cake · 100 points · stock: unlimited · offered/);
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: true });
+  });
 });
