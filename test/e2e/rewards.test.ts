@@ -222,6 +222,13 @@ describe('a customer takes a reward', () => {
     expect(card.caption).toContain('Any tea from the menu.');
     expect(card.caption).toContain('Cost: 50 points · your balance: 100 points');
     expect(button(card, 'rw:t:')).toBe('rw:t:tea');
+
+    // «My coupons» from the catalogue's menu, and back: both in place of the same message.
+    const coupons = await user.tapsAndSeesEdit(labelled(catalogue, '🎟 My coupons'), /You have no coupons yet/);
+    expect(coupons.messageId).toBe(catalogue.messageId);
+    const again = await user.tapsAndSeesEdit(labelled(coupons, '🎁 Rewards'), /Your balance: <b>100 points<\/b>/);
+    expect(again.messageId).toBe(catalogue.messageId);
+    expect(inlineButtons(again)).toEqual(inlineButtons(catalogue));
   });
 
   it('pages the catalogue in place and speaks Russian with its plural forms', async () => {
