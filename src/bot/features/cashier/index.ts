@@ -6,8 +6,8 @@ import { memberAtTill, openStore, openStores, storeName } from '../../../domain/
 import { type Buttons, inPrivateChats } from '../../buttons.js';
 import { decodeCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
+import type { Dialogs } from '../../dialogs.js';
 import { ack, dropButtons, guard } from '../../replies.js';
-import { endCodeDialog } from '../redeem/index.js';
 import { cashierKit, type Dialog, newDialogId, type Step } from './dialog.js';
 import { acceptStaffInvite } from './invites.js';
 import { purchaseDialog } from './purchase.js';
@@ -29,18 +29,19 @@ export interface CashierFeatures {
 
 const OPEN_STEPS: Step[] = ['store', 'member', 'amount', 'receipt', 'points', 'proof', 'await', 'confirm'];
 
-export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeatures {
+export function cashierFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs): CashierFeatures {
   const kit = cashierKit(deps);
   const { domain, staffOnly, menu, load, save, clear } = kit;
   const purchase = purchaseDialog(kit);
   const giveBack = returnDialog(kit);
   const composer = new Composer<BotContext>();
   const privateChats = composer.chatType('private');
+  // One open dialog per person: a coupon code awaited (features/redeem) ends when a purchase begins.
+  const endDialogs = dialogs.entry(async () => undefined);
 
   async function begin(ctx: BotContext, principal: Principal, kind: Dialog['kind'], memberQuery?: string) {
+    // (Reached through `dialogs.entry`: a coupon code awaited has ended.)
     const dialog: Dialog = { kind, step: 'store', id: newDialogId(), storeId: principal.storeId, touchedAt: 0 };
-    // One open staff step per person: a coupon code awaited ends here.
-    await endCodeDialog(ctx);
     if (memberQuery !== undefined) dialog.memberId = (await findMemberForStaff(domain, memberQuery)).id;
     if (dialog.storeId === null) return askStore(ctx, dialog);
     return afterStore(ctx, dialog);
@@ -101,7 +102,10 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
       if (/^m_/i.test(payload)) {
         // A member card's QR: for staff it opens a purchase; for anyone else /start goes on as before.
         const principal = await findPrincipal(domain, ctx.from.id);
-        if (principal && (principal.role === 'STAFF' || principal.role === 'ADMIN')) return begin(ctx, principal, 'purchase', payload);
+        if (principal && (principal.role === 'STAFF' || principal.role === 'ADMIN')) {
+          await endDialogs(ctx, next);
+          return begin(ctx, principal, 'purchase', payload);
+        }
       }
       return next();
     }),
@@ -114,11 +118,11 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
   });
   privateChats.command('staff', showMenu);
 
-  const startPurchase = guard(async (ctx: BotContext) => begin(ctx, await staffOnly(ctx), 'purchase'));
+  const startPurchase = guard(dialogs.entry(async (ctx) => begin(ctx, await staffOnly(ctx), 'purchase')));
   privateChats.command('purchase', startPurchase);
   buttons.on('staff.menu.purchase', inPrivateChats(startPurchase));
 
-  const startReturn = guard(async (ctx: BotContext) => begin(ctx, await staffOnly(ctx), 'return'));
+  const startReturn = guard(dialogs.entry(async (ctx) => begin(ctx, await staffOnly(ctx), 'return')));
   privateChats.command('return', startReturn);
   buttons.on('staff.menu.return', inPrivateChats(startReturn));
 
@@ -127,7 +131,7 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
     guard(async (ctx, next) => {
       if (!(await findPrincipal(domain, ctx.from.id))) return next();
       await clear(ctx);
-      await endCodeDialog(ctx);
+      await endDialogs(ctx, next);
       await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
     }),
   );
