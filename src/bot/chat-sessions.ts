@@ -4,12 +4,11 @@ import type { SessionStore } from './context.js';
  * Every feature that keeps conversation state between updates. A user's state for a feature is
  * the ChatSession row `<feature>:<telegramId>` (the domain deletes them all with the member).
  * 'dialogs' holds every @grammyjs/conversations dialog of the user (dialogs.ts: the cashier's
- * purchase and return, the coupon code, the broadcast's compose step, /adjust); 'staff' the
- * cashier's open purchase or return (features/cashier).
+ * purchase and return, the coupon code, the broadcast's compose step, /adjust).
  * 'charity' remembers the cause whose amount may be typed (features/charity). 'broadcast' is the
  * broadcast wizard.
  */
-export const SESSION_FEATURES = ['dialogs', 'staff', 'broadcast', 'nps', 'adjust', 'charity'] as const;
+export const SESSION_FEATURES = ['dialogs', 'broadcast', 'nps', 'adjust', 'charity'] as const;
 export type SessionFeature = (typeof SESSION_FEATURES)[number];
 
 export const sessionKey = (feature: SessionFeature, telegramId: number) => `${feature}:${telegramId}`;

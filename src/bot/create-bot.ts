@@ -89,7 +89,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // The cashier (features/cashier) before registration: an invite or a staff command must never
   // start a customer registration. Its dialog taps and answers are routed by the callback codec
   // and its dialog row, not by position.
-  const { cashier, cashierInput } = cashierFeatures(deps, buttons, dialogs);
+  const cashier = cashierFeatures(deps, buttons, dialogs);
   const redeem = redeemFeatures(deps, buttons, dialogs);
   // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
   const { broadcasts, broadcastInput } = broadcastFeatures(deps, dialogs);
@@ -135,7 +135,6 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // Dialog answers of staff and marketers who are also active customers come after the customer
   // features, so that customers' own updates never wait on the dialog rows.
   bot.filter((ctx) => ctx.member?.status === 'ACTIVE', dialogAnswers);
-  bot.use(cashierInput);
   bot.use(npsInput);
   bot.use(broadcastInput);
   bot.use(fallbackFeature(deps));

@@ -42,8 +42,6 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs
   /** "Type the coupon code", and the dialog that waits for it (any other open dialog ends here). */
   const ask = dialogs.entry(async (ctx: DialogContext) => {
     await staffOnly(ctx);
-    // One open staff step per person: a purchase in progress ends here.
-    await ctx.sessions.delete('staff');
     await ctx.reply(ctx.t('redeem.ask'), { parse_mode: 'HTML', reply_markup: new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('rdm:no')) });
     await ctx.conversation.enter(CODE_DIALOG);
   });
