@@ -1,4 +1,4 @@
-import { Composer, InlineKeyboard, type NextFunction } from 'grammy';
+import { Composer, InlineKeyboard } from 'grammy';
 import { isDomainError } from '../../../domain/errors.js';
 import { findMemberForStaff } from '../../../domain/purchases/find-member.js';
 import { findPrincipal, INVITE_PREFIX, type Principal } from '../../../domain/staff/access.js';
