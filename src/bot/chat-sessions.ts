@@ -8,7 +8,7 @@ import type { SessionStore } from './context.js';
  * 'charity' remembers the cause whose amount may be typed (features/charity). 'broadcast' is the
  * broadcast wizard.
  */
-export const SESSION_FEATURES = ['dialogs', 'broadcast', 'nps', 'adjust', 'charity'] as const;
+export const SESSION_FEATURES = ['dialogs', 'broadcast', 'nps', 'charity'] as const;
 export type SessionFeature = (typeof SESSION_FEATURES)[number];
 
 export const sessionKey = (feature: SessionFeature, telegramId: number) => `${feature}:${telegramId}`;

@@ -105,7 +105,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.filter((ctx) => ctx.member?.status !== 'ACTIVE', dialogAnswers);
   bot.use(redeem);
   bot.use(cashier);
-  bot.use(adminFeature(deps));
+  bot.use(adminFeature(deps, dialogs));
   bot.use(statsFeature(deps));
   // Before registration: a member's Yes/No must reach the use case whatever their chat state.
   bot.use(spendingFeature(deps));

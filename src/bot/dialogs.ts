@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   type Conversation,
   type ConversationBuilder,
@@ -9,6 +10,8 @@ import {
   type VersionedState,
 } from '@grammyjs/conversations';
 import { Composer, type Context, type MiddlewareFn, type NextFunction } from 'grammy';
+import { type DomainError, isDomainError } from '../domain/errors.js';
+import { type DecodedCallback, decodeCallback } from './callback-data.js';
 import type { BotContext } from './context.js';
 
 /** The outer context of a handler mounted on the dialogs (`ctx.conversation` is there). */
@@ -105,4 +108,74 @@ export class Dialogs {
       await chain(ctx as DialogContext, next);
     };
   }
+}
+
+/** A dialog's or a confirmation screen's id in its buttons: 8 url-safe characters (callback-data.ts `dialog`). */
+export const newDialogId = () => randomBytes(6).toString('base64url');
+
+/** An answer to a dialog's open step: typed text (not a command), or a tap on one of its own buttons. */
+export type Answer = { text: string } | { tap: DecodedCallback };
+
+/** A dialog that moves from step to step on each answer; its state is plain JSON (the plugin stores it). */
+export interface StepDialog<S extends { touchedAt: number }, P> {
+  /** Whether a tap is one of this dialog's current buttons; any other tap is not its business. */
+  belongs(tap: DecodedCallback, state: S): boolean;
+  /** The role, asked of the server for every answer: a refusal is answered and ends the dialog. */
+  role(ctx: BotContext): Promise<P>;
+  /** The next state after an answer, its question asked; null: the dialog has ended. */
+  flow(ctx: BotContext, state: S, answer: Answer, principal: P): Promise<S | null>;
+  /** A domain refusal in the dialog's words (the step stays open). */
+  refused(ctx: BotContext, error: DomainError): Promise<void>;
+  /** An abandoned dialog does not capture later messages: after this long they pass it by. */
+  ttlMs: number;
+  /** The domain clock (ms). */
+  now(): number;
+}
+
+/**
+ * A step dialog as a conversation: the first question was asked when it was entered (with its
+ * first state as the argument). Each answer is handled in ONE `conversation.external` with the
+ * update's own context, so replies and bookings happen once and never on a replay; the role
+ * is asked again first. Commands, other screens' taps and stale or forged taps of this dialog
+ * pass on untouched (the handlers outside answer them), and the step stays open.
+ */
+export function stepDialog<S extends { touchedAt: number }, P>(spec: StepDialog<S, P>): ConversationBuilder<BotContext, Context> {
+  async function handle(ctx: BotContext, state: S, answer: Answer): Promise<S | null | 'pass'> {
+    if (spec.now() - state.touchedAt > spec.ttlMs) return 'pass';
+    let principal: P;
+    try {
+      principal = await spec.role(ctx);
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      ctx.log.info({ code: error.code }, 'dialog answer refused: role');
+      await spec.refused(ctx, error);
+      return null;
+    }
+    try {
+      const next = await spec.flow(ctx, state, answer, principal);
+      return next && { ...next, touchedAt: spec.now() };
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      ctx.log.info({ code: error.code }, 'dialog answer refused');
+      await spec.refused(ctx, error);
+      return state;
+    }
+  }
+
+  return async (conversation: DialogConversation, _ctx: Context, start: S) => {
+    let state: S | null = start;
+    while (state) {
+      const current: S = state;
+      const update = await conversation.wait();
+      const text = update.message?.text;
+      const tap = decodeCallback(update.callbackQuery?.data);
+      let answer: Answer;
+      if (text !== undefined && !text.startsWith('/')) answer = { text };
+      else if (tap.route !== 'unknown' && spec.belongs(tap, current)) answer = { tap };
+      else return conversation.skip({ next: true });
+      const next = await conversation.external((ctx) => handle(ctx, current, answer));
+      if (next === 'pass') return conversation.halt({ next: true });
+      state = next;
+    }
+  };
 }

@@ -1,14 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { InlineKeyboard } from 'grammy';
 import { formatCode } from '../../../domain/codes.js';
-import { isDomainError } from '../../../domain/errors.js';
 import type { Member } from '../../../domain/members/member.js';
 import { hasPoints } from '../../../domain/purchases/quote.js';
 import { type Principal, requireRole } from '../../../domain/staff/access.js';
 import { tierByCode } from '../../../domain/tiers.js';
-import { type DecodedCallback, decodeCallback, encodeCallback } from '../../callback-data.js';
+import { type DecodedCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
-import type { DialogConversation } from '../../dialogs.js';
+import { type Answer, stepDialog } from '../../dialogs.js';
 import { staffMenu } from '../../keyboards.js';
 import { answerStaffError } from '../../replies.js';
 
@@ -16,13 +14,11 @@ import { answerStaffError } from '../../replies.js';
  * The cashier's purchase and return as @grammyjs/conversations dialogs (on the bot's shared
  * dialogs, src/bot/dialogs.ts: one stored row, so a restart or another instance carries on and
  * erasing the member erases it). A dialog's state is the `Dialog` below, carried from answer to
- * answer; each answer is handled in one `conversation.external` (the replies and the bookings
- * happen once, never on a replay), after the role is asked of the server again.
+ * answer (`stepDialog`: each answer in one `conversation.external`, after the role is asked of
+ * the server again).
  */
 
 const DIALOG_TTL_MS = 30 * 60_000;
-/** A dialog's or a confirmation screen's id: 8 url-safe characters (callback-data.ts `dialog`). */
-export const newDialogId = () => randomBytes(6).toString('base64url');
 
 export type Step = 'store' | 'member' | 'amount' | 'receipt' | 'points' | 'proof' | 'await' | 'confirm';
 
@@ -49,8 +45,6 @@ export interface Dialog {
   touchedAt: number;
 }
 
-/** An answer to the open step: typed text, or a tap on one of this dialog's buttons. */
-export type Answer = { text: string } | { tap: DecodedCallback };
 /** What handling an answer leads to: the dialog at its next step, or null when it has ended. */
 export type Flow = (ctx: BotContext, dialog: Dialog, answer: Answer, principal: Principal) => Promise<Dialog | null>;
 
@@ -88,56 +82,8 @@ export function cashierKit(deps: BotDeps) {
   const staffOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['STAFF']);
   const now = () => domain.clock.now().getTime();
 
-  /**
-   * One answer, handled as the cashier is NOW: the role is asked of the server first (a cashier
-   * revoked mid-dialog is refused and the dialog ends), a refusal of the step is answered and
-   * the step stays open. `pass`: the dialog was abandoned long ago, the update is not its answer.
-   */
-  async function handle(ctx: BotContext, dialog: Dialog, answer: Answer, flow: Flow): Promise<Dialog | null | 'pass'> {
-    // An abandoned dialog does not capture tomorrow's messages.
-    if (now() - dialog.touchedAt > DIALOG_TTL_MS) return 'pass';
-    let principal: Principal;
-    try {
-      principal = await staffOnly(ctx);
-    } catch (error) {
-      if (!isDomainError(error)) throw error;
-      ctx.log.info({ code: error.code }, 'dialog step refused: role');
-      await answerStaffError(ctx, error);
-      return null;
-    }
-    try {
-      const next = await flow(ctx, dialog, answer, principal);
-      return next && { ...next, touchedAt: now() };
-    } catch (error) {
-      if (!isDomainError(error)) throw error;
-      ctx.log.info({ code: error.code }, 'dialog step refused');
-      await answerStaffError(ctx, error);
-      return dialog;
-    }
-  }
-
-  /**
-   * A cashier dialog: the first question was asked when it was entered (index.ts `begin`); each
-   * answer (typed text, or a tap on one of its own buttons) moves it on through `flow`. Commands,
-   * other screens' taps and stale or forged ones pass on untouched, the step stays open.
-   */
-  const conversation = (flow: Flow) =>
-    async function cashierDialog(conversation: DialogConversation, _ctx: unknown, start: Dialog) {
-      let dialog: Dialog | null = start;
-      while (dialog) {
-        const current: Dialog = dialog;
-        const update = await conversation.wait();
-        const text = update.message?.text;
-        const tap = decodeCallback(update.callbackQuery?.data);
-        let answer: Answer;
-        if (text !== undefined && !text.startsWith('/')) answer = { text };
-        else if (belongs(tap, current)) answer = { tap };
-        else return conversation.skip({ next: true });
-        const next = await conversation.external((ctx) => handle(ctx, current, answer, flow));
-        if (next === 'pass') return conversation.halt({ next: true });
-        dialog = next;
-      }
-    };
+  /** A cashier dialog (purchase or return) whose answers `flow` handles (dialogs.ts `stepDialog`). */
+  const conversation = (flow: Flow) => stepDialog<Dialog, Principal>({ belongs, role: staffOnly, flow, refused: answerStaffError, ttlMs: DIALOG_TTL_MS, now });
 
   return {
     deps,

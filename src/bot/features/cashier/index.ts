@@ -6,9 +6,9 @@ import { bookedAtTill, memberAtTill, openStore, openStores, storeName } from '..
 import { type Buttons, inPrivateChats } from '../../buttons.js';
 import { decodeCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
-import type { DialogContext, Dialogs } from '../../dialogs.js';
+import { type DialogContext, type Dialogs, newDialogId } from '../../dialogs.js';
 import { ack, dropButtons, guard } from '../../replies.js';
-import { bookingKey, cashierKit, type Dialog, type Flow, newDialogId } from './dialog.js';
+import { bookingKey, cashierKit, type Dialog, type Flow } from './dialog.js';
 import { acceptStaffInvite } from './invites.js';
 import { purchaseDialog } from './purchase.js';
 import { returnDialog } from './return.js';

@@ -18,9 +18,10 @@ import { tierByCode } from '../../../domain/tiers.js';
 import { parseMoney, parsePoints } from '../../amount.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
+import { type Answer, newDialogId } from '../../dialogs.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
-import type { Answer, CashierKit, Dialog } from './dialog.js';
-import { confirmKeyboard, newDialogId } from './dialog.js';
+import type { CashierKit, Dialog } from './dialog.js';
+import { confirmKeyboard } from './dialog.js';
 
 /**
  * The purchase dialog: member -> amount -> receipt -> points -> the customer's consent -> confirm.

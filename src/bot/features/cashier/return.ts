@@ -9,9 +9,10 @@ import { purchaseToReturn } from '../../../domain/staff/till.js';
 import { parseMoney } from '../../amount.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
+import { type Answer, newDialogId } from '../../dialogs.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
-import type { Answer, CashierKit, Dialog } from './dialog.js';
-import { confirmKeyboard, newDialogId } from './dialog.js';
+import type { CashierKit, Dialog } from './dialog.js';
+import { confirmKeyboard } from './dialog.js';
 
 /** The return dialog: receipt -> amount (or everything left) -> confirm. */
 export function returnDialog(kit: CashierKit) {
