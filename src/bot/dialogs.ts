@@ -84,7 +84,8 @@ export class Dialogs {
 
   /**
    * A handler that starts a dialog or leaves one (a command, a menu button, a deep link): the
-   * user's open dialogs end first and never see the update (one open dialog per person).
+   * user's open dialogs end first (one open dialog per person), and when this is the update's
+   * first mount they never see it.
    */
   entry(handler: MiddlewareFn<DialogContext>): MountedHandler {
     return this.mount(handler, true);
