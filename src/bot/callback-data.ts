@@ -9,7 +9,7 @@
 
 /** The kinds of argument a button may carry, each with the exact shape it may have on the wire. */
 const ARG_KINDS = {
-  /** A dialog's or a confirmation screen's random id (see `newDialogId`). */
+  /** A dialog's or a confirmation screen's random id (dialogs.ts `newDialogId`). */
   dialog: { pattern: /^[A-Za-z0-9_-]{8}$/, parse: (raw: string) => raw },
   /** A spend request's id (domain/spending/spend-requests.ts). */
   request: { pattern: /^[A-Za-z0-9_-]{12}$/, parse: (raw: string) => raw },
@@ -63,6 +63,9 @@ export const CALLBACKS = {
   'bc:x': ['int'],
   'bc:xy': ['int'],
   'bc:xn': [],
+  // Admin's /adjust (features/admin/adjust.ts): the dialog's id.
+  'adm:adj': ['dialog'],
+  'adm:no': ['dialog'],
 } as const satisfies Record<string, readonly ArgKind[]>;
 
 export type CallbackRoute = keyof typeof CALLBACKS;

@@ -3,12 +3,12 @@ import type { SessionStore } from './context.js';
 /**
  * Every feature that keeps conversation state between updates. A user's state for a feature is
  * the ChatSession row `<feature>:<telegramId>` (the domain deletes them all with the member).
- * 'staff' holds the cashier's open purchase or return (features/cashier); 'redeem' the coupon-code
- * dialog (features/redeem, a @grammyjs/conversations state); starting either ends the other.
+ * 'dialogs' holds every @grammyjs/conversations dialog of the user (dialogs.ts: the cashier's
+ * purchase and return, the coupon code, the broadcast's compose step, /adjust).
  * 'charity' remembers the cause whose amount may be typed (features/charity). 'broadcast' is the
- * broadcast wizard; 'broadcast-compose' its compose step's dialog (a @grammyjs/conversations state).
+ * broadcast wizard.
  */
-export const SESSION_FEATURES = ['staff', 'redeem', 'broadcast', 'broadcast-compose', 'nps', 'adjust', 'charity'] as const;
+export const SESSION_FEATURES = ['dialogs', 'broadcast', 'nps', 'charity'] as const;
 export type SessionFeature = (typeof SESSION_FEATURES)[number];
 
 export const sessionKey = (feature: SessionFeature, telegramId: number) => `${feature}:${telegramId}`;

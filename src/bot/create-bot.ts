@@ -1,12 +1,13 @@
 import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
-import { type Api, Bot, type BotConfig } from 'grammy';
+import { type Api, Bot, type BotConfig, Composer } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { LOCALES } from '../domain/program.js';
 import type { Metrics } from '../metrics.js';
 import { Buttons } from './buttons.js';
 import type { BotContext, BotDeps } from './context.js';
+import { Dialogs } from './dialogs.js';
 import { accountFeature } from './features/account.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeatures } from './features/broadcasts/index.js';
@@ -81,21 +82,30 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   // filters; each feature registers its buttons while it is built.
   const buttons = new Buttons(deps.i18n);
   bot.use(buttons.middleware());
+  // Every multi-step dialog (@grammyjs/conversations) behind one mount; each feature registers
+  // its dialogs and wraps the handlers where they matter while it is built (dialogs.ts).
+  const dialogs = new Dialogs();
   // Order still matters where two features may want the same update; each case says why.
   // The cashier (features/cashier) before registration: an invite or a staff command must never
   // start a customer registration. Its dialog taps and answers are routed by the callback codec
   // and its dialog row, not by position.
-  const { cashier, cashierInput } = cashierFeatures(deps, buttons);
-  // Coupon redemption (commands, QR deep link c_<code>, typed codes) before the cashier: a staff
-  // member who is not a customer and types a code during the code dialog must reach the dialog
-  // before the cashier's "use the menu" hint answers it.
-  const { redeem, redeemInput } = redeemFeatures(deps, buttons);
+  const cashier = cashierFeatures(deps, buttons, dialogs);
+  const redeem = redeemFeatures(deps, buttons, dialogs);
   // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
-  const { broadcasts, broadcastInput } = broadcastFeatures(deps);
+  const { broadcasts, broadcastInput } = broadcastFeatures(deps, dialogs);
+  // Typed answers reach the open dialog, whichever it is; without one they pass on untouched.
+  const dialogAnswers = new Composer<BotContext>();
+  dialogAnswers.chatType('private').on(
+    ['message:text', 'message:photo'],
+    dialogs.around((_ctx, next) => next()),
+  );
   bot.use(broadcasts);
+  // People who are not active customers here, so that the cashier's "use the menu" hint or the
+  // registration never answers a dialog's answer first.
+  bot.filter((ctx) => ctx.member?.status !== 'ACTIVE', dialogAnswers);
   bot.use(redeem);
   bot.use(cashier);
-  bot.use(adminFeature(deps));
+  bot.use(adminFeature(deps, dialogs));
   bot.use(statsFeature(deps));
   // Before registration: a member's Yes/No must reach the use case whatever their chat state.
   bot.use(spendingFeature(deps));
@@ -124,9 +134,8 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   );
   // Dialog answers of staff and marketers who are also active customers come after the customer
   // features, so that customers' own updates never wait on the dialog rows.
-  bot.use(cashierInput);
+  bot.filter((ctx) => ctx.member?.status === 'ACTIVE', dialogAnswers);
   bot.use(npsInput);
-  bot.use(redeemInput);
   bot.use(broadcastInput);
   bot.use(fallbackFeature(deps));
 

@@ -28,15 +28,18 @@ export function errorText(ctx: BotContext, error: DomainError): string {
   return ctx.t('errors.generic');
 }
 
-/**
- * Domain errors of staff and admin handlers are answered here, in staff wording: a popup for
- * a button, a message for text. Nothing changed when a use case refused.
- */
-export const guard = domainErrorGuard(async (ctx, error) => {
+/** A domain refusal in staff wording: a popup for a button, a message for text. */
+export async function answerStaffError(ctx: BotContext, error: DomainError): Promise<void> {
   const text = errorText(ctx, error);
   if (ctx.callbackQuery && !answered.has(ctx)) await ack(ctx, text, true);
   else await ctx.reply(text, { parse_mode: 'HTML' });
-});
+}
+
+/**
+ * Domain errors of staff and admin handlers are answered here (`answerStaffError`). Nothing
+ * changed when a use case refused.
+ */
+export const guard = domainErrorGuard(answerStaffError);
 
 /** Buttons of an answered prompt go away, so that the chat shows what is still current. */
 export const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);

@@ -122,6 +122,8 @@ describe("the member's own data", () => {
     const sessions = new PrismaSessionStore(db.prisma);
     await sessions.write(`nps:${telegramId}`, { surveyId: survey.id });
     await sessions.write(`staff:${telegramId}`, { step: 'amount' });
+    // Every open dialog (src/bot/dialogs.ts) is one row of the plugin's state.
+    await sessions.write(`dialogs:${telegramId}`, { version: [0, 1], state: { purchase: [{ interrupts: [], replay: {} }] } });
     await sessions.write(`nps:${inviter.telegramId}`, { surveyId: 0 });
 
     const data = await exportMemberData(deps, telegramId);
@@ -211,6 +213,7 @@ describe("the member's own data", () => {
     // Their wizards are gone, another user's stays; so is the leaderboard choice.
     expect(await sessions.read(`nps:${telegramId}`)).toBeUndefined();
     expect(await sessions.read(`staff:${telegramId}`)).toBeUndefined();
+    expect(await sessions.read(`dialogs:${telegramId}`)).toBeUndefined();
     expect(await sessions.read(`nps:${inviter.telegramId}`)).toEqual({ surveyId: 0 });
     expect(await db.prisma.gameProfile.findUnique({ where: { memberId: anna.id } })).toBeNull();
     // The accounting stays: the ledger (plus the closing entry), the purchase, the referral.

@@ -144,10 +144,14 @@ describe('a member gives points to a cause', () => {
     await boris.taps('ch:ok:trees:150');
     expect(await balanceOf(boris)).toBe(150);
 
-    // Another wizard's open step (here a staff one) keeps its typed input: no charity confirmation.
+    // Another dialog's open step (here a staff one: Boris also works at a till) keeps its typed
+    // input: no charity confirmation.
+    const store = await db.prisma.store.findFirstOrThrow({ where: { active: true } });
+    await app.domain.repos.staff.upsert({ telegramId: boris.user.id, role: 'STAFF', storeId: store.id, name: 'Boris' });
     await boris.says('/charity');
     await boris.taps('ch:c:trees');
-    await new PrismaSessionStore(db.prisma).write(`staff:${boris.user.id}`, { step: 'amount' });
+    expect((await boris.says('/purchase')).text).toContain('type the card number');
+    await eventually(async () => (await new PrismaSessionStore(db.prisma).read(`dialogs:${boris.user.id}`)) !== undefined, { what: 'the dialog row' });
     expect((await boris.says('120')).text).not.toContain('Give');
     expect(await balanceOf(boris)).toBe(150);
   });

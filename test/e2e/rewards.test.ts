@@ -375,7 +375,7 @@ describe('staff redeem coupons', () => {
     const { user: anna } = await registerCustomer('Anna', 200);
     const first = await take(anna, 'cake');
     const second = await take(anna, 'cake');
-    const dialogRow = () => db.prisma.chatSession.count({ where: { key: `redeem:${carl.user.id}` } });
+    const dialogRow = () => db.prisma.chatSession.count({ where: { key: `dialogs:${carl.user.id}` } });
 
     // The open step is a row of the session store (erasing the member erases it), so a restart carries on.
     expect((await carl.says('🎟 Redeem coupon')).text).toContain('Type the coupon code');

@@ -57,3 +57,8 @@ export async function adjustPoints(
   if (!result.replayed) await deps.notifier.notify(input.memberId, { kind: 'pointsAdjusted', amount: input.amount, balance: result.entry.balanceAfter });
   return result;
 }
+
+/** Whether an adjustment was booked under this idempotency key: a second Confirm is told so. */
+export async function adjustmentBooked(deps: DomainDeps, idempotencyKey: string): Promise<boolean> {
+  return (await deps.repos.ledger.findByKeys([idempotencyKey])).length > 0;
+}

@@ -63,3 +63,12 @@ export async function spendRequestStatus(deps: DomainDeps, requestId: string): P
   const request = await deps.repos.spendRequests.findById(requestId);
   return request ? spendRequestState(request, deps.clock.now()) : 'expired';
 }
+
+/**
+ * Whether what a confirmation screen confirms was booked under its idempotency key (a purchase
+ * or a return): a second tap on it is told so instead of booking twice.
+ */
+export async function bookedAtTill(deps: DomainDeps, idempotencyKey: string): Promise<boolean> {
+  if (await deps.repos.purchases.findByKey(idempotencyKey)) return true;
+  return (await deps.repos.purchases.findReturnByKey(idempotencyKey)) !== null;
+}

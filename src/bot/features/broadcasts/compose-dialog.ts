@@ -1,14 +1,10 @@
-import { type Conversation, createConversation } from '@grammyjs/conversations';
-import { Composer, type Context, type MiddlewareFn, type NextFunction } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { BroadcastContent, TextEntity } from '../../../domain/broadcasts/types.js';
 import type { BotContext } from '../../context.js';
-import { type DialogContext, dialogPlugin } from '../../dialogs.js';
+import type { DialogConversation } from '../../dialogs.js';
 import type { BroadcastKit, Wizard } from './wizard.js';
 
 export const COMPOSE_DIALOG = 'broadcast-compose';
-/** Bumped when the dialog's code changes incompatibly: older states are dropped, not replayed. */
-const DIALOG_VERSION = 1;
 
 /** The message as the marketer sent it: a text, or a photo (the largest size) with its caption. */
 export function contentOf(message: Message): BroadcastContent | null {
@@ -29,11 +25,12 @@ export function contentOf(message: Message): BroadcastContent | null {
  * - `accept` checks and keeps the message (compose.ts): refused, the step stays open.
  * Everything with side effects runs in `conversation.external`, so a replay never repeats it.
  */
-function composeDialog(kit: BroadcastKit, accept: (ctx: BotContext, wizard: Wizard, content: BroadcastContent) => Promise<boolean>) {
+export function composeDialog(kit: BroadcastKit, accept: (ctx: BotContext, wizard: Wizard, content: BroadcastContent) => Promise<boolean>) {
   const { load, marketerOnly, guarded } = kit;
-  return async function broadcastCompose(conversation: Conversation<BotContext, Context>) {
+  return async function broadcastCompose(conversation: DialogConversation) {
     for (;;) {
-      const answer = await conversation.waitFor(['message:text', 'message:photo']);
+      // Anything else (a tap meant for another screen) passes on, the step stays open.
+      const answer = await conversation.waitFor(['message:text', 'message:photo'], { next: true });
       if (answer.message.text?.startsWith('/')) await conversation.halt({ next: true });
       const content = contentOf(answer.message);
       const outcome = await conversation.external(async (ctx) => {
@@ -50,19 +47,5 @@ function composeDialog(kit: BroadcastKit, accept: (ctx: BotContext, wizard: Wiza
       if (outcome === 'gone') await conversation.halt({ next: true });
       if (outcome !== 'again') return;
     }
-  };
-}
-
-/**
- * The dialog's plugin and the dialog, around a handler. The plugin reads the marketer's dialog
- * row on every update that reaches it, so it is mounted only where the dialog can matter: its
- * entries and the wizard's typed input; an update passes at most one of these mounts.
- */
-export function composeDialogs(kit: BroadcastKit, accept: (ctx: BotContext, wizard: Wizard, content: BroadcastContent) => Promise<boolean>) {
-  const plugin = dialogPlugin('broadcast-compose', DIALOG_VERSION);
-  const dialog = createConversation<BotContext, Context>(composeDialog(kit, accept), COMPOSE_DIALOG);
-  return (handler: MiddlewareFn<DialogContext>) => {
-    const chain = new Composer<DialogContext>(plugin, dialog, handler).middleware();
-    return async (ctx: BotContext, next: NextFunction) => chain(ctx as DialogContext, next);
   };
 }

@@ -7,15 +7,15 @@ import type { BroadcastContent, Segment } from '../../../domain/broadcasts/types
 import { zonedTimeToUtc } from '../../../domain/time.js';
 import { callbackArgs, encodeCallback, isCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
-import type { DialogContext } from '../../dialogs.js';
+import type { DialogContext, Dialogs } from '../../dialogs.js';
 import { ack } from '../../replies.js';
 import type { AudienceScreens } from './audience.js';
-import { COMPOSE_DIALOG, composeDialogs } from './compose-dialog.js';
+import { COMPOSE_DIALOG, composeDialog } from './compose-dialog.js';
 import type { Sending } from './send.js';
 import { type BroadcastKit, NUMBERS, newId, type Wizard } from './wizard.js';
 
 /** /broadcast: the message (text or photo), its button, and what the marketer types at each step. */
-export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Sending) {
+export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Sending, dialogs: Dialogs) {
   const { domain, program, composer, privateChats, marketerOnly, load, save, clear, dropButtons, cancelKeyboard, guarded, current } = kit;
 
   const { showAudience } = audience;
@@ -25,6 +25,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     await save(ctx, wizard);
     const question = wizard.part === 'B' ? 'broadcast.variant_b_compose' : 'broadcast.compose';
     await ctx.reply(ctx.t(question), { parse_mode: 'HTML', reply_markup: cancelKeyboard(ctx, wizard) });
+    // (Reached through `dialogs.entry`, and from a lost dialog's answer: no other dialog is open.)
     await ctx.conversation.exitAll();
     await ctx.conversation.enter(COMPOSE_DIALOG);
   }
@@ -57,7 +58,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
     await ctx.reply(ctx.t('broadcast.button_ask'), { parse_mode: 'HTML', reply_markup: keyboard });
     return true;
   }
-  const withDialogs = composeDialogs(kit, onContent);
+  dialogs.register(composeDialog(kit, onContent), COMPOSE_DIALOG);
 
   /** The button chosen for the message being composed (A, or variant B), and back to the audience. */
   function withButton(wizard: Wizard, button: { text: string; url: string } | null): Wizard {
@@ -142,7 +143,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
   }
 
   /** Reached only when no dialog took the answer: its state was lost (a new dialog version), so it is asked again. */
-  const composeAnswer = withDialogs(async (ctx) => {
+  const composeAnswer = dialogs.around(async (ctx) => {
     const wizard = await load(ctx);
     if (wizard?.step !== 'compose') return;
     await marketerOnly(ctx);
@@ -150,18 +151,14 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
   });
 
   /**
-   * The answer to the compose step, from anyone with a wizard there, whatever their membership:
-   * mounted before the features that install another conversations plugin (the redeem dialog's;
-   * grammY allows one per update), and it never passes the update on once its plugin ran.
+   * The answer to the compose step, from anyone with a wizard there, whatever their membership;
+   * it never passes the update on once the dialogs saw it. A dialog left behind by a wizard that
+   * ended (cancelled, expired by the injected clock) ends at its next answer (compose-dialog.ts).
    */
   async function composeInput(ctx: BotContext, next: NextFunction) {
     if (!ctx.message || ctx.message.text?.startsWith('/')) return next();
     const wizard = await load(ctx);
-    if (wizard?.step !== 'compose') {
-      // A dialog left behind by a wizard that expired (the injected clock, in `load`) ends here.
-      if ((await ctx.sessions.read('broadcast-compose')) !== undefined) await ctx.sessions.delete('broadcast-compose');
-      return next();
-    }
+    if (wizard?.step !== 'compose') return next();
     return composeAnswer(ctx, async () => undefined);
   }
 
@@ -170,7 +167,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
   privateChats.command(
     'broadcast',
     guarded(
-      withDialogs(async (ctx) => {
+      dialogs.entry(async (ctx) => {
         await marketerOnly(ctx);
         await askContent(ctx, { id: newId(), step: 'compose', segment: {}, touchedAt: 0 });
       }),
@@ -181,7 +178,7 @@ export function composing(kit: BroadcastKit, audience: AudienceScreens, send: Se
   composer.filter(
     isCallback('bc:vb'),
     guarded(
-      withDialogs(async (ctx) => {
+      dialogs.entry(async (ctx) => {
         await marketerOnly(ctx);
         const wizard = await current(ctx, callbackArgs(ctx, 'bc:vb')[0], ['audience', 'number'], 'message');
         if (!wizard) return;

@@ -1,5 +1,6 @@
 import { Composer } from 'grammy';
 import type { BotContext, BotDeps } from '../../context.js';
+import type { Dialogs } from '../../dialogs.js';
 import { ack } from '../../replies.js';
 import { audienceScreens } from './audience.js';
 import { composing } from './compose.js';
@@ -27,13 +28,13 @@ export interface BroadcastFeatures {
   broadcastInput: Composer<BotContext>;
 }
 
-export function broadcastFeatures(deps: BotDeps): BroadcastFeatures {
+export function broadcastFeatures(deps: BotDeps, dialogs: Dialogs): BroadcastFeatures {
   const kit = broadcastKit(deps);
   const { composer, privateChats, marketerOnly, guarded } = kit;
   const audience = audienceScreens(kit);
   experimentSteps(kit, audience);
   const send = sending(kit, audience);
-  const { wizardInput, composeInput } = composing(kit, audience, send);
+  const { wizardInput, composeInput } = composing(kit, audience, send, dialogs);
   surveys(kit, audience);
   broadcastList(kit);
 

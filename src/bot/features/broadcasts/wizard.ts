@@ -94,11 +94,8 @@ export function broadcastKit(deps: BotDeps) {
     return parsed.data;
   }
   const save = (ctx: BotContext, wizard: Wizard) => ctx.sessions.write('broadcast', { ...wizard, touchedAt: domain.clock.now().getTime() } satisfies Wizard);
-  // The wizard and its compose dialog end together (the dialog also checks the wizard after each wait).
-  const clear = async (ctx: BotContext) => {
-    await ctx.sessions.delete('broadcast-compose');
-    await ctx.sessions.delete('broadcast');
-  };
+  // Its compose dialog (compose-dialog.ts) checks the wizard at each answer, and ends without it.
+  const clear = (ctx: BotContext) => ctx.sessions.delete('broadcast');
   const dropButtons = (ctx: BotContext) => ctx.editMessageReplyMarkup().catch(() => undefined);
   const cancelKeyboard = (ctx: BotContext, wizard: Wizard) => new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('bc:no', wizard.id));
 

@@ -1,53 +1,77 @@
-import { randomBytes } from 'node:crypto';
 import { InlineKeyboard } from 'grammy';
-import { z } from 'zod';
 import { formatCode } from '../../../domain/codes.js';
 import type { Member } from '../../../domain/members/member.js';
 import { hasPoints } from '../../../domain/purchases/quote.js';
-import { requireRole } from '../../../domain/staff/access.js';
+import { type Principal, requireRole } from '../../../domain/staff/access.js';
 import { tierByCode } from '../../../domain/tiers.js';
-import { encodeCallback } from '../../callback-data.js';
+import { type DecodedCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
+import { type Answer, stepDialog } from '../../dialogs.js';
 import { staffMenu } from '../../keyboards.js';
+import { answerStaffError } from '../../replies.js';
 
 /**
- * The cashier's open dialog (a purchase or a return), kept in the session store (the database,
- * ChatSession `staff:<telegramId>`), so a restart or another instance carries on and erasing the
- * member erases it. One open staff step per person: starting this ends a coupon code dialog
- * (features/redeem), and starting that deletes this row.
+ * The cashier's purchase and return as @grammyjs/conversations dialogs (on the bot's shared
+ * dialogs, src/bot/dialogs.ts: one stored row, so a restart or another instance carries on and
+ * erasing the member erases it). A dialog's state is the `Dialog` below, carried from answer to
+ * answer (`stepDialog`: each answer in one `conversation.external`, after the role is asked of
+ * the server again).
  */
 
 const DIALOG_TTL_MS = 30 * 60_000;
-/** A dialog's or a confirmation screen's id: 8 url-safe characters (callback-data.ts `dialog`). */
-export const newDialogId = () => randomBytes(6).toString('base64url');
 
-const dialogSchema = z.object({
-  kind: z.enum(['purchase', 'return']),
+export type Step = 'store' | 'member' | 'amount' | 'receipt' | 'points' | 'proof' | 'await' | 'confirm';
+
+/** What the cashier has entered so far (JSON: the plugin stores it with the dialog). */
+export interface Dialog {
+  kind: 'purchase' | 'return';
   /** `proof`: points chosen, the customer's consent awaited (a spend code typed, or a request sent: `await`). */
-  step: z.enum(['store', 'member', 'amount', 'receipt', 'points', 'proof', 'await', 'confirm', 'done']),
-  id: z.string(),
-  storeId: z.number().int().nullable(),
-  memberId: z.number().int().optional(),
+  step: Step;
+  id: string;
+  storeId: number | null;
+  memberId?: number;
   /** Purchase: the bill; return: the returned amount, null for everything that is left. */
-  amountMinor: z.number().int().nullable().optional(),
+  amountMinor?: number | null;
   /** Return: what was left to return when the receipt was looked up (for the screens). */
-  leftMinor: z.number().int().optional(),
-  receiptNo: z.string().optional(),
-  pointsToSpend: z.number().int().optional(),
+  leftMinor?: number;
+  receiptNo?: string;
+  pointsToSpend?: number;
   /** The customer's one-time spend code, typed by the cashier; used up when the purchase is recorded. */
-  spendCode: z.string().optional(),
+  spendCode?: string;
   /** The confirmation request sent to the customer's chat. */
-  spendRequestId: z.string().optional(),
+  spendRequestId?: string;
   /** One per confirmation screen: the idempotency key of what that screen confirms. */
-  confirmId: z.string().optional(),
-  touchedAt: z.number(),
-});
-export type Dialog = z.infer<typeof dialogSchema>;
+  confirmId?: string;
+  touchedAt: number;
+}
+
+/** What handling an answer leads to: the dialog at its next step, or null when it has ended. */
+export type Flow = (ctx: BotContext, dialog: Dialog, answer: Answer, principal: Principal) => Promise<Dialog | null>;
 
 /** Confirm (with the confirmation's own id, so a second tap is answered, not booked twice) or Cancel. */
 export const confirmKeyboard = (ctx: BotContext, confirmId: string, dialogId: string) =>
   new InlineKeyboard().text(ctx.t('staff.confirm'), encodeCallback('stf:ok', confirmId)).text(ctx.t('common.cancel'), encodeCallback('stf:no', dialogId));
-export type Step = Dialog['step'];
+
+/** The idempotency key of what a confirmation screen books: a double tap books once. */
+export const bookingKey = (principal: Principal, confirmId: string) => `bot:${principal.telegramId}:${confirmId}`;
+
+/** Whether a tap is one of this dialog's current buttons; anything else is not its business. */
+function belongs(tap: DecodedCallback, dialog: Dialog): boolean {
+  switch (tap.route) {
+    case 'stf:ok':
+      return tap.args[0] === dialog.confirmId;
+    case 'stf:chk':
+      return tap.args[0] === dialog.spendRequestId;
+    case 'stf:st':
+    case 'stf:pts':
+    case 'stf:req':
+    case 'stf:rfull':
+    case 'stf:no':
+      return tap.args[0] === dialog.id;
+    default:
+      return false;
+  }
+}
 
 const firstName = (member: Member) => member.name?.trim().split(/\s+/)[0] || 'â€”';
 
@@ -55,27 +79,23 @@ const firstName = (member: Member) => member.name?.trim().split(/\s+/)[0] || 'â€
 export function cashierKit(deps: BotDeps) {
   const { domain } = deps;
   const { program } = domain;
+  const staffOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['STAFF']);
+  const now = () => domain.clock.now().getTime();
+
+  /** A cashier dialog (purchase or return) whose answers `flow` handles (dialogs.ts `stepDialog`). */
+  const conversation = (flow: Flow) => stepDialog<Dialog, Principal>({ belongs, role: staffOnly, flow, refused: answerStaffError, ttlMs: DIALOG_TTL_MS, now });
 
   return {
     deps,
     domain,
     program,
     firstName,
+    now,
+    conversation,
     /** The role is asked of the server on every update of a dialog: a revoked cashier stops at the next step. */
-    staffOnly: (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['STAFF']),
+    staffOnly,
     menu: (ctx: BotContext) => staffMenu(ctx.t, ctx.member?.status === 'ACTIVE'),
     cancelButton: (ctx: BotContext, dialog: Dialog) => new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
-
-    async load(ctx: BotContext): Promise<Dialog | null> {
-      const parsed = dialogSchema.safeParse(await ctx.sessions.read('staff'));
-      if (!parsed.success) return null;
-      const dialog = parsed.data;
-      // An abandoned dialog does not capture tomorrow's messages; a finished one answers double taps.
-      if (dialog.step !== 'done' && domain.clock.now().getTime() - dialog.touchedAt > DIALOG_TTL_MS) return null;
-      return dialog;
-    },
-    save: (ctx: BotContext, dialog: Dialog) => ctx.sessions.write('staff', { ...dialog, touchedAt: domain.clock.now().getTime() } satisfies Dialog),
-    clear: (ctx: BotContext) => ctx.sessions.delete('staff'),
 
     memberText(ctx: BotContext, member: Member): string {
       const tier = tierByCode(program, member.tier);

@@ -1,94 +1,106 @@
-import { Composer, InlineKeyboard, type NextFunction } from 'grammy';
+import { Composer, InlineKeyboard } from 'grammy';
 import { isDomainError } from '../../../domain/errors.js';
 import { findMemberForStaff } from '../../../domain/purchases/find-member.js';
 import { findPrincipal, INVITE_PREFIX, type Principal } from '../../../domain/staff/access.js';
-import { memberAtTill, openStore, openStores, storeName } from '../../../domain/staff/till.js';
+import { bookedAtTill, memberAtTill, openStore, openStores, storeName } from '../../../domain/staff/till.js';
 import { type Buttons, inPrivateChats } from '../../buttons.js';
 import { decodeCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
+import { type DialogContext, type Dialogs, newDialogId } from '../../dialogs.js';
 import { ack, dropButtons, guard } from '../../replies.js';
-import { endCodeDialog } from '../redeem/index.js';
-import { cashierKit, type Dialog, newDialogId, type Step } from './dialog.js';
+import { bookingKey, cashierKit, type Dialog, type Flow } from './dialog.js';
 import { acceptStaffInvite } from './invites.js';
 import { purchaseDialog } from './purchase.js';
 import { returnDialog } from './return.js';
 
 /**
  * Staff in the chat: accepting an invite, the staff menu, and the purchase (purchase.ts) and
- * return (return.ts) dialogs. Every update re-checks the role on the server (`staffOnly`),
- * whatever button or text led here; every button is read through the callback codec and then
- * checked against the open dialog (its id and step), so a stale or forged tap acts on nothing.
+ * return (return.ts) dialogs, @grammyjs/conversations dialogs on the bot's shared dialogs
+ * (dialog.ts). Every answer re-checks the role on the server, whatever button or text led
+ * there; every button is read through the callback codec and taken by a dialog only when it is
+ * one of that dialog's current buttons, so a stale or forged tap acts on nothing.
  */
-
-export interface CashierFeatures {
-  /** Invites, QR deep links, the staff menu, commands, buttons and taps: before registration. */
-  cashier: Composer<BotContext>;
-  /** Dialog answers of staff who are also active customers: after the customer features. */
-  cashierInput: Composer<BotContext>;
-}
-
-const OPEN_STEPS: Step[] = ['store', 'member', 'amount', 'receipt', 'points', 'proof', 'await', 'confirm'];
-
-export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeatures {
+export function cashierFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs): Composer<BotContext> {
   const kit = cashierKit(deps);
-  const { domain, staffOnly, menu, load, save, clear } = kit;
+  const { domain, staffOnly, menu } = kit;
   const purchase = purchaseDialog(kit);
   const giveBack = returnDialog(kit);
   const composer = new Composer<BotContext>();
   const privateChats = composer.chatType('private');
 
-  async function begin(ctx: BotContext, principal: Principal, kind: Dialog['kind'], memberQuery?: string) {
-    const dialog: Dialog = { kind, step: 'store', id: newDialogId(), storeId: principal.storeId, touchedAt: 0 };
-    // One open staff step per person: a coupon code awaited ends here.
-    await endCodeDialog(ctx);
-    if (memberQuery !== undefined) dialog.memberId = (await findMemberForStaff(domain, memberQuery)).id;
-    if (dialog.storeId === null) return askStore(ctx, dialog);
-    return afterStore(ctx, dialog);
+  /** The first question of a new dialog, and the dialog that waits for the answers (entered through `dialogs.entry`). */
+  async function begin(ctx: DialogContext, principal: Principal, kind: Dialog['kind'], memberQuery?: string) {
+    const fresh: Dialog = { kind, step: 'store', id: newDialogId(), storeId: principal.storeId, touchedAt: kit.now() };
+    if (memberQuery !== undefined) fresh.memberId = (await findMemberForStaff(domain, memberQuery)).id;
+    const dialog = fresh.storeId === null ? await askStore(ctx, fresh) : await afterStore(ctx, fresh);
+    if (dialog) await ctx.conversation.enter(kind, dialog);
   }
 
   /** Staff without a store of their own (admins) choose one first. */
-  async function askStore(ctx: BotContext, dialog: Dialog) {
+  async function askStore(ctx: BotContext, dialog: Dialog): Promise<Dialog> {
     const keyboard = new InlineKeyboard();
     for (const store of await openStores(domain)) keyboard.text(`${store.name} · ${store.code}`, encodeCallback('stf:st', dialog.id, store.id)).row();
     keyboard.text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id));
-    await save(ctx, { ...dialog, step: 'store' });
     await ctx.reply(ctx.t('staff.choose_store'), { parse_mode: 'HTML', reply_markup: keyboard });
+    return { ...dialog, step: 'store' };
   }
 
-  async function afterStore(ctx: BotContext, dialog: Dialog) {
+  async function afterStore(ctx: BotContext, dialog: Dialog): Promise<Dialog | null> {
     if (dialog.kind === 'return') return giveBack.askReceipt(ctx, dialog);
     if (dialog.memberId !== undefined) return purchase.askAmount(ctx, dialog, await memberAtTill(domain, dialog.memberId));
     return purchase.askMember(ctx, dialog);
   }
 
-  // --- what the staff member types during a dialog ----------------------------------------------
-
-  async function onText(ctx: BotContext, text: string, dialog: Dialog) {
-    if (dialog.step === 'store') return afterStore(ctx, { ...dialog, storeId: (await openStore(domain, { code: text })).id });
-    if (dialog.step === 'confirm') return ctx.reply(ctx.t('staff.tap_confirm'));
-    if (dialog.step === 'done') return;
-    await (dialog.kind === 'purchase' ? purchase : giveBack).onText(ctx, text, dialog);
-  }
-
-  /**
-   * Text while a dialog is open is its answer. Anyone without an open dialog passes on
-   * untouched (one keyed read), so customers are unaffected.
-   */
-  async function dialogText(ctx: BotContext, next: NextFunction) {
-    const text = ctx.message?.text;
-    if (text === undefined || text.startsWith('/')) return next();
-    const dialog = await load(ctx);
-    if (!dialog || dialog.step === 'done') {
-      // Staff who are not customers would otherwise be told to register.
-      if (ctx.member?.status !== 'ACTIVE' && ctx.member?.status !== 'REGISTERING' && (await findPrincipal(domain, ctx.from?.id as number))) {
-        await ctx.reply(ctx.t('staff.hint'), { reply_markup: menu(ctx) });
-        return;
+  /** The steps both dialogs share (the store, Cancel, Confirm); the rest is the purchase's or the return's. */
+  const flow =
+    (kind: Dialog['kind']): Flow =>
+    async (ctx, dialog, answer, principal) => {
+      const tap = 'tap' in answer ? answer.tap : undefined;
+      if (tap?.route === 'stf:no') {
+        await ack(ctx);
+        await dropButtons(ctx);
+        await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
+        return null;
       }
-      return next();
+      if (tap?.route === 'stf:ok' && dialog.step === 'confirm') return confirmed(ctx, dialog, principal);
+      if (dialog.step === 'store' && tap?.route === 'stf:st') {
+        const store = await openStore(domain, { id: tap.args[1] });
+        await ack(ctx, store.name);
+        await dropButtons(ctx);
+        return afterStore(ctx, { ...dialog, storeId: store.id });
+      }
+      if ('text' in answer) {
+        if (dialog.step === 'store') return afterStore(ctx, { ...dialog, storeId: (await openStore(domain, { code: answer.text })).id });
+        if (dialog.step === 'confirm') {
+          await ctx.reply(ctx.t('staff.tap_confirm'));
+          return dialog;
+        }
+        return kind === 'purchase' ? purchase.onText(ctx, answer.text, dialog) : giveBack.onText(ctx, answer.text, dialog);
+      }
+      return kind === 'purchase' ? purchase.onTap(ctx, dialog, answer, principal) : giveBack.onTap(ctx, dialog, answer);
+    };
+
+  /** Confirm on the current confirmation screen: booked under that screen's key, or back to the step that can fix it. */
+  async function confirmed(ctx: BotContext, dialog: Dialog, principal: Principal): Promise<Dialog | null> {
+    const storeId = principal.storeId ?? dialog.storeId ?? 0;
+    const own = dialog.kind === 'purchase' ? purchase : giveBack;
+    try {
+      // A double tap, or a tap served by another instance at the same time, books once and reads the first result back.
+      await own.finish(ctx, dialog, principal, storeId, bookingKey(principal, dialog.confirmId ?? ''));
+      return null;
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      ctx.log.info({ code: error.code }, 'confirmation refused');
+      await ack(ctx);
+      await dropButtons(ctx);
+      return own.rewind(ctx, dialog, error);
     }
-    await staffOnly(ctx);
-    await onText(ctx, text, dialog);
   }
+
+  dialogs.register(kit.conversation(flow('purchase')), 'purchase');
+  dialogs.register(kit.conversation(flow('return')), 'return');
+  // One open dialog per person: starting one (`dialogs.entry`) ends any other (a coupon code awaited, features/redeem).
+  const endDialogs = dialogs.entry(async () => undefined);
 
   // --- entry points ---------------------------------------------------------------------------
 
@@ -101,7 +113,8 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
       if (/^m_/i.test(payload)) {
         // A member card's QR: for staff it opens a purchase; for anyone else /start goes on as before.
         const principal = await findPrincipal(domain, ctx.from.id);
-        if (principal && (principal.role === 'STAFF' || principal.role === 'ADMIN')) return begin(ctx, principal, 'purchase', payload);
+        if (principal && (principal.role === 'STAFF' || principal.role === 'ADMIN'))
+          return dialogs.entry((dialogCtx) => begin(dialogCtx, principal, 'purchase', payload))(ctx, next);
       }
       return next();
     }),
@@ -114,11 +127,11 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
   });
   privateChats.command('staff', showMenu);
 
-  const startPurchase = guard(async (ctx: BotContext) => begin(ctx, await staffOnly(ctx), 'purchase'));
+  const startPurchase = guard(dialogs.entry(async (ctx) => begin(ctx, await staffOnly(ctx), 'purchase')));
   privateChats.command('purchase', startPurchase);
   buttons.on('staff.menu.purchase', inPrivateChats(startPurchase));
 
-  const startReturn = guard(async (ctx: BotContext) => begin(ctx, await staffOnly(ctx), 'return'));
+  const startReturn = guard(dialogs.entry(async (ctx) => begin(ctx, await staffOnly(ctx), 'return')));
   privateChats.command('return', startReturn);
   buttons.on('staff.menu.return', inPrivateChats(startReturn));
 
@@ -126,99 +139,36 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons): CashierFeature
     'cancel',
     guard(async (ctx, next) => {
       if (!(await findPrincipal(domain, ctx.from.id))) return next();
-      await clear(ctx);
-      await endCodeDialog(ctx);
+      await endDialogs(ctx, next);
       await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
     }),
   );
 
-  // --- taps: the role first, then the codec, then the open dialog's id and step -----------------
-
-  async function current(ctx: BotContext, id: string, steps: Step[]): Promise<Dialog | null> {
-    const dialog = await load(ctx);
-    if (dialog && dialog.id === id && steps.includes(dialog.step)) return dialog;
-    await ack(ctx, ctx.t('common.stale_button'));
-    return null;
-  }
+  // --- taps no dialog took: the role first, then the codec --------------------------------------
 
   async function onTap(ctx: BotContext) {
     const principal = await staffOnly(ctx);
     const tap = decodeCallback(ctx.callbackQuery?.data);
-    switch (tap.route) {
-      case 'stf:st': {
-        const dialog = await current(ctx, tap.args[0], ['store']);
-        if (!dialog) return;
-        const store = await openStore(domain, { id: tap.args[1] });
-        await ack(ctx, store.name);
-        await dropButtons(ctx);
-        return afterStore(ctx, { ...dialog, storeId: store.id });
-      }
-      case 'stf:pts': {
-        const dialog = await current(ctx, tap.args[0], ['points', 'proof']);
-        return dialog && purchase.onPoints(ctx, dialog, tap.args[1]);
-      }
-      case 'stf:req': {
-        const dialog = await current(ctx, tap.args[0], ['proof']);
-        return dialog && purchase.onRequest(ctx, dialog, principal);
-      }
-      case 'stf:chk': {
-        const dialog = await load(ctx);
-        if (dialog?.step !== 'await' || dialog.spendRequestId !== tap.args[0]) return ack(ctx, ctx.t('common.stale_button'));
-        return purchase.onCheck(ctx, dialog);
-      }
-      case 'stf:rfull': {
-        const dialog = await current(ctx, tap.args[0], ['amount']);
-        if (!dialog) return;
-        if (dialog.kind !== 'return') return ack(ctx, ctx.t('common.stale_button'));
-        return giveBack.onFull(ctx, dialog);
-      }
-      case 'stf:no': {
-        if (!(await current(ctx, tap.args[0], OPEN_STEPS))) return;
-        await clear(ctx);
-        await ack(ctx);
-        await dropButtons(ctx);
-        return ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
-      }
-      case 'stf:ok':
-        return onConfirm(ctx, principal, tap.args[0]);
-      default:
-        // Anything else under the staff prefix: still only for staff, and never acted upon.
-        return ack(ctx, ctx.t('common.stale_button'));
-    }
+    // A second tap on a confirmation that was booked (its dialog has ended): told, never booked twice.
+    if (tap.route === 'stf:ok' && (await bookedAtTill(domain, bookingKey(principal, tap.args[0])))) return ack(ctx, ctx.t('staff.already_done'));
+    // Anything else under the staff prefix: stale, forged or another dialog's; never acted upon.
+    return ack(ctx, ctx.t('common.stale_button'));
   }
 
-  async function onConfirm(ctx: BotContext, principal: Principal, confirmId: string) {
-    const dialog = await load(ctx);
-    if (dialog?.step === 'done' && dialog.confirmId === confirmId) return ack(ctx, ctx.t('staff.already_done'));
-    if (dialog?.step !== 'confirm' || dialog.confirmId !== confirmId) return ack(ctx, ctx.t('common.stale_button'));
-    // The key comes from this confirmation screen: a double tap, or a tap served by another
-    // instance at the same time, books once and reads the first result back.
-    const idempotencyKey = `bot:${principal.telegramId}:${confirmId}`;
-    const storeId = principal.storeId ?? dialog.storeId ?? 0;
-    const flow = dialog.kind === 'purchase' ? purchase : giveBack;
-    try {
-      await flow.finish(ctx, dialog, principal, storeId, idempotencyKey);
-    } catch (error) {
-      if (!isDomainError(error)) throw error;
-      ctx.log.info({ code: error.code }, 'confirmation refused');
-      await ack(ctx);
-      await dropButtons(ctx);
-      if (dialog.kind === 'purchase') await purchase.rewind(ctx, dialog, error);
-      else await giveBack.rewind(ctx, error);
-    }
-  }
+  // Open dialogs see the tap first (dialog.ts); what they pass on is answered here.
+  composer.filter((ctx) => ctx.callbackQuery?.data?.startsWith('stf:') === true, guard(dialogs.around(onTap)));
 
-  composer.filter((ctx) => ctx.callbackQuery?.data?.startsWith('stf:') === true, guard(onTap));
+  // Text no dialog took (create-bot.ts routes dialog answers first) from staff who are not
+  // customers: they would otherwise be told to register.
+  privateChats
+    .filter((ctx) => ctx.member?.status !== 'ACTIVE' && ctx.member?.status !== 'REGISTERING')
+    .on(
+      'message:text',
+      guard(async (ctx, next) => {
+        if (ctx.message.text.startsWith('/') || !(await findPrincipal(domain, ctx.from.id))) return next();
+        await ctx.reply(ctx.t('staff.hint'), { reply_markup: menu(ctx) });
+      }),
+    );
 
-  // Dialog answers of people who are not active customers (active ones: cashierInput, after the
-  // customer menu, so that customers' buttons never wait on the session store).
-  privateChats.filter((ctx) => ctx.member?.status !== 'ACTIVE').on('message:text', guard(dialogText));
-
-  const cashierInput = new Composer<BotContext>();
-  cashierInput
-    .chatType('private')
-    .filter((ctx) => ctx.member?.status === 'ACTIVE')
-    .on('message:text', guard(dialogText));
-
-  return { cashier: composer, cashierInput };
+  return composer;
 }

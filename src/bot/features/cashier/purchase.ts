@@ -18,16 +18,17 @@ import { tierByCode } from '../../../domain/tiers.js';
 import { parseMoney, parsePoints } from '../../amount.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
+import { type Answer, newDialogId } from '../../dialogs.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
 import type { CashierKit, Dialog } from './dialog.js';
-import { confirmKeyboard, newDialogId } from './dialog.js';
+import { confirmKeyboard } from './dialog.js';
 
 /**
  * The purchase dialog: member -> amount -> receipt -> points -> the customer's consent -> confirm.
- * Each function asks its step's question; the dialog is saved before the question is sent.
+ * Each function asks its step's question and returns the dialog at that step (null: it ended).
  */
 export function purchaseDialog(kit: CashierKit) {
-  const { domain, program, save, clear, menu, cancelButton } = kit;
+  const { domain, program, menu, cancelButton } = kit;
 
   // Every figure the cashier sees is the till's quote (discount, points cap, money due, points
   // to earn): the numbers recordPurchase books, computed in one place (domain/purchases/quote.ts).
@@ -37,31 +38,30 @@ export function purchaseDialog(kit: CashierKit) {
   const maxPoints = async (ctx: BotContext, dialog: Dialog) =>
     quote(ctx, await memberAtTill(domain, dialog.memberId), { ...dialog, pointsToSpend: 0 }).maxPoints;
 
-  async function askMember(ctx: BotContext, dialog: Dialog) {
-    await save(ctx, { ...dialog, step: 'member' });
+  async function askMember(ctx: BotContext, dialog: Dialog): Promise<Dialog> {
     await ctx.reply(ctx.t('staff.purchase.find'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+    return { ...dialog, step: 'member' };
   }
 
-  async function askAmount(ctx: BotContext, dialog: Dialog, member: Member) {
+  async function askAmount(ctx: BotContext, dialog: Dialog, member: Member): Promise<Dialog> {
     // Refused at once, so that a cashier does not type a whole purchase for their own card
     // (recordPurchase refuses it again).
     assertNotOwnCard(member, ctx.from?.id ?? null);
-    await save(ctx, { ...dialog, memberId: member.id, step: 'amount' });
     await ctx.reply(`${kit.memberText(ctx, member)}\n\n${ctx.t('staff.purchase.amount')}`, { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+    return { ...dialog, memberId: member.id, step: 'amount' };
   }
 
-  async function askReceipt(ctx: BotContext, dialog: Dialog) {
-    await save(ctx, { ...dialog, step: 'receipt' });
+  async function askReceipt(ctx: BotContext, dialog: Dialog): Promise<Dialog> {
     await ctx.reply(ctx.t('staff.purchase.receipt'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+    return { ...dialog, step: 'receipt' };
   }
 
-  async function askPoints(ctx: BotContext, given: Dialog): Promise<unknown> {
+  async function askPoints(ctx: BotContext, given: Dialog): Promise<Dialog | null> {
     const dialog = withoutProof(given);
     const member = await memberAtTill(domain, dialog.memberId);
     // Discount-only programs have no points step at all.
     const max = hasPoints(program) ? quote(ctx, member, { ...dialog, pointsToSpend: 0 }).maxPoints : 0;
     if (max === 0) return confirm(ctx, { ...dialog, pointsToSpend: 0 });
-    await save(ctx, { ...dialog, step: 'points' });
     const keyboard = new InlineKeyboard()
       .text(ctx.t('staff.purchase.points_no'), encodeCallback('stf:pts', dialog.id, 0))
       .text(ctx.t('staff.purchase.points_max', { max }), encodeCallback('stf:pts', dialog.id, max))
@@ -75,10 +75,11 @@ export function purchaseDialog(kit: CashierKit) {
       }),
       { parse_mode: 'HTML', reply_markup: keyboard },
     );
+    return { ...dialog, step: 'points' };
   }
 
   /** Points chosen: none go straight to the confirmation, any need the customer's consent first. */
-  async function afterPoints(ctx: BotContext, dialog: Dialog, points: number) {
+  async function afterPoints(ctx: BotContext, dialog: Dialog, points: number): Promise<Dialog | null> {
     if (points === 0) return confirm(ctx, { ...withoutProof(dialog), pointsToSpend: 0 });
     return askProof(ctx, { ...withoutProof(dialog), pointsToSpend: points });
   }
@@ -87,8 +88,7 @@ export function purchaseDialog(kit: CashierKit) {
    * Knowing the card is not proof (DESIGN principle 10): the customer either reads out the spend
    * code from their Card screen in the bot, or approves a request in their chat.
    */
-  async function askProof(ctx: BotContext, dialog: Dialog) {
-    await save(ctx, { ...withoutProof(dialog), step: 'proof' });
+  async function askProof(ctx: BotContext, dialog: Dialog): Promise<Dialog> {
     await ctx.reply(ctx.t('staff.spend.ask', { points: ctx.t('common.points', { count: dialog.pointsToSpend ?? 0 }) }), {
       parse_mode: 'HTML',
       reply_markup: new InlineKeyboard()
@@ -97,9 +97,10 @@ export function purchaseDialog(kit: CashierKit) {
         .text(ctx.t('staff.spend.no_points'), encodeCallback('stf:pts', dialog.id, 0))
         .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
     });
+    return { ...withoutProof(dialog), step: 'proof' };
   }
 
-  async function confirm(ctx: BotContext, dialog: Dialog): Promise<unknown> {
+  async function confirm(ctx: BotContext, dialog: Dialog): Promise<Dialog | null> {
     const member = await memberAtTill(domain, dialog.memberId);
     let figures: PurchaseQuote;
     try {
@@ -110,7 +111,6 @@ export function purchaseDialog(kit: CashierKit) {
       throw error;
     }
     const confirmId = newDialogId();
-    await save(ctx, { ...dialog, step: 'confirm', confirmId });
     const lines = [
       ctx.t('staff.purchase.confirm', {
         name: kit.firstName(member),
@@ -128,61 +128,73 @@ export function purchaseDialog(kit: CashierKit) {
       parse_mode: 'HTML',
       reply_markup: confirmKeyboard(ctx, confirmId, dialog.id),
     });
+    return { ...dialog, step: 'confirm', confirmId };
   }
 
-  /** What the cashier types at a purchase step; false when the step takes no text. */
-  async function onText(ctx: BotContext, text: string, dialog: Dialog): Promise<boolean> {
+  /** What the cashier types at a purchase step (a refusal is answered by the dialog, the step stays). */
+  async function onText(ctx: BotContext, text: string, dialog: Dialog): Promise<Dialog | null> {
     switch (dialog.step) {
       case 'member':
-        await askAmount(ctx, dialog, await findMemberForStaff(domain, text));
-        return true;
+        return askAmount(ctx, dialog, await findMemberForStaff(domain, text));
       case 'amount': {
         const amount = parseMoney(text, minorDigits(program.currency));
-        if (amount === null) await ctx.reply(ctx.t('staff.amount_invalid'), { parse_mode: 'HTML' });
-        else await askReceipt(ctx, { ...dialog, amountMinor: amount });
-        return true;
+        if (amount !== null) return askReceipt(ctx, { ...dialog, amountMinor: amount });
+        await ctx.reply(ctx.t('staff.amount_invalid'), { parse_mode: 'HTML' });
+        return dialog;
       }
       case 'receipt': {
         const receiptNo = normalizeReceipt(text);
         await assertReceiptFree(domain, dialog.storeId ?? 0, receiptNo);
-        await askPoints(ctx, { ...dialog, receiptNo });
-        return true;
+        return askPoints(ctx, { ...dialog, receiptNo });
       }
       case 'points': {
         const points = parsePoints(text);
         const max = await maxPoints(ctx, dialog);
-        if (points === null || points > max) await ctx.reply(ctx.t('staff.purchase.points_invalid', { max }), { parse_mode: 'HTML' });
-        else await afterPoints(ctx, dialog, points);
-        return true;
+        if (points !== null && points <= max) return afterPoints(ctx, dialog, points);
+        await ctx.reply(ctx.t('staff.purchase.points_invalid', { max }), { parse_mode: 'HTML' });
+        return dialog;
       }
       case 'proof': {
         const code = normalizeSpendCode(text.trim());
-        if (!SPEND_CODE_PATTERN.test(code)) await ctx.reply(ctx.t('staff.spend.code_format'), { parse_mode: 'HTML' });
         // Checked (and used up) when the purchase is confirmed, in the same transaction as the spend.
-        else await confirm(ctx, { ...dialog, spendCode: code, spendRequestId: undefined });
-        return true;
+        if (SPEND_CODE_PATTERN.test(code)) return confirm(ctx, { ...dialog, spendCode: code, spendRequestId: undefined });
+        await ctx.reply(ctx.t('staff.spend.code_format'), { parse_mode: 'HTML' });
+        return dialog;
       }
       case 'await':
         await ctx.reply(ctx.t('staff.spend.waiting_hint'), { parse_mode: 'HTML' });
-        return true;
+        return dialog;
       default:
-        return false;
+        return dialog;
     }
   }
 
+  /** A tap on one of the dialog's own buttons (index.ts has Cancel, the store and Confirm). */
+  async function onTap(ctx: BotContext, dialog: Dialog, answer: Answer, principal: Principal): Promise<Dialog | null> {
+    const tap = 'tap' in answer ? answer.tap : undefined;
+    if (tap?.route === 'stf:pts' && (dialog.step === 'points' || dialog.step === 'proof')) return onPoints(ctx, dialog, tap.args[1]);
+    if (tap?.route === 'stf:req' && dialog.step === 'proof') return onRequest(ctx, dialog, principal);
+    if (tap?.route === 'stf:chk' && dialog.step === 'await') return onCheck(ctx, dialog);
+    await ack(ctx, ctx.t('common.stale_button'));
+    return dialog;
+  }
+
   /** A tap on "no points" / "all points" (or "pay without points" on the consent screen). */
-  async function onPoints(ctx: BotContext, dialog: Dialog, points: number) {
+  async function onPoints(ctx: BotContext, dialog: Dialog, points: number): Promise<Dialog | null> {
     // On the consent screen the only choice is to pay without points.
-    if (dialog.step === 'proof' && points !== 0) return ack(ctx, ctx.t('common.stale_button'));
+    if (dialog.step === 'proof' && points !== 0) {
+      await ack(ctx, ctx.t('common.stale_button'));
+      return dialog;
+    }
     const max = await maxPoints(ctx, dialog);
     if (points > max) throw new DomainError('POINTS_OVER_CAP', { max });
     await ack(ctx);
     await dropButtons(ctx);
-    await afterPoints(ctx, dialog, points);
+    return afterPoints(ctx, dialog, points);
   }
 
   /** The cashier asks the customer to confirm in their chat; the screen waits for the answer. */
-  async function onRequest(ctx: BotContext, dialog: Dialog, principal: Principal) {
+  async function onRequest(ctx: BotContext, dialog: Dialog, principal: Principal): Promise<Dialog> {
     const { request } = await createSpendRequest(domain, {
       memberId: dialog.memberId ?? 0,
       storeId: principal.storeId ?? dialog.storeId ?? 0,
@@ -191,7 +203,6 @@ export function purchaseDialog(kit: CashierKit) {
       operatorTelegramId: principal.telegramId,
       notify: { chatId: ctx.chat?.id ?? principal.telegramId, locale: ctx.locale },
     });
-    await save(ctx, { ...dialog, step: 'await', spendRequestId: request.id, spendCode: undefined });
     await ack(ctx);
     await dropButtons(ctx);
     await ctx.reply(ctx.t('staff.spend.waiting', { points: ctx.t('common.points', { count: request.points }), minutes: SPEND_REQUEST_TTL_MS / 60_000 }), {
@@ -200,12 +211,16 @@ export function purchaseDialog(kit: CashierKit) {
         .text(ctx.t('staff.spend.check'), encodeCallback('stf:chk', request.id))
         .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
     });
+    return { ...dialog, step: 'await', spendRequestId: request.id, spendCode: undefined };
   }
 
   /** "Check" on the waiting screen, or "Continue" under the customer's answer (src/bot/notifier.ts). */
-  async function onCheck(ctx: BotContext, dialog: Dialog) {
+  async function onCheck(ctx: BotContext, dialog: Dialog): Promise<Dialog | null> {
     const state = await spendRequestStatus(domain, dialog.spendRequestId ?? '');
-    if (state === 'pending') return ack(ctx, ctx.t('staff.spend.still_waiting'));
+    if (state === 'pending') {
+      await ack(ctx, ctx.t('staff.spend.still_waiting'));
+      return dialog;
+    }
     await ack(ctx);
     await dropButtons(ctx);
     if (state === 'approved') return confirm(ctx, dialog);
@@ -217,7 +232,7 @@ export function purchaseDialog(kit: CashierKit) {
   const proofOf = (dialog: Dialog): SpendProof | null =>
     dialog.spendCode ? { kind: 'code', code: dialog.spendCode } : dialog.spendRequestId ? { kind: 'request', requestId: dialog.spendRequestId } : null;
 
-  async function finish(ctx: BotContext, dialog: Dialog, principal: Principal, storeId: number, idempotencyKey: string) {
+  async function finish(ctx: BotContext, dialog: Dialog, principal: Principal, storeId: number, idempotencyKey: string): Promise<void> {
     const result = await recordPurchase(domain, {
       memberId: dialog.memberId ?? 0,
       storeId,
@@ -228,7 +243,6 @@ export function purchaseDialog(kit: CashierKit) {
       actor: actorOf(principal),
       spendProof: proofOf(dialog),
     });
-    await save(ctx, { ...dialog, step: 'done' });
     await ack(ctx, ctx.t('staff.recorded'));
     await dropButtons(ctx);
     const header = [
@@ -267,7 +281,7 @@ export function purchaseDialog(kit: CashierKit) {
       : ctx.t('staff.purchase.due', { due: ctx.fmt.money(figures.amountDueMinor) });
 
   /** A refused confirmation goes back to the step that can fix it, or ends the dialog. */
-  async function rewind(ctx: BotContext, dialog: Dialog, error: DomainError): Promise<unknown> {
+  async function rewind(ctx: BotContext, dialog: Dialog, error: DomainError): Promise<Dialog | null> {
     await ctx.reply(errorText(ctx, error), { parse_mode: 'HTML' });
     const back = { ...dialog, confirmId: undefined };
     if (error.code === 'RECEIPT_DUPLICATE' || error.code === 'RECEIPT_INVALID') return askReceipt(ctx, back);
@@ -276,9 +290,9 @@ export function purchaseDialog(kit: CashierKit) {
     // locked after wrong codes: the purchase can still go through without points.
     if (['SPEND_CODE_INVALID', 'SPEND_REQUEST_INVALID', 'SPEND_REQUEST_NOT_FOUND', 'SPEND_PROOF_REQUIRED'].includes(error.code)) return askProof(ctx, back);
     if (error.code === 'SPENDING_LOCKED') return askPoints(ctx, back);
-    await clear(ctx);
     await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
+    return null;
   }
 
-  return { askMember, askAmount, onText, onPoints, onRequest, onCheck, finish, rewind };
+  return { askMember, askAmount, onText, onTap, finish, rewind };
 }

@@ -9,22 +9,22 @@ import { purchaseToReturn } from '../../../domain/staff/till.js';
 import { parseMoney } from '../../amount.js';
 import { encodeCallback } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
+import { type Answer, newDialogId } from '../../dialogs.js';
 import { ack, dropButtons, errorText } from '../../replies.js';
 import type { CashierKit, Dialog } from './dialog.js';
-import { confirmKeyboard, newDialogId } from './dialog.js';
+import { confirmKeyboard } from './dialog.js';
 
 /** The return dialog: receipt -> amount (or everything left) -> confirm. */
 export function returnDialog(kit: CashierKit) {
-  const { domain, program, save, clear, menu, cancelButton } = kit;
+  const { domain, program, menu, cancelButton } = kit;
 
-  async function askReceipt(ctx: BotContext, dialog: Dialog) {
-    await save(ctx, { ...dialog, step: 'receipt' });
+  async function askReceipt(ctx: BotContext, dialog: Dialog): Promise<Dialog> {
     await ctx.reply(ctx.t('staff.return.receipt'), { parse_mode: 'HTML', reply_markup: cancelButton(ctx, dialog) });
+    return { ...dialog, step: 'receipt' };
   }
 
-  async function askAmount(ctx: BotContext, dialog: Dialog, receiptNo: string) {
+  async function askAmount(ctx: BotContext, dialog: Dialog, receiptNo: string): Promise<Dialog> {
     const { purchase, leftMinor, member } = await purchaseToReturn(domain, dialog.storeId ?? 0, receiptNo);
-    await save(ctx, { ...dialog, step: 'amount', receiptNo: purchase.receiptNo, leftMinor, memberId: purchase.memberId });
     await ctx.reply(
       ctx.t('staff.return.purchase', {
         receipt: purchase.receiptNo,
@@ -42,11 +42,11 @@ export function returnDialog(kit: CashierKit) {
           .text(ctx.t('common.cancel'), encodeCallback('stf:no', dialog.id)),
       },
     );
+    return { ...dialog, step: 'amount', receiptNo: purchase.receiptNo, leftMinor, memberId: purchase.memberId };
   }
 
-  async function confirm(ctx: BotContext, dialog: Dialog) {
+  async function confirm(ctx: BotContext, dialog: Dialog): Promise<Dialog> {
     const confirmId = newDialogId();
-    await save(ctx, { ...dialog, step: 'confirm', confirmId });
     const amount = dialog.amountMinor ?? dialog.leftMinor ?? 0;
     await ctx.reply(
       ctx.t(dialog.amountMinor === null ? 'staff.return.confirm_full' : 'staff.return.confirm', {
@@ -58,38 +58,41 @@ export function returnDialog(kit: CashierKit) {
         reply_markup: confirmKeyboard(ctx, confirmId, dialog.id),
       },
     );
+    return { ...dialog, step: 'confirm', confirmId };
   }
 
-  /** What the cashier types at a return step; false when the step takes no text. */
-  async function onText(ctx: BotContext, text: string, dialog: Dialog): Promise<boolean> {
+  /** What the cashier types at a return step (a refusal is answered by the dialog, the step stays). */
+  async function onText(ctx: BotContext, text: string, dialog: Dialog): Promise<Dialog> {
     switch (dialog.step) {
       case 'receipt':
-        await askAmount(ctx, dialog, normalizeReceipt(text));
-        return true;
+        return askAmount(ctx, dialog, normalizeReceipt(text));
       case 'amount': {
         const amount = parseMoney(text, minorDigits(program.currency));
         if (amount === null) {
           await ctx.reply(ctx.t('staff.amount_invalid'), { parse_mode: 'HTML' });
-          return true;
+          return dialog;
         }
         const left = dialog.leftMinor ?? 0;
         if (amount > left) throw new DomainError('RETURN_EXCEEDS_PURCHASE', { remaining: left });
-        await confirm(ctx, { ...dialog, amountMinor: amount === left ? null : amount });
-        return true;
+        return confirm(ctx, { ...dialog, amountMinor: amount === left ? null : amount });
       }
       default:
-        return false;
+        return dialog;
     }
   }
 
-  /** "Everything left" under the returnable purchase. */
-  async function onFull(ctx: BotContext, dialog: Dialog) {
+  /** "Everything left" under the returnable purchase; any other tap of this dialog is stale here. */
+  async function onTap(ctx: BotContext, dialog: Dialog, answer: Answer): Promise<Dialog> {
+    if (!('tap' in answer) || answer.tap.route !== 'stf:rfull' || dialog.step !== 'amount') {
+      await ack(ctx, ctx.t('common.stale_button'));
+      return dialog;
+    }
     await ack(ctx);
     await dropButtons(ctx);
-    await confirm(ctx, { ...dialog, amountMinor: null });
+    return confirm(ctx, { ...dialog, amountMinor: null });
   }
 
-  async function finish(ctx: BotContext, dialog: Dialog, principal: Principal, storeId: number, idempotencyKey: string) {
+  async function finish(ctx: BotContext, dialog: Dialog, principal: Principal, storeId: number, idempotencyKey: string): Promise<void> {
     const result = await recordReturn(domain, {
       storeId,
       receiptNo: dialog.receiptNo ?? '',
@@ -97,7 +100,6 @@ export function returnDialog(kit: CashierKit) {
       idempotencyKey,
       actor: actorOf(principal),
     });
-    await save(ctx, { ...dialog, step: 'done' });
     await ack(ctx, ctx.t('staff.recorded'));
     await dropButtons(ctx);
     const { purchaseReturn } = result;
@@ -120,11 +122,11 @@ export function returnDialog(kit: CashierKit) {
   }
 
   /** A refused return ends the dialog (nothing to fix at an earlier step). */
-  async function rewind(ctx: BotContext, error: DomainError) {
+  async function rewind(ctx: BotContext, _dialog: Dialog, error: DomainError): Promise<null> {
     await ctx.reply(errorText(ctx, error), { parse_mode: 'HTML' });
-    await clear(ctx);
     await ctx.reply(ctx.t('staff.cancelled'), { reply_markup: menu(ctx) });
+    return null;
   }
 
-  return { askReceipt, onText, onFull, finish, rewind };
+  return { askReceipt, onText, onTap, finish, rewind };
 }

@@ -1,9 +1,8 @@
-import type { Conversation } from '@grammyjs/conversations';
-import type { Context } from 'grammy';
 import { normalizeCode } from '../../../domain/codes.js';
 import { isDomainError } from '../../../domain/errors.js';
 import { requireRole } from '../../../domain/staff/access.js';
-import type { BotContext, BotDeps } from '../../context.js';
+import type { BotDeps } from '../../context.js';
+import type { DialogConversation } from '../../dialogs.js';
 import { answerError, showCoupon } from './coupon-screen.js';
 
 /** What a typed code may look like before the domain checks it: Latin letters and digits, grouped at will. */
@@ -26,10 +25,11 @@ export const CODE_DIALOG = 'redeem-code';
  */
 export function codeDialog(deps: BotDeps) {
   const { domain } = deps;
-  return async function redeemCode(conversation: Conversation<BotContext, Context>) {
+  return async function redeemCode(conversation: DialogConversation) {
     const startedAt = await conversation.external(() => domain.clock.now().getTime());
     for (;;) {
-      const answer = await conversation.waitFor('message:text');
+      // Anything else (a tap meant for another screen) passes on, the step stays open.
+      const answer = await conversation.waitFor('message:text', { next: true });
       const text = answer.message.text;
       if (text.startsWith('/')) await conversation.halt({ next: true });
       const now = await conversation.external(() => domain.clock.now().getTime());

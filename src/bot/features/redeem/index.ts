@@ -1,5 +1,4 @@
-import { createConversation } from '@grammyjs/conversations';
-import { Composer, type Context, InlineKeyboard, type MiddlewareFn, type NextFunction } from 'grammy';
+import { Composer, InlineKeyboard } from 'grammy';
 import { normalizeCode } from '../../../domain/codes.js';
 import { isDomainError } from '../../../domain/errors.js';
 import { listMyCoupons } from '../../../domain/rewards/my-coupons.js';
@@ -9,7 +8,7 @@ import { type Buttons, inPrivateChats } from '../../buttons.js';
 import { decodeCallback, encodeCallback } from '../../callback-data.js';
 import type { BotContext, BotDeps } from '../../context.js';
 import { COUPON_START_PREFIX, rewardErrorText, showOwnCoupon } from '../../coupons.js';
-import { type DialogContext, dialogPlugin } from '../../dialogs.js';
+import type { DialogContext, Dialogs } from '../../dialogs.js';
 import { domainErrorGuard } from '../../guard.js';
 import { ack, dropButtons } from '../../replies.js';
 import { CODE_DIALOG, codeDialog } from './code-dialog.js';
@@ -26,24 +25,11 @@ import { answerError, menu, operator, showCoupon } from './coupon-screen.js';
  * towards the brute-force guard, nobody confirms their own coupon. The Confirm button carries
  * the code only as a hint of what was shown; the domain checks it all again.
  *
- * The code dialog and the cashier's dialog (features/cashier) exclude each other: starting one
- * ends the other (`endCodeDialog`, and the cashier row is deleted when this one starts).
+ * The code dialog runs on the shared dialogs (dialogs.ts): typed codes reach it through the
+ * bot's dialog-answer mounts (create-bot.ts), and starting it ends any other open dialog (a
+ * purchase), as starting a purchase ends it.
  */
-
-/** Bumped when code-dialog.ts changes so that stored states can no longer be replayed. */
-const DIALOG_VERSION = 1;
-
-export interface RedeemFeatures {
-  /** Commands, the deep link, taps, and typed codes of non-customers: before the cashier. */
-  redeem: Composer<BotContext>;
-  /** Typed codes of staff who are also active customers: after the customer features. */
-  redeemInput: Composer<BotContext>;
-}
-
-/** Ends an open code dialog from outside it (a purchase or a return began, /cancel). */
-export const endCodeDialog = (ctx: BotContext) => ctx.sessions.delete('redeem');
-
-export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures {
+export function redeemFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain } = deps;
   const { program } = domain;
@@ -51,29 +37,14 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
   const staffOnly = (ctx: BotContext) => requireRole(domain, ctx.from?.id as number, ['STAFF']);
   const guarded = domainErrorGuard((ctx, error) => answerError(ctx, program, error));
 
-  // The plugin reads the user's dialog row on every update that reaches it, so it is mounted only
-  // where a code dialog can matter: its entries, and typed text (below). An update passes at most
-  // one of these mounts (the filters exclude each other), as the plugin requires.
-  const plugin = dialogPlugin('redeem', DIALOG_VERSION);
-  const dialog = createConversation<BotContext, Context>(codeDialog(deps), CODE_DIALOG);
-  const withDialogs = (handler: MiddlewareFn<DialogContext>) => {
-    const chain = new Composer<DialogContext>(plugin, dialog, handler).middleware();
-    // The plugin's middleware (first in the chain) adds `ctx.conversation` before the handler runs.
-    return async (ctx: BotContext, next: NextFunction) => chain(ctx as DialogContext, next);
-  };
+  dialogs.register(codeDialog(deps), CODE_DIALOG);
 
-  async function begin(ctx: DialogContext, typed: string) {
-    const principal = await staffOnly(ctx);
-    if (typed) {
-      await showCoupon(ctx, domain, principal, typed);
-      return;
-    }
-    // One open staff step per person: a purchase in progress ends here.
-    await ctx.sessions.delete('staff');
-    await ctx.conversation.exitAll();
+  /** "Type the coupon code", and the dialog that waits for it (any other open dialog ends here). */
+  const ask = dialogs.entry(async (ctx: DialogContext) => {
+    await staffOnly(ctx);
     await ctx.reply(ctx.t('redeem.ask'), { parse_mode: 'HTML', reply_markup: new InlineKeyboard().text(ctx.t('common.cancel'), encodeCallback('rdm:no')) });
     await ctx.conversation.enter(CODE_DIALOG);
-  }
+  });
 
   // --- entry points ------------------------------------------------------------------------------
 
@@ -103,17 +74,24 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
     }),
   );
 
-  privateChats.command('redeem', guarded(withDialogs((ctx) => begin(ctx, typeof ctx.match === 'string' ? ctx.match.trim() : ''))));
-  buttons.on('staff.menu.redeem', inPrivateChats(guarded(withDialogs((ctx) => begin(ctx, '')))));
+  privateChats.command(
+    'redeem',
+    guarded(async (ctx, next) => {
+      const typed = ctx.match.trim();
+      if (!typed) return ask(ctx, next);
+      await showCoupon(ctx, domain, await staffOnly(ctx), typed);
+    }),
+  );
+  buttons.on('staff.menu.redeem', inPrivateChats(guarded(ask)));
 
   // --- taps: the role first, then the codec; Confirm needs no dialog state ------------------------
 
-  async function onTap(ctx: BotContext) {
+  async function onTap(ctx: DialogContext) {
     const principal = await staffOnly(ctx);
     const tap = decodeCallback(ctx.callbackQuery?.data);
     if (tap.route === 'rdm:ok') return confirm(ctx, principal, tap.args[0]);
     if (tap.route !== 'rdm:no') return ack(ctx, ctx.t('common.stale_button'));
-    await endCodeDialog(ctx);
+    await ctx.conversation.exit(CODE_DIALOG);
     await ack(ctx);
     await dropButtons(ctx);
     await ctx.reply(ctx.t('redeem.cancelled'), { reply_markup: menu(ctx) });
@@ -147,19 +125,7 @@ export function redeemFeatures(deps: BotDeps, buttons: Buttons): RedeemFeatures 
     }
   }
 
-  composer.filter((ctx) => ctx.callbackQuery?.data?.startsWith('rdm:') === true, guarded(onTap));
+  composer.filter((ctx) => ctx.callbackQuery?.data?.startsWith('rdm:') === true, guarded(dialogs.around(onTap)));
 
-  // Typed text reaches an open code dialog; without one it passes on untouched. Non-customers
-  // here (so the cashier's hint does not answer a code first); active customers after the
-  // customer features (redeemInput), so that customers' updates never wait on the dialog row.
-  const typed = guarded(withDialogs((_ctx, next) => next()));
-  privateChats.filter((ctx) => ctx.member?.status !== 'ACTIVE').on('message:text', typed);
-
-  const redeemInput = new Composer<BotContext>();
-  redeemInput
-    .chatType('private')
-    .filter((ctx) => ctx.member?.status === 'ACTIVE')
-    .on('message:text', typed);
-
-  return { redeem: composer, redeemInput };
+  return composer;
 }
