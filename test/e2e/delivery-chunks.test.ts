@@ -11,7 +11,7 @@ import { MemberSeeder } from '../support/members.js';
 
 /**
  * Delivery jobs that carry many deliveries: bulk notices written in one statement and queued as
- * chunk jobs, each chunk read, claimed, sent and settled together, and every outcome a single
+ * one job per batch, which sends them a chunk per turn, each chunk read, claimed, sent and settled together, and every outcome a single
  * delivery job would reach reached per row.
  */
 let fake: FakeBotApi;
@@ -96,14 +96,22 @@ describe('chunked delivery', () => {
     const app = await start();
     const recipients = await members.add(120);
     const notices = recipients.map((m) => winBack(m.id, 'bulk'));
-    // Of a batch of 120: 3 chunk jobs of 50 at most.
+    // A batch of 120 is one job, which sends it in 3 turns of a chunk (50 at most) each.
     const before = await app.queues.deliveryQueue.getJobCounts('completed', 'prioritized', 'waiting', 'active', 'delayed');
     expect(await app.domain.notifier.notifyMany?.(notices)).toBe(120);
     expect(await db.prisma.delivery.count({ where: { dedupeKey: { startsWith: 'bulk:' } } })).toBe(120);
+    const [row] = await db.prisma.delivery.findMany({ where: { dedupeKey: { startsWith: 'bulk:' } }, take: 1 });
     await fake.waitFor(() => recipients.every((m) => sentTo(m.chatId).length === 1), { timeoutMs: 20_000, what: 'every notice sent' });
     const after = await app.queues.deliveryQueue.getJobCounts('completed', 'prioritized', 'waiting', 'active', 'delayed');
     const jobs = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
-    expect(jobs(after) - jobs(before)).toBe(3);
+    expect(jobs(after) - jobs(before)).toBe(1);
+    const job = await app.queues.deliveryQueue.getJob(`batch-${row?.batchKey}`);
+    await eventually(async () => (await job?.isCompleted()) === true, { what: 'the batch job completed' });
+    // Three turns (50 + 50 + 20), none of them a failed attempt.
+    const done = await app.queues.deliveryQueue.getJob(`batch-${row?.batchKey}`);
+    expect(done?.attemptsStarted).toBe(3);
+    expect(done?.failedReason).toBeUndefined();
+    expect(done?.stacktrace ?? []).toEqual([]);
 
     // The rerun (a job run twice): the same keys, nothing new.
     expect(await app.domain.notifier.notifyMany?.(notices)).toBe(0);
