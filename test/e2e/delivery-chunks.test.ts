@@ -34,9 +34,9 @@ afterAll(async () => {
 // 15:00 in Moscow: outside the example program's quiet hours (22:00-09:00).
 const midday = () => new ManualClock(new Date('2026-11-23T12:00:00Z'));
 
-async function start(): Promise<App> {
+async function start(clock = midday()): Promise<App> {
   // 200/s: chunks of 50, so the notices below are one chunk job.
-  const app = await startTestApp({ fake, databaseUrl: db.url, env: { DELIVERY_RATE_PER_SECOND: '200' }, clock: midday() });
+  const app = await startTestApp({ fake, databaseUrl: db.url, env: { DELIVERY_RATE_PER_SECOND: '200' }, clock });
   running.push(app);
   return app;
 }
@@ -120,5 +120,24 @@ describe('chunked delivery', () => {
     expect(jobs(again)).toBe(jobs(after));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(recipients.every((m) => sentTo(m.chatId).length === 1)).toBe(true);
+  });
+  it('a batch in quiet hours waits whole: its first turn finds every row waiting and the job waits, not spins', async () => {
+    // 23:30 in Moscow: inside the example program's quiet hours (22:00-09:00). A year ahead of
+    // the wall clock, which the queue's delays run on: the morning is then truly later.
+    const app = await start(new ManualClock(new Date(Date.UTC(new Date().getUTCFullYear() + 1, 10, 23, 20, 30))));
+    const recipients = await members.add(60);
+    fake.resetRecords();
+    expect(await app.domain.notifier.notifyMany?.(recipients.map((m) => winBack(m.id, 'night')))).toBe(60);
+    const [row] = await db.prisma.delivery.findMany({ where: { dedupeKey: { startsWith: 'night:' } }, take: 1 });
+    const jobId = `batch-${row?.batchKey}`;
+    await eventually(async () => (await app.queues.deliveryQueue.getJob(jobId))?.attemptsStarted === 1, { what: 'the first turn' });
+    await eventually(async () => (await (await app.queues.deliveryQueue.getJob(jobId))?.isDelayed()) === true, { what: 'the job waiting' });
+    // A full chunk (50 of 60) left waiting is no reason to come straight back for the next one.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const job = await app.queues.deliveryQueue.getJob(jobId);
+    expect(job?.attemptsStarted).toBe(1);
+    expect(await job?.isDelayed()).toBe(true);
+    expect(fake.calls.filter((call) => call.method === 'sendMessage')).toEqual([]);
+    expect(await db.prisma.delivery.count({ where: { dedupeKey: { startsWith: 'night:' }, status: 'PENDING' } })).toBe(60);
   });
 });
