@@ -10,8 +10,9 @@
 // The seed keeps the ledger invariants (one EARN entry per lot, running balances), so the
 // invariant check after the run sees only what the expiry did: any violation fails the benchmark.
 // The notifier is the production one (QueuedNotifier): each batch's notices are written to the
-// Delivery outbox and queued on a real BullMQ queue in Redis (a prefix of its own, removed after),
-// as the jobs process does; no delivery worker runs (sending is the delivery benchmarks' part).
+// Delivery outbox and queued (one job per batch) on a real BullMQ queue in Redis (a prefix of its
+// own, removed after), as the jobs process does; no delivery worker runs (sending is the delivery
+// benchmarks' part).
 
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
