@@ -1,6 +1,7 @@
-// Points expiry at scale: BENCH_EXPIRY_LOTS point lots (BENCH_EXPIRY_LOTS_PER_MEMBER per member,
-// every other lot already due) written set-based, then `expirePoints` from the domain times how
-// long it takes to expire the due half in batches of BENCH_EXPIRY_BATCH. Beside it, in the same
+// Points expiry at scale: BENCH_EXPIRY_LOTS due point lots (default a million) among as many
+// that are not due yet (BENCH_EXPIRY_LOTS_PER_MEMBER per member, every other lot due) written
+// set-based, then `expirePoints` from the domain times how long it takes to expire the due half
+// in batches of BENCH_EXPIRY_BATCH. Beside it, in the same
 // run and on a copy of the same lots (same indexes), a plain
 //   UPDATE ... SET remaining = 0 WHERE "expiresAt" <= <now> AND remaining > 0
 // gives the raw cost of touching those rows: the ratio is what the job's bookkeeping (member
@@ -9,15 +10,16 @@
 // The seed keeps the ledger invariants (one EARN entry per lot, running balances), so the
 // invariant check after the run sees only what the expiry did: any violation fails the benchmark.
 // The notifier is the production one (QueuedNotifier): each batch's notices are written to the
-// Delivery outbox and queued on a real BullMQ queue in Redis (a prefix of its own, removed after),
-// as the jobs process does; no delivery worker runs (sending is the delivery benchmarks' part).
+// Delivery outbox and queued (one job per batch) on a real BullMQ queue in Redis (a prefix of its
+// own, removed after), as the jobs process does; no delivery worker runs (sending is the delivery
+// benchmarks' part).
 
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
-import { chunkSizeFor, createDeliveryQueue, QueuedNotifier } from '../src/jobs/delivery.js';
+import { createDeliveryQueue, QueuedNotifier } from '../src/jobs/delivery.js';
 import { startRedis } from '../src/redis.js';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase } from '../test/support/db.js';
@@ -34,7 +36,8 @@ interface Config {
 
 function readConfig(): Config {
   const lotsPerMember = envInt('BENCH_EXPIRY_LOTS_PER_MEMBER', 5);
-  const wanted = envInt('BENCH_EXPIRY_LOTS', 1_000_000, lotsPerMember);
+  // A million lots means a million due: as many again that are not due sit beside them.
+  const wanted = 2 * envInt('BENCH_EXPIRY_LOTS', 1_000_000, lotsPerMember);
   return { lots: Math.floor(wanted / lotsPerMember) * lotsPerMember, lotsPerMember, batchSize: envInt('BENCH_EXPIRY_BATCH', 5000) };
 }
 
@@ -68,9 +71,8 @@ export async function expiry(): Promise<BenchResult> {
   const queue = createDeliveryQueue(redis, prefix);
   try {
     const harness = await domainHarness(db);
-    // The production notifier at the default rate's chunk size: the outbox and the queue.
-    // BENCH_EXPIRY_NOTICE_CHUNK overrides the chunk size (notices per queued job) to see what it costs.
-    const notifier = new QueuedNotifier(harness.deps.repos, queue, logger, envInt('BENCH_EXPIRY_NOTICE_CHUNK', chunkSizeFor(25)));
+    // The production notifier: the outbox and the queue.
+    const notifier = new QueuedNotifier(harness.deps.repos, queue, logger);
     // The time spent in the notifier (outbox INSERT + addBulk), to tell it from the ledger work.
     let notifierMs = 0;
     const notifyMany = notifier.notifyMany.bind(notifier);
@@ -83,6 +85,23 @@ export async function expiry(): Promise<BenchResult> {
       }
     };
     harness.deps.notifier = notifier;
+    // Where the run's time goes: the ledger statement, the outbox INSERT and the queue calls.
+    const phases = { ledgerMs: 0, outboxMs: 0, queueMs: 0 };
+    const timed =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>, key: keyof typeof phases) =>
+      async (...args: A) => {
+        const started = performance.now();
+        try {
+          return await fn(...args);
+        } finally {
+          phases[key] += performance.now() - started;
+        }
+      };
+    const jobs = harness.deps.repos.jobs;
+    jobs.expireDueLots = timed(jobs.expireDueLots.bind(jobs), 'ledgerMs');
+    const deliveries = harness.deps.repos.deliveries;
+    deliveries.createMany = timed(deliveries.createMany.bind(deliveries), 'outboxMs');
+    queue.addBulk = timed(queue.addBulk.bind(queue), 'queueMs');
     const now = sqlTimestamp(harness.clock.now());
     const sql = (text: string, ...params: unknown[]) => db.prisma.$executeRawUnsafe(text, ...params);
 
@@ -183,7 +202,8 @@ export async function expiry(): Promise<BenchResult> {
       table,
       '',
       `"vs UPDATE" is seconds relative to the plain UPDATE (higher is slower). expirePoints took ${run.points} points, ` +
-        `${notifications} outbox rows written and ${queuedJobs} chunk jobs queued (real notifier, ${fixed(notifierMs / 1000, 1)} s of the run in it), complete: ${run.complete}`,
+        `${notifications} outbox rows written and ${queuedJobs} jobs queued (real notifier, ${fixed(notifierMs / 1000, 1)} s of the run in it), complete: ${run.complete}`,
+      `time in: ledger statements ${fixed(phases.ledgerMs / 1000, 1)} s, outbox INSERTs ${fixed(phases.outboxMs / 1000, 1)} s, queue addBulk ${fixed(phases.queueMs / 1000, 1)} s`,
       `load average at the end: ${loadavg()
         .map((n) => n.toFixed(2))
         .join(' ')}`,

@@ -36,7 +36,8 @@ const benchmarks: Benchmark[] = [
   },
   {
     name: 'expiry',
-    description: 'expirePoints over BENCH_EXPIRY_LOTS lots (half due) vs a plain UPDATE of a copy, invariant violations, RSS',
+    description:
+      'expirePoints over BENCH_EXPIRY_LOTS due lots (as many not due beside them) with the real notifier vs a plain UPDATE of a copy, invariant violations, RSS',
     run: async () => (await import('./expiry.js')).expiry(),
   },
   {

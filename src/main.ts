@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { startApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { baselineWebAssemblyOnly } from './db/client.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
 
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
   // A local .env is a convenience for development; real deployments set the environment.
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
+  if (config.DATABASE_URL) baselineWebAssemblyOnly();
   const program = await loadProgram(config.PROGRAM_FILE);
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const app = await startApp(config, program, { logger });

@@ -82,7 +82,7 @@ export async function startServices(config: Config, program: Program, options: {
       repos,
       program,
       clock,
-      notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger, queues.chunkSize),
+      notifier: new QueuedNotifier(repos, queues.deliveryQueue, logger),
       adminTelegramIds: config.ADMIN_TELEGRAM_IDS,
       fingerprints: keyedFingerprints(config.FINGERPRINT_SECRET ?? (await embeddedFingerprintSecret(config.DATA_DIR)), config.FINGERPRINT_RETENTION_DAYS),
       spendCodeKey: config.SPEND_CODE_SECRET ?? createHash('sha256').update(`spend-code:${config.BOT_TOKEN}`).digest('hex'),

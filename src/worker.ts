@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.js';
+import { baselineWebAssemblyOnly } from './db/client.js';
 import { startWorkerHttp } from './http/worker-metrics.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
@@ -12,6 +13,7 @@ import { runCleanup, startServices } from './services.js';
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
+  if (config.DATABASE_URL) baselineWebAssemblyOnly();
   const program = await loadProgram(config.PROGRAM_FILE);
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const services = await startServices(config, program, { logger });

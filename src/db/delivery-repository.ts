@@ -96,13 +96,15 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
       RETURNING id, "batchKey"`;
   }
 
-  async pendingFor(selector: DeliverySelector): Promise<DeliveryToSend[]> {
-    // One query: the rows and their members (a chat's row has none).
+  async pendingFor(selector: DeliverySelector, limit?: number): Promise<DeliveryToSend[]> {
+    // One query: the rows and their members (a chat's row has none). A batch's next chunk is
+    // read from the partial index of its PENDING rows in id order (Delivery_batch_pending_idx).
     const rows = await this.db.$queryRaw<(DeliveryRow & Record<string, unknown>)[]>`
       SELECT d.*, ${memberSelect}
       FROM "Delivery" d LEFT JOIN "Member" m ON m.id = d."memberId"
       WHERE ${selectorClause(selector)} AND d.status = 'PENDING'
-      ORDER BY d.id`;
+      ORDER BY d.id
+      ${limit === undefined ? Prisma.empty : Prisma.sql`LIMIT ${limit}`}`;
     return rows.map((row) => {
       let member = null;
       if (row.m_id !== null && row.m_id !== undefined) {

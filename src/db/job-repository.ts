@@ -90,14 +90,16 @@ export class PrismaJobRepository implements JobRepository {
     return this.transaction(async (tx) => {
       // Members first, in id order: a spend locks its member row before its lots, so taking the
       // lots only under the member locks cannot deadlock with it (nor with a second expiry run).
+      // `= ANY(ARRAY(...))` looks the members up by key; `IN (subquery)` was planned as a scan
+      // of the whole member table per batch.
       const locked = await tx.$queryRaw<{ id: number }[]>`
         SELECT id FROM "Member"
-        WHERE id IN (
+        WHERE id = ANY(ARRAY(
           SELECT "memberId" FROM "PointLot"
           WHERE "expiresAt" <= ${ts(now)} AND remaining > 0
           ORDER BY "expiresAt"
           LIMIT ${batchSize}
-        )
+        ))
         ORDER BY id
         FOR NO KEY UPDATE`;
       if (locked.length === 0) return { candidates: 0, candidateIds: [], lots: 0, members: [] };

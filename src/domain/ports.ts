@@ -555,8 +555,8 @@ export interface DeliveryRepository {
    * `batchKey` (optional, per row) groups rows for one queue job. Returns the rows written.
    */
   createMany(values: readonly (NewDelivery & { batchKey?: string | null })[]): Promise<{ id: number; batchKey: string | null }[]>;
-  /** The PENDING rows a job is to send, with their members, in id order (one query). */
-  pendingFor(selector: DeliverySelector): Promise<DeliveryToSend[]>;
+  /** The PENDING rows a job is to send, with their members, in id order (one query); the first `limit` of them when given. */
+  pendingFor(selector: DeliverySelector, limit?: number): Promise<DeliveryToSend[]>;
   /** `claim` for many rows in one statement: returns the ids claimed (the others are held elsewhere or no longer pending). */
   claimMany(ids: readonly number[], now: Date, until: Date): Promise<number[]>;
   /**

@@ -29,8 +29,6 @@ export interface QueueRuntime {
   eventsQueue: Queue<EventJobData>;
   /** Broadcasts onto the delivery queues, and their reports (the domain's BroadcastDispatch). */
   broadcastDispatch: BroadcastDispatch;
-  /** Rows per chunk job on the delivery queue (bulk notices). */
-  chunkSize: number;
   /** Every queue of the app, for the operator view and the dashboard. */
   all(): Queue[];
   /**
@@ -83,7 +81,6 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
     jobsQueue,
     eventsQueue,
     broadcastDispatch,
-    chunkSize: chunkSizeFor(options.ratePerSecond),
     all: () => [deliveryQueue, paidDeliveryQueue, jobsQueue, eventsQueue],
     async startWorkers(domain) {
       const { program } = domain;

@@ -11,7 +11,7 @@ import { MemberSeeder } from '../support/members.js';
 
 /**
  * Delivery jobs that carry many deliveries: bulk notices written in one statement and queued as
- * chunk jobs, each chunk read, claimed, sent and settled together, and every outcome a single
+ * one job per batch, which sends them a chunk per turn, each chunk read, claimed, sent and settled together, and every outcome a single
  * delivery job would reach reached per row.
  */
 let fake: FakeBotApi;
@@ -34,9 +34,9 @@ afterAll(async () => {
 // 15:00 in Moscow: outside the example program's quiet hours (22:00-09:00).
 const midday = () => new ManualClock(new Date('2026-11-23T12:00:00Z'));
 
-async function start(): Promise<App> {
+async function start(clock = midday()): Promise<App> {
   // 200/s: chunks of 50, so the notices below are one chunk job.
-  const app = await startTestApp({ fake, databaseUrl: db.url, env: { DELIVERY_RATE_PER_SECOND: '200' }, clock: midday() });
+  const app = await startTestApp({ fake, databaseUrl: db.url, env: { DELIVERY_RATE_PER_SECOND: '200' }, clock });
   running.push(app);
   return app;
 }
@@ -96,14 +96,22 @@ describe('chunked delivery', () => {
     const app = await start();
     const recipients = await members.add(120);
     const notices = recipients.map((m) => winBack(m.id, 'bulk'));
-    // Of a batch of 120: 3 chunk jobs of 50 at most.
+    // A batch of 120 is one job, which sends it in 3 turns of a chunk (50 at most) each.
     const before = await app.queues.deliveryQueue.getJobCounts('completed', 'prioritized', 'waiting', 'active', 'delayed');
     expect(await app.domain.notifier.notifyMany?.(notices)).toBe(120);
     expect(await db.prisma.delivery.count({ where: { dedupeKey: { startsWith: 'bulk:' } } })).toBe(120);
+    const [row] = await db.prisma.delivery.findMany({ where: { dedupeKey: { startsWith: 'bulk:' } }, take: 1 });
     await fake.waitFor(() => recipients.every((m) => sentTo(m.chatId).length === 1), { timeoutMs: 20_000, what: 'every notice sent' });
     const after = await app.queues.deliveryQueue.getJobCounts('completed', 'prioritized', 'waiting', 'active', 'delayed');
     const jobs = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
-    expect(jobs(after) - jobs(before)).toBe(3);
+    expect(jobs(after) - jobs(before)).toBe(1);
+    const job = await app.queues.deliveryQueue.getJob(`batch-${row?.batchKey}`);
+    await eventually(async () => (await job?.isCompleted()) === true, { what: 'the batch job completed' });
+    // Three turns (50 + 50 + 20), none of them a failed attempt.
+    const done = await app.queues.deliveryQueue.getJob(`batch-${row?.batchKey}`);
+    expect(done?.attemptsStarted).toBe(3);
+    expect(done?.failedReason).toBeUndefined();
+    expect(done?.stacktrace ?? []).toEqual([]);
 
     // The rerun (a job run twice): the same keys, nothing new.
     expect(await app.domain.notifier.notifyMany?.(notices)).toBe(0);
@@ -112,5 +120,24 @@ describe('chunked delivery', () => {
     expect(jobs(again)).toBe(jobs(after));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(recipients.every((m) => sentTo(m.chatId).length === 1)).toBe(true);
+  });
+  it('a batch in quiet hours waits whole: its first turn finds every row waiting and the job waits, not spins', async () => {
+    // 23:30 in Moscow: inside the example program's quiet hours (22:00-09:00). A year ahead of
+    // the wall clock, which the queue's delays run on: the morning is then truly later.
+    const app = await start(new ManualClock(new Date(Date.UTC(new Date().getUTCFullYear() + 1, 10, 23, 20, 30))));
+    const recipients = await members.add(60);
+    fake.resetRecords();
+    expect(await app.domain.notifier.notifyMany?.(recipients.map((m) => winBack(m.id, 'night')))).toBe(60);
+    const [row] = await db.prisma.delivery.findMany({ where: { dedupeKey: { startsWith: 'night:' } }, take: 1 });
+    const jobId = `batch-${row?.batchKey}`;
+    await eventually(async () => (await app.queues.deliveryQueue.getJob(jobId))?.attemptsStarted === 1, { what: 'the first turn' });
+    await eventually(async () => (await (await app.queues.deliveryQueue.getJob(jobId))?.isDelayed()) === true, { what: 'the job waiting' });
+    // A full chunk (50 of 60) left waiting is no reason to come straight back for the next one.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const job = await app.queues.deliveryQueue.getJob(jobId);
+    expect(job?.attemptsStarted).toBe(1);
+    expect(await job?.isDelayed()).toBe(true);
+    expect(fake.calls.filter((call) => call.method === 'sendMessage')).toEqual([]);
+    expect(await db.prisma.delivery.count({ where: { dedupeKey: { startsWith: 'night:' }, status: 'PENDING' } })).toBe(60);
   });
 });
