@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
@@ -36,6 +37,9 @@ beforeAll(async () => {
   h = await domainHarness(db, { admins: [ADMIN] });
   redisHandle = await startRedis(TEST_REDIS_URL, silent);
   redis = redisHandle.connect('producer');
+  // Without an offline queue a command sent before the connection is up fails, and the limiters
+  // let the request through (by design): the counts below would be off by those requests.
+  if (redis.status !== 'ready') await once(redis, 'ready');
   crmKey = (await createApiKey(h.deps, ADMIN, { name: 'crm', storeCode: null })).key;
   const member = await h.member(4_000, 0);
   await db.prisma.member.update({ where: { id: member.id }, data: { code: generateMemberCode() } });
