@@ -110,6 +110,7 @@ export async function startApp(config: Config, program: Program, options: AppOpt
         rateLimit: { limit: config.API_RATE_LIMIT, windowSeconds: config.API_RATE_LIMIT_WINDOW_SECONDS, keyPrefix: `${config.QUEUE_PREFIX}:ratelimit:api:` },
       },
       metrics,
+      trustProxy: config.TRUST_PROXY,
       ...(config.OPS_USERNAME && config.OPS_PASSWORD
         ? {
             ops: {

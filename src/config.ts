@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -25,6 +26,46 @@ const booleanFlag = z.preprocess(
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .optional()
     .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+);
+
+/** proxy-addr's names for address ranges, as Fastify's trustProxy takes them. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address, an address/prefix length (CIDR), or one of PROXY_RANGES. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which reverse proxies may say who the client is (X-Forwarded-For), as Fastify's `trustProxy`:
+ * false (default: the socket's address; the header is ignored, so a client cannot claim another
+ * address), true (every hop: only when nothing but the proxy can reach the server), a hop count,
+ * or the proxies' addresses/CIDRs. The client address is what the per-address limits count.
+ */
+export type TrustProxy = boolean | number | string[];
+const trustProxy = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .default('false')
+    .transform((value, ctx): TrustProxy => {
+      const text = value.trim().toLowerCase();
+      if (text === 'false') return false;
+      if (text === 'true') return true;
+      if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 100) return Number(text);
+      const entries = text.split(',').map((part) => part.trim());
+      if (entries.every(isProxyAddress)) return entries;
+      ctx.addIssue({
+        code: 'custom',
+        message: 'false, true, a hop count (1-100), or a comma-separated list of proxy addresses or CIDRs (e.g. 10.0.0.0/8,127.0.0.1)',
+      });
+      return z.NEVER;
+    }),
 );
 
 const envShape = z.object({
@@ -66,6 +107,8 @@ const envShape = z.object({
    * A revoked key is refused at most this long after its revocation (src/http/api/lookup-cache.ts).
    */
   API_LOOKUP_CACHE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(60_000).default(5_000)),
+  /** Behind a reverse proxy: which proxies' X-Forwarded-For to believe (see TrustProxy). */
+  TRUST_PROXY: trustProxy,
   /**
    * Messages per second for the whole bot (Telegram allows about 30 for bulk sends). 0: no limit
    * at all, for a Bot API that enforces none (a self-hosted one in tests, the engine benchmark);

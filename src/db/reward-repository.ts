@@ -1,9 +1,10 @@
 import type { Actor } from '../domain/ledger/types.js';
 import type { CouponRepository, LookupThrottleRepository, RewardRepository } from '../domain/ports.js';
 import { isLocale, type Localized } from '../domain/program.js';
-import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from '../domain/rewards/types.js';
+import type { Coupon, CouponDetails, CouponLookupAttempt, CouponLookupCheck, NewCoupon, Reward, RewardData, ThrottleState } from '../domain/rewards/types.js';
 import type { Coupon as CouponRow, Prisma, Reward as RewardRow } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
+import { ts } from './sql.js';
 
 function toLocalized(value: Prisma.JsonValue): Localized {
   const record = (value ?? {}) as Record<string, unknown>;
@@ -144,11 +145,6 @@ export class PrismaCouponRepository implements CouponRepository {
     return row ? toDetails(row) : null;
   }
 
-  async findByCode(code: string) {
-    const row = await this.db.coupon.findUnique({ where: { code }, include: detailsInclude });
-    return row ? toDetails(row) : null;
-  }
-
   async lock(id: number) {
     const rows = await this.db.$queryRaw<{ id: number }[]>`SELECT id FROM "Coupon" WHERE id = ${id} FOR UPDATE`;
     if (rows.length === 0) return null;
@@ -232,6 +228,15 @@ export class PrismaCouponRepository implements CouponRepository {
   }
 }
 
+/** The columns of coupon_lookup_attempt (see its migration). */
+interface CouponLookupRow {
+  outcome: 'FOUND' | 'WRONG' | 'LOCKED';
+  couponId: number | null;
+  failures: number | null;
+  windowStart: Date | null;
+  blockedUntil: Date | null;
+}
+
 export class PrismaLookupThrottleRepository implements LookupThrottleRepository {
   constructor(private readonly db: Db) {}
   private readonly select = { failures: true, windowStart: true, blockedUntil: true } as const;
@@ -240,13 +245,21 @@ export class PrismaLookupThrottleRepository implements LookupThrottleRepository 
     return this.db.lookupThrottle.findUnique({ where: { key }, select: this.select });
   }
 
-  async lock(key: string, now: Date): Promise<ThrottleState> {
-    await this.db.lookupThrottle.createMany({ data: [{ key, failures: 0, windowStart: now, blockedUntil: null }], skipDuplicates: true });
-    await this.db.$queryRaw`SELECT key FROM "LookupThrottle" WHERE key = ${key} FOR UPDATE`;
-    return this.db.lookupThrottle.findUniqueOrThrow({ where: { key }, select: this.select });
-  }
-
-  async save(key: string, state: ThrottleState) {
-    await this.db.lookupThrottle.update({ where: { key }, data: state });
+  async attemptCoupon(check: CouponLookupCheck): Promise<CouponLookupAttempt> {
+    const { policy } = check;
+    const [row] = await this.db.$queryRaw<CouponLookupRow[]>`
+      SELECT outcome, coupon_id AS "couponId", failures, window_start AS "windowStart", blocked_until AS "blockedUntil"
+      FROM coupon_lookup_attempt(${check.throttleKey}::text, ${check.code}::text, ${ts(check.now)},
+                                 ${policy.maxFailures}::int, ${policy.windowMs}::int, ${policy.blockMs}::int)`;
+    switch (row?.outcome) {
+      case 'FOUND':
+        return { outcome: 'found', couponId: row.couponId as number };
+      case 'LOCKED':
+        return { outcome: 'locked', blockedUntil: row.blockedUntil as Date };
+      case 'WRONG':
+        return { outcome: 'wrong', throttle: { failures: row.failures as number, windowStart: row.windowStart as Date, blockedUntil: row.blockedUntil } };
+      default:
+        throw new Error('coupon_lookup_attempt answered nothing');
+    }
   }
 }

@@ -9,7 +9,7 @@ import type { ErasedIdentityRepository, Fingerprints } from './members/fingerpri
 import type { Member, MemberPatch, MemberStatus } from './members/member.js';
 import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
-import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
+import type { Coupon, CouponDetails, CouponLookupAttempt, CouponLookupCheck, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
 import type { CheckedProof } from './spending/proof.js';
 import type { SpendCodeAttempt, SpendCodeCheck, SpendCodeRepository, SpendRequestRepository } from './spending/types.js';
 import type { ReferralRepository, TaskRepository } from './tasks/ports.js';
@@ -293,7 +293,6 @@ export interface RewardRepository {
 export interface CouponRepository {
   findByKey(idempotencyKey: string): Promise<Coupon | null>;
   findById(id: number): Promise<CouponDetails | null>;
-  findByCode(code: string): Promise<CouponDetails | null>;
   /** Reads the coupon and locks its row until the transaction ends. */
   lock(id: number): Promise<Coupon | null>;
   /** Null when the code or the idempotency key is taken (a concurrent twin, or a code collision). */
@@ -319,9 +318,8 @@ export interface CouponRepository {
 /** The brute-force guard's counters, one row per staff account or till. */
 export interface LookupThrottleRepository {
   get(key: string): Promise<ThrottleState | null>;
-  /** Reads the state under a row lock (an empty state is created first); use inside a unit of work. */
-  lock(key: string, now: Date): Promise<ThrottleState>;
-  save(key: string, state: ThrottleState): Promise<void>;
+  /** Looks up one coupon code and counts a miss, under the operator's row lock (see CouponLookupCheck); one statement. */
+  attemptCoupon(check: CouponLookupCheck): Promise<CouponLookupAttempt>;
 }
 
 export interface Repositories {

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type Bot, webhookCallback } from 'grammy';
 import type { Logger } from 'pino';
 import type { BotContext } from '../bot/context.js';
+import type { TrustProxy } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { type ApiOptions, apiPlugin } from './api/plugin.js';
 import { notFoundHandler } from './api/problems.js';
@@ -22,13 +23,21 @@ export interface HttpDeps {
   ops?: OpsOptions;
   /** Where HTTP requests are counted (by route template, never the URL); absent: not counted. */
   metrics?: Pick<Metrics, 'apiRequests' | 'apiSeconds'>;
+  /** TRUST_PROXY: whose X-Forwarded-For gives `request.ip` (absent: nobody's, the socket's address). */
+  trustProxy?: TrustProxy;
 }
+
+/** A hop count as the function Fastify makes of one (its types take no number): the n nearest hops. */
+const fastifyTrustProxy = (trust: TrustProxy) => (typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust);
 
 /** Health, readiness, the till/CRM API and (in webhook mode) the Telegram webhook endpoint. */
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
   // Request lines are info-level noise (and carry URLs); warnings and errors still get through.
   const level = deps.logger.levelVal > 40 ? deps.logger.level : 'warn';
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }, { level }) as FastifyBaseLogger });
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }, { level }) as FastifyBaseLogger,
+    trustProxy: fastifyTrustProxy(deps.trustProxy ?? false),
+  });
 
   const { metrics } = deps;
   if (metrics) {

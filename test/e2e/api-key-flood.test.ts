@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { generateMemberCode } from '../../src/domain/codes.js';
 import type { DomainDeps } from '../../src/domain/ports.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
@@ -35,6 +37,9 @@ beforeAll(async () => {
   h = await domainHarness(db, { admins: [ADMIN] });
   redisHandle = await startRedis(TEST_REDIS_URL, silent);
   redis = redisHandle.connect('producer');
+  // Without an offline queue a command sent before the connection is up fails, and the limiters
+  // let the request through (by design): the counts below would be off by those requests.
+  if (redis.status !== 'ready') await once(redis, 'ready');
   crmKey = (await createApiKey(h.deps, ADMIN, { name: 'crm', storeCode: null })).key;
   const member = await h.member(4_000, 0);
   await db.prisma.member.update({ where: { id: member.id }, data: { code: generateMemberCode() } });
@@ -55,11 +60,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function server(options: Partial<ApiOptions> = {}): Promise<FastifyInstance> {
+async function server(options: Partial<ApiOptions> = {}, trustProxy?: string): Promise<FastifyInstance> {
   const prefix = `test:ratelimit:${randomBytes(6).toString('hex')}:`;
   const app = createHttpServer({
     logger: silent,
     readiness: {},
+    // As the app passes it: TRUST_PROXY parsed by the config.
+    ...(trustProxy === undefined ? {} : { trustProxy: loadConfig({ BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr', TRUST_PROXY: trustProxy }).TRUST_PROXY }),
     api: { domain: counted, redis, defaultLocale: 'en', rateLimit: { limit: 10_000, keyPrefix: prefix }, ...options },
   });
   servers.push(app);
@@ -68,8 +75,13 @@ async function server(options: Partial<ApiOptions> = {}): Promise<FastifyInstanc
 }
 
 const madeUpKey = () => `lk_${randomBytes(4).toString('hex')}_${randomBytes(24).toString('base64url')}`;
-const getMember = (app: FastifyInstance, key: string, remoteAddress: string) =>
-  app.inject({ method: 'GET', url: `/v1/members/${encodeURIComponent(memberCode)}`, headers: { authorization: `Bearer ${key}` }, remoteAddress });
+const getMember = (app: FastifyInstance, key: string, remoteAddress: string, forwardedFor?: string) =>
+  app.inject({
+    method: 'GET',
+    url: `/v1/members/${encodeURIComponent(memberCode)}`,
+    headers: { authorization: `Bearer ${key}`, ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
+    remoteAddress,
+  });
 const codeOf = (response: LightMyRequestResponse) => {
   expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
   return `${response.statusCode} ${response.json().code}`;
@@ -114,5 +126,36 @@ describe('a flood of made-up API keys', () => {
     expect(addressBucket('2001:db8:5:7:a:b:c:d')).toBe('2001:db8:5:7::/64');
     expect(addressBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(addressBucket('::ffff:192.0.2.1')).toBe('192.0.2.1');
+  });
+
+  it('counts the client a trusted proxy names (TRUST_PROXY), and ignores X-Forwarded-For from anyone else', async () => {
+    const limit = { lookupLimit: { limit: 3, windowSeconds: 60 } };
+    /** The answers to `n` made-up keys sent one after another. */
+    const flood = async (n: number, send: (key: string, i: number) => Promise<LightMyRequestResponse>) => {
+      const answers: string[] = [];
+      for (let i = 0; i < n; i++) answers.push(codeOf(await send(madeUpKey(), i)));
+      return answers;
+    };
+    const unauthorized = (answers: string[]) => answers.filter((answer) => answer === '401 UNAUTHORIZED').length;
+
+    // Behind the proxies 10.0.0.1 and 10.0.0.2: each client they forward has its own budget, so
+    // one flooding client does not lock out the others that share the proxy's address.
+    const proxied = await server(limit, '10.0.0.1, 10.0.0.2');
+    expect(unauthorized(await flood(6, (key) => getMember(proxied, key, '10.0.0.1', '203.0.113.50')))).toBe(3);
+    expect(unauthorized(await flood(3, (key) => getMember(proxied, key, '10.0.0.1', '203.0.113.51')))).toBe(3);
+    // The client is counted, whichever proxy it comes through.
+    expect(codeOf(await getMember(proxied, madeUpKey(), '10.0.0.2', '203.0.113.51'))).toBe('429 RATE_LIMITED');
+    // A client reaching the server directly cannot claim other addresses: its own is counted.
+    expect(unauthorized(await flood(6, (key, i) => getMember(proxied, key, '198.51.100.9', `203.0.113.${100 + i}`)))).toBe(3);
+
+    // A hop count trusts only the hops the deployment has: what the client wrote in front of the
+    // proxy's entry changes nothing, and the next client still has its budget.
+    const oneHop = await server(limit, '1');
+    expect(unauthorized(await flood(6, (key, i) => getMember(oneHop, key, '10.0.0.1', `192.0.2.${i}, 203.0.113.60`)))).toBe(3);
+    expect(codeOf(await getMember(oneHop, madeUpKey(), '10.0.0.1', '203.0.113.61'))).toBe('401 UNAUTHORIZED');
+
+    // Not set (the default): the header is ignored, every address it names is the socket's.
+    const direct = await server(limit);
+    expect(unauthorized(await flood(6, (key, i) => getMember(direct, key, '198.51.100.10', `203.0.113.${150 + i}`)))).toBe(3);
   });
 });

@@ -75,6 +75,24 @@ describe('other settings', () => {
     expect(found.map((p) => p.split(':')[0])).toEqual(['USER_UPDATES_BURST', 'USER_UPDATES_PER_SECOND']);
   });
 
+  it('reads TRUST_PROXY as Fastify takes it: off by default, true, a hop count or proxy addresses; anything else names the key', () => {
+    const base = { BOT_TOKEN: '123456:ABCdefGHIjklMNOpqr' };
+    const trust = (value: string) => loadConfig({ ...base, TRUST_PROXY: value }).TRUST_PROXY;
+    expect(loadConfig(base).TRUST_PROXY).toBe(false);
+    expect(trust('')).toBe(false);
+    expect(trust('false')).toBe(false);
+    expect(trust('TRUE')).toBe(true);
+    expect(trust('2')).toBe(2);
+    expect(trust('10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback')).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8', 'loopback']);
+    for (const bad of ['yes', '0', '101', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', 'proxy.internal', '10.0.0.1,,10.0.0.2', '300.1.1.1']) {
+      const found = problems(() => loadConfig({ ...base, TRUST_PROXY: bad }));
+      expect(
+        found.map((p) => p.split(':')[0]),
+        bad,
+      ).toEqual(['TRUST_PROXY']);
+    }
+  });
+
   it('lets the migrate command run without a bot token', () => {
     expect(loadDatabaseConfig({})).toEqual({ DATA_DIR: './data' });
     expect(problems(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://x' }))).toEqual(['DATABASE_URL: must be a postgresql:// URL']);

@@ -11,7 +11,7 @@ import type { ThrottleState } from './types.js';
  * Only well-formed unknown codes count: a typo caught by the check character tells a guesser
  * nothing (anyone can compute check characters), so honest typos never lock a cashier out.
  *
- * The counters live in PostgreSQL (one row per account, updated under a row lock) rather than
+ * The counters live in PostgreSQL (one row per account, locked for every lookup) rather than
  * in process memory or Redis: every bot and API instance sees the same count, a restart does
  * not reset it, it needs no extra service in embedded mode, and wrong codes are rare enough
  * that one small write each costs nothing. Each failure and each block is written to the audit
@@ -52,21 +52,30 @@ export async function assertNotThrottled(deps: DomainDeps, key: string): Promise
   if (wait > 0) throw new DomainError('TOO_MANY_ATTEMPTS', { retryAfterSeconds: wait });
 }
 
-/** Counts one wrong code for `key` (its own transaction: it must stick although the lookup fails). */
-export async function recordFailedLookup(deps: DomainDeps, key: string, actor: Actor, attempted: string): Promise<ThrottleState> {
+/**
+ * The id of the coupon with the well-formed `code`, looked up for the operator `key`. The lookup
+ * and the count of a miss are one step in the database, under the operator's row lock
+ * (coupon_lookup_attempt): concurrent lookups take turns, so no more than maxFailures unknown
+ * codes are ever answered per window, and while blocked no code is looked up at all, not even
+ * an existing one (TOO_MANY_ATTEMPTS). A miss throws COUPON_NOT_FOUND with the attempts left.
+ */
+export async function lookUpCouponGuarded(deps: DomainDeps, key: string, actor: Actor, code: string): Promise<number> {
   const now = deps.clock.now();
-  return deps.uow.run(async (repos) => {
-    const next = afterFailure(await repos.lookupThrottle.lock(key, now), now);
-    await repos.lookupThrottle.save(key, next);
-    await repos.audit.record({ actor, action: 'coupon.lookup_failed', subject: key, details: { code: attempted.slice(0, 32), failures: next.failures } });
-    if (next.blockedUntil) {
+  const attempt = await deps.repos.lookupThrottle.attemptCoupon({ code, throttleKey: key, now, policy: COUPON_LOOKUP_POLICY });
+  if (attempt.outcome === 'found') return attempt.couponId;
+  if (attempt.outcome === 'locked') throw new DomainError('TOO_MANY_ATTEMPTS', { retryAfterSeconds: waitSeconds(attempt, now) });
+  const { throttle } = attempt;
+  // Counted already; the log follows (both records or neither).
+  await deps.uow.run(async (repos) => {
+    await repos.audit.record({ actor, action: 'coupon.lookup_failed', subject: key, details: { code: code.slice(0, 32), failures: throttle.failures } });
+    if (throttle.blockedUntil) {
       await repos.audit.record({
         actor,
         action: 'coupon.lookup_blocked',
         subject: key,
-        details: { until: next.blockedUntil.toISOString(), failures: next.failures },
+        details: { until: throttle.blockedUntil.toISOString(), failures: throttle.failures },
       });
     }
-    return next;
   });
+  throw new DomainError('COUPON_NOT_FOUND', { attemptsLeft: Math.max(0, COUPON_LOOKUP_POLICY.maxFailures - throttle.failures) });
 }

@@ -5,7 +5,7 @@ import type { DomainDeps } from '../ports.js';
 import { actorOf, type Principal } from '../staff/access.js';
 import { type CouponView, couponView, effectiveStatus } from './coupon.js';
 import { expireCoupon } from './expire-coupons.js';
-import { assertNotThrottled, COUPON_LOOKUP_POLICY, recordFailedLookup } from './lookup-throttle.js';
+import { assertNotThrottled, lookUpCouponGuarded } from './lookup-throttle.js';
 import type { CouponDetails } from './types.js';
 
 /**
@@ -43,14 +43,15 @@ async function lookUp(deps: DomainDeps, input: { code: string; operator: CouponO
   const { operator } = input;
   if (operator.kind === 'staff' && operator.principal.role !== 'STAFF' && operator.principal.role !== 'ADMIN') throw new DomainError('FORBIDDEN');
   const key = operatorKey(operator);
-  await assertNotThrottled(deps, key);
   const code = normalizeCode(input.code.trim());
-  if (!isCouponCode(code)) throw new DomainError('COUPON_CODE_INVALID');
-  const coupon = await deps.repos.coupons.findByCode(code);
-  if (!coupon) {
-    const state = await recordFailedLookup(deps, key, operatorActor(operator), code);
-    throw new DomainError('COUPON_NOT_FOUND', { attemptsLeft: Math.max(0, COUPON_LOOKUP_POLICY.maxFailures - state.failures) });
+  if (!isCouponCode(code)) {
+    // A typo counts nothing, but a blocked operator learns that first, as for any code.
+    await assertNotThrottled(deps, key);
+    throw new DomainError('COUPON_CODE_INVALID');
   }
+  const coupon = await deps.repos.coupons.findById(await lookUpCouponGuarded(deps, key, operatorActor(operator), code));
+  // Coupons are never deleted; a vanished one is as unknown as a wrong code (not counted twice).
+  if (!coupon) throw new DomainError('COUPON_NOT_FOUND');
   if (operator.kind === 'staff' && coupon.member.telegramId === operator.principal.telegramId) {
     await deps.repos.audit.record({ actor: operatorActor(operator), action: 'coupon.own_redeem_refused', subject: `coupon:${coupon.id}` });
     throw new DomainError('FORBIDDEN', { reason: 'own coupon' });

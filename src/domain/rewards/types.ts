@@ -1,5 +1,6 @@
 import type { Actor } from '../ledger/types.js';
 import type { Locale, Localized } from '../program.js';
+import type { ThrottlePolicy } from './lookup-throttle.js';
 
 export type RewardKind = 'PERCENT_COUPON' | 'FIXED_COUPON' | 'FREE_ITEM' | 'GIFT';
 export const REWARD_KINDS: readonly RewardKind[] = ['PERCENT_COUPON', 'FIXED_COUPON', 'FREE_ITEM', 'GIFT'];
@@ -101,3 +102,23 @@ export interface ThrottleState {
   windowStart: Date;
   blockedUntil: Date | null;
 }
+
+/**
+ * One well-formed coupon code looked up for one operator, a miss counted in the same step under
+ * the operator's guessing lock (in the database, so it holds across processes and concurrent
+ * lookups).
+ */
+export interface CouponLookupCheck {
+  /** Normalised and passed the check character (isCouponCode). */
+  code: string;
+  /** The operator's row in the guard (staff:<telegramId> or till:<key id>). */
+  throttleKey: string;
+  now: Date;
+  policy: ThrottlePolicy;
+}
+
+/** The guard's decision: the coupon found, a miss counted (the state after it), or refused unlooked-up. */
+export type CouponLookupAttempt =
+  | { outcome: 'found'; couponId: number }
+  | { outcome: 'wrong'; throttle: ThrottleState }
+  | { outcome: 'locked'; blockedUntil: Date };

@@ -13,8 +13,8 @@ import { ApiProblem } from './problems.js';
  * request, and honest tills never use up the budget (their keys are mostly answered from the
  * lookup cache without coming here at all). IPv6 addresses count per /64, the block one client
  * usually holds. When Redis is unreachable lookups go through (and are logged), as in
- * rate-limit.ts: tills keep selling. The client address is the socket's unless Fastify's
- * trustProxy is set.
+ * rate-limit.ts: tills keep selling. The client address is the socket's unless TRUST_PROXY
+ * names the reverse proxy in front (then the one its X-Forwarded-For gives).
  */
 export interface LookupLimitOptions {
   /** Lookups that found no usable key, per address and window. Default 20. */
