@@ -1,7 +1,7 @@
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { Member } from '../domain/members/member.js';
-import type { DomainDeps } from '../domain/ports.js';
+import type { DomainDeps, MemberStanding } from '../domain/ports.js';
 import type { Locale } from '../domain/program.js';
 import type { OperationsStatus } from '../jobs/status.js';
 import type { UpdateSessions } from './chat-sessions.js';
@@ -34,6 +34,8 @@ export interface BotDeps {
 export interface BotContextFlavor {
   /** The member behind this update, loaded once per update; null before /start. */
   member: Member | null;
+  /** The member's Balance standing, read with the member when the update asks for Balance (middleware.ts). */
+  standing: MemberStanding | undefined;
   locale: Locale;
   t: Translate;
   fmt: Formatter;

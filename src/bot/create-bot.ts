@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { Buttons } from './buttons.js';
 import type { BotContext, BotDeps } from './context.js';
 import { Dialogs } from './dialogs.js';
-import { accountFeature } from './features/account.js';
+import { accountFeature, asksForBalance } from './features/account.js';
 import { adminFeature } from './features/admin.js';
 import { broadcastFeatures } from './features/broadcasts/index.js';
 import { cashierFeatures } from './features/cashier/index.js';
@@ -75,7 +75,7 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   if (options.rateLimiter) bot.use(userRateLimit(options.rateLimiter, deps));
   // One update at a time per chat (per user outside chats): two taps of one user never race.
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
-  bot.use(contextMiddleware(deps));
+  bot.use(contextMiddleware(deps, asksForBalance(deps.i18n)));
   bot.use(oddUpdates());
   bot.use(domainErrorReplies(deps));
   // Reply-keyboard buttons (most updates) by one lookup of their label, ahead of every feature's

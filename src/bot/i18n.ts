@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import i18next, { type TFunction } from 'i18next';
+import i18next, { type i18n, type TFunction } from 'i18next';
 import { DEFAULT_POINTS_NAME, LOCALES, type Locale, type PointsName } from '../domain/program.js';
+import { compiledTranslate, type Fallback, type TextFormats } from './compiled-texts.js';
 
 /**
  * Every word a person reads comes from locales/<lang>.json through i18next. Values interpolated
@@ -21,12 +22,15 @@ export interface I18n {
   all(key: string): string[];
 }
 
+// Built once: constructing Intl.PluralRules costs more than the rest of a Balance reply's texts.
+const pluralRules = Object.fromEntries(LOCALES.map((locale) => [locale, new Intl.PluralRules(locale)])) as Record<Locale, Intl.PluralRules>;
+
 /**
  * The program's name for its points in the form for `count` in `locale`, picked by the
  * language's plural rules (ru: 1 звезда, 2 звезды, 5 звёзд, 21 звезда; en: 1 star, 2 stars).
  */
 export function pointsNameFor(name: PointsName, locale: Locale, count: number): string {
-  const form = new Intl.PluralRules(locale).select(count);
+  const form = pluralRules[locale].select(count);
   if (locale === 'ru') return form === 'one' ? name.ru.one : form === 'few' ? name.ru.few : form === 'many' ? name.ru.many : name.ru.few;
   return form === 'one' ? name.en.one : name.en.other;
 }
@@ -46,10 +50,12 @@ function unitTexts(name: PointsName, locale: Locale): Record<string, string> {
   return { ...forms, Plural: capitalize(forms.plural) };
 }
 
-export async function createI18n(defaultLocale: Locale, pointsName: PointsName = DEFAULT_POINTS_NAME): Promise<I18n> {
+/** The i18next instance with our texts and the points formatter, and each language's texts. */
+export async function createI18next(defaultLocale: Locale, pointsName: PointsName): Promise<{ instance: i18n; texts: Record<Locale, object> }> {
+  const texts = Object.fromEntries(LOCALES.map((locale) => [locale, { ...readLocale(locale), unit: unitTexts(pointsName, locale) }])) as Record<Locale, object>;
   const instance = i18next.createInstance();
   await instance.init({
-    resources: Object.fromEntries(LOCALES.map((locale) => [locale, { translation: { ...readLocale(locale), unit: unitTexts(pointsName, locale) } }])),
+    resources: Object.fromEntries(LOCALES.map((locale) => [locale, { translation: texts[locale] }])),
     lng: defaultLocale,
     fallbackLng: defaultLocale,
     supportedLngs: [...LOCALES],
@@ -59,7 +65,23 @@ export async function createI18n(defaultLocale: Locale, pointsName: PointsName =
   } as Parameters<typeof instance.init>[0]);
   // `{{count, points}}`: the points name in the form for the count (pointsNameFor).
   instance.services.formatter?.add('points', (value, lng) => pointsNameFor(pointsName, lng === 'en' ? 'en' : 'ru', Number(value)));
-  const fixed = new Map(LOCALES.map((locale) => [locale, instance.getFixedT(locale)]));
+  return { instance, texts };
+}
+
+/** What compiled texts fill their slots with in `locale`, as i18next (configured above) would. */
+export const textFormats = (locale: Locale, pointsName: PointsName): TextFormats => ({
+  number: new Intl.NumberFormat(locale),
+  points: (count) => pointsNameFor(pointsName, locale, count),
+  plural: pluralRules[locale],
+  escape: escapeHtml,
+});
+
+export async function createI18n(defaultLocale: Locale, pointsName: PointsName = DEFAULT_POINTS_NAME): Promise<I18n> {
+  const { instance, texts } = await createI18next(defaultLocale, pointsName);
+  // Each language's `t`: texts compiled once (compiled-texts.ts), i18next for anything else.
+  const fixed = new Map(
+    LOCALES.map((locale) => [locale, compiledTranslate(texts[locale], textFormats(locale, pointsName), instance.getFixedT(locale) as Fallback) as Translate]),
+  );
   return {
     t: (locale) => fixed.get(locale) as Translate,
     all: (key) => LOCALES.map((locale) => (fixed.get(locale) as Translate)(key)),

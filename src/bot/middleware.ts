@@ -1,6 +1,6 @@
 import type { NextFunction } from 'grammy';
 import { isDomainError } from '../domain/errors.js';
-import { memberOfTelegramUser } from '../domain/members/lookup.js';
+import { memberOfTelegramUser, memberWithStanding } from '../domain/members/lookup.js';
 import type { Member } from '../domain/members/member.js';
 import { UpdateSessions } from './chat-sessions.js';
 import type { BotContext, BotDeps } from './context.js';
@@ -11,18 +11,29 @@ import { askSupport } from './support.js';
 /** Points the context at a member: their language, formatter and identity for this update. */
 export function useMember(ctx: BotContext, member: Member | null, deps: BotDeps): void {
   ctx.member = member;
+  // A standing read with an earlier row is not this one's.
+  ctx.standing = undefined;
   ctx.locale = member?.locale ?? detectLocale(ctx.from?.language_code) ?? deps.defaultLocale;
   ctx.t = deps.i18n.t(ctx.locale);
   const { currency, timezone } = deps.domain.program;
   ctx.fmt = formatterFor(ctx.locale, currency, timezone);
 }
 
-/** Per-update logger (update id, never personal data) and the member behind the update. */
-export function contextMiddleware(deps: BotDeps) {
+/**
+ * Per-update logger (update id, never personal data) and the member behind the update. When
+ * `readsStanding` says the update asks for the Balance screen, the member's standing comes in the
+ * same query (the screen then needs none of its own).
+ */
+export function contextMiddleware(deps: BotDeps, readsStanding: (ctx: BotContext) => boolean = () => false) {
   return async (ctx: BotContext, next: NextFunction) => {
     ctx.log = deps.logger.child({ updateId: ctx.update.update_id });
-    const member = ctx.from ? await memberOfTelegramUser(deps.domain, ctx.from.id) : null;
-    useMember(ctx, member, deps);
+    const telegramId = ctx.from?.id;
+    if (telegramId === undefined) useMember(ctx, null, deps);
+    else if (readsStanding(ctx)) {
+      const read = await memberWithStanding(deps.domain, telegramId);
+      useMember(ctx, read?.member ?? null, deps);
+      ctx.standing = read?.standing;
+    } else useMember(ctx, await memberOfTelegramUser(deps.domain, telegramId), deps);
     // Updates without a sender (none of those the bot asks for) have no conversation state; id 0 matches no row.
     ctx.sessions = new UpdateSessions(deps.sessions, ctx.from?.id ?? 0);
     await next();

@@ -23,6 +23,7 @@ import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { type LedgerPostObserver, PrismaLedgerRepository } from './ledger-repository.js';
+import { clientReader, memberByTelegramId, memberWithStanding, type SqlReader, standingById } from './member-reads.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { qualifyingTotalSql } from './qualification.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
@@ -70,10 +71,16 @@ export function toMember(row: MemberRow): Member {
 }
 
 class PrismaMemberRepository implements MemberRepository {
+  /** The hot reads' SQL (member-reads.ts): through the pool when given, else through this client. */
+  private readonly reader: SqlReader;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+    reader?: SqlReader,
+  ) {
+    this.reader = reader ?? clientReader(db);
+  }
 
   private async one(where: Prisma.MemberWhereUniqueInput): Promise<Member | null> {
     const row = await this.db.member.findUnique({ where });
@@ -84,7 +91,10 @@ class PrismaMemberRepository implements MemberRepository {
     return this.one({ id });
   }
   findByTelegramId(telegramId: number) {
-    return this.one({ telegramId: BigInt(telegramId) });
+    return memberByTelegramId(this.reader, telegramId);
+  }
+  findByTelegramIdWithStanding(telegramId: number, qualification: Qualification) {
+    return memberWithStanding(this.reader, telegramId, qualification);
   }
   findByCode(code: string) {
     return this.one({ code });
@@ -143,20 +153,8 @@ class PrismaMemberRepository implements MemberRepository {
     }
   }
 
-  async standing(id: number, qualification: Qualification): Promise<MemberStanding> {
-    // The nearest expiry and its points come from the partial index of open lots by member and
-    // expiry: two short index scans, however many spent or expired lots the member has.
-    const [row] = await this.db.$queryRaw<{ total: bigint; at: Date | null; points: number | null }[]>`
-      SELECT ${qualifyingTotalSql(id, qualification)} AS total, n.at, n.points
-      FROM (SELECT MIN("expiresAt") AS at FROM "PointLot" WHERE "memberId" = ${id} AND remaining > 0) AS nearest
-      LEFT JOIN LATERAL (
-        SELECT nearest.at, SUM(l.remaining)::int AS points FROM "PointLot" l
-        WHERE l."memberId" = ${id} AND l.remaining > 0 AND l."expiresAt" = nearest.at
-      ) AS n ON nearest.at IS NOT NULL`;
-    return {
-      qualifyingTotal: Number(row?.total ?? 0n),
-      nearestExpiry: row?.at && row.points ? { at: row.at, points: row.points } : null,
-    };
+  standing(id: number, qualification: Qualification): Promise<MemberStanding> {
+    return standingById(this.reader, id, qualification);
   }
 }
 
@@ -174,11 +172,20 @@ class PrismaPurchaseStats implements PurchaseStats {
  * (purchases, ledger entries, deliveries, task records, ...) are stamped from `clock`, never from
  * the database's `now()`: one clock, so tests hold at any date (DESIGN.md, principle 9).
  * `written` collects what a unit of work wrote to the outboxes, for its relay after commit.
+ * `reader` runs the member's hot reads outside Prisma (member-reads.ts).
  */
-export function makeRepositories(db: Db, clock: Clock, inTransaction = false, written?: OutboxWrites, onLedgerPost?: LedgerPostObserver): Repositories {
+export function makeRepositories(
+  db: Db,
+  clock: Clock,
+  inTransaction = false,
+  written?: OutboxWrites,
+  onLedgerPost?: LedgerPostObserver,
+  reader?: SqlReader,
+): Repositories {
   const deliveries = new PrismaDeliveryRepository(db, clock);
   return {
-    members: new PrismaMemberRepository(db, clock),
+    // A transaction reads through its own client: the pool's reader would see outside it.
+    members: new PrismaMemberRepository(db, clock, inTransaction ? undefined : reader),
     ledger: new PrismaLedgerRepository(db, clock, onLedgerPost),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),

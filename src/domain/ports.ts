@@ -55,6 +55,8 @@ export interface MemberRepository {
   update(id: number, patch: MemberPatch): Promise<Member>;
   /** One aggregate query whatever the member's history: qualifying total and nearest expiry. */
   standing(id: number, qualification: Qualification): Promise<MemberStanding>;
+  /** `findByTelegramId` and `standing` in one query: the Balance screen's only read. */
+  findByTelegramIdWithStanding(telegramId: number, qualification: Qualification): Promise<{ member: Member; standing: MemberStanding } | null>;
 }
 
 export interface LedgerRepository {

@@ -108,6 +108,10 @@ export class MemoryStore implements Repositories {
       Object.assign(member, patch);
       return { ...member };
     },
+    findByTelegramIdWithStanding: async (telegramId, qualification) => {
+      const member = await this.members.findByTelegramId(telegramId);
+      return member ? { member, standing: await this.members.standing(member.id, qualification) } : null;
+    },
     standing: async (id, { metric, since }) => {
       const expiring = this.openLotsOf(id).filter((lot) => lot.expiresAt !== null);
       const at = expiring.reduce<Date | null>((min, lot) => (min === null || (lot.expiresAt as Date) < min ? lot.expiresAt : min), null);

@@ -10,6 +10,7 @@ import { issueSpendCode, SPEND_CODE_TTL_MS } from '../../domain/spending/spend-c
 import { type Buttons, forActiveMembers } from '../buttons.js';
 import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
+import type { I18n } from '../i18n.js';
 import { mainMenu } from '../keyboards.js';
 import type { Screens } from '../screens.js';
 import { supportContact } from '../support.js';
@@ -17,13 +18,25 @@ import { supportContact } from '../support.js';
 /** Deep link that opens the bot on a member's card (staff scan it to find the member). */
 export const memberCardLink = (botUsername: string, code: string) => `https://t.me/${botUsername}?start=m_${code}`;
 
+/**
+ * Updates that open the Balance screen (its button in any language, /balance) in a private chat:
+ * the member is read with their standing in one query for them (middleware.ts).
+ */
+export function asksForBalance(i18n: I18n): (ctx: BotContext) => boolean {
+  const labels = new Set(i18n.all('menu.balance'));
+  return (ctx) => {
+    const text = ctx.message?.text;
+    return text !== undefined && ctx.chat?.type === 'private' && (labels.has(text) || /^\/balance(?:@\w+)?(?:\s|$)/.test(text));
+  };
+}
+
 /** Balance, member card, history and help: what an active member reads about their account. */
 export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons): Composer<BotContext> {
   const composer = new Composer<BotContext>();
   const { domain } = deps;
 
   async function showBalance(ctx: BotContext) {
-    const overview = await getOverview(domain, ctx.member as Member);
+    const overview = await getOverview(domain, ctx.member as Member, ctx.standing);
     const { t, fmt } = ctx;
     const tierValues = { tier: overview.tier.name[ctx.locale], discount: overview.tier.discountPercent };
     // A discount-only program shows no "0 points".

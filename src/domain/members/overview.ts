@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { LedgerEntry } from '../ledger/types.js';
-import type { DomainDeps, Qualification, Repositories } from '../ports.js';
+import type { DomainDeps, MemberStanding, Qualification, Repositories } from '../ports.js';
 import type { Program, TierLevel } from '../program.js';
 import { nextTier, tierByCode } from '../tiers.js';
 import type { Member } from './member.js';
@@ -46,11 +46,12 @@ export async function qualifyingTotal(repos: Repositories, program: Program, mem
 /**
  * Balance screen: points, tier and discount, what the next tier needs, what expires first. The
  * member row it has already loaded plus one aggregate query, so the cost does not grow with the
- * member's history.
+ * member's history; no query at all when the caller read the standing with the member
+ * (`findByTelegramIdWithStanding`, as the bot does for a Balance tap).
  */
-export async function getOverview(deps: DomainDeps, who: MemberRef): Promise<Overview> {
+export async function getOverview(deps: DomainDeps, who: MemberRef, standing?: MemberStanding): Promise<Overview> {
   const member = await activeMember(deps.repos, who);
-  const { qualifyingTotal: total, nearestExpiry } = await deps.repos.members.standing(member.id, qualification(deps.program, deps.clock.now()));
+  const { qualifyingTotal: total, nearestExpiry } = standing ?? (await deps.repos.members.standing(member.id, qualification(deps.program, deps.clock.now())));
   const tier = tierByCode(deps.program, member.tier);
   const next = nextTier(deps.program, tier, total);
   return {
