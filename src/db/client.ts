@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { registerPool } from './hot-sql.js';
 import { applyMigrations, readMigrations, type SqlExecutor } from './migrate.js';
 
 /**
@@ -28,6 +29,7 @@ export function connectPostgres(url: string, poolSize = 10, onIdleError: (error:
   // the pool replaces it on the next checkout.
   pool.on('error', onIdleError);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), ...clientOptions });
+  registerPool(prisma, pool);
   return {
     kind: 'postgres',
     prisma,

@@ -13,7 +13,7 @@ import type {
   UnitOfWork,
 } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
-import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { type Member as MemberRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { PrismaAnalyticsRepository, PrismaReceiptRepository } from './analytics-repository.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
@@ -21,6 +21,7 @@ import { PrismaDonationRepository } from './donation-repository.js';
 import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './erased-identity-repository.js';
 import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
+import { hotQuery } from './hot-sql.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { type LedgerPostObserver, PrismaLedgerRepository } from './ledger-repository.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
@@ -86,8 +87,10 @@ class PrismaMemberRepository implements MemberRepository {
   findByTelegramId(telegramId: number) {
     return this.one({ telegramId: BigInt(telegramId) });
   }
-  findByCode(code: string) {
-    return this.one({ code });
+  async findByCode(code: string) {
+    // Every till purchase starts here: a hot statement (hot-sql.ts).
+    const [row] = await hotQuery<MemberRow>(this.db, Prisma.sql`SELECT * FROM "Member" WHERE code = ${code}`);
+    return row ? toMember(row) : null;
   }
   findByPhone(phone: string) {
     return this.one({ phone });
