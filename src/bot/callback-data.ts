@@ -41,7 +41,8 @@ export const CALLBACKS = {
   'rdm:ok': ['coupon'],
   'rdm:no': [],
   // Broadcasts (features/broadcasts): the wizard id, then what was chosen; list screens take the broadcast id.
-  // (The audience's list pickers are a @grammyjs/menu, `bc-pick/...`, with the menu's own format.)
+  // (The audience's list pickers are a @grammyjs/menu, `bc-pick/...`, with the menu's own format, as
+  // are settings, `set/...`, and the rewards catalogue and take confirmation, `rw/...`, `rw-take/...`.)
   'bc:bt': ['dialog', 'buttonKind'],
   'bc:f': ['dialog', 'filter'],
   'bc:a': ['dialog'],

@@ -1,5 +1,6 @@
 import type { NextFunction } from 'grammy';
 import { isDomainError } from '../domain/errors.js';
+import { memberOfTelegramUser } from '../domain/members/lookup.js';
 import type { Member } from '../domain/members/member.js';
 import { UpdateSessions } from './chat-sessions.js';
 import type { BotContext, BotDeps } from './context.js';
@@ -20,7 +21,7 @@ export function useMember(ctx: BotContext, member: Member | null, deps: BotDeps)
 export function contextMiddleware(deps: BotDeps) {
   return async (ctx: BotContext, next: NextFunction) => {
     ctx.log = deps.logger.child({ updateId: ctx.update.update_id });
-    const member = ctx.from ? await deps.domain.repos.members.findByTelegramId(ctx.from.id) : null;
+    const member = ctx.from ? await memberOfTelegramUser(deps.domain, ctx.from.id) : null;
     useMember(ctx, member, deps);
     // Updates without a sender (none of those the bot asks for) have no conversation state; id 0 matches no row.
     ctx.sessions = new UpdateSessions(deps.sessions, ctx.from?.id ?? 0);

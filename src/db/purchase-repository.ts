@@ -17,6 +17,7 @@ import { sqlStateOf } from './errors.js';
 import { hotQuery } from './hot-sql.js';
 import type { LedgerPostObserver } from './ledger-repository.js';
 import type { Db } from './repositories.js';
+import { type SpendCodeAttemptRow, spendCodeAttemptSql, toSpendCodeAttempt } from './spend-repositories.js';
 import { ts, tsOrNull } from './sql.js';
 
 /** What record_purchase raises when the spend's proof was used up meanwhile (see its migration). */
@@ -65,13 +66,7 @@ type SnapshotRow = {
   storeActive: boolean | null;
   balanceAfter: number | null;
   total: bigint;
-  codeId: number | null;
-  codeHash: string | null;
-  codeExpiresAt: Date | null;
-  throttleFailures: number | null;
-  throttleWindowStart: Date | null;
-  throttleBlockedUntil: Date | null;
-} & { [K in keyof PurchaseRow as `p_${K}`]: PurchaseRow[K] | null };
+} & Partial<SpendCodeAttemptRow> & { [K in keyof PurchaseRow as `p_${K}`]: PurchaseRow[K] | null };
 
 type RecordRow = {
   outcome: 'RECORDED' | 'STALE' | 'INSUFFICIENT_POINTS';
@@ -95,7 +90,11 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
   async snapshot(query: PurchaseQuery): Promise<PurchaseSnapshot> {
     const spend = query.spendCode ?? null;
     // One round trip: the member, the store, the purchase recorded before under the key (else
-    // under the store + receipt) with the balance its last entry left, and the qualifying total.
+    // under the store + receipt) with the balance its last entry left, and the qualifying total;
+    // paying with a spend code, its check (which writes: it counts a wrong code) unless a replay.
+    const attempt = spend
+      ? Prisma.sql`LEFT JOIN LATERAL ${spendCodeAttemptSql(query.memberId, spend, Prisma.sql`p.id IS NOT NULL`)} AS attempt ON true`
+      : Prisma.empty;
     const [row] = await hotQuery<SnapshotRow>(
       this.db,
       Prisma.sql`
@@ -108,9 +107,8 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
              (SELECT e."balanceAfter" FROM "LedgerEntry" e
               WHERE e."idempotencyKey" IN ('purchase:' || p.id || ':spend', 'purchase:' || p.id || ':earn')
               ORDER BY e.id DESC LIMIT 1) AS "balanceAfter",
-             qualifying_total(${query.memberId}::int, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total,
-             c.id AS "codeId", c."codeHash" AS "codeHash", c."expiresAt" AS "codeExpiresAt",
-             t.failures AS "throttleFailures", t."windowStart" AS "throttleWindowStart", t."blockedUntil" AS "throttleBlockedUntil"
+             qualifying_total(${query.memberId}::int, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total
+             ${spend ? Prisma.sql`, attempt.*` : Prisma.empty}
       FROM (SELECT 1) AS one
       LEFT JOIN "Member" m ON m.id = ${query.memberId}
       LEFT JOIN "Store" s ON s.id = ${query.storeId}
@@ -119,14 +117,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
         WHERE x."idempotencyKey" = ${query.idempotencyKey} OR (x."storeId" = ${query.storeId} AND x."receiptNo" = ${query.receiptNo})
         ORDER BY (x."idempotencyKey" = ${query.idempotencyKey}) DESC LIMIT 1
       ) AS p ON true
-      -- Paying with a spend code: the member's current code and guessing lock, as
-      -- SpendCodeRepository.current and LookupThrottleRepository.get read them.
-      LEFT JOIN LATERAL (
-        SELECT y.id, y."codeHash", y."expiresAt" FROM "SpendCode" y
-        WHERE ${spend !== null} AND y."memberId" = ${query.memberId} AND y."usedAt" IS NULL AND y."expiresAt" > ${spend?.now ?? null}::timestamp(3)
-        ORDER BY y.id DESC LIMIT 1
-      ) AS c ON true
-      LEFT JOIN "LookupThrottle" t ON ${spend !== null} AND t.key = ${spend?.throttleKey ?? null}`,
+      ${attempt}`,
     );
     if (!row) throw new Error('the purchase snapshot read no row');
     const earlier: Purchase | null =
@@ -162,17 +153,7 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
       store: row.storeId === null ? null : { id: row.storeId, name: row.storeName as string, active: row.storeActive === true },
       earlier: earlier ? { purchase: earlier, balanceAfter: row.balanceAfter } : null,
       qualifyingTotal: Number(row.total),
-      ...(spend
-        ? {
-            spendCode: {
-              current: row.codeId === null ? null : { id: row.codeId, codeHash: row.codeHash as string, expiresAt: row.codeExpiresAt as Date },
-              throttle:
-                row.throttleFailures === null
-                  ? null
-                  : { failures: row.throttleFailures, windowStart: row.throttleWindowStart as Date, blockedUntil: row.throttleBlockedUntil },
-            },
-          }
-        : {}),
+      ...(spend ? { spendCode: toSpendCodeAttempt(row as SpendCodeAttemptRow) ?? undefined } : {}),
     };
   }
 

@@ -1,7 +1,47 @@
 import { isLocale } from '../domain/program.js';
-import type { SpendCodeRepository, SpendRequest, SpendRequestRepository, StoredSpendCode } from '../domain/spending/types.js';
-import type { SpendRequest as SpendRequestRow } from '../generated/prisma/client.js';
+import type { SpendCodeAttempt, SpendCodeCheck, SpendCodeRepository, SpendRequest, SpendRequestRepository } from '../domain/spending/types.js';
+import { Prisma, type SpendRequest as SpendRequestRow } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
+import { ts } from './sql.js';
+
+/** The columns of spend_code_attempt (see its migration), as `spendCodeAttemptSql` selects them. */
+export interface SpendCodeAttemptRow {
+  attemptOutcome: 'MATCH' | 'WRONG' | 'LOCKED' | 'SKIPPED' | null;
+  attemptCodeId: number | null;
+  attemptFailures: number | null;
+  attemptWindowStart: Date | null;
+  attemptBlockedUntil: Date | null;
+}
+
+/**
+ * A FROM item that checks and counts one typed code: spend_code_attempt, which decides under
+ * the member's guessing lock. `skip` (SQL): check nothing, e.g. when the purchase is a replay.
+ * The purchase snapshot joins it so that the check costs no round trip of its own.
+ */
+export function spendCodeAttemptSql(memberId: number, check: SpendCodeCheck, skip: Prisma.Sql = Prisma.sql`false`): Prisma.Sql {
+  const { policy } = check;
+  return Prisma.sql`(SELECT a.outcome AS "attemptOutcome", a.code_id AS "attemptCodeId", a.failures AS "attemptFailures",
+                            a.window_start AS "attemptWindowStart", a.blocked_until AS "attemptBlockedUntil"
+                     FROM spend_code_attempt(${memberId}::int, ${check.throttleKey}::text, ${check.codeHash}::text, ${ts(check.now)},
+                          ${policy.maxFailures}::int, ${policy.windowMs}::int, ${policy.blockMs}::int, ${skip}) AS a)`;
+}
+
+/** The row's decision; null when the check was skipped. */
+export function toSpendCodeAttempt(row: SpendCodeAttemptRow): SpendCodeAttempt | null {
+  switch (row.attemptOutcome) {
+    case 'MATCH':
+      return { outcome: 'match', codeId: row.attemptCodeId as number };
+    case 'LOCKED':
+      return { outcome: 'locked', blockedUntil: row.attemptBlockedUntil as Date };
+    case 'WRONG':
+      return {
+        outcome: 'wrong',
+        throttle: { failures: row.attemptFailures as number, windowStart: row.attemptWindowStart as Date, blockedUntil: row.attemptBlockedUntil },
+      };
+    default:
+      return null;
+  }
+}
 
 export class PrismaSpendCodeRepository implements SpendCodeRepository {
   constructor(private readonly db: Db) {}
@@ -12,12 +52,11 @@ export class PrismaSpendCodeRepository implements SpendCodeRepository {
     await this.db.spendCode.create({ data: { memberId, ...value } });
   }
 
-  current(memberId: number, now: Date): Promise<StoredSpendCode | null> {
-    return this.db.spendCode.findFirst({
-      where: { memberId, usedAt: null, expiresAt: { gt: now } },
-      orderBy: { id: 'desc' },
-      select: { id: true, codeHash: true, expiresAt: true },
-    });
+  async attempt(memberId: number, check: SpendCodeCheck): Promise<SpendCodeAttempt> {
+    const [row] = await this.db.$queryRaw<SpendCodeAttemptRow[]>`SELECT * FROM ${spendCodeAttemptSql(memberId, check)} AS attempt`;
+    const attempt = row && toSpendCodeAttempt(row);
+    if (!attempt) throw new Error('spend_code_attempt answered nothing');
+    return attempt;
   }
 
   async consume(id: number, now: Date, purchaseId: number): Promise<boolean> {

@@ -11,7 +11,7 @@ import type { SurveyRepository } from './nps/types.js';
 import type { Locale, Localized, Program } from './program.js';
 import type { Coupon, CouponDetails, NewCoupon, Reward, RewardData, ThrottleState } from './rewards/types.js';
 import type { CheckedProof } from './spending/proof.js';
-import type { SpendCodeRepository, SpendCodeState, SpendRequestRepository } from './spending/types.js';
+import type { SpendCodeAttempt, SpendCodeCheck, SpendCodeRepository, SpendRequestRepository } from './spending/types.js';
 import type { ReferralRepository, TaskRepository } from './tasks/ports.js';
 
 export interface NewMember {
@@ -158,8 +158,11 @@ export interface PurchaseQuery {
   receiptNo: string;
   idempotencyKey: string;
   qualification: Qualification;
-  /** Set when the purchase pays with a spend code: read the member's current code and guessing lock too, valid at `now`. */
-  spendCode?: { now: Date; throttleKey: string };
+  /**
+   * Set when the purchase pays with a spend code: check (and count) it in the same round trip,
+   * unless the purchase was recorded before (a replay spends nothing and needs no proof).
+   */
+  spendCode?: SpendCodeCheck;
 }
 
 /** What a purchase is planned from: the member, the store, an earlier recording, the tier's basis. */
@@ -170,8 +173,8 @@ export interface PurchaseSnapshot {
   earlier: { purchase: Purchase; balanceAfter: number | null } | null;
   /** The member's qualifying total before this purchase (`query.qualification`). */
   qualifyingTotal: number;
-  /** With `query.spendCode`: what verifying the typed code needs, read in the same round trip. */
-  spendCode?: SpendCodeState;
+  /** With `query.spendCode`, unless `earlier` is set: the code's check, made in the same round trip. */
+  spendCode?: SpendCodeAttempt;
 }
 
 /**

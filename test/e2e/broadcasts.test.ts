@@ -321,6 +321,8 @@ describe('who may broadcast', () => {
         'bc:tg:AAAAAAAA:t:gold',
         'bc-pick/0/0//fAAAA',
         'bc-pick/0/0//x',
+        // The right hash of a stranger's picker fingerprint ('-') at a place past the menu's edge.
+        `bc-pick/ff/0//f${menuHash('-')}`,
         'bc:zz',
       ]) {
         expect([forged, await user.sendsCallback(forged)]).toEqual([forged, forbidden]);
@@ -568,3 +570,10 @@ describe('personal offers', () => {
     expect(final.counts).toMatchObject({ sent: 2, failed: 0 });
   });
 });
+
+/** @grammyjs/menu's hash of a fingerprint (its tinyHash), as a forger would compute it. */
+function menuHash(fingerprint: string): string {
+  let hash = 17;
+  for (const char of fingerprint) hash = (hash * 37 + (char.codePointAt(0) ?? 0)) >>> 0;
+  return new TextDecoder().decode(Uint8Array.from([hash >>> 24, (hash >> 16) & 0xff, (hash >> 8) & 0xff, hash & 0xff]));
+}

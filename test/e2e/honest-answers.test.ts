@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { startTestApp } from '../support/app.js';
-import { Conversation, expectNoViolations } from '../support/conversation.js';
+import { Conversation, expectNoViolations, labelled } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type FakeUser, type Update } from '../support/fake-bot-api/server.js';
@@ -84,11 +84,12 @@ describe('odd updates', () => {
       tap();
       return fake.waitFor(() => fake.calls.slice(from).find((call) => call.method === 'editMessageText'), { what: 'the edit' });
     };
-    expect((await edited(() => fake.sendCallbackQuery(anna.user, 'set:lang', 999_999))).description).toBe('Bad Request: message to edit not found');
+    const language = labelled(settings, '🌐 Language');
+    expect((await edited(() => fake.sendCallbackQuery(anna.user, language, 999_999))).description).toBe('Bad Request: message to edit not found');
     // Buttons whose edits Telegram refuses: the message was deleted meanwhile, is too old, or already shows it.
     for (const description of ['Bad Request: message to edit not found', "Bad Request: message can't be edited", 'Bad Request: message is not modified']) {
       fake.failNext('editMessageText', 400, description);
-      expect((await edited(() => fake.tapButton(anna.user, 'set:lang', { messageId: settings.messageId }))).errorCode).toBe(400);
+      expect((await edited(() => fake.tapButton(anna.user, language, { messageId: settings.messageId }))).errorCode).toBe(400);
     }
 
     // The bot goes on answering, in order: the ghost's chat and Anna's.

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatCouponCode } from '../../src/domain/codes.js';
 import { sellWithoutPoints } from '../support/cashier.js';
-import { Conversation, expectNoViolations, inlineButtons } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons, labelled } from '../support/conversation.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
 import { ADMIN_ID, type ProgramScenario, startProgramScenario } from '../support/program-scenario.js';
 import { plain } from '../support/till-scenario.js';
@@ -18,17 +18,19 @@ beforeAll(async () => {
 afterAll(async () => s?.stop());
 afterEach(() => expectNoViolations(s.fake));
 
-const button = (message: SentMessage, prefix: string) => {
-  const found = inlineButtons(message).find((b) => b.data?.startsWith(prefix));
+const button = (message: SentMessage, prefix: string, label = '') => {
+  const found = inlineButtons(message).find((b) => b.data?.startsWith(prefix) && b.text.includes(label));
   if (!found?.data) throw new Error(`no button ${prefix}… in ${JSON.stringify(inlineButtons(message))}`);
   return found.data;
 };
 
 async function take(user: Conversation, rewardCode: string): Promise<SentMessage> {
-  await user.says('/rewards');
-  const card = await user.taps(`rw:v:${rewardCode}`);
+  const catalogue = await user.says('/rewards');
+  // The catalogue is a menu: a reward's button is found by its title.
+  const { title } = await s.db.prisma.reward.findUniqueOrThrow({ where: { code: rewardCode } });
+  const card = await user.taps(button(catalogue, 'rw/', ` ${(title as Record<string, string>).en} · `));
   const confirm = await user.taps(button(card, 'rw:t:'));
-  return user.taps(button(confirm, 'rw:ok:'));
+  return user.taps(labelled(confirm, '✅ Yes, take it'));
 }
 
 describe('Beauty Lovers Club (programs/body-shop.yaml)', () => {

@@ -3,7 +3,7 @@ import type { App } from '../../src/app.js';
 import { isMemberCode } from '../../src/domain/codes.js';
 import { findMemberForStaff } from '../../src/domain/purchases/find-member.js';
 import { startTestApp } from '../support/app.js';
-import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons, labelled, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 import { readQr } from '../support/qr.js';
@@ -271,8 +271,8 @@ describe('an active member', () => {
     await user.says('Пропустить');
     const settings = await user.says('⚙️ Настройки');
     expect(settings.text).toContain('Язык: Русский');
-    await user.tapsAndSeesEdit('set:lang', /Выберите язык/);
-    fake.tapButton(user.user, 'set:lang:en');
+    const languages = await user.tapsAndSeesEdit(labelled(settings, '🌐 Язык'), /Выберите язык/);
+    fake.tapButton(user.user, labelled(languages, 'English'));
     const confirmation = await user.nextMessage();
     expect(confirmation.text).toBe('Language set: English.');
     expect(replyKeyboard(confirmation)).toContain('💰 Balance');
@@ -290,11 +290,59 @@ describe('an active member', () => {
     await user.sharesContact(`7912${String(user.user.id).padStart(7, '0')}`);
     await user.says('Olly');
     await user.says('Skip');
-    await user.says('⚙️ Settings');
-    await user.tapsAndSeesEdit('set:notif:off', /Notifications: off/);
+    const settings = await user.says('⚙️ Settings');
+    const off = await user.tapsAndSeesEdit(labelled(settings, '🔕 Turn notifications off'), /Notifications: off/);
     expect(await memberOf(user)).toMatchObject({ notificationsEnabled: false });
-    await user.tapsAndSeesEdit('set:notif:on', /Notifications: on/);
+    await user.tapsAndSeesEdit(labelled(off, '🔔 Turn notifications on'), /Notifications: on/);
     expect(await memberOf(user)).toMatchObject({ notificationsEnabled: true });
+  });
+
+  it('keeps the notifications choice, and answers an outdated settings button without changing anything', async () => {
+    const user = newUser('en', 'Pia');
+    await user.registers();
+    const first = await user.says('/settings');
+    const turnOff = labelled(first, '🔕 Turn notifications off');
+    await user.tapsAndSeesEdit(turnOff, /Notifications: off/);
+    // It persists: a new settings screen, another update, reads it back from the database.
+    const second = await user.says('/settings');
+    expect(second.text).toContain('Notifications: off');
+    expect(inlineButtons(second).map((b) => b.text)).toContain('🔔 Turn notifications on');
+
+    // The first screen's old "off" button (sent again, as a slow client would) no longer reads
+    // so for this member: it is outdated, answered as such, and flips nothing back.
+    expect(await user.sendsCallback(turnOff)).toBe('This button is no longer active.');
+    expect(await memberOf(user)).toMatchObject({ notificationsEnabled: false });
+    // From the newer screen the same place is "on", and works.
+    await user.tapsAndSeesEdit(labelled(second, '🔔 Turn notifications on'), /Notifications: on/);
+    expect(await memberOf(user)).toMatchObject({ notificationsEnabled: true });
+  });
+
+  it('acts on forged settings menu data as its sender only, or not at all', async () => {
+    const eve = newUser('en', 'Eve');
+    const bob = newUser('en', 'Bob');
+    await eve.registers();
+    await bob.registers();
+    const settings = await eve.says('/settings');
+    const toggle = labelled(settings, '🔕 Turn notifications off');
+    // Menu data is `menu/row/column/payload/hash`.
+    const hash = toggle.split('/').at(-1) as string;
+    expect(hash).toMatch(/^h/);
+    for (const forged of [
+      // Another place on the same keyboard, another menu (the delete confirmation without its
+      // screen), a submenu that does not exist, a bad hash.
+      `set/9/0//${hash}`,
+      `set-del/0/0//${hash}`,
+      `set-nope/0/0//${hash}`,
+      'set/1/0//hAAAA',
+      'set-del/0/0//fAAAA',
+    ]) {
+      expect([forged, await eve.sendsCallback(forged)]).toEqual([forged, 'This button is no longer active.']);
+    }
+    expect(await memberOf(eve)).toMatchObject({ status: 'ACTIVE', notificationsEnabled: true });
+    // Eve's button replayed by Bob is Bob's own tap: it changes his setting, never Eve's.
+    expect(await bob.sendsCallback(toggle)).toBe('Notifications are off. We will still answer you and confirm your purchases.');
+    expect(await memberOf(bob)).toMatchObject({ notificationsEnabled: false });
+    expect(await memberOf(eve)).toMatchObject({ notificationsEnabled: true });
   });
 
   it('exports its data and deletes the account after confirming', async () => {
@@ -307,9 +355,9 @@ describe('an active member', () => {
     await user.says('01.02.1985');
     const before = await memberOf(user);
 
-    await user.says('⚙️ Settings');
-    await user.tapsAndSeesEdit('set:data', /My data/);
-    const exported = await user.taps('set:export');
+    const settings = await user.says('⚙️ Settings');
+    const myData = await user.tapsAndSeesEdit(labelled(settings, '📄 My data'), /My data/);
+    const exported = await user.taps(labelled(myData, '⬇️ Download my data'));
     expect(exported.method).toBe('sendDocument');
     const file = exported.document;
     if (!file || typeof file === 'string') throw new Error('export must be an uploaded file');
@@ -325,11 +373,11 @@ describe('an active member', () => {
       leaderboard: { optedIn: false, nameShown: 'INITIALS' },
     });
 
-    const confirm = await user.tapsAndSeesEdit('set:del', /Delete your account\?/);
+    const confirm = await user.tapsAndSeesEdit(labelled(myData, '🗑 Delete my account'), /Delete your account\?/);
     expect(confirm.text).toContain('your 100 points will be lost');
-    expect(inlineButtons(confirm).map((b) => b.data)).toEqual(['set:del:yes', 'set:data']);
+    expect(inlineButtons(confirm).map((b) => b.text)).toEqual(['Yes, delete everything', 'Cancel']);
     // Cancelling goes back and deletes nothing.
-    await user.tapsAndSeesEdit('set:data', /My data/);
+    const back = await user.tapsAndSeesEdit(labelled(confirm, 'Cancel'), /My data/);
     expect(await memberOf(user)).toMatchObject({ status: 'ACTIVE' });
 
     // A message still waiting in the outbox and a conversation left halfway (an NPS comment).
@@ -344,8 +392,8 @@ describe('an active member', () => {
     });
     await db.prisma.chatSession.create({ data: { key: `nps:${user.user.id}`, value: { surveyId: 1 } } });
 
-    await user.tapsAndSeesEdit('set:del', /Delete your account\?/);
-    const deleted = await user.taps('set:del:yes');
+    const again = await user.tapsAndSeesEdit(labelled(back, '🗑 Delete my account'), /Delete your account\?/);
+    const deleted = await user.taps(labelled(again, 'Yes, delete everything'));
     expect(deleted.text).toContain('Your account is deleted');
     expect(deleted.replyMarkup).toEqual({ remove_keyboard: true });
 
@@ -365,6 +413,7 @@ describe('an active member', () => {
   it('ignores forged callback data from someone who is not a member', async () => {
     const mallory = newUser('en', 'Mallory');
     expect(await mallory.sendsCallback('set:del:yes')).toBe('This button is no longer active.');
+    expect(await mallory.sendsCallback('set-del/0/0//hAAAA')).toBe('This button is no longer active.');
     expect(await mallory.sendsCallback('hist:99999999')).toBe('This button is no longer active.');
     expect(await mallory.sendsCallback('reg:consent:yes')).toBe('This button is no longer active.');
     expect(await memberOf(mallory)).toBeNull();

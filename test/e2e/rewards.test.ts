@@ -5,7 +5,7 @@ import { formatCouponCode, generateCouponCode } from '../../src/domain/codes.js'
 import { addReward } from '../../src/domain/rewards/admin.js';
 import type { RewardDefinition } from '../../src/domain/rewards/types.js';
 import { startTestApp } from '../support/app.js';
-import { Conversation, expectNoViolations, inlineButtons, replyKeyboard } from '../support/conversation.js';
+import { Conversation, expectNoViolations, inlineButtons, labelled, replyKeyboard } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import type { SentMessage } from '../support/fake-bot-api/server.js';
@@ -108,12 +108,21 @@ function codeIn(message: SentMessage): string {
   return (match[1] as string).replaceAll('-', '');
 }
 
+/** A reward's button in a catalogue (a menu: its buttons are found by label, the reward's title). */
+async function rewardButton(catalogue: SentMessage, rewardCode: string, locale: 'en' | 'ru' = 'en'): Promise<string> {
+  const { title } = await db.prisma.reward.findUniqueOrThrow({ where: { code: rewardCode } });
+  const name = (title as Record<string, string>)[locale];
+  const found = inlineButtons(catalogue).find((b) => b.text.includes(` ${name} · `));
+  if (!found?.data) throw new Error(`no button of ${rewardCode} in ${JSON.stringify(inlineButtons(catalogue))}`);
+  return found.data;
+}
+
 /** The customer takes a reward through the bot; returns the coupon message and its code. */
 async function take(user: Conversation, rewardCode: string) {
-  await user.says('🎁 Rewards');
-  const card = await user.taps(`rw:v:${rewardCode}`);
+  const catalogue = await user.says('🎁 Rewards');
+  const card = await user.taps(await rewardButton(catalogue, rewardCode));
   const confirm = await user.taps(button(card, 'rw:t:'));
-  const coupon = await user.taps(button(confirm, 'rw:ok:'));
+  const coupon = await user.taps(labelled(confirm, '✅ Yes, take it'));
   expect(coupon.method).toBe('sendPhoto');
   return { coupon, code: codeIn(coupon) };
 }
@@ -128,20 +137,26 @@ describe('a customer takes a reward', () => {
     expect(catalogue.text).toContain('A 200 RUB coupon · 2,000 points · you need 1,600 points more');
     // Only what she may take: the 10 % coupon is for Silver and above.
     expect(catalogue.text).not.toContain('10 % off');
-    expect(inlineButtons(catalogue).map((b) => b.data)).toEqual(['rw:v:tea', 'rw:v:cake', 'rw:v:free-coffee', 'rw:v:coupon-200', 'cp:list']);
-    expect(inlineButtons(catalogue).map((b) => b.text)).toContain('🔒 A 200 RUB coupon · 2000');
+    expect(inlineButtons(catalogue).map((b) => b.text)).toEqual([
+      '🎁 A cup of tea · 50',
+      '🎁 A piece of cake · 100',
+      '🎁 A free coffee · 150',
+      '🔒 A 200 RUB coupon · 2000',
+      '🎟 My coupons',
+    ]);
+    // A menu: the buttons name no reward, only their place on the page shown.
+    expect(inlineButtons(catalogue).every((b) => b.data?.startsWith('rw/') && !b.data.includes('coupon-200'))).toBe(true);
 
     // One she cannot afford yet: what is missing, and no Take button.
-    const expensive = await anna.taps('rw:v:coupon-200');
+    const expensive = await anna.taps(labelled(catalogue, '🔒 A 200 RUB coupon · 2000'));
     expect(expensive.text).toContain('Cost: 2,000 points · your balance: 400 points');
     expect(expensive.text).toContain('You need 1,600 points more.');
     expect(expensive.text).toContain('Left: 100.');
     expect(inlineButtons(expensive)).toEqual([]);
     // A forged Take of it is refused and shows nothing.
     expect(await anna.sendsCallback('rw:t:coupon-200')).toBe('Not enough points: you need 1,600 points more.');
-    expect(await anna.sendsCallback('rw:ok:discount-10')).toBe('This reward is for the Silver tier and above.');
 
-    const card = await anna.taps('rw:v:free-coffee');
+    const card = await anna.taps(labelled(catalogue, '🎁 A free coffee · 150'));
     expect(card.text).toContain('A free coffee');
     expect(card.text).toContain('Any coffee from the menu, in any of our stores.');
     expect(card.text).toContain('The coupon is valid for 14 days after you take it.');
@@ -152,7 +167,17 @@ describe('a customer takes a reward', () => {
     expect(confirm.text).toContain('Your balance after: 250 points.');
     expect(await balanceOf(anna)).toBe(400);
 
-    const ok = button(confirm, 'rw:ok:');
+    expect(inlineButtons(confirm).map((b) => b.text)).toEqual(['✅ Yes, take it', 'Cancel']);
+    const yes = labelled(confirm, '✅ Yes, take it');
+    // The confirmation's code is only a hint: forged to a reward not hers to take, the use case
+    // refuses it (and the refused confirmation loses its buttons); not a code at all, it is stale.
+    expect(yes).toContain('/free-coffee/');
+    expect(await anna.sendsCallback(yes.replace('/free-coffee/', '/../'))).toBe('This button is no longer active.');
+    expect(await anna.sendsCallback(yes.replace('/free-coffee/', '/discount-10/'))).toBe('This reward is for the Silver tier and above.');
+    expect(await db.prisma.coupon.count({ where: { memberId } })).toBe(0);
+    expect(await balanceOf(anna)).toBe(400);
+
+    const ok = labelled(await anna.taps('rw:t:free-coffee'), '✅ Yes, take it');
     const before = fake.calls.length;
     fake.tapButton(anna.user, ok);
     fake.tapButton(anna.user, ok);
@@ -189,21 +214,28 @@ describe('a customer takes a reward', () => {
   it('shows a reward with an image as a photo with its caption, and the menu has the Rewards button', async () => {
     const { user } = await registerCustomer('Lena');
     expect(replyKeyboard(await user.says('/help'))).toContain('🎁 Rewards');
-    await user.says('🎁 Rewards');
-    const card = await user.taps('rw:v:tea');
+    const catalogue = await user.says('🎁 Rewards');
+    const card = await user.taps(await rewardButton(catalogue, 'tea'));
     expect(card.method).toBe('sendPhoto');
     expect(card.photo).toBe('https://example.com/rewards/tea.jpg');
     expect(card.caption).toContain('A cup of tea');
     expect(card.caption).toContain('Any tea from the menu.');
     expect(card.caption).toContain('Cost: 50 points · your balance: 100 points');
     expect(button(card, 'rw:t:')).toBe('rw:t:tea');
+
+    // «My coupons» from the catalogue's menu, and back: both in place of the same message.
+    const coupons = await user.tapsAndSeesEdit(labelled(catalogue, '🎟 My coupons'), /You have no coupons yet/);
+    expect(coupons.messageId).toBe(catalogue.messageId);
+    const again = await user.tapsAndSeesEdit(labelled(coupons, '🎁 Rewards'), /Your balance: <b>100 points<\/b>/);
+    expect(again.messageId).toBe(catalogue.messageId);
+    expect(inlineButtons(again)).toEqual(inlineButtons(catalogue));
   });
 
   it('pages the catalogue in place and speaks Russian with its plural forms', async () => {
     const { user } = await registerCustomer('Olga', 1900);
-    await user.says('/settings');
-    await user.tapsAndSeesEdit('set:lang', /Choose your language/);
-    expect(replyKeyboard(await user.taps('set:lang:ru'))).toContain('🎁 Награды');
+    const settings = await user.says('/settings');
+    const languages = await user.tapsAndSeesEdit(labelled(settings, '🌐 Language'), /Choose your language/);
+    expect(replyKeyboard(await user.taps(labelled(languages, 'Русский')))).toContain('🎁 Награды');
     for (let i = 1; i <= 4; i++) await addReward(app.domain, ADMIN_ID, reward({ code: `gift-${i}`, cost: 20 + i, validityDays: 21 }));
     try {
       const first = await user.says('🎁 Награды');
@@ -211,16 +243,29 @@ describe('a customer takes a reward', () => {
       expect(first.text).toContain('Ваш баланс: 2\u00a0000 баллов');
       expect(first.text).toContain('1. Подарок · 21 балл ✅');
       expect(first.text).toContain('2. Подарок · 22 балла ✅');
-      const second = await user.tapsAndSeesEdit(button(first, 'rw:p:1'), /страница 2 из 2/);
+      const second = await user.tapsAndSeesEdit(labelled(first, 'Дальше ›'), /страница 2 из 2/);
       expect(second.text).toContain('6. Кусок торта · 100 баллов ✅');
       expect(second.text).toContain('8. Купон на 200 ₽ · 2\u00a0000 баллов ✅');
-      expect(inlineButtons(second).map((b) => b.data)).toEqual(['rw:v:cake', 'rw:v:free-coffee', 'rw:v:coupon-200', 'rw:p:0', 'cp:list']);
-      await user.tapsAndSeesEdit('rw:p:0', /страница 1 из 2/);
-      const card = await user.taps('rw:v:gift-1');
+      expect(inlineButtons(second).map((b) => b.text)).toEqual([
+        '🎁 Кусок торта · 100',
+        '🎁 Кофе в подарок · 150',
+        '🎁 Купон на 200 ₽ · 2000',
+        '‹ Назад',
+        '🎟 Мои купоны',
+      ]);
+      const back = await user.tapsAndSeesEdit(labelled(second, '‹ Назад'), /страница 1 из 2/);
+      const gift = labelled(back, '🎁 Подарок · 21');
+      const card = await user.taps(gift);
       expect(card.text).toContain('Купон действует 21 день после получения.');
       const confirm = await user.taps('rw:t:gift-1');
       expect(confirm.text).toContain('Получить «Подарок» за 21 балл?');
       expect(confirm.text).toContain('Купон будет действовать 21 день.');
+      // The first page has changed since it was shown (a gift paused): the button in that place
+      // now reads otherwise, so it is outdated, answered as such, and opens nothing.
+      await db.prisma.reward.update({ where: { code: 'gift-1' }, data: { active: false } });
+      const sent = fake.messagesTo(user.user.id).length;
+      expect(await user.sendsCallback(gift)).toBe('Эта кнопка больше не действует.');
+      expect(fake.messagesTo(user.user.id)).toHaveLength(sent);
     } finally {
       for (let i = 1; i <= 4; i++) await db.prisma.reward.update({ where: { code: `gift-${i}` }, data: { active: false } });
     }
@@ -479,10 +524,10 @@ describe('my coupons', () => {
     const carl = await hireCashier('Carl');
     const { user: dora } = await registerCustomer('Dora', 100);
     const { code } = await take(dora, 'cake');
-    await dora.says('/settings');
-    await dora.tapsAndSeesEdit('set:data', /My data/);
-    await dora.tapsAndSeesEdit('set:del', /Delete your account\?/);
-    expect((await dora.taps('set:del:yes')).text).toContain('Your account is deleted');
+    const settings = await dora.says('/settings');
+    const myData = await dora.tapsAndSeesEdit(labelled(settings, '📄 My data'), /My data/);
+    const confirm = await dora.tapsAndSeesEdit(labelled(myData, '🗑 Delete my account'), /Delete your account\?/);
+    expect((await dora.taps(labelled(confirm, 'Yes, delete everything'))).text).toContain('Your account is deleted');
     const row = await couponByCode(code);
     expect(row).toMatchObject({ status: 'CANCELLED', pointsRefunded: 0 });
     const shown = await carl.says(`/redeem ${code}`);
@@ -524,5 +569,28 @@ describe('administration of rewards', () => {
     const carl = await hireCashier('Carl');
     expect((await carl.says('/reward_pause cake')).text).toBe('This is only for store staff and administrators.');
     expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: true, stock: null });
+  });
+
+  it('pauses and resumes a reward from the toggles under the list; an outdated or foreign tap changes nothing', async () => {
+    const boss = admin();
+    const list = await boss.says('/rewards');
+    const pause = labelled(list, '⏸ cake');
+    const before = fake.calls.length;
+    const paused = await boss.tapsAndSeesEdit(pause, /<code>cake<\/code> · A piece of cake · 100 points · stock: unlimited · ⏸ paused/);
+    expect(callbackAnswers(before)).toEqual(['⏸ cake is paused: it is no longer offered. Coupons already taken stay valid.']);
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: false });
+    const resume = labelled(paused, '▶️ cake');
+
+    // The old "pause" button no longer reads so for cake: outdated, nothing toggled back.
+    expect(await boss.sendsCallback(pause)).toBe('This button is no longer active.');
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: false });
+    // The admin's buttons replayed by a customer or a cashier: refused, nothing changed.
+    const { user } = await registerCustomer('Tim');
+    const carl = await hireCashier('Cid');
+    for (const other of [user, carl]) expect(await other.sendsCallback(resume)).toBe('This is only for store staff and administrators.');
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: false });
+
+    await boss.tapsAndSeesEdit(resume, /<code>cake<\/code> · A piece of cake · 100 points · stock: unlimited · offered/);
+    expect(await db.prisma.reward.findUniqueOrThrow({ where: { code: 'cake' } })).toMatchObject({ active: true });
   });
 });

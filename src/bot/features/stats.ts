@@ -4,7 +4,7 @@ import { marketer } from '../../domain/broadcasts/access.js';
 import { recentCampaignLifts } from '../../domain/broadcasts/lift.js';
 import { addDays } from '../../domain/jobs/schedule-rules.js';
 import { minorDigits } from '../../domain/ledger/earn-rules.js';
-import { requireRole } from '../../domain/staff/access.js';
+import { boundStore, requireRole } from '../../domain/staff/access.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { guard } from '../replies.js';
 import { averageCheckChart, type ChartText, cohortHeatmap, type LiftPoint, liftChart, liftPoints, membersChart, pointsChart } from '../stats/charts.js';
@@ -34,7 +34,7 @@ export function statsFeature(deps: BotDeps): Composer<BotContext> {
       const period = parseStatsPeriod(ctx.match, statsToday(domain));
       if (!period) return ctx.reply(ctx.t('stats.bad_period'), { parse_mode: 'HTML' });
       // A marketer bound to a store sees that store only (admins and chain marketers: the chain).
-      const store = principal.storeId === null ? null : await domain.repos.stores.findById(principal.storeId);
+      const store = await boundStore(domain, principal);
       await ctx.replyWithChatAction('upload_photo');
       // Campaign lifts are chain-wide: never read for a marketer bound to a store.
       const [report, lifts] = await Promise.all([

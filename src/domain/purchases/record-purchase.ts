@@ -5,7 +5,7 @@ import { qualification as qualificationOf, qualifyingTotal } from '../members/ov
 import type { DomainDeps, Purchase, PurchasePlan, PurchaseSnapshot, Repositories } from '../ports.js';
 import type { Program, TierLevel } from '../program.js';
 import { type CheckedProof, checkSpendProof } from '../spending/proof.js';
-import { spendThrottleKey } from '../spending/spend-codes.js';
+import { spendCodeCheck } from '../spending/spend-codes.js';
 import type { SpendProof } from '../spending/types.js';
 import { assertNotOwnCard, operatorTelegramIdOf } from '../staff/own-card.js';
 import { resolveTier, tierBand, tierByCode, tierForTotal } from '../tiers.js';
@@ -245,13 +245,14 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       receiptNo,
       idempotencyKey: input.idempotencyKey,
       qualification: qualificationOf(deps.program, now),
-      // A spend code is checked against what this same read brings (one round trip, not three).
-      ...(input.pointsToSpend > 0 && input.spendProof?.kind === 'code' && proof === undefined
-        ? { spendCode: { now, throttleKey: spendThrottleKey(input.memberId) } }
+      // A spend code is checked and counted by this same statement (one round trip, not three),
+      // once: a refused code is not checked again (it would count twice).
+      ...(input.pointsToSpend > 0 && input.spendProof?.kind === 'code' && proof === undefined && !refused
+        ? { spendCode: spendCodeCheck(deps, input.memberId, input.spendProof.code, now) }
         : {}),
     });
     if (proof === undefined && input.pointsToSpend > 0 && !snapshot.earlier) {
-      // Over the cap is refused before any proof is asked for (planPurchase checks it again).
+      // Over the cap is refused before the proof's answer is given (planPurchase checks it again).
       const cap = pointsCapFor(deps.program, tierByCode(deps.program, snapshot.member?.tier), input.amountMinor);
       if (input.pointsToSpend > cap) throw new DomainError('POINTS_OVER_CAP', { max: cap });
       // Refused once and no twin committed meanwhile: refused (checked once, so a wrong code

@@ -1,9 +1,8 @@
-import { generateCouponCode } from '../codes.js';
 import { isDomainError } from '../errors.js';
 import type { DomainEvent, EventHandler } from '../events.js';
 import type { DomainDeps } from '../ports.js';
 import type { AutoRewardRule } from '../program.js';
-import { couponLedgerKey } from './coupon.js';
+import { COUPON_CODE_ATTEMPTS, couponLedgerKey, newCoupon } from './coupon.js';
 import type { Coupon } from './types.js';
 
 /**
@@ -16,10 +15,8 @@ import type { Coupon } from './types.js';
  * the first issue has already taken the points the second would need.
  */
 
-const DAY_MS = 86_400_000;
 /** Coupons issued per rule and event at most: a bound on one handler run, the next event goes on. */
 const MAX_PER_EVENT = 50;
-const CODE_ATTEMPTS = 5;
 
 /** `auto:<memberId>:<reward>:<n>`: the n-th automatic coupon of a reward for a member. */
 export const autoRewardKey = (memberId: number, rewardCode: string, n: number) => `auto:${memberId}:${rewardCode}:${n}`;
@@ -64,19 +61,9 @@ async function issueOnce(deps: DomainDeps, memberId: number, rule: AutoRewardRul
       if (!(await repos.rewards.takeStock(reward.id))) return null;
       let n = (await repos.coupons.countTaken(memberId, reward.id, null)) + 1;
       let coupon: Coupon | null = null;
-      for (let attempt = 0; attempt < CODE_ATTEMPTS + MAX_PER_EVENT && !coupon; attempt++) {
+      for (let attempt = 0; attempt < COUPON_CODE_ATTEMPTS + MAX_PER_EVENT && !coupon; attempt++) {
         const idempotencyKey = autoRewardKey(memberId, reward.code, n);
-        coupon = await repos.coupons.create({
-          code: generateCouponCode(),
-          rewardId: reward.id,
-          memberId,
-          kind: reward.kind,
-          value: reward.value,
-          cost: reward.cost,
-          idempotencyKey,
-          issuedAt: now,
-          expiresAt: new Date(now.getTime() + reward.validityDays * DAY_MS),
-        });
+        coupon = await repos.coupons.create(newCoupon(reward, { memberId, cost: reward.cost, idempotencyKey, now }));
         // Not written: a code collision (draw again) or the n-th key used by a cancelled coupon (next n).
         if (!coupon && (await repos.coupons.findByKey(idempotencyKey))) n++;
       }

@@ -1,8 +1,8 @@
-import { formatCouponCode } from '../codes.js';
+import { formatCouponCode, generateCouponCode } from '../codes.js';
 import type { Actor } from '../ledger/types.js';
 import type { Repositories } from '../ports.js';
 import type { Program } from '../program.js';
-import type { CouponDetails, CouponStatus } from './types.js';
+import type { CouponDetails, CouponStatus, NewCoupon, Reward } from './types.js';
 
 /** Ledger idempotency keys of a coupon's point movements: each happens once, whatever retries. */
 export const couponLedgerKey = {
@@ -10,6 +10,32 @@ export const couponLedgerKey = {
   cancel: (couponId: number) => `coupon:${couponId}:cancel`,
   expire: (couponId: number) => `coupon:${couponId}:expire`,
 };
+
+/** How many fresh codes an issuer draws before it gives up: a collision of 54-bit codes is already rare. */
+export const COUPON_CODE_ATTEMPTS = 5;
+const DAY_MS = 86_400_000;
+
+/**
+ * A new coupon of `reward` for a member, with a freshly drawn code: it carries the reward's kind
+ * and value as they are now, and is valid for the reward's `validityDays` from `now`. The one rule
+ * of what an issued coupon is, whoever issues it (a take, a gift, an automatic reward).
+ */
+export function newCoupon(
+  reward: Pick<Reward, 'id' | 'kind' | 'value' | 'validityDays'>,
+  input: { memberId: number; cost: number; idempotencyKey: string; now: Date },
+): NewCoupon {
+  return {
+    code: generateCouponCode(),
+    rewardId: reward.id,
+    memberId: input.memberId,
+    kind: reward.kind,
+    value: reward.value,
+    cost: input.cost,
+    idempotencyKey: input.idempotencyKey,
+    issuedAt: input.now,
+    expiresAt: new Date(input.now.getTime() + reward.validityDays * DAY_MS),
+  };
+}
 
 /** ISSUED past its expiry counts as EXPIRED even before the expiry job has marked it. */
 export function effectiveStatus(coupon: { status: CouponStatus; expiresAt: Date }, now: Date): CouponStatus {

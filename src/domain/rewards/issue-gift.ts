@@ -1,5 +1,5 @@
-import { generateCouponCode } from '../codes.js';
 import type { Repositories } from '../ports.js';
+import { COUPON_CODE_ATTEMPTS, newCoupon } from './coupon.js';
 import type { Coupon } from './types.js';
 
 export interface IssueGiftInput {
@@ -12,9 +12,6 @@ export interface IssueGiftInput {
   idempotencyKey: string;
   now: Date;
 }
-
-const DAY_MS = 86_400_000;
-const CODE_ATTEMPTS = 5;
 
 /**
  * A coupon of a catalogue reward as a gift (no points spent: cost 0), once per idempotency key:
@@ -31,18 +28,8 @@ export async function issueGiftCoupon(repos: Repositories, input: IssueGiftInput
   if (!reward?.active) return null;
   if (!(await repos.rewards.takeStock(reward.id))) return null;
   const { now } = input;
-  for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
-    const coupon = await repos.coupons.create({
-      code: generateCouponCode(),
-      rewardId: reward.id,
-      memberId: input.memberId,
-      kind: reward.kind,
-      value: reward.value,
-      cost: 0,
-      idempotencyKey: input.idempotencyKey,
-      issuedAt: now,
-      expiresAt: new Date(now.getTime() + reward.validityDays * DAY_MS),
-    });
+  for (let attempt = 0; attempt < COUPON_CODE_ATTEMPTS; attempt++) {
+    const coupon = await repos.coupons.create(newCoupon(reward, { memberId: input.memberId, cost: 0, idempotencyKey: input.idempotencyKey, now }));
     if (coupon) return coupon;
     // Not written: a code collision (draw again), or a concurrent twin with this key committed
     // first: its coupon is the gift, and the unit of stock taken here goes back.

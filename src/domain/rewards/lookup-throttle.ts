@@ -41,7 +41,7 @@ export function afterFailure(state: ThrottleState | null, now: Date, policy: Thr
 }
 
 /** Seconds left to wait at `now` (0: not blocked). */
-export function waitSeconds(state: ThrottleState | null, now: Date): number {
+export function waitSeconds(state: Pick<ThrottleState, 'blockedUntil'> | null, now: Date): number {
   if (!state?.blockedUntil || state.blockedUntil <= now) return 0;
   return Math.ceil((state.blockedUntil.getTime() - now.getTime()) / 1000);
 }

@@ -1,9 +1,9 @@
-import { formatCouponCode, generateCouponCode } from '../codes.js';
+import { formatCouponCode } from '../codes.js';
 import { DomainError } from '../errors.js';
 import { activeMember } from '../members/overview.js';
 import type { DomainDeps } from '../ports.js';
 import { takenWithinLimit, unavailability } from './availability.js';
-import { couponLedgerKey } from './coupon.js';
+import { COUPON_CODE_ATTEMPTS, couponLedgerKey, newCoupon } from './coupon.js';
 import type { Coupon, Reward } from './types.js';
 
 export interface TakeRewardInput {
@@ -23,9 +23,6 @@ export interface TakeRewardResult {
   /** True when the key had been used before and nothing was written now. */
   replayed: boolean;
 }
-
-const DAY_MS = 86_400_000;
-const CODE_ATTEMPTS = 5;
 
 /**
  * A member exchanges points for a coupon. In one transaction: the reward row is locked (takes
@@ -62,18 +59,8 @@ export async function takeReward(deps: DomainDeps, input: TakeRewardInput): Prom
     if (!(await repos.rewards.takeStock(reward.id))) throw new DomainError('OUT_OF_STOCK', { reward: reward.code });
 
     let coupon: Coupon | null = null;
-    for (let attempt = 0; attempt < CODE_ATTEMPTS && !coupon; attempt++) {
-      coupon = await repos.coupons.create({
-        code: generateCouponCode(),
-        rewardId: reward.id,
-        memberId: member.id,
-        kind: reward.kind,
-        value: reward.value,
-        cost: reward.cost,
-        idempotencyKey: key,
-        issuedAt: now,
-        expiresAt: new Date(now.getTime() + reward.validityDays * DAY_MS),
-      });
+    for (let attempt = 0; attempt < COUPON_CODE_ATTEMPTS && !coupon; attempt++) {
+      coupon = await repos.coupons.create(newCoupon(reward, { memberId: member.id, cost: reward.cost, idempotencyKey: key, now }));
     }
     if (!coupon) throw new Error('could not draw an unused coupon code');
 

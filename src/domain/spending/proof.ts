@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import type { DomainDeps, Repositories } from '../ports.js';
 import { verifySpendCode } from './spend-codes.js';
 import { SPEND_REQUEST_ID, spendRequestState } from './spend-requests.js';
-import type { SpendCodeState, SpendProof } from './types.js';
+import type { SpendCodeAttempt, SpendProof } from './types.js';
 
 /**
  * The check that stands before every spend of points at a till (DESIGN principle 10): the
@@ -19,17 +19,17 @@ export interface SpendIntent {
 
 /**
  * Throws unless `proof` shows the member agrees to this spend now; earning (0 points) needs none.
- * `codeState`: the member's spend code and lock, when the caller read them already.
+ * `codeChecked`: the spend code's check, when the caller had the database make it already.
  */
 export async function checkSpendProof(
   deps: DomainDeps,
   intent: SpendIntent,
   proof: SpendProof | null | undefined,
-  codeState?: SpendCodeState,
+  codeChecked?: SpendCodeAttempt,
 ): Promise<CheckedProof | null> {
   if (intent.points <= 0) return null;
   if (!proof) throw new DomainError('SPEND_PROOF_REQUIRED', { field: 'spendCode' });
-  if (proof.kind === 'code') return { kind: 'code', codeId: await verifySpendCode(deps, intent.memberId, proof.code, codeState) };
+  if (proof.kind === 'code') return { kind: 'code', codeId: await verifySpendCode(deps, intent.memberId, proof.code, codeChecked) };
 
   const request = SPEND_REQUEST_ID.test(proof.requestId) ? await deps.repos.spendRequests.findById(proof.requestId) : null;
   if (!request || request.memberId !== intent.memberId) throw new DomainError('SPEND_REQUEST_NOT_FOUND', { field: 'spendRequestId' });

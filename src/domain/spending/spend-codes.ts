@@ -1,9 +1,8 @@
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
 import { DomainError } from '../errors.js';
 import type { DomainDeps } from '../ports.js';
-import { afterFailure, type ThrottlePolicy, waitSeconds } from '../rewards/lookup-throttle.js';
-import type { ThrottleState } from '../rewards/types.js';
-import type { SpendCodeState } from './types.js';
+import { type ThrottlePolicy, waitSeconds } from '../rewards/lookup-throttle.js';
+import type { SpendCodeAttempt, SpendCodeCheck } from './types.js';
 
 /**
  * One-time spend codes: six digits on the member's Card screen that a cashier or till types to
@@ -12,8 +11,9 @@ import type { SpendCodeState } from './types.js';
  * - valid for SPEND_CODE_TTL_MS and used once (consumed in the purchase's own transaction);
  * - bound to one member: a code is only ever compared with that member's current code, so a
  *   stranger needs both the card and the code shown in the member's own chat right now;
- * - guessing is throttled per member (SPEND_CODE_POLICY, counted in the database so every
- *   instance sees it): after a few wrong codes spending is locked for that member a while;
+ * - guessing is throttled per member (SPEND_CODE_POLICY, counted in the database in the same
+ *   step as the compare, so every instance and every concurrent guess sees it): after a few
+ *   wrong codes spending is locked for that member a while;
  * - stored as an HMAC under a server key: a million six-digit codes are trivial to hash through,
  *   so a plain SHA-256 in the database would be as good as the code itself.
  */
@@ -51,47 +51,37 @@ export async function issueSpendCode(deps: DomainDeps, memberId: number): Promis
   return { code, expiresAt };
 }
 
-/** Throws SPENDING_LOCKED while the member's spending is locked after wrong codes. */
-export async function assertSpendingNotLocked(deps: DomainDeps, memberId: number): Promise<void> {
-  assertNotLocked(await deps.repos.lookupThrottle.get(spendThrottleKey(memberId)), deps.clock.now());
-}
-
-function assertNotLocked(throttle: ThrottleState | null, now: Date): void {
-  const wait = waitSeconds(throttle, now);
-  if (wait > 0) throw new DomainError('SPENDING_LOCKED', { retryAfterSeconds: wait });
+/** What the database needs to check `typed` for the member at `now` (see SpendCodeCheck). */
+export function spendCodeCheck(deps: Pick<DomainDeps, 'spendCodeKey'>, memberId: number, typed: string, now: Date): SpendCodeCheck {
+  const code = normalizeSpendCode(typed);
+  return {
+    codeHash: SPEND_CODE_PATTERN.test(code) ? hashSpendCode(deps, memberId, code) : null,
+    now,
+    throttleKey: spendThrottleKey(memberId),
+    policy: SPEND_CODE_POLICY,
+  };
 }
 
 /**
- * The id of the member's current code if `typed` is it. A wrong or expired code counts towards
- * the member's lock (in its own transaction: it must stick although the purchase fails) and
- * throws SPEND_CODE_INVALID with the attempts left. `read`: the member's code and lock as the
- * caller already read them (the purchase reads them with its snapshot, saving two round trips).
+ * The id of the member's current code if `typed` is it. The compare and the count are one step
+ * in the database, under the member's guessing lock (spend_code_attempt): concurrent guesses
+ * take turns, so no more than SPEND_CODE_POLICY.maxFailures wrong codes are ever answered per
+ * window, and while locked even the right code is refused (SPENDING_LOCKED) without a compare.
+ * A wrong or expired code throws SPEND_CODE_INVALID with the attempts left. `checked`: the
+ * decision when the caller had it made already (the purchase's snapshot makes it, saving a
+ * round trip).
  */
-export async function verifySpendCode(deps: DomainDeps, memberId: number, typed: string, read?: SpendCodeState): Promise<number> {
+export async function verifySpendCode(deps: DomainDeps, memberId: number, typed: string, checked?: SpendCodeAttempt): Promise<number> {
   const now = deps.clock.now();
-  const state = read ?? {
-    throttle: await deps.repos.lookupThrottle.get(spendThrottleKey(memberId)),
-    current: await deps.repos.spendCodes.current(memberId, now),
-  };
-  assertNotLocked(state.throttle, now);
-  const code = normalizeSpendCode(typed);
-  const current = state.current;
-  if (current && SPEND_CODE_PATTERN.test(code)) {
-    const expected = Buffer.from(current.codeHash, 'hex');
-    const given = Buffer.from(hashSpendCode(deps, memberId, code), 'hex');
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return current.id;
-  }
-  const key = spendThrottleKey(memberId);
-  const after = await deps.uow.run(async (repos) => {
-    const next = afterFailure(await repos.lookupThrottle.lock(key, now), now, SPEND_CODE_POLICY);
-    await repos.lookupThrottle.save(key, next);
-    await repos.audit.record({
-      actor: { type: 'SYSTEM', id: 'spend-code' },
-      action: next.blockedUntil ? 'spend_code.locked' : 'spend_code.wrong',
-      subject: `member:${memberId}`,
-      details: { failures: next.failures, until: next.blockedUntil?.toISOString() ?? null },
-    });
-    return next;
+  const attempt = checked ?? (await deps.repos.spendCodes.attempt(memberId, spendCodeCheck(deps, memberId, typed, now)));
+  if (attempt.outcome === 'match') return attempt.codeId;
+  if (attempt.outcome === 'locked') throw new DomainError('SPENDING_LOCKED', { retryAfterSeconds: waitSeconds(attempt, now) });
+  const { throttle } = attempt;
+  await deps.repos.audit.record({
+    actor: { type: 'SYSTEM', id: 'spend-code' },
+    action: throttle.blockedUntil ? 'spend_code.locked' : 'spend_code.wrong',
+    subject: `member:${memberId}`,
+    details: { failures: throttle.failures, until: throttle.blockedUntil?.toISOString() ?? null },
   });
-  throw new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: Math.max(0, SPEND_CODE_POLICY.maxFailures - after.failures) });
+  throw new DomainError('SPEND_CODE_INVALID', { field: 'spendCode', attemptsLeft: Math.max(0, SPEND_CODE_POLICY.maxFailures - throttle.failures) });
 }

@@ -1,5 +1,6 @@
 import type { Actor } from '../ledger/types.js';
 import type { Locale } from '../program.js';
+import type { ThrottlePolicy } from '../rewards/lookup-throttle.js';
 import type { ThrottleState } from '../rewards/types.js';
 
 /**
@@ -18,17 +19,26 @@ export interface StoredSpendCode {
   expiresAt: Date;
 }
 
-/** What checking a typed spend code reads: the member's current code and their guessing lock. */
-export interface SpendCodeState {
-  current: StoredSpendCode | null;
-  throttle: ThrottleState | null;
+/**
+ * One typed code checked against the member's current one, counted in the same step under the
+ * member's guessing lock (in the database, so it holds across processes and concurrent guesses).
+ */
+export interface SpendCodeCheck {
+  /** The HMAC of the typed code (hashSpendCode); null when it is not six digits (always wrong). */
+  codeHash: string | null;
+  now: Date;
+  throttleKey: string;
+  policy: ThrottlePolicy;
 }
+
+/** What the check decided. Only `wrong` was counted; `locked` was not compared at all. */
+export type SpendCodeAttempt = { outcome: 'match'; codeId: number } | { outcome: 'wrong'; throttle: ThrottleState } | { outcome: 'locked'; blockedUntil: Date };
 
 export interface SpendCodeRepository {
   /** Supersedes every unused code of the member (usedAt = createdAt) and stores the new one. */
   replace(memberId: number, value: { codeHash: string; createdAt: Date; expiresAt: Date }): Promise<void>;
-  /** The member's code that is unused and unexpired at `now`; null when there is none. */
-  current(memberId: number, now: Date): Promise<StoredSpendCode | null>;
+  /** Checks and counts one typed code (see SpendCodeCheck); one statement. */
+  attempt(memberId: number, check: SpendCodeCheck): Promise<SpendCodeAttempt>;
   /** Unused and unexpired at `now` -> used by the purchase, in one conditional update; false when it was not. */
   consume(id: number, now: Date, purchaseId: number): Promise<boolean>;
 }

@@ -40,6 +40,11 @@ export async function requireRole(deps: AccessDeps, telegramId: number, roles: r
   return principal;
 }
 
+/** The store a principal is bound to; null for those who see the whole chain. */
+export async function boundStore(deps: { repos: Pick<Repositories, 'stores'> }, principal: Principal): Promise<Store | null> {
+  return principal.storeId === null ? null : deps.repos.stores.findById(principal.storeId);
+}
+
 export const actorOf = (principal: Principal): Actor => ({ type: principal.role === 'ADMIN' ? 'ADMIN' : 'STAFF', id: String(principal.telegramId) });
 
 export const INVITE_PREFIX = 'inv_';

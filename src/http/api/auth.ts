@@ -4,6 +4,7 @@ import type { Actor } from '../../domain/ledger/types.js';
 import type { ApiKeyRecord, DomainDeps, Store } from '../../domain/ports.js';
 import { authenticateApiKey } from '../../domain/staff/api-keys.js';
 import type { TillLookups } from './lookup-cache.js';
+import type { LookupGuard } from './lookup-limit.js';
 import { ApiProblem, validationProblem } from './problems.js';
 
 declare module 'fastify' {
@@ -29,13 +30,15 @@ const unauthorized = (detail: string) => new ApiProblem('UNAUTHORIZED', { detail
 /**
  * An onRequest hook: 401 unless the request carries a known, unrevoked key. Keys are looked up
  * through `lookups`, which may trust a found key for a few seconds (lookup-cache.ts): a
- * revocation takes effect within that TTL.
+ * revocation takes effect within that TTL. What the cache does not answer is looked up within
+ * the client address's budget (`guardOf`, lookup-limit.ts): over it, 429 without a lookup.
  */
-export function authenticate(deps: DomainDeps, lookups: TillLookups) {
+export function authenticate(deps: DomainDeps, lookups: TillLookups, guardOf?: (ip: string) => LookupGuard) {
   return async (request: FastifyRequest): Promise<void> => {
     const key = presentedKey(request);
     if (!key) throw unauthorized('Send the API key as "Authorization: Bearer <key>" or "X-Api-Key: <key>".');
-    const record = await authenticateApiKey(deps, key, lookups.apiKeyByHash);
+    const guard = guardOf?.(request.ip);
+    const record = await authenticateApiKey(deps, key, (hash) => lookups.apiKeyByHash(hash, guard));
     if (!record) throw unauthorized('The API key is not valid or has been revoked.');
     request.apiKey = record;
   };

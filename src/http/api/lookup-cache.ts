@@ -1,4 +1,5 @@
 import type { ApiKeyRecord, DomainDeps, Store } from '../../domain/ports.js';
+import type { LookupGuard } from './lookup-limit.js';
 
 /**
  * How long the till API may trust what it read about an API key or a store (issue 12). Every
@@ -48,7 +49,8 @@ export class TtlCache<V> {
 
 /** The API key and store lookups of the till API, through one TTL cache each. */
 export interface TillLookups {
-  apiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  /** `guard`: what a cache miss must pass before the database is asked (lookup-limit.ts). */
+  apiKeyByHash(hash: string, guard?: LookupGuard): Promise<ApiKeyRecord | null>;
   storeById(id: number): Promise<Store | null>;
   storeByCode(code: string): Promise<Store | null>;
 }
@@ -57,7 +59,11 @@ export function tillLookups(deps: DomainDeps, options: LookupCacheOptions = { tt
   const keys = new TtlCache<ApiKeyRecord>(options.ttlMs, options.now);
   const stores = new TtlCache<Store>(options.ttlMs, options.now);
   return {
-    apiKeyByHash: (hash) => keys.get(hash, () => deps.repos.apiKeys.findByHash(hash)),
+    apiKeyByHash: (hash, guard) =>
+      keys.get(hash, () => {
+        const load = () => deps.repos.apiKeys.findByHash(hash);
+        return guard ? guard(load, (record) => record !== null && !record.revokedAt) : load();
+      }),
     storeById: (id) => stores.get(`id:${id}`, () => deps.repos.stores.findById(id)),
     storeByCode: (code) => stores.get(`code:${code}`, () => deps.repos.stores.findByCode(code)),
   };

@@ -20,6 +20,7 @@ import { registerBroadcastRoutes } from './broadcasts.js';
 import { registerCharityRoutes } from './charity.js';
 import { BODY_LIMIT, idempotencyHeaders } from './command.js';
 import { type LookupCacheOptions, tillLookups } from './lookup-cache.js';
+import { DEFAULT_LOOKUP_LIMIT, type LookupLimitOptions, lookupGuard } from './lookup-limit.js';
 import { registerNpsRoutes } from './nps.js';
 import {
   BODY_PROBLEMS,
@@ -68,6 +69,8 @@ export interface ApiOptions {
   rateLimit?: RateLimitOptions;
   /** API keys and stores kept briefly in memory (lookup-cache.ts); absent: read on every request. */
   lookupCache?: LookupCacheOptions;
+  /** API-key lookups per client address that find no key (lookup-limit.ts; counted under rateLimit.keyPrefix). */
+  lookupLimit?: LookupLimitOptions;
 }
 
 /** First name only: the till greets the customer, it does not need more. */
@@ -77,7 +80,7 @@ const firstName = (name: string | null) => name?.trim().split(/\s+/)[0] || null;
  * The till/CRM API under /v1: parse the request, call the domain use case, render the result.
  * Authentication and the per-key rate limit run before the body is read.
  */
-function apiDescription(rateLimit: { limit: number; windowSeconds: number }): string {
+function apiDescription(rateLimit: { limit: number; windowSeconds: number }, lookupLimit: LookupLimitOptions): string {
   return [
     'Accrue and spend points for purchases, reverse them for returns, look up members, and look up and redeem coupons.',
     'Money is in minor units (integers). Errors are RFC 9457 problem details with a stable `code`.',
@@ -88,6 +91,7 @@ function apiDescription(rateLimit: { limit: number; windowSeconds: number }): st
       'Earning needs neither. Purchases, returns and spend requests on the card of the admin who created the API key are refused (403 OWN_CARD).',
     ].join(' '),
     `Each API key may send ${rateLimit.limit} requests per ${rateLimit.windowSeconds} s; over that the answer is 429 with Retry-After.`,
+    `Requests with an unknown or revoked key: at most ${lookupLimit.limit ?? DEFAULT_LOOKUP_LIMIT.limit} per ${lookupLimit.windowSeconds ?? DEFAULT_LOOKUP_LIMIT.windowSeconds} s from one client address, then 429 with Retry-After.`,
   ].join('\n\n');
 }
 
@@ -113,7 +117,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
   app.removeContentTypeParser('text/plain');
 
   await registerOpenApi(app, {
-    description: apiDescription(limits),
+    description: apiDescription(limits, options.lookupLimit ?? {}),
   });
 
   let document: Record<string, unknown> | undefined;
@@ -137,7 +141,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
   await app.register(async (plainScope) => {
     const secured = plainScope.withTypeProvider<ZodTypeProvider>();
     secured.decorateRequest('apiKey', null);
-    secured.addHook('onRequest', authenticate(domain, lookups));
+    secured.addHook('onRequest', authenticate(domain, lookups, lookupGuard(options.redis, limits.keyPrefix, options.lookupLimit ?? {}, plainScope.log)));
     await registerRateLimit(secured, options.redis, limits);
     secured.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     registerBroadcastRoutes(secured, domain);

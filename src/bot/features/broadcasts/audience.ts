@@ -144,12 +144,13 @@ export function audienceScreens(kit: BroadcastKit) {
     if (!wizard?.pickerFor || wizard.step !== 'audience') return null;
     return { wizard, code: wizard.pickerFor, chosen: (wizard.segment[LISTS[wizard.pickerFor]] ?? []) as string[] };
   };
+  const outdated = guarded(async (ctx) => {
+    await marketerOnly(ctx);
+    await ack(ctx, ctx.t('common.stale_button'));
+  });
   const picker = new Menu<BotContext>('bc-pick', {
     autoAnswer: false,
-    onMenuOutdated: guarded(async (ctx) => {
-      await marketerOnly(ctx);
-      await ack(ctx, ctx.t('common.stale_button'));
-    }),
+    onMenuOutdated: outdated,
     fingerprint: async (ctx) => {
       const state = await pickerState(ctx);
       return state ? `${state.wizard.id}:${state.code}:${state.chosen.join(',')}` : '-';
@@ -178,7 +179,17 @@ export function audienceScreens(kit: BroadcastKit) {
       }),
     );
   });
-  composer.use(picker);
+  // The plugin (1.5.0) checks a fingerprinted button's hash but not its place: forged data with
+  // the right hash and a place past the menu's edge throws inside the plugin. That tap is outdated.
+  const pickerMiddleware = picker.middleware();
+  composer.use(async (ctx, next) => {
+    try {
+      await pickerMiddleware(ctx, next);
+    } catch (error) {
+      if (!ctx.callbackQuery?.data?.startsWith('bc-pick/') || !thrownByMenuPlugin(error)) throw error;
+      await outdated(ctx, next);
+    }
+  });
 
   async function toggle(ctx: BotContext & MenuFlavor, value: string) {
     await marketerOnly(ctx);
@@ -247,3 +258,6 @@ export function audienceScreens(kit: BroadcastKit) {
   return { showAudience, surveyKey, listChoices };
 }
 export type AudienceScreens = ReturnType<typeof audienceScreens>;
+
+/** A TypeError raised in @grammyjs/menu's own code (not in a handler of ours). */
+const thrownByMenuPlugin = (error: unknown) => error instanceof TypeError && (error.stack?.split('\n')[1] ?? '').includes('@grammyjs/menu');

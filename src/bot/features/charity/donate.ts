@@ -4,6 +4,7 @@ import { donatePoints, openCause, openCauses } from '../../../domain/charity/don
 import { charityTotals } from '../../../domain/charity/report.js';
 import type { CharityTotals } from '../../../domain/charity/types.js';
 import { DomainError, isDomainError } from '../../../domain/errors.js';
+import { currentBalance } from '../../../domain/members/lookup.js';
 import type { CharityCause } from '../../../domain/program.js';
 import { type Buttons, forActiveMembers } from '../../buttons.js';
 import { callbackData } from '../../callback-data.js';
@@ -41,7 +42,7 @@ export function charityFeature(deps: BotDeps, screens: Screens, buttons: Buttons
 
   const points = (ctx: BotContext, count: number) => ctx.t('common.points', { count });
   const money = (ctx: BotContext, count: number) => ctx.fmt.money(count * program.points.pointValueMinor);
-  const balanceOf = async (ctx: BotContext) => (await domain.repos.members.findById((ctx.member as { id: number }).id))?.balance ?? 0;
+  const balanceOf = (ctx: BotContext) => currentBalance(domain, (ctx.member as { id: number }).id);
   const given = (totals: CharityTotals, code: string) => totals.causes.find((cause) => cause.causeCode === code);
 
   async function ack(ctx: BotContext, text?: string, alert = false) {

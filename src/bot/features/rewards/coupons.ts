@@ -5,14 +5,14 @@ import { callbackData } from '../../callback-data.js';
 import type { BotContext } from '../../context.js';
 import { showOwnCoupon } from '../../coupons.js';
 import { ack } from '../../replies.js';
-import { type ActiveComposer, type RewardsKit, TEXT_MAX } from './kit.js';
+import { type ActiveComposer, type CouponsInPlace, type RewardsKit, TEXT_MAX } from './kit.js';
 
 const MAX_ACTIVE_SHOWN = 10;
 const MAX_PAST_SHOWN = 5;
 const COUPON_ID = '(\\d{1,9})';
 
 /** "My coupons": the list, showing one again, cancelling after a confirmation. */
-export function couponHandlers(active: ActiveComposer, kit: RewardsKit): void {
+export function couponHandlers(active: ActiveComposer, kit: RewardsKit): CouponsInPlace {
   const { domain, telegramId, loaded, points, title, dropButtons, answering, editOrReply } = kit;
 
   function couponsScreen(ctx: BotContext, mine: Awaited<ReturnType<typeof listMyCoupons>>) {
@@ -58,14 +58,13 @@ export function couponHandlers(active: ActiveComposer, kit: RewardsKit): void {
   });
   active.command('coupons', showCoupons);
 
-  active.callbackQuery(
-    'cp:list',
-    answering(async (ctx) => {
-      const { text, keyboard } = couponsScreen(ctx, await listMyCoupons(domain, loaded(ctx)));
-      await ack(ctx);
-      await editOrReply(ctx, text, keyboard);
-    }),
-  );
+  const showInPlace: CouponsInPlace = async (ctx) => {
+    const { text, keyboard } = couponsScreen(ctx, await listMyCoupons(domain, loaded(ctx)));
+    await ack(ctx);
+    await editOrReply(ctx, text, keyboard);
+  };
+  // From catalogue messages sent before the catalogue was a menu.
+  active.callbackQuery('cp:list', answering(showInPlace));
 
   /** One of this member's coupons by id: looked up among their own, never by the id alone. */
   async function ownCoupon(ctx: BotContext, id: number): Promise<CouponView | null> {
@@ -126,4 +125,6 @@ export function couponHandlers(active: ActiveComposer, kit: RewardsKit): void {
     await ack(ctx, ctx.t('coupons.kept'));
     await dropButtons(ctx);
   });
+
+  return showInPlace;
 }

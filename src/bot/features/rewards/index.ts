@@ -19,7 +19,7 @@ export function rewardsFeature(deps: BotDeps, screens: Screens, buttons: Buttons
   const composer = new Composer<BotContext>();
   const active = composer.filter((ctx) => ctx.member?.status === 'ACTIVE');
   const kit = rewardsKit(deps);
-  catalogueHandlers(active, kit, screens, buttons);
-  couponHandlers(active, kit);
+  const showCoupons = couponHandlers(active, kit);
+  catalogueHandlers(active, kit, screens, buttons, showCoupons);
   return composer;
 }

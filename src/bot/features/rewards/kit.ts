@@ -15,6 +15,9 @@ export type ActiveComposer = Composer<BotContext>;
 
 export type RewardsKit = ReturnType<typeof rewardsKit>;
 
+/** "My coupons" in place of the tapped screen (the catalogue's button opens it). */
+export type CouponsInPlace = (ctx: BotContext) => Promise<void>;
+
 export function rewardsKit(deps: BotDeps) {
   const { domain } = deps;
   const { program } = domain;

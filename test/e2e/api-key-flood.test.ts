@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateMemberCode } from '../../src/domain/codes.js';
+import type { DomainDeps } from '../../src/domain/ports.js';
+import { createApiKey } from '../../src/domain/staff/api-keys.js';
+import { addressBucket } from '../../src/http/api/lookup-limit.js';
+import type { ApiOptions } from '../../src/http/api/plugin.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { type RedisHandle, startRedis } from '../../src/redis.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type DomainHarness, domainHarness } from '../support/domain.js';
+import { TEST_REDIS_URL } from '../support/env.js';
+
+// The attacker review's finding: a request with a made-up (well-formed) API key cost a hash and a
+// database query each, with no limit before the lookup. Lookups are counted where the API asks the
+// database, through the repository the API is given.
+const ADMIN = 1;
+const silent = pino({ level: 'silent' });
+
+let db: TestDatabase;
+let h: DomainHarness;
+let redisHandle: RedisHandle;
+let redis: Redis;
+let crmKey: string;
+let memberCode: string;
+let lookups = 0;
+let counted: DomainDeps;
+const servers: FastifyInstance[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  h = await domainHarness(db, { admins: [ADMIN] });
+  redisHandle = await startRedis(TEST_REDIS_URL, silent);
+  redis = redisHandle.connect('producer');
+  crmKey = (await createApiKey(h.deps, ADMIN, { name: 'crm', storeCode: null })).key;
+  const member = await h.member(4_000, 0);
+  await db.prisma.member.update({ where: { id: member.id }, data: { code: generateMemberCode() } });
+  memberCode = (await h.deps.repos.members.findById(member.id))?.code as string;
+  const apiKeys = h.deps.repos.apiKeys;
+  const countingKeys: typeof apiKeys = Object.assign(Object.create(apiKeys), {
+    findByHash: (hash: string) => {
+      lookups++;
+      return apiKeys.findByHash(hash);
+    },
+  });
+  counted = { ...h.deps, repos: { ...h.deps.repos, apiKeys: countingKeys } };
+});
+
+afterAll(async () => {
+  for (const app of servers) await app.close();
+  await redisHandle?.stop();
+  await db?.drop();
+});
+
+async function server(options: Partial<ApiOptions> = {}): Promise<FastifyInstance> {
+  const prefix = `test:ratelimit:${randomBytes(6).toString('hex')}:`;
+  const app = createHttpServer({
+    logger: silent,
+    readiness: {},
+    api: { domain: counted, redis, defaultLocale: 'en', rateLimit: { limit: 10_000, keyPrefix: prefix }, ...options },
+  });
+  servers.push(app);
+  await app.ready();
+  return app;
+}
+
+const madeUpKey = () => `lk_${randomBytes(4).toString('hex')}_${randomBytes(24).toString('base64url')}`;
+const getMember = (app: FastifyInstance, key: string, remoteAddress: string) =>
+  app.inject({ method: 'GET', url: `/v1/members/${encodeURIComponent(memberCode)}`, headers: { authorization: `Bearer ${key}` }, remoteAddress });
+const codeOf = (response: LightMyRequestResponse) => {
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  return `${response.statusCode} ${response.json().code}`;
+};
+
+describe('a flood of made-up API keys', () => {
+  it('costs at most the per-address budget of lookups, answered 401 then 429, and valid keys still work', async () => {
+    const app = await server({ lookupLimit: { limit: 5, windowSeconds: 60 }, lookupCache: { ttlMs: 60_000 } });
+    // A till that was seen before the flood (its key is in the lookup cache), from the same address.
+    expect((await getMember(app, crmKey, '203.0.113.7')).statusCode).toBe(200);
+
+    lookups = 0;
+    const flood = await Promise.all(Array.from({ length: 200 }, () => getMember(app, madeUpKey(), '203.0.113.7')));
+    const answers = flood.map(codeOf);
+    expect(lookups).toBe(5);
+    expect(answers.filter((answer) => answer === '401 UNAUTHORIZED')).toHaveLength(5);
+    expect(answers.filter((answer) => answer === '429 RATE_LIMITED')).toHaveLength(195);
+    const limited = flood.find((response) => response.statusCode === 429);
+    expect(Number(limited?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited?.headers['retry-after'])).toBeLessThanOrEqual(60);
+
+    // The cached till at the flooded address, and a till elsewhere that needs a lookup: unaffected.
+    expect((await getMember(app, crmKey, '203.0.113.7')).statusCode).toBe(200);
+    const elsewhere = await server({ lookupLimit: { limit: 5, windowSeconds: 60 } });
+    lookups = 0;
+    for (let i = 0; i < 10; i++) expect((await getMember(elsewhere, crmKey, '198.51.100.20')).statusCode).toBe(200);
+    expect(lookups).toBe(10);
+    // A valid key never uses up its address's budget: the made-up ones still get their 5.
+    const after = await Promise.all(Array.from({ length: 20 }, () => getMember(elsewhere, madeUpKey(), '198.51.100.20')));
+    expect(after.map(codeOf).filter((answer) => answer === '401 UNAUTHORIZED')).toHaveLength(5);
+    // The price, at the flooded address only: a key not yet cached waits out the window there.
+    expect(codeOf(await getMember(app, (await createApiKey(h.deps, ADMIN, { name: 'new', storeCode: null })).key, '203.0.113.7'))).toBe('429 RATE_LIMITED');
+  });
+
+  it('counts an IPv6 client per /64, so rotating addresses inside it gains nothing', async () => {
+    const app = await server({ lookupLimit: { limit: 3, windowSeconds: 60 } });
+    lookups = 0;
+    const answers: string[] = [];
+    for (let i = 1; i <= 10; i++) answers.push(codeOf(await getMember(app, madeUpKey(), `2001:db8:5:7::${i.toString(16)}`)));
+    expect(lookups).toBe(3);
+    expect(answers.slice(3).every((answer) => answer === '429 RATE_LIMITED')).toBe(true);
+    expect(addressBucket('2001:db8:5:7:a:b:c:d')).toBe('2001:db8:5:7::/64');
+    expect(addressBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressBucket('::ffff:192.0.2.1')).toBe('192.0.2.1');
+  });
+});
