@@ -87,11 +87,24 @@ INSERT INTO bench_entry (member_id, amount, balance_after) VALUES (:id, 1, :bala
 END;
 `;
 
-async function runPgbench(label: string, db: TestDatabase, config: Config, pick: string): Promise<Measured> {
+/**
+ * The database's own ceiling for a domain credit: pgbench calling ledger_post() itself, one
+ * statement per transaction as the app sends it, on members seeded as the domain rows' are.
+ * The gap between this row and "ledger.post credit" is the client's (Node, Prisma, pg); the
+ * gap between this row and the plain script is the function's work (lock, key lookup, entry,
+ * lot, their indexes and foreign keys).
+ */
+const ledgerPostScript = (pick: string) => `${pick}
+\\set k random(1, 1000000000000)
+SELECT r.outcome, r.member_balance, (r.entry).* FROM ledger_post(:id, 'credit', 'EARN', 1, false, 'pgbench:' || :client_id || ':' || :k,
+  'TILL', NULL, NULL, NULL, NULL, '2027-11-23 09:00:00'::timestamp(3), now()::timestamp(3)) AS r;
+`;
+
+async function runPgbench(label: string, db: TestDatabase, config: Config, scriptText: string): Promise<Measured> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-ledger-'));
   try {
     const script = join(dir, 'ledger.sql');
-    await writeFile(script, pgbenchScript(pick));
+    await writeFile(script, scriptText);
     const jobs = Math.min(2, config.clients);
     const args = ['-n', '-f', script, '-c', String(config.clients), '-j', String(jobs), '-T', String(config.seconds), db.url];
     const { code, stdout, stderr } = await runProcess('pgbench', args);
@@ -265,10 +278,17 @@ export async function ledger(): Promise<BenchResult> {
 
     // pgbench's :client_id runs from 0 to clients - 1.
     const n = config.membersPerClient;
-    const pgOwn = await runPgbench('pgbench (own members)', db, config, `\\set id :client_id * ${n} + random(1, ${n})`);
+    const pgOwn = await runPgbench('pgbench (own members)', db, config, pgbenchScript(`\\set id :client_id * ${n} + random(1, ${n})`));
+    const fnMembers = await seedMembers(db.prisma, 'pgbenchfn', config.clients * n);
+    const pgFn = await runPgbench(
+      'pgbench ledger_post() credit (own members)',
+      db,
+      config,
+      ledgerPostScript(`\\set id ${fnMembers[0]} + :client_id * ${n} + random(0, ${n - 1})`),
+    );
     const own: Measured[] = [];
     for (const row of [CREDIT, DEBIT, purchase(0), purchase(10)]) own.push(await measureDomain(db, config, deps, storeId, row, 'own'));
-    const pgOne = await runPgbench('pgbench (one member)', db, config, '\\set id 1');
+    const pgOne = await runPgbench('pgbench (one member)', db, config, pgbenchScript('\\set id 1'));
     const one: Measured[] = [];
     for (const row of [CREDIT, DEBIT, purchase(10)]) one.push(await measureDomain(db, config, deps, storeId, row, 'one'));
 
@@ -293,14 +313,15 @@ export async function ledger(): Promise<BenchResult> {
     ];
     const table = formatTable(
       ['', 'tx', 'tx/s', 'vs pgbench', 'avg ms', 'p50 ms', 'p99 ms', 'Node CPU ms/tx', 'failed'],
-      [row(pgOwn, pgOwn), ...own.map((m) => row(m, pgOwn)), row(pgOne, pgOne), ...one.map((m) => row(m, pgOne))],
+      [row(pgOwn, pgOwn), row(pgFn, pgOwn), ...own.map((m) => row(m, pgOwn)), row(pgOne, pgOne), ...one.map((m) => row(m, pgOne))],
     );
     const report = [
       `${config.clients} clients, ${config.seconds} s per row after a warm-up of ${WARMUP_PER_CLIENT} transactions per client (domain rows); ` +
         `"own members": ${config.membersPerClient} members per client, "one member": all clients on one member`,
       `pgbench: -c ${config.clients} -j ${Math.min(2, config.clients)} -T ${config.seconds}, one transaction = BEGIN; conditional UPDATE ... RETURNING; INSERT; END`,
+      "pgbench ledger_post(): pgbench calling the function itself, one statement per transaction: the database's ceiling for a domain credit",
       'domain: ledger.post is one statement (ledger_post(): lock member, key lookup, update balance, insert entry, insert lot or FIFO-draw lots); ' +
-        'recordPurchase is a Prisma interactive transaction (store, member, purchase, spend, earn, tier re-evaluation)',
+        'recordPurchase is one read (its snapshot) and one record_purchase() statement',
       '',
       table,
       '',
@@ -308,7 +329,9 @@ export async function ledger(): Promise<BenchResult> {
       'Compare ratios within a run, not absolute numbers across runs; Node, PostgreSQL and pgbench share the CPUs.',
     ].join('\n');
     const problems = [
-      ...[pgOwn, ...own, pgOne, ...one].filter((m) => m.errors > 0).map((m) => `${m.label}: ${m.errors} failed transaction(s); first: ${m.firstError ?? '-'}`),
+      ...[pgOwn, pgFn, ...own, pgOne, ...one]
+        .filter((m) => m.errors > 0)
+        .map((m) => `${m.label}: ${m.errors} failed transaction(s); first: ${m.firstError ?? '-'}`),
       ...violations.slice(0, 20).map((v) => `invariant: ${v}`),
     ];
     if (problems.length > 0) throw new BenchFailure(`${problems.join('\n')}\n\n${report}`);
@@ -317,6 +340,7 @@ export async function ledger(): Promise<BenchResult> {
       report,
       headline: {
         'credit/pgbench': ratio(byLabel(own, CREDIT.label).tps, pgOwn.tps),
+        'credit/ledger_post()': ratio(byLabel(own, CREDIT.label).tps, pgFn.tps),
         'debit/pgbench': ratio(byLabel(own, DEBIT.label).tps, pgOwn.tps),
         'purchase/pgbench': ratio(byLabel(own, 'recordPurchase, earn').tps, pgOwn.tps),
         violations: String(violations.length),

@@ -14,6 +14,8 @@
 // round robin. After the run the ledger invariants are checked over the whole database.
 //
 // BENCH_TILL_CLIENTS (16), BENCH_TILL_SECONDS per row (8), BENCH_TILL_MEMBERS (2000).
+// BENCH_CPU_PROF=<dir>: a V8 CPU profile of the app process (start-up and warm-up included),
+// written when it stops; the switch is bench/bot-process.ts's, which starts the app here too.
 // Growth (issue 12's table): BENCH_TILL_EXTRA_MEMBERS (0) more members in the tables, each with
 // an entry and a lot, and BENCH_TILL_HISTORY (0) more entries per purchasing member, both seeded
 // set-based: how a purchase's cost grows with the program, not with the load.

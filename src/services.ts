@@ -57,7 +57,7 @@ export async function startServices(config: Config, program: Program, options: {
     const clock = options.clock ?? systemClock;
     const metrics = createMetrics();
     const onLedgerPost = (type: string) => metrics.ledgerPosts.inc({ type });
-    const repos = makeRepositories(db.prisma, clock, false, undefined, onLedgerPost, db.reader);
+    const repos = makeRepositories(db.prisma, clock, false, undefined, onLedgerPost);
     const i18n = await createI18n(config.DEFAULT_LOCALE, program.points.name);
     const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
     const queues = createQueueRuntime({

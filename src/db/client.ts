@@ -4,7 +4,7 @@ import v8 from 'node:v8';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { clientReader, poolReader, type SqlReader } from './member-reads.js';
+import { registerPool } from './hot-sql.js';
 import { applyMigrations, readMigrations, type SqlExecutor } from './migrate.js';
 
 /**
@@ -14,8 +14,6 @@ import { applyMigrations, readMigrations, type SqlExecutor } from './migrate.js'
 export interface Database {
   kind: 'postgres' | 'pglite';
   prisma: PrismaClient;
-  /** The hot reads' way to the database (member-reads.ts): the pool itself, or PGlite through Prisma. */
-  reader: SqlReader;
   migrate(log?: (message: string) => void): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -44,10 +42,10 @@ export function connectPostgres(url: string, poolSize = 10, onIdleError: (error:
   // the pool replaces it on the next checkout.
   pool.on('error', onIdleError);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), ...clientOptions });
+  registerPool(prisma, pool);
   return {
     kind: 'postgres',
     prisma,
-    reader: poolReader(pool),
     async migrate(log) {
       const client = await pool.connect();
       try {
@@ -80,8 +78,6 @@ export async function openPglite(dataDir: string): Promise<Database> {
   return {
     kind: 'pglite',
     prisma,
-    // One connection anyway: nothing to gain beside Prisma's own, and one way in keeps its order.
-    reader: clientReader(prisma),
     migrate(log) {
       const executor: SqlExecutor = {
         exec: async (sql) => void (await pglite.exec(sql)),

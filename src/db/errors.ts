@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { Prisma } from '../generated/prisma/client.js';
 
 /** A unique-constraint violation, optionally on a given column. */
@@ -6,9 +7,11 @@ export const isUniqueViolation = (error: unknown, field?: string): boolean =>
 
 /**
  * The SQLSTATE of a failed raw query (P2010), e.g. one a function raised on purpose. Driver
- * adapters put it under meta.driverAdapterError.cause; Prisma's message also names it.
+ * adapters put it under meta.driverAdapterError.cause; Prisma's message also names it. A hot
+ * statement run on the pool itself (hot-sql.ts) fails with pg's own error.
  */
 export function sqlStateOf(error: unknown): string | undefined {
+  if (error instanceof pg.DatabaseError) return error.code;
   if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
   const cause = (error.meta?.driverAdapterError as { cause?: { originalCode?: unknown; code?: unknown } } | undefined)?.cause;
   const code = cause?.originalCode ?? cause?.code;

@@ -3,8 +3,9 @@ import { DomainError } from '../domain/errors.js';
 import { replayOf, validateCommand } from '../domain/ledger/posting.js';
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../domain/ledger/types.js';
 import type { LedgerRepository } from '../domain/ports.js';
-import type { LedgerEntry as EntryRow } from '../generated/prisma/client.js';
+import { type LedgerEntry as EntryRow, Prisma } from '../generated/prisma/client.js';
 import { sqlStateOf } from './errors.js';
+import { hotQuery } from './hot-sql.js';
 import { qualifyingTotalSql } from './qualification.js';
 import type { Db } from './repositories.js';
 import { ts, tsOrNull } from './sql.js';
@@ -60,7 +61,10 @@ export class PrismaLedgerRepository implements LedgerRepository {
     const credit = command.kind === 'credit';
     let rows: PostRow[];
     try {
-      rows = await this.db.$queryRaw<PostRow[]>`
+      // A hot statement (hot-sql.ts): every accrual, spend and expiry post.
+      rows = await hotQuery<PostRow>(
+        this.db,
+        Prisma.sql`
         SELECT r.outcome, r.member_balance AS "memberBalance", (r.entry).*
         FROM ledger_post(
           ${command.memberId}::int, ${command.kind}::text, ${command.type}::"EntryType", ${command.amount}::int,
@@ -68,7 +72,8 @@ export class PrismaLedgerRepository implements LedgerRepository {
           ${command.actor.type}::"ActorType", ${command.actor.id ?? null}::text, ${command.reason ?? null}::text,
           ${command.storeId ?? null}::int, ${command.purchaseId ?? null}::int,
           ${tsOrNull(credit ? command.expiresAt : null)}, ${ts(this.clock.now())}
-        ) AS r`;
+        ) AS r`,
+      );
     } catch (error) {
       if (sqlStateOf(error) === KEY_TAKEN_ELSEWHERE) throw new DomainError('IDEMPOTENCY_CONFLICT', { key: command.idempotencyKey });
       throw error;

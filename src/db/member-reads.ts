@@ -1,29 +1,17 @@
-import type pg from 'pg';
 import type { Member, MemberStatus, RegistrationStep } from '../domain/members/member.js';
 import type { MemberStanding, Qualification } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import { takesFromJson } from './erased-identity-repository.js';
+import type { SqlReader } from './hot-sql.js';
 
 /**
  * The bot's hot reads: the member behind every update, and the Balance screen's standing. They
  * run as plain SQL rather than through Prisma's query engine, which costs ~0.3 ms of CPU per
  * query (building, compiling and mapping it): more than the rest of a Balance tap's own work.
  * With PostgreSQL they go straight to the pool under Prisma's adapter as named prepared
- * statements (parsed once per connection); in a transaction, or on the embedded PGlite, the
- * same SQL goes through the Prisma client it is given. README, Design notes.
+ * statements (hot-sql.ts); in a transaction, or on the embedded PGlite, the same SQL goes through
+ * the Prisma client it is given. README, Design notes.
  */
-export interface SqlReader {
-  query<T>(name: string, text: string, values: readonly unknown[]): Promise<T[]>;
-}
-
-export const poolReader = (pool: pg.Pool): SqlReader => ({
-  query: async <T>(name: string, text: string, values: readonly unknown[]) => (await pool.query({ name, text, values: [...values] })).rows as T[],
-});
-
-/** The same SQL through a Prisma client or transaction (`$queryRawUnsafe` takes parameters, never spliced text). */
-export const clientReader = (db: { $queryRawUnsafe<T>(query: string, ...values: unknown[]): Promise<T> }): SqlReader => ({
-  query: <T>(_name: string, text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values),
-});
 
 // Timestamps are stored as UTC `timestamp(3)` (Prisma's convention): they are read as timestamptz
 // and passed as UTC text, so neither driver applies the process's or the session's time zone.

@@ -14,6 +14,7 @@ import type {
 } from '../domain/ports.js';
 import { Prisma, type Purchase as PurchaseRow, type PurchaseReturn as ReturnRow } from '../generated/prisma/client.js';
 import { sqlStateOf } from './errors.js';
+import { hotQuery } from './hot-sql.js';
 import type { LedgerPostObserver } from './ledger-repository.js';
 import type { Db } from './repositories.js';
 import { type SpendCodeAttemptRow, spendCodeAttemptSql, toSpendCodeAttempt } from './spend-repositories.js';
@@ -94,7 +95,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     const attempt = spend
       ? Prisma.sql`LEFT JOIN LATERAL ${spendCodeAttemptSql(query.memberId, spend, Prisma.sql`p.id IS NOT NULL`)} AS attempt ON true`
       : Prisma.empty;
-    const [row] = await this.db.$queryRaw<SnapshotRow[]>`
+    const [row] = await hotQuery<SnapshotRow>(
+      this.db,
+      Prisma.sql`
       SELECT m.id AS "memberId", m."telegramId" AS "memberTelegramId", m.status AS "memberStatus", m.tier AS "memberTier", m.balance AS "memberBalance",
              s.id AS "storeId", s.name AS "storeName", s.active AS "storeActive",
              p.id AS "p_id", p."memberId" AS "p_memberId", p."storeId" AS "p_storeId", p."receiptNo" AS "p_receiptNo",
@@ -114,7 +117,8 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
         WHERE x."idempotencyKey" = ${query.idempotencyKey} OR (x."storeId" = ${query.storeId} AND x."receiptNo" = ${query.receiptNo})
         ORDER BY (x."idempotencyKey" = ${query.idempotencyKey}) DESC LIMIT 1
       ) AS p ON true
-      ${attempt}`;
+      ${attempt}`,
+    );
     if (!row) throw new Error('the purchase snapshot read no row');
     const earlier: Purchase | null =
       row.p_id === null
@@ -159,7 +163,9 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     // One statement, so one implicit transaction: see the record_purchase migration.
     let rows: RecordRow[];
     try {
-      rows = await this.db.$queryRaw<RecordRow[]>`
+      rows = await hotQuery<RecordRow>(
+        this.db,
+        Prisma.sql`
         SELECT r.outcome, r.purchase_id AS "purchaseId", r.member_balance AS "memberBalance",
                r.receipt_delivery_id AS "receiptDeliveryId", r.tier_delivery_id AS "tierDeliveryId", r.event_written AS "eventWritten"
         FROM record_purchase(
@@ -176,7 +182,8 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
           ${plan.spendProof?.kind === 'code' ? plan.spendProof.codeId : null}::int,
           ${plan.spendProof?.kind === 'request' ? plan.spendProof.requestId : null}::text,
           ${purchase.tierCode}::text, ${BigInt(purchase.discountMinor)}::bigint, ${purchase.paidMinor === null ? null : BigInt(purchase.paidMinor)}::bigint
-        ) AS r`;
+        ) AS r`,
+      );
     } catch (error) {
       // The proof of presence was used by a concurrent purchase (or ran out) since it was checked.
       if (sqlStateOf(error) === PROOF_USED) return { outcome: 'PROOF_USED' };

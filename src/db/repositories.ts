@@ -13,7 +13,7 @@ import type {
   UnitOfWork,
 } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
-import type { Member as MemberRow, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { type Member as MemberRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { PrismaAnalyticsRepository, PrismaReceiptRepository } from './analytics-repository.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
@@ -21,9 +21,10 @@ import { PrismaDonationRepository } from './donation-repository.js';
 import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './erased-identity-repository.js';
 import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
+import { hotQuery, hotReader, type SqlReader } from './hot-sql.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { type LedgerPostObserver, PrismaLedgerRepository } from './ledger-repository.js';
-import { clientReader, memberByTelegramId, memberWithStanding, type SqlReader, standingById } from './member-reads.js';
+import { memberByTelegramId, memberWithStanding, standingById } from './member-reads.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { qualifyingTotalSql } from './qualification.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
@@ -71,15 +72,14 @@ export function toMember(row: MemberRow): Member {
 }
 
 class PrismaMemberRepository implements MemberRepository {
-  /** The hot reads' SQL (member-reads.ts): through the pool when given, else through this client. */
+  /** The hot reads' SQL (member-reads.ts): through the pool under a root client, else through this client or transaction. */
   private readonly reader: SqlReader;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    reader?: SqlReader,
   ) {
-    this.reader = reader ?? clientReader(db);
+    this.reader = hotReader(db);
   }
 
   private async one(where: Prisma.MemberWhereUniqueInput): Promise<Member | null> {
@@ -96,8 +96,10 @@ class PrismaMemberRepository implements MemberRepository {
   findByTelegramIdWithStanding(telegramId: number, qualification: Qualification) {
     return memberWithStanding(this.reader, telegramId, qualification);
   }
-  findByCode(code: string) {
-    return this.one({ code });
+  async findByCode(code: string) {
+    // Every till purchase starts here: a hot statement (hot-sql.ts).
+    const [row] = await hotQuery<MemberRow>(this.db, Prisma.sql`SELECT * FROM "Member" WHERE code = ${code}`);
+    return row ? toMember(row) : null;
   }
   findByPhone(phone: string) {
     return this.one({ phone });
@@ -172,20 +174,12 @@ class PrismaPurchaseStats implements PurchaseStats {
  * (purchases, ledger entries, deliveries, task records, ...) are stamped from `clock`, never from
  * the database's `now()`: one clock, so tests hold at any date (DESIGN.md, principle 9).
  * `written` collects what a unit of work wrote to the outboxes, for its relay after commit.
- * `reader` runs the member's hot reads outside Prisma (member-reads.ts).
  */
-export function makeRepositories(
-  db: Db,
-  clock: Clock,
-  inTransaction = false,
-  written?: OutboxWrites,
-  onLedgerPost?: LedgerPostObserver,
-  reader?: SqlReader,
-): Repositories {
+export function makeRepositories(db: Db, clock: Clock, inTransaction = false, written?: OutboxWrites, onLedgerPost?: LedgerPostObserver): Repositories {
   const deliveries = new PrismaDeliveryRepository(db, clock);
   return {
-    // A transaction reads through its own client: the pool's reader would see outside it.
-    members: new PrismaMemberRepository(db, clock, inTransaction ? undefined : reader),
+    // A transaction reads through its own client (hotReader): the pool would see outside it.
+    members: new PrismaMemberRepository(db, clock),
     ledger: new PrismaLedgerRepository(db, clock, onLedgerPost),
     purchaseStats: new PrismaPurchaseStats(db),
     stores: new PrismaStoreRepository(db),

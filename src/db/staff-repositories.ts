@@ -11,7 +11,8 @@ import type {
   StoreRepository,
 } from '../domain/ports.js';
 import { isLocale, type Locale } from '../domain/program.js';
-import type { Prisma, Staff as StaffRow } from '../generated/prisma/client.js';
+import { Prisma, type Staff as StaffRow } from '../generated/prisma/client.js';
+import { hotQuery } from './hot-sql.js';
 import type { Db } from './repositories.js';
 
 const toStaff = (row: StaffRow): StaffMember => ({
@@ -116,7 +117,11 @@ export class PrismaApiKeyRepository implements ApiKeyRepository {
     return toApiKey(row);
   }
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const row = await this.db.apiKey.findUnique({ where: { hash }, select: this.select });
+    // Every till request's key, when the lookup cache misses: a hot statement (hot-sql.ts).
+    const [row] = await hotQuery<ApiKeyRow>(
+      this.db,
+      Prisma.sql`SELECT id, name, prefix, "storeId", "revokedAt", "createdBy", "createdAt", "lastUsedAt" FROM "ApiKey" WHERE hash = ${hash}`,
+    );
     return row ? toApiKey(row) : null;
   }
   async findById(id: number): Promise<ApiKeyRecord | null> {

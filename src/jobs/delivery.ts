@@ -109,6 +109,18 @@ export function enqueueDelivery(queue: Queue<DeliveryJobData>, delivery: Deliver
   return queue.add('deliver', { deliveryId: delivery.id }, jobOptions(deliveryJobId(delivery.id), delivery.class));
 }
 
+/** Queues many deliveries' jobs in one round trip (addBulk), each with the job enqueueDelivery would add. */
+export async function enqueueDeliveries(queue: Queue<DeliveryJobData>, deliveries: readonly Delivery[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  await queue.addBulk(
+    deliveries.map((delivery) =>
+      delivery.batchKey
+        ? { name: 'deliver', data: { batchKey: delivery.batchKey }, opts: jobOptions(batchJobId(delivery.batchKey), delivery.class) }
+        : { name: 'deliver', data: { deliveryId: delivery.id }, opts: jobOptions(deliveryJobId(delivery.id), delivery.class) },
+    ),
+  );
+}
+
 /** Queues the jobs of bulk batches in one round trip (addBulk). */
 export function enqueueBatches(queue: Queue<DeliveryJobData>, batchKeys: readonly string[], notificationClass: NotificationClass) {
   return queue.addBulk(batchKeys.map((batchKey) => ({ name: 'deliver', data: { batchKey }, opts: jobOptions(batchJobId(batchKey), notificationClass) })));

@@ -3,7 +3,8 @@
 process.env.TZ = 'America/New_York';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientReader, memberByTelegramId, memberWithStanding, type SqlReader, standingById } from '../../src/db/member-reads.js';
+import { clientReader, hotReader, type SqlReader } from '../../src/db/hot-sql.js';
+import { memberByTelegramId, memberWithStanding, standingById } from '../../src/db/member-reads.js';
 import { makeRepositories, toMember } from '../../src/db/repositories.js';
 import type { Member } from '../../src/domain/members/member.js';
 import type { Qualification } from '../../src/domain/ports.js';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   h = await domainHarness(db);
   readers = [
-    ['pool', db.reader],
+    ['pool', hotReader(db.prisma)],
     ['Prisma client', clientReader(db.prisma)],
   ];
 });
@@ -72,7 +73,7 @@ describe('the member behind an update', () => {
       expect((await memberWithStanding(reader, 77_001, { metric: 'spend', since: null }))?.member, name).toEqual(expected);
     }
     // And what the repositories answer with the pool's reader.
-    const repos = makeRepositories(db.prisma, h.clock, false, undefined, undefined, db.reader);
+    const repos = makeRepositories(db.prisma, h.clock);
     expect(await repos.members.findByTelegramId(77_001)).toEqual(expected);
   });
 

@@ -54,7 +54,12 @@ export async function authenticateApiKey(
   if (!record || record.revokedAt) return null;
   const now = deps.clock.now();
   const staleBefore = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
-  if (!record.lastUsedAt || record.lastUsedAt < staleBefore) await deps.repos.apiKeys.touch(record.id, now, staleBefore);
+  if (!record.lastUsedAt || record.lastUsedAt < staleBefore) {
+    await deps.repos.apiKeys.touch(record.id, now, staleBefore);
+    // The record may be a cached one (lookup-cache.ts): it remembers the touch, so that the
+    // requests within the cache's TTL do not each write again (a round trip per request).
+    record.lastUsedAt = now;
+  }
   return record;
 }
 
