@@ -80,7 +80,30 @@ describe('the send rate limiter (GCRA in Redis)', () => {
   });
 
   it('keeps up with 1000/s (paid broadcasts) across processes: at most 1000 in any second, at least 95 %', async () => {
-    const { slots } = await takeSlots(1000, 6, 20, 2);
+    // As the paid delivery worker takes them: chunks of 50 slots per call (reserveMany), so a
+    // second of slots ahead is a few calls, and a busy test process does not leave slots unasked.
+    const key = `${prefix}:paid:gcra`;
+    const slots: number[] = [];
+    let horizon = Number.POSITIVE_INFINITY;
+    let chat = 0;
+    const acquirer = async (limiter: SendRateLimiter) => {
+      for (;;) {
+        const chunk = await limiter.reserveMany(
+          Array.from({ length: 50 }, () => `${prefix}:paid-gate:${chat++}`),
+          1_100,
+        );
+        for (const slot of chunk) {
+          if (!slot.reserved) continue;
+          if (horizon === Number.POSITIVE_INFINITY) horizon = slot.slotUs + 2_000_000;
+          if (slot.slotUs < horizon) slots.push(slot.slotUs);
+        }
+        const last = chunk.filter((slot) => slot.reserved).at(-1);
+        if (last?.reserved && last.slotUs >= horizon) return;
+        await sleep(Math.max(0, Math.min(...chunk.map((slot) => slot.waitMs)) - 500));
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, () => acquirer(new SendRateLimiter(connect(), key, 1000, { maxWaitMs: 1_000 }))));
+    slots.sort((a, b) => a - b);
     expect(peakWithin(slots, 1_000_000)).toBeLessThanOrEqual(1000);
     const perSecond = (slots.length - 1) / (((slots.at(-1) as number) - (slots[0] as number)) / 1_000_000);
     expect(perSecond).toBeGreaterThanOrEqual(0.95 * 1000);
