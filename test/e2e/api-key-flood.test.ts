@@ -29,6 +29,8 @@ let redis: Redis;
 let crmKey: string;
 let memberCode: string;
 let lookups = 0;
+/** While set, the key lookups fail as they do when the database is down. */
+let databaseDown = false;
 let counted: DomainDeps;
 const servers: FastifyInstance[] = [];
 
@@ -46,8 +48,9 @@ beforeAll(async () => {
   memberCode = (await h.deps.repos.members.findById(member.id))?.code as string;
   const apiKeys = h.deps.repos.apiKeys;
   const countingKeys: typeof apiKeys = Object.assign(Object.create(apiKeys), {
-    findByHash: (hash: string) => {
+    findByHash: async (hash: string) => {
       lookups++;
+      if (databaseDown) throw new Error('connection refused');
       return apiKeys.findByHash(hash);
     },
   });
@@ -114,6 +117,18 @@ describe('a flood of made-up API keys', () => {
     expect(after.map(codeOf).filter((answer) => answer === '401 UNAUTHORIZED')).toHaveLength(5);
     // The price, at the flooded address only: a key not yet cached waits out the window there.
     expect(codeOf(await getMember(app, (await createApiKey(h.deps, ADMIN, { name: 'new', storeCode: null })).key, '203.0.113.7'))).toBe('429 RATE_LIMITED');
+  });
+
+  it('does not count lookups the database could not answer: after an outage the tills get in again', async () => {
+    const app = await server({ lookupLimit: { limit: 3, windowSeconds: 60 } });
+    databaseDown = true;
+    try {
+      for (let i = 0; i < 10; i++) expect((await getMember(app, crmKey, '192.0.2.77')).statusCode).toBe(503);
+    } finally {
+      databaseDown = false;
+    }
+    expect((await getMember(app, crmKey, '192.0.2.77')).statusCode).toBe(200);
+    expect(codeOf(await getMember(app, madeUpKey(), '192.0.2.77'))).toBe('401 UNAUTHORIZED');
   });
 
   it('counts an IPv6 client per /64, so rotating addresses inside it gains nothing', async () => {

@@ -59,7 +59,7 @@ export function lookupGuard(redis: Redis, keyPrefix: string, options: LookupLimi
   const limit = options.limit ?? DEFAULT_LOOKUP_LIMIT.limit;
   const windowMs = (options.windowSeconds ?? DEFAULT_LOOKUP_LIMIT.windowSeconds) * 1000;
   return (ip: string): LookupGuard =>
-    async (lookup, found) => {
+    async <T>(lookup: () => Promise<T>, found: (result: T) => boolean): Promise<T> => {
       const counter = `${keyPrefix}lookups:${addressBucket(ip)}`;
       let counted = false;
       try {
@@ -76,10 +76,17 @@ export function lookupGuard(redis: Redis, keyPrefix: string, options: LookupLimi
         if (error instanceof ApiProblem) throw error;
         logger.warn({ err: error }, 'API key lookup limiter unavailable; letting the lookup through');
       }
-      const result = await lookup();
-      if (counted && found(result)) {
-        await redis.eval(RELEASE, 1, counter).catch((error: unknown) => logger.warn({ err: error }, 'API key lookup limiter: release failed'));
+      const release = () => redis.eval(RELEASE, 1, counter).catch((error: unknown) => logger.warn({ err: error }, 'API key lookup limiter: release failed'));
+      let result: T;
+      try {
+        result = await lookup();
+      } catch (error) {
+        // Not an answer about the key (the database is down): it must not use up the address's
+        // budget, or every till behind one address is refused for a minute after an outage.
+        if (counted) await release();
+        throw error;
       }
+      if (counted && found(result)) await release();
       return result;
     };
 }
