@@ -45,6 +45,28 @@ export async function boundStore(deps: { repos: Pick<Repositories, 'stores'> }, 
   return principal.storeId === null ? null : deps.repos.stores.findById(principal.storeId);
 }
 
+/**
+ * The store a report covers: one bound to a store (an API key, a principal) reads only its own,
+ * and naming another is FORBIDDEN; one that sees the whole chain may name any store, or none
+ * (null: the whole chain). An unknown code is STORE_NOT_FOUND, named as the `store` field.
+ */
+export async function storeInScope(
+  deps: { repos: Pick<Repositories, 'stores'> },
+  boundStoreId: number | null,
+  requested: string | undefined,
+): Promise<Store | null> {
+  if (boundStoreId !== null) {
+    const own = await deps.repos.stores.findById(boundStoreId);
+    if (!own) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
+    if (requested !== undefined && requested !== own.code) throw new DomainError('FORBIDDEN', { reason: 'the API key is bound to another store' });
+    return own;
+  }
+  if (requested === undefined) return null;
+  const store = await deps.repos.stores.findByCode(requested);
+  if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
+  return store;
+}
+
 export const actorOf = (principal: Principal): Actor => ({ type: principal.role === 'ADMIN' ? 'ADMIN' : 'STAFF', id: String(principal.telegramId) });
 
 export const INVITE_PREFIX = 'inv_';

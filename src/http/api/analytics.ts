@@ -16,10 +16,10 @@ import { segmentProblems } from '../../domain/broadcasts/segment.js';
 import { segmentSchema } from '../../domain/broadcasts/segment-schema.js';
 import type { Segment } from '../../domain/broadcasts/types.js';
 import { csvCell } from '../../domain/csv.js';
-import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import type { Program } from '../../domain/program.js';
+import { storeInScope } from '../../domain/staff/access.js';
 import { requireKey } from './auth.js';
 import { type ApiScope, prefersCsv } from './command.js';
 import { COMMON_PROBLEMS, problemResponses } from './openapi-doc.js';
@@ -301,16 +301,7 @@ export function registerAnalyticsRoutes(app: ApiScope, options: { domain: Domain
       throw validationProblem([{ field: 'tier', message: `one of the tiers: ${domain.program.tiers.levels.map((level) => level.code).join(', ')}` }]);
     }
     const segment = input.segment === undefined ? null : parseSegment(input.segment, domain.program);
-    let store: { id: number; code: string } | null = null;
-    if (key.storeId !== null) {
-      const own = await domain.repos.stores.findById(key.storeId);
-      if (!own) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
-      if (input.store !== undefined && input.store !== own.code) throw new DomainError('FORBIDDEN', { reason: 'the API key is bound to another store' });
-      store = own;
-    } else if (input.store !== undefined) {
-      store = await domain.repos.stores.findByCode(input.store);
-      if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
-    }
+    const store = await storeInScope(domain, key.storeId, input.store);
     const format = formatOf(input.format, acceptHeader);
     return {
       query: {

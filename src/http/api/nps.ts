@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { Segment } from '../../domain/broadcasts/types.js';
-import { DomainError } from '../../domain/errors.js';
 import { daysBetween } from '../../domain/jobs/schedule-rules.js';
 import { previewSurveyCampaign, type SurveyCampaignResult, sendSurveyCampaign } from '../../domain/nps/campaign.js';
 import { computeNpsReport, MAX_PERIOD_DAYS } from '../../domain/nps/report.js';
 import { NPS_GROUPS, type NpsSummary } from '../../domain/nps/score.js';
 import type { DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
+import { storeInScope } from '../../domain/staff/access.js';
 import { requireKey, scopedIdempotencyKey } from './auth.js';
 import { segmentSchema } from './broadcasts.js';
 import type { ApiScope } from './command.js';
@@ -144,18 +144,8 @@ export function registerNpsRoutes(app: ApiScope, options: { domain: DomainDeps; 
   app.get('/nps', { schema: reportSchema }, async (request) => {
     const query = request.query;
     const key = requireKey(request);
-    let storeId: number | null = null;
-    if (key.storeId !== null) {
-      const own = await domain.repos.stores.findById(key.storeId);
-      if (!own) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
-      if (query.store !== undefined && query.store !== own.code) throw new DomainError('FORBIDDEN', { reason: 'the API key is bound to another store' });
-      storeId = own.id;
-    } else if (query.store !== undefined) {
-      const store = await domain.repos.stores.findByCode(query.store);
-      if (!store) throw new DomainError('STORE_NOT_FOUND', { field: 'store' });
-      storeId = store.id;
-    }
-    const report = await computeNpsReport(domain, { from: query.from, to: query.to }, storeId);
+    const store = await storeInScope(domain, key.storeId, query.store);
+    const report = await computeNpsReport(domain, { from: query.from, to: query.to }, store?.id ?? null);
     const response: NpsResponse = {
       from: report.period.from,
       to: report.period.to,
