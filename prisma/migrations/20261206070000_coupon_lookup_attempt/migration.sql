@@ -8,10 +8,10 @@
 -- while the operator is locked no code is looked up at all, not even an existing one.
 -- spend_code_attempt does the same for spend codes.
 --
--- The policy's numbers come from the caller (COUPON_LOOKUP_POLICY); the step after a miss is
--- `afterFailure` in lookup-throttle.ts, written again here because it must run under the lock
--- (test/db/coupon-guessing.test.ts keeps the two equal). Codes the check character rejects never
--- get here: a typo tells a guesser nothing, so it does not count. Outcomes:
+-- The policy's numbers come from the caller (COUPON_LOOKUP_POLICY); the lock and the step after
+-- a miss are lookup_throttle_lock and lookup_throttle_fail (the spend_code_attempt migration).
+-- Codes the check character rejects never get here: a typo tells a guesser nothing, so it does
+-- not count. Outcomes:
 --   FOUND    the coupon with code `p_code`: `coupon_id`; nothing written but the empty row
 --   WRONG    counted: `failures` in the window, `blocked_until` set when this one locked
 --   LOCKED   not looked up: locked until `blocked_until`
@@ -29,11 +29,8 @@ CREATE FUNCTION coupon_lookup_attempt(
     OUT blocked_until timestamp(3)
 ) LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO "LookupThrottle" (key, failures, "windowStart", "blockedUntil", "updatedAt")
-    VALUES (p_key, 0, p_now, NULL, p_now)
-    ON CONFLICT (key) DO NOTHING;
-    SELECT t.failures, t."windowStart", t."blockedUntil" INTO failures, window_start, blocked_until
-    FROM "LookupThrottle" t WHERE t.key = p_key FOR UPDATE;
+    SELECT l.failures, l.window_start, l.blocked_until INTO failures, window_start, blocked_until
+    FROM lookup_throttle_lock(p_key, p_now) l;
     IF blocked_until > p_now THEN
         outcome := 'LOCKED';
         RETURN;
@@ -45,18 +42,8 @@ BEGIN
         RETURN;
     END IF;
 
-    -- afterFailure: a new window once the old one (or a block) is over.
-    IF failures = 0 OR p_now - window_start >= p_window_ms * interval '1 millisecond'
-       OR (blocked_until IS NOT NULL AND blocked_until <= p_now) THEN
-        failures := 1;
-        window_start := p_now;
-    ELSE
-        failures := failures + 1;
-    END IF;
-    blocked_until := CASE WHEN failures >= p_max_failures THEN p_now + p_block_ms * interval '1 millisecond' END;
-    UPDATE "LookupThrottle" t
-    SET failures = coupon_lookup_attempt.failures, "windowStart" = window_start, "blockedUntil" = blocked_until, "updatedAt" = p_now
-    WHERE t.key = p_key;
+    SELECT f.failures, f.window_start, f.blocked_until INTO failures, window_start, blocked_until
+    FROM lookup_throttle_fail(p_key, p_now, failures, window_start, blocked_until, p_max_failures, p_window_ms, p_block_ms) f;
     outcome := 'WRONG';
 END;
 $$;
