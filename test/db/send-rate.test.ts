@@ -64,6 +64,36 @@ async function takeSlots(rate: number, processes: number, workers: number, secon
   return { slots: slots.sort((a, b) => a - b), refusals };
 }
 
+/**
+ * `processes` connections, each taking chunks of `chunk` slots per call (reserveMany, every
+ * message to a chat of its own) as fast as it is given them, as the delivery worker does, until
+ * the slots pass `seconds` after the first one. Returns the slots (µs on Redis's clock), sorted.
+ */
+async function takeChunks(name: string, rate: number, processes: number, chunk: number, seconds: number): Promise<number[]> {
+  const key = `${prefix}:${name}:gcra`;
+  const slots: number[] = [];
+  let horizon = Number.POSITIVE_INFINITY;
+  let chat = 0;
+  const acquirer = async (limiter: SendRateLimiter) => {
+    for (;;) {
+      const taken = await limiter.reserveMany(
+        Array.from({ length: chunk }, () => `${prefix}:${name}-gate:${chat++}`),
+        1_100,
+      );
+      for (const slot of taken) {
+        if (!slot.reserved) continue;
+        if (horizon === Number.POSITIVE_INFINITY) horizon = slot.slotUs + seconds * 1_000_000;
+        if (slot.slotUs < horizon) slots.push(slot.slotUs);
+      }
+      const last = taken.filter((slot) => slot.reserved).at(-1);
+      if (last?.reserved && last.slotUs >= horizon) return;
+      await sleep(Math.max(0, Math.min(...taken.map((slot) => slot.waitMs)) - 500));
+    }
+  };
+  await Promise.all(Array.from({ length: processes }, () => acquirer(new SendRateLimiter(connect(), key, rate, { maxWaitMs: 1_000 }))));
+  return slots.sort((a, b) => a - b);
+}
+
 describe('the send rate limiter (GCRA in Redis)', () => {
   it('gives concurrent workers in several processes at most 30 slots in any second, and at least 97 % of 30/s', async () => {
     // 6 x 8 acquirers hold more than a second of slots: some are told to come back later.
@@ -80,30 +110,9 @@ describe('the send rate limiter (GCRA in Redis)', () => {
   });
 
   it('keeps up with 1000/s (paid broadcasts) across processes: at most 1000 in any second, at least 95 %', async () => {
-    // As the paid delivery worker takes them: chunks of 50 slots per call (reserveMany), so a
-    // second of slots ahead is a few calls, and a busy test process does not leave slots unasked.
-    const key = `${prefix}:paid:gcra`;
-    const slots: number[] = [];
-    let horizon = Number.POSITIVE_INFINITY;
-    let chat = 0;
-    const acquirer = async (limiter: SendRateLimiter) => {
-      for (;;) {
-        const chunk = await limiter.reserveMany(
-          Array.from({ length: 50 }, () => `${prefix}:paid-gate:${chat++}`),
-          1_100,
-        );
-        for (const slot of chunk) {
-          if (!slot.reserved) continue;
-          if (horizon === Number.POSITIVE_INFINITY) horizon = slot.slotUs + 2_000_000;
-          if (slot.slotUs < horizon) slots.push(slot.slotUs);
-        }
-        const last = chunk.filter((slot) => slot.reserved).at(-1);
-        if (last?.reserved && last.slotUs >= horizon) return;
-        await sleep(Math.max(0, Math.min(...chunk.map((slot) => slot.waitMs)) - 500));
-      }
-    };
-    await Promise.all(Array.from({ length: 6 }, () => acquirer(new SendRateLimiter(connect(), key, 1000, { maxWaitMs: 1_000 }))));
-    slots.sort((a, b) => a - b);
+    // As the paid delivery worker takes them: chunks of 50 slots per call, so a second of slots
+    // ahead is a few calls, and a busy test process does not leave slots unasked.
+    const slots = await takeChunks('paid', 1000, 6, 50, 2);
     expect(peakWithin(slots, 1_000_000)).toBeLessThanOrEqual(1000);
     const perSecond = (slots.length - 1) / (((slots.at(-1) as number) - (slots[0] as number)) / 1_000_000);
     expect(perSecond).toBeGreaterThanOrEqual(0.95 * 1000);
@@ -152,30 +161,8 @@ describe('the send rate limiter (GCRA in Redis)', () => {
   });
 
   it('reserves a chunk of slots in one call: at most 30 in any second across processes, gates kept, at least 97 % of 30/s', async () => {
-    // 4 connections, each taking chunks of 8 (the delivery worker's chunk at 30/s) as fast as
-    // it is given them, every message to a chat of its own: the chunks' slots interleave.
-    const key = `${prefix}:many:gcra`;
-    const slots: number[] = [];
-    let horizon = Number.POSITIVE_INFINITY;
-    let chat = 0;
-    const acquirer = async (limiter: SendRateLimiter) => {
-      for (;;) {
-        const chunk = await limiter.reserveMany(
-          Array.from({ length: 8 }, () => `${prefix}:many-gate:${chat++}`),
-          1_100,
-        );
-        for (const slot of chunk) {
-          if (!slot.reserved) continue;
-          if (horizon === Number.POSITIVE_INFINITY) horizon = slot.slotUs + 4_000_000;
-          if (slot.slotUs < horizon) slots.push(slot.slotUs);
-        }
-        const last = chunk.filter((slot) => slot.reserved).at(-1);
-        if (last?.reserved && last.slotUs >= horizon) return;
-        await sleep(Math.max(0, Math.min(...chunk.map((slot) => slot.waitMs)) - 500));
-      }
-    };
-    await Promise.all(Array.from({ length: 4 }, () => acquirer(new SendRateLimiter(connect(), key, 30, { maxWaitMs: 1_000 }))));
-    slots.sort((a, b) => a - b);
+    // 4 connections, each taking chunks of 8 (the delivery worker's chunk at 30/s): the chunks' slots interleave.
+    const slots = await takeChunks('many', 30, 4, 8, 4);
     expect(peakWithin(slots, 1_000_000)).toBeLessThanOrEqual(30);
     const gaps = slots.slice(1).map((slot, i) => slot - (slots[i] as number));
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(emissionIntervalUs(30));
