@@ -432,7 +432,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     if (sends.error && !(more && sent > 0)) throw sends.error;
     retryAt = Math.min(retryAt, sends.retryAt);
     // The next chunk at once when this one settled rows; a chunk left waiting whole (quiet
-    // hours, gates) waits with it.
+    // hours, gates) waits with it. Wall-clock ms, as BullMQ's delays are: when the job runs
+    // again is transport timing; whether a row may be sent is decided on deps.clock when it does.
     if (more && [...settled, ...sends.outcomes].some((o) => o.status !== 'PENDING')) retryAt = Math.min(retryAt, Date.now());
     if (sends.error) retryAt = Math.max(retryAt, Date.now() + BATCH_ERROR_RETRY_MS);
     if (Number.isFinite(retryAt)) {
@@ -472,6 +473,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
    */
   async function sendChunk(items: { row: DeliveryToSend; chatId: number }[], sendBy: number): Promise<ChunkSends> {
     const result: ChunkSends = { outcomes: [], blockedMembers: [], pauseMs: null, error: null, retryAt: Number.POSITIVE_INFINITY };
+    // A row left for later, and when its job should run again: wall-clock ms for BullMQ's delay
+    // (transport timing, as the leases above), never a rule's time.
     const later = (id: number, at: number) => {
       result.outcomes.push({ id, status: 'PENDING' });
       result.retryAt = Math.min(result.retryAt, at);
