@@ -13,7 +13,8 @@ import type {
 } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import { type Delivery as DeliveryRow, type Member as MemberRow, Prisma } from '../generated/prisma/client.js';
-import { type Db, toMember } from './repositories.js';
+import { toMember } from './member-reads.js';
+import type { Db } from './repositories.js';
 import { ts } from './sql.js';
 
 /** The member's columns in `pendingFor`'s join, prefixed `m_` so they cannot clash with the delivery's. */

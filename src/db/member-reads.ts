@@ -1,6 +1,7 @@
-import type { Member, MemberStatus, RegistrationStep } from '../domain/members/member.js';
+import type { Member } from '../domain/members/member.js';
 import type { MemberStanding, Qualification } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
+import type { Member as MemberRow } from '../generated/prisma/client.js';
 import { takesFromJson } from './erased-identity-repository.js';
 import type { SqlReader } from './hot-sql.js';
 
@@ -13,36 +14,8 @@ import type { SqlReader } from './hot-sql.js';
  * the Prisma client it is given. README, Design notes.
  */
 
-// Timestamps are stored as UTC `timestamp(3)` (Prisma's convention): they are read as timestamptz
-// and passed as UTC text, so neither driver applies the process's or the session's time zone.
-const MEMBER_COLUMNS = [
-  'm.id',
-  'm."telegramId"::text AS "telegramId"',
-  'm.code',
-  'm.status::text AS status',
-  'm."registrationStep"::text AS "registrationStep"',
-  'm."startPayload"',
-  'm.locale',
-  'm.phone',
-  'm."phoneVerified"',
-  'm.name',
-  `to_char(m.birthday, 'YYYY-MM-DD') AS birthday`,
-  'm."consentVersion"',
-  `m."consentAt" AT TIME ZONE 'UTC' AS "consentAt"`,
-  'm."notificationsEnabled"',
-  'm.reachable',
-  'm.balance',
-  'm.tier',
-  'm."cardFileId"',
-  `m."registeredAt" AT TIME ZONE 'UTC' AS "registeredAt"`,
-  `m."deletedAt" AT TIME ZONE 'UTC' AS "deletedAt"`,
-  `m."createdAt" AT TIME ZONE 'UTC' AS "createdAt"`,
-  'm."referralToken"',
-  'm.returning',
-  'm."inheritedTakes"',
-  'm."savedMinor"::text AS "savedMinor"',
-].join(', ');
-
+// `m.*` comes back as Prisma's own row (the pool's parsers in hot-sql.ts read int8 as bigint and
+// timestamps and dates as UTC, as Prisma does), so one mapping, `toMember`, serves both drivers.
 /**
  * A member's standing as a lateral subquery over `member` (an SQL expression for the member's id):
  * the qualifying total (the `qualifying_total` function) and the nearest expiry with its points,
@@ -57,39 +30,11 @@ const standingOf = (member: string, metric: string, since: string) => `
     WHERE l."memberId" = ${member} AND l.remaining > 0 AND l."expiresAt" = nearest.at
   ) AS n ON nearest.at IS NOT NULL`;
 
-const MEMBER_BY_TELEGRAM_ID = `SELECT ${MEMBER_COLUMNS} FROM "Member" m WHERE m."telegramId" = $1::bigint`;
-const MEMBER_WITH_STANDING = `SELECT ${MEMBER_COLUMNS}, s.* FROM "Member" m
+const MEMBER_BY_TELEGRAM_ID = `SELECT m.* FROM "Member" m WHERE m."telegramId" = $1::bigint`;
+const MEMBER_WITH_STANDING = `SELECT m.*, s.* FROM "Member" m
   CROSS JOIN LATERAL (${standingOf('m.id', '$2', '$3')}) AS s
   WHERE m."telegramId" = $1::bigint`;
 const STANDING = `SELECT * FROM (${standingOf('$1::int', '$2', '$3')}) AS s`;
-
-interface MemberSqlRow {
-  id: number;
-  telegramId: string | null;
-  code: string;
-  status: string;
-  registrationStep: string | null;
-  startPayload: string | null;
-  locale: string;
-  phone: string | null;
-  phoneVerified: boolean;
-  name: string | null;
-  birthday: string | null;
-  consentVersion: string | null;
-  consentAt: Date | null;
-  notificationsEnabled: boolean;
-  reachable: boolean;
-  balance: number;
-  tier: string | null;
-  cardFileId: string | null;
-  registeredAt: Date | null;
-  deletedAt: Date | null;
-  createdAt: Date;
-  referralToken: string | null;
-  returning: boolean;
-  inheritedTakes: unknown;
-  savedMinor: string;
-}
 
 /** Either driver's bigint (pg: text; Prisma: bigint) as a number. */
 interface StandingSqlRow {
@@ -98,20 +43,22 @@ interface StandingSqlRow {
   expiryPoints: number | null;
 }
 
-/** As `toMember` maps Prisma's row (test/db/member-reads.test.ts holds the two to one result). */
-function memberFromSql(row: MemberSqlRow): Member {
+const toDateOnly = (date: Date | null): string | null => (date ? date.toISOString().slice(0, 10) : null);
+
+/** A member row as Prisma gives it (a model query, $queryRaw, or hot-sql's pool) as the domain's Member. */
+export function toMember(row: MemberRow): Member {
   return {
     id: row.id,
     telegramId: row.telegramId === null ? null : Number(row.telegramId),
     code: row.code,
-    status: row.status as MemberStatus,
-    registrationStep: row.registrationStep as RegistrationStep | null,
+    status: row.status,
+    registrationStep: row.registrationStep,
     startPayload: row.startPayload,
     locale: isLocale(row.locale) ? row.locale : 'ru',
     phone: row.phone,
     phoneVerified: row.phoneVerified,
     name: row.name,
-    birthday: row.birthday,
+    birthday: toDateOnly(row.birthday),
     consentVersion: row.consentVersion,
     consentAt: row.consentAt,
     notificationsEnabled: row.notificationsEnabled,
@@ -140,8 +87,8 @@ function standingFromSql(row: StandingSqlRow | undefined): MemberStanding {
 const sinceParam = (since: Date | null) => (since ? since.toISOString().replace('T', ' ').replace('Z', '') : null);
 
 export async function memberByTelegramId(reader: SqlReader, telegramId: number): Promise<Member | null> {
-  const [row] = await reader.query<MemberSqlRow>('member_by_telegram_id', MEMBER_BY_TELEGRAM_ID, [String(telegramId)]);
-  return row ? memberFromSql(row) : null;
+  const [row] = await reader.query<MemberRow>('member_by_telegram_id', MEMBER_BY_TELEGRAM_ID, [String(telegramId)]);
+  return row ? toMember(row) : null;
 }
 
 export async function memberWithStanding(
@@ -149,12 +96,8 @@ export async function memberWithStanding(
   telegramId: number,
   { metric, since }: Qualification,
 ): Promise<{ member: Member; standing: MemberStanding } | null> {
-  const [row] = await reader.query<MemberSqlRow & StandingSqlRow>('member_with_standing', MEMBER_WITH_STANDING, [
-    String(telegramId),
-    metric,
-    sinceParam(since),
-  ]);
-  return row ? { member: memberFromSql(row), standing: standingFromSql(row) } : null;
+  const [row] = await reader.query<MemberRow & StandingSqlRow>('member_with_standing', MEMBER_WITH_STANDING, [String(telegramId), metric, sinceParam(since)]);
+  return row ? { member: toMember(row), standing: standingFromSql(row) } : null;
 }
 
 export async function standingById(reader: SqlReader, memberId: number, { metric, since }: Qualification): Promise<MemberStanding> {

@@ -12,19 +12,18 @@ import type {
   Repositories,
   UnitOfWork,
 } from '../domain/ports.js';
-import { isLocale } from '../domain/program.js';
 import { type Member as MemberRow, Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { PrismaAnalyticsRepository, PrismaReceiptRepository } from './analytics-repository.js';
 import { PrismaBroadcastRepository } from './broadcast-repository.js';
 import { PrismaDeliveryRepository } from './delivery-repository.js';
 import { PrismaDonationRepository } from './donation-repository.js';
-import { PrismaErasedIdentityRepository, takesFromJson, takesToJson } from './erased-identity-repository.js';
+import { PrismaErasedIdentityRepository, takesToJson } from './erased-identity-repository.js';
 import { isUniqueViolation } from './errors.js';
 import { PrismaDomainEventRepository, PrismaOutbox } from './event-repository.js';
 import { hotQuery, hotReader, type SqlReader } from './hot-sql.js';
 import { PrismaJobRepository, PrismaJobRunRepository } from './job-repository.js';
 import { type LedgerPostObserver, PrismaLedgerRepository } from './ledger-repository.js';
-import { memberByTelegramId, memberWithStanding, standingById } from './member-reads.js';
+import { memberByTelegramId, memberWithStanding, standingById, toMember } from './member-reads.js';
 import { PrismaPurchaseRepository } from './purchase-repository.js';
 import { qualifyingTotalSql } from './qualification.js';
 import { PrismaCouponRepository, PrismaLookupThrottleRepository, PrismaRewardRepository } from './reward-repository.js';
@@ -37,39 +36,8 @@ import { PrismaReferralRepository, PrismaTaskRepository } from './task-repositor
 /** A client that may be the root client or an open transaction. */
 export type Db = PrismaClient | Prisma.TransactionClient;
 
-const toDateOnly = (date: Date | null): string | null => (date ? date.toISOString().slice(0, 10) : null);
 const fromDateOnly = (date: string | null | undefined): Date | null | undefined =>
   date === undefined ? undefined : date === null ? null : new Date(`${date}T00:00:00Z`);
-
-export function toMember(row: MemberRow): Member {
-  return {
-    id: row.id,
-    telegramId: row.telegramId === null ? null : Number(row.telegramId),
-    code: row.code,
-    status: row.status,
-    registrationStep: row.registrationStep,
-    startPayload: row.startPayload,
-    locale: isLocale(row.locale) ? row.locale : 'ru',
-    phone: row.phone,
-    phoneVerified: row.phoneVerified,
-    name: row.name,
-    birthday: toDateOnly(row.birthday),
-    consentVersion: row.consentVersion,
-    consentAt: row.consentAt,
-    notificationsEnabled: row.notificationsEnabled,
-    reachable: row.reachable,
-    balance: row.balance,
-    tier: row.tier,
-    cardFileId: row.cardFileId,
-    registeredAt: row.registeredAt,
-    deletedAt: row.deletedAt,
-    createdAt: row.createdAt,
-    referralToken: row.referralToken,
-    returning: row.returning,
-    inheritedTakes: takesFromJson(row.inheritedTakes),
-    savedMinor: Number(row.savedMinor),
-  };
-}
 
 class PrismaMemberRepository implements MemberRepository {
   /** The hot reads' SQL (member-reads.ts): through the pool under a root client, else through this client or transaction. */

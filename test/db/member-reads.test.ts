@@ -4,8 +4,8 @@ process.env.TZ = 'America/New_York';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientReader, hotReader, type SqlReader } from '../../src/db/hot-sql.js';
-import { memberByTelegramId, memberWithStanding, standingById } from '../../src/db/member-reads.js';
-import { makeRepositories, toMember } from '../../src/db/repositories.js';
+import { memberByTelegramId, memberWithStanding, standingById, toMember } from '../../src/db/member-reads.js';
+import { makeRepositories } from '../../src/db/repositories.js';
 import type { Member } from '../../src/domain/members/member.js';
 import type { Qualification } from '../../src/domain/ports.js';
 import { recordPurchase } from '../../src/domain/purchases/record-purchase.js';
