@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
+import { EXPIRY_LANES, expirePoints, type PointsExpiryRun } from '../src/domain/jobs/expire-points.js';
 import { createDeliveryQueue, QueuedNotifier } from '../src/jobs/delivery.js';
 import { startRedis } from '../src/redis.js';
 import { removeQueueKeys } from '../test/support/app.js';
@@ -32,13 +32,20 @@ interface Config {
   lots: number;
   lotsPerMember: number;
   batchSize: number;
+  lanes: number;
 }
 
 function readConfig(): Config {
   const lotsPerMember = envInt('BENCH_EXPIRY_LOTS_PER_MEMBER', 5);
   // A million lots means a million due: as many again that are not due sit beside them.
   const wanted = 2 * envInt('BENCH_EXPIRY_LOTS', 1_000_000, lotsPerMember);
-  return { lots: Math.floor(wanted / lotsPerMember) * lotsPerMember, lotsPerMember, batchSize: envInt('BENCH_EXPIRY_BATCH', 5000) };
+  return {
+    lots: Math.floor(wanted / lotsPerMember) * lotsPerMember,
+    lotsPerMember,
+    batchSize: envInt('BENCH_EXPIRY_BATCH', 5000),
+    // As the scheduled job runs it (src/jobs/registry.ts) unless told otherwise.
+    lanes: envInt('BENCH_EXPIRY_LANES', EXPIRY_LANES),
+  };
 }
 
 /** The UTC text form the repositories use for timestamp(3) columns. */
@@ -161,7 +168,7 @@ export async function expiry(): Promise<BenchResult> {
 
     const rssBefore = process.memoryUsage();
     const expiryStarted = performance.now();
-    const { result: run, peakRss } = await withPeakRss<PointsExpiryRun>(() => expirePoints(harness.deps, { batchSize: config.batchSize }));
+    const { result: run, peakRss } = await withPeakRss<PointsExpiryRun>(() => expirePoints(harness.deps, { batchSize: config.batchSize, lanes: config.lanes }));
     const expiryS = seconds(expiryStarted);
     const rssAfter = process.memoryUsage();
     const [outbox] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "Delivery" WHERE kind = 'pointsExpired'`);
@@ -185,7 +192,7 @@ export async function expiry(): Promise<BenchResult> {
       [
         ['plain UPDATE of a copy', String(baselineRows), '-', '1', fixed(baselineS, 2), fixed(baselineRows / baselineS, 0), '1.00x'],
         [
-          `expirePoints (batch ${config.batchSize})`,
+          `expirePoints (batch ${config.batchSize}, ${config.lanes} lanes)`,
           String(run.lots),
           String(run.members),
           String(run.batches),

@@ -1,5 +1,5 @@
 import type { Actor } from '../domain/ledger/types.js';
-import type { ExpiredPoints, ExpiringPoints, InactiveMember, JobRepository, JobRun, JobRunRepository } from '../domain/ports.js';
+import type { ExpiredPoints, ExpiringPoints, ExpiryLane, InactiveMember, JobRepository, JobRun, JobRunRepository } from '../domain/ports.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { LedgerPostObserver } from './ledger-repository.js';
 import { offerEligible } from './offer-eligibility.js';
@@ -76,8 +76,9 @@ export class PrismaJobRepository implements JobRepository {
     now: Date,
     batchSize: number,
     actor: Actor,
+    lane: ExpiryLane = { index: 0, count: 1 },
   ): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }> {
-    const result = await this.expireBatch(now, batchSize, actor);
+    const result = await this.expireBatch(now, batchSize, actor, lane);
     for (const _member of result.members) this.onLedgerPost?.('EXPIRE');
     return result;
   }
@@ -86,7 +87,11 @@ export class PrismaJobRepository implements JobRepository {
     now: Date,
     batchSize: number,
     actor: Actor,
+    lane: ExpiryLane,
   ): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }> {
+    // A lane takes only its own members (id modulo the lane count), so batches of different
+    // lanes running at once never lock the same member, and each takes its locks in id order.
+    const inLane = lane.count > 1 ? Prisma.sql`AND "memberId" % ${lane.count}::int = ${lane.index}::int` : Prisma.empty;
     return this.transaction(async (tx) => {
       // Members first, in id order: a spend locks its member row before its lots, so taking the
       // lots only under the member locks cannot deadlock with it (nor with a second expiry run).
@@ -96,7 +101,7 @@ export class PrismaJobRepository implements JobRepository {
         SELECT id FROM "Member"
         WHERE id = ANY(ARRAY(
           SELECT "memberId" FROM "PointLot"
-          WHERE "expiresAt" <= ${ts(now)} AND remaining > 0
+          WHERE "expiresAt" <= ${ts(now)} AND remaining > 0 ${inLane}
           ORDER BY "expiresAt"
           LIMIT ${batchSize}
         ))
@@ -117,10 +122,13 @@ export class PrismaJobRepository implements JobRepository {
       // invariants.
       const members = await tx.$queryRaw<ExpiredPoints[]>`
         WITH lots AS (
-          SELECT id, "memberId", remaining FROM "PointLot"
-          WHERE "memberId" = ANY(string_to_array(${memberIds}, ',')::int[])
-            AND "expiresAt" <= ${ts(now)} AND remaining > 0
-          FOR UPDATE
+          SELECT l.id, l."memberId", l.remaining
+          FROM unnest(string_to_array(${memberIds}, ',')::int[]) AS locked(id)
+          CROSS JOIN LATERAL (
+            SELECT id, "memberId", remaining FROM "PointLot"
+            WHERE "memberId" = locked.id AND "expiresAt" <= ${ts(now)} AND remaining > 0
+            FOR UPDATE
+          ) l
         ), per_member AS (
           SELECT "memberId", SUM(remaining)::int AS points, COUNT(*)::int AS lots, MAX(id) AS "maxLotId"
           FROM lots GROUP BY "memberId"
@@ -138,7 +146,7 @@ export class PrismaJobRepository implements JobRepository {
           INSERT INTO "LotAllocation" ("entryId", "lotId", "amount")
           SELECT entries.id, lots.id, lots.remaining FROM lots JOIN entries ON entries."memberId" = lots."memberId"
         ), zeroed AS (
-          UPDATE "PointLot" lot SET remaining = 0 FROM lots WHERE lot.id = lots.id
+          UPDATE "PointLot" lot SET remaining = 0 WHERE lot.id = ANY(ARRAY(SELECT id FROM lots))
         )
         SELECT p."memberId", p.points, p.lots, moved.balance AS "balanceAfter"
         FROM per_member p JOIN moved ON moved.id = p."memberId"

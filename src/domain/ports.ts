@@ -616,7 +616,21 @@ export interface JobRepository {
    * the members locked (0: nothing was due, the run is done); `members` those that had points
    * left to expire once locked.
    */
-  expireDueLots(now: Date, batchSize: number, actor: Actor): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }>;
+  expireDueLots(
+    now: Date,
+    batchSize: number,
+    actor: Actor,
+    lane?: ExpiryLane,
+  ): Promise<{ candidates: number; candidateIds: number[]; lots: number; members: ExpiredPoints[] }>;
+}
+
+/**
+ * One of `count` disjoint shares of the members (`memberId % count = index`): batches of
+ * different lanes may run at once, as they never touch the same member. Default: one lane.
+ */
+export interface ExpiryLane {
+  index: number;
+  count: number;
 }
 
 export interface JobRun {

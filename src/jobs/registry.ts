@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { runBroadcasts } from '../domain/broadcasts/run-broadcast.js';
 import { sendCharityReport } from '../domain/charity/report.js';
 import { sendBirthdayGreetings } from '../domain/jobs/birthday-greetings.js';
-import { expirePoints } from '../domain/jobs/expire-points.js';
+import { EXPIRY_LANES, expirePoints } from '../domain/jobs/expire-points.js';
 import { sendExpiringReminders } from '../domain/jobs/expiring-reminders.js';
 import { JOB_NAMES } from '../domain/jobs/job-runs.js';
 import { sendWinBackReminders } from '../domain/jobs/win-back.js';
@@ -84,7 +84,7 @@ export const pointsExpiry: JobDefinition<Batch> = {
   name: JOB_NAMES.pointsExpiry,
   payload: batch,
   schedule: (program) => program.notifications.pointsExpiry.cron,
-  run: ({ domain }, payload) => expirePoints(domain, batchOptions(payload)),
+  run: ({ domain }, payload) => expirePoints(domain, { ...batchOptions(payload), lanes: EXPIRY_LANES }),
 };
 
 export const winBack: JobDefinition<Batch> = {
