@@ -464,6 +464,124 @@ describe('points expiry', () => {
   });
 });
 
+describe('points expiry in two lanes', () => {
+  const NOW = new Date('2026-11-23T00:15:00Z');
+
+  /** `count` members with two due lots and one not due each; returns them and the points due. */
+  async function seed(count: number) {
+    const members = [];
+    let due = 0;
+    for (let i = 0; i < count; i++) {
+      const m = await member({ points: i % 4 === 0 ? 3 : 0 });
+      members.push(m);
+      await earn(m.id, 10 + i, new Date(NOW.getTime() - 2 * 86_400_000));
+      await earn(m.id, 20, new Date(NOW.getTime() - 3_600_000));
+      await earn(m.id, 5, new Date(NOW.getTime() + 86_400_000));
+      due += 30 + i;
+    }
+    return { members, due };
+  }
+
+  it('expires every due lot once, each member in one entry, and a rerun changes nothing', async () => {
+    const { deps, sent } = jobDeps('Europe/Moscow');
+    const { members, due } = await seed(13);
+    h.clock.set(NOW);
+    const run = await expirePoints(deps, { batchSize: 3, lanes: 2 });
+    expect(run).toMatchObject({ lots: 26, members: 13, points: due, complete: true });
+    // Both lanes worked: odd and even member ids each had batches of their own.
+    expect(run.batches).toBeGreaterThanOrEqual(2);
+    for (const m of members) expect(await balanceOf(m.id)).toBe(5 + (members.indexOf(m) % 4 === 0 ? 3 : 0));
+    expect(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } })).toBe(13);
+    expect(new Set(sent.map((s) => s.dedupeKey)).size).toBe(13);
+    await expectLedgerConsistent();
+
+    const before = await db.prisma.ledgerEntry.count();
+    expect(await expirePoints(deps, { lanes: 2 })).toEqual({ lots: 0, members: 0, points: 0, batches: 0, complete: true });
+    expect(await db.prisma.ledgerEntry.count()).toBe(before);
+    expect(sent).toHaveLength(13);
+  });
+
+  it('counts maxBatches over both lanes; the next run finishes what is left', async () => {
+    const { deps } = jobDeps('Europe/Moscow');
+    const { members, due } = await seed(10);
+    h.clock.set(NOW);
+    const first = await expirePoints(deps, { batchSize: 2, maxBatches: 1, lanes: 2 });
+    expect(first).toMatchObject({ batches: 1, complete: false });
+    expect(first.members).toBeGreaterThan(0);
+    expect(first.members).toBeLessThan(10);
+    await expectLedgerConsistent();
+    const rest = await expirePoints(deps, { batchSize: 4, lanes: 2 });
+    expect(rest.complete).toBe(true);
+    expect(first.points + rest.points).toBe(due);
+    expect(first.members + rest.members).toBe(members.length);
+    await expectLedgerConsistent();
+  });
+
+  it('stops the other lane when one fails mid-run (as a crash would); a rerun completes and all is consistent', async () => {
+    const { deps, sent } = jobDeps('Europe/Moscow');
+    const { members, due } = await seed(12);
+    h.clock.set(NOW);
+    // The odd lane's second batch fails, after its first committed.
+    const jobs = deps.repos.jobs;
+    let oddBatches = 0;
+    const failing: DomainDeps = {
+      ...deps,
+      repos: {
+        ...deps.repos,
+        jobs: Object.assign(Object.create(Object.getPrototypeOf(jobs)), jobs, {
+          expireDueLots: (...args: Parameters<typeof jobs.expireDueLots>) => {
+            if (args[3]?.index === 1 && ++oddBatches === 2) return Promise.reject(new Error('connection lost'));
+            return jobs.expireDueLots(...args);
+          },
+        }),
+      },
+    };
+    await expect(expirePoints(failing, { batchSize: 2, lanes: 2 })).rejects.toThrow('connection lost');
+    await expectLedgerConsistent();
+    expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: NOW }, remaining: { gt: 0 } } })).toBeGreaterThan(0);
+
+    const rest = await expirePoints(deps, { batchSize: 2, lanes: 2 });
+    expect(rest.complete).toBe(true);
+    await expectLedgerConsistent();
+    expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: NOW }, remaining: { gt: 0 } } })).toBe(0);
+    // Every member expired once, every point once, each told once.
+    expect(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } })).toBe(members.length);
+    const expired = await db.prisma.ledgerEntry.aggregate({ where: { type: 'EXPIRE' }, _sum: { amount: true } });
+    expect(-(expired._sum.amount ?? 0)).toBe(due);
+    expect(new Set(sent.map((s) => s.dedupeKey)).size).toBe(members.length);
+    expect(sent).toHaveLength(members.length);
+  });
+
+  it('keeps the ledger consistent when spends and a one-lane run race with it', async () => {
+    const { deps } = jobDeps('Europe/Moscow');
+    const members = [];
+    for (let i = 0; i < 30; i++) {
+      const m = await member();
+      members.push(m);
+      await earn(m.id, 20, new Date(NOW.getTime() - 86_400_000));
+      await earn(m.id, 20, new Date(NOW.getTime() - 3_600_000));
+      await earn(m.id, 20, new Date(NOW.getTime() + 86_400_000));
+    }
+    h.clock.set(NOW);
+    const spends = members.map((m) =>
+      spend(m.id, 30).then(
+        () => 30,
+        (error: unknown) => {
+          if (isDomainError(error, 'INSUFFICIENT_POINTS')) return 0;
+          throw error;
+        },
+      ),
+    );
+    const [runA, runB, ...spent] = await Promise.all([expirePoints(deps, { batchSize: 5, lanes: 2 }), expirePoints(deps, { batchSize: 11 }), ...spends]);
+    await expectLedgerConsistent();
+    const left = (await db.prisma.member.aggregate({ where: { id: { in: members.map((m) => m.id) } }, _sum: { balance: true } }))._sum.balance ?? 0;
+    const spentTotal = spent.reduce((sum, s) => sum + s, 0);
+    expect(left + spentTotal + (runA?.points ?? 0) + (runB?.points ?? 0)).toBe(60 * 30);
+    expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: NOW }, remaining: { gt: 0 } } })).toBe(0);
+    expect((runA?.members ?? 0) + (runB?.members ?? 0)).toBe(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } }));
+  });
+});
+
 describe('win-back reminders', () => {
   async function purchase(memberId: number, at: string) {
     const store = await h.store();
