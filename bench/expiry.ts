@@ -1,7 +1,8 @@
 // Points expiry at scale: BENCH_EXPIRY_LOTS due point lots (default a million) among as many
 // that are not due yet (BENCH_EXPIRY_LOTS_PER_MEMBER per member, every other lot due) written
 // set-based, then `expirePoints` from the domain times how long it takes to expire the due half
-// in batches of BENCH_EXPIRY_BATCH. Beside it, in the same
+// in batches of BENCH_EXPIRY_BATCH, in BENCH_EXPIRY_LANES lanes at once (default: as the
+// scheduled job, EXPIRY_LANES). Beside it, in the same
 // run and on a copy of the same lots (same indexes), a plain
 //   UPDATE ... SET remaining = 0 WHERE "expiresAt" <= <now> AND remaining > 0
 // gives the raw cost of touching those rows: the ratio is what the job's bookkeeping (member

@@ -120,6 +120,10 @@ export class PrismaJobRepository implements JobRepository {
       // statement was measured 5x slower (bench/expiry.ts, 100k due lots of 40k members: 37.9 s
       // against 7.5 s), so the set-based form stays; test/db/jobs.test.ts holds it to the same
       // invariants.
+      // The plan must not grow with the run: the lots are read per locked member from the
+      // partial index of open lots (a LATERAL scan, as `"memberId" = ANY(...)` was planned as a
+      // bitmap scan of every due lot, dead index entries included), and zeroed by key through
+      // `= ANY(ARRAY(...))` (a join was planned as a merge join walking the whole primary key).
       const members = await tx.$queryRaw<ExpiredPoints[]>`
         WITH lots AS (
           SELECT l.id, l."memberId", l.remaining
