@@ -1,3 +1,5 @@
+import { LOCALES, type Locale } from '../domain/program.js';
+
 /**
  * Callback data is `prefix:arg:arg`, at most 64 bytes (Telegram's limit). It is only a hint of
  * what was tapped: every handler re-checks the member, their state and ownership on the server.
@@ -9,6 +11,10 @@
 
 /** The kinds of argument a button may carry, each with the exact shape it may have on the wire. */
 const ARG_KINDS = {
+  /** A language the bot speaks. */
+  locale: { pattern: new RegExp(`^(${LOCALES.join('|')})$`), parse: (raw: string) => raw as Locale },
+  /** An answer to a yes-or-no question. */
+  yesNo: { pattern: /^(yes|no)$/, parse: (raw: string) => raw as 'yes' | 'no' },
   /** A dialog's or a confirmation screen's random id (dialogs.ts `newDialogId`). */
   dialog: { pattern: /^[A-Za-z0-9_-]{8}$/, parse: (raw: string) => raw },
   /** A spend request's id (domain/spending/spend-requests.ts). */
@@ -29,6 +35,9 @@ type ArgValue<K extends ArgKind> = ReturnType<(typeof ARG_KINDS)[K]['parse']>;
 
 /** Every declared button: its prefix on the wire and the kinds of its arguments, in order. */
 export const CALLBACKS = {
+  // Registration (features/registration.ts): the language chosen, the consent given or declined.
+  'reg:lang': ['locale'],
+  'reg:consent': ['yesNo'],
   // Cashier (features/cashier): the dialog id, then what was chosen.
   'stf:st': ['dialog', 'int'],
   'stf:pts': ['dialog', 'int'],

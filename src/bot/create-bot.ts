@@ -27,6 +27,7 @@ import { detectLocale } from './i18n.js';
 import { contextMiddleware, domainErrorReplies } from './middleware.js';
 import { harmlessEdits, oddUpdates } from './odd-updates.js';
 import { privateChatsOnly } from './private-chats.js';
+import { Routes } from './routing.js';
 import { Screens } from './screens.js';
 import { updateMetrics } from './update-metrics.js';
 import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
@@ -78,52 +79,58 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   bot.use(contextMiddleware(deps, asksForBalance(deps.i18n)));
   bot.use(oddUpdates());
   bot.use(domainErrorReplies(deps));
-  // Reply-keyboard buttons (most updates) by one lookup of their label, ahead of every feature's
-  // filters; each feature registers its buttons while it is built.
+  // Who answers what is decided by stage (routing.ts), not by the order of the lines below.
+  const routes = new Routes();
+  // Reply-keyboard buttons (most updates) by one lookup of their label; each feature registers
+  // its buttons while it is built.
   const buttons = new Buttons(deps.i18n);
-  bot.use(buttons.middleware());
+  routes.add('buttons', buttons.middleware());
   // Every multi-step dialog (@grammyjs/conversations) behind one mount; each feature registers
   // its dialogs and wraps the handlers where they matter while it is built (dialogs.ts).
   const dialogs = new Dialogs();
-  // Order still matters where two features may want the same update; each case says why.
-  // The cashier (features/cashier) before registration: an invite or a staff command must never
-  // start a customer registration. Its dialog taps and answers are routed by the callback codec
-  // and its dialog row, not by position.
-  const cashier = cashierFeatures(deps, buttons, dialogs);
-  const redeem = redeemFeatures(deps, buttons, dialogs);
-  // Broadcasts (marketers) first: their wizard takes a photo or any text while it is open.
-  const { broadcasts, broadcastInput } = broadcastFeatures(deps, dialogs);
-  // Typed answers reach the open dialog, whichever it is; without one they pass on untouched.
-  const dialogAnswers = new Composer<BotContext>();
-  dialogAnswers.chatType('private').on(
-    ['message:text', 'message:photo'],
-    dialogs.around((_ctx, next) => next()),
-  );
-  bot.use(broadcasts);
-  // People who are not active customers here, so that the cashier's "use the menu" hint or the
-  // registration never answers a dialog's answer first.
-  bot.filter((ctx) => ctx.member?.status !== 'ACTIVE', dialogAnswers);
-  bot.use(redeem);
-  bot.use(cashier);
-  bot.use(adminFeature(deps, dialogs));
-  bot.use(statsFeature(deps));
-  // Before registration: a member's Yes/No must reach the use case whatever their chat state.
-  bot.use(spendingFeature(deps));
-  // NPS: survey and alert buttons, and the marketers' /nps (before registration); comments typed
-  // during a survey's follow-up after the customer menus.
-  const { nps, npsInput } = npsFeatures(deps);
-  bot.use(nps);
-  bot.use(rewardsAdminFeature(deps));
-  // Admins' /charity [YYYY-MM] (report + CSV); anyone else's /charity goes on to the members' screen.
-  bot.use(charityAdminFeature(deps));
   // Screens a deep link can open; each feature registers its own while it is built.
   const screens = new Screens();
+
+  // Built in the order their dialogs have always been registered (the plugin's order on the mount).
+  const { cashier, staffHint } = cashierFeatures(deps, buttons, dialogs);
+  const redeem = redeemFeatures(deps, buttons, dialogs);
+  const { broadcasts, broadcastAnswers, broadcastInput } = broadcastFeatures(deps, dialogs);
+  const { nps, npsInput } = npsFeatures(deps);
+  routes.add(
+    'commands',
+    // Broadcasts first here for one shared command: /cancel ends an open broadcast wizard before
+    // it ends a cashier's dialog (features/cashier), as it always did. The other features' commands,
+    // /start payloads (invite and card QR: cashier; coupon QR: redeem) and callback prefixes are
+    // their own; what is not theirs goes on to the customers' /start, /rewards and /charity.
+    broadcasts,
+    redeem,
+    cashier,
+    adminFeature(deps, dialogs),
+    statsFeature(deps),
+    // A member's Yes/No to a spend request reaches the use case whatever their chat state.
+    spendingFeature(deps),
+    // NPS survey and alert buttons (alerts in a manager group), and the marketers' /nps.
+    nps,
+    rewardsAdminFeature(deps),
+    // Admins' /charity [YYYY-MM] (report + CSV); anyone else's /charity goes on to the members' screen.
+    charityAdminFeature(deps),
+  );
+  routes.add(
+    'openAnswers',
+    // Each takes only what its own open state asks for: the broadcast wizard's step (its session
+    // row), then any open dialog (the dialogs row: cashier, coupon code, /adjust).
+    broadcastAnswers,
+    dialogAnswers(dialogs, (ctx) => ctx.member?.status !== 'ACTIVE'),
+  );
+  routes.add('hints', staffHint);
   // The customer features run in private chats only; in groups a customer command gets at most
   // a button to the private chat (private-chats.ts): personal screens are never posted there.
-  bot.use(
+  routes.add(
+    'customers',
     privateChatsOnly(
       CUSTOMER_COMMANDS,
       screens,
+      // Registration first: a registering member's every message is the answer to their step.
       registrationFeature(deps, screens),
       accountFeature(deps, screens, buttons),
       settingsFeature(deps, buttons),
@@ -132,12 +139,16 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
       charityFeature(deps, screens, buttons),
     ),
   );
-  // Dialog answers of staff and marketers who are also active customers come after the customer
-  // features, so that customers' own updates never wait on the dialog rows.
-  bot.filter((ctx) => ctx.member?.status === 'ACTIVE', dialogAnswers);
-  bot.use(npsInput);
-  bot.use(broadcastInput);
-  bot.use(fallbackFeature(deps));
+  routes.add(
+    'memberAnswers',
+    // An open dialog first (a cashier who is also a customer), then an NPS comment being typed,
+    // then a broadcast wizard's step.
+    dialogAnswers(dialogs, (ctx) => ctx.member?.status === 'ACTIVE'),
+    npsInput,
+    broadcastInput,
+  );
+  routes.add('fallback', fallbackFeature(deps));
+  bot.use(routes.middleware());
 
   // The error boundary: the log gets the stack, the user a short apology in their language. An
   // unreachable database is an outage, not a bug: a warning, and "try again in a minute".
@@ -158,6 +169,19 @@ export function createBot(token: string, deps: BotDeps, options: CreateBotOption
   });
 
   return bot;
+}
+
+/** Typed answers and photos of `who`, offered to the open dialog, whichever it is; without one they pass on untouched. */
+function dialogAnswers(dialogs: Dialogs, who: (ctx: BotContext) => boolean): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
+  composer
+    .chatType('private')
+    .filter(who)
+    .on(
+      ['message:text', 'message:photo'],
+      dialogs.around((_ctx, next) => next()),
+    );
+  return composer;
 }
 
 const COMMANDS = ['start', 'balance', 'card', 'rewards', 'coupons', 'tasks', 'history', 'settings', 'help'] as const;

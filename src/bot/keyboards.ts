@@ -1,8 +1,7 @@
-import { InlineKeyboard, Keyboard } from 'grammy';
+import { Keyboard } from 'grammy';
 import type { ReplyKeyboardMarkup } from 'grammy/types';
 import { LOCALES, type Program } from '../domain/program.js';
 import { hasPoints } from '../domain/purchases/quote.js';
-import { callbackData } from './callback-data.js';
 import type { I18n, Translate } from './i18n.js';
 
 /**
@@ -92,11 +91,4 @@ function buildMainMenu(t: Translate): Keyboard {
     .resized()
     .persistent()
     .placeholder(t('menu.placeholder'));
-}
-
-/** Language buttons, each labelled in its own language. */
-export function languageKeyboard(i18n: I18n, prefix: string): InlineKeyboard {
-  const keyboard = new InlineKeyboard();
-  for (const locale of LOCALES) keyboard.text(i18n.t(locale)('language.name'), callbackData(prefix, locale));
-  return keyboard;
 }

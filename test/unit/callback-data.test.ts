@@ -4,6 +4,8 @@ import { CALLBACK_DATA_MAX_BYTES, CALLBACKS, callbackData, decodeCallback, encod
 
 /** The longest well-formed argument of each kind. */
 const LONGEST = {
+  locale: 'ru',
+  yesNo: 'yes',
   dialog: 'A'.repeat(8),
   request: 'A'.repeat(12),
   coupon: 'A'.repeat(12),
@@ -27,6 +29,11 @@ describe('the callback codec', () => {
     expect(matchCallback('stf:no', 'stf:st:AAAAAAAA:7')).toBeNull();
     expect(decodeCallback('bc:f:AAAAAAAA:bd')).toEqual({ route: 'bc:f', args: ['AAAAAAAA', 'bd'] });
     expect(decodeCallback('bc:x:42')).toEqual({ route: 'bc:x', args: [42] });
+    // Registration's buttons keep the data they always had.
+    expect(encodeCallback('reg:lang', 'en')).toBe('reg:lang:en');
+    expect(decodeCallback('reg:lang:ru')).toEqual({ route: 'reg:lang', args: ['ru'] });
+    expect(encodeCallback('reg:consent', 'no')).toBe('reg:consent:no');
+    expect(decodeCallback('reg:consent:yes')).toEqual({ route: 'reg:consent', args: ['yes'] });
   });
 
   it('round-trips any well-formed dialog id and integer', () => {
@@ -70,6 +77,11 @@ describe('the callback codec', () => {
       'stf:pts:AAAAAAAA: 1',
       'stf:whatever',
       'rdm:no:extra',
+      'reg:lang:de',
+      'reg:lang:EN',
+      'reg:lang',
+      'reg:consent:maybe',
+      'reg:consent:yes:no',
       'bc:f:AAAAAAAA:zz',
       'bc:bt:AAAAAAAA:javascript',
       'bc:or:AAAAAAAA:Cake',

@@ -3,11 +3,12 @@ import { formatCode } from '../../domain/codes.js';
 import type { Member } from '../../domain/members/member.js';
 import { acceptConsent, chooseLanguage, provideBirthday, provideName, providePhone, startRegistration } from '../../domain/members/registration.js';
 import { suggestedName } from '../../domain/members/validation.js';
-import { isLocale } from '../../domain/program.js';
+import { LOCALES } from '../../domain/program.js';
 import { STORE_VISIT_PREFIX } from '../../domain/tasks/actions.js';
-import { callbackData } from '../callback-data.js';
+import { callbackArgs, encodeCallback, isCallback } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
-import { languageKeyboard, mainMenu } from '../keyboards.js';
+import type { I18n } from '../i18n.js';
+import { mainMenu } from '../keyboards.js';
 import { useMember } from '../middleware.js';
 import type { Screens } from '../screens.js';
 import { replyToStoreVisit } from './tasks/index.js';
@@ -15,6 +16,12 @@ import { replyToStoreVisit } from './tasks/index.js';
 /**
  * /start and the registration steps. The step lives on the member row, so each update is
  * routed by what the database says, not by anything kept in memory.
+ *
+ * Not a @grammyjs/conversations dialog (dialogs.ts), on purpose: the step must stay on the member
+ * row (the domain checks it at every step, /start resumes from it, and it outlives what a dialog
+ * does not: a DIALOGS_VERSION bump drops stored dialogs, and a staff dialog started meanwhile ends
+ * every other open one), and it never expires, takes shared contacts and re-asks on anything
+ * else. A dialog would only mirror the row, with a second write per answer.
  */
 export function registrationFeature(deps: BotDeps, screens: Screens): Composer<BotContext> {
   const composer = new Composer<BotContext>();
@@ -29,7 +36,7 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
       case 'LANGUAGE':
         await ctx.reply(`${t('registration.welcome', { program: domain.program.name[ctx.locale] })}\n\n${t('language.prompt')}`, {
           parse_mode: 'HTML',
-          reply_markup: languageKeyboard(i18n, 'reg:lang'),
+          reply_markup: languageKeyboard(i18n),
         });
         return;
       case 'CONSENT':
@@ -43,8 +50,8 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
             parse_mode: 'HTML',
             link_preview_options: { is_disabled: true },
             reply_markup: new InlineKeyboard()
-              .text(t('registration.consent_accept'), callbackData('reg', 'consent', 'yes'))
-              .text(t('registration.consent_decline'), callbackData('reg', 'consent', 'no')),
+              .text(t('registration.consent_accept'), encodeCallback('reg:consent', 'yes'))
+              .text(t('registration.consent_decline'), encodeCallback('reg:consent', 'no')),
           },
         );
         return;
@@ -110,9 +117,12 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
     await prompt(ctx, result.member);
   });
 
-  composer.callbackQuery(/^reg:lang:(\w+)$/, async (ctx) => {
-    const locale = ctx.match[1];
-    if (!isLocale(locale) || ctx.member?.status !== 'REGISTERING') {
+  // Registration's buttons go through the callback codec: data that is not exactly one of them
+  // (an unknown language, a forged answer) is no button of this feature (fallback.ts answers it).
+  const taps = composer.on('callback_query:data');
+  taps.filter(isCallback('reg:lang'), async (ctx) => {
+    const [locale] = callbackArgs(ctx, 'reg:lang');
+    if (ctx.member?.status !== 'REGISTERING') {
       await ctx.answerCallbackQuery({ text: ctx.t('common.stale_button') });
       return;
     }
@@ -123,12 +133,12 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
     await prompt(ctx, member);
   });
 
-  composer.callbackQuery(/^reg:consent:(yes|no)$/, async (ctx) => {
+  taps.filter(isCallback('reg:consent'), async (ctx) => {
     if (ctx.member?.status !== 'REGISTERING' || ctx.member.registrationStep !== 'CONSENT') {
       await ctx.answerCallbackQuery({ text: ctx.t('common.stale_button') });
       return;
     }
-    if (ctx.match[1] === 'no') {
+    if (callbackArgs(ctx, 'reg:consent')[0] === 'no') {
       await ctx.answerCallbackQuery();
       await ctx.reply(ctx.t('registration.consent_declined'));
       return;
@@ -176,6 +186,13 @@ export function registrationFeature(deps: BotDeps, screens: Screens): Composer<B
   registering.on('message', (ctx) => prompt(ctx, ctx.member as Member));
 
   return composer;
+}
+
+/** Language buttons, each labelled in its own language. */
+function languageKeyboard(i18n: I18n): InlineKeyboard {
+  const keyboard = new InlineKeyboard();
+  for (const locale of LOCALES) keyboard.text(i18n.t(locale)('language.name'), encodeCallback('reg:lang', locale));
+  return keyboard;
 }
 
 export type { Member };

@@ -21,16 +21,19 @@ import { broadcastKit } from './wizard.js';
  * instead (survey.ts, `mode: 'survey'`, `bc:nps`): the message-only buttons refuse such a wizard.
  */
 
+/** The feature's parts, by the stage that routes them (routing.ts). */
 export interface BroadcastFeatures {
-  /** Commands, buttons, and the wizard's input from people who are not active customers: first. */
+  /** Commands and buttons (`commands`). */
   broadcasts: Composer<BotContext>;
-  /** The wizard's input from marketers who are also active customers: after the customer features. */
+  /** The compose step's answer from anyone, the wizard's other answers from people who are not active customers (`openAnswers`). */
+  broadcastAnswers: Composer<BotContext>;
+  /** The wizard's answers from marketers who are also active customers (`memberAnswers`). */
   broadcastInput: Composer<BotContext>;
 }
 
 export function broadcastFeatures(deps: BotDeps, dialogs: Dialogs): BroadcastFeatures {
   const kit = broadcastKit(deps);
-  const { composer, privateChats, marketerOnly, guarded } = kit;
+  const { composer, marketerOnly, guarded } = kit;
   const audience = audienceScreens(kit);
   experimentSteps(kit, audience);
   const send = sending(kit, audience);
@@ -47,8 +50,10 @@ export function broadcastFeatures(deps: BotDeps, dialogs: Dialogs): BroadcastFea
     }),
   );
 
-  privateChats.on(['message:text', 'message:photo'], guarded(composeInput));
-  privateChats.filter((ctx) => ctx.member?.status !== 'ACTIVE').on(['message:text', 'message:photo'], guarded(wizardInput));
+  const broadcastAnswers = new Composer<BotContext>();
+  const answering = broadcastAnswers.chatType('private');
+  answering.on(['message:text', 'message:photo'], guarded(composeInput));
+  answering.filter((ctx) => ctx.member?.status !== 'ACTIVE').on(['message:text', 'message:photo'], guarded(wizardInput));
 
   const broadcastInput = new Composer<BotContext>();
   broadcastInput
@@ -56,5 +61,5 @@ export function broadcastFeatures(deps: BotDeps, dialogs: Dialogs): BroadcastFea
     .filter((ctx) => ctx.member?.status === 'ACTIVE')
     .on(['message:text', 'message:photo'], guarded(wizardInput));
 
-  return { broadcasts: composer, broadcastInput };
+  return { broadcasts: composer, broadcastAnswers, broadcastInput };
 }

@@ -20,7 +20,15 @@ import { returnDialog } from './return.js';
  * there; every button is read through the callback codec and taken by a dialog only when it is
  * one of that dialog's current buttons, so a stale or forged tap acts on nothing.
  */
-export function cashierFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs): Composer<BotContext> {
+/** The feature's parts, by the stage that routes them (routing.ts). */
+export interface CashierFeatures {
+  /** Invites, the staff menu and commands, the dialogs' taps (`commands`). */
+  cashier: Composer<BotContext>;
+  /** "Use the menu" for text from staff who are not customers, when nothing open took it (`hints`). */
+  staffHint: Composer<BotContext>;
+}
+
+export function cashierFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs): CashierFeatures {
   const kit = cashierKit(deps);
   const { domain, staffOnly, menu } = kit;
   const purchase = purchaseDialog(kit);
@@ -158,9 +166,11 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialog
   // Open dialogs see the tap first (dialog.ts); what they pass on is answered here.
   composer.filter((ctx) => ctx.callbackQuery?.data?.startsWith('stf:') === true, guard(dialogs.around(onTap)));
 
-  // Text no dialog took (create-bot.ts routes dialog answers first) from staff who are not
+  // Text no dialog took (routed after the open dialogs' answers) from staff who are not
   // customers: they would otherwise be told to register.
-  privateChats
+  const staffHint = new Composer<BotContext>();
+  staffHint
+    .chatType('private')
     .filter((ctx) => ctx.member?.status !== 'ACTIVE' && ctx.member?.status !== 'REGISTERING')
     .on(
       'message:text',
@@ -170,5 +180,5 @@ export function cashierFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialog
       }),
     );
 
-  return composer;
+  return { cashier: composer, staffHint };
 }

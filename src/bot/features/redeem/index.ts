@@ -26,8 +26,8 @@ import { answerError, menu, operator, showCoupon } from './coupon-screen.js';
  * the code only as a hint of what was shown; the domain checks it all again.
  *
  * The code dialog runs on the shared dialogs (dialogs.ts): typed codes reach it through the
- * bot's dialog-answer mounts (create-bot.ts), and starting it ends any other open dialog (a
- * purchase), as starting a purchase ends it.
+ * bot's dialog-answer mounts (the `openAnswers` and `memberAnswers` stages, routing.ts), and
+ * starting it ends any other open dialog (a purchase), as starting a purchase ends it.
  */
 export function redeemFeatures(deps: BotDeps, buttons: Buttons, dialogs: Dialogs): Composer<BotContext> {
   const composer = new Composer<BotContext>();
