@@ -39,14 +39,18 @@ describe('Coffee Stars (programs/starbucks.yaml)', () => {
       pointsEarned: 12,
       balance: 324,
     });
-    const gold = await user.says('/balance');
+    // The receipts of SB-2 and SB-3 (and a tier-up notice) arrive from the outbox in their own
+    // time: read the Balance screen where it arrives, not whichever message comes next.
+    s.fake.sendText(user.user, '/balance');
+    const gold = await user.nextMessage((m) => (m.text ?? '').includes('Tier:'));
     expect(gold.text).toContain('324 stars');
     expect(gold.text).toContain('Gold');
 
-    const history = await user.says('/history');
-    expect(history.text).toContain('Stars history');
+    s.fake.sendText(user.user, '/history');
+    const history = await user.nextMessage((m) => (m.text ?? '').includes('Stars history'));
     expect(history.text).not.toMatch(/\bpoints?\b/i);
-    const rewards = await user.says('/rewards');
+    s.fake.sendText(user.user, '/rewards');
+    const rewards = await user.nextMessage((m) => (m.text ?? m.caption ?? '').includes('Rewards'));
     expect(rewards.text ?? rewards.caption ?? '').not.toMatch(/\bpoints?\b/i);
   });
 
