@@ -5,6 +5,7 @@ import { Api } from 'grammy';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createI18n, type I18n } from './bot/i18n.js';
+import { apiClientOptions } from './bot/telegram-fetch.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db/client.js';
 import { makeRepositories, PrismaUnitOfWork } from './db/repositories.js';
@@ -59,7 +60,7 @@ export async function startServices(config: Config, program: Program, options: {
     const onLedgerPost = (type: string) => metrics.ledgerPosts.inc({ type });
     const repos = makeRepositories(db.prisma, clock, false, undefined, onLedgerPost);
     const i18n = await createI18n(config.DEFAULT_LOCALE, program.points.name);
-    const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
+    const api = new Api(config.BOT_TOKEN, apiClientOptions(config.TELEGRAM_API_ROOT));
     const queues = createQueueRuntime({
       redis,
       prefix: config.QUEUE_PREFIX,

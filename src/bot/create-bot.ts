@@ -29,6 +29,7 @@ import { harmlessEdits, oddUpdates } from './odd-updates.js';
 import { privateChatsOnly } from './private-chats.js';
 import { Routes } from './routing.js';
 import { Screens } from './screens.js';
+import { apiClientOptions } from './telegram-fetch.js';
 import { updateMetrics } from './update-metrics.js';
 import { type UserRateLimiter, userRateLimit } from './user-rate-limit.js';
 
@@ -52,7 +53,7 @@ export interface CreateBotOptions {
 export const REPLY_RETRY = { maxRetryAttempts: 10, maxDelaySeconds: 60 } as const;
 
 export function createBot(token: string, deps: BotDeps, options: CreateBotOptions): Bot<BotContext> {
-  const config: BotConfig<BotContext> = { client: { apiRoot: options.apiRoot } };
+  const config: BotConfig<BotContext> = { client: apiClientOptions(options.apiRoot) };
   if (options.botInfo) config.botInfo = options.botInfo;
   const bot = new Bot<BotContext>(token, config);
   bot.api.config.use(async (prev, method, payload, signal) => {

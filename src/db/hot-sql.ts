@@ -70,15 +70,68 @@ async function onPool<T>(pool: pg.Pool, name: string | undefined, text: string, 
 /** Named SQL text with $n parameters (the bot's hot reads, member-reads.ts). */
 export interface SqlReader {
   query<T>(name: string, text: string, values: readonly unknown[]): Promise<T[]>;
+  /**
+   * True on the pool: each statement is a round trip of its own (a write and a read on the socket,
+   * a connection taken and given back), so reads arriving together are worth one statement
+   * (`batched`). False in a transaction or on PGlite, where statements run one at a time anyway.
+   */
+  readonly combines: boolean;
 }
 
 /** The same SQL through a Prisma client or transaction (`$queryRawUnsafe` takes parameters, never spliced text). */
 export const clientReader = (db: Pick<Db, '$queryRawUnsafe'>): SqlReader => ({
   query: <T>(_name: string, text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values),
+  combines: false,
 });
+
+/** One reader per pool, so that every repository on it shares its batches. */
+const poolReaders = new WeakMap<pg.Pool, SqlReader>();
 
 /** `db`'s reader: its pool's when it is a root client with one (hotQuery's way), else through `db` itself. */
 export function hotReader(db: Db): SqlReader {
   const pool = pools.get(db);
-  return pool ? { query: (name, text, values) => onPool(pool, name, text, values) } : clientReader(db);
+  if (!pool) return clientReader(db);
+  let reader = poolReaders.get(pool);
+  if (!reader) {
+    reader = { query: (name, text, values) => onPool(pool, name, text, values), combines: true };
+    poolReaders.set(pool, reader);
+  }
+  return reader;
+}
+
+/** Keys per statement of a batch; a bigger batch goes as several statements. */
+const MAX_BATCH = 500;
+
+/**
+ * Look-ups of one kind made within one turn of the event loop, run as one statement over all
+ * their keys (issue 12): the updates of one getUpdates batch reach the member read together, and
+ * on the pool each read of its own was a socket write and read, a connection taken and given
+ * back, and a statement for PostgreSQL, per update. `run` answers every key of `keys`, in order.
+ * The statement goes out on the next setImmediate, once the turn's callbacks have run; a failure
+ * fails each look-up of the batch, as it would have failed each one alone.
+ */
+export function batched<K, R>(run: (keys: K[]) => Promise<R[]>): (key: K) => Promise<R> {
+  let waiting: { key: K; resolve: (result: R) => void; reject: (error: unknown) => void }[] = [];
+  const flush = () => {
+    const all = waiting;
+    waiting = [];
+    for (let start = 0; start < all.length; start += MAX_BATCH) {
+      const batch = all.slice(start, start + MAX_BATCH);
+      Promise.resolve(batch.map((w) => w.key))
+        .then(run)
+        .then(
+          (results) => {
+            for (const [i, w] of batch.entries()) w.resolve(results[i] as R);
+          },
+          (error: unknown) => {
+            for (const w of batch) w.reject(error);
+          },
+        );
+    }
+  };
+  return (key) =>
+    new Promise<R>((resolve, reject) => {
+      if (waiting.length === 0) setImmediate(flush);
+      waiting.push({ key, resolve, reject });
+    });
 }

@@ -3,7 +3,7 @@ import type { MemberStanding, Qualification } from '../domain/ports.js';
 import { isLocale } from '../domain/program.js';
 import type { Member as MemberRow } from '../generated/prisma/client.js';
 import { takesFromJson } from './erased-identity-repository.js';
-import type { SqlReader } from './hot-sql.js';
+import { batched, type SqlReader } from './hot-sql.js';
 
 /**
  * The bot's hot reads: the member behind every update, and the Balance screen's standing. They
@@ -34,6 +34,15 @@ const MEMBER_BY_TELEGRAM_ID = `SELECT m.* FROM "Member" m WHERE m."telegramId" =
 const MEMBER_WITH_STANDING = `SELECT m.*, s.* FROM "Member" m
   CROSS JOIN LATERAL (${standingOf('m.id', '$2', '$3')}) AS s
   WHERE m."telegramId" = $1::bigint`;
+// The same reads for a batch of updates on the pool (hot-sql.ts `batched`): the members by an
+// array of Telegram ids; with their standings, each key's own window start, the answer matched to
+// its key by position ("batchKey"). `= ANY` keeps the member's unique index in the plan however
+// many keys come.
+const MEMBERS_BY_TELEGRAM_IDS = `SELECT m.* FROM "Member" m WHERE m."telegramId" = ANY($1::bigint[])`;
+const MEMBERS_WITH_STANDING = `SELECT k.i::int AS "batchKey", m.*, s.* FROM "Member" m
+  JOIN unnest($1::bigint[], $3::timestamp[]) WITH ORDINALITY AS k(tid, since, i) ON k.tid = m."telegramId"
+  CROSS JOIN LATERAL (${standingOf('m.id', '$2', 'k.since')}) AS s
+  WHERE m."telegramId" = ANY($1::bigint[])`;
 const STANDING = `SELECT * FROM (${standingOf('$1::int', '$2', '$3')}) AS s`;
 
 /** Either driver's bigint (pg: text; Prisma: bigint) as a number. */
@@ -87,6 +96,10 @@ function standingFromSql(row: StandingSqlRow | undefined): MemberStanding {
 const sinceParam = (since: Date | null) => (since ? since.toISOString().replace('T', ' ').replace('Z', '') : null);
 
 export async function memberByTelegramId(reader: SqlReader, telegramId: number): Promise<Member | null> {
+  if (reader.combines) {
+    const row = await batchesOf(reader).members(String(telegramId));
+    return row ? toMember(row) : null;
+  }
   const [row] = await reader.query<MemberRow>('member_by_telegram_id', MEMBER_BY_TELEGRAM_ID, [String(telegramId)]);
   return row ? toMember(row) : null;
 }
@@ -96,8 +109,48 @@ export async function memberWithStanding(
   telegramId: number,
   { metric, since }: Qualification,
 ): Promise<{ member: Member; standing: MemberStanding } | null> {
-  const [row] = await reader.query<MemberRow & StandingSqlRow>('member_with_standing', MEMBER_WITH_STANDING, [String(telegramId), metric, sinceParam(since)]);
+  const [row] = reader.combines
+    ? [await batchesOf(reader).withStanding(metric)({ telegramId: String(telegramId), since: sinceParam(since) })]
+    : await reader.query<MemberRow & StandingSqlRow>('member_with_standing', MEMBER_WITH_STANDING, [String(telegramId), metric, sinceParam(since)]);
   return row ? { member: toMember(row), standing: standingFromSql(row) } : null;
+}
+
+type StandingKey = { telegramId: string; since: string | null };
+interface Batches {
+  members: (telegramId: string) => Promise<MemberRow | undefined>;
+  /** One batch per metric (a program has one: the statement takes it once). */
+  withStanding: (metric: Qualification['metric']) => (key: StandingKey) => Promise<(MemberRow & StandingSqlRow) | undefined>;
+}
+
+/** The statements keep the single reads' names: one name, one text, on the pool. */
+const batches = new WeakMap<SqlReader, Batches>();
+
+function batchesOf(reader: SqlReader): Batches {
+  let found = batches.get(reader);
+  if (found) return found;
+  const members = batched(async (ids: string[]) => {
+    const rows = await reader.query<MemberRow>('member_by_telegram_id', MEMBERS_BY_TELEGRAM_IDS, [ids]);
+    const byId = new Map(rows.map((row) => [String(row.telegramId), row]));
+    return ids.map((id) => byId.get(id));
+  });
+  const byMetric = new Map<string, (key: StandingKey) => Promise<(MemberRow & StandingSqlRow) | undefined>>();
+  const withStanding = (metric: Qualification['metric']) => {
+    let batch = byMetric.get(metric);
+    if (!batch) {
+      batch = batched(async (keys: StandingKey[]) => {
+        const values = [keys.map((k) => k.telegramId), metric, keys.map((k) => k.since)];
+        const rows = await reader.query<MemberRow & StandingSqlRow & { batchKey: number }>('member_with_standing', MEMBERS_WITH_STANDING, values);
+        const answers: ((MemberRow & StandingSqlRow) | undefined)[] = keys.map(() => undefined);
+        for (const row of rows) answers[row.batchKey - 1] = row;
+        return answers;
+      });
+      byMetric.set(metric, batch);
+    }
+    return batch;
+  };
+  found = { members, withStanding };
+  batches.set(reader, found);
+  return found;
 }
 
 export async function standingById(reader: SqlReader, memberId: number, { metric, since }: Qualification): Promise<MemberStanding> {

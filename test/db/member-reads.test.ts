@@ -2,6 +2,7 @@
 // anything here reads a date; each db test file runs in a process of its own).
 process.env.TZ = 'America/New_York';
 
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientReader, hotReader, type SqlReader } from '../../src/db/hot-sql.js';
 import { memberByTelegramId, memberWithStanding, standingById, toMember } from '../../src/db/member-reads.js';
@@ -141,5 +142,89 @@ describe('the Balance standing', () => {
     for (const [name, reader] of readers) {
       expect(await standingById(reader, member.id, { metric: 'spend', since: null }), name).toEqual({ qualifyingTotal: 0, nearestExpiry: null });
     }
+  });
+});
+
+describe('reads that arrive together on the pool', () => {
+  /** The statements the pool's connections were sent while `work` ran (their names). */
+  async function statementsOf<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+    const query = pg.Client.prototype.query;
+    const statements: string[] = [];
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { name?: string; text?: string };
+      statements.push(typeof first === 'string' ? first : (first.name ?? String(first.text)));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    try {
+      return { result: await work(), statements };
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+  }
+
+  it('go as one statement per kind, and each gets what it would have got alone', async () => {
+    const full = await fullMember(77_010);
+    const plain = await h.member(77_011, 25);
+    await h.deps.repos.ledger.post({
+      kind: 'credit',
+      type: 'BONUS',
+      memberId: plain.id,
+      amount: 5,
+      idempotencyKey: 'batch-1',
+      actor: { type: 'SYSTEM' },
+      expiresAt: at('2027-03-01T12:00:00Z'),
+    });
+    const now = h.clock.now();
+    const lifetime: Qualification = { metric: 'pointsEarned', since: null };
+    const future: Qualification = { metric: 'pointsEarned', since: new Date(now.getTime() + 1) };
+    // Unknown ids, the same id twice, and one id under two windows, all in one turn.
+    const asks: [number, Qualification][] = [
+      [77_010, lifetime],
+      [77_011, lifetime],
+      [77_998, lifetime],
+      [77_011, future],
+      [77_010, lifetime],
+    ];
+    const ids = [77_011, 77_997, 77_010, 77_011];
+    const pool = hotReader(db.prisma);
+    const single = clientReader(db.prisma);
+
+    const { result, statements } = await statementsOf(() =>
+      Promise.all([Promise.all(asks.map(([id, q]) => memberWithStanding(pool, id, q))), Promise.all(ids.map((id) => memberByTelegramId(pool, id)))]),
+    );
+    expect(statements.sort()).toEqual(['member_by_telegram_id', 'member_with_standing']);
+    const [standings, members] = result;
+    for (const [i, [id, q]] of asks.entries()) expect(standings[i], `${id} ${q.since?.toISOString()}`).toEqual(await memberWithStanding(single, id, q));
+    for (const [i, id] of ids.entries()) expect(members[i], String(id)).toEqual(await memberByTelegramId(single, id));
+    // What the single reads said, spelled out.
+    expect(standings[0]?.member).toEqual(full);
+    expect(standings[1]?.standing.nearestExpiry).toEqual({ at: at('2027-03-01T12:00:00Z'), points: 5 });
+    expect(standings[2]).toBeNull();
+    expect(standings[3]?.standing.qualifyingTotal).toBe(0);
+    expect(members[1]).toBeNull();
+    // Each caller has a member of its own (nobody shares an object another may change).
+    expect(standings[0]?.member).not.toBe(standings[4]?.member);
+  });
+
+  it('fail each read of a batch when its statement fails, and the next batch reads again', async () => {
+    const pool = hotReader(db.prisma);
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as { name?: string };
+      const callback = args.find((arg) => typeof arg === 'function') as ((error: Error) => void) | undefined;
+      if (first?.name === 'member_by_telegram_id' && callback) {
+        setImmediate(() => callback(new Error('connection lost')));
+        return undefined;
+      }
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    let outcomes: PromiseSettledResult<Member | null>[];
+    try {
+      outcomes = await Promise.allSettled([memberByTelegramId(pool, 77_010), memberByTelegramId(pool, 77_011)]);
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect((await memberByTelegramId(pool, 77_010))?.telegramId).toBe(77_010);
   });
 });
