@@ -322,7 +322,7 @@ export async function ledger(): Promise<BenchResult> {
         `"own members": ${config.membersPerClient} members per client, "one member": all clients on one member`,
       `pgbench: -c ${config.clients} -j ${Math.min(2, config.clients)} -T ${config.seconds}, one transaction = BEGIN; conditional UPDATE ... RETURNING; INSERT; END`,
       "pgbench ledger_post(): pgbench calling the function itself, one statement per transaction: the database's ceiling for a domain credit",
-      'domain: ledger.post is one statement (ledger_post(): lock member, key lookup, update balance, insert entry, insert lot or FIFO-draw lots); ' +
+      'domain: ledger.post is one statement (ledger_post(): update balance (it takes the member lock), insert entry (its key finds a replay), insert lot or FIFO-draw lots); ' +
         'recordPurchase is one read (its snapshot) and one record_purchase() statement',
       '',
       table,

@@ -147,7 +147,7 @@ async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]
   for (let use = SPEND_CODES_PER_MEMBER - 1; use >= 0; use--) {
     for (const { id } of members) {
       memberIds.push(id);
-      hashes.push(hashSpendCode({ spendCodeKey: SPEND_CODE_SECRET }, id, spendCodeFor(use)));
+      hashes.push(hashSpendCode({ spendCodeKey: SPEND_CODE_SECRET }, spendCodeFor(use)));
     }
   }
   await db.prisma.$executeRawUnsafe(

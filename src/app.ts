@@ -107,7 +107,10 @@ export async function startApp(config: Config, program: Program, options: AppOpt
       // one Redis (or API key ids repeating across databases) never share a count.
       api: {
         domain,
-        redis: redis.connect('producer'),
+        // The per-key limit and the key-lookup limit are one Redis call each in front of a
+        // request: the limiter connection pipelines the calls of concurrent requests into one
+        // write, and answers quickly or not at all (the request then goes through).
+        redis: redis.connect('limiter'),
         defaultLocale: config.DEFAULT_LOCALE,
         lookupCache: { ttlMs: config.API_LOOKUP_CACHE_MS },
         rateLimit: { limit: config.API_RATE_LIMIT, windowSeconds: config.API_RATE_LIMIT_WINDOW_SECONDS, keyPrefix: `${config.QUEUE_PREFIX}:ratelimit:api:` },

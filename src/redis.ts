@@ -34,8 +34,9 @@ export type RedisRole = 'producer' | 'worker' | 'probe' | 'limiter';
 const roleOptions: Record<RedisRole, RedisOptions> = {
   // See BullMQ's guide: producers should fail fast, workers must never give up.
   producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-  // The per-user limiter sits in front of every update: it answers quickly or not at all (the
-  // caller then lets the update through), and batches the commands of concurrent updates.
+  // The per-user limiter sits in front of every update, the till API's limiters in front of
+  // every request: it answers quickly or not at all (the caller then lets the update or request
+  // through), and batches the commands of concurrent updates into one write (auto-pipelining).
   limiter: { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, enableAutoPipelining: true },
   worker: { maxRetriesPerRequest: null },
   probe: { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true },

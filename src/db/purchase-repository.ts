@@ -89,12 +89,17 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
 
   async snapshot(query: PurchaseQuery): Promise<PurchaseSnapshot> {
     const spend = query.spendCode ?? null;
-    // One round trip: the member, the store, the purchase recorded before under the key (else
-    // under the store + receipt) with the balance its last entry left, and the qualifying total;
-    // paying with a spend code, its check (which writes: it counts a wrong code) unless a replay.
-    const attempt = spend
-      ? Prisma.sql`LEFT JOIN LATERAL ${spendCodeAttemptSql(query.memberId, spend, Prisma.sql`p.id IS NOT NULL`)} AS attempt ON true`
-      : Prisma.empty;
+    // One round trip: the member (by id, or by the card code a till sent), the store, the
+    // purchase recorded before under the key (else under the store + receipt) with the balance
+    // its last entry left, and the qualifying total; paying with a spend code, its check (which
+    // writes: it counts a wrong code) unless a replay. A member found by card code who is
+    // missing or not active is refused before any check (findMemberForStaff's answer), so their
+    // code is not checked either.
+    const byCode = 'code' in query.member;
+    const memberJoin = 'code' in query.member ? Prisma.sql`m.code = ${query.member.code}` : Prisma.sql`m.id = ${query.member.id}`;
+    // No member row: nothing to check against (by id, the use case then checks on its own).
+    const skip = byCode ? Prisma.sql`p.id IS NOT NULL OR m.id IS NULL OR m.status <> 'ACTIVE'` : Prisma.sql`p.id IS NOT NULL OR m.id IS NULL`;
+    const attempt = spend ? Prisma.sql`LEFT JOIN LATERAL ${spendCodeAttemptSql(Prisma.sql`m.id`, spend, skip)} AS attempt ON true` : Prisma.empty;
     const [row] = await hotQuery<SnapshotRow>(
       this.db,
       Prisma.sql`
@@ -107,10 +112,10 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
              (SELECT e."balanceAfter" FROM "LedgerEntry" e
               WHERE e."idempotencyKey" IN ('purchase:' || p.id || ':spend', 'purchase:' || p.id || ':earn')
               ORDER BY e.id DESC LIMIT 1) AS "balanceAfter",
-             qualifying_total(${query.memberId}::int, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total
+             qualifying_total(m.id, ${query.qualification.metric}::text, ${tsOrNull(query.qualification.since)}) AS total
              ${spend ? Prisma.sql`, attempt.*` : Prisma.empty}
       FROM (SELECT 1) AS one
-      LEFT JOIN "Member" m ON m.id = ${query.memberId}
+      LEFT JOIN "Member" m ON ${memberJoin}
       LEFT JOIN "Store" s ON s.id = ${query.storeId}
       LEFT JOIN LATERAL (
         SELECT * FROM "Purchase" x

@@ -1,4 +1,5 @@
 import { isLocale } from '../domain/program.js';
+import { SPEND_THROTTLE_PREFIX } from '../domain/spending/spend-codes.js';
 import type { SpendCodeAttempt, SpendCodeCheck, SpendCodeRepository, SpendRequest, SpendRequestRepository } from '../domain/spending/types.js';
 import { Prisma, type SpendRequest as SpendRequestRow } from '../generated/prisma/client.js';
 import type { Db } from './repositories.js';
@@ -15,14 +16,16 @@ export interface SpendCodeAttemptRow {
 
 /**
  * A FROM item that checks and counts one typed code: spend_code_attempt, which decides under
- * the member's guessing lock. `skip` (SQL): check nothing, e.g. when the purchase is a replay.
- * The purchase snapshot joins it so that the check costs no round trip of its own.
+ * the member's guessing lock (`spendThrottleKey`, built here from the member id). `memberId`
+ * (SQL): a parameter, or a column of the statement around it, as in the purchase snapshot,
+ * which joins the check so that it costs no round trip of its own and finds the member in the
+ * same statement. `skip` (SQL): check nothing, e.g. when the purchase is a replay.
  */
-export function spendCodeAttemptSql(memberId: number, check: SpendCodeCheck, skip: Prisma.Sql = Prisma.sql`false`): Prisma.Sql {
+export function spendCodeAttemptSql(memberId: Prisma.Sql, check: SpendCodeCheck, skip: Prisma.Sql = Prisma.sql`false`): Prisma.Sql {
   const { policy } = check;
   return Prisma.sql`(SELECT a.outcome AS "attemptOutcome", a.code_id AS "attemptCodeId", a.failures AS "attemptFailures",
                             a.window_start AS "attemptWindowStart", a.blocked_until AS "attemptBlockedUntil"
-                     FROM spend_code_attempt(${memberId}::int, ${check.throttleKey}::text, ${check.codeHash}::text, ${ts(check.now)},
+                     FROM spend_code_attempt(${memberId}, ${SPEND_THROTTLE_PREFIX}::text || ${memberId}, ${check.codeHash}::text, ${ts(check.now)},
                           ${policy.maxFailures}::int, ${policy.windowMs}::int, ${policy.blockMs}::int, ${skip}) AS a)`;
 }
 
@@ -53,7 +56,7 @@ export class PrismaSpendCodeRepository implements SpendCodeRepository {
   }
 
   async attempt(memberId: number, check: SpendCodeCheck): Promise<SpendCodeAttempt> {
-    const [row] = await this.db.$queryRaw<SpendCodeAttemptRow[]>`SELECT * FROM ${spendCodeAttemptSql(memberId, check)} AS attempt`;
+    const [row] = await this.db.$queryRaw<SpendCodeAttemptRow[]>`SELECT * FROM ${spendCodeAttemptSql(Prisma.sql`${memberId}::int`, check)} AS attempt`;
     const attempt = row && toSpendCodeAttempt(row);
     if (!attempt) throw new Error('spend_code_attempt answered nothing');
     return attempt;

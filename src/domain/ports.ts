@@ -154,8 +154,11 @@ export interface PurchaseRepository {
   record(plan: PurchasePlan): Promise<PurchaseRecordOutcome>;
 }
 
+/** A member as the caller knows them: by id, or by card code as a till sends it (found by the read itself). */
+export type MemberKey = { id: number } | { code: string };
+
 export interface PurchaseQuery {
-  memberId: number;
+  member: MemberKey;
   storeId: number;
   receiptNo: string;
   idempotencyKey: string;

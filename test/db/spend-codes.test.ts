@@ -117,7 +117,7 @@ describe('spend code guessing', () => {
     const outcomes: string[] = [];
     for (const minute of minutes) {
       const now = new Date(start + minute * 60_000);
-      const attempt = await h.deps.repos.spendCodes.attempt(member.id, spendCodeCheck(h.deps, member.id, '000000', now));
+      const attempt = await h.deps.repos.spendCodes.attempt(member.id, spendCodeCheck(h.deps, '000000', now));
       outcomes.push(attempt.outcome);
       if (waitSeconds(expected, now) > 0) {
         expect(attempt, `minute ${minute}`).toEqual({ outcome: 'locked', blockedUntil: expected?.blockedUntil });

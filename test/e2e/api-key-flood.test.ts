@@ -119,6 +119,29 @@ describe('a flood of made-up API keys', () => {
     expect(codeOf(await getMember(app, (await createApiKey(h.deps, ADMIN, { name: 'new', storeCode: null })).key, '203.0.113.7'))).toBe('429 RATE_LIMITED');
   });
 
+  it('looks a key it found before up again without the budget when its cache entry runs out; a revoked one meets the budget again', async () => {
+    let now = 1_000_000;
+    const app = await server({ lookupLimit: { limit: 2, windowSeconds: 60 }, lookupCache: { ttlMs: 1_000, now: () => now } });
+    const { key, record } = await createApiKey(h.deps, ADMIN, { name: 'till', storeCode: null });
+    expect((await getMember(app, key, '203.0.113.9')).statusCode).toBe(200);
+    const flood = await Promise.all(Array.from({ length: 10 }, () => getMember(app, madeUpKey(), '203.0.113.9')));
+    expect(flood.map(codeOf).filter((answer) => answer === '429 RATE_LIMITED')).toHaveLength(8);
+
+    // Past the cache's TTL the key is read from the database again (a revocation shows), but
+    // the flooded address's budget is not asked: the key is known to this process.
+    now += 1_001;
+    lookups = 0;
+    expect((await getMember(app, key, '203.0.113.9')).statusCode).toBe(200);
+    expect(lookups).toBe(1);
+
+    await db.prisma.apiKey.update({ where: { id: record.id }, data: { revokedAt: new Date() } });
+    now += 1_001;
+    expect(codeOf(await getMember(app, key, '203.0.113.9'))).toBe('401 UNAUTHORIZED');
+    // Forgotten once found revoked: the next lookup of it meets the spent budget.
+    now += 1_001;
+    expect(codeOf(await getMember(app, key, '203.0.113.9'))).toBe('429 RATE_LIMITED');
+  });
+
   it('does not count lookups the database could not answer: after an outage the tills get in again', async () => {
     const app = await server({ lookupLimit: { limit: 3, windowSeconds: 60 } });
     databaseDown = true;

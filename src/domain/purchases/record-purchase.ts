@@ -13,8 +13,7 @@ import { localDate } from '../time.js';
 import { hasPoints, type PurchaseQuote, pointsCapFor, quotePurchase } from './quote.js';
 import { assertMinorAmount, MAX_POINTS, normalizeReceipt, requestHash } from './request.js';
 
-export interface RecordPurchaseInput {
-  memberId: number;
+interface PurchaseFields {
   storeId: number;
   receiptNo: string;
   /** The whole bill, in minor units. */
@@ -28,6 +27,17 @@ export interface RecordPurchaseInput {
   /** The person behind a till's key (its creator), who may not book on their own card. */
   operatorTelegramId?: number | null;
 }
+
+/**
+ * The member by id, or by card code as a till sends it (normalized, check character verified):
+ * then the purchase's first read finds the member too, one round trip fewer (issue 12), and a
+ * member missing or not active is MEMBER_NOT_FOUND before anything else, as findMemberForStaff
+ * answers it.
+ */
+export type RecordPurchaseInput = PurchaseFields & ({ memberId: number; memberCode?: undefined } | { memberCode: string; memberId?: undefined });
+
+/** The input once the member is known. */
+type PlannedInput = PurchaseFields & { memberId: number };
 
 export interface PurchaseResult {
   purchase: Purchase;
@@ -102,7 +112,7 @@ export type PurchaseDecision = { kind: 'answer'; result: PurchaseResult } | { ki
  */
 export function planPurchase(
   program: Program,
-  input: RecordPurchaseInput,
+  input: PlannedInput,
   snapshot: PurchaseSnapshot,
   now: Date,
   spendProof: CheckedProof | null = null,
@@ -237,10 +247,12 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
   let proof: CheckedProof | null | undefined;
   let refused: DomainError | null = null;
 
+  let memberId = input.memberId;
+
   for (let attempt = 0; attempt < MAX_PLANS; attempt++) {
     const now = deps.clock.now();
     const snapshot = await deps.repos.purchases.snapshot({
-      memberId: input.memberId,
+      member: memberId !== undefined ? { id: memberId } : { code: input.memberCode as string },
       storeId: input.storeId,
       receiptNo,
       idempotencyKey: input.idempotencyKey,
@@ -248,9 +260,14 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       // A spend code is checked and counted by this same statement (one round trip, not three),
       // once: a refused code is not checked again (it would count twice).
       ...(input.pointsToSpend > 0 && input.spendProof?.kind === 'code' && proof === undefined && !refused
-        ? { spendCode: spendCodeCheck(deps, input.memberId, input.spendProof.code, now) }
+        ? { spendCode: spendCodeCheck(deps, input.spendProof.code, now) }
         : {}),
     });
+    if (memberId === undefined) {
+      if (snapshot.member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
+      memberId = snapshot.member.id;
+    }
+    const known: PlannedInput = { ...input, memberId };
     if (proof === undefined && input.pointsToSpend > 0 && !snapshot.earlier) {
       // Over the cap is refused before the proof's answer is given (planPurchase checks it again).
       const cap = pointsCapFor(deps.program, tierByCode(deps.program, snapshot.member?.tier), input.amountMinor);
@@ -259,12 +276,7 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
       // counts once against the guessing limit).
       if (refused) throw refused;
       try {
-        proof = await checkSpendProof(
-          deps,
-          { memberId: input.memberId, storeId: input.storeId, points: input.pointsToSpend },
-          input.spendProof,
-          snapshot.spendCode,
-        );
+        proof = await checkSpendProof(deps, { memberId, storeId: input.storeId, points: input.pointsToSpend }, input.spendProof, snapshot.spendCode);
       } catch (error) {
         // A twin of this request (same key) may have used the proof and committed since the
         // read: read again, and it is answered as a replay; otherwise the proof is refused.
@@ -273,7 +285,7 @@ export async function recordPurchase(deps: DomainDeps, input: RecordPurchaseInpu
         continue;
       }
     }
-    const decision = planPurchase(deps.program, input, snapshot, now, proof ?? null);
+    const decision = planPurchase(deps.program, known, snapshot, now, proof ?? null);
     if (decision.kind === 'answer') return decision.result;
     const { plan, quote } = decision;
 

@@ -15,7 +15,12 @@ import type { SpendCodeAttempt, SpendCodeCheck } from './types.js';
  *   step as the compare, so every instance and every concurrent guess sees it): after a few
  *   wrong codes spending is locked for that member a while;
  * - stored as an HMAC under a server key: a million six-digit codes are trivial to hash through,
- *   so a plain SHA-256 in the database would be as good as the code itself.
+ *   so a plain SHA-256 in the database would be as good as the code itself. The HMAC is of the
+ *   code alone, not of the member too (issue 12): the binding to the member is the compare, which
+ *   only ever reads that member's row, and a till that names the member by card code can then
+ *   have the code checked in the same statement that finds the member (the purchase snapshot).
+ *   A member id in the hash added nothing an attacker without the key could use, and with the
+ *   key a million codes are trivial to hash through either way.
  */
 export const SPEND_CODE_TTL_MS = 2 * 60_000;
 export const SPEND_CODE_POLICY: ThrottlePolicy = { maxFailures: 5, windowMs: 10 * 60_000, blockMs: 15 * 60_000 };
@@ -24,11 +29,13 @@ export const SPEND_CODE_PATTERN = /^\d{6}$/;
 /** Used when the composition root gives no key (domain tests): then the hash is only a digest. */
 const FALLBACK_KEY = 'loyalty-spend-code';
 
-export const spendThrottleKey = (memberId: number) => `spend:${memberId}`;
+/** The member's guessing lock is the LookupThrottle row `spend:<member id>` (the database builds it from the prefix). */
+export const SPEND_THROTTLE_PREFIX = 'spend:';
+export const spendThrottleKey = (memberId: number) => `${SPEND_THROTTLE_PREFIX}${memberId}`;
 
-export function hashSpendCode(deps: Pick<DomainDeps, 'spendCodeKey'>, memberId: number, code: string): string {
+export function hashSpendCode(deps: Pick<DomainDeps, 'spendCodeKey'>, code: string): string {
   return createHmac('sha256', deps.spendCodeKey ?? FALLBACK_KEY)
-    .update(`${memberId}:${code}`)
+    .update(`spend-code:${code}`)
     .digest('hex');
 }
 
@@ -46,18 +53,17 @@ export async function issueSpendCode(deps: DomainDeps, memberId: number): Promis
   await deps.uow.run(async (repos) => {
     const member = await repos.members.findById(memberId);
     if (member?.status !== 'ACTIVE') throw new DomainError('MEMBER_NOT_FOUND');
-    await repos.spendCodes.replace(memberId, { codeHash: hashSpendCode(deps, memberId, code), createdAt: now, expiresAt });
+    await repos.spendCodes.replace(memberId, { codeHash: hashSpendCode(deps, code), createdAt: now, expiresAt });
   });
   return { code, expiresAt };
 }
 
-/** What the database needs to check `typed` for the member at `now` (see SpendCodeCheck). */
-export function spendCodeCheck(deps: Pick<DomainDeps, 'spendCodeKey'>, memberId: number, typed: string, now: Date): SpendCodeCheck {
+/** What the database needs to check `typed` at `now` against a member's current code (see SpendCodeCheck). */
+export function spendCodeCheck(deps: Pick<DomainDeps, 'spendCodeKey'>, typed: string, now: Date): SpendCodeCheck {
   const code = normalizeSpendCode(typed);
   return {
-    codeHash: SPEND_CODE_PATTERN.test(code) ? hashSpendCode(deps, memberId, code) : null,
+    codeHash: SPEND_CODE_PATTERN.test(code) ? hashSpendCode(deps, code) : null,
     now,
-    throttleKey: spendThrottleKey(memberId),
     policy: SPEND_CODE_POLICY,
   };
 }
@@ -73,7 +79,7 @@ export function spendCodeCheck(deps: Pick<DomainDeps, 'spendCodeKey'>, memberId:
  */
 export async function verifySpendCode(deps: DomainDeps, memberId: number, typed: string, checked?: SpendCodeAttempt): Promise<number> {
   const now = deps.clock.now();
-  const attempt = checked ?? (await deps.repos.spendCodes.attempt(memberId, spendCodeCheck(deps, memberId, typed, now)));
+  const attempt = checked ?? (await deps.repos.spendCodes.attempt(memberId, spendCodeCheck(deps, typed, now)));
   if (attempt.outcome === 'match') return attempt.codeId;
   if (attempt.outcome === 'locked') throw new DomainError('SPENDING_LOCKED', { retryAfterSeconds: waitSeconds(attempt, now) });
   const { throttle } = attempt;

@@ -27,7 +27,7 @@ export interface SpendCodeCheck {
   /** The HMAC of the typed code (hashSpendCode); null when it is not six digits (always wrong). */
   codeHash: string | null;
   now: Date;
-  throttleKey: string;
+  /** Counted under the member's guessing lock, `spendThrottleKey(memberId)`. */
   policy: ThrottlePolicy;
 }
 

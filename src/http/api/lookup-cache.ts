@@ -47,6 +47,28 @@ export class TtlCache<V> {
   }
 }
 
+/**
+ * Hashes of keys this process found valid: a key whose cache entry ran out is looked up again
+ * without the lookup limit's two Redis calls (reserve, then give back), since that limit is for
+ * made-up keys and these are not. A till that sends a request every few seconds misses the
+ * cache on most of them, so this is most tills' path. A lookup that finds the key unknown or
+ * revoked forgets it: at most one lookup per revoked key and process goes uncounted.
+ */
+class KnownKeys {
+  private readonly hashes = new Set<string>();
+  has(hash: string): boolean {
+    return this.hashes.has(hash);
+  }
+  remember(hash: string, usable: boolean): void {
+    if (!usable) {
+      this.hashes.delete(hash);
+      return;
+    }
+    if (this.hashes.size >= MAX_ENTRIES) this.hashes.clear();
+    this.hashes.add(hash);
+  }
+}
+
 /** The API key and store lookups of the till API, through one TTL cache each. */
 export interface TillLookups {
   /** `guard`: what a cache miss must pass before the database is asked (lookup-limit.ts). */
@@ -58,11 +80,15 @@ export interface TillLookups {
 export function tillLookups(deps: DomainDeps, options: LookupCacheOptions = { ttlMs: 0 }): TillLookups {
   const keys = new TtlCache<ApiKeyRecord>(options.ttlMs, options.now);
   const stores = new TtlCache<Store>(options.ttlMs, options.now);
+  const known = new KnownKeys();
+  const usable = (record: ApiKeyRecord | null) => record !== null && !record.revokedAt;
   return {
     apiKeyByHash: (hash, guard) =>
-      keys.get(hash, () => {
+      keys.get(hash, async () => {
         const load = () => deps.repos.apiKeys.findByHash(hash);
-        return guard ? guard(load, (record) => record !== null && !record.revokedAt) : load();
+        const record = guard && !known.has(hash) ? await guard(load, usable) : await load();
+        known.remember(hash, usable(record));
+        return record;
       }),
     storeById: (id) => stores.get(`id:${id}`, () => deps.repos.stores.findById(id)),
     storeByCode: (code) => stores.get(`code:${code}`, () => deps.repos.stores.findByCode(code)),

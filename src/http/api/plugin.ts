@@ -6,7 +6,7 @@ import { isMemberCode, normalizeCode } from '../../domain/codes.js';
 import { DomainError } from '../../domain/errors.js';
 import type { ApiKeyRecord, DomainDeps } from '../../domain/ports.js';
 import type { Locale } from '../../domain/program.js';
-import { findMemberForStaff } from '../../domain/purchases/find-member.js';
+import { findMemberForStaff, parseMemberQuery } from '../../domain/purchases/find-member.js';
 import { quoteAtTill } from '../../domain/purchases/quote-at-till.js';
 import { recordPurchase } from '../../domain/purchases/record-purchase.js';
 import { recordReturn } from '../../domain/purchases/record-return.js';
@@ -193,7 +193,19 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
         if (body.spendCode !== undefined && body.spendRequestId !== undefined)
           throw validationProblem([{ field: 'spendRequestId', message: 'send either spendCode or spendRequestId, not both' }]);
         const store = await storeForRequest(lookups, key, body.storeCode);
-        const member = await findMemberForStaff(domain, body.memberCode);
+        // By card code the purchase's own first read finds the member (one round trip fewer);
+        // by phone the member is looked up first.
+        const query = parseMemberQuery(domain, body.memberCode);
+        let member: { memberId: number } | { memberCode: string };
+        let memberCode: string;
+        if ('code' in query) {
+          member = { memberCode: query.code };
+          memberCode = query.code;
+        } else {
+          const found = await findMemberForStaff(domain, body.memberCode);
+          member = { memberId: found.id };
+          memberCode = found.code;
+        }
         const spendProof: SpendProof | null =
           body.spendCode !== undefined
             ? { kind: 'code', code: body.spendCode }
@@ -201,7 +213,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
               ? { kind: 'request', requestId: body.spendRequestId }
               : null;
         const result = await recordPurchase(domain, {
-          memberId: member.id,
+          ...member,
           storeId: store.id,
           receiptNo: body.receiptNo,
           amountMinor: body.amountMinor,
@@ -213,7 +225,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (plain, options) 
         });
         const response: PurchaseResponse = {
           purchaseId: result.purchase.id,
-          memberCode: member.code,
+          memberCode,
           pointsEarned: result.pointsEarned,
           pointsSpent: result.pointsSpent,
           balance: result.balance,
