@@ -26,6 +26,7 @@ DECLARE
     v_balance integer;
     v_drawn integer;
     v_delta integer;
+    v_fast boolean := false;
 BEGIN
     -- The fast path (issue 12): a credit, or a plain debit the balance covers, is the balance
     -- update first. An UPDATE of non-key columns takes the same row lock as FOR NO KEY UPDATE,
@@ -58,78 +59,57 @@ BEGIN
                 outcome := 'REPLAYED';
                 RETURN;
             END IF;
-            IF p_kind = 'credit' THEN
-                INSERT INTO "PointLot" ("memberId", "entryId", "amount", "remaining", "expiresAt", "createdAt")
-                VALUES (p_member_id, entry.id, p_amount, p_amount, p_expires_at, p_created_at);
-            ELSE
-                WITH open AS (
-                    SELECT l.id, l.remaining, l."expiresAt" FROM "PointLot" l
-                    WHERE l."memberId" = p_member_id AND l.remaining > 0
-                    FOR UPDATE
-                ), ranked AS (
-                    SELECT o.id, o.remaining,
-                           SUM(o.remaining) OVER (ORDER BY o."expiresAt" ASC NULLS LAST, o.id ASC ROWS UNBOUNDED PRECEDING) - o.remaining AS before
-                    FROM open o
-                ), drawn AS (
-                    SELECT r.id, LEAST(r.remaining, p_amount - r.before)::integer AS amount FROM ranked r WHERE r.before < p_amount
-                ), moved AS (
-                    UPDATE "PointLot" l SET remaining = l.remaining - d.amount FROM drawn d WHERE l.id = d.id
-                ), allocated AS (
-                    INSERT INTO "LotAllocation" ("entryId", "lotId", "amount") SELECT entry.id, d.id, d.amount FROM drawn d
-                )
-                SELECT COALESCE(SUM(d.amount), 0) INTO v_drawn FROM drawn d;
-                IF v_drawn <> p_amount THEN
-                    RAISE EXCEPTION 'ledger invariant broken: lots of member % hold % of % points', p_member_id, v_drawn, p_amount;
-                END IF;
-            END IF;
-            outcome := 'POSTED';
-            RETURN;
+            v_take := p_amount;
+            v_fast := true;
         END IF;
     END IF;
 
-    -- The careful path, as in 20261124000000_ledger_post.
-    -- NO KEY UPDATE serialises changes to one member's points without blocking inserts of rows
-    -- that merely reference the member (a purchase, a coupon): their foreign-key checks take
-    -- KEY SHARE, which FOR UPDATE would conflict with and deadlock against.
-    SELECT m.balance INTO member_balance FROM "Member" m WHERE m.id = p_member_id FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        outcome := 'MEMBER_NOT_FOUND';
-        RETURN;
-    END IF;
-
-    -- Each statement of a volatile function takes a new snapshot (READ COMMITTED), so behind the
-    -- member lock this sees the entry of whoever held the lock before us.
-    SELECT e.* INTO entry FROM "LedgerEntry" e WHERE e."idempotencyKey" = p_key;
-    IF FOUND THEN
-        outcome := 'REPLAYED';
-        RETURN;
-    END IF;
-
-    v_take := CASE WHEN p_kind = 'debit' AND p_up_to_balance THEN LEAST(p_amount, member_balance) ELSE p_amount END;
-
-    -- Spending is a conditional update with its row count checked; CHECK (balance >= 0) backs it.
-    v_balance := member_balance;
-    IF v_take > 0 THEN
-        UPDATE "Member" m
-        SET balance = m.balance + CASE WHEN p_kind = 'credit' THEN v_take ELSE -v_take END, "updatedAt" = now()
-        WHERE m.id = p_member_id AND (p_kind = 'credit' OR m.balance >= v_take)
-        RETURNING m.balance INTO v_balance;
+    IF NOT v_fast THEN
+        -- The careful path, as in 20261124000000_ledger_post.
+        -- NO KEY UPDATE serialises changes to one member's points without blocking inserts of rows
+        -- that merely reference the member (a purchase, a coupon): their foreign-key checks take
+        -- KEY SHARE, which FOR UPDATE would conflict with and deadlock against.
+        SELECT m.balance INTO member_balance FROM "Member" m WHERE m.id = p_member_id FOR NO KEY UPDATE;
         IF NOT FOUND THEN
-            outcome := 'INSUFFICIENT_POINTS';
+            outcome := 'MEMBER_NOT_FOUND';
             RETURN;
+        END IF;
+
+        -- Each statement of a volatile function takes a new snapshot (READ COMMITTED), so behind the
+        -- member lock this sees the entry of whoever held the lock before us.
+        SELECT e.* INTO entry FROM "LedgerEntry" e WHERE e."idempotencyKey" = p_key;
+        IF FOUND THEN
+            outcome := 'REPLAYED';
+            RETURN;
+        END IF;
+
+        v_take := CASE WHEN p_kind = 'debit' AND p_up_to_balance THEN LEAST(p_amount, member_balance) ELSE p_amount END;
+
+        -- Spending is a conditional update with its row count checked; CHECK (balance >= 0) backs it.
+        v_balance := member_balance;
+        IF v_take > 0 THEN
+            UPDATE "Member" m
+            SET balance = m.balance + CASE WHEN p_kind = 'credit' THEN v_take ELSE -v_take END, "updatedAt" = now()
+            WHERE m.id = p_member_id AND (p_kind = 'credit' OR m.balance >= v_take)
+            RETURNING m.balance INTO v_balance;
+            IF NOT FOUND THEN
+                outcome := 'INSUFFICIENT_POINTS';
+                RETURN;
+            END IF;
+        END IF;
+
+        INSERT INTO "LedgerEntry" ("memberId", "type", "amount", "balanceAfter", "idempotencyKey", "actorType", "actorId", "reason", "storeId", "purchaseId", "createdAt")
+        VALUES (p_member_id, p_type, CASE WHEN p_kind = 'credit' THEN v_take ELSE -v_take END, v_balance, p_key, p_actor_type, p_actor_id, p_reason, p_store_id, p_purchase_id, p_created_at)
+        ON CONFLICT ("idempotencyKey") DO NOTHING
+        RETURNING * INTO entry;
+        IF NOT FOUND THEN
+            -- Another member's transaction wrote this key meanwhile: the member locks do not meet,
+            -- the unique index decided.
+            RAISE EXCEPTION 'IDEMPOTENCY_CONFLICT: key % is taken', p_key USING ERRCODE = 'LE409';
         END IF;
     END IF;
 
-    INSERT INTO "LedgerEntry" ("memberId", "type", "amount", "balanceAfter", "idempotencyKey", "actorType", "actorId", "reason", "storeId", "purchaseId", "createdAt")
-    VALUES (p_member_id, p_type, CASE WHEN p_kind = 'credit' THEN v_take ELSE -v_take END, v_balance, p_key, p_actor_type, p_actor_id, p_reason, p_store_id, p_purchase_id, p_created_at)
-    ON CONFLICT ("idempotencyKey") DO NOTHING
-    RETURNING * INTO entry;
-    IF NOT FOUND THEN
-        -- Another member's transaction wrote this key meanwhile: the member locks do not meet,
-        -- the unique index decided.
-        RAISE EXCEPTION 'IDEMPOTENCY_CONFLICT: key % is taken', p_key USING ERRCODE = 'LE409';
-    END IF;
-
+    -- Both paths: the credit's lot, or the debit's draw on the lots.
     IF p_kind = 'credit' THEN
         INSERT INTO "PointLot" ("memberId", "entryId", "amount", "remaining", "expiresAt", "createdAt")
         VALUES (p_member_id, entry.id, v_take, v_take, p_expires_at, p_created_at);
