@@ -4,8 +4,7 @@
 // down nor share its CPU figures. Configured through the environment only, like a deployment.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { BenchFailure } from './lib.js';
+import { BenchFailure, processCpuMs, processRssBytes } from './lib.js';
 
 export interface BotProcess {
   pid: number;
@@ -16,9 +15,6 @@ export interface BotProcess {
   /** SIGTERM, and wait for the graceful shutdown. */
   stop(): Promise<void>;
 }
-
-const CLOCK_TICKS_PER_SECOND = 100;
-const PAGE_SIZE = 4096;
 
 /** A stable secret for the benches' processes (production requires one with DATABASE_URL). */
 const BENCH_FINGERPRINT_SECRET = 'bench-fingerprint-secret-0123456789abcdef';
@@ -70,12 +66,8 @@ export async function startBotProcess(env: Record<string, string>, ready: () => 
   const pid = child.pid as number;
   return {
     pid,
-    cpuMs: () => {
-      // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")" of the name.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    },
-    rssBytes: () => Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE,
+    cpuMs: () => processCpuMs(pid),
+    rssBytes: () => processRssBytes(pid),
     stop: () => stopChild(child, exited),
   };
 }

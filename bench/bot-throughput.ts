@@ -17,7 +17,6 @@
 // entry and a lot, seeded set-based before the loyalty bot starts; with BENCH_HISTORY, a Balance
 // tap's cost against both the program's size and one member's history.
 
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
@@ -29,8 +28,20 @@ import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/support/env.js';
 import type { FakeUser } from '../test/support/fake-bot-api/server.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
-import type { FakeApiIn, FakeApiOut } from './fake-api-process.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio, seedFillerMembers } from './lib.js';
+import {
+  type BenchFailure,
+  type BenchResult,
+  checkReply,
+  closedLoop,
+  envInt,
+  FakeApiProcess,
+  fixed,
+  formatTable,
+  mib,
+  percentile,
+  ratio,
+  seedFillerMembers,
+} from './lib.js';
 
 const FIRST_USER_ID = 910_000_001;
 const BALANCE = '💰 Balance';
@@ -62,75 +73,6 @@ function readConfig(): Config {
   };
 }
 
-interface Reply {
-  chatId: number;
-  text: string;
-  ok: boolean;
-  latencyMs: number;
-}
-
-/** The fake Bot API in its own process (bench/fake-api-process.ts). */
-class FakeApiProcess {
-  private readonly waiting = new Map<number, ((reply: Reply) => void)[]>();
-  private polled = false;
-  onReply: ((reply: Reply) => void) | undefined;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly ready: Extract<FakeApiOut, { type: 'ready' }>,
-  ) {
-    child.on('message', (message: FakeApiOut) => {
-      if (message.type === 'polled') this.polled = true;
-      if (message.type !== 'reply') return;
-      this.onReply?.(message);
-      this.waiting.get(message.chatId)?.shift()?.(message);
-    });
-  }
-
-  static async start(): Promise<FakeApiProcess> {
-    const child = fork('bench/fake-api-process.ts', { execArgv: ['--import', 'tsx'], env: { ...process.env, NODE_ENV: 'production' } });
-    const ready = await new Promise<Extract<FakeApiOut, { type: 'ready' }>>((resolve, reject) => {
-      child.once('message', (message: FakeApiOut) =>
-        message.type === 'ready' ? resolve(message) : reject(new BenchFailure('fake API: unexpected first message')),
-      );
-      child.once('exit', (code) => reject(new BenchFailure(`fake API process exited with ${code}`)));
-    });
-    return new FakeApiProcess(child, ready);
-  }
-
-  /** For startBotProcess: true once a bot has polled after this was first called. */
-  hasPolled(): boolean {
-    if (!this.polled) this.post({ type: 'watchPoll' });
-    return this.polled;
-  }
-
-  send(userId: number, text: string): void {
-    this.post({ type: 'send', userId, text });
-  }
-
-  /** Sends and resolves with the reply to this chat (the chat's next one). */
-  ask(userId: number, text: string, timeoutMs: number): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BenchFailure(`no reply to user ${userId} within ${timeoutMs} ms`)), timeoutMs);
-      const queue = this.waiting.get(userId) ?? [];
-      this.waiting.set(userId, queue);
-      queue.push((reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-      this.send(userId, text);
-    });
-  }
-
-  stop(): void {
-    this.child.disconnect();
-  }
-
-  private post(message: FakeApiIn): void {
-    this.child.send(message);
-  }
-}
-
 interface Phase {
   label: string;
   offered?: number;
@@ -157,32 +99,13 @@ async function measured(bot: BotProcess, work: () => Promise<{ sent: number; lat
   }
 }
 
-const check = (reply: Reply, expected: RegExp | string) => {
-  const good = reply.ok && (typeof expected === 'string' ? reply.text === expected : expected.test(reply.text));
-  if (!good) throw new BenchFailure(`wrong reply to ${reply.chatId}: ${JSON.stringify(reply.text.slice(0, 120))}`);
-};
-
-async function closedLoop(fake: FakeApiProcess, userIds: number[], taps: number, expected: RegExp | string, timeoutMs: number) {
-  const latencies: number[] = [];
-  await Promise.all(
-    userIds.map(async (id) => {
-      for (let i = 0; i < taps; i++) {
-        const reply = await fake.ask(id, BALANCE, timeoutMs);
-        check(reply, expected);
-        latencies.push(reply.latencyMs);
-      }
-    }),
-  );
-  return { sent: userIds.length * taps, latencies };
-}
-
 /** `rate` updates/s for `seconds`, round robin over the users, sent on a clock that ignores replies. */
 async function openLoop(fake: FakeApiProcess, userIds: number[], rate: number, seconds: number, expected: RegExp | string, timeoutMs: number) {
   const latencies: number[] = [];
   let wrong: BenchFailure | undefined;
   fake.onReply = (reply) => {
     try {
-      check(reply, expected);
+      checkReply(reply, expected);
       latencies.push(reply.latencyMs);
     } catch (error) {
       wrong ??= error as BenchFailure;
@@ -227,9 +150,9 @@ async function runBot(
     const idleRss = bot.rssBytes();
     const closedIds = Array.from({ length: config.users }, (_, i) => FIRST_USER_ID + i);
     const openIds = Array.from({ length: config.openUsers }, (_, i) => FIRST_USER_ID + i);
-    if (config.warmup > 0) await closedLoop(fake, closedIds, config.warmup, expected, config.timeoutMs);
+    if (config.warmup > 0) await closedLoop(fake, closedIds, config.warmup, BALANCE, expected, config.timeoutMs);
     const b = bot;
-    const closed = await measured(b, () => closedLoop(fake, closedIds, config.taps, expected, config.timeoutMs), `${label}, closed loop`);
+    const closed = await measured(b, () => closedLoop(fake, closedIds, config.taps, BALANCE, expected, config.timeoutMs), `${label}, closed loop`);
     // History before the open loop: a rate the bot cannot keep up with leaves a backlog behind.
     const history = extra ? await extra(fake, b) : [];
     const open = await measured(b, () => openLoop(fake, openIds, config.openRate, config.openSeconds, expected, config.timeoutMs), `${label}, open loop`);
@@ -383,8 +306,8 @@ export async function botThroughput(): Promise<BenchResult> {
         const phases: Phase[] = [];
         for (const [i, entries] of config.history.entries()) {
           const id = historyIds[i] as number;
-          await closedLoop(fake, [id], 3, BALANCE_REPLY, config.timeoutMs);
-          phases.push(await measured(bot, () => closedLoop(fake, [id], 50, BALANCE_REPLY, config.timeoutMs), `${entries} entries`));
+          await closedLoop(fake, [id], 3, BALANCE, BALANCE_REPLY, config.timeoutMs);
+          phases.push(await measured(bot, () => closedLoop(fake, [id], 50, BALANCE, BALANCE_REPLY, config.timeoutMs), `${entries} entries`));
         }
         return phases;
       },

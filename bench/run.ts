@@ -35,6 +35,12 @@ const benchmarks: Benchmark[] = [
     run: async () => (await import('./till-api.js')).tillApi(),
   },
   {
+    name: 'growth',
+    description:
+      "issue 12's growth table: a till purchase and a Balance tap (app in its own process) at 1k, 10k, 100k, 1M members and for members with 1, 100, 1k, 10k entries, each figure as a ratio to the smallest (BENCH_GROWTH_MEMBERS, BENCH_GROWTH_HISTORY, BENCH_GROWTH_SECONDS, BENCH_GROWTH_CLIENTS, BENCH_GROWTH_PURCHASERS, BENCH_GROWTH_USERS, BENCH_GROWTH_TAPS)",
+    run: async () => (await import('./growth.js')).growth(),
+  },
+  {
     name: 'expiry',
     description:
       'expirePoints over BENCH_EXPIRY_LOTS due lots (as many not due beside them) with the real notifier vs a plain UPDATE of a copy, invariant violations, RSS',

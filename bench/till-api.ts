@@ -22,14 +22,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { generateMemberCode } from '../src/domain/codes.js';
-import { hashSpendCode } from '../src/domain/spending/spend-codes.js';
-import { hashApiKey } from '../src/domain/staff/api-keys.js';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_REDIS_URL } from '../test/support/env.js';
@@ -37,7 +30,25 @@ import { FakeBotApi } from '../test/support/fake-bot-api/server.js';
 import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import { dropDatabase } from './bot-throughput.js';
-import { BenchFailure, type BenchResult, envInt, fixed, formatTable, mib, percentile, ratio, runProcess, seedFillerMembers, seedHistories } from './lib.js';
+import {
+  BenchFailure,
+  type BenchResult,
+  type Driven,
+  drivePurchases,
+  envInt,
+  fixed,
+  formatTable,
+  freePort,
+  mib,
+  ratio,
+  runProcess,
+  SPEND_CODE_SECRET,
+  seedApiKeys,
+  seedFillerMembers,
+  seedPurchasers,
+  spendCodeFor,
+  waitForHealth,
+} from './lib.js';
 
 interface Config {
   clients: number;
@@ -47,20 +58,7 @@ interface Config {
   history: number;
 }
 
-interface Measured {
-  label: string;
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  firstError?: string;
-  /** CPU of the server process per request (ms); NaN for pgbench. */
-  serverCpuMsPerReq: number;
-  serverRssBytes: number;
-  /** 1-minute load average at the end of the row. */
-  load: number;
-}
+type Measured = Driven;
 
 const API_KEYS = 200;
 const WARMUP_MS = 2_000;
@@ -76,175 +74,26 @@ function readConfig(): Config {
   };
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-const PAGE_SIZE = 4096;
-const cpuMsOf = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-};
-const rssOf = (pid: number) => Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHealth(port: number, path: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}${path}`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new BenchFailure(`nothing answered ${path} on port ${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** The app's spend-code key in the run (SPEND_CODE_SECRET), so the seed can store codes' hashes. */
-const SPEND_CODE_SECRET = 'bench-spend-code-secret-0123456789';
 /** One-time spend codes seeded per member: more than a member is used in a row at any rate seen. */
 const SPEND_CODES_PER_MEMBER = 60;
-/**
- * The spend code of a member's `use`-th purchase. Paying with points needs the member's consent
- * (a one-time code from their Card screen); the seed stores SPEND_CODES_PER_MEMBER of them per
- * member, the first use's newest, so that each purchase consumes the current one and the next
- * becomes current: what a member showing a fresh code for every purchase makes the till do,
- * without the member's own Card taps in the measured loop.
- */
-const spendCodeFor = (use: number) => String(use).padStart(6, '0');
 
 /** Members with a valid card code, points to spend and spend codes; API keys of tills (store given per request). */
 async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]; keys: string[] }> {
-  const codes = Array.from({ length: config.members }, () => generateMemberCode());
-  await db.prisma.$executeRawUnsafe(
-    `INSERT INTO "Member" (code, locale, status, "registrationStep", name, tier, "registeredAt", "createdAt", "updatedAt")
-     SELECT c, 'en', 'ACTIVE', NULL, 'Bench', 'basic', now(), now(), now() FROM unnest($1::text[]) AS c`,
-    codes,
-  );
-  const members = await db.prisma.$queryRawUnsafe<{ id: number }[]>(`SELECT id FROM "Member" ORDER BY id`);
-  // A long history first (older entries), then the points the purchases spend.
-  await seedHistories(
-    db.prisma,
-    members.map(({ id }) => id),
-    config.history,
-  );
-  // Through ledger_post, so that balances, entries and lots agree as the invariants demand.
-  await db.prisma.$executeRawUnsafe(
-    `SELECT ledger_post(id, 'credit', 'BONUS', 1000000, false, 'bench:' || id, 'SYSTEM', NULL, NULL, NULL, NULL, NULL, now()::timestamp(3)) FROM "Member"`,
-  );
-  const memberIds: number[] = [];
-  const hashes: string[] = [];
-  // Newest first use: ids grow as rows go in, and the current code is the member's newest unused.
-  for (let use = SPEND_CODES_PER_MEMBER - 1; use >= 0; use--) {
-    for (const { id } of members) {
-      memberIds.push(id);
-      hashes.push(hashSpendCode({ spendCodeKey: SPEND_CODE_SECRET }, spendCodeFor(use)));
-    }
-  }
-  await db.prisma.$executeRawUnsafe(
-    `INSERT INTO "SpendCode" ("memberId", "codeHash", "createdAt", "expiresAt")
-     SELECT m, h, now(), now() + interval '1 hour' FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS t(m, h, n) ORDER BY n`,
-    memberIds,
-    hashes,
-  );
-  // The shape createApiKey issues (lk_<8 hex>_<32 base64url>); only the hash is stored.
-  const keys = Array.from({ length: API_KEYS }, () => `lk_${randomBytes(4).toString('hex')}_${randomBytes(24).toString('base64url')}`);
-  await db.prisma.$executeRawUnsafe(
-    `INSERT INTO "ApiKey" (name, prefix, hash, "storeId") SELECT 'bench till', substr(k, 4, 8), h, NULL FROM unnest($1::text[], $2::text[]) AS t(k, h)`,
-    keys,
-    keys.map(hashApiKey),
-  );
+  const { codes } = await seedPurchasers(db.prisma, config.members, { history: config.history, codesPerMember: SPEND_CODES_PER_MEMBER });
+  const keys = await seedApiKeys(db.prisma, API_KEYS);
   await seedFillerMembers(db.prisma, config.extraMembers, 800_000_001);
   return { codes, keys };
 }
 
 /** Closed loop over `clients` keep-alive connections: warm-up, then `seconds` measured. */
-async function drive(label: string, port: number, config: Config, body: (seq: number) => { key: string; json: string }, pid: number): Promise<Measured> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: config.clients });
-  let seq = 0;
-  let measuring = false;
-  let stop = false;
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const send = (seqNo: number) =>
-    new Promise<void>((resolve) => {
-      const { key, json } = body(seqNo);
-      const started = performance.now();
-      const request = http.request(
-        {
-          agent,
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/v1/purchases',
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(json),
-            authorization: `Bearer ${key}`,
-            'idempotency-key': `b-${seqNo}`,
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            if (measuring) {
-              if (response.statusCode === 201) latencies.push(performance.now() - started);
-              else {
-                errors++;
-                firstError ??= `${response.statusCode} ${Buffer.concat(chunks).toString().slice(0, 300)}`;
-              }
-            }
-            resolve();
-          });
-        },
-      );
-      request.on('error', (error) => {
-        if (measuring) {
-          errors++;
-          firstError ??= error.message;
-        }
-        resolve();
-      });
-      request.end(json);
-    });
-  const loop = async () => {
-    while (!stop) await send(seq++);
-  };
-  const loops = Array.from({ length: config.clients }, loop);
-  await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
-  const cpuBefore = cpuMsOf(pid);
-  measuring = true;
-  const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, config.seconds * 1000));
-  measuring = false;
-  const wallS = (performance.now() - started) / 1000;
-  const cpuMs = cpuMsOf(pid) - cpuBefore;
-  stop = true;
-  await Promise.all(loops);
-  agent.destroy();
-  return {
+function drive(label: string, port: number, config: Config, body: (seq: number) => { key: string; json: string }, pid: number): Promise<Measured> {
+  return drivePurchases(
     label,
-    requests: latencies.length,
-    rps: latencies.length / wallS,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors,
-    ...(firstError ? { firstError } : {}),
-    serverCpuMsPerReq: cpuMs / Math.max(1, latencies.length),
-    serverRssBytes: rssOf(pid),
-    load: loadavg()[0] as number,
-  };
+    port,
+    { clients: config.clients, seconds: config.seconds, warmupMs: WARMUP_MS },
+    (seq) => ({ ...body(seq), idempotencyKey: `b-${seq}` }),
+    pid,
+  );
 }
 
 async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {

@@ -261,6 +261,12 @@ export interface DeliveryWorkerDeps {
   queueName?: string;
   /** Send with `allow_paid_broadcast` (the paid broadcast queue). */
   paidBroadcast?: boolean;
+  /**
+   * The bot's overall send limit (messages/s), spent by every delivery queue of the bot: Telegram
+   * counts the bot's messages, so a queue's own rate is not enough when two queues send at once
+   * (the free queue's receipts during a paid broadcast at 1000/s). Absent: only the queue's rate.
+   */
+  botRatePerSecond?: number;
   /** Chunk jobs in hand at once; default chunkConcurrencyFor(rate). */
   concurrency?: number;
   /** The message of a broadcast (for its deliveries); null when there is no such broadcast. */
@@ -296,6 +302,9 @@ export function limiterFor(rate: number): { max: number; duration: number } {
   if (!Number.isFinite(rate)) return { max: 10_000, duration };
   return { max: Math.ceil((2 * rate * duration) / 1_000), duration };
 }
+
+/** The budget of the bot's overall send limit, shared by its delivery queues (DeliveryWorkerDeps.botRatePerSecond). */
+export const botSendsKey = (prefix: string) => `${prefix}:bot-sends:gcra`;
 
 /** A chat gets at most one message per this many ms (Telegram: about one per second, plus a margin for jitter). */
 const CHAT_GATE_MS = 1_100;
@@ -348,7 +357,10 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
   // Rows of a bulk batch sent per turn of its job: a chunk, as a broadcast's range jobs carry.
   const batchChunk = chunkSizeFor(deps.ratePerSecond);
   // One rate budget per queue, shared by its workers in every process.
-  const sendRate = new SendRateLimiter(redis, `${deps.prefix}:${queueName}:gcra`, deps.ratePerSecond, { maxWaitMs: MAX_SLOT_WAIT_MS });
+  const sendRate = new SendRateLimiter(redis, `${deps.prefix}:${queueName}:gcra`, deps.ratePerSecond, {
+    maxWaitMs: MAX_SLOT_WAIT_MS,
+    ...(deps.botRatePerSecond !== undefined ? { shared: { key: botSendsKey(deps.prefix), ratePerSecond: deps.botRatePerSecond } } : {}),
+  });
   // When a 429 in this process paused the queue: sends waiting for their slot here see it
   // without asking Redis (those in other processes hold at most a second of slots).
   let pausedHereUntil = 0;
@@ -523,7 +535,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJo
     // Paced: each send waits for its own slot at once, so that none wakes late behind another's
     // round trip (a late slot is given up: wasted); the slots space them. Unpaced: SEND_POOL at
     // a time, so that a chunk does not open 50 connections at once.
-    if (sendRate.intervalUs > 0) await Promise.all(ready.map(send));
+    if (sendRate.paced) await Promise.all(ready.map(send));
     else await inPool(ready, send);
     return result;
   }

@@ -106,11 +106,16 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
         ...broadcasts,
         ...(options.metrics ? { onSendOutcome: (queue: string, outcome: SendOutcome) => options.metrics?.deliveries.inc({ queue, outcome }) } : {}),
       };
-      workers.push(startDeliveryWorker({ ...common, ratePerSecond: options.ratePerSecond }));
+      // With paid broadcasts on, both queues spend one budget at the paid rate beside their own:
+      // Telegram's 1000/s is the bot's, and the free queue's receipts during a paid broadcast
+      // count too (two budgets of 1000/s and 25/s would add up to more than the bot may send).
+      const bot = program.broadcasts.paid ? { botRatePerSecond: program.broadcasts.paidRatePerSecond } : {};
+      workers.push(startDeliveryWorker({ ...common, ...bot, ratePerSecond: options.ratePerSecond }));
       // Paid broadcasts: the same worker on their own queue, at the program's paid rate.
       workers.push(
         startDeliveryWorker({
           ...common,
+          ...bot,
           ratePerSecond: program.broadcasts.paidRatePerSecond,
           queueName: DELIVERY_PAID_QUEUE,
           paidBroadcast: true,

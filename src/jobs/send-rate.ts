@@ -34,72 +34,96 @@ export function emissionIntervalUs(ratePerSecond: number, headroom: number = RAT
   return Math.ceil(1_000_000 / (ratePerSecond * (1 - headroom)));
 }
 
-// KEYS[1] the TAT key; KEYS[2] (optional) a gate key, e.g. one chat's. ARGV[1] emission interval
-// (µs), ARGV[2] longest wait granted (µs), ARGV[3] how long the gate holds after the slot (µs).
+// KEYS[1] the TAT key; KEYS[2] a shared TAT key (the bot's budget across queues; read and moved
+// only when ARGV[4] > 0); KEYS[3] (optional) a gate key, e.g. one chat's. ARGV[1] emission
+// interval (µs), ARGV[2] longest wait granted (µs), ARGV[3] how long the gate holds after the slot
+// (µs), ARGV[4] the shared key's emission interval (µs; 0: no shared budget). A slot must be free
+// on both schedules: max(TAT, shared TAT, now); both move one of their own intervals past it.
 // Returns {1, wait µs, slot µs} when a slot was reserved; {0, wait µs, now µs} when the next slot is
 // further away than the longest wait; {2, wait µs, now µs} when the gate is closed for that long.
 // Nothing is written unless a slot is reserved.
 const RESERVE_SLOT = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-if #KEYS > 1 then
-  local gateUntil = tonumber(redis.call('GET', KEYS[2]) or '0')
+if #KEYS > 2 then
+  local gateUntil = tonumber(redis.call('GET', KEYS[3]) or '0')
   if gateUntil > now then return {2, gateUntil - now, now} end
 end
 local interval = tonumber(ARGV[1])
+local sharedInterval = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
+if sharedInterval > 0 then
+  local shared = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if shared > tat then tat = shared end
+end
 local wait = tat - now
 if wait > tonumber(ARGV[2]) then return {0, wait, now} end
 local nextTat = tat + interval
 -- The key outlives the last slot by a second: an idle queue leaves nothing behind.
 redis.call('SET', KEYS[1], string.format('%.0f', nextTat), 'PX', math.ceil((nextTat - now) / 1000) + 1000)
-if #KEYS > 1 then
+if sharedInterval > 0 then
+  local nextShared = tat + sharedInterval
+  redis.call('SET', KEYS[2], string.format('%.0f', nextShared), 'PX', math.ceil((nextShared - now) / 1000) + 1000)
+end
+if #KEYS > 2 then
   -- Measured from the slot, not from now: the gate is about when messages leave.
   local gateUntil = tat + tonumber(ARGV[3])
-  redis.call('SET', KEYS[2], string.format('%.0f', gateUntil), 'PX', math.ceil((gateUntil - now) / 1000))
+  redis.call('SET', KEYS[3], string.format('%.0f', gateUntil), 'PX', math.ceil((gateUntil - now) / 1000))
 end
 return {1, wait, tat}
 `;
 
-// Many slots in one call, one per gate key (a chunk of sends): KEYS[1] the TAT key, KEYS[2..] the
-// gates (one per message, in sending order). ARGV as RESERVE_SLOT's. An interval of 0 (no rate)
-// leaves the TAT key alone: only the gates are kept. Returns {now, outcome1, value1, outcome2, ...}
-// where an outcome is RESERVE_SLOT's (1 reserved: value = slot µs; 0 busy / 2 gated: value = wait
-// µs). Same rules as one call per message, in key order: the gate a message closes is seen by a
-// later message to the same chat in the same call.
+// Many slots in one call, one per gate key (a chunk of sends): KEYS[1] the TAT key, KEYS[2] the
+// shared TAT key, KEYS[3..] the gates (one per message, in sending order). ARGV as RESERVE_SLOT's.
+// An interval of 0 (no rate) leaves the TAT key alone: only the gates (and the shared budget, if
+// any) are kept. Returns {now, outcome1, value1, outcome2, ...} where an outcome is RESERVE_SLOT's
+// (1 reserved: value = slot µs; 0 busy / 2 gated: value = wait µs). Same rules as one call per
+// message, in key order: the gate a message closes is seen by a later message to the same chat in
+// the same call.
 const RESERVE_SLOTS = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local interval = tonumber(ARGV[1])
 local maxWait = tonumber(ARGV[2])
 local gateMs = tonumber(ARGV[3])
+local sharedInterval = tonumber(ARGV[4])
 local tat = now
 if interval > 0 then
   tat = tonumber(redis.call('GET', KEYS[1]) or '0')
   if tat < now then tat = now end
 end
+local shared = now
+if sharedInterval > 0 then
+  shared = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if shared < now then shared = now end
+end
 local out = {now}
 local reserved = false
-for i = 2, #KEYS do
+for i = 3, #KEYS do
+  local slot = math.max(tat, shared)
   local gateUntil = tonumber(redis.call('GET', KEYS[i]) or '0')
   if gateUntil > now then
     out[#out + 1] = 2
     out[#out + 1] = gateUntil - now
-  elseif tat - now > maxWait then
+  elseif slot - now > maxWait then
     out[#out + 1] = 0
-    out[#out + 1] = tat - now
+    out[#out + 1] = slot - now
   else
     out[#out + 1] = 1
-    out[#out + 1] = tat
-    local gateEnd = tat + gateMs
+    out[#out + 1] = slot
+    local gateEnd = slot + gateMs
     redis.call('SET', KEYS[i], string.format('%.0f', gateEnd), 'PX', math.ceil((gateEnd - now) / 1000))
-    tat = tat + interval
+    tat = slot + interval
+    shared = slot + sharedInterval
     reserved = true
   end
 end
 if interval > 0 and reserved then
   redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
+if sharedInterval > 0 and reserved then
+  redis.call('SET', KEYS[2], string.format('%.0f', shared), 'PX', math.ceil((shared - now) / 1000) + 1000)
 end
 return out
 `;
@@ -128,17 +152,38 @@ export interface SendRateLimiterOptions {
   /** Longest wait for a slot that a caller is given one for (default 1,000 ms). */
   maxWaitMs?: number;
   headroom?: number;
-  /** A caller woken later than this after its slot takes a new one (default 10 ms; see `take`). */
+  /** A caller woken later than this after its slot takes a new one (default LATE_MS; see `take`). */
   lateMs?: number;
+  /**
+   * A second budget that this limiter's slots also spend, shared with other limiters: the bot's
+   * overall limit when several queues send through one bot (Telegram counts the bot's messages,
+   * not a queue's). Each slot is then free on both schedules.
+   */
+  shared?: { key: string; ratePerSecond: number };
 }
+
+/**
+ * How late after its slot a waiting sender may still use it (when slots are contended). Whatever
+ * is sent late crowds the slots after it: this is spent from RATE_HEADROOM's 25 ms of jitter
+ * within any second, as is OFFSET_FALL_MS_PER_S; the other 12 ms are for the way to Telegram
+ * (network, the far end's own scheduling). Lower would leave more of them but waste more slots
+ * when the event loop is busy (a slot given up is used by no one), and a rate can collapse.
+ */
+export const LATE_MS = 10;
 
 /** What `take` ends with: go now, or do not go (and when to try again). */
 export type SlotTaken = { go: true } | { go: false; reason: 'busy' | 'gated'; waitMs: number };
+
+/** How fast the clock offset's estimate may fall (see observeClock): spent from the jitter in any second, like LATE_MS. */
+export const OFFSET_FALL_MS_PER_S = 3;
 
 const localNowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1_000);
 
 export class SendRateLimiter {
   readonly intervalUs: number;
+  /** The shared budget's interval (µs); 0 when there is none. */
+  readonly sharedIntervalUs: number;
+  private readonly sharedKey: string;
   private readonly maxWaitUs: number;
   private readonly redis: WithReserveSlot;
   private readonly lateUs: number;
@@ -158,9 +203,14 @@ export class SendRateLimiter {
   ) {
     if (!(ratePerSecond > 0)) throw new Error(`rate must be positive, got ${ratePerSecond}`);
     this.intervalUs = emissionIntervalUs(ratePerSecond, options.headroom);
+    const shared = options.shared;
+    if (shared && !(shared.ratePerSecond > 0)) throw new Error(`shared rate must be positive, got ${shared.ratePerSecond}`);
+    this.sharedIntervalUs = shared ? emissionIntervalUs(shared.ratePerSecond, options.headroom) : 0;
+    // Without a shared budget the script is given the queue's own key there and ignores it.
+    this.sharedKey = shared?.key ?? key;
     this.maxWaitUs = Math.round((options.maxWaitMs ?? 1_000) * 1_000);
-    this.lateUs = Math.round((options.lateMs ?? 10) * 1_000);
-    // The number of keys is given per call: 1, or 2 with a gate.
+    this.lateUs = Math.round((options.lateMs ?? LATE_MS) * 1_000);
+    // The number of keys is given per call: 2, or 3 with a gate.
     if (!('gcraReserveSlot' in redis)) redis.defineCommand('gcraReserveSlot', { lua: RESERVE_SLOT });
     if (!('gcraReserveSlots' in redis)) redis.defineCommand('gcraReserveSlots', { lua: RESERVE_SLOTS });
     this.redis = redis as WithReserveSlot;
@@ -170,11 +220,16 @@ export class SendRateLimiter {
    * The next send slot, if one is free within the longest wait, and, with `gate`, only if the
    * gate is open (then it closes for `gate.ms` from the slot, in the same atomic step).
    */
+  /** Whether slots are spaced at all (a rate, own or shared); false: only gates. */
+  get paced(): boolean {
+    return this.intervalUs > 0 || this.sharedIntervalUs > 0;
+  }
+
   async reserve(gate?: SlotGate): Promise<SlotReservation> {
-    const args = [this.intervalUs, this.maxWaitUs, Math.round((gate?.ms ?? 0) * 1_000)];
+    const args = [this.intervalUs, this.maxWaitUs, Math.round((gate?.ms ?? 0) * 1_000), this.sharedIntervalUs];
     const [outcome, waitUs, at] = gate
-      ? await this.redis.gcraReserveSlot(2, this.key, gate.key, ...args)
-      : await this.redis.gcraReserveSlot(1, this.key, ...args);
+      ? await this.redis.gcraReserveSlot(3, this.key, this.sharedKey, gate.key, ...args)
+      : await this.redis.gcraReserveSlot(2, this.key, this.sharedKey, ...args);
     this.observeClock(outcome === 1 ? at - waitUs : at);
     const waitMs = waitUs / 1_000;
     if (outcome === 1) return { reserved: true, waitMs, slotUs: at };
@@ -187,7 +242,16 @@ export class SendRateLimiter {
    */
   async reserveMany(gateKeys: readonly string[], gateMs: number): Promise<SlotReservation[]> {
     if (gateKeys.length === 0) return [];
-    const reply = await this.redis.gcraReserveSlots(1 + gateKeys.length, this.key, ...gateKeys, this.intervalUs, this.maxWaitUs, Math.round(gateMs * 1_000));
+    const reply = await this.redis.gcraReserveSlots(
+      2 + gateKeys.length,
+      this.key,
+      this.sharedKey,
+      ...gateKeys,
+      this.intervalUs,
+      this.maxWaitUs,
+      Math.round(gateMs * 1_000),
+      this.sharedIntervalUs,
+    );
     const nowUs = reply[0] as number;
     this.observeClock(nowUs);
     return gateKeys.map((_, i) => {
@@ -204,8 +268,12 @@ export class SendRateLimiter {
    */
   async waitFor(slot: { waitMs: number; slotUs: number }): Promise<boolean> {
     const dueUs = slot.slotUs + this.offsetUs;
-    const sleepMs = (dueUs - localNowUs()) / 1_000;
-    if (sleepMs >= 1) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    // Never before the slot: a timer with a fractional delay fires up to 2 ms early (measured on
+    // Node 20: the event loop's clock counts whole milliseconds), and a wait under a millisecond
+    // was not waited at all. What is left after a timer is waited for on the next turns of the loop.
+    for (let leftUs = dueUs - localNowUs(); leftUs > 0; leftUs = dueUs - localNowUs()) {
+      await new Promise((resolve) => (leftUs >= 1_000 ? setTimeout(resolve, Math.floor(leftUs / 1_000)) : setImmediate(resolve)));
+    }
     return slot.waitMs === 0 || localNowUs() - dueUs <= this.lateUs;
   }
 
@@ -232,13 +300,20 @@ export class SendRateLimiter {
 
   /**
    * The smallest (local - Redis) difference seen is the clocks' offset plus the quickest one-way
-   * reply. It may only grow slowly (1 ms per second), so that a clock that steps is followed.
+   * reply. It may only grow slowly (1 ms per second), so that a clock that steps is followed, and
+   * only fall slowly (OFFSET_FALL_MS_PER_S) after the first sample: a quicker reply than any
+   * before (the first ones come while the process starts and is busy) would otherwise move every
+   * later send that much earlier at once, next to the sends that waited by the old estimate: a
+   * burst. Falling 3 ms a second crowds any second's sends by 3 ms at most.
    */
   private observeClock(redisNowUs: number): void {
     const now = localNowUs();
     const sample = now - redisNowUs;
-    const leaked = this.offsetUs + (now - this.offsetSeenAtUs) / 1_000;
-    this.offsetUs = Math.min(sample, leaked);
+    if (this.offsetUs === Number.POSITIVE_INFINITY) this.offsetUs = sample;
+    const elapsedS = (now - this.offsetSeenAtUs) / 1_000_000;
+    const highest = this.offsetUs + elapsedS * 1_000;
+    const lowest = this.offsetUs - elapsedS * OFFSET_FALL_MS_PER_S * 1_000;
+    this.offsetUs = Math.max(lowest, Math.min(sample, highest));
     this.offsetSeenAtUs = now;
   }
 }

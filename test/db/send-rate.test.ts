@@ -69,7 +69,14 @@ async function takeSlots(rate: number, processes: number, workers: number, secon
  * message to a chat of its own) as fast as it is given them, as the delivery worker does, until
  * the slots pass `seconds` after the first one. Returns the slots (µs on Redis's clock), sorted.
  */
-async function takeChunks(name: string, rate: number, processes: number, chunk: number, seconds: number): Promise<number[]> {
+async function takeChunks(
+  name: string,
+  rate: number,
+  processes: number,
+  chunk: number,
+  seconds: number,
+  shared?: { key: string; ratePerSecond: number },
+): Promise<number[]> {
   const key = `${prefix}:${name}:gcra`;
   const slots: number[] = [];
   let horizon = Number.POSITIVE_INFINITY;
@@ -90,7 +97,9 @@ async function takeChunks(name: string, rate: number, processes: number, chunk: 
       await sleep(Math.max(0, Math.min(...taken.map((slot) => slot.waitMs)) - 500));
     }
   };
-  await Promise.all(Array.from({ length: processes }, () => acquirer(new SendRateLimiter(connect(), key, rate, { maxWaitMs: 1_000 }))));
+  await Promise.all(
+    Array.from({ length: processes }, () => acquirer(new SendRateLimiter(connect(), key, rate, { maxWaitMs: 1_000, ...(shared ? { shared } : {}) }))),
+  );
   return slots.sort((a, b) => a - b);
 }
 
@@ -117,6 +126,19 @@ describe('the send rate limiter (GCRA in Redis)', () => {
     const perSecond = (slots.length - 1) / (((slots.at(-1) as number) - (slots[0] as number)) / 1_000_000);
     expect(perSecond).toBeGreaterThanOrEqual(0.95 * 1000);
     expect(slots.length).toBeGreaterThanOrEqual(0.95 * 1000 * 2);
+  });
+
+  it("spends the bot's shared budget from every queue: together at most its limit, with its jitter left", async () => {
+    // Paid broadcasts at 1000/s and the free queue's receipts at 25/s through one bot: each queue
+    // keeps its own rate and both spend the bot's. Alone, 975/s + 24/s would leave no jitter.
+    const shared = { key: `${prefix}:bot-sends:gcra`, ratePerSecond: 1000 };
+    const [paid, free] = await Promise.all([takeChunks('shared-paid', 1000, 2, 50, 2, shared), takeChunks('shared-free', 25, 1, 5, 2, shared)]);
+    const all = [...paid, ...free].sort((a, b) => a - b);
+    expect(free.length).toBeGreaterThan(10);
+    // As far apart as one budget's slots: any 1000 + 25 ms holds at most 1000.
+    expect(peakWithin(all, 1_025_000)).toBeLessThanOrEqual(1000);
+    const gaps = all.slice(1).map((slot, i) => slot - (all[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(emissionIntervalUs(1000));
   });
 
   it('reserves nothing when the next free slot is further away than the longest wait', async () => {
