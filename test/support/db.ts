@@ -51,6 +51,17 @@ export async function waitForNoConnections(client: pg.Client, name: string, time
   }
 }
 
+/**
+ * A test database's sessions (the tests', the apps' and the child processes') commit without
+ * waiting for the WAL to reach the disk. A commit is as visible, as ordered and as atomic as
+ * with the server's default: only a crash of the PostgreSQL server itself could lose the last
+ * commits, and no test crashes the server (they kill the app, or cut its connection with a
+ * proxy). On the shared test server a flush took 5-8 ms per commit, more than most statements.
+ * Settings of a database are not copied by CREATE DATABASE ... TEMPLATE: every database sets its own.
+ * Under vitest only: `npm run bench` keeps the server's settings.
+ */
+export const UNFLUSHED_COMMITS = (name: string) => `ALTER DATABASE "${name}" SET synchronous_commit = off`;
+
 /** The run's template database, when vitest's global setup made one (benchmarks run without). */
 function templateDatabase(): string {
   return process.env.VITEST ? inject('templateDatabase') || '' : '';
@@ -68,7 +79,11 @@ export async function createTestDatabase(options: { poolSize?: number; migrate?:
   const name = `loyalty_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const migrate = options.migrate ?? true;
   const template = migrate === true ? templateDatabase() : '';
-  await admin((client) => client.query(template ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`));
+  await admin(async (client) => {
+    await client.query(template ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`);
+    // Benchmarks measure with the server's own settings (DESIGN: the settings production uses).
+    if (process.env.VITEST) await client.query(UNFLUSHED_COMMITS(name));
+  });
   const url = withDatabase(TEST_DATABASE_URL, name);
   const db = connectPostgres(url, options.poolSize ?? 10);
   if (migrate !== false && !template) await db.migrate();

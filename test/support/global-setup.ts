@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { connectPostgres } from '../../src/db/client.js';
-import { admin, waitForNoConnections, withDatabase } from './db.js';
+import { admin, UNFLUSHED_COMMITS, waitForNoConnections, withDatabase } from './db.js';
 import { TEST_DATABASE_URL } from './env.js';
 
 const SERVICE_PROJECTS = ['db', 'e2e'];
@@ -14,7 +14,10 @@ const SERVICE_PROJECTS = ['db', 'e2e'];
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!project.vitest.projects.some((p) => SERVICE_PROJECTS.includes(p.name))) return undefined;
   const name = `loyalty_template_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin((client) => client.query(`CREATE DATABASE "${name}"`));
+  await admin(async (client) => {
+    await client.query(`CREATE DATABASE "${name}"`);
+    await client.query(UNFLUSHED_COMMITS(name));
+  });
   const drop = () =>
     admin(async (client) => {
       await waitForNoConnections(client, name);
