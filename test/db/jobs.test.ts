@@ -433,36 +433,45 @@ describe('points expiry', () => {
   });
 
   it('keeps the ledger consistent when spends and a second expiry run race with it', async () => {
-    const { deps } = jobDeps('Europe/Moscow');
-    const members = [];
-    for (let i = 0; i < 30; i++) {
-      const m = await member();
-      members.push(m);
-      await earn(m.id, 20, new Date(NOW.getTime() - 86_400_000));
-      await earn(m.id, 20, new Date(NOW.getTime() - 3_600_000));
-      await earn(m.id, 20, new Date(NOW.getTime() + 86_400_000));
-    }
-    h.clock.set(NOW);
-    const spends = members.map((m) =>
-      spend(m.id, 30).then(
-        () => 30,
-        (error: unknown) => {
-          if (isDomainError(error, 'INSUFFICIENT_POINTS')) return 0;
-          throw error;
-        },
-      ),
-    );
-    const [runA, runB, ...spent] = await Promise.all([expirePoints(deps, { batchSize: 7 }), expirePoints(deps, { batchSize: 11 }), ...spends]);
-    await expectLedgerConsistent();
-    // Every point is accounted for: 60 each, minus what was spent, expired or is left.
-    const left = (await db.prisma.member.aggregate({ where: { id: { in: members.map((m) => m.id) } }, _sum: { balance: true } }))._sum.balance ?? 0;
-    const spentTotal = spent.reduce((sum, s) => sum + s, 0);
-    expect(left + spentTotal + (runA?.points ?? 0) + (runB?.points ?? 0)).toBe(60 * 30);
-    // No lot expired twice, nothing due is left.
-    expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: NOW }, remaining: { gt: 0 } } })).toBe(0);
-    expect((runA?.members ?? 0) + (runB?.members ?? 0)).toBe(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } }));
+    await expectExpiryRaceConsistent(NOW, { batchSize: 7 }, { batchSize: 11 });
   });
 });
+
+/**
+ * 30 members with 20 points due a day ago, 20 due an hour ago and 20 due tomorrow each, two
+ * expiry runs (`a`, `b`) at `now` racing with a spend of 30 by every member: the ledger stays
+ * consistent, every point is accounted for, no lot expires twice and nothing due is left.
+ */
+async function expectExpiryRaceConsistent(now: Date, a: Parameters<typeof expirePoints>[1], b: Parameters<typeof expirePoints>[1]) {
+  const { deps } = jobDeps('Europe/Moscow');
+  const members = [];
+  for (let i = 0; i < 30; i++) {
+    const m = await member();
+    members.push(m);
+    await earn(m.id, 20, new Date(now.getTime() - 86_400_000));
+    await earn(m.id, 20, new Date(now.getTime() - 3_600_000));
+    await earn(m.id, 20, new Date(now.getTime() + 86_400_000));
+  }
+  h.clock.set(now);
+  const spends = members.map((m) =>
+    spend(m.id, 30).then(
+      () => 30,
+      (error: unknown) => {
+        if (isDomainError(error, 'INSUFFICIENT_POINTS')) return 0;
+        throw error;
+      },
+    ),
+  );
+  const [runA, runB, ...spent] = await Promise.all([expirePoints(deps, a), expirePoints(deps, b), ...spends]);
+  await expectLedgerConsistent();
+  // Every point is accounted for: 60 each, minus what was spent, expired or is left.
+  const left = (await db.prisma.member.aggregate({ where: { id: { in: members.map((m) => m.id) } }, _sum: { balance: true } }))._sum.balance ?? 0;
+  const spentTotal = spent.reduce((sum, s) => sum + s, 0);
+  expect(left + spentTotal + (runA?.points ?? 0) + (runB?.points ?? 0)).toBe(60 * 30);
+  // No lot expired twice, nothing due is left.
+  expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: now }, remaining: { gt: 0 } } })).toBe(0);
+  expect((runA?.members ?? 0) + (runB?.members ?? 0)).toBe(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } }));
+}
 
 describe('points expiry in two lanes', () => {
   const NOW = new Date('2026-11-23T00:15:00Z');
@@ -553,32 +562,7 @@ describe('points expiry in two lanes', () => {
   });
 
   it('keeps the ledger consistent when spends and a one-lane run race with it', async () => {
-    const { deps } = jobDeps('Europe/Moscow');
-    const members = [];
-    for (let i = 0; i < 30; i++) {
-      const m = await member();
-      members.push(m);
-      await earn(m.id, 20, new Date(NOW.getTime() - 86_400_000));
-      await earn(m.id, 20, new Date(NOW.getTime() - 3_600_000));
-      await earn(m.id, 20, new Date(NOW.getTime() + 86_400_000));
-    }
-    h.clock.set(NOW);
-    const spends = members.map((m) =>
-      spend(m.id, 30).then(
-        () => 30,
-        (error: unknown) => {
-          if (isDomainError(error, 'INSUFFICIENT_POINTS')) return 0;
-          throw error;
-        },
-      ),
-    );
-    const [runA, runB, ...spent] = await Promise.all([expirePoints(deps, { batchSize: 5, lanes: 2 }), expirePoints(deps, { batchSize: 11 }), ...spends]);
-    await expectLedgerConsistent();
-    const left = (await db.prisma.member.aggregate({ where: { id: { in: members.map((m) => m.id) } }, _sum: { balance: true } }))._sum.balance ?? 0;
-    const spentTotal = spent.reduce((sum, s) => sum + s, 0);
-    expect(left + spentTotal + (runA?.points ?? 0) + (runB?.points ?? 0)).toBe(60 * 30);
-    expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: NOW }, remaining: { gt: 0 } } })).toBe(0);
-    expect((runA?.members ?? 0) + (runB?.members ?? 0)).toBe(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } }));
+    await expectExpiryRaceConsistent(NOW, { batchSize: 5, lanes: 2 }, { batchSize: 11 });
   });
 });
 
