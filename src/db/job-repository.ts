@@ -12,7 +12,10 @@ import { ts } from './sql.js';
  * whatever the batch size.
  */
 export class PrismaJobRepository implements JobRepository {
-  /** `db` is either the root client (each expiry batch opens its own transaction) or an open transaction. */
+  /**
+   * `db` is either the root client (each expiry batch opens its own transaction) or an open
+   * transaction (a unit of work's: the expiry job runs each batch in one, with its notices).
+   */
   constructor(
     private readonly db: Db,
     private readonly inTransaction: boolean,
