@@ -84,7 +84,7 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
     if (values.length === 0) return [];
     // One statement for the whole batch: the columns as arrays, unnested into rows. A key used
     // before is skipped (ON CONFLICT DO NOTHING), so a rerun of a job writes nothing new.
-    return this.db.$queryRaw<{ id: number; batchKey: string | null }[]>`
+    return this.db.$queryRaw<{ id: number; batchKey: string | null; dedupeKey: string }[]>`
       INSERT INTO "Delivery" ("dedupeKey", "memberId", "chatId", "locale", "kind", "class", "payload", "batchKey", "createdAt", "updatedAt")
       SELECT v.key, v.member, v.chat, v.locale, v.payload->>'kind', v.class, v.payload, v.batch, ${ts(this.clock.now())}, now()
       FROM unnest(
@@ -94,7 +94,7 @@ export class PrismaDeliveryRepository implements DeliveryRepository {
         ${values.map((v) => v.batchKey ?? null)}::text[]
       ) AS v(key, member, chat, locale, class, payload, batch)
       ON CONFLICT ("dedupeKey") DO NOTHING
-      RETURNING id, "batchKey"`;
+      RETURNING id, "batchKey", "dedupeKey"`;
   }
 
   async pendingFor(selector: DeliverySelector, limit?: number): Promise<DeliveryToSend[]> {

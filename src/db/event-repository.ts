@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
 import type { DomainEvent } from '../domain/events.js';
 import type {
   Delivery,
   DeliveryRepository,
   DomainEventRepository,
+  MemberNotice,
   Notification,
   NotificationClass,
   Outbox,
@@ -35,6 +38,7 @@ export class PrismaOutbox implements Outbox {
   constructor(
     private readonly db: Db,
     private readonly deliveries: DeliveryRepository,
+    private readonly clock: Clock,
     private readonly written?: OutboxWrites,
   ) {}
 
@@ -47,6 +51,32 @@ export class PrismaOutbox implements Outbox {
     });
     if (count === 1) this.written?.events.push(event);
     return count === 1;
+  }
+
+  async notifyMany(notices: readonly MemberNotice[]): Promise<number> {
+    if (notices.length === 0) return 0;
+    // One INSERT; the rows share a batch key, which the relay queues as one job after the commit.
+    const batchKey = randomUUID();
+    const created = await this.deliveries.createMany(notices.map((notice) => ({ ...notice, batchKey })));
+    if (created.length === 0) return 0;
+    const byKey = new Map(notices.map((notice) => [notice.dedupeKey, notice]));
+    const createdAt = this.clock.now();
+    for (const row of created) {
+      const notice = byKey.get(row.dedupeKey) as MemberNotice;
+      this.written?.deliveries.push({
+        id: row.id,
+        dedupeKey: row.dedupeKey,
+        memberId: notice.memberId,
+        chat: null,
+        class: notice.class,
+        notification: notice.notification,
+        status: 'PENDING',
+        attempts: 0,
+        createdAt,
+        batchKey,
+      });
+    }
+    return created.length;
   }
 
   async notify(memberId: number, notification: Notification, options: { dedupeKey: string; class?: NotificationClass }): Promise<void> {

@@ -170,7 +170,7 @@ export function makeRepositories(db: Db, clock: Clock, inTransaction = false, wr
     surveys: new PrismaSurveyRepository(db, inTransaction),
     chatSessions: new PrismaChatSessionRepository(db),
     erasedIdentities: new PrismaErasedIdentityRepository(db),
-    outbox: new PrismaOutbox(db, deliveries, written),
+    outbox: new PrismaOutbox(db, deliveries, clock, written),
     domainEvents: new PrismaDomainEventRepository(db),
     receipts: new PrismaReceiptRepository(db),
     analytics: new PrismaAnalyticsRepository(db),

@@ -557,7 +557,7 @@ export interface DeliveryRepository {
    * Writes many rows in one statement; rows whose dedupe key was used before are not written.
    * `batchKey` (optional, per row) groups rows for one queue job. Returns the rows written.
    */
-  createMany(values: readonly (NewDelivery & { batchKey?: string | null })[]): Promise<{ id: number; batchKey: string | null }[]>;
+  createMany(values: readonly (NewDelivery & { batchKey?: string | null })[]): Promise<{ id: number; batchKey: string | null; dedupeKey: string }[]>;
   /** The PENDING rows a job is to send, with their members, in id order (one query); the first `limit` of them when given. */
   pendingFor(selector: DeliverySelector, limit?: number): Promise<DeliveryToSend[]>;
   /** `claim` for many rows in one statement: returns the ids claimed (the others are held elsewhere or no longer pending). */
@@ -612,7 +612,8 @@ export interface JobRepository {
   /** ACTIVE, registered members who take reminders, last active before `activeBefore`, id > `afterId`. */
   inactiveMembers(query: { activeBefore: Date; afterId: number; limit: number }): Promise<InactiveMember[]>;
   /**
-   * One transaction: takes about `batchSize` due lots (expiresAt <= now, remaining > 0), locks
+   * One transaction (the unit of work's, when called in one: the expiry writes its notices to
+   * the outbox in it): takes about `batchSize` due lots (expiresAt <= now, remaining > 0), locks
    * their members (in id order) and then all their due lots, and writes per member one EXPIRE
    * entry with its lot allocations, zeroing the lots and lowering the balance. Nothing is left
    * to do for those members at `now` afterwards, so a rerun writes nothing. `candidates` counts
@@ -667,6 +668,11 @@ export interface Outbox {
    * (e.g. `purchase:<id>:receipt`) makes a second write of the same message a no-op.
    */
   notify(memberId: number, notification: Notification, options: { dedupeKey: string; class?: NotificationClass }): Promise<void>;
+  /**
+   * Many members' messages in one write, under one batch key (one queue job sends them all);
+   * keys used before are skipped as in `notify`. Returns how many were new.
+   */
+  notifyMany(notices: readonly MemberNotice[]): Promise<number>;
 }
 
 /** What one unit of work wrote to the outboxes: handed to the relay after its commit. */

@@ -109,16 +109,24 @@ export function enqueueDelivery(queue: Queue<DeliveryJobData>, delivery: Deliver
   return queue.add('deliver', { deliveryId: delivery.id }, jobOptions(deliveryJobId(delivery.id), delivery.class));
 }
 
-/** Queues many deliveries' jobs in one round trip (addBulk), each with the job enqueueDelivery would add. */
+/**
+ * Queues many deliveries' jobs in one round trip (addBulk), each with the job enqueueDelivery
+ * would add: the rows of one batch as one job (a batch of thousands is one add, not thousands
+ * of adds of the same job id).
+ */
 export async function enqueueDeliveries(queue: Queue<DeliveryJobData>, deliveries: readonly Delivery[]): Promise<void> {
   if (deliveries.length === 0) return;
-  await queue.addBulk(
-    deliveries.map((delivery) =>
-      delivery.batchKey
-        ? { name: 'deliver', data: { batchKey: delivery.batchKey }, opts: jobOptions(batchJobId(delivery.batchKey), delivery.class) }
-        : { name: 'deliver', data: { deliveryId: delivery.id }, opts: jobOptions(deliveryJobId(delivery.id), delivery.class) },
-    ),
-  );
+  const batches = new Set<string>();
+  const jobs = [];
+  for (const delivery of deliveries) {
+    if (!delivery.batchKey) {
+      jobs.push({ name: 'deliver', data: { deliveryId: delivery.id }, opts: jobOptions(deliveryJobId(delivery.id), delivery.class) });
+    } else if (!batches.has(delivery.batchKey)) {
+      batches.add(delivery.batchKey);
+      jobs.push({ name: 'deliver', data: { batchKey: delivery.batchKey }, opts: jobOptions(batchJobId(delivery.batchKey), delivery.class) });
+    }
+  }
+  await queue.addBulk(jobs);
 }
 
 /** Queues the jobs of bulk batches in one round trip (addBulk). */

@@ -11,6 +11,7 @@ import { sendWinBackReminders } from '../../src/domain/jobs/win-back.js';
 import type { DomainDeps, Notification, NotificationClass } from '../../src/domain/ports.js';
 import type { NotificationSchedules } from '../../src/domain/program.js';
 import { syncRewards } from '../../src/domain/rewards/catalogue.js';
+import { localDate } from '../../src/domain/time.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
 import { ledgerViolations } from '../support/ledger-invariants.js';
@@ -90,6 +91,31 @@ const keysFor = (sent: Sent[], memberId: number) => sent.filter((s) => s.memberI
 
 async function expectLedgerConsistent() {
   expect(await ledgerViolations(db.prisma)).toEqual([]);
+}
+
+/**
+ * The expiry's notices of local `date` in the Delivery outbox (written in each batch's
+ * transaction, not handed to the notifier), by member; each still PENDING, in a batch.
+ */
+async function expiredNotices(date: string) {
+  const rows = await db.prisma.delivery.findMany({ where: { kind: 'pointsExpired', dedupeKey: { endsWith: `:${date}` } }, orderBy: { memberId: 'asc' } });
+  for (const row of rows) expect(row).toMatchObject({ status: 'PENDING', batchKey: expect.any(String) });
+  return rows.map((row) => ({ memberId: row.memberId, notification: row.payload, dedupeKey: row.dedupeKey, class: row.class }));
+}
+
+/** Every member with an EXPIRE entry written at `at` is told once, with that entry's points and balance, and nobody else is. */
+async function expectEachExpiryNoticedOnce(at: Date, timezone = 'Europe/Moscow') {
+  const date = localDate(at, timezone);
+  const entries = await db.prisma.ledgerEntry.findMany({ where: { type: 'EXPIRE', createdAt: at }, orderBy: { memberId: 'asc' } });
+  expect(await expiredNotices(date)).toEqual(
+    entries.map((entry) => ({
+      memberId: entry.memberId,
+      notification: { kind: 'pointsExpired', points: -entry.amount, balance: entry.balanceAfter },
+      dedupeKey: `expired:${entry.memberId}:${date}`,
+      class: 'reminder',
+    })),
+  );
+  return entries.length;
 }
 
 describe('birthday greetings', () => {
@@ -328,6 +354,7 @@ describe('points expiry', () => {
 
   it('expires what is left of the due lots, FIFO, one entry per member, and a rerun changes nothing', async () => {
     const { deps, sent } = jobDeps('Europe/Moscow');
+    const relayedBefore = h.notifications.length;
     const a = await member({ points: 10 }); // 10 that never expire
     const due = await earn(a.id, 100, new Date('2026-11-22T21:00:00Z'));
     const later = await earn(a.id, 50, new Date('2026-12-22T21:00:00Z'));
@@ -370,9 +397,16 @@ describe('points expiry', () => {
     expect((await entriesOf(b.id)).map((e) => e.type)).toEqual(['EARN', 'SPEND']);
     expect(await balanceOf(untouched.id)).toBe(5);
 
-    expect(sent).toEqual([
+    // The notices are in the outbox (the batch's transaction wrote them), not handed to the
+    // notifier; the unit of work gave them to the relay after the commit.
+    expect(await expiredNotices('2026-11-23')).toEqual([
       { memberId: a.id, notification: { kind: 'pointsExpired', points: 70, balance: 60 }, dedupeKey: `expired:${a.id}:2026-11-23`, class: 'reminder' },
       { memberId: c.id, notification: { kind: 'pointsExpired', points: 25, balance: 0 }, dedupeKey: `expired:${c.id}:2026-11-23`, class: 'reminder' },
+    ]);
+    expect(sent).toEqual([]);
+    expect(h.notifications.slice(relayedBefore)).toEqual([
+      { memberId: a.id, notification: { kind: 'pointsExpired', points: 70, balance: 60 } },
+      { memberId: c.id, notification: { kind: 'pointsExpired', points: 25, balance: 0 } },
     ]);
     await expectLedgerConsistent();
 
@@ -380,18 +414,20 @@ describe('points expiry', () => {
     const before = await db.prisma.ledgerEntry.count();
     expect(await expirePoints(deps)).toEqual({ lots: 0, members: 0, points: 0, batches: 0, complete: true });
     expect(await db.prisma.ledgerEntry.count()).toBe(before);
-    expect(sent).toHaveLength(2);
+    expect(await db.prisma.delivery.count({ where: { kind: 'pointsExpired' } })).toBe(2);
+    expect(h.notifications).toHaveLength(relayedBefore + 2);
 
     // Later the other lot of `a` is due too: a second entry with its own key.
     h.clock.set('2026-12-23T00:15:00Z');
     expect(await expirePoints(deps)).toMatchObject({ lots: 2, members: 2, points: 55 });
     expect((await entriesOf(a.id)).filter((e) => e.type === 'EXPIRE').map((e) => e.amount)).toEqual([-70, -50]);
     expect(await balanceOf(a.id)).toBe(10);
+    expect(await expectEachExpiryNoticedOnce(new Date('2026-12-23T00:15:00Z'))).toBe(2);
     await expectLedgerConsistent();
   });
 
   it('stops after a batch when interrupted; the next run finishes and all ends consistent', async () => {
-    const { deps, sent } = jobDeps('Europe/Moscow');
+    const { deps } = jobDeps('Europe/Moscow');
     let expected = 0;
     const members = [];
     for (let i = 0; i < 12; i++) {
@@ -415,10 +451,46 @@ describe('points expiry', () => {
     expect(first.points + rest.points).toBe(expected);
     expect(first.members + rest.members).toBe(12);
     for (const m of members) expect(await balanceOf(m.id)).toBe(members.indexOf(m) % 3 === 0 ? 7 : 0);
-    expect(new Set(sent.map((s) => s.dedupeKey)).size).toBe(12);
     expect(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } })).toBe(12);
+    expect(await expectEachExpiryNoticedOnce(NOW)).toBe(12);
     await expectLedgerConsistent();
     expect(await expirePoints(deps)).toMatchObject({ lots: 0, batches: 0, complete: true });
+  });
+
+  it('writes no notice when its batch rolls back, and the rerun tells each member once', async () => {
+    const { deps } = jobDeps('Europe/Moscow');
+    const a = await member({ points: 4 });
+    await earn(a.id, 10, new Date(NOW.getTime() - 86_400_000));
+    const b = await member();
+    await earn(b.id, 20, new Date(NOW.getTime() - 3_600_000));
+    h.clock.set(NOW);
+    // The batch fails after all its writes, notices included, and before its commit.
+    let written: number | null = null;
+    const failing: DomainDeps = {
+      ...deps,
+      uow: {
+        atomic: (work) => deps.uow.atomic(work),
+        run: (work) =>
+          deps.uow.run(async (repos) => {
+            await work(repos);
+            written = (await repos.deliveries.pendingBefore(new Date(NOW.getTime() + 1), 100)).filter((d) => d.notification.kind === 'pointsExpired').length;
+            throw new Error('connection lost');
+          }),
+      },
+    };
+    const relayedBefore = h.notifications.length;
+    await expect(expirePoints(failing)).rejects.toThrow('connection lost');
+    expect(written).toBe(2);
+    expect(await db.prisma.delivery.count()).toBe(0);
+    expect(h.notifications).toHaveLength(relayedBefore);
+    expect(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } })).toBe(0);
+    expect([await balanceOf(a.id), await balanceOf(b.id)]).toEqual([14, 20]);
+    await expectLedgerConsistent();
+
+    expect(await expirePoints(deps)).toMatchObject({ lots: 2, members: 2, points: 30, complete: true });
+    expect(await expectEachExpiryNoticedOnce(NOW)).toBe(2);
+    expect(h.notifications).toHaveLength(relayedBefore + 2);
+    await expectLedgerConsistent();
   });
 
   it('stops between batches when its signal is aborted', async () => {
@@ -471,6 +543,8 @@ async function expectExpiryRaceConsistent(now: Date, a: Parameters<typeof expire
   // No lot expired twice, nothing due is left.
   expect(await db.prisma.pointLot.count({ where: { expiresAt: { lte: now }, remaining: { gt: 0 } } })).toBe(0);
   expect((runA?.members ?? 0) + (runB?.members ?? 0)).toBe(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } }));
+  // Whichever run expired a member told them, once.
+  expect(await expectEachExpiryNoticedOnce(now)).toBe((runA?.members ?? 0) + (runB?.members ?? 0));
 }
 
 describe('points expiry in two lanes', () => {
@@ -492,7 +566,7 @@ describe('points expiry in two lanes', () => {
   }
 
   it('expires every due lot once, each member in one entry, and a rerun changes nothing', async () => {
-    const { deps, sent } = jobDeps('Europe/Moscow');
+    const { deps } = jobDeps('Europe/Moscow');
     const { members, due } = await seed(13);
     h.clock.set(NOW);
     const run = await expirePoints(deps, { batchSize: 3, lanes: 2 });
@@ -501,13 +575,13 @@ describe('points expiry in two lanes', () => {
     expect(run.batches).toBeGreaterThanOrEqual(2);
     for (const m of members) expect(await balanceOf(m.id)).toBe(5 + (members.indexOf(m) % 4 === 0 ? 3 : 0));
     expect(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } })).toBe(13);
-    expect(new Set(sent.map((s) => s.dedupeKey)).size).toBe(13);
+    expect(await expectEachExpiryNoticedOnce(NOW)).toBe(13);
     await expectLedgerConsistent();
 
     const before = await db.prisma.ledgerEntry.count();
     expect(await expirePoints(deps, { lanes: 2 })).toEqual({ lots: 0, members: 0, points: 0, batches: 0, complete: true });
     expect(await db.prisma.ledgerEntry.count()).toBe(before);
-    expect(sent).toHaveLength(13);
+    expect(await db.prisma.delivery.count({ where: { kind: 'pointsExpired' } })).toBe(13);
   });
 
   it('counts maxBatches over both lanes; the next run finishes what is left', async () => {
@@ -527,22 +601,28 @@ describe('points expiry in two lanes', () => {
   });
 
   it('stops the other lane when one fails mid-run (as a crash would); a rerun completes and all is consistent', async () => {
-    const { deps, sent } = jobDeps('Europe/Moscow');
+    const { deps } = jobDeps('Europe/Moscow');
     const { members, due } = await seed(12);
     h.clock.set(NOW);
-    // The odd lane's second batch fails, after its first committed.
-    const jobs = deps.repos.jobs;
+    // The odd lane's second batch fails, after its first committed. The batches run in units
+    // of work (the notices share their transaction), so the failure goes into the repositories
+    // the unit of work hands out.
     let oddBatches = 0;
     const failing: DomainDeps = {
       ...deps,
-      repos: {
-        ...deps.repos,
-        jobs: Object.assign(Object.create(Object.getPrototypeOf(jobs)), jobs, {
-          expireDueLots: (...args: Parameters<typeof jobs.expireDueLots>) => {
-            if (args[3]?.index === 1 && ++oddBatches === 2) return Promise.reject(new Error('connection lost'));
-            return jobs.expireDueLots(...args);
-          },
-        }),
+      uow: {
+        atomic: (work) => deps.uow.atomic(work),
+        run: (work) =>
+          deps.uow.run((repos) => {
+            const jobs = repos.jobs;
+            const failingJobs = Object.assign(Object.create(Object.getPrototypeOf(jobs)), jobs, {
+              expireDueLots: (...args: Parameters<typeof jobs.expireDueLots>) => {
+                if (args[3]?.index === 1 && ++oddBatches === 2) return Promise.reject(new Error('connection lost'));
+                return jobs.expireDueLots(...args);
+              },
+            });
+            return work({ ...repos, jobs: failingJobs });
+          }),
       },
     };
     await expect(expirePoints(failing, { batchSize: 2, lanes: 2 })).rejects.toThrow('connection lost');
@@ -557,8 +637,7 @@ describe('points expiry in two lanes', () => {
     expect(await db.prisma.ledgerEntry.count({ where: { type: 'EXPIRE' } })).toBe(members.length);
     const expired = await db.prisma.ledgerEntry.aggregate({ where: { type: 'EXPIRE' }, _sum: { amount: true } });
     expect(-(expired._sum.amount ?? 0)).toBe(due);
-    expect(new Set(sent.map((s) => s.dedupeKey)).size).toBe(members.length);
-    expect(sent).toHaveLength(members.length);
+    expect(await expectEachExpiryNoticedOnce(NOW)).toBe(members.length);
   });
 
   it('keeps the ledger consistent when spends and a one-lane run race with it', async () => {

@@ -126,6 +126,49 @@ describe('writing', () => {
   });
 });
 
+describe('bulk notices', () => {
+  const notice = (memberId: number, key: string) => ({
+    memberId,
+    notification: { kind: 'winBack' as const, balance: 0, inactiveDays: 90 },
+    dedupeKey: key,
+    class: 'reminder' as const,
+  });
+
+  it('writes many notices in the transaction under one batch key, skips keys used before, and hands the new rows to the relay after the commit', async () => {
+    const [a, b, c] = [await h.member(nextUser++), await h.member(nextUser++), await h.member(nextUser++)];
+    await h.deps.uow.run((repos) => repos.outbox.notifyMany([notice(a.id, `bulk:${a.id}`)]));
+    const relayed = h.notifications.length;
+    const written = await h.deps.uow.run((repos) =>
+      repos.outbox.notifyMany([notice(a.id, `bulk:${a.id}`), notice(b.id, `bulk:${b.id}`), notice(c.id, `bulk:${c.id}`)]),
+    );
+    expect(written).toBe(2);
+    const rows = await db.prisma.delivery.findMany({ where: { dedupeKey: { in: [`bulk:${b.id}`, `bulk:${c.id}`] } }, orderBy: { id: 'asc' } });
+    expect(rows.map((row) => [row.memberId, row.status, row.class, row.payload])).toEqual([
+      [b.id, 'PENDING', 'reminder', notice(b.id, '').notification],
+      [c.id, 'PENDING', 'reminder', notice(c.id, '').notification],
+    ]);
+    expect(rows[0]?.batchKey).toEqual(expect.any(String));
+    expect(rows[1]?.batchKey).toBe(rows[0]?.batchKey);
+    expect(h.notifications.slice(relayed)).toEqual([
+      { memberId: b.id, notification: notice(b.id, '').notification },
+      { memberId: c.id, notification: notice(c.id, '').notification },
+    ]);
+  });
+
+  it('writes nothing when its transaction rolls back', async () => {
+    const member = await h.member(nextUser++);
+    const relayed = h.notifications.length;
+    await expect(
+      h.deps.uow.run(async (repos) => {
+        expect(await repos.outbox.notifyMany([notice(member.id, `bulk-rollback:${member.id}`)])).toBe(1);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(await db.prisma.delivery.count({ where: { memberId: member.id } })).toBe(0);
+    expect(h.notifications).toHaveLength(relayed);
+  });
+});
+
 describe('processing', () => {
   it('hands an event to every handler and marks it processed; a second delivery runs nothing', async () => {
     const member = await h.member(nextUser++);

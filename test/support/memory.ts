@@ -248,6 +248,30 @@ export class MemoryStore implements Repositories {
       this.deliveryRows.set(options.dedupeKey, delivery);
       this.written.deliveries.push(delivery);
     },
+    notifyMany: async (notices) => {
+      // As PostgreSQL: one batch key for the rows written, keys used before skipped.
+      const batchKey = `batch-${this.nextId}`;
+      let written = 0;
+      for (const notice of notices) {
+        if (this.deliveryRows.has(notice.dedupeKey)) continue;
+        const delivery: Delivery = {
+          id: this.nextId++,
+          dedupeKey: notice.dedupeKey,
+          memberId: notice.memberId,
+          chat: null,
+          class: notice.class,
+          notification: notice.notification,
+          status: 'PENDING',
+          attempts: 0,
+          createdAt: new Date(),
+          batchKey,
+        };
+        this.deliveryRows.set(notice.dedupeKey, delivery);
+        this.written.deliveries.push(delivery);
+        written++;
+      }
+      return written;
+    },
   };
 
   // Receipts and the analytics are set-based SQL: tested on PostgreSQL (test/db/analytics.test.ts).

@@ -1,7 +1,6 @@
-import type { DomainDeps } from '../ports.js';
+import type { DomainDeps, ExpiredPoints, MemberNotice } from '../ports.js';
 import { localDate } from '../time.js';
 import { JOB_NAMES, jobActor } from './job-runs.js';
-import { notifyAll } from './notify-all.js';
 
 export interface PointsExpiryRun {
   /** Lots expired, members touched, points taken, batches committed. */
@@ -16,6 +15,14 @@ export interface PointsExpiryRun {
 /** `expired:<memberId>:<local date>`: one message per member and day. */
 export const expiredKey = (memberId: number, date: string) => `expired:${memberId}:${date}`;
 
+/** What a member is told of the points a batch took from them on `date` (local). */
+const expiredNotice = (member: ExpiredPoints, date: string): MemberNotice => ({
+  memberId: member.memberId,
+  notification: { kind: 'pointsExpired', points: member.points, balance: member.balanceAfter },
+  dedupeKey: expiredKey(member.memberId, date),
+  class: 'reminder',
+});
+
 /**
  * How many lanes the scheduled job runs at once: each lane its own transactions over its own
  * members (see ExpiryLane), so PostgreSQL works two batches at a time on two connections.
@@ -26,8 +33,9 @@ export const EXPIRY_LANES = 2;
  * Expires every lot due at the run's start (expiresAt <= now) with what is left in it, in
  * batches of about `batchSize` lots, each batch one transaction (see JobRepository.expireDueLots).
  * Safe to interrupt and to rerun: a committed batch leaves its lots at 0, so the next run only
- * finds the rest. Each member touched is told once, after their batch commits: the batch's
- * notices in one go (one outbox statement and one queue call per batch, not per member).
+ * finds the rest. Each member touched is told once: the batch's notices are written to the
+ * outbox in the batch's transaction (one statement per batch, not per member) and queued after
+ * its commit (one queue call per batch).
  * `lanes` (default 1) splits the members into that many disjoint shares worked at once;
  * `maxBatches` counts the batches of all lanes together.
  */
@@ -55,7 +63,15 @@ export async function expirePoints(
     for (;;) {
       if (stop()) return false;
       started++;
-      const batch = await deps.repos.jobs.expireDueLots(now, batchSize, jobActor(JOB_NAMES.pointsExpiry), { index, count: lanes });
+      // The notices go into the outbox in the batch's own transaction: a crash after the commit
+      // leaves them PENDING for the delivery sweep (a rerun finds these lots at 0 and would
+      // never tell these members), and a rolled-back batch leaves none. The unit of work queues
+      // them after the commit.
+      const batch = await deps.uow.run(async (repos) => {
+        const expired = await repos.jobs.expireDueLots(now, batchSize, jobActor(JOB_NAMES.pointsExpiry), { index, count: lanes });
+        await repos.outbox.notifyMany(expired.members.map((member) => expiredNotice(member, today)));
+        return expired;
+      });
       if (batch.candidates === 0) {
         started--;
         return true;
@@ -68,15 +84,6 @@ export async function expirePoints(
       run.lots += batch.lots;
       run.members += batch.members.length;
       for (const member of batch.members) run.points += member.points;
-      await notifyAll(
-        deps.notifier,
-        batch.members.map((member) => ({
-          memberId: member.memberId,
-          notification: { kind: 'pointsExpired', points: member.points, balance: member.balanceAfter },
-          dedupeKey: expiredKey(member.memberId, today),
-          class: 'reminder',
-        })),
-      );
     }
   };
 
