@@ -191,11 +191,12 @@ export class PrismaUnitOfWork implements UnitOfWork {
     private readonly onLedgerPost?: LedgerPostObserver,
   ) {}
 
-  async run<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+  async run<T>(work: (repos: Repositories) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
     const written: OutboxWrites = { events: [], deliveries: [] };
     const posted: string[] = [];
-    const result = await this.prisma.$transaction((tx) =>
-      work(makeRepositories(tx, this.clock, true, written, this.onLedgerPost ? (type) => posted.push(type) : undefined)),
+    const result = await this.prisma.$transaction(
+      (tx) => work(makeRepositories(tx, this.clock, true, written, this.onLedgerPost ? (type) => posted.push(type) : undefined)),
+      options.timeoutMs === undefined ? undefined : { timeout: options.timeoutMs },
     );
     if (this.onLedgerPost) for (const type of posted) this.onLedgerPost(type);
     if (this.relay && (written.events.length > 0 || written.deliveries.length > 0)) await this.relay.relay(written);

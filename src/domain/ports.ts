@@ -711,7 +711,8 @@ export interface DomainEventRepository {
  * to `repos.outbox` is handed to the OutboxRelay after the commit.
  */
 export interface UnitOfWork {
-  run<T>(work: (repos: Repositories) => Promise<T>): Promise<T>;
+  /** `timeoutMs`: how long the transaction may stay open (default: the client's, 30 s). */
+  run<T>(work: (repos: Repositories) => Promise<T>, options?: { timeoutMs?: number }): Promise<T>;
   /**
    * For work whose writes are one call that commits atomically on its own (e.g.
    * `purchases.record`): no transaction is opened (no BEGIN/COMMIT round trips), and what the

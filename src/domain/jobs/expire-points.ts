@@ -30,6 +30,12 @@ const expiredNotice = (member: ExpiredPoints, date: string): MemberNotice => ({
 export const EXPIRY_LANES = 2;
 
 /**
+ * A batch takes every due lot of its members, so one member with a long history can make it
+ * large; on a busy database it must not be cut by the client's default 30 s.
+ */
+const BATCH_TRANSACTION = { timeoutMs: 120_000 };
+
+/**
  * Expires every lot due at the run's start (expiresAt <= now) with what is left in it, in
  * batches of about `batchSize` lots, each batch one transaction (see JobRepository.expireDueLots).
  * Safe to interrupt and to rerun: a committed batch leaves its lots at 0, so the next run only
@@ -71,7 +77,7 @@ export async function expirePoints(
         const expired = await repos.jobs.expireDueLots(now, batchSize, jobActor(JOB_NAMES.pointsExpiry), { index, count: lanes });
         await repos.outbox.notifyMany(expired.members.map((member) => expiredNotice(member, today)));
         return expired;
-      });
+      }, BATCH_TRANSACTION);
       if (batch.candidates === 0) {
         started--;
         return true;
