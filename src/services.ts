@@ -70,6 +70,7 @@ export async function startServices(config: Config, program: Program, options: {
       ratePerSecond: config.DELIVERY_RATE_PER_SECOND === 0 ? Number.POSITIVE_INFINITY : config.DELIVERY_RATE_PER_SECOND,
       paidRatePerSecond: program.broadcasts.paidRatePerSecond,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      eventsLockMs: config.EVENTS_LOCK_MS,
       metrics,
     });
     cleanup.push(() => queues.close());

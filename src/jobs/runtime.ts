@@ -53,6 +53,8 @@ export interface QueueRuntimeOptions {
   paidRatePerSecond: number;
   /** How often the worker process checks that the schedules are still in Redis. */
   reconcileIntervalMs: number;
+  /** The events worker's lock (see EventsWorkerOptions); absent: its default. */
+  eventsLockMs?: number;
   /** Where delivery outcomes are counted; absent: not counted. */
   metrics?: Pick<Metrics, 'deliveries'>;
 }
@@ -121,7 +123,11 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           paidBroadcast: true,
         }),
       );
-      workers.push(startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain, { jobsQueue }), options.logger));
+      workers.push(
+        startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain, { jobsQueue }), options.logger, {
+          ...(options.eventsLockMs ? { lockDurationMs: options.eventsLockMs } : {}),
+        }),
+      );
       workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue, eventsQueue }, options.logger));
       await registerSchedules(jobsQueue, JOBS, program);
       // Events a crash left unqueued (committed, killed before the relay): all pending ones, not
