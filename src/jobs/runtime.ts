@@ -55,6 +55,8 @@ export interface QueueRuntimeOptions {
   reconcileIntervalMs: number;
   /** The events worker's lock (see EventsWorkerOptions); absent: its default. */
   eventsLockMs?: number;
+  /** A chat's gap between messages (DeliveryWorkerDeps.chatGateMs); absent: Telegram's. */
+  chatGateMs?: number;
   /** Where delivery outcomes are counted; absent: not counted. */
   metrics?: Pick<Metrics, 'deliveries'>;
 }
@@ -105,6 +107,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
         logger: options.logger,
         render: (locale: Locale, notification: Notification) => renderDelivery(options.i18n, domain, locale, notification),
         nextAllowed: (now: Date) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
+        ...(options.chatGateMs !== undefined ? { chatGateMs: options.chatGateMs } : {}),
         ...broadcasts,
         ...(options.metrics ? { onSendOutcome: (queue: string, outcome: SendOutcome) => options.metrics?.deliveries.inc({ queue, outcome }) } : {}),
       };
