@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongPolesFirst from './test/support/sequencer.js';
 
 /**
  * Three projects, one `vitest run` (so `npm test` runs all and prints one summary):
@@ -28,6 +29,8 @@ export default defineConfig({
     // PostgreSQL and Redis all share the 2 cores), so one worker more than cores, not more.
     maxWorkers: 3,
     globalSetup: ['test/support/global-setup.ts'],
+    // Long files first across the projects (see the sequencer).
+    sequence: { sequencer: LongPolesFirst },
     projects: [
       {
         // isolate: false: the files share a thread's module cache instead of each importing the

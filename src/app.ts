@@ -2,21 +2,19 @@ import { type RunnerHandle, run } from '@grammyjs/runner';
 import type { FastifyInstance } from 'fastify';
 import type { Bot } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
-import type { Logger } from 'pino';
 import type { BotContext, BotDeps } from './bot/context.js';
 import { createBot, registerCommands } from './bot/create-bot.js';
 import { createUserRateLimiter } from './bot/user-rate-limit.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import { PrismaSessionStore } from './db/session-store.js';
-import type { Clock } from './domain/clock.js';
 import type { DomainDeps } from './domain/ports.js';
 import type { Program } from './domain/program.js';
 import { createHttpServer } from './http/server.js';
 import type { QueueRuntime } from './jobs/runtime.js';
 import { operationsStatus } from './jobs/status.js';
 import type { RedisHandle } from './redis.js';
-import { runCleanup, startServices } from './services.js';
+import { runCleanup, type ServiceOptions, startServices } from './services.js';
 
 /**
  * Updates handled at once in polling mode (the runner's sink). It bounds the process's memory
@@ -43,9 +41,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export interface AppOptions {
-  logger: Logger;
-  clock?: Clock;
+export interface AppOptions extends ServiceOptions {
   botInfo?: UserFromGetMe;
   /** Start the HTTP server without listening on a port (tests use inject). */
   skipListen?: boolean;

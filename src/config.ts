@@ -134,6 +134,11 @@ const envShape = z.object({
    * lost them, registers them again and re-queues pending work (it also checks on reconnect).
    */
   RECONCILE_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(30_000)),
+  /**
+   * How long the events worker holds a domain event without a heartbeat: the events a killed
+   * worker held run again about this long after its death (BullMQ's stalled-job check).
+   */
+  EVENTS_LOCK_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1_000).max(600_000).default(15_000)),
   /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
   RUN_WORKERS: z.preprocess(
     (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),

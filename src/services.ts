@@ -37,7 +37,17 @@ export interface Services {
   cleanup: (() => Promise<unknown>)[];
 }
 
-export async function startServices(config: Config, program: Program, options: { logger: Logger; clock?: Clock }): Promise<Services> {
+export interface ServiceOptions {
+  logger: Logger;
+  clock?: Clock;
+  /**
+   * A chat's gap between queued messages; absent: Telegram's per-chat limit. Not configurable
+   * from the environment: only tests, against a fake Bot API without that limit, shorten it.
+   */
+  chatGateMs?: number;
+}
+
+export async function startServices(config: Config, program: Program, options: ServiceOptions): Promise<Services> {
   const { logger } = options;
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
@@ -70,6 +80,8 @@ export async function startServices(config: Config, program: Program, options: {
       ratePerSecond: config.DELIVERY_RATE_PER_SECOND === 0 ? Number.POSITIVE_INFINITY : config.DELIVERY_RATE_PER_SECOND,
       paidRatePerSecond: program.broadcasts.paidRatePerSecond,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      eventsLockMs: config.EVENTS_LOCK_MS,
+      ...(options.chatGateMs !== undefined ? { chatGateMs: options.chatGateMs } : {}),
       metrics,
     });
     cleanup.push(() => queues.close());

@@ -53,6 +53,10 @@ export interface QueueRuntimeOptions {
   paidRatePerSecond: number;
   /** How often the worker process checks that the schedules are still in Redis. */
   reconcileIntervalMs: number;
+  /** The events worker's lock (see EventsWorkerOptions); absent: its default. */
+  eventsLockMs?: number;
+  /** A chat's gap between messages (DeliveryWorkerDeps.chatGateMs); absent: Telegram's. */
+  chatGateMs?: number;
   /** Where delivery outcomes are counted; absent: not counted. */
   metrics?: Pick<Metrics, 'deliveries'>;
 }
@@ -103,6 +107,7 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
         logger: options.logger,
         render: (locale: Locale, notification: Notification) => renderDelivery(options.i18n, domain, locale, notification),
         nextAllowed: (now: Date) => nextAllowedTime(now, program.notifications.quietHours, program.timezone),
+        ...(options.chatGateMs !== undefined ? { chatGateMs: options.chatGateMs } : {}),
         ...broadcasts,
         ...(options.metrics ? { onSendOutcome: (queue: string, outcome: SendOutcome) => options.metrics?.deliveries.inc({ queue, outcome }) } : {}),
       };
@@ -121,7 +126,11 @@ export function createQueueRuntime(options: QueueRuntimeOptions): QueueRuntime {
           paidBroadcast: true,
         }),
       );
-      workers.push(startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain, { jobsQueue }), options.logger));
+      workers.push(
+        startEventsWorker(options.redis, options.prefix, domain, eventHandlers(domain, { jobsQueue }), options.logger, {
+          ...(options.eventsLockMs ? { lockDurationMs: options.eventsLockMs } : {}),
+        }),
+      );
       workers.push(startJobsWorker(options.redis, options.prefix, JOBS, { domain, deliveryQueue, eventsQueue }, options.logger));
       await registerSchedules(jobsQueue, JOBS, program);
       // Events a crash left unqueued (committed, killed before the relay): all pending ones, not

@@ -20,6 +20,15 @@ export interface TestAppOptions {
 
 export { removeQueueKeys } from './queue-prefix.js';
 
+/**
+ * A chat's gap between two queued messages against a fake that enforces no per-chat limit.
+ * The app keeps Telegram's (about a second) otherwise, and then every test whose member gets a
+ * receipt and a notice in a row waited that second (the tasks file: 18 s, 2 s with this).
+ * The gate itself still works (a message waits for the one before it); the tests of the limit
+ * run against a fake that enforces it, and get the real gap.
+ */
+const FAKE_CHAT_GATE_MS = 50;
+
 /** The whole app, in this process, against the fake Bot API, real PostgreSQL and real Redis. */
 export async function startTestApp(options: TestAppOptions): Promise<App> {
   const config = loadConfig({
@@ -37,5 +46,9 @@ export async function startTestApp(options: TestAppOptions): Promise<App> {
     ...options.env,
   });
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  return startApp(config, options.program ?? exampleProgram(), { logger, ...(options.clock ? { clock: options.clock } : {}) });
+  return startApp(config, options.program ?? exampleProgram(), {
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.fake.limitsPerChat ? {} : { chatGateMs: FAKE_CHAT_GATE_MS }),
+  });
 }

@@ -578,6 +578,11 @@ export class FakeBotApi {
     this.failures.set(name, list);
   }
 
+  /** Whether it answers 429 to a second message to one chat within a second (as Telegram does). */
+  get limitsPerChat(): boolean {
+    return this.limits.perChatPerSecond !== undefined;
+  }
+
   setLimits(limits: { globalPerSecond?: number; perChatPerSecond?: number }): void {
     this.limits = { ...this.limits, ...compact({ ...limits }) };
   }
