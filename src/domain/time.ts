@@ -27,12 +27,41 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-export function zonedParts(date: Date, timeZone: string): LocalParts {
+function formatParts(date: Date, timeZone: string): LocalParts {
   const parts: Record<string, number> = {};
   for (const part of formatterFor(timeZone).formatToParts(date)) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
   return { year: parts.year ?? 0, month: parts.month ?? 0, day: parts.day ?? 0, hour: parts.hour ?? 0, minute: parts.minute ?? 0 };
+}
+
+const sameParts = (a: LocalParts, b: LocalParts) => a.year === b.year && a.month === b.month && a.day === b.day && a.hour === b.hour && a.minute === b.minute;
+
+/**
+ * The wall clock per time zone and UTC minute: formatToParts costs ~3.4 µs a call, a lookup here
+ * ~0.3 µs, and the purchases of a minute all ask about that minute (issue 12). A
+ * minute is kept only when its first and last millisecond show the same local minute: then no
+ * change of offset falls inside it (any real one, a quarter of an hour or more, would show at
+ * its ends), and every instant in it shows that minute. `null`: a minute with a change inside,
+ * formatted every time. Bounded: forgotten wholesale past MAX_MINUTES.
+ */
+const minutes = new Map<string, LocalParts | null>();
+const MAX_MINUTES = 1_000;
+
+export function zonedParts(date: Date, timeZone: string): LocalParts {
+  const time = date.getTime();
+  if (!Number.isFinite(time)) return formatParts(date, timeZone);
+  const start = Math.floor(time / 60_000) * 60_000;
+  const key = `${timeZone}|${start}`;
+  let parts = minutes.get(key);
+  if (parts === undefined) {
+    const first = formatParts(new Date(start), timeZone);
+    parts = sameParts(first, formatParts(new Date(start + 59_999), timeZone)) ? first : null;
+    if (minutes.size >= MAX_MINUTES) minutes.clear();
+    minutes.set(key, parts);
+  }
+  // A copy: callers may keep or change what they get.
+  return parts ? { ...parts } : formatParts(date, timeZone);
 }
 
 /** The instant at which the wall clock in `timeZone` shows `local` (the earlier one in a DST overlap). */

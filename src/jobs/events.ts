@@ -71,16 +71,19 @@ export async function sweepPendingEvents(
  *
  * The queueing runs behind the caller (issue 12): the commit is what a request answers for, and
  * the rows are already safe in the database, so a till or a member does not wait for Redis
- * round trips that the sweeps would make good anyway. What commits within one turn of the event
- * loop (concurrent purchases) goes to Redis together: one addBulk per queue, not one add per
- * row. `drain` waits for what is still in flight, so a graceful stop loses nothing to the
- * sweeps' delay.
+ * round trips that the sweeps would make good anyway. One queueing is in flight at a time: what
+ * commits meanwhile waits for it and goes to Redis together with everything else that gathered
+ * (one addBulk per queue), and with none in flight what commits within one turn of the event
+ * loop goes together. So the batches grow with the load, by themselves: each BullMQ pipeline
+ * (ioredis builds one per addBulk, copying every script BullMQ defines onto it) and each round
+ * trip carries many rows instead of one or two, and nothing waits longer when the app is quiet.
+ * `drain` waits for what is still in flight, so a graceful stop loses nothing to the sweeps' delay.
  */
 export function queueRelay(
   queues: { deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<EventJobData> },
   logger: Logger,
 ): OutboxRelay & { drain(): Promise<void> } {
-  const inFlight = new Set<Promise<void>>();
+  let inFlight: Promise<void> | null = null;
   let pending: OutboxWrites | null = null;
   const queueNow = async (writes: OutboxWrites) => {
     try {
@@ -96,24 +99,28 @@ export function queueRelay(
     }
   };
   const flush = () => {
+    // With one in flight, its end flushes what gathered meanwhile.
+    if (inFlight || !pending) return;
     const writes = pending;
     pending = null;
-    if (!writes) return;
-    const queued = queueNow(writes).finally(() => inFlight.delete(queued));
-    inFlight.add(queued);
+    inFlight = queueNow(writes).finally(() => {
+      inFlight = null;
+      flush();
+    });
   };
   return {
     async relay(writes: OutboxWrites) {
       if (!pending) {
         pending = { events: [], deliveries: [] };
-        setImmediate(flush);
+        if (!inFlight) setImmediate(flush);
       }
       pending.events.push(...writes.events);
       pending.deliveries.push(...writes.deliveries);
     },
     async drain() {
       flush();
-      while (inFlight.size > 0) await Promise.all(inFlight);
+      // Each queueing's end starts the next one with what gathered meanwhile.
+      while (inFlight) await inFlight;
     },
   };
 }
