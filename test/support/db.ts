@@ -6,7 +6,10 @@ import { TEST_DATABASE_URL } from './env.js';
 
 export interface TestDatabase extends Database {
   url: string;
-  /** Closes the handle and drops the database. */
+  /**
+   * Closes the handle and drops the database. Under vitest it resolves once the handle is
+   * closed and leaves the drop running (see dropRunDatabases).
+   */
   drop(): Promise<void>;
 }
 
@@ -76,9 +79,12 @@ function templateDatabase(): string {
  * instead, for tests about the migrations themselves; false leaves the database empty.
  */
 export async function createTestDatabase(options: { poolSize?: number; migrate?: boolean | 'fresh' } = {}): Promise<TestDatabase> {
-  const name = `loyalty_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const run = templateDatabase();
+  // Under vitest, named after the run's template, so that the run's teardown finds it if its
+  // file's drop did not finish (dropRunDatabases).
+  const name = run ? `${run}_${randomBytes(4).toString('hex')}` : `loyalty_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const migrate = options.migrate ?? true;
-  const template = migrate === true ? templateDatabase() : '';
+  const template = migrate === true ? run : '';
   await admin(async (client) => {
     await client.query(template ? `CREATE DATABASE "${name}" TEMPLATE "${template}"` : `CREATE DATABASE "${name}"`);
     // Benchmarks measure with the server's own settings (DESIGN: the settings production uses).
@@ -92,10 +98,37 @@ export async function createTestDatabase(options: { poolSize?: number; migrate?:
     url,
     async drop() {
       await db.close();
-      await admin(async (client) => {
+      const dropping = admin(async (client) => {
         await waitForNoConnections(client, name);
         await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       });
+      // Under vitest the file goes on without waiting: the run's teardown drops what is left.
+      if (run) void dropping.catch(() => {});
+      else await dropping;
     },
   };
+}
+
+/**
+ * Drops what is left of a run's databases (named after its template) at the run's end.
+ *
+ * Each DROP DATABASE forces a checkpoint on PostgreSQL 15: it writes every dirty buffer of the
+ * server and waits for the disk to sync what was written since the last one (on this machine
+ * 50-200 ms while the suite runs). A file's `drop()` therefore starts its drop and goes on
+ * without waiting, and the next file starts at once; drops waiting together share a checkpoint.
+ * Measured side by side (2 runs each, 4 workers): 80.3 / 82.4 s with every file waiting for its
+ * drop, 78.2 / 75.3 s without. Deferring every drop to the end instead (81.4 / 77.7 s) left one
+ * checkpoint syncing the whole run's writes in a 5-7 s tail. What a fork had not dropped when it
+ * exited (its last file's database) is dropped here.
+ */
+export async function dropRunDatabases(template: string): Promise<void> {
+  const names = await admin(async (client) => {
+    const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1 || '_')", [template]);
+    return rows.map((row) => row.datname);
+  });
+  const lane = () =>
+    admin(async (client) => {
+      for (let name = names.pop(); name; name = names.pop()) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    });
+  await Promise.all(Array.from({ length: Math.min(4, names.length) }, lane));
 }

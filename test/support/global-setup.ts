@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { connectPostgres } from '../../src/db/client.js';
-import { admin, UNFLUSHED_COMMITS, waitForNoConnections, withDatabase } from './db.js';
+import { admin, dropRunDatabases, UNFLUSHED_COMMITS, waitForNoConnections, withDatabase } from './db.js';
 import { TEST_DATABASE_URL } from './env.js';
 
-const SERVICE_PROJECTS = ['db', 'e2e'];
+const SERVICE_PROJECTS = ['services'];
 
 /**
  * Migrates one template database per run; test files copy it (test/support/db.ts) instead of
@@ -18,11 +18,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     await client.query(`CREATE DATABASE "${name}"`);
     await client.query(UNFLUSHED_COMMITS(name));
   });
-  const drop = () =>
-    admin(async (client) => {
+  const drop = async () => {
+    await dropRunDatabases(name);
+    await admin(async (client) => {
       await waitForNoConnections(client, name);
       await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     });
+  };
   try {
     const db = connectPostgres(withDatabase(TEST_DATABASE_URL, name), 1);
     try {
