@@ -5,6 +5,7 @@ import type { Localized, Program } from '../domain/program.js';
 import type { CouponView } from '../domain/rewards/coupon.js';
 import { tierByCode } from '../domain/tiers.js';
 import type { BotContext } from './context.js';
+import { qrPng } from './qr-image.js';
 import { errorText } from './replies.js';
 
 /**
@@ -43,9 +44,7 @@ export async function sendCoupon(
     await ctx.reply(text, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...(replyMarkup ? { reply_markup: replyMarkup } : {}) });
     return;
   }
-  // Loaded on the first coupon drawn (see the member card in features/account.ts).
-  const { default: QRCode } = await import('qrcode');
-  const png = await QRCode.toBuffer(couponLink(ctx.me.username, coupon.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
+  const png = await qrPng(couponLink(ctx.me.username, coupon.code));
   const caption = [
     ctx.t('coupons.caption', { title: coupon.title[ctx.locale], code: formatCouponCode(coupon.code), expires: ctx.fmt.dateTime(coupon.expiresAt) }),
     ...extraLines,

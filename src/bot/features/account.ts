@@ -12,6 +12,7 @@ import { callbackData } from '../callback-data.js';
 import type { BotContext, BotDeps } from '../context.js';
 import type { I18n } from '../i18n.js';
 import { mainMenu } from '../keyboards.js';
+import { qrPng } from '../qr-image.js';
 import type { Screens } from '../screens.js';
 import { supportContact } from '../support.js';
 
@@ -92,9 +93,7 @@ export function accountFeature(deps: BotDeps, screens: Screens, buttons: Buttons
         if (!(error instanceof GrammyError && error.error_code === 400)) throw error;
       }
     }
-    // The QR encoder is loaded on the first card drawn: most processes draw none, or one per member.
-    const { default: QRCode } = await import('qrcode');
-    const png = await QRCode.toBuffer(memberCardLink(ctx.me.username, member.code), { type: 'png', width: 480, margin: 2, errorCorrectionLevel: 'M' });
+    const png = await qrPng(memberCardLink(ctx.me.username, member.code));
     const sent = await ctx.replyWithPhoto(new InputFile(png, 'card.png'), { caption, parse_mode: 'HTML' });
     const fileId = sent.photo.at(-1)?.file_id;
     if (fileId) await rememberCardFile(domain, member.id, fileId);
