@@ -115,7 +115,7 @@ export async function createTestDatabase(options: { poolSize?: number; migrate?:
  * Each DROP DATABASE forces a checkpoint on PostgreSQL 15: it writes every dirty buffer of the
  * server and waits for the disk to sync what was written since the last one (on this machine
  * 50-200 ms while the suite runs). A file's `drop()` therefore starts its drop and goes on
- * without waiting, and the next file starts at once; drops waiting together share a checkpoint.
+ * without waiting, and the next file starts at once; drops waiting together can share one.
  * Measured side by side (2 runs each, 4 workers): 80.3 / 82.4 s with every file waiting for its
  * drop, 78.2 / 75.3 s without. Deferring every drop to the end instead (81.4 / 77.7 s) left one
  * checkpoint syncing the whole run's writes in a 5-7 s tail. What a fork had not dropped when it
