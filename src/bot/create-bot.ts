@@ -52,19 +52,30 @@ export interface CreateBotOptions {
  */
 export const REPLY_RETRY = { maxRetryAttempts: 10, maxDelaySeconds: 60 } as const;
 
+/** Calls retried with no one waiting on the other end to see the error: each failure is logged. */
+const RETRIED_QUIETLY = new Set(['getUpdates', 'getMe']);
+
 export function createBot(token: string, deps: BotDeps, options: CreateBotOptions): Bot<BotContext> {
   const config: BotConfig<BotContext> = { client: apiClientOptions(options.apiRoot) };
   if (options.botInfo) config.botInfo = options.botInfo;
   const bot = new Bot<BotContext>(token, config);
   bot.api.config.use(async (prev, method, payload, signal) => {
+    let result: Awaited<ReturnType<typeof prev>>;
     try {
-      return await prev(method, payload, signal);
+      result = await prev(method, payload, signal);
     } catch (error) {
-      // The runner retries with backoff; an outage shows in the log, scrubbed of the token.
-      // (An aborted poll is the runner stopping, not an outage.)
-      if (method === 'getUpdates' && !signal?.aborted) deps.logger.warn({ err: error }, 'getUpdates failed; retrying');
+      // The runner retries polls with backoff, and auto-retry the start-up's getMe: an outage,
+      // or a machine that cannot reach Telegram, shows in the log (scrubbed of the token)
+      // instead of a start that seems to hang. (An aborted poll is the runner stopping.)
+      if (RETRIED_QUIETLY.has(method) && !signal?.aborted) deps.logger.warn({ err: error }, `${method} failed; retrying`);
       throw error;
     }
+    // Telegram's own refusals of getMe that auto-retry waits out (flood wait, server errors);
+    // any other (a wrong token) ends the start with its error.
+    if (method === 'getMe' && !result.ok && (result.error_code === 429 || result.error_code >= 500)) {
+      deps.logger.warn({ errorCode: result.error_code, description: result.description }, 'getMe failed; retrying');
+    }
+    return result;
   });
   // Messages that are not replies go through the delivery queue, which has its own limits.
   bot.api.config.use(autoRetry(REPLY_RETRY));
