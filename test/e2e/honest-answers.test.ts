@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { setTimeout as pause } from 'node:timers/promises';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
@@ -11,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi, type FakeUser, type Update } from '../support/fake-bot-api/server.js';
 import { ledgerViolations } from '../support/ledger-invariants.js';
+import { capturedLogs } from '../support/log-records.js';
 import { MemberSeeder } from '../support/members.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -24,25 +23,19 @@ let fake: FakeBotApi;
 let db: TestDatabase;
 let proxy: TcpProxy;
 let app: App;
-/** Every log record at warn and above. */
-const logged: { level: number; msg: string }[] = [];
-const errorsLogged = () => logged.filter((record) => record.level >= 50);
+/** Every log record at warn and above, through the app's own logger. */
+const logs = capturedLogs('warn');
+const errorsLogged = () => logs.records.filter((record) => record.level >= 50);
 
 beforeAll(async () => {
   fake = await FakeBotApi.start();
   db = await createTestDatabase();
   const target = new URL(db.url);
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logged.push(JSON.parse(line));
-      done();
-    },
-  });
   app = await startTestApp({
     fake,
     databaseUrl: proxy.via(db.url),
-    logger: pino({ level: 'warn' }, sink),
+    logger: logs.logger,
     // A Redis of its own: the API's rate-limit counters are keyed by API key id, which repeats across test databases.
     env: { REDIS_URL: '', ADMIN_TELEGRAM_IDS: String(ADMIN) },
   });
