@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import type { DomainEvent } from '../domain/events.js';
+import { pendingDelivery } from '../domain/outbox.js';
 import type {
   Delivery,
   DeliveryRepository,
@@ -62,19 +63,7 @@ export class PrismaOutbox implements Outbox {
     const byKey = new Map(notices.map((notice) => [notice.dedupeKey, notice]));
     const createdAt = this.clock.now();
     for (const row of created) {
-      const notice = byKey.get(row.dedupeKey) as MemberNotice;
-      this.written?.deliveries.push({
-        id: row.id,
-        dedupeKey: row.dedupeKey,
-        memberId: notice.memberId,
-        chat: null,
-        class: notice.class,
-        notification: notice.notification,
-        status: 'PENDING',
-        attempts: 0,
-        createdAt,
-        batchKey,
-      });
+      this.written?.deliveries.push(pendingDelivery(byKey.get(row.dedupeKey) as MemberNotice, { id: row.id, createdAt, batchKey }));
     }
     return created.length;
   }

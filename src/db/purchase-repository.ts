@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import type { Actor } from '../domain/ledger/types.js';
 import type { MemberStatus } from '../domain/members/member.js';
+import { pendingDelivery } from '../domain/outbox.js';
 import type {
   Delivery,
   OutboxWrites,
@@ -202,17 +203,8 @@ export class PrismaPurchaseRepository implements PurchaseRepository {
     // What the relay queues after the commit: the rows as written, ids from the database.
     const purchaseId = row.purchaseId as number;
     const withId = (key: string) => key.replace('{id}', String(purchaseId));
-    const delivery = (id: number, dedupeKey: string, notification: Delivery['notification']): Delivery => ({
-      id,
-      dedupeKey,
-      memberId: purchase.memberId,
-      chat: null,
-      class: 'transactional',
-      notification,
-      status: 'PENDING',
-      attempts: 0,
-      createdAt: plan.at,
-    });
+    const delivery = (id: number, dedupeKey: string, notification: Delivery['notification']): Delivery =>
+      pendingDelivery({ memberId: purchase.memberId, dedupeKey, notification, class: 'transactional' }, { id, createdAt: plan.at });
     if (row.receiptDeliveryId !== null) {
       this.written?.deliveries.push(delivery(row.receiptDeliveryId, withId(keys.receipt), { ...plan.receipt, balance: row.memberBalance }));
     }

@@ -1,5 +1,5 @@
 import type { EventHandler } from './events.js';
-import type { DomainDeps } from './ports.js';
+import type { Delivery, DomainDeps, MemberNotice } from './ports.js';
 
 /**
  * The consumer side of the domain-event outbox (src/domain/events.ts): one event handed to every
@@ -41,4 +41,23 @@ export async function processDomainEvent(deps: DomainDeps, handlers: readonly Ev
 export function pendingDomainEvents(deps: Pick<DomainDeps, 'repos' | 'clock'>, olderThanMs: number | null, limit = 1_000): Promise<string[]> {
   const before = olderThanMs === null ? null : new Date(deps.clock.now().getTime() - olderThanMs);
   return deps.repos.domainEvents.pendingIds(before, limit);
+}
+
+/**
+ * A member's notice as its outbox row reads once written: pending, never tried. What is the
+ * row's own (id, time, batch) comes from where it was written: the database or the test double.
+ */
+export function pendingDelivery(notice: MemberNotice, row: { id: number; createdAt: Date; batchKey?: string | null }): Delivery {
+  return {
+    id: row.id,
+    dedupeKey: notice.dedupeKey,
+    memberId: notice.memberId,
+    chat: null,
+    class: notice.class,
+    notification: notice.notification,
+    status: 'PENDING',
+    attempts: 0,
+    createdAt: row.createdAt,
+    ...(row.batchKey === undefined ? {} : { batchKey: row.batchKey }),
+  };
 }

@@ -4,7 +4,7 @@ import { planPost, replayOf, validateCommand } from '../../src/domain/ledger/pos
 import type { LedgerCommand, LedgerEntry, OpenLot, PostResult } from '../../src/domain/ledger/types.js';
 import type { ErasedIdentity, ErasedIdentityRepository } from '../../src/domain/members/fingerprints.js';
 import type { Member, MemberPatch } from '../../src/domain/members/member.js';
-import { processDomainEvent } from '../../src/domain/outbox.js';
+import { pendingDelivery, processDomainEvent } from '../../src/domain/outbox.js';
 import type {
   Delivery,
   DomainDeps,
@@ -234,17 +234,10 @@ export class MemoryStore implements Repositories {
     },
     notify: async (memberId, notification, options) => {
       if (this.deliveryRows.has(options.dedupeKey)) return;
-      const delivery: Delivery = {
-        id: this.nextId++,
-        dedupeKey: options.dedupeKey,
-        memberId,
-        chat: null,
-        class: options.class ?? 'transactional',
-        notification,
-        status: 'PENDING',
-        attempts: 0,
-        createdAt: new Date(),
-      };
+      const delivery = pendingDelivery(
+        { memberId, notification, dedupeKey: options.dedupeKey, class: options.class ?? 'transactional' },
+        { id: this.nextId++, createdAt: new Date() },
+      );
       this.deliveryRows.set(options.dedupeKey, delivery);
       this.written.deliveries.push(delivery);
     },
@@ -254,18 +247,7 @@ export class MemoryStore implements Repositories {
       let written = 0;
       for (const notice of notices) {
         if (this.deliveryRows.has(notice.dedupeKey)) continue;
-        const delivery: Delivery = {
-          id: this.nextId++,
-          dedupeKey: notice.dedupeKey,
-          memberId: notice.memberId,
-          chat: null,
-          class: notice.class,
-          notification: notice.notification,
-          status: 'PENDING',
-          attempts: 0,
-          createdAt: new Date(),
-          batchKey,
-        };
+        const delivery = pendingDelivery(notice, { id: this.nextId++, createdAt: new Date(), batchKey });
         this.deliveryRows.set(notice.dedupeKey, delivery);
         this.written.deliveries.push(delivery);
         written++;
