@@ -15,19 +15,25 @@ describe('coupon codes', () => {
   });
 
   it('catch every single-character typo and every swap of two neighbours by the check character', () => {
+    // Collected, then asserted once: an expect per case cost most of the file's time.
+    const accepted: string[] = [];
+    let swaps = 0;
     for (let n = 0; n < 200; n++) {
       const code = generateCouponCode();
       for (let i = 0; i < code.length; i++) {
         for (const typo of CODE_ALPHABET) {
           if (typo === code[i]) continue;
-          expect(isCouponCode(code.slice(0, i) + typo + code.slice(i + 1)), `${code}: ${typo} at ${i}`).toBe(false);
+          if (isCouponCode(code.slice(0, i) + typo + code.slice(i + 1))) accepted.push(`${code}: ${typo} at ${i}`);
         }
         const next = code[i + 1];
         if (next !== undefined && next !== code[i]) {
-          expect(isCouponCode(code.slice(0, i) + next + code[i] + code.slice(i + 2))).toBe(false);
+          swaps++;
+          if (isCouponCode(code.slice(0, i) + next + code[i] + code.slice(i + 2))) accepted.push(`${code}: swap at ${i}`);
         }
       }
     }
+    expect(accepted).toEqual([]);
+    expect(swaps).toBeGreaterThan(1000);
   });
 
   it('never repeat over 1,000,000 generated', () => {
