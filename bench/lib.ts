@@ -1,6 +1,6 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
@@ -170,6 +170,41 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * CPU used so far by the PostgreSQL server on this machine, in milliseconds: every `postgres`
+ * process (postmaster, backends, checkpointer, WAL writer, ...) plus the postmaster's reaped
+ * children (backends that exited). NaN when no such process is readable (a remote server): then
+ * the database's share of a request cannot be told from here.
+ */
+export function databaseCpuMs(): number {
+  let ticks = 0;
+  let found = false;
+  const postgres = new Map<number, { ppid: number; own: number; reaped: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (!stat.includes(' (postgres) ')) continue;
+    const fields = stat.split(') ')[1]?.split(' ') ?? [];
+    postgres.set(Number(entry), {
+      ppid: Number(fields[1]),
+      own: Number(fields[11]) + Number(fields[12]),
+      reaped: Number(fields[13]) + Number(fields[14]),
+    });
+  }
+  for (const process of postgres.values()) {
+    found = true;
+    ticks += process.own;
+    // The postmaster (its parent is no postgres process) carries the CPU of backends that ended.
+    if (!postgres.has(process.ppid)) ticks += process.reaped;
+  }
+  return found ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : Number.NaN;
+}
+
 /** Resident memory of process `pid` now, in bytes (from /proc). */
 export function processRssBytes(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE;
@@ -291,6 +326,8 @@ export interface Driven {
   firstError?: string;
   /** CPU of the server process per request (ms); NaN for pgbench. */
   serverCpuMsPerReq: number;
+  /** CPU of the PostgreSQL server per request (ms; databaseCpuMs), NaN when it cannot be read. */
+  databaseCpuMsPerReq: number;
   serverRssBytes: number;
   /** 1-minute load average at the end of the row. */
   load: number;
@@ -374,12 +411,14 @@ export async function drivePurchases(
   const loops = Array.from({ length: options.clients }, loop);
   await Promise.race([new Promise((resolve) => setTimeout(resolve, options.warmupMs)), exhausted]);
   const cpuBefore = processCpuMs(pid);
+  const databaseBefore = databaseCpuMs();
   measuring = true;
   const started = performance.now();
   await Promise.race([new Promise((resolve) => setTimeout(resolve, options.seconds * 1000)), exhausted.then(() => Promise.all(loops))]);
   measuring = false;
   const wallS = (performance.now() - started) / 1000;
   const cpuMs = processCpuMs(pid) - cpuBefore;
+  const databaseMs = databaseCpuMs() - databaseBefore;
   stop = true;
   await Promise.all(loops);
   agent.destroy();
@@ -392,6 +431,7 @@ export async function drivePurchases(
     errors,
     ...(firstError ? { firstError } : {}),
     serverCpuMsPerReq: cpuMs / Math.max(1, latencies.length),
+    databaseCpuMsPerReq: databaseMs / Math.max(1, latencies.length),
     serverRssBytes: processRssBytes(pid),
     load: loadavg()[0] as number,
   };

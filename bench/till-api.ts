@@ -22,7 +22,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { removeQueueKeys } from '../test/support/app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.js';
 import { TEST_REDIS_URL } from '../test/support/env.js';
@@ -34,6 +34,7 @@ import {
   BenchFailure,
   type BenchResult,
   type Driven,
+  databaseCpuMs,
   drivePurchases,
   envInt,
   fixed,
@@ -99,6 +100,7 @@ function drive(label: string, port: number, config: Config, body: (seq: number) 
 async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
   const init = await runProcess('pgbench', ['-i', '-s', '1', '-q', db.url]);
   if (init.code !== 0) throw new BenchFailure(`pgbench -i exited with ${init.code}:\n${init.stderr}`);
+  const databaseBefore = databaseCpuMs();
   const { code, stdout, stderr } = await runProcess('pgbench', [
     '-N',
     '-n',
@@ -113,15 +115,18 @@ async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
   ]);
   const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
   if (code !== 0 || !Number.isFinite(tps)) throw new BenchFailure(`pgbench -N exited with ${code}:\n${stderr || stdout}`);
+  const requests = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
   return {
     label: 'pgbench -N',
-    requests: Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]),
+    requests,
     rps: tps,
     // pgbench reports the mean only.
     p50Ms: Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1]),
     p99Ms: Number.NaN,
     errors: Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0),
     serverCpuMsPerReq: Number.NaN,
+    // The whole run, its connections' start included (pgbench -T counts only the transactions).
+    databaseCpuMsPerReq: (databaseCpuMs() - databaseBefore) / Math.max(1, requests),
     serverRssBytes: Number.NaN,
     load: loadavg()[0] as number,
   };
@@ -231,16 +236,30 @@ function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Meas
     fixed(m.p99Ms),
     String(m.errors),
     fixed(m.serverCpuMsPerReq, 2),
+    fixed(m.databaseCpuMsPerReq, 2),
     Number.isFinite(m.serverRssBytes) ? mib(m.serverRssBytes) : '',
   ];
+  // With the database alone on every core (no HTTP, no app, no load driver), it could do at most
+  // this many purchases per second: a bound no change outside the database can pass.
+  const cores = availableParallelism();
+  const databaseBound = (cores * 1000) / loyalty.databaseCpuMsPerReq;
   const vsPgbench = loyalty.rps / pgbench.rps;
   const lines = [
     `POST /v1/purchases (spend 10 points + earn) over ${config.clients} keep-alive connections, closed loop, ${config.seconds} s per row after ${WARMUP_MS / 1000} s of warm-up; ` +
       `${config.members} members, ${API_KEYS} API keys; each server in its own process with NODE_ENV=production.`,
     `Growth: ${config.extraMembers} more members in the tables, ${config.history} more entries per purchasing member; load average at the end of the loyalty row: ${fixed(loyalty.load, 2)}.`,
     '',
-    formatTable(['row', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'server RSS'], [row(loyalty), row(bare), row(pgbench)]),
-    '(pgbench: the p50 column is its mean latency; it reports no percentiles.)',
+    formatTable(
+      ['row', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'database CPU ms/req', 'server RSS'],
+      [row(loyalty), row(bare), row(pgbench)],
+    ),
+    '(pgbench: the p50 column is its mean latency; it reports no percentiles. Database CPU: every PostgreSQL process on this machine, background writers included.)',
+    ...(Number.isFinite(databaseBound)
+      ? [
+          `Database CPU per purchase: ${ratio(loyalty.databaseCpuMsPerReq, pgbench.databaseCpuMsPerReq)} of a pgbench -N transaction's. ` +
+            `On ${cores} cores the database alone could do at most ${fixed(databaseBound)} purchases/s: ${ratio(databaseBound, pgbench.rps)} of pgbench -N.`,
+        ]
+      : []),
     '',
     `loyalty / pgbench -N: ${ratio(loyalty.rps, pgbench.rps)} (goal >= ${GOAL}x: ${vsPgbench >= GOAL ? 'met' : 'MISSED'}; 0.013x before issue 12)`,
     `loyalty / bare Fastify + 1 INSERT: ${ratio(loyalty.rps, bare.rps)}`,
@@ -257,6 +276,7 @@ function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Meas
       'vs pgbench -N': ratio(loyalty.rps, pgbench.rps),
       'vs bare Fastify': ratio(loyalty.rps, bare.rps),
       'CPU ms/purchase': fixed(loyalty.serverCpuMsPerReq, 2),
+      'database CPU ms/purchase': fixed(loyalty.databaseCpuMsPerReq, 2),
       members: String(config.members + config.extraMembers),
       'entries/member': String(config.history + 1),
     },
