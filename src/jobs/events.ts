@@ -66,6 +66,13 @@ export async function sweepPendingEvents(
 }
 
 /**
+ * Rows the relay holds for Redis at most (queueRelay): tens of seconds of the till API at its
+ * measured peak (two rows a purchase), and several of the expiry's 5,000-row notice batches, so
+ * that only a Redis that hangs reaches it; some 25 MB of rows.
+ */
+export const RELAY_BACKLOG_LIMIT = 50_000;
+
+/**
  * Queues what a unit of work committed to the outboxes. Never throws: a commit is never
  * reported as failed because Redis was away (the rows stay PENDING and the sweeps queue them).
  *
@@ -78,13 +85,24 @@ export async function sweepPendingEvents(
  * (ioredis builds one per addBulk, copying every script BullMQ defines onto it) and each round
  * trip carries many rows instead of one or two, and nothing waits longer when the app is quiet.
  * `drain` waits for what is still in flight, so a graceful stop loses nothing to the sweeps' delay.
+ *
+ * What gathers is bounded (`backlogLimit` rows): a Redis that hangs rather than fails (a stalled
+ * server, a network that drops packets without a reset) keeps one queueing in flight for as long
+ * as it hangs, and every commit meanwhile would otherwise be held in memory. Past the limit, a
+ * commit's rows are not held; they are PENDING in the database, and the sweeps queue them once
+ * Redis answers again.
  */
 export function queueRelay(
   queues: { deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<EventJobData> },
   logger: Logger,
-): OutboxRelay & { drain(): Promise<void> } {
+  options: { backlogLimit?: number } = {},
+): OutboxRelay & { drain(): Promise<void>; readonly backlog: number } {
+  const backlogLimit = options.backlogLimit ?? RELAY_BACKLOG_LIMIT;
   let inFlight: Promise<void> | null = null;
   let pending: OutboxWrites | null = null;
+  let pendingRows = 0;
+  /** Rows not held since the backlog filled up (told once when it starts, once when it ends). */
+  let leftToSweeps = 0;
   const queueNow = async (writes: OutboxWrites) => {
     try {
       await Promise.all([
@@ -94,6 +112,10 @@ export function queueRelay(
           writes.events.map((event) => event.id),
         ),
       ]);
+      if (leftToSweeps > 0) {
+        logger.warn({ rows: leftToSweeps }, 'Redis answers again; outbox rows committed while it was behind are left to the sweeps');
+        leftToSweeps = 0;
+      }
     } catch (error) {
       logger.warn({ err: error, events: writes.events.length, deliveries: writes.deliveries.length }, 'could not queue outbox rows; the sweeps will');
     }
@@ -103,6 +125,7 @@ export function queueRelay(
     if (inFlight || !pending) return;
     const writes = pending;
     pending = null;
+    pendingRows = 0;
     inFlight = queueNow(writes).finally(() => {
       inFlight = null;
       flush();
@@ -110,12 +133,23 @@ export function queueRelay(
   };
   return {
     async relay(writes: OutboxWrites) {
+      const rows = writes.events.length + writes.deliveries.length;
+      if (pendingRows + rows > backlogLimit) {
+        if (leftToSweeps === 0) logger.warn({ backlogLimit }, 'Redis is behind: outbox rows past the backlog limit are left to the sweeps');
+        leftToSweeps += rows;
+        return;
+      }
       if (!pending) {
         pending = { events: [], deliveries: [] };
         if (!inFlight) setImmediate(flush);
       }
       pending.events.push(...writes.events);
       pending.deliveries.push(...writes.deliveries);
+      pendingRows += rows;
+    },
+    /** Rows gathered for the next queueing. */
+    get backlog() {
+      return pendingRows;
     },
     async drain() {
       flush();

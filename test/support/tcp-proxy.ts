@@ -1,16 +1,19 @@
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 
 /**
- * A TCP proxy between the app and a shared service (PostgreSQL), so that a test can take the
- * service away from the app alone: `cut()` drops every proxied connection and resets new ones,
- * as a stopped server would look to its clients; `restore()` lets connections through again.
- * The service itself, shared with other test runs, is never touched.
+ * A TCP proxy between the app and a shared service (PostgreSQL, Redis), so that a test can take
+ * the service away from the app alone: `cut()` drops every proxied connection and resets new
+ * ones, as a stopped server would look to its clients; `stall()` keeps connections open but
+ * holds every byte either way, as a hung server (or a network dropping packets) looks;
+ * `restore()` lets connections and the held bytes through again. The service itself, shared
+ * with other test runs, is never touched.
  */
 export interface TcpProxy {
   port: number;
   /** `url` with its host and port replaced by the proxy's. */
   via(url: string): string;
   cut(): void;
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -18,6 +21,14 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let down = false;
+  let stalled = false;
+  /** Bytes held while stalled, in arrival order, with the socket each was headed for. */
+  let held: [Socket, Buffer][] = [];
+  const forward = (from: Socket, to: Socket) =>
+    from.on('data', (chunk: Buffer) => {
+      if (stalled) held.push([to, chunk]);
+      else to.write(chunk);
+    });
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -32,8 +43,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     const upstream = connect(target.port, target.host);
     track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -54,8 +65,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       down = true;
       for (const socket of sockets) socket.resetAndDestroy();
     },
+    stall() {
+      stalled = true;
+    },
     restore() {
       down = false;
+      stalled = false;
+      const release = held;
+      held = [];
+      for (const [to, chunk] of release) if (!to.destroyed) to.write(chunk);
     },
     async close() {
       for (const socket of sockets) socket.destroy();
