@@ -139,6 +139,12 @@ const envShape = z.object({
    * worker held run again about this long after its death (BullMQ's stalled-job check).
    */
   EVENTS_LOCK_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1_000).max(600_000).default(15_000)),
+  /**
+   * How long a stop (SIGTERM, SIGINT) may take before the process exits anyway, with status 1: a
+   * Redis or PostgreSQL that hangs would otherwise keep it alive until it is killed. Below the
+   * usual orchestrator grace period (30 s), so that the log says why.
+   */
+  SHUTDOWN_TIMEOUT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1_000).max(600_000).default(20_000)),
   /** Run the queue workers and schedules in this process (false when `npm run worker` runs them). */
   RUN_WORKERS: z.preprocess(
     (value) => (value === undefined || value === '' ? 'true' : String(value).toLowerCase()),

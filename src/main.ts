@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { baselineWebAssemblyOnly } from './db/client.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
+import { stopOnSignals } from './shutdown.js';
 
 /** Process entry: parse configuration (stop with the key's name if it is wrong), start, stop on signals. */
 async function main(): Promise<void> {
@@ -14,18 +15,7 @@ async function main(): Promise<void> {
   const program = await loadProgram(config.PROGRAM_FILE);
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const app = await startApp(config, program, { logger });
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await app.stop();
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  stopOnSignals(() => app.stop(), logger, config.SHUTDOWN_TIMEOUT_MS);
 }
 
 main().catch((error: unknown) => {

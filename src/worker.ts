@@ -5,6 +5,7 @@ import { startWorkerHttp } from './http/worker-metrics.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
 import { runCleanup, startServices } from './services.js';
+import { stopOnSignals } from './shutdown.js';
 
 /**
  * `npm run worker`: the queue workers and schedules without the bot, for scaling out. Bot
@@ -24,18 +25,7 @@ async function main(): Promise<void> {
     logger.info({ url: `${http.url}/metrics` }, 'worker metrics served');
   }
   logger.info({ database: services.db.kind, redis: services.redis.embedded ? 'embedded' : 'external' }, 'worker started');
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await runCleanup(services.cleanup, logger);
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  stopOnSignals(() => runCleanup(services.cleanup, logger), logger, config.SHUTDOWN_TIMEOUT_MS);
 }
 
 main().catch((error: unknown) => {

@@ -14,6 +14,7 @@ import { TEST_FINGERPRINT_SECRET, TEST_REDIS_URL } from '../support/env.js';
 import { eventually } from '../support/eventually.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 import { programWithTasks } from '../support/program.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * Nothing that follows a commit is lost (DESIGN principle 8). The app runs as a child process
@@ -59,7 +60,7 @@ async function freePort(): Promise<number> {
 }
 
 /** The app as `npm start` runs it, with the example program; resolves once it is ready. */
-async function startChild(): Promise<{ process: ChildProcess; url: string }> {
+async function startChild(env: Record<string, string> = {}): Promise<{ process: ChildProcess; url: string }> {
   const port = await freePort();
   const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
@@ -78,6 +79,7 @@ async function startChild(): Promise<{ process: ChildProcess; url: string }> {
       // The events the killed process held run again once their lock lapses: 3 s here, not 15.
       EVENTS_LOCK_MS: '3000',
       ADMIN_TELEGRAM_IDS: String(ADMIN),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -238,3 +240,23 @@ it('200 till purchases, SIGKILL mid-burst, restart and replay: every committed p
   await exited(second.process);
   expectNoViolations(fake);
 }, 240_000);
+
+it('stops within SHUTDOWN_TIMEOUT_MS when Redis hangs, and says so', async () => {
+  const target = new URL(TEST_REDIS_URL);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  try {
+    output = '';
+    const { process: app } = await startChild({ REDIS_URL: proxy.via(TEST_REDIS_URL), SHUTDOWN_TIMEOUT_MS: '2000' });
+    proxy.stall();
+    const stopped = Date.now();
+    app.kill('SIGTERM');
+    await exited(app);
+    // The deadline, not the orchestrator's SIGKILL: a hung Redis cannot keep the process alive.
+    expect(Date.now() - stopped).toBeLessThan(15_000);
+    expect(app.exitCode).toBe(1);
+    expect(output).toContain('shutdown did not finish in time');
+  } finally {
+    proxy.restore();
+    await proxy.close();
+  }
+});
