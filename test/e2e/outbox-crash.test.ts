@@ -259,4 +259,4 @@ it('stops within SHUTDOWN_TIMEOUT_MS when Redis hangs, and says so', async () =>
     proxy.restore();
     await proxy.close();
   }
-});
+}, 90_000);
