@@ -27,7 +27,8 @@ export default defineConfig({
     // 2 cores. Many service files spend seconds waiting in real time (a chat's 1 s gap, a 10 s
     // database outage, a send rate) while others are CPU-bound: 4 workers let the waiting ones
     // overlap the others. Measured side by side (same machine, alternating runs): 3 workers
-    // 91-93 s, 4 workers 77-80 s; 4 workers with separate db and e2e projects 84-85 s.
+    // 91-93 s, 4 workers 77-80 s; 4 workers with separate db and e2e projects 84-85 s. 5 workers
+    // (later, on a slower machine): 102 / 112 s against 100 / 102 s, with more CPU.
     maxWorkers: 4,
     // Transformed TypeScript (the app, the generated Prisma client, the tests) is kept on disk
     // between runs, keyed by content: a run after the first skips transforming it again.

@@ -164,9 +164,17 @@ export async function seedHistories(db: RawSql, memberIds: readonly number[], en
 const CLOCK_TICKS_PER_SECOND = 100;
 const PAGE_SIZE = 4096;
 
-/** User + system CPU of process `pid` so far, in milliseconds (fields 14 and 15 of /proc/<pid>/stat). */
+/**
+ * The fields of /proc/<pid>/stat after the command name (so field 3, the state, is [0]): user
+ * and system CPU are [11] and [12], those of reaped children [13] and [14], the parent [1].
+ */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+}
+
+/** User + system CPU of process `pid` so far, in milliseconds. */
 export function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
@@ -177,9 +185,7 @@ export function processCpuMs(pid: number): number {
  * the database's share of a request cannot be told from here.
  */
 export function databaseCpuMs(): number {
-  let ticks = 0;
-  let found = false;
-  const postgres = new Map<number, { ppid: number; own: number; reaped: number }>();
+  const postgres = new Map<number, { parent: number; own: number; reaped: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -189,20 +195,21 @@ export function databaseCpuMs(): number {
       continue; // exited meanwhile
     }
     if (!stat.includes(' (postgres) ')) continue;
-    const fields = stat.split(') ')[1]?.split(' ') ?? [];
+    const fields = statFields(stat);
     postgres.set(Number(entry), {
-      ppid: Number(fields[1]),
+      parent: Number(fields[1]),
       own: Number(fields[11]) + Number(fields[12]),
       reaped: Number(fields[13]) + Number(fields[14]),
     });
   }
-  for (const process of postgres.values()) {
-    found = true;
-    ticks += process.own;
+  if (postgres.size === 0) return Number.NaN;
+  let ticks = 0;
+  for (const server of postgres.values()) {
+    ticks += server.own;
     // The postmaster (its parent is no postgres process) carries the CPU of backends that ended.
-    if (!postgres.has(process.ppid)) ticks += process.reaped;
+    if (!postgres.has(server.parent)) ticks += server.reaped;
   }
-  return found ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : Number.NaN;
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Resident memory of process `pid` now, in bytes (from /proc). */

@@ -260,3 +260,23 @@ it('stops within SHUTDOWN_TIMEOUT_MS when Redis hangs, and says so', async () =>
     await proxy.close();
   }
 }, 90_000);
+
+it('exits at once on a second signal while a stop hangs on Redis', async () => {
+  const target = new URL(TEST_REDIS_URL);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  try {
+    output = '';
+    // A deadline far beyond the test's: only the second signal can end this stop in time.
+    const { process: app } = await startChild({ REDIS_URL: proxy.via(TEST_REDIS_URL), SHUTDOWN_TIMEOUT_MS: '600000' });
+    proxy.stall();
+    // Whichever the process handles first starts the stop; the other finds it under way.
+    app.kill('SIGTERM');
+    app.kill('SIGINT');
+    await exited(app);
+    expect(app.exitCode).toBe(1);
+    expect(output).toContain('second signal while stopping');
+  } finally {
+    proxy.restore();
+    await proxy.close();
+  }
+}, 90_000);
