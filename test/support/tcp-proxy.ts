@@ -22,7 +22,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const sockets = new Set<Socket>();
   let down = false;
   let stalled = false;
-  /** Bytes held while stalled, in arrival order, with the socket each was headed for. */
+  /**
+   * Bytes held while stalled, in arrival order, with the socket each was headed for. Forwarded
+   * by hand rather than piped, so that they can be held: no backpressure, which tests' traffic
+   * does not need.
+   */
   let held: [Socket, Buffer][] = [];
   const forward = (from: Socket, to: Socket) =>
     from.on('data', (chunk: Buffer) => {
