@@ -241,13 +241,23 @@ it('200 till purchases, SIGKILL mid-burst, restart and replay: every committed p
   expectNoViolations(fake);
 }, 240_000);
 
-it('stops within SHUTDOWN_TIMEOUT_MS when Redis hangs, and says so', async () => {
+/** The app started with its Redis behind a proxy, which then stalls: Redis hangs, as for `stop`. */
+async function withHungRedis(shutdownTimeoutMs: number, body: (app: ChildProcess) => Promise<void>): Promise<void> {
   const target = new URL(TEST_REDIS_URL);
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
   try {
     output = '';
-    const { process: app } = await startChild({ REDIS_URL: proxy.via(TEST_REDIS_URL), SHUTDOWN_TIMEOUT_MS: '2000' });
+    const { process: app } = await startChild({ REDIS_URL: proxy.via(TEST_REDIS_URL), SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) });
     proxy.stall();
+    await body(app);
+  } finally {
+    proxy.restore();
+    await proxy.close();
+  }
+}
+
+it('stops within SHUTDOWN_TIMEOUT_MS when Redis hangs, and says so', async () => {
+  await withHungRedis(2_000, async (app) => {
     const stopped = Date.now();
     app.kill('SIGTERM');
     await exited(app);
@@ -255,28 +265,17 @@ it('stops within SHUTDOWN_TIMEOUT_MS when Redis hangs, and says so', async () =>
     expect(Date.now() - stopped).toBeLessThan(15_000);
     expect(app.exitCode).toBe(1);
     expect(output).toContain('shutdown did not finish in time');
-  } finally {
-    proxy.restore();
-    await proxy.close();
-  }
+  });
 }, 90_000);
 
 it('exits at once on a second signal while a stop hangs on Redis', async () => {
-  const target = new URL(TEST_REDIS_URL);
-  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
-  try {
-    output = '';
-    // A deadline far beyond the test's: only the second signal can end this stop in time.
-    const { process: app } = await startChild({ REDIS_URL: proxy.via(TEST_REDIS_URL), SHUTDOWN_TIMEOUT_MS: '600000' });
-    proxy.stall();
+  // A deadline far beyond the test's: only the second signal can end this stop in time.
+  await withHungRedis(600_000, async (app) => {
     // Whichever the process handles first starts the stop; the other finds it under way.
     app.kill('SIGTERM');
     app.kill('SIGINT');
     await exited(app);
     expect(app.exitCode).toBe(1);
     expect(output).toContain('second signal while stopping');
-  } finally {
-    proxy.restore();
-    await proxy.close();
-  }
+  });
 }, 90_000);
