@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { childAppArgs } from '../support/child-app.js';
 import { Conversation, expectNoViolations } from '../support/conversation.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
 
@@ -16,7 +17,7 @@ let bot: ChildProcess | undefined;
 let output = '';
 
 function startBot(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, childAppArgs(), {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

@@ -7,6 +7,7 @@ import type { Member } from '../../src/domain/members/member.js';
 import { createApiKey } from '../../src/domain/staff/api-keys.js';
 import { referralTokenOf, registerReferral } from '../../src/domain/tasks/referrals.js';
 import { removeQueueKeys } from '../support/app.js';
+import { childAppArgs } from '../support/child-app.js';
 import { expectNoViolations } from '../support/conversation.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { type DomainHarness, domainHarness } from '../support/domain.js';
@@ -62,7 +63,7 @@ async function freePort(): Promise<number> {
 /** The app as `npm start` runs it, with the example program; resolves once it is ready. */
 async function startChild(env: Record<string, string> = {}): Promise<{ process: ChildProcess; url: string }> {
   const port = await freePort();
-  const started = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const started = spawn(process.execPath, childAppArgs(), {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

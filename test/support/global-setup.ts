@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { connectPostgres } from '../../src/db/client.js';
+import { buildChildApp } from './child-app.js';
 import { admin, dropRunDatabases, UNFLUSHED_COMMITS, waitForNoConnections, withDatabase } from './db.js';
 import { TEST_DATABASE_URL } from './env.js';
 
@@ -9,16 +10,25 @@ const SERVICE_PROJECTS = ['services'];
 /**
  * Migrates one template database per run; test files copy it (test/support/db.ts) instead of
  * each running every migration. The name is unique per run: other runs share the server.
- * A run of the unit project alone (`vitest --project unit`) needs no PostgreSQL: none is made.
+ * Also compiles the app once for the tests that run it as a child process (child-app.ts).
+ * A run of the unit project alone (`vitest --project unit`) needs neither: none is made.
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!project.vitest.projects.some((p) => SERVICE_PROJECTS.includes(p.name))) return undefined;
+  const childApp = await buildChildApp();
+  project.provide('childAppMain', childApp.main);
   const name = `loyalty_template_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin(async (client) => {
-    await client.query(`CREATE DATABASE "${name}"`);
-    await client.query(UNFLUSHED_COMMITS(name));
-  });
+  try {
+    await admin(async (client) => {
+      await client.query(`CREATE DATABASE "${name}"`);
+      await client.query(UNFLUSHED_COMMITS(name));
+    });
+  } catch (error) {
+    await childApp.remove();
+    throw error;
+  }
   const drop = async () => {
+    await childApp.remove();
     await dropRunDatabases(name);
     await admin(async (client) => {
       await waitForNoConnections(client, name);
