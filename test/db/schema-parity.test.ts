@@ -10,9 +10,9 @@ import { introspectDatabase, type RawQuery, readDatamodel, type SchemaShape, sha
 /**
  * The migrations are written by hand (Prisma's schema engine cannot be downloaded here), so
  * nothing else checks that they build the database schema.prisma describes. This test reads the
- * schema with Prisma's own parser (its schema WASM, as getDMMF), migrates real PostgreSQL and embedded PGlite, introspects both
- * and compares tables, columns, types, nullability, primary and unique keys, plain indexes,
- * foreign keys with their actions, and enums.
+ * schema with Prisma's own parser (its schema WASM, as getDMMF does), migrates real PostgreSQL
+ * and embedded PGlite, introspects both and compares tables, columns, types, nullability,
+ * primary and unique keys, plain indexes, foreign keys with their actions, and enums.
  */
 
 const SCHEMA_URL = new URL('../../prisma/schema.prisma', import.meta.url);

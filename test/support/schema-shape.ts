@@ -4,8 +4,8 @@ import type { DMMF } from '@prisma/client/runtime/client';
  * The two sides of test/db/schema-parity.test.ts, reduced to one normalised shape:
  *
  * - shapeFromDmmf: what prisma/schema.prisma says the database should look like, read from
- *   Prisma's own DMMF (Prisma's schema WASM parses and validates the schema; only the mapping of Prisma types
- *   to the PostgreSQL types `prisma migrate` would render is ours);
+ *   Prisma's own DMMF (Prisma's schema WASM parses and validates the schema; only the mapping of
+ *   Prisma types to the PostgreSQL types `prisma migrate` would render is ours);
  * - introspectDatabase: what a migrated PostgreSQL or PGlite database actually looks like.
  *
  * Both report tables, columns (PostgreSQL type as format_type() prints it, nullability), primary
