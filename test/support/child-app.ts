@@ -26,20 +26,31 @@ declare module 'vitest' {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LINKED = ['node_modules', 'locales', 'prisma'];
 
-/** Compiles src/ into a temporary directory; `remove` deletes it. */
-export async function buildChildApp(): Promise<{ main: string; remove: () => Promise<void> }> {
+async function compile(dir: string): Promise<void> {
+  const src = join(ROOT, 'src');
+  const entryPoints = (await readdir(src, { recursive: true })).filter((file) => file.endsWith('.ts')).map((file) => join(src, file));
+  await build({ entryPoints, outdir: join(dir, 'app'), outbase: src, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
+}
+
+/**
+ * Compiles src/ into a temporary directory. `rebuild` compiles it again (watch mode reruns
+ * tests after a change: global setup does not run again, so it calls this); `remove` deletes it.
+ */
+export async function buildChildApp(): Promise<{ main: string; rebuild: () => Promise<void>; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'loyalty-child-app-'));
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
-    const src = join(ROOT, 'src');
-    const entryPoints = (await readdir(src, { recursive: true })).filter((file) => file.endsWith('.ts')).map((file) => join(src, file));
-    await build({ entryPoints, outdir: join(dir, 'app'), outbase: src, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
+    await compile(dir);
     for (const name of LINKED) await symlink(join(ROOT, name), join(dir, name));
   } catch (error) {
     await remove();
     throw error;
   }
-  return { main: join(dir, 'app', 'main.js'), remove };
+  const rebuild = async () => {
+    await rm(join(dir, 'app'), { recursive: true, force: true });
+    await compile(dir);
+  };
+  return { main: join(dir, 'app', 'main.js'), rebuild, remove };
 }
 
 /** The arguments for `spawn(process.execPath, ...)` that start the app (src/main.ts, compiled). */

@@ -17,6 +17,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   if (!project.vitest.projects.some((p) => SERVICE_PROJECTS.includes(p.name))) return undefined;
   const childApp = await buildChildApp();
   project.provide('childAppMain', childApp.main);
+  project.onTestsRerun(() => childApp.rebuild());
   const name = `loyalty_template_${process.pid}_${randomBytes(4).toString('hex')}`;
   try {
     await admin(async (client) => {
