@@ -28,7 +28,9 @@ export default defineConfig({
     // database outage, a send rate) while others are CPU-bound: 4 workers let the waiting ones
     // overlap the others. Measured side by side (same machine, alternating runs): 3 workers
     // 91-93 s, 4 workers 77-80 s; 4 workers with separate db and e2e projects 84-85 s. 5 workers
-    // (later, on a slower machine): 102 / 112 s against 100 / 102 s, with more CPU.
+    // (later, on a slower machine): 102 / 112 s against 100 / 102 s, with more CPU. 3 workers
+    // again once the suite was CPU-bound (one pair): 123.5 s against 123.0 s, with 162 s of
+    // Node CPU against 174 s: the overlap lost cost what the CPU saved.
     maxWorkers: 4,
     // Transformed TypeScript (the app, the generated Prisma client, the tests) is kept on disk
     // between runs, keyed by content: a run after the first skips transforming it again.

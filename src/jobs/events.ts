@@ -86,11 +86,11 @@ export const RELAY_BACKLOG_LIMIT = 50_000;
  * trip carries many rows instead of one or two, and nothing waits longer when the app is quiet.
  * `drain` waits for what is still in flight, so a graceful stop loses nothing to the sweeps' delay.
  *
- * What gathers is bounded (`backlogLimit` rows): a Redis that hangs rather than fails (a stalled
- * server, a network that drops packets without a reset) keeps one queueing in flight for as long
- * as it hangs, and every commit meanwhile would otherwise be held in memory. Past the limit, a
- * commit's rows are not held; they are PENDING in the database, and the sweeps queue them once
- * Redis answers again.
+ * What gathers is bounded (`backlogLimit` rows, or one commit's when that is larger): a Redis
+ * that hangs rather than fails (a stalled server, a network that drops packets without a reset)
+ * keeps one queueing in flight for as long as it hangs, and every commit meanwhile would
+ * otherwise be held in memory. Past the limit, a commit's rows are not held; they are PENDING in
+ * the database, and the sweeps queue them once Redis answers again.
  */
 export function queueRelay(
   queues: { deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<EventJobData> },
@@ -134,7 +134,9 @@ export function queueRelay(
   return {
     async relay(writes: OutboxWrites) {
       const rows = writes.events.length + writes.deliveries.length;
-      if (pendingRows + rows > backlogLimit) {
+      // One commit is always held when nothing else is (even one larger than the limit): the
+      // limit bounds what piles up behind a queueing in flight, not the size of a commit.
+      if (pendingRows > 0 && pendingRows + rows > backlogLimit) {
         if (leftToSweeps === 0) logger.warn({ backlogLimit }, 'Redis is behind: outbox rows past the backlog limit are left to the sweeps');
         leftToSweeps += rows;
         return;

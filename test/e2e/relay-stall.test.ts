@@ -95,4 +95,29 @@ describe('the outbox relay while Redis hangs', () => {
       await eventsQueue.close();
     }
   });
+
+  it('queues a commit larger than the limit in full while Redis answers, without a warning', async () => {
+    const prefix = fileQueuePrefix();
+    const deliveryQueue = createDeliveryQueue(redis, prefix);
+    const eventsQueue = createEventsQueue(redis, prefix);
+    const { logger, records } = capturedLogs('warn');
+    const relay = queueRelay({ deliveryQueue, eventsQueue }, logger, { backlogLimit: LIMIT });
+    try {
+      // One commit of 15 purchases: 30 rows against a limit of 20 (an expiry batch's notices, say).
+      const batch = Array.from({ length: 15 }, (_, i) => purchaseRows(201 + i));
+      await relay.relay({ events: batch.flatMap((w) => w.events), deliveries: batch.flatMap((w) => w.deliveries) });
+      await relay.drain();
+      // (The queues are the file's: the first test's jobs are there too.)
+      const ids = Array.from({ length: 15 }, (_, i) => 201 + i);
+      const events = (await eventsQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.eventId);
+      const deliveries = (await deliveryQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.deliveryId);
+      expect(events).toEqual(expect.arrayContaining(ids.map((n) => `purchase:${n}`)));
+      expect(deliveries).toEqual(expect.arrayContaining(ids));
+      expect(records).toEqual([]);
+    } finally {
+      await relay.drain();
+      await deliveryQueue.close();
+      await eventsQueue.close();
+    }
+  });
 });
