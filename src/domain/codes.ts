@@ -1,4 +1,25 @@
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * A uniform random integer in [0, max) from the crypto RNG, for max <= 256: one byte per draw,
+ * bytes at or above the largest multiple of max are drawn again (rejection, so no value is
+ * likelier than another). Bytes come from a pool filled 4 KiB at a time: crypto.randomInt costs
+ * a call into the RNG per draw, and a code is a dozen draws.
+ */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+export function secureRandomBelow(max: number): number {
+  if (!Number.isInteger(max) || max < 1 || max > 256) throw new RangeError(`max must be an integer in 1..256, got ${max}`);
+  const limit = 256 - (256 % max);
+  for (;;) {
+    if (poolAt === pool.length) {
+      randomFillSync(pool);
+      poolAt = 0;
+    }
+    const byte = pool[poolAt++] as number;
+    if (byte < limit) return byte % max;
+  }
+}
 
 /**
  * Short codes people read aloud and type at a till: member card codes (and later coupon codes).
@@ -28,7 +49,7 @@ export function checkCharacter(body: string): string {
 }
 
 /** `bodyLength` random characters (crypto RNG) plus the check character. */
-export function generateCode(bodyLength: number, random: (max: number) => number = randomInt): string {
+export function generateCode(bodyLength: number, random: (max: number) => number = secureRandomBelow): string {
   let body = '';
   for (let i = 0; i < bodyLength; i++) body += CODE_ALPHABET[random(N)];
   return body + checkCharacter(body);
@@ -76,7 +97,7 @@ export const formatCouponCode = (code: string) => code.match(/.{1,4}/g)?.join('-
  */
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const REFERRAL_TOKEN_LENGTH = 22;
-export function generateReferralToken(random: (max: number) => number = randomInt): string {
+export function generateReferralToken(random: (max: number) => number = secureRandomBelow): string {
   let token = '';
   for (let i = 0; i < REFERRAL_TOKEN_LENGTH; i++) token += BASE62[random(BASE62.length)];
   return token;

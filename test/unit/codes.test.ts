@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { CODE_ALPHABET, checkCharacter, formatCode, generateMemberCode, isMemberCode, MEMBER_CODE_LENGTH, normalizeCode } from '../../src/domain/codes.js';
+import {
+  CODE_ALPHABET,
+  checkCharacter,
+  formatCode,
+  generateMemberCode,
+  isMemberCode,
+  MEMBER_CODE_LENGTH,
+  normalizeCode,
+  secureRandomBelow,
+} from '../../src/domain/codes.js';
 
 describe('member codes', () => {
   it('are short, use only unambiguous characters and carry a valid check character', () => {
@@ -78,5 +87,31 @@ describe('member codes', () => {
 
   it('refuse characters outside the alphabet when computing a check character', () => {
     expect(() => checkCharacter('ABC0')).toThrow(/outside the code alphabet/);
+  });
+});
+
+describe('the random source of codes', () => {
+  it('draws every value below the bound, none at or above it, about equally often', () => {
+    // 31 (the code alphabet) and 62 (referral tokens) leave a remainder in 256: the bytes above
+    // the last whole multiple are drawn again, else the first values would come up more often.
+    for (const max of [31, 62]) {
+      const counts = new Array<number>(max).fill(0);
+      const draws = max * 10_000;
+      for (let i = 0; i < draws; i++) {
+        const value = secureRandomBelow(max);
+        if (!(value >= 0 && value < max && Number.isInteger(value))) throw new Error(`drew ${value} for max ${max}`);
+        counts[value] = (counts[value] ?? 0) + 1;
+      }
+      // Each count is ~10,000 with a standard deviation of ~100: the bounds are 6 of them away.
+      // A byte taken modulo max without rejection gives the first 8 values 9/8 (for 31) or 5/4
+      // (for 62) of their share: ~10,900 or ~12,100.
+      expect(Math.min(...counts)).toBeGreaterThan(9_400);
+      expect(Math.max(...counts)).toBeLessThan(10_600);
+    }
+  });
+
+  it('refuses a bound it cannot draw uniformly', () => {
+    for (const max of [0, -1, 1.5, 257]) expect(() => secureRandomBelow(max)).toThrow(RangeError);
+    expect(secureRandomBelow(1)).toBe(0);
   });
 });
