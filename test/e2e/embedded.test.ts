@@ -3,13 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openPglite } from '../../src/db/client.js';
 import { childAppArgs } from '../support/child-app.js';
 import { Conversation, expectNoViolations } from '../support/conversation.js';
 import { FakeBotApi } from '../support/fake-bot-api/server.js';
+import { introspectDatabase, parseSchema, readSchemaFile, viaPrisma } from '../support/schema-shape.js';
 
 /**
  * The README's first command on a machine with nothing configured but a token: the bot as its
- * own process, embedded PGlite under DATA_DIR, a private redis-server, stopped by SIGTERM.
+ * own process, embedded PGlite under DATA_DIR, a private redis-server, stopped by SIGTERM. Then
+ * the database it migrated there is held against schema.prisma, as test/db/schema-parity.test.ts
+ * holds PostgreSQL: the migrations build the same schema on both.
  */
 let fake: FakeBotApi;
 let dataDir: string;
@@ -77,4 +81,18 @@ it('runs on embedded PGlite and Redis with only a token, and stops cleanly on SI
   expect(output).not.toContain('447911123456');
   expect(output).not.toContain('Ada');
   expectNoViolations(fake);
+}, 120_000);
+
+it('left an embedded database with the schema schema.prisma declares', async () => {
+  // The database the bot migrated at start-up (the test above), opened again now that it stopped.
+  const pglite = await openPglite(dataDir);
+  try {
+    const [declared, migrated] = await Promise.all([readSchemaFile().then(parseSchema), introspectDatabase(viaPrisma(pglite))]);
+    expect(Object.keys(migrated.tables)).toEqual(expect.arrayContaining(['Member', 'LedgerEntry', 'ChatSession']));
+    expect(migrated).toEqual(declared);
+    // The member registered above is there: it is the bot's database, not a new one.
+    expect(await pglite.prisma.member.count()).toBe(1);
+  } finally {
+    await pglite.close();
+  }
 }, 120_000);

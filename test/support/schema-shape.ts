@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import type { DMMF } from '@prisma/client/runtime/client';
+import type { Database } from '../../src/db/client.js';
 
 /**
- * The two sides of test/db/schema-parity.test.ts, reduced to one normalised shape:
+ * The two sides of the schema comparison (test/db/schema-parity.test.ts for PostgreSQL,
+ * test/e2e/embedded.test.ts for PGlite), reduced to one normalised shape:
  *
  * - shapeFromDmmf: what prisma/schema.prisma says the database should look like, read from
  *   Prisma's own DMMF (Prisma's schema WASM parses and validates the schema; only the mapping of
@@ -122,6 +125,18 @@ export async function readDatamodel(datamodel: string): Promise<Datamodel> {
     throw new Error(`Prisma rejects the schema: ${message}`);
   }
   return JSON.parse(json) as Datamodel;
+}
+
+export const readSchemaFile = () => readFile(new URL('../../prisma/schema.prisma', import.meta.url), 'utf8');
+
+/** The normalised shape of the database a schema.prisma text describes. */
+export async function parseSchema(source: string): Promise<SchemaShape> {
+  return shapeFromDmmf(await readDatamodel(source));
+}
+
+/** Introspection queries through the app's own client (PostgreSQL or PGlite alike). */
+export function viaPrisma(db: Database): RawQuery {
+  return (sql) => db.prisma.$queryRawUnsafe<unknown[]>(sql);
 }
 
 /** The normalised shape of the database a DMMF datamodel describes. */
