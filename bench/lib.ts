@@ -321,6 +321,8 @@ export interface DriveOptions {
   warmupMs: number;
   /** Requests at most, warm-up included (e.g. the spend codes seeded): the row ends early when reached. */
   maxRequests?: number;
+  /** Runs once the warm-up is over, before anything is measured (the load goes on meanwhile). */
+  afterWarmup?: () => Promise<unknown>;
 }
 
 export interface Driven {
@@ -417,6 +419,7 @@ export async function drivePurchases(
   };
   const loops = Array.from({ length: options.clients }, loop);
   await Promise.race([new Promise((resolve) => setTimeout(resolve, options.warmupMs)), exhausted]);
+  await options.afterWarmup?.();
   const cpuBefore = processCpuMs(pid);
   const databaseBefore = databaseCpuMs();
   measuring = true;
