@@ -154,9 +154,14 @@ export class PrismaCouponRepository implements CouponRepository {
 
   async create(value: NewCoupon) {
     // ON CONFLICT DO NOTHING keeps the transaction usable on a code collision (the caller draws
-    // another code) or a concurrent twin with the same key.
-    const created = await this.db.coupon.createMany({ data: [value], skipDuplicates: true });
-    if (created.count !== 1) return null;
+    // another code) or a concurrent twin with the same key. Raw SQL: Prisma compiles createMany
+    // (its skipDuplicates) again on every call, with no plan cache (see PrismaOutbox.publish).
+    const created = await this.db.$executeRaw`
+      INSERT INTO "Coupon" (code, "rewardId", "memberId", kind, value, cost, "idempotencyKey", "issuedAt", "expiresAt")
+      VALUES (${value.code}, ${value.rewardId}, ${value.memberId}, ${value.kind}::"RewardKind", ${value.value}, ${value.cost},
+              ${value.idempotencyKey}, ${ts(value.issuedAt)}, ${ts(value.expiresAt)})
+      ON CONFLICT DO NOTHING`;
+    if (created !== 1) return null;
     const row = await this.db.coupon.findUnique({ where: { code: value.code } });
     return row && row.idempotencyKey === value.idempotencyKey ? toCoupon(row) : null;
   }
