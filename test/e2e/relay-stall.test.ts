@@ -44,7 +44,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  proxy.restore();
+  // When beforeAll failed, what it did not start is not there to stop (its error is the one to see).
+  proxy?.restore();
   await redis?.stop();
   await proxy?.close();
 });
