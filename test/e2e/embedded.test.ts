@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,9 @@ it('runs on embedded PGlite and Redis with only a token, and stops cleanly on SI
 
 it('left an embedded database with the schema schema.prisma declares', async () => {
   // The database the bot migrated at start-up (the test above), opened again now that it stopped.
+  // Without it, opening the directory would create an empty one and the comparison below would
+  // fail for the wrong reason.
+  expect(existsSync(join(dataDir, 'pglite', 'PG_VERSION')), 'the bot above never created its database').toBe(true);
   const pglite = await openPglite(dataDir);
   try {
     const [declared, migrated] = await Promise.all([readSchemaFile().then(parseSchema), introspectDatabase(viaPrisma(pglite))]);

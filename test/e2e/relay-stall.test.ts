@@ -50,16 +50,43 @@ afterAll(async () => {
   await proxy?.close();
 });
 
+/** A relay over the file's queues with a backlog limit of LIMIT, its warnings captured; all closed after `test`. */
+async function withRelay(
+  test: (rig: {
+    relay: ReturnType<typeof queueRelay>;
+    records: ReturnType<typeof capturedLogs>['records'];
+    /** The event ids and delivery ids queued so far, sorted. */
+    queued: () => Promise<{ events: string[]; deliveries: number[] }>;
+    ready: () => Promise<void>;
+  }) => Promise<void>,
+): Promise<void> {
+  const prefix = fileQueuePrefix();
+  const deliveryQueue = createDeliveryQueue(redis, prefix);
+  const eventsQueue = createEventsQueue(redis, prefix);
+  const { logger, records } = capturedLogs('warn');
+  const relay = queueRelay({ deliveryQueue, eventsQueue }, logger, { backlogLimit: LIMIT });
+  const queued = async () => ({
+    events: (await eventsQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.eventId).sort(),
+    deliveries: (await deliveryQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.deliveryId ?? 0).sort((a, b) => a - b),
+  });
+  const ready = async () => {
+    await deliveryQueue.waitUntilReady();
+    await eventsQueue.waitUntilReady();
+  };
+  try {
+    await test({ relay, records, queued, ready });
+  } finally {
+    proxy.restore();
+    await relay.drain();
+    await deliveryQueue.close();
+    await eventsQueue.close();
+  }
+}
+
 describe('the outbox relay while Redis hangs', () => {
   it('holds at most its backlog limit, leaves the rest to the sweeps, says so, and queues what it held once Redis answers', async () => {
-    const prefix = fileQueuePrefix();
-    const deliveryQueue = createDeliveryQueue(redis, prefix);
-    const eventsQueue = createEventsQueue(redis, prefix);
-    const { logger, records } = capturedLogs('warn');
-    const relay = queueRelay({ deliveryQueue, eventsQueue }, logger, { backlogLimit: LIMIT });
-    try {
-      await deliveryQueue.waitUntilReady();
-      await eventsQueue.waitUntilReady();
+    await withRelay(async ({ relay, records, queued, ready }) => {
+      await ready();
 
       proxy.stall();
       // Purchase 1 goes out in the next turn and hangs there.
@@ -76,10 +103,6 @@ describe('the outbox relay while Redis hangs', () => {
       await relay.drain();
 
       // Purchase 1 and the 10 purchases the backlog held are queued; the other 90 are not.
-      const queued = async () => ({
-        events: (await eventsQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.eventId).sort(),
-        deliveries: (await deliveryQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.deliveryId).sort((a, b) => (a ?? 0) - (b ?? 0)),
-      });
       const held = Array.from({ length: 11 }, (_, i) => i + 1);
       expect(await queued()).toEqual({ events: held.map((n) => `purchase:${n}`).sort(), deliveries: held });
       const summary = records.find((r) => r.msg.startsWith('Redis answers again'));
@@ -89,36 +112,21 @@ describe('the outbox relay while Redis hangs', () => {
       await relay.relay(purchaseRows(102));
       await eventually(async () => (await queued()).deliveries.includes(102), { what: 'purchase 102 queued' });
       expect(relay.backlog).toBe(0);
-    } finally {
-      proxy.restore();
-      await relay.drain();
-      await deliveryQueue.close();
-      await eventsQueue.close();
-    }
+    });
   });
 
   it('queues a commit larger than the limit in full while Redis answers, without a warning', async () => {
-    const prefix = fileQueuePrefix();
-    const deliveryQueue = createDeliveryQueue(redis, prefix);
-    const eventsQueue = createEventsQueue(redis, prefix);
-    const { logger, records } = capturedLogs('warn');
-    const relay = queueRelay({ deliveryQueue, eventsQueue }, logger, { backlogLimit: LIMIT });
-    try {
+    await withRelay(async ({ relay, records, queued }) => {
       // One commit of 15 purchases: 30 rows against a limit of 20 (an expiry batch's notices, say).
       const batch = Array.from({ length: 15 }, (_, i) => purchaseRows(201 + i));
       await relay.relay({ events: batch.flatMap((w) => w.events), deliveries: batch.flatMap((w) => w.deliveries) });
       await relay.drain();
       // (The queues are the file's: the first test's jobs are there too.)
       const ids = Array.from({ length: 15 }, (_, i) => 201 + i);
-      const events = (await eventsQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.eventId);
-      const deliveries = (await deliveryQueue.getJobs(['waiting', 'prioritized', 'delayed'])).map((job) => job.data.deliveryId);
+      const { events, deliveries } = await queued();
       expect(events).toEqual(expect.arrayContaining(ids.map((n) => `purchase:${n}`)));
       expect(deliveries).toEqual(expect.arrayContaining(ids));
       expect(records).toEqual([]);
-    } finally {
-      await relay.drain();
-      await deliveryQueue.close();
-      await eventsQueue.close();
-    }
+    });
   });
 });
