@@ -41,6 +41,7 @@ import {
   formatTable,
   freePort,
   mib,
+  postgresPids,
   ratio,
   runProcess,
   SPEND_CODE_SECRET,
@@ -48,6 +49,7 @@ import {
   seedFillerMembers,
   seedPurchasers,
   spendCodeFor,
+  untilEnded,
   waitForHealth,
 } from './lib.js';
 
@@ -115,6 +117,7 @@ function drive(
 async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
   const init = await runProcess('pgbench', ['-i', '-s', '1', '-q', db.url]);
   if (init.code !== 0) throw new BenchFailure(`pgbench -i exited with ${init.code}:\n${init.stderr}`);
+  const serverBefore = new Set(postgresPids());
   const databaseBefore = databaseCpuMs();
   const { code, stdout, stderr } = await runProcess('pgbench', [
     '-N',
@@ -131,6 +134,9 @@ async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
   const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
   if (code !== 0 || !Number.isFinite(tps)) throw new BenchFailure(`pgbench -N exited with ${code}:\n${stderr || stdout}`);
   const requests = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
+  // pgbench's backends are still ending as it exits: read the database's CPU once they are reaped.
+  await untilEnded(postgresPids().filter((pid) => !serverBefore.has(pid)));
+  const databaseAfter = databaseCpuMs();
   return {
     label: 'pgbench -N',
     requests,
@@ -141,7 +147,7 @@ async function pgbenchN(db: TestDatabase, config: Config): Promise<Measured> {
     errors: Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0),
     serverCpuMsPerReq: Number.NaN,
     // The whole run, its connections' start included (pgbench -T counts only the transactions).
-    databaseCpuMsPerReq: (databaseCpuMs() - databaseBefore) / Math.max(1, requests),
+    databaseCpuMsPerReq: (databaseAfter - databaseBefore) / Math.max(1, requests),
     serverRssBytes: Number.NaN,
     load: loadavg()[0] as number,
   };
