@@ -1,4 +1,6 @@
-// The till API end to end (issue 12): `POST /v1/purchases` with points spent and earned,
+// The till API end to end (issue 12): `POST /v1/purchases` with points spent and earned (the
+// heaviest purchase: a one-time spend code used up, a FIFO draw, a debit and a credit), then, on
+// the same app process, purchases that only earn (no points paid: the common case at a till),
 // through the real app (src/main.ts, production settings) in a process of its own, driven by
 // BENCH_TILL_CLIENTS keep-alive connections from this process (closed loop: each connection
 // sends its next purchase when the last one was answered). Beside it, in the same run and on
@@ -104,12 +106,13 @@ function drive(
   config: Config,
   body: (seq: number) => { key: string; json: string },
   pid: number,
+  keyPrefix = 'b',
 ): Promise<Measured> {
   return drivePurchases(
     label,
     port,
     { clients: config.clients, seconds: config.seconds, warmupMs: WARMUP_MS, afterWarmup: () => db.prisma.$executeRawUnsafe('ANALYZE') },
-    (seq) => ({ ...body(seq), idempotencyKey: `b-${seq}` }),
+    (seq) => ({ ...body(seq), idempotencyKey: `${keyPrefix}-${seq}` }),
     pid,
   );
 }
@@ -223,6 +226,12 @@ export async function tillApi(): Promise<BenchResult> {
     );
     await waitForHealth(appPort, '/healthz');
     const loyalty = await drive(db, 'loyalty app', appPort, config, purchase, app.pid);
+    // 100.00 with no points paid: the purchase row, one credit and its lot, the receipt and the event.
+    const earnOnly = (seq: number) => ({
+      key: keys[seq % keys.length] as string,
+      json: JSON.stringify({ memberCode: codes[seq % codes.length], storeCode: 'msk-01', receiptNo: `E-${seq}`, amountMinor: 10_000 }),
+    });
+    const earning = await drive(db, 'loyalty app, earn only', appPort, config, earnOnly, app.pid, 'e');
     await app.stop();
     app = undefined;
 
@@ -238,7 +247,7 @@ export async function tillApi(): Promise<BenchResult> {
     await db.prisma.$executeRawUnsafe('ANALYZE');
     const violations = await ledgerViolations(db.prisma);
     if (violations.length > 0) throw new BenchFailure(`ledger invariants broken after the run:\n${violations.join('\n')}`);
-    return report(config, loyalty, bareRow, pgbench);
+    return report(config, loyalty, earning, bareRow, pgbench);
   } finally {
     await app?.stop();
     await bare?.stop();
@@ -248,7 +257,7 @@ export async function tillApi(): Promise<BenchResult> {
   }
 }
 
-function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Measured): BenchResult {
+function report(config: Config, loyalty: Measured, earning: Measured, bare: Measured, pgbench: Measured): BenchResult {
   const row = (m: Measured) => [
     m.label,
     String(m.requests),
@@ -263,29 +272,36 @@ function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Meas
   // With the database alone on every core (no HTTP, no app, no load driver), it could do at most
   // this many purchases per second: a bound no change outside the database can pass.
   const cores = availableParallelism();
-  const databaseBound = (cores * 1000) / loyalty.databaseCpuMsPerReq;
+  const bound = (m: Measured) => {
+    const databaseBound = (cores * 1000) / m.databaseCpuMsPerReq;
+    return Number.isFinite(databaseBound)
+      ? [
+          `${m.label}: database CPU per purchase ${ratio(m.databaseCpuMsPerReq, pgbench.databaseCpuMsPerReq)} of a pgbench -N transaction's; ` +
+            `on ${cores} cores the database alone could do at most ${fixed(databaseBound)} purchases/s: ${ratio(databaseBound, pgbench.rps)} of pgbench -N.`,
+        ]
+      : [];
+  };
   const vsPgbench = loyalty.rps / pgbench.rps;
   const lines = [
-    `POST /v1/purchases (spend 10 points + earn) over ${config.clients} keep-alive connections, closed loop, ${config.seconds} s per row after ${WARMUP_MS / 1000} s of warm-up; ` +
-      `${config.members} members, ${API_KEYS} API keys; each server in its own process with NODE_ENV=production.`,
+    `POST /v1/purchases over ${config.clients} keep-alive connections, closed loop, ${config.seconds} s per row after ${WARMUP_MS / 1000} s of warm-up; ` +
+      `${config.members} members, ${API_KEYS} API keys; each server in its own process with NODE_ENV=production. ` +
+      "The loyalty app's rows: 100.00 paid partly with 10 points (a spend with a one-time code, and an earn), then, on the same process, 100.00 with no points paid (an earn only).",
     `Growth: ${config.extraMembers} more members in the tables, ${config.history} more entries per purchasing member; load average at the end of the loyalty row: ${fixed(loyalty.load, 2)}.`,
     '',
     formatTable(
       ['row', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'database CPU ms/req', 'server RSS'],
-      [row(loyalty), row(bare), row(pgbench)],
+      [row(loyalty), row(earning), row(bare), row(pgbench)],
     ),
     '(pgbench: the p50 column is its mean latency; it reports no percentiles. Database CPU: every PostgreSQL process on this machine, background writers included.)',
-    ...(Number.isFinite(databaseBound)
-      ? [
-          `Database CPU per purchase: ${ratio(loyalty.databaseCpuMsPerReq, pgbench.databaseCpuMsPerReq)} of a pgbench -N transaction's. ` +
-            `On ${cores} cores the database alone could do at most ${fixed(databaseBound)} purchases/s: ${ratio(databaseBound, pgbench.rps)} of pgbench -N.`,
-        ]
-      : []),
+    ...bound(loyalty),
+    ...bound(earning),
     '',
-    `loyalty / pgbench -N: ${ratio(loyalty.rps, pgbench.rps)} (goal >= ${GOAL}x: ${vsPgbench >= GOAL ? 'met' : 'MISSED'}; 0.013x before issue 12)`,
-    `loyalty / bare Fastify + 1 INSERT: ${ratio(loyalty.rps, bare.rps)}`,
+    `loyalty (spend + earn) / pgbench -N: ${ratio(loyalty.rps, pgbench.rps)} (goal >= ${GOAL}x: ${vsPgbench >= GOAL ? 'met' : 'MISSED'}; 0.013x before issue 12)`,
+    `loyalty (earn only) / pgbench -N: ${ratio(earning.rps, pgbench.rps)}`,
+    `loyalty (spend + earn) / bare Fastify + 1 INSERT: ${ratio(loyalty.rps, bare.rps)}`,
     `bare Fastify / pgbench -N: ${ratio(bare.rps, pgbench.rps)}`,
     ...(loyalty.firstError ? [`first loyalty error: ${loyalty.firstError}`] : []),
+    ...(earning.firstError ? [`first earn-only error: ${earning.firstError}`] : []),
     ...(bare.firstError ? [`first bare error: ${bare.firstError}`] : []),
     'Ledger invariants after the run: 0 violations.',
   ];
@@ -295,6 +311,7 @@ function report(config: Config, loyalty: Measured, bare: Measured, pgbench: Meas
       'purchases/s': fixed(loyalty.rps),
       'p99 ms': fixed(loyalty.p99Ms),
       'vs pgbench -N': ratio(loyalty.rps, pgbench.rps),
+      'earn only vs pgbench -N': ratio(earning.rps, pgbench.rps),
       'vs bare Fastify': ratio(loyalty.rps, bare.rps),
       'CPU ms/purchase': fixed(loyalty.serverCpuMsPerReq, 2),
       'database CPU ms/purchase': fixed(loyalty.databaseCpuMsPerReq, 2),
