@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { startApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { baselineWebAssemblyOnly } from './db/client.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
 import { stopOnSignals } from './shutdown.js';
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
   if (config.DATABASE_URL) baselineWebAssemblyOnly();
+  limitHeapGrowth();
   const program = await loadProgram(config.PROGRAM_FILE);
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const app = await startApp(config, program, { logger });

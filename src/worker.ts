@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.js';
 import { baselineWebAssemblyOnly } from './db/client.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { startWorkerHttp } from './http/worker-metrics.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
   if (config.DATABASE_URL) baselineWebAssemblyOnly();
+  limitHeapGrowth();
   const program = await loadProgram(config.PROGRAM_FILE);
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const services = await startServices(config, program, { logger });
