@@ -37,6 +37,7 @@ import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import { dropDatabase } from './bot-throughput.js';
 import {
+  analyzeAfterWarmup,
   BenchFailure,
   type BenchResult,
   closedLoop,
@@ -192,8 +193,7 @@ async function purchaseRow(db: TestDatabase, label: string, app: BotProcess, por
       seconds: config.seconds,
       warmupMs: WARMUP_MS,
       maxRequests: group.ids.length * config.codes,
-      // As till-api.ts: plans cached while the warm-up grew Purchase are made again on statistics.
-      afterWarmup: () => db.prisma.$executeRawUnsafe('ANALYZE "Purchase", "LookupThrottle"'),
+      afterWarmup: analyzeAfterWarmup(db.prisma),
     },
     (seq) => {
       const member = seq % group.codes.length;

@@ -33,6 +33,7 @@ import { ledgerViolations } from '../test/support/ledger-invariants.js';
 import { type BotProcess, startBotProcess } from './bot-process.js';
 import { dropDatabase } from './bot-throughput.js';
 import {
+  analyzeAfterWarmup,
   BenchFailure,
   type BenchResult,
   type Driven,
@@ -91,13 +92,8 @@ async function seed(db: TestDatabase, config: Config): Promise<{ codes: string[]
 }
 
 /**
- * Closed loop over `clients` keep-alive connections: warm-up, then `seconds` measured.
- *
- * The tables are analyzed between the two. Production's autovacuum analyzes a table as it grows;
- * this machine's PostgreSQL runs without it, so the plans the app's connections cached during the
- * warm-up were made for the empty Purchase and LookupThrottle tables the seed leaves: sequential
- * scans of tables that then grew by thousands of rows a second, which doubled the database's CPU
- * per purchase (2.0-2.3 against 1.0-1.2 ms, measured). ANALYZE invalidates those plans.
+ * Closed loop over `clients` keep-alive connections: warm-up, then `seconds` measured; the
+ * tables are analyzed between the two (analyzeAfterWarmup).
  */
 function drive(
   db: TestDatabase,
@@ -111,7 +107,7 @@ function drive(
   return drivePurchases(
     label,
     port,
-    { clients: config.clients, seconds: config.seconds, warmupMs: WARMUP_MS, afterWarmup: () => db.prisma.$executeRawUnsafe('ANALYZE') },
+    { clients: config.clients, seconds: config.seconds, warmupMs: WARMUP_MS, afterWarmup: analyzeAfterWarmup(db.prisma) },
     (seq) => ({ ...body(seq), idempotencyKey: `${keyPrefix}-${seq}` }),
     pid,
   );

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.js';
-import { baselineWebAssemblyOnly } from './db/client.js';
-import { limitHeapGrowth } from './heap-growth.js';
 import { startWorkerHttp } from './http/worker-metrics.js';
 import { createLogger } from './logger.js';
 import { loadProgram } from './program.js';
 import { runCleanup, startServices } from './services.js';
 import { stopOnSignals } from './shutdown.js';
+import { setEntryPointV8Flags } from './v8-flags.js';
 
 /**
  * `npm run worker`: the queue workers and schedules without the bot, for scaling out. Bot
@@ -15,8 +14,7 @@ import { stopOnSignals } from './shutdown.js';
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig();
-  if (config.DATABASE_URL) baselineWebAssemblyOnly();
-  limitHeapGrowth();
+  setEntryPointV8Flags({ postgres: Boolean(config.DATABASE_URL) });
   const program = await loadProgram(config.PROGRAM_FILE);
   const logger = createLogger(config.LOG_LEVEL, config.PRETTY_LOGS);
   const services = await startServices(config, program, { logger });

@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import v8 from 'node:v8';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -23,18 +22,6 @@ export interface Database {
 // errorFormat 'minimal': production settings (DESIGN.md, Performance); the default 'pretty' is for
 // reading errors in a terminal while developing.
 const clientOptions = { transactionOptions: { maxWait: 30_000, timeout: 30_000 }, errorFormat: 'minimal' } as const;
-
-/**
- * For the entry points, with PostgreSQL (not PGlite, whose whole database is WebAssembly and
- * wants the optimising compiler): keep WebAssembly on V8's baseline compiler (Liftoff). Prisma's
- * query compiler is a 3.4 MB WebAssembly module; optimising it on the first queries took about
- * 35 MiB that the process kept for good (compiler memory glibc does not give back), with no
- * measurable difference in CPU per query (the compiled plans are cached). Call before the
- * first query; it is process-wide, so never from a library path (tests open PGlite too).
- */
-export function baselineWebAssemblyOnly(): void {
-  v8.setFlagsFromString('--liftoff-only');
-}
 
 export function connectPostgres(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
